@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# flowprobe: build the XDP datapath, its skeleton, the daemon, the tests.
+#
+#   make            build ./flowprobe (installs Debian packages if missing)
+#   make test       build and run every test; last line "N passed, N failed"
+#   make demo       two-host lab in network namespaces, NetFlow into nfcapd
+#   make deps       install the Debian packages listed below
+#   make vmlinux    regenerate vmlinux/vmlinux.h from this kernel's BTF
+#
+# The flow mirrors libbpf-bootstrap: clang -target bpf -> .bpf.o ->
+# bpftool gen skeleton -> .skel.h included by the daemon.
+
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+OUT       := build
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# Debian packages and why each is here. `make deps` installs them all;
+# the build installs them on first use when a needed tool is missing.
+DEPS_BUILD := \
+	clang          `# compiles bpf/*.bpf.c to BPF` \
+	llvm           `# llvm-strip for the BPF objects` \
+	libbpf-dev     `# loads the programs, maps, skeletons, ring buffers` \
+	libelf-dev     `# libbpf reads BPF ELF objects through libelf` \
+	zlib1g-dev     `# libbpf links zlib` \
+	bpftool        `# generates skeletons and vmlinux.h` \
+	libpcap-dev    `# reads pcap and pcapng captures for replay` \
+	libjansson-dev `# JSON Lines output without hand-written escaping` \
+	iproute2       `# ip link / ip netns for the lab and the tests` \
+	pkg-config     `# finds the libraries' flags`
+DEPS_TEST := \
+	libcmocka-dev  `# unit-test framework with TAP output` \
+	nfdump         `# nfcapd receives our NetFlow, nfdump reads it back` \
+	tshark         `# Wireshark's cflow dissector checks every export packet` \
+	pmacct         `# nfacctd: a third real NetFlow collector` \
+	softflowd      `# a peer probe for the benchmarks` \
+	python3        `# integration-test driver (standard library only)` \
+	python3-scapy  `# crafts odd packets (fragments, VLANs) in tests` \
+	tcpdump        `# ground truth: captures what the test hosts sent` \
+	util-linux     `# nsenter, setpriv for the privilege test` \
+	iputils-ping   `# ICMP and ICMPv6 echo in the traffic mix`
+
+# Commands and headers whose absence means `make deps` has not run.
+DEPS_PROBE_CMDS := $(CLANG) $(BPFTOOL) pkg-config
+DEPS_PROBE_HDRS := /usr/include/bpf/libbpf.h /usr/include/libelf.h \
+	/usr/include/zlib.h /usr/include/pcap/pcap.h /usr/include/jansson.h
+DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv ping
+DEPS_TEST_HDRS  := /usr/include/cmocka.h
+
+# --- flags ---------------------------------------------------------------
+CFLAGS     ?= -O2 -g
+USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser -I$(OUT) \
+	-D_GNU_SOURCE
+USER_LIBS  := -lbpf -lelf -lz -ljansson -lpcap
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
+	-Iinclude -Ivmlinux -Ibpf
+# Extra -D flags for the BPF object, e.g. BPF_DEFINES=-DMAX_FLOWS=64
+BPF_DEFINES ?=
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS   := $(wildcard bpf/*.bpf.h) $(wildcard include/*.h)
+
+USER_SRCS  := $(wildcard user/*.c)
+USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS   := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+USER_HDRS  := $(wildcard user/*.h) $(wildcard include/*.h)
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(TOOL_SRCS))
+# Small XDP programs the tests load themselves (e.g. "another program
+# already attached" for the refusal test).
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
+
+.PHONY: all deps deps-check deps-test-check test unit integration demo \
+	clean vmlinux bench install
+
+all: deps-check flowprobe
+
+# --- dependencies ----------------------------------------------------------
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		$(DEPS_BUILD) $(DEPS_TEST)
+
+deps-check:
+	@for c in $(DEPS_PROBE_CMDS); do command -v $$c >/dev/null || missing=1; done; \
+	for h in $(DEPS_PROBE_HDRS); do [ -e $$h ] || missing=1; done; \
+	if [ -n "$$missing" ]; then echo "build dependencies missing: running make deps"; \
+		$(MAKE) --no-print-directory deps; fi
+
+deps-test-check: deps-check
+	@for c in $(DEPS_TEST_CMDS); do command -v $$c >/dev/null || missing=1; done; \
+	for h in $(DEPS_TEST_HDRS); do [ -e $$h ] || missing=1; done; \
+	[ -x $(PYTHON) ] || missing=1; \
+	$(PYTHON) -c 'import scapy' 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then echo "test dependencies missing: running make deps"; \
+		$(MAKE) --no-print-directory deps; fi
+
+# --- BPF -------------------------------------------------------------------
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/tools:
+	mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) $(BPF_DEFINES) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# --- userspace -------------------------------------------------------------
+$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(OUT)/user
+	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+flowprobe: $(USER_OBJS)
+	$(CC) $(USER_CFLAGS) $^ $(USER_LIBS) -o $@
+
+# --- tests -----------------------------------------------------------------
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(OUT)/tests
+	$(CC) $(USER_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(USER_LIBS) -lcmocka -o $@
+
+$(OUT)/tools/%.bpf.o: tests/bpf/%.bpf.c | $(OUT)/tools
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/tools/%: tests/tools/%.c | $(OUT)/tools
+	$(CC) $(USER_CFLAGS) $< $(USER_LIBS) -o $@
+
+# Every test prints TAP ("ok N - ..." / "not ok N - ..."); tests/run.sh runs
+# them all, keeps going after a failure, and ends with "N passed, N failed".
+test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS)
+	@tests/run.sh $(UNIT_BINS) -- tests/integration/test_*.py
+
+unit: deps-test-check flowprobe $(UNIT_BINS)
+	@tests/run.sh $(UNIT_BINS) --
+
+integration: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
+	@tests/run.sh -- tests/integration/test_*.py
+
+demo: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
+	$(PYTHON) tests/demo.py
+
+clean:
+	rm -rf $(OUT) flowprobe
+
+# Keep intermediate BPF objects: the tests load them directly.
+.SECONDARY:

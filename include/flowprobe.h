@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures and enums shared by the XDP datapath (bpf/) and the daemon
+ * (user/). Everything that crosses the kernel/user boundary through a map or
+ * a ring buffer is declared here once, with explicit padding and a size
+ * assertion, so that the two sides can never disagree about a layout.
+ */
+#ifndef FLOWPROBE_H
+#define FLOWPROBE_H
+
+#include "flowprobe_limits.h"
+
+#ifndef __bpf__
+#include <linux/types.h> /* the BPF side gets these from vmlinux.h */
+#endif
+
+/*
+ * A unidirectional flow, as NetFlow defines one. IPv4 addresses sit in the
+ * first 4 bytes of src/dst and the rest stays zero: the datapath zeroes the
+ * whole key before filling it, so equal flows always hash equally.
+ * For ICMP/ICMPv6, sport is 0 and dport is type << 8 | code, as NetFlow
+ * exporters conventionally do. Ports are in host byte order.
+ */
+struct flow_key {
+	__u32 ifindex;
+	__u16 vlan;	  /* outer 802.1Q/802.1ad VID, 0 when untagged */
+	__u8 ip_version;  /* 4 or 6 */
+	__u8 proto;	  /* IP protocol (after IPv6 extension headers) */
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+};
+_Static_assert(sizeof(struct flow_key) == 44, "flow_key layout");
+
+/* flow_value.flags */
+enum flow_value_flags {
+	FLOW_F_FRAGMENTED = 1 << 0,	  /* at least one fragment counted here */
+	FLOW_F_L4_TRUNCATED = 1 << 1,	  /* L4 header cut short: ports unknown */
+	FLOW_F_EXT_CHAIN_TOO_LONG = 1 << 2, /* IPv6 walk stopped at the bound */
+};
+
+/*
+ * Per-CPU counters of one flow in one table generation. bytes are IP bytes
+ * (IPv4 total length, IPv6 payload length + 40), as NetFlow's IN_BYTES.
+ * Times are in the probe clock's nanoseconds (monotonic, or capture time
+ * in replay).
+ */
+struct flow_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u8 tcp_flags; /* OR of every packet's flags (FIN=0x01 ... CWR=0x80) */
+	__u8 tos;	/* ToS/traffic class of the first packet */
+	__u8 ttl_min;
+	__u8 ttl_max;
+	__u8 app;	/* enum flow_app */
+	__u8 flags;	/* enum flow_value_flags */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
+
+enum flow_app {
+	APP_UNKNOWN = 0,
+	APP_BITTORRENT = 1,
+};
+
+/*
+ * One packet that found the live flow table full. The datapath sends it
+ * through the spill ring buffer; the daemon adds it to its flow cache, so
+ * a full table costs CPU, never a count.
+ */
+struct spill_record {
+	struct flow_key key;
+	__u32 bytes;
+	__u64 time_ns;
+	__u8 tcp_flags;
+	__u8 tos;
+	__u8 ttl;
+	__u8 flags;
+	__u8 pad[4];
+};
+_Static_assert(sizeof(struct spill_record) == 64, "spill_record layout");
+
+/*
+ * Per-CPU counters, one slot each, indexed by enum counter. Every way a
+ * packet can leave the program has a slot. The list is an X-macro so the
+ * enum, the names `flowprobe stats` prints and their help text come from
+ * one place: X(enum name, short name, what it counts).
+ */
+#define FLOWPROBE_COUNTERS(X)                                                  \
+	X(CNT_PACKETS, "packets", "packets the program saw")                  \
+	X(CNT_BYTES, "bytes", "frame bytes of those packets")                 \
+	X(CNT_FLOW_PACKETS, "flow_packets", "packets counted into a flow table entry") \
+	X(CNT_FLOW_BYTES, "flow_bytes", "IP bytes counted into a flow table entry") \
+	X(CNT_FLOWS_CREATED, "flows_created", "entries created in a flow table") \
+	X(CNT_SPILLED_PACKETS, "spilled_packets", "table full: packets sent to the spill ring") \
+	X(CNT_SPILLED_BYTES, "spilled_bytes", "table full: IP bytes sent to the spill ring") \
+	X(CNT_UNCOUNTED_PACKETS, "uncounted_packets", "table and spill ring full: packets in no flow") \
+	X(CNT_UNCOUNTED_BYTES, "uncounted_bytes", "table and spill ring full: IP bytes in no flow") \
+	X(CNT_NON_IP, "non_ip", "frames that are not IP (ARP, LLDP, ...)")  \
+	X(CNT_ERR_ETH_TRUNCATED, "err_eth_truncated", "frames shorter than an Ethernet header") \
+	X(CNT_ERR_VLAN_TRUNCATED, "err_vlan_truncated", "frames cut inside a VLAN tag") \
+	X(CNT_ERR_VLAN_TOO_DEEP, "err_vlan_too_deep", "frames with more VLAN tags than MAX_VLAN_TAGS") \
+	X(CNT_ERR_IPV4_TRUNCATED, "err_ipv4_truncated", "frames cut inside the IPv4 header or options") \
+	X(CNT_ERR_IPV4_BAD_IHL, "err_ipv4_bad_ihl", "IPv4 headers with IHL < 5") \
+	X(CNT_ERR_IPV4_BAD_VERSION, "err_ipv4_bad_version", "ethertype IPv4 but version field not 4") \
+	X(CNT_ERR_IPV6_TRUNCATED, "err_ipv6_truncated", "frames cut inside the IPv6 header or an extension header") \
+	X(CNT_ERR_IPV6_BAD_VERSION, "err_ipv6_bad_version", "ethertype IPv6 but version field not 6") \
+	X(CNT_IPV6_EXT_TOO_LONG, "ipv6_ext_too_long", "IPv6 chains longer than MAX_IPV6_EXT_HDRS (counted, ports 0)") \
+	X(CNT_L4_TRUNCATED, "l4_truncated", "L4 header cut short (counted into a flow with ports 0)") \
+	X(CNT_FRAGMENTS, "fragments", "IP fragments, first and later") \
+	X(CNT_FRAG_MATCHED, "frag_matched", "later fragments counted into their flow by IP ID") \
+	X(CNT_FRAG_UNMATCHED, "frag_unmatched", "later fragments whose first was not seen (ports 0)") \
+	X(CNT_TABLE_MISSING, "table_missing", "no live flow table (cannot happen; counted anyway)")
+
+#define FLOWPROBE_COUNTER_ENUM(id, name, help) id,
+enum counter {
+	FLOWPROBE_COUNTERS(FLOWPROBE_COUNTER_ENUM)
+	CNT__MAX,
+};
+
+#endif /* FLOWPROBE_H */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every size and bound of the probe, in one place. Each is overridable on
+ * the compiler command line (-DMAX_FLOWS=64) so tests can shrink a table to
+ * exercise the full-table paths without sending a million packets.
+ */
+#ifndef FLOWPROBE_LIMITS_H
+#define FLOWPROBE_LIMITS_H
+
+/* Entries per flow table generation (there are two: A and B). */
+#ifndef MAX_FLOWS
+#define MAX_FLOWS 262144
+#endif
+
+/* 802.1Q/802.1ad tags parsed; one more is a counted parse error. */
+#ifndef MAX_VLAN_TAGS
+#define MAX_VLAN_TAGS 2
+#endif
+
+/* IPv6 extension headers walked before giving up on finding L4. */
+#ifndef MAX_IPV6_EXT_HDRS
+#define MAX_IPV6_EXT_HDRS 6
+#endif
+
+/* Spill ring buffer size in bytes (power of two, multiple of page size). */
+#ifndef SPILL_RING_BYTES
+#define SPILL_RING_BYTES (4 * 1024 * 1024)
+#endif
+
+/* First fragments remembered to put later fragments into their flow. */
+#ifndef MAX_FRAG_TRACK
+#define MAX_FRAG_TRACK 8192
+#endif
+
+#endif /* FLOWPROBE_LIMITS_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What the daemon itself counts (as opposed to the datapath's counters in
+ * include/flowprobe.h). The daemon keeps these in a one-entry BPF array it
+ * pins next to the datapath's counters, so `flowprobe stats` reads both the
+ * same way, from bpffs, without talking to the daemon.
+ * X(name, help) — the name is what `flowprobe stats` prints.
+ */
+#ifndef DAEMON_STATS_H
+#define DAEMON_STATS_H
+
+#include <stdint.h>
+
+#define DAEMON_STATS(X)                                                        \
+	X(drains, "table swaps and drains done")                              \
+	X(drained_entries, "per-table flow entries read by the drains")       \
+	X(spill_records, "packets read from the spill ring")                  \
+	X(flows_in_cache, "flows the daemon holds, waiting for a timeout")    \
+	X(flows_exported, "flow records exported")                            \
+	X(flows_exported_forced, "of those, exported at shutdown")            \
+	X(flows_lack_of_resources, "flows exported early: cache full")        \
+	X(export_packets, "NetFlow packets sent, all collectors")             \
+	X(export_errors, "NetFlow packets a collector socket refused")        \
+	X(drain_errors, "drains that failed (see the log)")
+
+#define DAEMON_STAT_ENUM(name, help) DS_##name,
+enum daemon_stat {
+	DAEMON_STATS(DAEMON_STAT_ENUM)
+	DS__MAX,
+};
+
+struct daemon_stats {
+	uint64_t v[DS__MAX];
+};
+
+#endif /* DAEMON_STATS_H */

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The export fan-out. The NetFlow encoder is pure; this file gives it
+ * sockets and a clock, and turns the cache's (key, value, reason) into the
+ * wall-clock flow_record every output shares.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exporter.h"
+#include "log.h"
+
+#define STATS_INTERVAL_MS 60000
+
+static int emit_to_collector(void *ctx, const uint8_t *pkt, size_t len)
+{
+	return collector_send(ctx, pkt, len);
+}
+
+int exporter_add_collector(struct exporter *ex, const char *spec)
+{
+	if (ex->n_collectors >= MAX_COLLECTORS) {
+		log_error("too many collectors (at most %d)", MAX_COLLECTORS);
+		return EXIT_USAGE;
+	}
+	int rc = collector_parse(&ex->collectors[ex->n_collectors], spec);
+
+	if (rc == EXIT_OK)
+		ex->n_collectors++;
+	return rc;
+}
+
+int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
+		   uint64_t now_wall_ms)
+{
+	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload };
+
+	ex->clock.uptime_base_ms = now_wall_ms;
+	ex->clock.now_ms = now_wall_ms;
+	ex->stats_sent_ms = 0;
+	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
+	if (!ex->streams)
+		return EXIT_RUNTIME;
+	for (int i = 0; i < ex->n_collectors; i++) {
+		int rc = collector_open(&ex->collectors[i]);
+
+		if (rc != EXIT_OK)
+			return rc;
+		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
+				    &ex->collectors[i]) != 0) {
+			log_error("NetFlow payload size %u is not usable (at most %u)",
+				  max_payload, NF9_PAYLOAD_LIMIT);
+			return EXIT_USAGE;
+		}
+		nf9_send_templates(&ex->streams[i], &ex->clock);
+	}
+	return EXIT_OK;
+}
+
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
+			int64_t wall_offset_ns)
+{
+	ex->clock.now_ms = now_wall_ms;
+	ex->wall_offset_ns = wall_offset_ns;
+}
+
+static uint64_t probe_ns_to_wall_ms(const struct exporter *ex, uint64_t ns)
+{
+	int64_t wall = (int64_t)ns + ex->wall_offset_ns;
+
+	return wall > 0 ? (uint64_t)wall / 1000000 : 0;
+}
+
+void exporter_flow(struct exporter *ex, const struct flow_key *key,
+		   const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct flow_record rec = {
+		.key = *key,
+		.packets = val->packets,
+		.bytes = val->bytes,
+		.first_ms = probe_ns_to_wall_ms(ex, val->first_ns),
+		.last_ms = probe_ns_to_wall_ms(ex, val->last_ns),
+		.tcp_flags = val->tcp_flags,
+		.tos = val->tos,
+		.ttl_min = val->ttl_min,
+		.ttl_max = val->ttl_max,
+		.app = val->app,
+		.end_reason = reason,
+		.direction = 0, /* ingress: XDP sees packets as they arrive */
+		.flags = val->flags,
+	};
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	ex->flows_exported++;
+}
+
+void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force)
+{
+	if (!force && ex->stats_sent_ms &&
+	    ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
+		return;
+	for (int i = 0; i < ex->n_collectors; i++)
+		nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	ex->stats_sent_ms = ex->clock.now_ms;
+}
+
+void exporter_flush(struct exporter *ex)
+{
+	if (!ex->streams)
+		return; /* never started: nothing queued */
+	for (int i = 0; i < ex->n_collectors; i++)
+		nf9_flush(&ex->streams[i], &ex->clock);
+}
+
+uint64_t exporter_packets_sent(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->streams[i].packets_sent;
+	return n;
+}
+
+uint64_t exporter_errors(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->streams[i].emit_errors;
+	return n;
+}
+
+void exporter_stop(struct exporter *ex)
+{
+	if (!ex->streams)
+		return;
+	exporter_flush(ex);
+	for (int i = 0; i < ex->n_collectors; i++)
+		collector_close(&ex->collectors[i]);
+	free(ex->streams);
+	ex->streams = NULL;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Fan-out of finished flows to every output: one NetFlow v9 stream per
+ * collector (each with its own sequence and template schedule), plus the
+ * probe's statistics as NetFlow options data once a minute. Converts the
+ * probe clock (ns) to wall-clock ms on the way out.
+ */
+#ifndef EXPORTER_H
+#define EXPORTER_H
+
+#include <stdint.h>
+#include "collector.h"
+#include "flow_record.h"
+#include "netflow9.h"
+
+#define MAX_COLLECTORS 8
+
+struct exporter {
+	struct collector collectors[MAX_COLLECTORS];
+	struct nf9_stream *streams; /* one per collector */
+	int n_collectors;
+	struct nf9_clock clock;
+	int64_t wall_offset_ns;	    /* wall = probe clock + this */
+	uint64_t stats_sent_ms;	    /* last options data with our statistics */
+	uint64_t flows_exported;
+};
+
+/* Parses and resolves a collector; EXIT_OK or EXIT_USAGE. */
+int exporter_add_collector(struct exporter *ex, const char *spec);
+
+/* Opens sockets and streams; sends templates at once. EXIT_OK or error. */
+int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
+		   uint64_t now_wall_ms);
+
+/* Sets "now" for what follows: wall ms, and probe-ns to wall offset. */
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
+			int64_t wall_offset_ns);
+
+void exporter_flow(struct exporter *ex, const struct flow_key *key,
+		   const struct flow_value *val, enum flow_end_reason reason);
+
+/* Options data with the probe's statistics, when due (or force). */
+void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force);
+
+/* Sends what is queued. */
+void exporter_flush(struct exporter *ex);
+
+uint64_t exporter_packets_sent(const struct exporter *ex);
+uint64_t exporter_errors(const struct exporter *ex);
+
+void exporter_stop(struct exporter *ex);
+
+#endif /* EXPORTER_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A finished flow as the exporters see it: the datapath's key, the counts
+ * summed over CPUs and over drains, times already in wall-clock
+ * milliseconds, and why the flow ended. The flow cache produces these;
+ * NetFlow v9 (and later JSON) consume them.
+ */
+#ifndef FLOW_RECORD_H
+#define FLOW_RECORD_H
+
+#include <stdint.h>
+#include "flowprobe.h"
+
+/* NetFlow flowEndReason (IPFIX IE 136) values. */
+enum flow_end_reason {
+	END_IDLE = 1,	/* inactive timeout */
+	END_ACTIVE = 2, /* active timeout: the flow goes on in a new record */
+	END_OF_FLOW = 3, /* TCP FIN or RST seen, then a short grace */
+	END_FORCED = 4, /* probe shutting down */
+	END_LACK_OF_RESOURCES = 5,
+};
+
+struct flow_record {
+	struct flow_key key;
+	uint64_t packets;
+	uint64_t bytes;		/* IP bytes */
+	uint64_t first_ms;	/* wall clock, ms since the Unix epoch */
+	uint64_t last_ms;
+	uint8_t tcp_flags;
+	uint8_t tos;
+	uint8_t ttl_min;
+	uint8_t ttl_max;
+	uint8_t app;		/* enum flow_app */
+	uint8_t end_reason;	/* enum flow_end_reason */
+	uint8_t direction;	/* NetFlow DIRECTION: 0 ingress */
+	uint8_t flags;		/* enum flow_value_flags */
+};
+
+/* The probe's own statistics, exported as NetFlow options data. */
+struct probe_stats {
+	uint64_t packets_seen;
+	uint64_t bytes_seen;
+	uint64_t flows_exported;
+	uint64_t packets_uncounted;
+	uint64_t bytes_uncounted;
+	uint32_t sampling_interval; /* 1: every packet */
+	uint8_t sampling_algorithm; /* 1: deterministic */
+};
+
+#endif /* FLOW_RECORD_H */

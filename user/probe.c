@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Loading, attaching and pinning the XDP datapath. The refusals here are
+ * deliberate: flowprobe never replaces an XDP program it did not load (an
+ * operator's firewall or load balancer may be that program), never runs
+ * twice on one interface (two probes would split every flow's counts), and
+ * says which of these it hit and what to do, with a distinct exit code.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "flowprobe.skel.h"
+#include "log.h"
+#include "probe.h"
+
+#define BPFFS_ROOT "/sys/fs/bpf"
+#define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
+
+static bool has_effective_cap(const struct __user_cap_data_struct caps[2], int cap)
+{
+	return caps[cap / 32].effective & (1u << (cap % 32));
+}
+
+int probe_check_environment(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2] = {};
+	const char *btf = getenv("FLOWPROBE_BTF_PATH");
+
+	if (!btf)
+		btf = DEFAULT_BTF_PATH;
+	if (access(btf, R_OK) != 0) {
+		log_error("kernel BTF not found at %s (%s): flowprobe needs a kernel "
+			  "built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)",
+			  btf, strerror(errno));
+		return EXIT_NO_PRIVILEGE;
+	}
+	if (syscall(SYS_capget, &hdr, caps) != 0) {
+		log_error("cannot read process capabilities: %s", strerror(errno));
+		return EXIT_NO_PRIVILEGE;
+	}
+	/* CAP_SYS_ADMIN covers everything; otherwise the three split ones. */
+	if (has_effective_cap(caps, CAP_SYS_ADMIN))
+		return EXIT_OK;
+	if (!has_effective_cap(caps, CAP_BPF) || !has_effective_cap(caps, CAP_NET_ADMIN) ||
+	    !has_effective_cap(caps, CAP_PERFMON)) {
+		log_error("insufficient privileges to load XDP programs: run as root "
+			  "(sudo) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
+		return EXIT_NO_PRIVILEGE;
+	}
+	return EXIT_OK;
+}
+
+int probe_add_iface(struct probe *p, const char *name)
+{
+	struct probe_iface *pi;
+	int ifindex;
+
+	if (p->n_ifaces >= MAX_IFACES) {
+		log_error("too many interfaces (at most %d per probe)", MAX_IFACES);
+		return EXIT_USAGE;
+	}
+	if (strlen(name) == 0 || strlen(name) >= IF_NAMESIZE) {
+		log_error("interface name '%s' is not valid (1 to %d characters)", name,
+			  IF_NAMESIZE - 1);
+		return EXIT_USAGE;
+	}
+	ifindex = if_nametoindex(name);
+	if (!ifindex) {
+		log_error("unknown interface '%s': no such network interface in this "
+			  "network namespace (list them with 'ip link')", name);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < p->n_ifaces; i++) {
+		if (p->ifaces[i].ifindex == ifindex) {
+			log_error("interface '%s' given twice", name);
+			return EXIT_USAGE;
+		}
+	}
+	pi = &p->ifaces[p->n_ifaces++];
+	memset(pi, 0, sizeof(*pi));
+	snprintf(pi->name, sizeof(pi->name), "%s", name);
+	pi->ifindex = ifindex;
+	return EXIT_OK;
+}
+
+int probe_ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_ROOT, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(BPFFS_ROOT, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700") != 0)
+		return -errno;
+	return 0;
+}
+
+int probe_load(struct probe *p, const struct probe_config *cfg)
+{
+	int err;
+
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0) {
+		log_error("cannot count possible CPUs: %s", strerror(-p->ncpus));
+		return EXIT_RUNTIME;
+	}
+	p->daemon_stats_fd = -1;
+	p->skel = flowprobe_bpf__open();
+	if (!p->skel) {
+		log_error("cannot open the BPF object: %s (run with -v for libbpf's "
+			  "messages)", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	p->skel->rodata->tap_mode = cfg->tap_mode;
+	p->skel->rodata->replay_clock = cfg->replay_clock;
+	if (cfg->max_flows) {
+		bpf_map__set_max_entries(p->skel->maps.flows_a, cfg->max_flows);
+		bpf_map__set_max_entries(p->skel->maps.flows_b, cfg->max_flows);
+	}
+
+	err = flowprobe_bpf__load(p->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			log_error("the kernel refused to load the XDP program (%s): run as "
+				  "root, and check kernel.unprivileged_bpf_disabled and "
+				  "lockdown", strerror(-err));
+		else
+			log_error("cannot load the XDP program: %s (run with -v to see "
+				  "the verifier's log)", strerror(-err));
+		return err == -EPERM || err == -EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+	}
+
+	p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
+					    sizeof(__u32), sizeof(struct daemon_stats),
+					    1, NULL);
+	if (p->daemon_stats_fd < 0)
+		log_warn("cannot create the daemon statistics map (%s): 'flowprobe "
+			 "stats' will show datapath counters only",
+			 strerror(errno));
+	return EXIT_OK;
+}
+
+static const char *xdp_mode_name(__u8 attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "generic";
+	case XDP_ATTACHED_HW:
+		return "offloaded";
+	case XDP_ATTACHED_MULTI:
+		return "several modes";
+	}
+	return "unknown mode";
+}
+
+/* Refuses an interface that already carries an XDP program, saying whose. */
+static int check_iface_free(const struct probe_iface *pi)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	__u32 id;
+	int fd, err;
+
+	err = bpf_xdp_query(pi->ifindex, 0, &q);
+	if (err) {
+		log_warn("cannot query XDP state of %s: %s", pi->name, strerror(-err));
+		return EXIT_OK; /* the attach itself will refuse if busy */
+	}
+	id = q.prog_id ? q.prog_id : q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (!id)
+		id = q.hw_prog_id;
+	if (!id)
+		return EXIT_OK;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd >= 0) {
+		bpf_obj_get_info_by_fd(fd, &info, &info_len);
+		close(fd);
+	}
+	if (strcmp(info.name, PROBE_PROG_NAME) == 0) {
+		log_error("flowprobe is already running on %s (XDP program id %u, %s): "
+			  "stop that instance first; 'flowprobe stats -i %s' shows its "
+			  "counters", pi->name, id, xdp_mode_name(q.attach_mode), pi->name);
+		return EXIT_BUSY;
+	}
+	log_error("%s already carries XDP program '%s' (id %u, %s); flowprobe will not "
+		  "replace it: if it is not needed, remove it with 'ip link set dev %s "
+		  "xdp off' and start flowprobe again",
+		  pi->name, info.name[0] ? info.name : "?", id,
+		  xdp_mode_name(q.attach_mode), pi->name);
+	return EXIT_BUSY;
+}
+
+static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mode)
+{
+	int prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
+	__u32 base = XDP_FLAGS_UPDATE_IF_NOEXIST;
+	int err, rc;
+
+	rc = check_iface_free(pi);
+	if (rc != EXIT_OK)
+		return rc;
+
+	if (mode != XDP_MODE_GENERIC) {
+		err = bpf_xdp_attach(pi->ifindex, prog_fd, base | XDP_FLAGS_DRV_MODE, NULL);
+		if (!err) {
+			pi->attach_flags = XDP_FLAGS_DRV_MODE;
+			goto attached;
+		}
+		if (err == -EBUSY || err == -EEXIST)
+			return check_iface_free(pi) ?: EXIT_BUSY;
+		if (mode == XDP_MODE_NATIVE) {
+			log_error("cannot attach native XDP to %s: %s (the driver may not "
+				  "support XDP; try --xdp-mode generic)", pi->name,
+				  strerror(-err));
+			return err == -EPERM ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+		}
+		log_warn("native XDP not available on %s (%s): falling back to generic "
+			 "XDP, which is slower", pi->name, strerror(-err));
+	}
+	err = bpf_xdp_attach(pi->ifindex, prog_fd, base | XDP_FLAGS_SKB_MODE, NULL);
+	if (err) {
+		if (err == -EBUSY || err == -EEXIST)
+			return check_iface_free(pi) ?: EXIT_BUSY;
+		log_error("cannot attach XDP to %s: %s", pi->name, strerror(-err));
+		return err == -EPERM ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+	}
+	pi->attach_flags = XDP_FLAGS_SKB_MODE;
+attached:
+	pi->attached = true;
+	log_info("attached to %s (ifindex %d, %s XDP)", pi->name, pi->ifindex,
+		 pi->attach_flags == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	return EXIT_OK;
+}
+
+int probe_attach_all(struct probe *p, enum xdp_mode mode)
+{
+	for (int i = 0; i < p->n_ifaces; i++) {
+		int rc = attach_one(p, &p->ifaces[i], mode);
+
+		if (rc != EXIT_OK) {
+			probe_detach_all(p);
+			return rc;
+		}
+	}
+	return EXIT_OK;
+}
+
+void probe_detach_all(struct probe *p)
+{
+	int prog_fd;
+
+	if (!p->skel)
+		return;
+	prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
+	for (int i = 0; i < p->n_ifaces; i++) {
+		struct probe_iface *pi = &p->ifaces[i];
+		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
+		int err;
+
+		if (!pi->attached)
+			continue;
+		/* old_prog_fd: detach only if the program there is still ours. */
+		err = bpf_xdp_detach(pi->ifindex, pi->attach_flags, &opts);
+		if (err)
+			log_warn("detaching from %s: %s", pi->name, strerror(-err));
+		else
+			log_info("detached from %s", pi->name);
+		pi->attached = false;
+	}
+}
+
+static void pin_path(char *buf, size_t len, const struct probe_iface *pi,
+		     const char *what)
+{
+	snprintf(buf, len, PIN_ROOT "/%s%s%s", pi->name, what ? "/" : "",
+		 what ? what : "");
+}
+
+/* Removes pins a crashed instance left behind. Only called once we know no
+ * flowprobe is attached to this interface. */
+static void remove_stale_pins(const struct probe_iface *pi)
+{
+	static const char *const names[] = { "counters", "daemon_stats" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pin_path(path, sizeof(path), pi, names[i]);
+		unlink(path);
+	}
+	pin_path(path, sizeof(path), pi, NULL);
+	rmdir(path);
+}
+
+void probe_pin_all(struct probe *p)
+{
+	char path[256];
+	int err;
+
+	err = probe_ensure_bpffs();
+	if (err) {
+		log_warn("bpffs is not mounted at " BPFFS_ROOT " and mounting it failed "
+			 "(%s): 'flowprobe stats' will not see this instance",
+			 strerror(-err));
+		return;
+	}
+	mkdir(PIN_ROOT, 0700);
+	for (int i = 0; i < p->n_ifaces; i++) {
+		struct probe_iface *pi = &p->ifaces[i];
+
+		remove_stale_pins(pi);
+		pin_path(path, sizeof(path), pi, NULL);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			log_warn("cannot create %s: %s", path, strerror(errno));
+			continue;
+		}
+		pin_path(path, sizeof(path), pi, "counters");
+		err = bpf_obj_pin(probe_counters_fd(p), path);
+		if (!err && p->daemon_stats_fd >= 0) {
+			pin_path(path, sizeof(path), pi, "daemon_stats");
+			err = bpf_obj_pin(p->daemon_stats_fd, path);
+		}
+		if (err)
+			log_warn("cannot pin %s: %s", path, strerror(errno));
+		pi->pinned = true;
+	}
+}
+
+void probe_unpin_all(struct probe *p)
+{
+	for (int i = 0; i < p->n_ifaces; i++) {
+		if (!p->ifaces[i].pinned)
+			continue;
+		remove_stale_pins(&p->ifaces[i]);
+		p->ifaces[i].pinned = false;
+	}
+	rmdir(PIN_ROOT); /* only succeeds when no other instance pins there */
+}
+
+void probe_destroy(struct probe *p)
+{
+	probe_detach_all(p);
+	probe_unpin_all(p);
+	if (p->daemon_stats_fd >= 0)
+		close(p->daemon_stats_fd);
+	p->daemon_stats_fd = -1;
+	flowprobe_bpf__destroy(p->skel);
+	p->skel = NULL;
+}
+
+int probe_flow_table_fd(struct probe *p, int generation)
+{
+	return bpf_map__fd(generation ? p->skel->maps.flows_b : p->skel->maps.flows_a);
+}
+
+int probe_counters_fd(struct probe *p)
+{
+	return bpf_map__fd(p->skel->maps.counters);
+}
+
+int probe_spill_ring_fd(struct probe *p)
+{
+	return bpf_map__fd(p->skel->maps.spill_ring);
+}
+
+int probe_prog_fd(struct probe *p)
+{
+	return bpf_program__fd(p->skel->progs.flowprobe_xdp);
+}
+
+int probe_swap_tables(struct probe *p, int *old_fd)
+{
+	int next = !p->live;
+	int next_fd = probe_flow_table_fd(p, next);
+	__u32 slot = 0;
+
+	/* For map-in-map updates from a syscall the kernel waits for an RCU
+	 * grace period before returning: no program still uses the old one. */
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.flow_slot), &slot,
+				&next_fd, BPF_ANY) != 0)
+		return -errno;
+	*old_fd = probe_flow_table_fd(p, p->live);
+	p->live = next;
+	return 0;
+}
+
+int probe_read_counters(int counters_fd, int ncpus, __u64 out[CNT__MAX])
+{
+	__u64 *percpu;
+	__u32 zero = 0;
+	int err = 0;
+
+	memset(out, 0, sizeof(__u64) * CNT__MAX);
+	percpu = calloc(ncpus, sizeof(__u64) * CNT__MAX);
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(counters_fd, &zero, percpu) != 0) {
+		err = -errno;
+		goto out;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (int i = 0; i < CNT__MAX; i++)
+			out[i] += percpu[cpu * CNT__MAX + i];
+out:
+	free(percpu);
+	return err;
+}
+
+void probe_publish_daemon_stats(struct probe *p, const struct daemon_stats *ds)
+{
+	__u32 zero = 0;
+
+	if (p->daemon_stats_fd >= 0)
+		bpf_map_update_elem(p->daemon_stats_fd, &zero, ds, BPF_ANY);
+}

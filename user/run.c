@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `flowprobe run`: attach to interfaces and export NetFlow until stopped.
+ * One tick a second: swap and drain the kernel's flow tables into the flow
+ * cache, expire what NetFlow's timeouts say is finished, export it. On
+ * SIGINT/SIGTERM: detach first (no new packets), drain both tables, export
+ * every remaining flow as "forced", and only then exit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "drain.h"
+#include "exporter.h"
+#include "flow_cache.h"
+#include "log.h"
+#include "probe.h"
+#include "run.h"
+
+#define NS_PER_SEC 1000000000ull
+#define DEFAULT_ACTIVE_TIMEOUT 60
+#define DEFAULT_INACTIVE_TIMEOUT 15
+#define DEFAULT_END_GRACE_MS 2000
+#define DEFAULT_DRAIN_INTERVAL_MS 1000
+#define DEFAULT_MAX_CACHE_FLOWS (4u << 20)
+
+struct run_options {
+	struct probe_config probe;
+	unsigned long active_timeout;
+	unsigned long inactive_timeout;
+	unsigned long drain_interval_ms;
+	unsigned long source_id;
+	unsigned long max_payload;
+	unsigned long max_cache_flows;
+	bool verbose;
+};
+
+struct run_state {
+	struct run_options opt;
+	struct probe probe;
+	struct exporter exporter;
+	struct flow_cache *cache;
+	struct drainer *drainer;
+	struct daemon_stats ds;
+	__u64 counters[CNT__MAX];
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void run_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: flowprobe run -i IFACE[,IFACE...] [-c HOST:PORT]... [options]\n"
+"\n"
+"Count every packet arriving on the interfaces into unidirectional flows with\n"
+"an XDP program, and export the flows as NetFlow v9 to each collector.\n"
+"\n"
+"  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable)\n"
+"  -c, --collector HOST:PORT        NetFlow v9 collector (repeatable); IPv6 as\n"
+"                                   [2001:db8::1]:2055. Each collector gets its\n"
+"                                   own sequence numbers and templates.\n"
+"      --tap                        mirror port or tap: drop packets after\n"
+"                                   counting them (default: inline, every packet\n"
+"                                   is passed on unchanged)\n"
+"      --xdp-mode native|generic    default: native, falling back to generic\n"
+"                                   with a warning when the driver lacks XDP\n"
+"      --active-timeout S           export long flows every S seconds (60)\n"
+"      --inactive-timeout S         export flows idle for S seconds (15)\n"
+"      --drain-interval MS          how often the kernel tables are read (1000)\n"
+"      --source-id N                NetFlow source id (observation domain, 1)\n"
+"      --max-payload BYTES          NetFlow packet payload size (1400); export\n"
+"                                   packets are never fragmented\n"
+"      --max-flows N                kernel flow table entries per generation\n"
+"                                   (%d); when full, packets go to the spill\n"
+"                                   ring and are still counted\n"
+"  -v, --verbose                    debug messages and libbpf's own output\n"
+"  -h, --help                       this text\n"
+"\n"
+"TCP flows also end %u ms after a FIN or RST. On SIGINT or SIGTERM every flow\n"
+"still open is exported (flowEndReason 4) and the program detaches.\n"
+"\n"
+"Example: flowprobe run -i eth0,eth1 -c 192.0.2.10:2055 -c [2001:db8::5]:9995\n"
+"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 privileges or kernel feature\n"
+"missing, 4 interface already carries an XDP program.\n",
+		MAX_FLOWS, DEFAULT_END_GRACE_MS);
+}
+
+/* Parses a whole number in [min, max]; EXIT_USAGE with a message if not. */
+static int parse_ulong(const char *opt, const char *s, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
+			  max);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+static int add_interfaces(struct probe *p, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *name;
+	int rc = EXIT_OK;
+
+	if (!copy)
+		return EXIT_RUNTIME;
+	for (name = strtok_r(copy, ",", &save); name && rc == EXIT_OK;
+	     name = strtok_r(NULL, ",", &save))
+		rc = probe_add_iface(p, name);
+	free(copy);
+	return rc;
+}
+
+enum {
+	OPT_TAP = 256,
+	OPT_XDP_MODE,
+	OPT_ACTIVE,
+	OPT_INACTIVE,
+	OPT_DRAIN,
+	OPT_SOURCE_ID,
+	OPT_MAX_PAYLOAD,
+	OPT_MAX_FLOWS,
+};
+
+static int parse_options(struct run_state *st, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "collector", required_argument, NULL, 'c' },
+		{ "tap", no_argument, NULL, OPT_TAP },
+		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+		{ "active-timeout", required_argument, NULL, OPT_ACTIVE },
+		{ "inactive-timeout", required_argument, NULL, OPT_INACTIVE },
+		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
+		{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
+		{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
+		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct run_options *o = &st->opt;
+	unsigned long v;
+	int c, rc = EXIT_OK;
+
+	o->active_timeout = DEFAULT_ACTIVE_TIMEOUT;
+	o->inactive_timeout = DEFAULT_INACTIVE_TIMEOUT;
+	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
+	o->source_id = 1;
+	o->max_payload = NF9_DEFAULT_MAX_PAYLOAD;
+	o->max_cache_flows = DEFAULT_MAX_CACHE_FLOWS;
+
+	optind = 1;
+	while (rc == EXIT_OK &&
+	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			rc = add_interfaces(&st->probe, optarg);
+			break;
+		case 'c':
+			rc = exporter_add_collector(&st->exporter, optarg);
+			break;
+		case OPT_TAP:
+			o->probe.tap_mode = true;
+			break;
+		case OPT_XDP_MODE:
+			if (strcmp(optarg, "native") == 0) {
+				o->probe.xdp_mode = XDP_MODE_NATIVE;
+			} else if (strcmp(optarg, "generic") == 0) {
+				o->probe.xdp_mode = XDP_MODE_GENERIC;
+			} else {
+				log_error("--xdp-mode: '%s' is not 'native' or 'generic'",
+					  optarg);
+				rc = EXIT_USAGE;
+			}
+			break;
+		case OPT_ACTIVE:
+			rc = parse_ulong("--active-timeout", optarg, 1, 86400,
+					 &o->active_timeout);
+			break;
+		case OPT_INACTIVE:
+			rc = parse_ulong("--inactive-timeout", optarg, 1, 86400,
+					 &o->inactive_timeout);
+			break;
+		case OPT_DRAIN:
+			rc = parse_ulong("--drain-interval", optarg, 10, 60000,
+					 &o->drain_interval_ms);
+			break;
+		case OPT_SOURCE_ID:
+			rc = parse_ulong("--source-id", optarg, 0, UINT32_MAX,
+					 &o->source_id);
+			break;
+		case OPT_MAX_PAYLOAD:
+			rc = parse_ulong("--max-payload", optarg, 512,
+					 NF9_PAYLOAD_LIMIT, &o->max_payload);
+			break;
+		case OPT_MAX_FLOWS:
+			rc = parse_ulong("--max-flows", optarg, 16, 1ul << 26, &v);
+			o->probe.max_flows = v;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			run_usage(stdout);
+			exit(EXIT_OK);
+		default:
+			fprintf(stderr, "Try 'flowprobe run --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (rc != EXIT_OK)
+		return rc;
+	if (optind < argc) {
+		log_error("unexpected argument '%s' (try 'flowprobe run --help')",
+			  argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (st->probe.n_ifaces == 0) {
+		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
+		return EXIT_USAGE;
+	}
+	if (st->exporter.n_collectors == 0)
+		log_warn("no collector given (-c HOST:PORT): flows are counted but not "
+			 "exported");
+	return EXIT_OK;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* The flow cache's export hook: count, then hand to every output. */
+static void export_flow(void *ctx, const struct flow_key *key,
+			const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct run_state *st = ctx;
+
+	st->ds.v[DS_flows_exported]++;
+	if (reason == END_FORCED)
+		st->ds.v[DS_flows_exported_forced]++;
+	exporter_flow(&st->exporter, key, val, reason);
+}
+
+static void refresh_clock(struct run_state *st)
+{
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+	uint64_t wall = clock_ns(CLOCK_REALTIME);
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: one offset maps it to wall. */
+	exporter_set_clock(&st->exporter, wall / 1000000, (int64_t)(wall - mono));
+}
+
+static void publish(struct run_state *st, bool force_stats)
+{
+	struct probe_stats ps = {
+		.packets_seen = st->counters[CNT_PACKETS],
+		.bytes_seen = st->counters[CNT_BYTES],
+		.flows_exported = st->ds.v[DS_flows_exported],
+		.packets_uncounted = st->counters[CNT_UNCOUNTED_PACKETS],
+		.bytes_uncounted = st->counters[CNT_UNCOUNTED_BYTES],
+		.sampling_interval = 1,
+		.sampling_algorithm = 1,
+	};
+
+	exporter_stats(&st->exporter, &ps, force_stats);
+	exporter_flush(&st->exporter);
+	st->ds.v[DS_flows_in_cache] = flow_cache_count(st->cache);
+	st->ds.v[DS_flows_lack_of_resources] = flow_cache_lack_of_resources(st->cache);
+	st->ds.v[DS_export_packets] = exporter_packets_sent(&st->exporter);
+	st->ds.v[DS_export_errors] = exporter_errors(&st->exporter);
+	probe_publish_daemon_stats(&st->probe, &st->ds);
+}
+
+static void tick(struct run_state *st)
+{
+	struct drain_result res;
+
+	refresh_clock(st);
+	if (drainer_run(st->drainer, &res) != 0)
+		st->ds.v[DS_drain_errors]++;
+	st->ds.v[DS_drains]++;
+	st->ds.v[DS_drained_entries] += res.entries;
+	st->ds.v[DS_spill_records] += res.spill_records;
+	probe_read_counters(probe_counters_fd(&st->probe), st->probe.ncpus, st->counters);
+	flow_cache_expire(st->cache, clock_ns(CLOCK_MONOTONIC));
+	publish(st, false);
+}
+
+/* Detached: drain both generations, export everything as forced. */
+static void shutdown_export(struct run_state *st)
+{
+	uint64_t entries;
+
+	probe_detach_all(&st->probe);
+	/* The swap waits for every program run that started before it, so
+	 * after it neither table has a writer; the previously idle one may
+	 * have taken a few packets from runs that straddled the detach. */
+	tick(st);
+	drain_table(st->drainer, probe_flow_table_fd(&st->probe, st->probe.live),
+		    &entries);
+	st->ds.v[DS_drained_entries] += entries;
+	probe_read_counters(probe_counters_fd(&st->probe), st->probe.ncpus, st->counters);
+	flow_cache_flush(st->cache, END_FORCED);
+	publish(st, true);
+}
+
+static void sleep_until(uint64_t deadline_ns)
+{
+	struct timespec ts = {
+		.tv_sec = deadline_ns / NS_PER_SEC,
+		.tv_nsec = deadline_ns % NS_PER_SEC,
+	};
+
+	/* Returns early on a signal, which is what stop needs. */
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+static void print_ready(const struct run_state *st)
+{
+	fprintf(stderr, "flowprobe: running on ");
+	for (int i = 0; i < st->probe.n_ifaces; i++)
+		fprintf(stderr, "%s%s", i ? "," : "", st->probe.ifaces[i].name);
+	fprintf(stderr, " (%s), exporting to %d collector%s; stop with Ctrl-C or "
+		"SIGTERM\n", st->opt.probe.tap_mode ? "tap: packets dropped after counting" :
+		"inline: every packet passed", st->exporter.n_collectors,
+		st->exporter.n_collectors == 1 ? "" : "s");
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_state *st = calloc(1, sizeof(*st));
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct flow_cache_config fcc;
+	uint64_t next;
+	int rc;
+
+	if (!st)
+		return EXIT_RUNTIME;
+	st->probe.daemon_stats_fd = -1;
+	rc = parse_options(st, argc, argv);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	log_setup_libbpf(st->opt.verbose);
+	if (st->opt.verbose)
+		log_level = LOG_DEBUG;
+
+	rc = probe_check_environment();
+	if (rc != EXIT_OK)
+		goto cleanup;
+
+	fcc = (struct flow_cache_config){
+		.active_timeout_ns = st->opt.active_timeout * NS_PER_SEC,
+		.inactive_timeout_ns = st->opt.inactive_timeout * NS_PER_SEC,
+		.end_grace_ns = DEFAULT_END_GRACE_MS * 1000000ull,
+		.max_flows = st->opt.max_cache_flows,
+	};
+	st->cache = flow_cache_new(&fcc, export_flow, st);
+	if (!st->cache) {
+		rc = EXIT_RUNTIME;
+		goto cleanup;
+	}
+
+	rc = probe_load(&st->probe, &st->opt.probe);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	st->drainer = drainer_new(&st->probe, st->cache);
+	if (!st->drainer) {
+		log_error("cannot set up the drain: %s", strerror(errno));
+		rc = EXIT_RUNTIME;
+		goto cleanup;
+	}
+	rc = exporter_start(&st->exporter, st->opt.source_id, st->opt.max_payload,
+			    clock_ns(CLOCK_REALTIME) / 1000000);
+	if (rc != EXIT_OK)
+		goto cleanup;
+
+	/* Handlers before attaching: a signal from here on exports, not kills. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = probe_attach_all(&st->probe, st->opt.probe.xdp_mode);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	probe_pin_all(&st->probe);
+	print_ready(st);
+
+	next = clock_ns(CLOCK_MONOTONIC);
+	while (!stop_requested) {
+		next += st->opt.drain_interval_ms * 1000000ull;
+		sleep_until(next);
+		if (stop_requested)
+			break;
+		tick(st);
+	}
+	log_info("stopping: exporting every open flow");
+	shutdown_export(st);
+	log_info("exported %llu flows in %llu NetFlow packets, %llu send errors; "
+		 "%llu packets seen, %llu uncounted",
+		 (unsigned long long)st->ds.v[DS_flows_exported],
+		 (unsigned long long)st->ds.v[DS_export_packets],
+		 (unsigned long long)st->ds.v[DS_export_errors],
+		 (unsigned long long)st->counters[CNT_PACKETS],
+		 (unsigned long long)st->counters[CNT_UNCOUNTED_PACKETS]);
+	rc = EXIT_OK;
+cleanup:
+	exporter_stop(&st->exporter);
+	drainer_free(st->drainer);
+	probe_destroy(&st->probe);
+	flow_cache_free(st->cache);
+	free(st);
+	return rc;
+}

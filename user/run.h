@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The subcommands main() dispatches to; each returns an enum exit_code. */
+#ifndef RUN_H
+#define RUN_H
+
+int cmd_run(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+#endif /* RUN_H */
