@@ -114,6 +114,16 @@ int drain_table(struct drainer *d, int map_fd, uint64_t *entries)
 	}
 }
 
+static int drain_fd_and_ring(struct drainer *d, int fd, struct drain_result *res)
+{
+	int err = drain_table(d, fd, &res->entries);
+
+	d->spill_records = 0;
+	ring_buffer__consume(d->spill);
+	res->spill_records = d->spill_records;
+	return err;
+}
+
 int drainer_run(struct drainer *d, struct drain_result *res)
 {
 	int old_fd, err;
@@ -124,9 +134,11 @@ int drainer_run(struct drainer *d, struct drain_result *res)
 		log_error("swapping flow tables: %s", strerror(-err));
 		return err;
 	}
-	err = drain_table(d, old_fd, &res->entries);
-	d->spill_records = 0;
-	ring_buffer__consume(d->spill);
-	res->spill_records = d->spill_records;
-	return err;
+	return drain_fd_and_ring(d, old_fd, res);
+}
+
+int drainer_run_quiescent(struct drainer *d, struct drain_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	return drain_fd_and_ring(d, probe_flow_table_fd(d->probe, d->probe->live), res);
 }

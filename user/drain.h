@@ -26,6 +26,11 @@ struct drain_result {
  * or a negative errno (nothing already read is lost on error). */
 int drainer_run(struct drainer *d, struct drain_result *res);
 
+/* Replay: the program only runs inside our own BPF_PROG_TEST_RUN calls, so
+ * the live table has no concurrent writer and is emptied in place, without
+ * the swap's RCU grace period (which would dominate a replay's time). */
+int drainer_run_quiescent(struct drainer *d, struct drain_result *res);
+
 /* Empties one table fd that no program writes (also used at shutdown). */
 int drain_table(struct drainer *d, int map_fd, uint64_t *entries);
 

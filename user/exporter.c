@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "exporter.h"
+#include "json_output.h"
 #include "log.h"
 
 #define STATS_INTERVAL_MS 60000
@@ -92,6 +93,8 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 
 	for (int i = 0; i < ex->n_collectors; i++)
 		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	if (ex->json && json_write_flow(ex->json, &rec) != 0)
+		ex->json_errors++;
 	ex->flows_exported++;
 }
 
@@ -107,6 +110,8 @@ void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool forc
 
 void exporter_flush(struct exporter *ex)
 {
+	if (ex->json)
+		fflush(ex->json);
 	if (!ex->streams)
 		return; /* never started: nothing queued */
 	for (int i = 0; i < ex->n_collectors; i++)

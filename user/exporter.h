@@ -9,6 +9,7 @@
 #define EXPORTER_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "collector.h"
 #include "flow_record.h"
 #include "netflow9.h"
@@ -23,6 +24,8 @@ struct exporter {
 	int64_t wall_offset_ns;	    /* wall = probe clock + this */
 	uint64_t stats_sent_ms;	    /* last options data with our statistics */
 	uint64_t flows_exported;
+	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
+	uint64_t json_errors;
 };
 
 /* Parses and resolves a collector; EXIT_OK or EXIT_USAGE. */

@@ -22,11 +22,15 @@ static void usage(FILE *out)
 "Commands:\n"
 "  run     attach to interfaces, count every packet into flows, export\n"
 "          NetFlow v9 to collectors (flowprobe run --help)\n"
+"  replay  run pcap/pcapng captures through the same datapath, export the\n"
+"          flows as NetFlow or JSON (flowprobe replay --help)\n"
 "  stats   print the counters of running probes (flowprobe stats --help)\n"
 "  help    this text\n"
 "\n"
 "Example, on an access router exporting to nfcapd on 192.0.2.10:\n"
-"  sudo flowprobe run -i eth0,eth1 -c 192.0.2.10:2055\n");
+"  sudo flowprobe run -i eth0,eth1 -c 192.0.2.10:2055\n"
+"Flows of a capture as JSON Lines:\n"
+"  sudo flowprobe replay capture.pcap --json\n");
 }
 
 int main(int argc, char **argv)
@@ -37,6 +41,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "replay") == 0)
+		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||

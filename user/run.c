@@ -13,11 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "drain.h"
-#include "exporter.h"
-#include "flow_cache.h"
 #include "log.h"
-#include "probe.h"
+#include "pipeline.h"
 #include "run.h"
 
 #define NS_PER_SEC 1000000000ull
@@ -40,12 +37,7 @@ struct run_options {
 
 struct run_state {
 	struct run_options opt;
-	struct probe probe;
-	struct exporter exporter;
-	struct flow_cache *cache;
-	struct drainer *drainer;
-	struct daemon_stats ds;
-	__u64 counters[CNT__MAX];
+	struct pipeline pl;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -82,6 +74,8 @@ static void run_usage(FILE *out)
 "      --max-flows N                kernel flow table entries per generation\n"
 "                                   (%d); when full, packets go to the spill\n"
 "                                   ring and are still counted\n"
+"      --json                       also write each exported flow to stdout as\n"
+"                                   one JSON object a line (JSON Lines)\n"
 "  -v, --verbose                    debug messages and libbpf's own output\n"
 "  -h, --help                       this text\n"
 "\n"
@@ -135,6 +129,7 @@ enum {
 	OPT_SOURCE_ID,
 	OPT_MAX_PAYLOAD,
 	OPT_MAX_FLOWS,
+	OPT_JSON,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
@@ -150,6 +145,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
 		{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -170,10 +166,10 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			rc = add_interfaces(&st->probe, optarg);
+			rc = add_interfaces(&st->pl.probe, optarg);
 			break;
 		case 'c':
-			rc = exporter_add_collector(&st->exporter, optarg);
+			rc = exporter_add_collector(&st->pl.exporter, optarg);
 			break;
 		case OPT_TAP:
 			o->probe.tap_mode = true;
@@ -213,6 +209,9 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			rc = parse_ulong("--max-flows", optarg, 16, 1ul << 26, &v);
 			o->probe.max_flows = v;
 			break;
+		case OPT_JSON:
+			st->pl.exporter.json = stdout;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -231,11 +230,11 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			  argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (st->probe.n_ifaces == 0) {
+	if (st->pl.probe.n_ifaces == 0) {
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
-	if (st->exporter.n_collectors == 0)
+	if (st->pl.exporter.n_collectors == 0 && !st->pl.exporter.json)
 		log_warn("no collector given (-c HOST:PORT): flows are counted but not "
 			 "exported");
 	return EXIT_OK;
@@ -249,79 +248,17 @@ static uint64_t clock_ns(clockid_t id)
 	return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-/* The flow cache's export hook: count, then hand to every output. */
-static void export_flow(void *ctx, const struct flow_key *key,
-			const struct flow_value *val, enum flow_end_reason reason)
-{
-	struct run_state *st = ctx;
-
-	st->ds.v[DS_flows_exported]++;
-	if (reason == END_FORCED)
-		st->ds.v[DS_flows_exported_forced]++;
-	exporter_flow(&st->exporter, key, val, reason);
-}
-
-static void refresh_clock(struct run_state *st)
+/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: one offset maps it to wall time. */
+static void live_tick(struct pipeline *pl, bool finish)
 {
 	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
 	uint64_t wall = clock_ns(CLOCK_REALTIME);
+	int64_t offset = (int64_t)(wall - mono);
 
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: one offset maps it to wall. */
-	exporter_set_clock(&st->exporter, wall / 1000000, (int64_t)(wall - mono));
-}
-
-static void publish(struct run_state *st, bool force_stats)
-{
-	struct probe_stats ps = {
-		.packets_seen = st->counters[CNT_PACKETS],
-		.bytes_seen = st->counters[CNT_BYTES],
-		.flows_exported = st->ds.v[DS_flows_exported],
-		.packets_uncounted = st->counters[CNT_UNCOUNTED_PACKETS],
-		.bytes_uncounted = st->counters[CNT_UNCOUNTED_BYTES],
-		.sampling_interval = 1,
-		.sampling_algorithm = 1,
-	};
-
-	exporter_stats(&st->exporter, &ps, force_stats);
-	exporter_flush(&st->exporter);
-	st->ds.v[DS_flows_in_cache] = flow_cache_count(st->cache);
-	st->ds.v[DS_flows_lack_of_resources] = flow_cache_lack_of_resources(st->cache);
-	st->ds.v[DS_export_packets] = exporter_packets_sent(&st->exporter);
-	st->ds.v[DS_export_errors] = exporter_errors(&st->exporter);
-	probe_publish_daemon_stats(&st->probe, &st->ds);
-}
-
-static void tick(struct run_state *st)
-{
-	struct drain_result res;
-
-	refresh_clock(st);
-	if (drainer_run(st->drainer, &res) != 0)
-		st->ds.v[DS_drain_errors]++;
-	st->ds.v[DS_drains]++;
-	st->ds.v[DS_drained_entries] += res.entries;
-	st->ds.v[DS_spill_records] += res.spill_records;
-	probe_read_counters(probe_counters_fd(&st->probe), st->probe.ncpus, st->counters);
-	flow_cache_expire(st->cache, clock_ns(CLOCK_MONOTONIC));
-	publish(st, false);
-}
-
-/* Detached: drain both generations, export everything as forced. */
-static void shutdown_export(struct run_state *st)
-{
-	uint64_t entries;
-
-	probe_detach_all(&st->probe);
-	/* The swap waits for every program run that started before it, so
-	 * after it neither table has a writer; the previously idle one may
-	 * have taken a few packets from runs that straddled the detach. */
-	tick(st);
-	drain_table(st->drainer, probe_flow_table_fd(&st->probe, st->probe.live),
-		    &entries);
-	st->ds.v[DS_drained_entries] += entries;
-	probe_read_counters(probe_counters_fd(&st->probe), st->probe.ncpus, st->counters);
-	flow_cache_flush(st->cache, END_FORCED);
-	publish(st, true);
+	if (finish)
+		pipeline_finish(pl, wall / 1000000, offset);
+	else
+		pipeline_tick(pl, mono, wall / 1000000, offset);
 }
 
 static void sleep_until(uint64_t deadline_ns)
@@ -338,12 +275,12 @@ static void sleep_until(uint64_t deadline_ns)
 static void print_ready(const struct run_state *st)
 {
 	fprintf(stderr, "flowprobe: running on ");
-	for (int i = 0; i < st->probe.n_ifaces; i++)
-		fprintf(stderr, "%s%s", i ? "," : "", st->probe.ifaces[i].name);
+	for (int i = 0; i < st->pl.probe.n_ifaces; i++)
+		fprintf(stderr, "%s%s", i ? "," : "", st->pl.probe.ifaces[i].name);
 	fprintf(stderr, " (%s), exporting to %d collector%s; stop with Ctrl-C or "
 		"SIGTERM\n", st->opt.probe.tap_mode ? "tap: packets dropped after counting" :
-		"inline: every packet passed", st->exporter.n_collectors,
-		st->exporter.n_collectors == 1 ? "" : "s");
+		"inline: every packet passed", st->pl.exporter.n_collectors,
+		st->pl.exporter.n_collectors == 1 ? "" : "s");
 }
 
 int cmd_run(int argc, char **argv)
@@ -351,12 +288,14 @@ int cmd_run(int argc, char **argv)
 	struct run_state *st = calloc(1, sizeof(*st));
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct flow_cache_config fcc;
+	struct pipeline *pl;
 	uint64_t next;
 	int rc;
 
 	if (!st)
 		return EXIT_RUNTIME;
-	st->probe.daemon_stats_fd = -1;
+	pl = &st->pl;
+	pl->probe.daemon_stats_fd = -1;
 	rc = parse_options(st, argc, argv);
 	if (rc != EXIT_OK)
 		goto cleanup;
@@ -367,29 +306,19 @@ int cmd_run(int argc, char **argv)
 	rc = probe_check_environment();
 	if (rc != EXIT_OK)
 		goto cleanup;
-
+	rc = probe_load(&pl->probe, &st->opt.probe);
+	if (rc != EXIT_OK)
+		goto cleanup;
 	fcc = (struct flow_cache_config){
 		.active_timeout_ns = st->opt.active_timeout * NS_PER_SEC,
 		.inactive_timeout_ns = st->opt.inactive_timeout * NS_PER_SEC,
 		.end_grace_ns = DEFAULT_END_GRACE_MS * 1000000ull,
 		.max_flows = st->opt.max_cache_flows,
 	};
-	st->cache = flow_cache_new(&fcc, export_flow, st);
-	if (!st->cache) {
-		rc = EXIT_RUNTIME;
-		goto cleanup;
-	}
-
-	rc = probe_load(&st->probe, &st->opt.probe);
+	rc = pipeline_init(pl, &fcc);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	st->drainer = drainer_new(&st->probe, st->cache);
-	if (!st->drainer) {
-		log_error("cannot set up the drain: %s", strerror(errno));
-		rc = EXIT_RUNTIME;
-		goto cleanup;
-	}
-	rc = exporter_start(&st->exporter, st->opt.source_id, st->opt.max_payload,
+	rc = exporter_start(&pl->exporter, st->opt.source_id, st->opt.max_payload,
 			    clock_ns(CLOCK_REALTIME) / 1000000);
 	if (rc != EXIT_OK)
 		goto cleanup;
@@ -399,10 +328,10 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = probe_attach_all(&st->probe, st->opt.probe.xdp_mode);
+	rc = probe_attach_all(&pl->probe, st->opt.probe.xdp_mode);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	probe_pin_all(&st->probe);
+	probe_pin_all(&pl->probe);
 	print_ready(st);
 
 	next = clock_ns(CLOCK_MONOTONIC);
@@ -411,23 +340,22 @@ int cmd_run(int argc, char **argv)
 		sleep_until(next);
 		if (stop_requested)
 			break;
-		tick(st);
+		live_tick(pl, false);
 	}
 	log_info("stopping: exporting every open flow");
-	shutdown_export(st);
+	/* Detach first, so the final drain sees every packet there will be. */
+	probe_detach_all(&pl->probe);
+	live_tick(pl, true);
 	log_info("exported %llu flows in %llu NetFlow packets, %llu send errors; "
 		 "%llu packets seen, %llu uncounted",
-		 (unsigned long long)st->ds.v[DS_flows_exported],
-		 (unsigned long long)st->ds.v[DS_export_packets],
-		 (unsigned long long)st->ds.v[DS_export_errors],
-		 (unsigned long long)st->counters[CNT_PACKETS],
-		 (unsigned long long)st->counters[CNT_UNCOUNTED_PACKETS]);
+		 (unsigned long long)pl->ds.v[DS_flows_exported],
+		 (unsigned long long)pl->ds.v[DS_export_packets],
+		 (unsigned long long)pl->ds.v[DS_export_errors],
+		 (unsigned long long)pl->counters[CNT_PACKETS],
+		 (unsigned long long)pl->counters[CNT_UNCOUNTED_PACKETS]);
 	rc = EXIT_OK;
 cleanup:
-	exporter_stop(&st->exporter);
-	drainer_free(st->drainer);
-	probe_destroy(&st->probe);
-	flow_cache_free(st->cache);
+	pipeline_destroy(pl);
 	free(st);
 	return rc;
 }

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Flow cache timeouts with a fake clock: inactive, active, end of TCP flow
+ * with its grace period, forced flush, the cache-full path, merging of
+ * per-CPU values, and growth past many rehashes without losing a count.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "flow_cache.h"
+
+#define SEC_NS 1000000000ull
+
+struct exported {
+	struct flow_key key;
+	struct flow_value val;
+	enum flow_end_reason reason;
+};
+
+struct sink {
+	struct exported rec[64];
+	size_t n;
+	uint64_t packets, bytes, flows;
+};
+
+static void collect(void *ctx, const struct flow_key *key,
+		    const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct sink *s = ctx;
+
+	if (s->n < 64) {
+		s->rec[s->n].key = *key;
+		s->rec[s->n].val = *val;
+		s->rec[s->n].reason = reason;
+	}
+	s->n++;
+	s->flows++;
+	s->packets += val->packets;
+	s->bytes += val->bytes;
+}
+
+static const struct flow_cache_config cfg = {
+	.active_timeout_ns = 60 * SEC_NS,
+	.inactive_timeout_ns = 15 * SEC_NS,
+	.end_grace_ns = 2 * SEC_NS,
+	.max_flows = 1000,
+};
+
+static struct flow_key key_n(uint32_t n, uint8_t proto)
+{
+	struct flow_key k = { .ifindex = 2, .ip_version = 4, .proto = proto };
+
+	memcpy(k.src, &n, 4);
+	k.dst[0] = 10;
+	k.sport = 1000;
+	k.dport = 80;
+	return k;
+}
+
+static struct flow_value val_at(uint64_t packets, uint64_t t_ns, uint8_t flags)
+{
+	struct flow_value v = {
+		.packets = packets, .bytes = packets * 100, .first_ns = t_ns,
+		.last_ns = t_ns, .tcp_flags = flags, .ttl_min = 64, .ttl_max = 64,
+	};
+	return v;
+}
+
+static void test_inactive_timeout(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key k = key_n(1, 17);
+	struct flow_value v = val_at(3, 100 * SEC_NS, 0);
+
+	(void)state;
+	flow_cache_merge(fc, &k, &v);
+	assert_int_equal(flow_cache_expire(fc, 114 * SEC_NS), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(flow_cache_expire(fc, 115 * SEC_NS), 1);
+	assert_int_equal(s.rec[0].reason, END_IDLE);
+	assert_int_equal(s.rec[0].val.packets, 3);
+	assert_int_equal(flow_cache_count(fc), 0);
+	flow_cache_free(fc);
+}
+
+static void test_active_timeout_restarts_record(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key k = key_n(1, 17);
+
+	(void)state;
+	/* A packet every 10 s: never idle, but active for 60 s. */
+	for (uint64_t t = 0; t <= 70; t += 10) {
+		struct flow_value v = val_at(1, t * SEC_NS, 0);
+
+		flow_cache_merge(fc, &k, &v);
+		flow_cache_expire(fc, t * SEC_NS);
+	}
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.rec[0].reason, END_ACTIVE);
+	assert_int_equal(s.rec[0].val.packets, 7); /* t = 0..60 */
+	assert_int_equal(s.rec[0].val.first_ns, 0);
+	assert_int_equal(s.rec[0].val.last_ns, 60 * SEC_NS);
+	/* The next record starts with the next packet. */
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(s.rec[1].val.packets, 1);
+	assert_int_equal(s.rec[1].val.first_ns, 70 * SEC_NS);
+	assert_int_equal(s.rec[1].reason, END_FORCED);
+	assert_int_equal(s.packets, 8);
+	flow_cache_free(fc);
+}
+
+static void test_tcp_end_after_grace(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key k = key_n(1, 6);
+	struct flow_value syn = val_at(1, 10 * SEC_NS, 0x02);
+	struct flow_value fin = val_at(1, 11 * SEC_NS, 0x11);
+	struct flow_value ack = val_at(1, 12 * SEC_NS, 0x10);
+
+	(void)state;
+	flow_cache_merge(fc, &k, &syn);
+	flow_cache_merge(fc, &k, &fin);
+	flow_cache_expire(fc, 12 * SEC_NS);
+	/* The last ACK arrives within the grace: same record. */
+	flow_cache_merge(fc, &k, &ack);
+	assert_int_equal(flow_cache_expire(fc, 13 * SEC_NS), 0);
+	assert_int_equal(flow_cache_expire(fc, 14 * SEC_NS), 1);
+	assert_int_equal(s.rec[0].reason, END_OF_FLOW);
+	assert_int_equal(s.rec[0].val.packets, 3);
+	assert_int_equal(s.rec[0].val.tcp_flags, 0x13);
+	flow_cache_free(fc);
+}
+
+static void test_rst_ends_flow(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key k = key_n(1, 6);
+	struct flow_value rst = val_at(2, 5 * SEC_NS, 0x04);
+
+	(void)state;
+	flow_cache_merge(fc, &k, &rst);
+	assert_int_equal(flow_cache_expire(fc, 6 * SEC_NS), 0);
+	assert_int_equal(flow_cache_expire(fc, 7 * SEC_NS), 1);
+	assert_int_equal(s.rec[0].reason, END_OF_FLOW);
+	flow_cache_free(fc);
+}
+
+static void test_merge_per_cpu_values(void **state)
+{
+	struct flow_value acc = {};
+	struct flow_value cpu1 = val_at(2, 50, 0x10);
+	struct flow_value cpu0 = val_at(1, 20, 0x02);
+	struct flow_value idle_cpu = {};
+
+	(void)state;
+	cpu0.tos = 0x10;
+	cpu0.ttl_min = cpu0.ttl_max = 60;
+	cpu1.tos = 0x20;
+	cpu1.last_ns = 90;
+	cpu1.ttl_min = 50;
+	cpu1.ttl_max = 70;
+	flow_value_merge(&acc, &cpu1);
+	flow_value_merge(&acc, &idle_cpu); /* a CPU that saw nothing */
+	flow_value_merge(&acc, &cpu0);
+	assert_int_equal(acc.packets, 3);
+	assert_int_equal(acc.bytes, 300);
+	assert_int_equal(acc.first_ns, 20);
+	assert_int_equal(acc.last_ns, 90);
+	assert_int_equal(acc.tos, 0x10); /* the earliest packet's ToS */
+	assert_int_equal(acc.ttl_min, 50);
+	assert_int_equal(acc.ttl_max, 70);
+	assert_int_equal(acc.tcp_flags, 0x12);
+}
+
+static void test_cache_full_exports_at_once(void **state)
+{
+	struct flow_cache_config small = cfg;
+	struct sink s = {};
+	struct flow_cache *fc;
+
+	(void)state;
+	small.max_flows = 2;
+	fc = flow_cache_new(&small, collect, &s);
+	for (uint32_t i = 0; i < 5; i++) {
+		struct flow_key k = key_n(i, 17);
+		struct flow_value v = val_at(1, SEC_NS, 0);
+
+		flow_cache_merge(fc, &k, &v);
+	}
+	assert_int_equal(flow_cache_count(fc), 2);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.rec[0].reason, END_LACK_OF_RESOURCES);
+	assert_int_equal(flow_cache_lack_of_resources(fc), 3);
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(s.packets, 5);
+	flow_cache_free(fc);
+}
+
+static void test_many_flows_no_loss(void **state)
+{
+	struct flow_cache_config big = cfg;
+	struct sink s = {};
+	struct flow_cache *fc;
+	const uint32_t n = 200000;
+
+	(void)state;
+	big.max_flows = n;
+	fc = flow_cache_new(&big, collect, &s);
+	/* Every flow twice, so lookups after rehashes are exercised. */
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < n; i++) {
+			struct flow_key k = key_n(i, 6);
+			struct flow_value v = val_at(1, (i % 100) * SEC_NS, 0);
+
+			flow_cache_merge(fc, &k, &v);
+		}
+	}
+	assert_int_equal(flow_cache_count(fc), n);
+	/* Expire half (last seen before t=50 s, idle 15 s at t=64 s). */
+	flow_cache_expire(fc, 64 * SEC_NS);
+	assert_int_equal(s.flows, n / 2);
+	assert_int_equal(flow_cache_count(fc), n / 2);
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(s.flows, n);
+	assert_int_equal(s.packets, 2ull * n);
+	flow_cache_free(fc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inactive_timeout),
+		cmocka_unit_test(test_active_timeout_restarts_record),
+		cmocka_unit_test(test_tcp_end_after_grace),
+		cmocka_unit_test(test_rst_ends_flow),
+		cmocka_unit_test(test_merge_per_cpu_values),
+		cmocka_unit_test(test_cache_full_exports_at_once),
+		cmocka_unit_test(test_many_flows_no_loss),
+	};
+
+	return cmocka_run_group_tests_name("flow_cache", tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What `run` and `replay` share: the loaded probe, the drain, the flow
+ * cache and the exporters, wired together, and one "tick" that moves counts
+ * from the kernel to the collectors. They differ only in where time comes
+ * from (the monotonic clock, or capture timestamps) and in whether the
+ * drain must swap tables (live) or may read the live table (replay).
+ */
+#ifndef PIPELINE_H
+#define PIPELINE_H
+
+#include <stdbool.h>
+#include "daemon_stats.h"
+#include "drain.h"
+#include "exporter.h"
+#include "flow_cache.h"
+#include "probe.h"
+
+struct pipeline {
+	struct probe probe;
+	struct exporter exporter;
+	struct flow_cache *cache;
+	struct drainer *drainer;
+	struct daemon_stats ds;
+	__u64 counters[CNT__MAX];
+	bool quiescent; /* replay: no concurrent program runs */
+};
+
+/* After probe_load: creates cache and drainer. EXIT_OK or EXIT_RUNTIME. */
+int pipeline_init(struct pipeline *pl, const struct flow_cache_config *cfg);
+
+/*
+ * Drain, expire at now_ns (probe clock), export. wall_ms is "now" for the
+ * NetFlow header; wall_offset_ns maps probe-clock ns to wall-clock ns.
+ */
+void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
+		   int64_t wall_offset_ns);
+
+/* Final drain of both tables and export of every flow as forced. Call
+ * after detaching (live) or after the last packet (replay). */
+void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns);
+
+void pipeline_destroy(struct pipeline *pl);
+
+#endif /* PIPELINE_H */
