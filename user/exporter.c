@@ -63,6 +63,10 @@ void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 {
 	ex->clock.now_ms = now_wall_ms;
 	ex->wall_offset_ns = wall_offset_ns;
+	/* Move sysUptime's base forward long before it wraps at 2^32 ms. */
+	ex->clock.uptime_base_ms = nf9_next_uptime_base(ex->clock.uptime_base_ms,
+							now_wall_ms,
+							ex->max_flow_age_ms);
 }
 
 static uint64_t probe_ns_to_wall_ms(const struct exporter *ex, uint64_t ns)

@@ -25,6 +25,7 @@ struct exporter {
 	uint64_t stats_sent_ms;	    /* last options data with our statistics */
 	uint64_t flows_exported;
 	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
+	uint64_t max_flow_age_ms;   /* oldest flow start still to export */
 	uint64_t json_errors;
 };
 

@@ -314,6 +314,7 @@ int cmd_replay(int argc, char **argv)
 		.max_flows = 4u << 20,
 	};
 	rc = pipeline_init(&st->pl, &fcc);
+	st->pl.exporter.max_flow_age_ms = (st->opt.active_timeout + 10) * 1000;
 	if (rc != EXIT_OK)
 		goto cleanup;
 

@@ -316,6 +316,8 @@ int cmd_run(int argc, char **argv)
 		.max_flows = st->opt.max_cache_flows,
 	};
 	rc = pipeline_init(pl, &fcc);
+	/* A cached flow is at most an active timeout old, plus a drain or two. */
+	pl->exporter.max_flow_age_ms = (st->opt.active_timeout + 10) * 1000;
 	if (rc != EXIT_OK)
 		goto cleanup;
 	rc = exporter_start(&pl->exporter, st->opt.source_id, st->opt.max_payload,

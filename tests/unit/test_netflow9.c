@@ -1,0 +1,1022 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Unit tests of the NetFlow v9 encoder. Packets are captured by a fake emit
+ * and checked against bytes written out by hand from RFC 3954, and against a
+ * small independent parser, so a mistake in the encoder's own tables or
+ * helpers cannot cancel itself out. Time comes from a fake clock.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "netflow9.h"
+
+/*
+ * Fixed clock: 2023-11-14T22:13:20.123Z, exporter up for 5 s. Headers are
+ * stamped at the next whole second, 22:13:21.000, when it is up 5877 ms.
+ */
+#define NOW_MS	 1700000000123ULL
+#define BASE_MS	 (NOW_MS - 5000)
+
+/* Lengths derived by hand from the field lists in the brief. */
+#define HDR_LEN		20
+#define TEMPLATES_LEN	232	/* 188 template set (4 + 92 + 92), 44 options set */
+#define V4_REC_LEN	72
+#define V6_REC_LEN	96
+#define STATS_REC_LEN	49	/* 4 scope + 4 + 1 + 5 * 8 */
+#define MIN_PAYLOAD	(HDR_LEN + TEMPLATES_LEN + 4 + V6_REC_LEN)
+
+#define MAX_PKTS 128
+
+struct capture {
+	int n;
+	int fail;	/* emit returns -EIO while set */
+	size_t len[MAX_PKTS];
+	uint8_t pkt[MAX_PKTS][NF9_PAYLOAD_LIMIT];
+};
+
+struct fixture {
+	struct capture cap;
+	struct capture cap2;
+	struct nf9_stream s;
+	struct nf9_stream s2;
+};
+
+static int capture_emit(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct capture *c = ctx;
+
+	if (c->fail)
+		return -EIO;
+	assert_true(c->n < MAX_PKTS);
+	assert_true(len <= NF9_PAYLOAD_LIMIT);
+	memcpy(c->pkt[c->n], pkt, len);
+	c->len[c->n] = len;
+	c->n++;
+	return 0;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static struct nf9_clock clock_at(uint64_t now_ms)
+{
+	return (struct nf9_clock){ .now_ms = now_ms, .uptime_base_ms = BASE_MS };
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct nf9_config cfg = { .source_id = 0x01020304 };
+
+	assert_non_null(f);
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* TCP 192.0.2.1:40000 -> 198.51.100.7:443 on ifindex 3, VLAN 100. */
+static struct flow_record ipv4_flow(void)
+{
+	struct flow_record r = {
+		.key = {
+			.ifindex = 3, .vlan = 100, .ip_version = 4, .proto = 6,
+			.src = { 192, 0, 2, 1 }, .dst = { 198, 51, 100, 7 },
+			.sport = 40000, .dport = 443,
+		},
+		.packets = 1000, .bytes = 0x123456789ULL,
+		.first_ms = BASE_MS + 1000, .last_ms = BASE_MS + 4000,
+		.tcp_flags = 0x1b, .tos = 0x10, .ttl_min = 60, .ttl_max = 64,
+		.end_reason = END_OF_FLOW, .direction = 0,
+	};
+	return r;
+}
+
+/* UDP [2001:db8::1]:5353 -> [2001:db8:0:1::2]:53 on ifindex 7. */
+static struct flow_record ipv6_flow(void)
+{
+	struct flow_record r = {
+		.key = {
+			.ifindex = 7, .vlan = 0, .ip_version = 6, .proto = 17,
+			.src = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+			.dst = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, [15] = 2 },
+			.sport = 5353, .dport = 53,
+		},
+		.packets = 2, .bytes = 180,
+		.first_ms = BASE_MS + 250, .last_ms = BASE_MS + 4750,
+		.tcp_flags = 0, .tos = 0, .ttl_min = 64, .ttl_max = 255,
+		.end_reason = END_IDLE, .direction = 1,
+	};
+	return r;
+}
+
+static struct probe_stats some_stats(void)
+{
+	struct probe_stats st = {
+		.packets_seen = 0x1111, .bytes_seen = 0x22222222,
+		.flows_exported = 0x33, .packets_uncounted = 4,
+		.bytes_uncounted = 0x500, .sampling_interval = 100,
+		.sampling_algorithm = 1,
+	};
+	return st;
+}
+
+/* What the independent parser found in one packet. */
+struct parsed {
+	int records;		/* every record, as the header should count */
+	int template_sets;
+	int v4, v6, stats;	/* data records per template */
+	const uint8_t *first_v4, *first_v6;
+};
+
+static int data_record_len(uint16_t set_id)
+{
+	switch (set_id) {
+	case NF9_TEMPLATE_FLOW_V4: return V4_REC_LEN;
+	case NF9_TEMPLATE_FLOW_V6: return V6_REC_LEN;
+	case NF9_TEMPLATE_STATS: return STATS_REC_LEN;
+	}
+	fail_msg("unknown FlowSet id %u", set_id);
+	return 0;
+}
+
+static void assert_zero_padding(const uint8_t *p, size_t len)
+{
+	assert_true(len < 4);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(p[i], 0);
+}
+
+/* Template records: id, field count, 4 bytes per field; then padding. */
+static int count_templates(const uint8_t *body, size_t len, int options)
+{
+	size_t off = 0;
+	int n = 0;
+
+	while (len - off >= 4) {
+		size_t rec = options ? 6 + (size_t)be16(body + off + 2) + be16(body + off + 4)
+				     : 4 + 4 * (size_t)be16(body + off + 2);
+		assert_true(off + rec <= len);
+		off += rec;
+		n++;
+	}
+	assert_zero_padding(body + off, len - off);
+	return n;
+}
+
+static void parse_data_set(struct parsed *out, uint16_t id,
+			   const uint8_t *body, size_t len)
+{
+	int rec = data_record_len(id);
+	int n = len / rec;
+
+	assert_zero_padding(body + n * rec, len - n * rec);
+	out->records += n;
+	if (id == NF9_TEMPLATE_FLOW_V4) {
+		if (!out->first_v4)
+			out->first_v4 = body;
+		out->v4 += n;
+	} else if (id == NF9_TEMPLATE_FLOW_V6) {
+		if (!out->first_v6)
+			out->first_v6 = body;
+		out->v6 += n;
+	} else {
+		out->stats += n;
+	}
+}
+
+/* Walks the FlowSets; they must tile the packet exactly, 4-byte aligned. */
+static struct parsed parse_packet(const uint8_t *pkt, size_t len)
+{
+	struct parsed out = { 0 };
+	size_t off = HDR_LEN;
+
+	assert_int_equal(be16(pkt), 9);
+	while (off < len) {
+		uint16_t id = be16(pkt + off);
+		uint16_t slen = be16(pkt + off + 2);
+
+		assert_true(slen >= 4);
+		assert_int_equal(slen % 4, 0);
+		assert_true(off + slen <= len);
+		if (id <= 1) {
+			out.records += count_templates(pkt + off + 4, slen - 4, id);
+			out.template_sets++;
+		} else {
+			parse_data_set(&out, id, pkt + off + 4, slen - 4);
+		}
+		off += slen;
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(be16(pkt + 2), out.records);
+	return out;
+}
+
+static const uint8_t expected_templates_packet[] = {
+	/* header */
+	0x00, 0x09,		/* version 9 */
+	0x00, 0x03,		/* count: 2 templates + 1 options template */
+	0x00, 0x00, 0x16, 0xf5,	/* sysUptime 5877 ms */
+	0x65, 0x53, 0xf1, 0x01,	/* unix_secs 1700000001 */
+	0x00, 0x00, 0x00, 0x00,	/* sequence 0 */
+	0x01, 0x02, 0x03, 0x04,	/* source id */
+	/* template FlowSet */
+	0x00, 0x00,		/* FlowSet id 0 */
+	0x00, 0xbc,		/* length 188 */
+	0x01, 0x00,		/* template 256, IPv4 */
+	0x00, 0x16,		/* 22 fields */
+	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
+	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
+	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
+	0x00, 0x05, 0x00, 0x01,	/* SRC_TOS */
+	0x00, 0x06, 0x00, 0x01,	/* TCP_FLAGS */
+	0x00, 0x07, 0x00, 0x02,	/* L4_SRC_PORT */
+	0x00, 0x08, 0x00, 0x04,	/* IPV4_SRC_ADDR */
+	0x00, 0x0a, 0x00, 0x04,	/* INPUT_SNMP */
+	0x00, 0x0b, 0x00, 0x02,	/* L4_DST_PORT */
+	0x00, 0x0c, 0x00, 0x04,	/* IPV4_DST_ADDR */
+	0x00, 0x0e, 0x00, 0x04,	/* OUTPUT_SNMP */
+	0x00, 0x15, 0x00, 0x04,	/* LAST_SWITCHED */
+	0x00, 0x16, 0x00, 0x04,	/* FIRST_SWITCHED */
+	0x00, 0x20, 0x00, 0x02,	/* ICMP_TYPE */
+	0x00, 0x34, 0x00, 0x01,	/* MIN_TTL */
+	0x00, 0x35, 0x00, 0x01,	/* MAX_TTL */
+	0x00, 0x3a, 0x00, 0x02,	/* SRC_VLAN */
+	0x00, 0x3c, 0x00, 0x01,	/* IP_PROTOCOL_VERSION */
+	0x00, 0x3d, 0x00, 0x01,	/* DIRECTION */
+	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
+	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
+	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
+	0x01, 0x01,		/* template 257, IPv6 */
+	0x00, 0x16,		/* 22 fields */
+	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
+	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
+	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
+	0x00, 0x05, 0x00, 0x01,	/* SRC_TOS */
+	0x00, 0x06, 0x00, 0x01,	/* TCP_FLAGS */
+	0x00, 0x07, 0x00, 0x02,	/* L4_SRC_PORT */
+	0x00, 0x1b, 0x00, 0x10,	/* IPV6_SRC_ADDR */
+	0x00, 0x0a, 0x00, 0x04,	/* INPUT_SNMP */
+	0x00, 0x0b, 0x00, 0x02,	/* L4_DST_PORT */
+	0x00, 0x1c, 0x00, 0x10,	/* IPV6_DST_ADDR */
+	0x00, 0x0e, 0x00, 0x04,	/* OUTPUT_SNMP */
+	0x00, 0x15, 0x00, 0x04,	/* LAST_SWITCHED */
+	0x00, 0x16, 0x00, 0x04,	/* FIRST_SWITCHED */
+	0x00, 0x20, 0x00, 0x02,	/* ICMP_TYPE */
+	0x00, 0x34, 0x00, 0x01,	/* MIN_TTL */
+	0x00, 0x35, 0x00, 0x01,	/* MAX_TTL */
+	0x00, 0x3a, 0x00, 0x02,	/* SRC_VLAN */
+	0x00, 0x3c, 0x00, 0x01,	/* IP_PROTOCOL_VERSION */
+	0x00, 0x3d, 0x00, 0x01,	/* DIRECTION */
+	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
+	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
+	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
+	/* options template FlowSet */
+	0x00, 0x01,		/* FlowSet id 1 */
+	0x00, 0x2c,		/* length 44, padding included */
+	0x01, 0x02,		/* template 258 */
+	0x00, 0x04,		/* scope length: 1 field */
+	0x00, 0x1c,		/* options length: 7 fields */
+	0x00, 0x01, 0x00, 0x04,	/* scope System */
+	0x00, 0x22, 0x00, 0x04,	/* SAMPLING_INTERVAL */
+	0x00, 0x23, 0x00, 0x01,	/* SAMPLING_ALGORITHM */
+	0x00, 0x28, 0x00, 0x08,	/* TOTAL_BYTES_EXP */
+	0x00, 0x29, 0x00, 0x08,	/* TOTAL_PKTS_EXP */
+	0x00, 0x2a, 0x00, 0x08,	/* TOTAL_FLOWS_EXP */
+	0x00, 0xa4, 0x00, 0x08,	/* ignoredPacketTotalCount */
+	0x00, 0xa5, 0x00, 0x08,	/* ignoredOctetTotalCount */
+	0x00, 0x00,		/* padding */
+};
+
+static void test_template_packet_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+
+	assert_int_equal(sizeof(expected_templates_packet), HDR_LEN + TEMPLATES_LEN);
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], sizeof(expected_templates_packet));
+	assert_memory_equal(f->cap.pkt[0], expected_templates_packet,
+			    sizeof(expected_templates_packet));
+	assert_int_equal(f->s.packets_sent, 1);
+	assert_int_equal(f->s.records_sent, 3);
+}
+
+static const uint8_t expected_ipv4_set[] = {
+	0x01, 0x00,		/* FlowSet id 256 */
+	0x00, 0x4c,		/* length 76 */
+	0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,	/* IN_BYTES */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,	/* IN_PKTS 1000 */
+	0x06,			/* PROTOCOL TCP */
+	0x10,			/* SRC_TOS */
+	0x1b,			/* TCP_FLAGS FIN SYN PSH ACK */
+	0x9c, 0x40,		/* L4_SRC_PORT 40000 */
+	0xc0, 0x00, 0x02, 0x01,	/* IPV4_SRC_ADDR 192.0.2.1 */
+	0x00, 0x00, 0x00, 0x03,	/* INPUT_SNMP 3 */
+	0x01, 0xbb,		/* L4_DST_PORT 443 */
+	0xc6, 0x33, 0x64, 0x07,	/* IPV4_DST_ADDR 198.51.100.7 */
+	0x00, 0x00, 0x00, 0x00,	/* OUTPUT_SNMP */
+	0x00, 0x00, 0x0f, 0xa0,	/* LAST_SWITCHED 4000 */
+	0x00, 0x00, 0x03, 0xe8,	/* FIRST_SWITCHED 1000 */
+	0x00, 0x00,		/* ICMP_TYPE: not ICMP */
+	0x3c,			/* MIN_TTL 60 */
+	0x40,			/* MAX_TTL 64 */
+	0x00, 0x64,		/* SRC_VLAN 100 */
+	0x04,			/* IP_PROTOCOL_VERSION */
+	0x00,			/* DIRECTION ingress */
+	0x03,			/* flowEndReason end of flow */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x58, 0xdb,	/* flowStartMs */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x64, 0x93,	/* flowEndMs */
+};
+
+static void test_ipv4_record_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+	const uint8_t *pkt = f->cap.pkt[0];
+
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(f->cap.n, 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + sizeof(expected_ipv4_set));
+	assert_int_equal(be16(pkt + 2), 4);
+	assert_memory_equal(pkt + HDR_LEN, expected_templates_packet + HDR_LEN,
+			    TEMPLATES_LEN);
+	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, expected_ipv4_set,
+			    sizeof(expected_ipv4_set));
+	assert_int_equal(f->s.flows_sent, 1);
+}
+
+static const uint8_t expected_ipv6_set[] = {
+	0x01, 0x01,		/* FlowSet id 257 */
+	0x00, 0x64,		/* length 100 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb4,	/* IN_BYTES 180 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/* IN_PKTS 2 */
+	0x11,			/* PROTOCOL UDP */
+	0x00,			/* SRC_TOS */
+	0x00,			/* TCP_FLAGS */
+	0x14, 0xe9,		/* L4_SRC_PORT 5353 */
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,	/* IPV6_SRC_ADDR */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/*  2001:db8::1 */
+	0x00, 0x00, 0x00, 0x07,	/* INPUT_SNMP 7 */
+	0x00, 0x35,		/* L4_DST_PORT 53 */
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01,	/* IPV6_DST_ADDR */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/*  2001:db8:0:1::2 */
+	0x00, 0x00, 0x00, 0x00,	/* OUTPUT_SNMP */
+	0x00, 0x00, 0x12, 0x8e,	/* LAST_SWITCHED 4750 */
+	0x00, 0x00, 0x00, 0xfa,	/* FIRST_SWITCHED 250 */
+	0x00, 0x00,		/* ICMP_TYPE: not ICMP */
+	0x40,			/* MIN_TTL 64 */
+	0xff,			/* MAX_TTL 255 */
+	0x00, 0x00,		/* SRC_VLAN untagged */
+	0x06,			/* IP_PROTOCOL_VERSION */
+	0x01,			/* DIRECTION egress */
+	0x01,			/* flowEndReason idle */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x55, 0xed,	/* flowStartMs */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x67, 0x81,	/* flowEndMs */
+};
+
+static void test_ipv6_record_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv6_flow();
+	const uint8_t *pkt = f->cap.pkt[0];
+
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + sizeof(expected_ipv6_set));
+	assert_int_equal(be16(pkt + 2), 4);
+	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, expected_ipv6_set,
+			    sizeof(expected_ipv6_set));
+}
+
+static const uint8_t expected_stats_set[] = {
+	0x01, 0x02,		/* FlowSet id 258 */
+	0x00, 0x38,		/* length 56: 4 + 49, padding included */
+	0x01, 0x02, 0x03, 0x04,	/* scope System: the source id */
+	0x00, 0x00, 0x00, 0x64,	/* SAMPLING_INTERVAL 100 */
+	0x01,			/* SAMPLING_ALGORITHM deterministic */
+	0x00, 0x00, 0x00, 0x00, 0x22, 0x22, 0x22, 0x22,	/* bytes seen */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x11,	/* packets seen */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33,	/* flows exported */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* packets uncounted */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00,	/* bytes uncounted */
+	0x00, 0x00, 0x00,	/* padding: 3 < 49 */
+};
+
+static void test_stats_record_padded(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct probe_stats st = some_stats();
+	const uint8_t *set = f->cap.pkt[0] + HDR_LEN + TEMPLATES_LEN;
+
+	memset(f->s.pkt, 0xee, sizeof(f->s.pkt)); /* padding must be written */
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), 4);
+	assert_memory_equal(set, expected_stats_set, sizeof(expected_stats_set));
+	assert_true(be16(set + 2) - 4 - STATS_REC_LEN < STATS_REC_LEN);
+}
+
+/* Alternating families: every FlowSet padded, lengths tile the packet. */
+static void test_padding_between_sets(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
+	struct probe_stats st = some_stats();
+	struct parsed p;
+
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	/* 56 + 76 + (4 + 98 + 2 padding) + 100 */
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56 + 76 + 104 + 100);
+	p = parse_packet(f->cap.pkt[0], f->cap.len[0]);
+	assert_int_equal(p.stats, 3);
+	assert_int_equal(p.v4, 1);
+	assert_int_equal(p.v6, 1);
+	assert_memory_equal(p.first_v4 - 4, expected_ipv4_set, sizeof(expected_ipv4_set));
+	assert_memory_equal(p.first_v6 - 4, expected_ipv6_set, sizeof(expected_ipv6_set));
+}
+
+static void test_sequence_per_packet(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0); /* nothing pending */
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 4);
+	for (int i = 0; i < f->cap.n; i++)
+		assert_int_equal(be32(f->cap.pkt[i] + 12), i);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), 3); /* template-only */
+	assert_int_equal(be16(f->cap.pkt[1] + 2), 1);
+	assert_int_equal(f->s.packets_sent, 4);
+	assert_int_equal(f->s.records_sent, 3 + 1 + 3 + 1);
+}
+
+static void test_sequence_per_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .source_id = 99 };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	assert_int_equal(nf9_stream_init(&f->s2, &cfg, capture_emit, &f->cap2), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+		assert_int_equal(nf9_flush(&f->s, &clk), 0);
+		if (i == 1)
+			continue;
+		assert_int_equal(nf9_add_flow(&f->s2, &r, &clk), 0);
+		assert_int_equal(nf9_flush(&f->s2, &clk), 0);
+	}
+	assert_int_equal(f->cap.n, 3);
+	assert_int_equal(f->cap2.n, 2);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(be32(f->cap.pkt[i] + 12), i);
+		assert_int_equal(be32(f->cap.pkt[i] + 16), 0x01020304);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(be32(f->cap2.pkt[i] + 12), i);
+		assert_int_equal(be32(f->cap2.pkt[i] + 16), 99);
+	}
+	/* each stream opens with its own templates */
+	assert_int_equal(parse_packet(f->cap2.pkt[0], f->cap2.len[0]).template_sets, 2);
+	assert_int_equal(parse_packet(f->cap2.pkt[1], f->cap2.len[1]).template_sets, 0);
+}
+
+static int one_flow_packet(struct fixture *f, uint64_t now_ms)
+{
+	struct nf9_clock clk = clock_at(now_ms);
+	struct flow_record r = ipv4_flow();
+	int n = f->cap.n;
+
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, n + 1);
+	return parse_packet(f->cap.pkt[n], f->cap.len[n]).template_sets;
+}
+
+static void test_refresh_by_count(void **state)
+{
+	struct fixture *f = *state;
+
+	/* packets 1 and 21 (indexes 0 and 20) carry the templates */
+	for (int i = 0; i < 42; i++)
+		assert_int_equal(one_flow_packet(f, NOW_MS + i),
+				 i == 0 || i == 20 || i == 40 ? 2 : 0);
+}
+
+static void test_refresh_by_count_configured(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .refresh_packets = 3 };
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(one_flow_packet(f, NOW_MS), i % 3 == 0 ? 2 : 0);
+}
+
+static void test_refresh_by_time(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 30000), 0);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 59999), 0);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 61000), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 62000), 0);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 120999), 0);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 121000), 2);
+	/* a wall clock stepped back: resend rather than trust the age */
+	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+}
+
+/* Many records: every packet within the limit, counted right, none lost. */
+static void check_split(struct fixture *f, uint32_t max_payload)
+{
+	struct nf9_config cfg = { .max_payload = max_payload };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct probe_stats st = some_stats();
+	int v4 = 0, v6 = 0, stats = 0, records = 0;
+	uint8_t seen[200] = { 0 };
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 200; i++) {
+		struct flow_record r = i % 3 ? ipv4_flow() : ipv6_flow();
+
+		r.packets = i;
+		assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+		if (i % 40 == 0)
+			assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	}
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_true(f->cap.n > 1);
+	for (int i = 0; i < f->cap.n; i++) {
+		const uint8_t *pkt = f->cap.pkt[i];
+		struct parsed p = parse_packet(pkt, f->cap.len[i]);
+		size_t off = HDR_LEN;
+
+		assert_true(f->cap.len[i] <= f->s.cfg.max_payload);
+		assert_int_equal(be32(pkt + 12), i);
+		v4 += p.v4;
+		v6 += p.v6;
+		stats += p.stats;
+		records += p.records;
+		/* mark each flow's IN_PKTS (its index) as seen */
+		while (off < f->cap.len[i]) {
+			uint16_t id = be16(pkt + off), slen = be16(pkt + off + 2);
+
+			if (id == NF9_TEMPLATE_FLOW_V4 || id == NF9_TEMPLATE_FLOW_V6) {
+				int rl = data_record_len(id);
+
+				for (int o = 4; o + rl <= slen; o += rl) {
+					uint64_t idx = be64(pkt + off + o + 8);
+
+					assert_true(idx < 200);
+					seen[idx]++;
+				}
+			}
+			off += slen;
+		}
+	}
+	assert_int_equal(v4 + v6, 200);
+	assert_int_equal(v6, 67);
+	assert_int_equal(stats, 5);
+	assert_int_equal(records, f->s.records_sent);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(seen[i], 1);
+}
+
+static void test_mtu_split_default(void **state)
+{
+	check_split(*state, 0 /* default */);
+	assert_int_equal(((struct fixture *)*state)->s.cfg.max_payload, 1400);
+}
+
+static void test_mtu_split_small(void **state)
+{
+	check_split(*state, 600);
+}
+
+static void test_mtu_split_minimum(void **state)
+{
+	check_split(*state, MIN_PAYLOAD);
+}
+
+/* Exactly three IPv4 records fill the first packet; a fourth opens another. */
+static void test_mtu_exact_fit(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .max_payload = HDR_LEN + TEMPLATES_LEN + 4 + 3 * V4_REC_LEN };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(f->cap.n, 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], cfg.max_payload);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), 3 + 3);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.len[1], HDR_LEN + 4 + V4_REC_LEN);
+	assert_int_equal(be16(f->cap.pkt[1] + 2), 1);
+}
+
+/*
+ * Leaving a FlowSet that needs padding (stats: 53 -> 56 bytes) costs that
+ * padding too: the next set fits exactly at 384 bytes and not at 383.
+ */
+static void test_mtu_counts_padding_of_left_set(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct probe_stats st = some_stats();
+	struct flow_record r = ipv4_flow();
+	uint32_t exact = HDR_LEN + TEMPLATES_LEN + 56 + 4 + V4_REC_LEN;
+	struct nf9_config cfg = { .max_payload = exact };
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], exact);
+
+	cfg.max_payload = exact - 1;
+	f->cap.n = 0;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 2);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56);
+	assert_int_equal(parse_packet(f->cap.pkt[1], f->cap.len[1]).v4, 1);
+}
+
+/* Offsets of fields inside an IPv4 record (see expected_ipv4_set). */
+#define V4_LAST_SWITCHED	39
+#define V4_FIRST_SWITCHED	43
+#define V4_ICMP_TYPE		47
+
+static const uint8_t *flush_one_v4(struct fixture *f, struct flow_record *r,
+				   const struct nf9_clock *clk)
+{
+	int n = f->cap.n;
+
+	assert_int_equal(nf9_add_flow(&f->s, r, clk), 0);
+	assert_int_equal(nf9_flush(&f->s, clk), 0);
+	assert_int_equal(f->cap.n, n + 1);
+	return parse_packet(f->cap.pkt[n], f->cap.len[n]).first_v4;
+}
+
+static void test_uptime_from_clock(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = { .now_ms = 1800000000999ULL,
+				 .uptime_base_ms = 1800000000999ULL - 86400000 };
+	struct flow_record r = ipv4_flow();
+	const uint8_t *rec;
+
+	r.first_ms = clk.uptime_base_ms + 123456;
+	r.last_ms = clk.uptime_base_ms + 7654321;
+	rec = flush_one_v4(f, &r, &clk);
+	/* stamped at the next whole second: 1800000001.000 */
+	assert_int_equal(be32(f->cap.pkt[0] + 4), 86400001);	/* sysUptime */
+	assert_int_equal(be32(f->cap.pkt[0] + 8), 1800000001);	/* unix_secs */
+	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 123456);
+	assert_int_equal(be32(rec + V4_LAST_SWITCHED), 7654321);
+
+	/* a flow older than the exporter is clamped to its start */
+	r.first_ms = clk.uptime_base_ms - 5;
+	r.last_ms = clk.uptime_base_ms;
+	rec = flush_one_v4(f, &r, &clk);
+	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 0);
+	assert_int_equal(be32(rec + V4_LAST_SWITCHED), 0);
+}
+
+/* Past 2^32 ms, uptimes wrap and their differences stay right. */
+static void test_uptime_wrap(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = { .now_ms = NOW_MS,
+				 .uptime_base_ms = NOW_MS - (1ULL << 32) - 5000 };
+	struct flow_record r = ipv4_flow();
+	const uint8_t *rec;
+	uint32_t up;
+
+	r.first_ms = NOW_MS - 10000;	/* before the wrap */
+	r.last_ms = NOW_MS - 1000;	/* after it */
+	rec = flush_one_v4(f, &r, &clk);
+	up = be32(f->cap.pkt[0] + 4);
+	assert_int_equal(up, 5877);	/* stamped at NOW_MS + 877 */
+	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 0xffffec78); /* 2^32 - 5000 */
+	assert_int_equal(be32(rec + V4_LAST_SWITCHED), 4000);
+	assert_int_equal((uint32_t)(up - be32(rec + V4_FIRST_SWITCHED)), 10877);
+	assert_int_equal((uint32_t)(up - be32(rec + V4_LAST_SWITCHED)), 1877);
+}
+
+/*
+ * Whatever the millisecond, unix_secs * 1000 - sysUptime is the exporter's
+ * start, so collectors date records exactly, and the stamp is never
+ * earlier than now, so no record is later than sysUptime.
+ */
+static void test_header_stamp_whole_second(void **state)
+{
+	static const uint64_t offsets[] = { 0, 1, 500, 999, 1000, 1001 };
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		uint64_t now = 1700000000000ULL + offsets[i];
+		struct nf9_clock clk = { .now_ms = now, .uptime_base_ms = BASE_MS };
+		const uint8_t *pkt = f->cap.pkt[i];
+		uint64_t stamp;
+
+		assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+		stamp = (uint64_t)be32(pkt + 8) * 1000;
+		assert_int_equal(stamp - be32(pkt + 4), BASE_MS);
+		assert_true(stamp >= now && stamp - now < 1000);
+	}
+}
+
+/*
+ * A new uptime base closes the open packet under the old one (its header
+ * must match its records) and opens the next with templates, because to
+ * collectors the exporter restarted.
+ */
+static void test_new_uptime_base(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct nf9_clock moved = { .now_ms = NOW_MS + 1000,
+				   .uptime_base_ms = NOW_MS - 500 };
+	struct flow_record r = ipv4_flow();
+	const uint8_t *rec;
+
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	r.first_ms = r.last_ms = NOW_MS;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &moved), 0);
+	assert_int_equal(f->cap.n, 2);
+	/* old base, stamped at 22:13:22.000: up 6877 */
+	assert_int_equal(be32(f->cap.pkt[1] + 4), 6877);
+	rec = parse_packet(f->cap.pkt[1], f->cap.len[1]).first_v4;
+	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 5000);
+	assert_int_equal(nf9_flush(&f->s, &moved), 0);
+	assert_int_equal(f->cap.n, 3);
+	assert_int_equal(parse_packet(f->cap.pkt[2], f->cap.len[2]).template_sets, 2);
+	assert_int_equal(be32(f->cap.pkt[2] + 4), 2377);	/* new base, same stamp */
+	rec = parse_packet(f->cap.pkt[2], f->cap.len[2]).first_v4;
+	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 500);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 2000), 2); /* back to BASE_MS */
+}
+
+static void test_next_uptime_base(void **state)
+{
+	const uint64_t base = 1000000, age = 3600000;
+
+	(void)state;
+	assert_int_equal(nf9_next_uptime_base(base, base, age), base);
+	assert_int_equal(nf9_next_uptime_base(base, base + (1ULL << 31) - 1, age), base);
+	assert_int_equal(nf9_next_uptime_base(base, base + (1ULL << 31), age),
+			 base + (1ULL << 31) - age);
+	/* a clock stepped back before the base keeps it */
+	assert_int_equal(nf9_next_uptime_base(base, base - 1, age), base);
+	assert_int_equal(nf9_next_uptime_base(0, 5000, 1ULL << 40), 0);
+}
+
+static void test_icmp_type_only_for_icmp(void **state)
+{
+	static const struct { uint8_t proto; uint16_t dport, want; } cases[] = {
+		{ 1, 0x0800, 0x0800 },	/* ICMP echo request */
+		{ 58, 0x8100, 0x8100 },	/* ICMPv6 echo reply */
+		{ 6, 0x0800, 0 },
+		{ 17, 0x0303, 0 },
+		{ 132, 0x0001, 0 },
+	};
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct flow_record r = ipv4_flow();
+		const uint8_t *rec;
+
+		r.key.proto = cases[i].proto;
+		r.key.sport = 0;
+		r.key.dport = cases[i].dport;
+		rec = flush_one_v4(f, &r, &clk);
+		assert_int_equal(be16(rec + V4_ICMP_TYPE), cases[i].want);
+		assert_int_equal(be16(rec + 29), cases[i].dport); /* L4_DST_PORT */
+	}
+}
+
+static void test_icmpv6_in_ipv6_record(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv6_flow();
+	const uint8_t *rec;
+
+	r.key.proto = 58;
+	r.key.sport = 0;
+	r.key.dport = 0x8700;	/* neighbour solicitation */
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	rec = parse_packet(f->cap.pkt[0], f->cap.len[0]).first_v6;
+	assert_int_equal(be16(rec + 71), 0x8700);	/* ICMP_TYPE */
+}
+
+/* A lost packet keeps its sequence number; lost templates are resent. */
+static void test_emit_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	f->cap.fail = 1;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
+	assert_int_equal(f->s.emit_errors, 1);
+	assert_int_equal(f->s.records_lost, 4);
+	assert_int_equal(f->s.packets_sent, 0);
+	f->cap.fail = 0;
+	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(be32(f->cap.pkt[0] + 12), 1);
+	assert_int_equal(one_flow_packet(f, NOW_MS), 0);
+
+	/* a failed data-only packet does not force templates */
+	f->cap.fail = 1;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
+	f->cap.fail = 0;
+	assert_int_equal(one_flow_packet(f, NOW_MS), 0);
+	assert_int_equal(be32(f->cap.pkt[2] + 12), 4);
+	assert_int_equal(f->s.emit_errors, 2);
+	assert_int_equal(f->s.packets_sent, 3);
+}
+
+/* A refresh that fails is retried in the very next packet. */
+static void test_emit_failure_of_refresh(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	for (int i = 0; i < 20; i++)
+		one_flow_packet(f, NOW_MS);
+	f->cap.fail = 1;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
+	f->cap.fail = 0;
+	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(be32(f->cap.pkt[20] + 12), 21);
+	assert_int_equal(one_flow_packet(f, NOW_MS), 0);
+
+	/* templates sent on request, though not due, and lost */
+	f->cap.fail = 1;
+	assert_int_equal(nf9_send_templates(&f->s, &clk), -EIO);
+	f->cap.fail = 0;
+	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+}
+
+/* The error of a packet pushed out by a new record reaches the caller. */
+static void test_emit_failure_on_add(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .max_payload = MIN_PAYLOAD };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv6_flow();
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	f->cap.fail = 1;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), -EIO);
+	f->cap.fail = 0;
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(be32(f->cap.pkt[0] + 12), 1);
+	assert_int_equal(parse_packet(f->cap.pkt[0], f->cap.len[0]).v6, 1);
+}
+
+static void test_flush_empty_sends_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 0);
+	assert_int_equal(f->s.sequence, 0);
+}
+
+static void test_init_checks_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { 0 };
+
+	cfg.max_payload = MIN_PAYLOAD - 1;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), -EINVAL);
+	cfg.max_payload = MIN_PAYLOAD;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	cfg.max_payload = NF9_PAYLOAD_LIMIT + 1;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), -EINVAL);
+	cfg.max_payload = NF9_PAYLOAD_LIMIT;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_stream_init(&f->s, NULL, capture_emit, &f->cap), 0);
+	assert_int_equal(f->s.cfg.max_payload, NF9_DEFAULT_MAX_PAYLOAD);
+	assert_int_equal(f->s.cfg.refresh_packets, NF9_DEFAULT_REFRESH_PACKETS);
+	assert_int_equal(f->s.cfg.refresh_ms, NF9_DEFAULT_REFRESH_MS);
+}
+
+static void test_rejects_unknown_ip_version(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+
+	r.key.ip_version = 5;
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), -EINVAL);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_template_packet_bytes),
+		T(test_ipv4_record_bytes),
+		T(test_ipv6_record_bytes),
+		T(test_stats_record_padded),
+		T(test_padding_between_sets),
+		T(test_sequence_per_packet),
+		T(test_sequence_per_stream),
+		T(test_refresh_by_count),
+		T(test_refresh_by_count_configured),
+		T(test_refresh_by_time),
+		T(test_mtu_split_default),
+		T(test_mtu_split_small),
+		T(test_mtu_split_minimum),
+		T(test_mtu_exact_fit),
+		T(test_mtu_counts_padding_of_left_set),
+		T(test_uptime_from_clock),
+		T(test_uptime_wrap),
+		T(test_header_stamp_whole_second),
+		T(test_new_uptime_base),
+		T(test_next_uptime_base),
+		T(test_icmp_type_only_for_icmp),
+		T(test_icmpv6_in_ipv6_record),
+		T(test_emit_failure),
+		T(test_emit_failure_of_refresh),
+		T(test_emit_failure_on_add),
+		T(test_flush_empty_sends_nothing),
+		T(test_init_checks_payload),
+		T(test_rejects_unknown_ip_version),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
