@@ -67,21 +67,26 @@ enum flow_app {
 };
 
 /*
- * One packet that found the live flow table full. The datapath sends it
- * through the spill ring buffer; the daemon adds it to its flow cache, so
- * a full table costs CPU, never a count.
+ * One way of a flow table bucket: a flow and its counts on one CPU. Also
+ * the record of the eviction ring: a flow pushed out of a full bucket
+ * travels to the daemon whole, so making room never loses a count.
+ * An entry whose packets field is 0 is empty and entirely zero.
  */
-struct spill_record {
+struct flow_entry {
 	struct flow_key key;
-	__u32 bytes;
-	__u64 time_ns;
-	__u8 tcp_flags;
-	__u8 tos;
-	__u8 ttl;
-	__u8 flags;
-	__u8 pad[4];
+	__u32 pad;
+	struct flow_value val;
 };
-_Static_assert(sizeof(struct spill_record) == 64, "spill_record layout");
+_Static_assert(sizeof(struct flow_entry) == 88, "flow_entry layout");
+
+/*
+ * A set-associative bucket: FLOW_TABLE_WAYS entries, filled from way 0 up
+ * and never emptied one by one (the daemon zeroes a whole table generation
+ * after draining it), so the first empty way ends a lookup.
+ */
+struct flow_bucket {
+	struct flow_entry way[FLOW_TABLE_WAYS];
+};
 
 /*
  * Per-CPU counters, one slot each, indexed by enum counter. Every way a
@@ -95,10 +100,11 @@ _Static_assert(sizeof(struct spill_record) == 64, "spill_record layout");
 	X(CNT_FLOW_PACKETS, "flow_packets", "packets counted into a flow table entry") \
 	X(CNT_FLOW_BYTES, "flow_bytes", "IP bytes counted into a flow table entry") \
 	X(CNT_FLOWS_CREATED, "flows_created", "entries created in a flow table") \
-	X(CNT_SPILLED_PACKETS, "spilled_packets", "table full: packets sent to the spill ring") \
-	X(CNT_SPILLED_BYTES, "spilled_bytes", "table full: IP bytes sent to the spill ring") \
-	X(CNT_UNCOUNTED_PACKETS, "uncounted_packets", "table and spill ring full: packets in no flow") \
-	X(CNT_UNCOUNTED_BYTES, "uncounted_bytes", "table and spill ring full: IP bytes in no flow") \
+	X(CNT_FLOWS_EVICTED, "flows_evicted", "bucket full: flows handed to the daemon early through the eviction ring") \
+	X(CNT_EVICTED_PACKETS, "evicted_packets", "packets in those evicted flows (counted, not lost)") \
+	X(CNT_EVICTED_BYTES, "evicted_bytes", "IP bytes in those evicted flows (counted, not lost)") \
+	X(CNT_UNCOUNTED_PACKETS, "uncounted_packets", "bucket and eviction ring full: packets in no flow") \
+	X(CNT_UNCOUNTED_BYTES, "uncounted_bytes", "bucket and eviction ring full: IP bytes in no flow") \
 	X(CNT_NON_IP, "non_ip", "frames that are not IP (ARP, LLDP, ...)")  \
 	X(CNT_ERR_ETH_TRUNCATED, "err_eth_truncated", "frames shorter than an Ethernet header") \
 	X(CNT_ERR_VLAN_TRUNCATED, "err_vlan_truncated", "frames cut inside a VLAN tag") \
@@ -113,7 +119,7 @@ _Static_assert(sizeof(struct spill_record) == 64, "spill_record layout");
 	X(CNT_FRAGMENTS, "fragments", "IP fragments, first and later") \
 	X(CNT_FRAG_MATCHED, "frag_matched", "later fragments counted into their flow by IP ID") \
 	X(CNT_FRAG_UNMATCHED, "frag_unmatched", "later fragments whose first was not seen (ports 0)") \
-	X(CNT_TABLE_MISSING, "table_missing", "no live flow table (cannot happen; counted anyway)")
+	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,
 enum counter {

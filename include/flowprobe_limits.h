@@ -7,9 +7,17 @@
 #ifndef FLOWPROBE_LIMITS_H
 #define FLOWPROBE_LIMITS_H
 
-/* Entries per flow table generation (there are two: A and B). */
+/* Flow table slots per CPU per generation (there are two: A and B); the
+ * daemon's --max-flows overrides it at load time. A power of two. */
 #ifndef MAX_FLOWS
 #define MAX_FLOWS 262144
+#endif
+
+/* Ways of a set-associative flow table bucket: a new flow may take any
+ * empty way of its bucket; when all are taken, the least recently seen
+ * flow is evicted to the daemon through the eviction ring. */
+#ifndef FLOW_TABLE_WAYS
+#define FLOW_TABLE_WAYS 4
 #endif
 
 /* 802.1Q/802.1ad tags parsed; one more is a counted parse error. */
@@ -22,9 +30,10 @@
 #define MAX_IPV6_EXT_HDRS 6
 #endif
 
-/* Spill ring buffer size in bytes (power of two, multiple of page size). */
-#ifndef SPILL_RING_BYTES
-#define SPILL_RING_BYTES (4 * 1024 * 1024)
+/* Eviction ring size in bytes (power of two, multiple of the page size):
+ * about 170k evicted flows between two drains. */
+#ifndef EVICT_RING_BYTES
+#define EVICT_RING_BYTES (16 * 1024 * 1024)
 #endif
 
 /* First fragments remembered to put later fragments into their flow. */

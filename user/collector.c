@@ -2,8 +2,8 @@
 /*
  * Collector addresses and their sockets. Sends never block: a slow or dead
  * collector costs a counted error, never a stalled drain loop (the kernel
- * tables fill while the daemon waits, and a full table is work for the
- * spill path that a blocking send would have caused for nothing).
+ * tables fill while the daemon waits, and a full table means evictions a
+ * blocking send would have caused for nothing).
  */
 #include <errno.h>
 #include <netdb.h>

@@ -13,8 +13,8 @@
 
 #define DAEMON_STATS(X)                                                        \
 	X(drains, "table swaps and drains done")                              \
-	X(drained_entries, "per-table flow entries read by the drains")       \
-	X(spill_records, "packets read from the spill ring")                  \
+	X(drained_entries, "flow table entries read by the drains")       \
+	X(evicted_records, "evicted flows read from the eviction ring")       \
 	X(flows_in_cache, "flows the daemon holds, waiting for a timeout")    \
 	X(flows_exported, "flow records exported")                            \
 	X(flows_exported_forced, "of those, exported at shutdown")            \

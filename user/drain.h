@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Moving counts from the kernel into the flow cache: swap the live flow
- * table, read and empty the old one in batches, and consume the spill ring.
- * Exact by construction: the swap guarantees no writer, lookup-and-delete
- * takes each entry once, and the ring carries what the tables could not.
+ * table generation, read and zero the old one in place (it is mmapped),
+ * and consume the eviction ring. Exact by construction: the swap
+ * guarantees the old generation has no writer, each entry is read once
+ * and then zeroed, and the ring carries the flows the table pushed out.
  */
 #ifndef DRAIN_H
 #define DRAIN_H
@@ -18,20 +19,20 @@ struct drainer *drainer_new(struct probe *p, struct flow_cache *fc);
 void drainer_free(struct drainer *d);
 
 struct drain_result {
-	uint64_t entries;	/* per-table entries read */
-	uint64_t spill_records; /* packets read from the spill ring */
+	uint64_t entries;	  /* table entries read (one per flow per CPU) */
+	uint64_t evicted_records; /* flows read from the eviction ring */
 };
 
-/* One drain: swap, empty the old table, consume the spill ring. Returns 0
- * or a negative errno (nothing already read is lost on error). */
+/* One drain: swap, empty the old generation, consume the ring. Returns 0
+ * or a negative errno (the swap failed; nothing was read). */
 int drainer_run(struct drainer *d, struct drain_result *res);
 
 /* Replay: the program only runs inside our own BPF_PROG_TEST_RUN calls, so
- * the live table has no concurrent writer and is emptied in place, without
- * the swap's RCU grace period (which would dominate a replay's time). */
+ * the live generation has no concurrent writer and is emptied in place,
+ * without the swap's RCU grace period (which would dominate a replay). */
 int drainer_run_quiescent(struct drainer *d, struct drain_result *res);
 
-/* Empties one table fd that no program writes (also used at shutdown). */
-int drain_table(struct drainer *d, int map_fd, uint64_t *entries);
+/* Empties one generation that no program writes; returns entries read. */
+uint64_t drain_generation(struct drainer *d, int gen);
 
 #endif /* DRAIN_H */

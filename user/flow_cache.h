@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The daemon's flow cache: where counts drained from the kernel tables (and
- * from the spill ring) accumulate until a flow ends by NetFlow's rules:
+ * from the eviction ring) accumulate until a flow ends by NetFlow's rules:
  * inactive timeout, active timeout, TCP FIN/RST plus a grace period, or
  * shutdown. Time is the probe clock in nanoseconds (monotonic live,
  * capture time in replay) and is always passed in, so the timeout logic

@@ -67,7 +67,7 @@ static void drain(struct pipeline *pl)
 		pl->ds.v[DS_drain_errors]++;
 	pl->ds.v[DS_drains]++;
 	pl->ds.v[DS_drained_entries] += res.entries;
-	pl->ds.v[DS_spill_records] += res.spill_records;
+	pl->ds.v[DS_evicted_records] += res.evicted_records;
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 }
 
@@ -82,18 +82,14 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)
 {
-	uint64_t entries = 0;
-
 	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
 	/* Live: the swap waits for every program run that started before it,
 	 * so afterwards neither table has a writer; the one that becomes live
 	 * may still hold packets of runs that straddled the detach. */
 	drain(pl);
-	if (!pl->quiescent) {
-		drain_table(pl->drainer, probe_flow_table_fd(&pl->probe, pl->probe.live),
-			    &entries);
-		pl->ds.v[DS_drained_entries] += entries;
-	}
+	if (!pl->quiescent)
+		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
+								 pl->probe.live);
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);

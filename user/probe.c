@@ -14,7 +14,9 @@
 #include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -108,8 +110,36 @@ int probe_ensure_bpffs(void)
 	return 0;
 }
 
+static __u32 round_up_pow2(__u32 v)
+{
+	__u32 r = 1;
+
+	while (r < v && r < (1u << 31))
+		r <<= 1;
+	return r;
+}
+
+/* Maps both generations into our address space: the drain reads and
+ * zeroes them in place, without a syscall per entry. */
+static int map_generations(struct probe *p)
+{
+	struct bpf_map *maps[2] = { p->skel->maps.flows_a, p->skel->maps.flows_b };
+
+	p->gen_bytes = (size_t)p->ncpus * p->nbuckets * sizeof(struct flow_bucket);
+	for (int g = 0; g < 2; g++) {
+		void *m = mmap(NULL, p->gen_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(maps[g]), 0);
+
+		if (m == MAP_FAILED)
+			return -errno;
+		p->gen[g] = m;
+	}
+	return 0;
+}
+
 int probe_load(struct probe *p, const struct probe_config *cfg)
 {
+	__u32 slots, seed = 0;
 	int err;
 
 	p->ncpus = libbpf_num_possible_cpus();
@@ -126,10 +156,18 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	}
 	p->skel->rodata->tap_mode = cfg->tap_mode;
 	p->skel->rodata->replay_clock = cfg->replay_clock;
-	if (cfg->max_flows) {
-		bpf_map__set_max_entries(p->skel->maps.flows_a, cfg->max_flows);
-		bpf_map__set_max_entries(p->skel->maps.flows_b, cfg->max_flows);
-	}
+
+	/* Per CPU: a power of two of buckets, so the hash is masked, not
+	 * divided. */
+	slots = round_up_pow2(cfg->max_flows ? cfg->max_flows : MAX_FLOWS);
+	p->nbuckets = slots < FLOW_TABLE_WAYS ? 1 : slots / FLOW_TABLE_WAYS;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (__u32)(uintptr_t)p ^ (__u32)getpid();
+	p->skel->rodata->nr_cpus = p->ncpus;
+	p->skel->rodata->bucket_mask = p->nbuckets - 1;
+	p->skel->rodata->hash_seed = seed;
+	bpf_map__set_max_entries(p->skel->maps.flows_a, p->ncpus * p->nbuckets);
+	bpf_map__set_max_entries(p->skel->maps.flows_b, p->ncpus * p->nbuckets);
 
 	err = flowprobe_bpf__load(p->skel);
 	if (err) {
@@ -141,6 +179,11 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 			log_error("cannot load the XDP program: %s (run with -v to see "
 				  "the verifier's log)", strerror(-err));
 		return err == -EPERM || err == -EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+	}
+	err = map_generations(p);
+	if (err) {
+		log_error("cannot map the flow tables into memory: %s", strerror(-err));
+		return EXIT_RUNTIME;
 	}
 
 	p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
@@ -360,13 +403,13 @@ void probe_destroy(struct probe *p)
 	if (p->daemon_stats_fd >= 0)
 		close(p->daemon_stats_fd);
 	p->daemon_stats_fd = -1;
+	for (int g = 0; g < 2; g++) {
+		if (p->gen[g])
+			munmap(p->gen[g], p->gen_bytes);
+		p->gen[g] = NULL;
+	}
 	flowprobe_bpf__destroy(p->skel);
 	p->skel = NULL;
-}
-
-int probe_flow_table_fd(struct probe *p, int generation)
-{
-	return bpf_map__fd(generation ? p->skel->maps.flows_b : p->skel->maps.flows_a);
 }
 
 int probe_counters_fd(struct probe *p)
@@ -374,9 +417,9 @@ int probe_counters_fd(struct probe *p)
 	return bpf_map__fd(p->skel->maps.counters);
 }
 
-int probe_spill_ring_fd(struct probe *p)
+int probe_evict_ring_fd(struct probe *p)
 {
-	return bpf_map__fd(p->skel->maps.spill_ring);
+	return bpf_map__fd(p->skel->maps.evict_ring);
 }
 
 int probe_prog_fd(struct probe *p)
@@ -384,18 +427,24 @@ int probe_prog_fd(struct probe *p)
 	return bpf_program__fd(p->skel->progs.flowprobe_xdp);
 }
 
-int probe_swap_tables(struct probe *p, int *old_fd)
+size_t probe_flow_slots(const struct probe *p)
 {
+	return (size_t)p->ncpus * p->nbuckets * FLOW_TABLE_WAYS;
+}
+
+int probe_swap_tables(struct probe *p, int *old_gen)
+{
+	struct bpf_map *maps[2] = { p->skel->maps.flows_a, p->skel->maps.flows_b };
 	int next = !p->live;
-	int next_fd = probe_flow_table_fd(p, next);
+	int next_fd = bpf_map__fd(maps[next]);
 	__u32 slot = 0;
 
 	/* For map-in-map updates from a syscall the kernel waits for an RCU
 	 * grace period before returning: no program still uses the old one. */
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.flow_slot), &slot,
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.live_table), &slot,
 				&next_fd, BPF_ANY) != 0)
 		return -errno;
-	*old_fd = probe_flow_table_fd(p, p->live);
+	*old_gen = p->live;
 	p->live = next;
 	return 0;
 }

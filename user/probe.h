@@ -27,7 +27,7 @@ struct probe_config {
 	bool tap_mode;
 	bool replay_clock;
 	enum xdp_mode xdp_mode;
-	unsigned int max_flows; /* 0: compiled-in MAX_FLOWS */
+	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
 };
 
 struct probe_iface {
@@ -46,6 +46,9 @@ struct probe {
 	int n_ifaces;
 	int live;	     /* 0: flows_a is live, 1: flows_b */
 	int ncpus;
+	__u32 nbuckets;	     /* per CPU region */
+	struct flow_bucket *gen[2]; /* the two generations, mmapped */
+	size_t gen_bytes;
 	int daemon_stats_fd; /* userspace-owned stats map, pinned */
 };
 
@@ -62,14 +65,16 @@ void probe_pin_all(struct probe *p);
 void probe_unpin_all(struct probe *p);
 void probe_destroy(struct probe *p);
 
-int probe_flow_table_fd(struct probe *p, int generation);
 int probe_counters_fd(struct probe *p);
-int probe_spill_ring_fd(struct probe *p);
+int probe_evict_ring_fd(struct probe *p);
 int probe_prog_fd(struct probe *p);
 
-/* Makes the other generation live; returns the fd of the one that was
+/* Flow table slots of one generation (all CPUs) and its kernel memory. */
+size_t probe_flow_slots(const struct probe *p);
+
+/* Makes the other generation live; returns (in *old_gen) the one that was
  * live, which no program writes any more once this returns. */
-int probe_swap_tables(struct probe *p, int *old_fd);
+int probe_swap_tables(struct probe *p, int *old_gen);
 
 /* Sums the per-CPU counters of the datapath. */
 int probe_read_counters(int counters_fd, int ncpus, __u64 out[CNT__MAX]);

@@ -125,8 +125,9 @@ static void stats_usage(FILE *out)
 "\n"
 "Print the counters of the flowprobe instances running on this host (or the\n"
 "one on IFACE), one 'name value' line each: packets seen, packets counted\n"
-"into flows, every kind of parse failure, packets that went to the spill ring\n"
-"or were uncounted because the tables were full, and the daemon's export\n"
+"into flows, every kind of parse failure, flows evicted early to the daemon\n"
+"and packets uncounted because a bucket and the eviction ring were full, and\n"
+"the daemon's export\n"
 "counters. Reads the maps pinned under " PIN_ROOT "/<iface>/.\n");
 }
 

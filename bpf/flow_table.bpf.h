@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The flow table: a set-associative array, one region per CPU, two
+ * generations (A and B) of which one is live.
+ *
+ * Why not a BPF hash map: a per-CPU hash lookup costs a jhash of the
+ * 44-byte key, a bucket walk and a helper call, about 60 ns a packet here,
+ * and its insert path takes a lock-free freelist. A bucket of a plain array
+ * indexed by a cheap seeded hash, compared way by way, costs a fraction of
+ * that (see README, Performance). Regions per CPU keep the hot path free of
+ * locks and atomics: XDP runs in softirq, one program run per CPU at a time.
+ *
+ * Why nothing is lost: a flow that does not fit (all ways of its bucket
+ * taken by other flows) pushes the least recently seen of them, whole, to
+ * the eviction ring, which the daemon merges into its cache; if even the
+ * ring is full, the packet is counted as uncounted, by packets and bytes.
+ * The daemon drains a generation only after making the other one live and
+ * waiting out every program run that could still write it (see
+ * live_table in flowprobe.bpf.c).
+ */
+#ifndef FLOW_TABLE_BPF_H
+#define FLOW_TABLE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "flowprobe.h"
+#include "parse.bpf.h"
+
+_Static_assert((FLOW_TABLE_WAYS & (FLOW_TABLE_WAYS - 1)) == 0,
+	       "FLOW_TABLE_WAYS must be a power of two");
+
+/* Set by the daemon before load. */
+const volatile __u32 nr_cpus = 1;	 /* possible CPUs: regions per table */
+const volatile __u32 bucket_mask = 0;	 /* buckets per CPU region - 1 */
+const volatile __u32 hash_seed = 0;	 /* random: no one can aim at a bucket */
+
+/* A generation: nr_cpus regions of (bucket_mask + 1) buckets. mmapable,
+ * so the daemon reads and zeroes a drained generation in place. */
+struct flow_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	/* INNER_MAP: the daemon sizes the generations at load time. */
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(max_entries, MAX_FLOWS / FLOW_TABLE_WAYS);
+	__type(key, __u32);
+	__type(value, struct flow_bucket);
+} flows_a SEC(".maps"), flows_b SEC(".maps");
+
+/*
+ * Which generation is live. The daemon swaps it with a map update; for
+ * map-in-map updates from a syscall the kernel waits for an RCU grace
+ * period before returning, i.e. until every program run that could still
+ * hold the old table has finished (XDP runs inside an RCU read-side
+ * section). From then on the old generation has no writer.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_table);
+} live_table SEC(".maps") = {
+	.values = { [0] = &flows_a },
+};
+
+/* Flows evicted from full buckets (struct flow_entry). Written here,
+ * consumed by the daemon each drain; the ring's producer and consumer
+ * positions make it safe across CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVICT_RING_BYTES);
+} evict_ring SEC(".maps");
+
+/* Multiply-xorshift over the key's eleven 32-bit words, seeded. Cheap, and
+ * the seed keeps an attacker from filling one bucket on purpose. */
+static __always_inline __u32 flow_hash(const struct flow_key *key)
+{
+	const __u32 *w = (const __u32 *)key;
+	__u32 h = hash_seed;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*key) / 4); i++) {
+		h ^= w[i];
+		h *= 0x9E3779B1;
+		h ^= h >> 15;
+	}
+	h *= 0x85EBCA6B;
+	return h ^ (h >> 13);
+}
+
+/* Keys are 8-byte aligned in entries and on the stack (see callers). */
+static __always_inline bool flow_key_equal(const struct flow_key *a,
+					   const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < 5; i++)
+		diff |= x[i] ^ y[i];
+	diff |= ((const __u32 *)a)[10] ^ ((const __u32 *)b)[10];
+	return diff == 0;
+}
+
+static __always_inline void flow_value_start(struct flow_value *v,
+					     const struct packet_info *pi, __u64 now)
+{
+	v->packets = 1;
+	v->bytes = pi->ip_bytes;
+	v->first_ns = now;
+	v->last_ns = now;
+	v->tcp_flags = pi->tcp_flags;
+	v->tos = pi->tos;
+	v->ttl_min = pi->ttl;
+	v->ttl_max = pi->ttl;
+	v->app = 0;
+	v->flags = pi->flags;
+}
+
+static __always_inline void flow_value_add(struct flow_value *v,
+					   const struct packet_info *pi, __u64 now)
+{
+	v->packets++;
+	v->bytes += pi->ip_bytes;
+	v->last_ns = now;
+	v->tcp_flags |= pi->tcp_flags;
+	v->flags |= pi->flags;
+	if (pi->ttl < v->ttl_min)
+		v->ttl_min = pi->ttl;
+	if (pi->ttl > v->ttl_max)
+		v->ttl_max = pi->ttl;
+}
+
+enum flow_update_result {
+	FLOW_UPDATED,	/* counted into an existing entry */
+	FLOW_CREATED,	/* counted into a new entry */
+	FLOW_EVICTED,	/* new entry, after evicting another flow to the ring */
+	FLOW_NO_ROOM,	/* bucket and ring full: not counted */
+	FLOW_NO_TABLE,	/* no live table or bucket: cannot happen */
+};
+
+/*
+ * Counts one packet into its flow. *evicted receives the evicted flow's
+ * packets and bytes for the counters (FLOW_EVICTED only).
+ */
+static __always_inline enum flow_update_result
+flow_table_update(const struct flow_key *key, const struct packet_info *pi,
+		  __u64 now, struct flow_value *evicted)
+{
+	struct flow_bucket *bucket;
+	struct flow_entry *rec;
+	__u32 slot = 0, cpu, idx, victim = 0;
+	__u64 oldest = ~0ull;
+	void *table;
+
+	table = bpf_map_lookup_elem(&live_table, &slot);
+	if (!table)
+		return FLOW_NO_TABLE;
+	cpu = bpf_get_smp_processor_id();
+	if (cpu >= nr_cpus)
+		return FLOW_NO_TABLE;
+	idx = cpu * (bucket_mask + 1) + (flow_hash(key) & bucket_mask);
+	bucket = bpf_map_lookup_elem(table, &idx);
+	if (!bucket)
+		return FLOW_NO_TABLE;
+
+#pragma unroll
+	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
+		struct flow_entry *e = &bucket->way[i];
+
+		if (e->val.packets == 0) {
+			/* Ways fill in order: no later way holds this flow. */
+			__builtin_memcpy(&e->key, key, sizeof(*key));
+			flow_value_start(&e->val, pi, now);
+			return FLOW_CREATED;
+		}
+		if (flow_key_equal(&e->key, key)) {
+			flow_value_add(&e->val, pi, now);
+			return FLOW_UPDATED;
+		}
+		if (e->val.last_ns < oldest) {
+			oldest = e->val.last_ns;
+			victim = i;
+		}
+	}
+
+	/* Every way holds another flow: hand the least recently seen one to
+	 * the daemon whole, and take its place. */
+	rec = bpf_ringbuf_reserve(&evict_ring, sizeof(*rec), 0);
+	if (!rec)
+		return FLOW_NO_ROOM;
+	victim &= FLOW_TABLE_WAYS - 1;
+	__builtin_memcpy(rec, &bucket->way[victim], sizeof(*rec));
+	/* No wakeup: the daemon reads the ring on its drain tick anyway. */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	evicted->packets = bucket->way[victim].val.packets;
+	evicted->bytes = bucket->way[victim].val.bytes;
+	__builtin_memcpy(&bucket->way[victim].key, key, sizeof(*key));
+	flow_value_start(&bucket->way[victim].val, pi, now);
+	return FLOW_EVICTED;
+}
+
+#endif /* FLOW_TABLE_BPF_H */
