@@ -74,6 +74,11 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(TOOL_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BPF_SRCS := $(wildcard tests/bench/*.bpf.c)
+BENCH_BPF_OBJS := $(patsubst tests/bench/%.bpf.c,$(OUT)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
+BENCH_SRCS := $(filter-out $(BENCH_BPF_SRCS),$(BENCH_SRCS))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 # Small XDP programs the tests load themselves (e.g. "another program
 # already attached" for the refusal test).
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
@@ -108,7 +113,7 @@ deps-test-check: deps-check
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/tools:
+$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/tools $(OUT)/bench:
 	mkdir -p $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
@@ -129,10 +134,21 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(OUT)/tests
 	$(CC) $(USER_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(USER_LIBS) -lcmocka -o $@
 
 $(OUT)/tools/%.bpf.o: tests/bpf/%.bpf.c | $(OUT)/tools
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -I/usr/include/$(shell $(CC) -dumpmachine) -c $< -o $@
 
 $(OUT)/tools/%: tests/tools/%.c | $(OUT)/tools
 	$(CC) $(USER_CFLAGS) $< $(USER_LIBS) -o $@
+
+$(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c $(BPF_HDRS) | $(OUT)/bench
+	$(CLANG) $(BPF_CFLAGS) -I/usr/include/$(shell $(CC) -dumpmachine) -c $< -o $@
+
+$(OUT)/bench/%: tests/bench/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(OUT)/bench
+	$(CC) $(USER_CFLAGS) -Itests/bench $< $(LIB_OBJS) $(USER_LIBS) -lpthread -o $@
+
+# The performance table of the README's Performance section; every figure
+# is a ratio against a baseline measured in the same run.
+bench: deps-test-check flowprobe $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TOOL_BINS)
+	$(PYTHON) tests/bench/run_bench.py
 
 # Every test prints TAP ("ok N - ..." / "not ok N - ..."); tests/run.sh runs
 # them all, keeps going after a failure, and ends with "N passed, N failed".
