@@ -7,6 +7,7 @@
  * says which of these it hit and what to do, with a distinct exit code.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -92,6 +94,7 @@ int probe_add_iface(struct probe *p, const char *name)
 	}
 	pi = &p->ifaces[p->n_ifaces++];
 	memset(pi, 0, sizeof(*pi));
+	pi->lock_fd = -1;
 	snprintf(pi->name, sizeof(pi->name), "%s", name);
 	pi->ifindex = ifindex;
 	return EXIT_OK;
@@ -211,6 +214,53 @@ static const char *xdp_mode_name(__u8 attach_mode)
 	return "unknown mode";
 }
 
+/* The `ip link` keyword that removes a program attached in this mode. */
+static const char *ip_link_xdp_keyword(__u8 attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_SKB:
+		return "xdpgeneric";
+	case XDP_ATTACHED_HW:
+		return "xdpoffload";
+	}
+	return "xdp";
+}
+
+static __u32 xdp_flags_of_mode(__u8 attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_SKB:
+		return XDP_FLAGS_SKB_MODE;
+	case XDP_ATTACHED_HW:
+		return XDP_FLAGS_HW_MODE;
+	}
+	return XDP_FLAGS_DRV_MODE;
+}
+
+/*
+ * A flowprobe program whose daemon is gone (killed, crashed: netlink XDP
+ * attachments outlive their process). We hold the interface's lock, so no
+ * live instance owns it: remove it, saying what that costs.
+ */
+static int remove_orphan(const struct probe_iface *pi, int fd, __u32 id,
+			 __u8 attach_mode)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
+	int err = bpf_xdp_detach(pi->ifindex, xdp_flags_of_mode(attach_mode), &opts);
+
+	if (err) {
+		log_error("%s carries flowprobe XDP program id %u left by an instance "
+			  "that did not exit cleanly, and removing it failed: %s; remove "
+			  "it with 'ip link set dev %s %s off'", pi->name, id,
+			  strerror(-err), pi->name, ip_link_xdp_keyword(attach_mode));
+		return EXIT_BUSY;
+	}
+	log_warn("%s: replaced flowprobe XDP program id %u left by an instance that "
+		 "did not exit cleanly; packets it counted after its last drain are "
+		 "lost", pi->name, id);
+	return EXIT_OK;
+}
+
 /* Refuses an interface that already carries an XDP program, saying whose. */
 static int check_iface_free(const struct probe_iface *pi)
 {
@@ -218,7 +268,7 @@ static int check_iface_free(const struct probe_iface *pi)
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
 	__u32 id;
-	int fd, err;
+	int fd, err, rc;
 
 	err = bpf_xdp_query(pi->ifindex, 0, &q);
 	if (err) {
@@ -232,33 +282,62 @@ static int check_iface_free(const struct probe_iface *pi)
 		return EXIT_OK;
 
 	fd = bpf_prog_get_fd_by_id(id);
-	if (fd >= 0) {
+	if (fd >= 0)
 		bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	if (fd >= 0 && strcmp(info.name, PROBE_PROG_NAME) == 0) {
+		rc = remove_orphan(pi, fd, id, q.attach_mode);
 		close(fd);
+		return rc;
 	}
-	if (strcmp(info.name, PROBE_PROG_NAME) == 0) {
-		log_error("flowprobe is already running on %s (XDP program id %u, %s): "
-			  "stop that instance first; 'flowprobe stats -i %s' shows its "
-			  "counters", pi->name, id, xdp_mode_name(q.attach_mode), pi->name);
-		return EXIT_BUSY;
-	}
+	if (fd >= 0)
+		close(fd);
 	log_error("%s already carries XDP program '%s' (id %u, %s); flowprobe will not "
 		  "replace it: if it is not needed, remove it with 'ip link set dev %s "
-		  "xdp off' and start flowprobe again",
+		  "%s off' and start flowprobe again",
 		  pi->name, info.name[0] ? info.name : "?", id,
-		  xdp_mode_name(q.attach_mode), pi->name);
+		  xdp_mode_name(q.attach_mode), pi->name, ip_link_xdp_keyword(q.attach_mode));
 	return EXIT_BUSY;
+}
+
+/*
+ * One instance per interface: an exclusive lock on /run/flowprobe/IFACE.lock,
+ * held for the daemon's life and released by the kernel however it ends, so
+ * a crashed instance never blocks the next one.
+ */
+static int lock_iface(struct probe_iface *pi)
+{
+	char path[128], owner[32] = "";
+	ssize_t n;
+	int fd;
+
+	mkdir(LOCK_DIR, 0755);
+	snprintf(path, sizeof(path), LOCK_DIR "/%s.lock", pi->name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_error("cannot open %s: %s", path, strerror(errno));
+		return errno == EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		n = pread(fd, owner, sizeof(owner) - 1, 0);
+		owner[n > 0 ? n : 0] = '\0';
+		owner[strcspn(owner, "\n")] = '\0';
+		log_error("flowprobe is already running on %s (pid %s, lock %s): stop "
+			  "that instance first; 'flowprobe stats -i %s' shows its counters",
+			  pi->name, owner[0] ? owner : "?", path, pi->name);
+		close(fd);
+		return EXIT_BUSY;
+	}
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", getpid());
+	pi->lock_fd = fd;
+	return EXIT_OK;
 }
 
 static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mode)
 {
 	int prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
 	__u32 base = XDP_FLAGS_UPDATE_IF_NOEXIST;
-	int err, rc;
-
-	rc = check_iface_free(pi);
-	if (rc != EXIT_OK)
-		return rc;
+	int err;
 
 	if (mode != XDP_MODE_GENERIC) {
 		err = bpf_xdp_attach(pi->ifindex, prog_fd, base | XDP_FLAGS_DRV_MODE, NULL);
@@ -294,6 +373,16 @@ attached:
 
 int probe_attach_all(struct probe *p, enum xdp_mode mode)
 {
+	/* Every interface is checked before any is touched, so a refusal
+	 * leaves nothing half done. */
+	for (int i = 0; i < p->n_ifaces; i++) {
+		int rc = lock_iface(&p->ifaces[i]);
+
+		if (rc == EXIT_OK)
+			rc = check_iface_free(&p->ifaces[i]);
+		if (rc != EXIT_OK)
+			return rc;
+	}
 	for (int i = 0; i < p->n_ifaces; i++) {
 		int rc = attach_one(p, &p->ifaces[i], mode);
 
@@ -396,10 +485,20 @@ void probe_unpin_all(struct probe *p)
 	rmdir(PIN_ROOT); /* only succeeds when no other instance pins there */
 }
 
+static void unlock_ifaces(struct probe *p)
+{
+	for (int i = 0; i < p->n_ifaces; i++) {
+		if (p->ifaces[i].lock_fd > 0)
+			close(p->ifaces[i].lock_fd);
+		p->ifaces[i].lock_fd = -1;
+	}
+}
+
 void probe_destroy(struct probe *p)
 {
 	probe_detach_all(p);
 	probe_unpin_all(p);
+	unlock_ifaces(p);
 	if (p->daemon_stats_fd >= 0)
 		close(p->daemon_stats_fd);
 	p->daemon_stats_fd = -1;

@@ -15,6 +15,7 @@
 
 #define MAX_IFACES 16
 #define PIN_ROOT "/sys/fs/bpf/flowprobe"
+#define LOCK_DIR "/run/flowprobe"
 #define PROBE_PROG_NAME "flowprobe_xdp"
 
 enum xdp_mode {
@@ -36,6 +37,7 @@ struct probe_iface {
 	unsigned int attach_flags; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
 	bool attached;
 	bool pinned;
+	int lock_fd;		   /* flock on LOCK_DIR/<name>.lock, or -1 */
 };
 
 struct flowprobe_bpf;

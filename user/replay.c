@@ -240,7 +240,7 @@ static int run_packet(struct replay_state *st, const unsigned char *frame, size_
 /* Replays one file. Returns EXIT_OK, or EXIT_RUNTIME after a clear error. */
 static int replay_file(struct replay_state *st, const char *file)
 {
-	struct capture_packet pkt;
+	struct capture_packet pkt = { 0 };
 	char err[512];
 	struct capture *c;
 	int r, rc = EXIT_OK;
