@@ -40,14 +40,13 @@ DEPS_TEST := \
 	python3        `# integration-test driver (standard library only)` \
 	python3-scapy  `# crafts odd packets (fragments, VLANs) in tests` \
 	tcpdump        `# ground truth: captures what the test hosts sent` \
-	util-linux     `# nsenter, setpriv for the privilege test` \
-	iputils-ping   `# ICMP and ICMPv6 echo in the traffic mix`
+	util-linux     `# nsenter, setpriv for the privilege test`
 
 # Commands and headers whose absence means `make deps` has not run.
 DEPS_PROBE_CMDS := $(CLANG) $(BPFTOOL) pkg-config
 DEPS_PROBE_HDRS := /usr/include/bpf/libbpf.h /usr/include/libelf.h \
 	/usr/include/zlib.h /usr/include/pcap/pcap.h /usr/include/jansson.h
-DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv ping
+DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv
 DEPS_TEST_HDRS  := /usr/include/cmocka.h
 
 # --- flags ---------------------------------------------------------------
