@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "capture.h"
 #include "flowprobe.skel.h"
+#include "export_options.h"
 #include "log.h"
 #include "pipeline.h"
 #include "run.h"
@@ -24,19 +25,8 @@
 #define NS_PER_SEC 1000000000ull
 #define TICK_NS NS_PER_SEC
 #define ETH_HLEN 14
-struct replay_options {
-	unsigned long active_timeout;
-	unsigned long inactive_timeout;
-	unsigned long source_id;
-	unsigned long max_payload;
-	unsigned long max_flows;
-	bool tap;
-	bool json;
-	bool verbose;
-};
-
 struct replay_state {
-	struct replay_options opt;
+	struct export_options opt;
 	struct pipeline pl;
 	bool started;
 	uint64_t clock_ns;	   /* probe clock: last packet's time, never back */
@@ -60,110 +50,34 @@ static void replay_usage(FILE *out)
 "with the capture's timestamps as the clock, and export the flows exactly as a\n"
 "live probe would have: same timeouts, same NetFlow. Several files are one\n"
 "timeline, in the order given. Flows still open at the end are exported with\n"
-"flowEndReason 4 (forced).\n"
+"flowEndReason 4 (forced). Without -c, flows go to stdout as JSON Lines.\n"
 "\n"
-"  -c, --collector HOST:PORT   NetFlow v9 collector (repeatable)\n"
-"      --json                  flows as JSON Lines on stdout (the default when\n"
-"                              no collector is given)\n"
-"      --tap                   run the program in tap mode (counts are the same)\n"
-"      --active-timeout S      (60)\n"
-"      --inactive-timeout S    (15)\n"
-"      --source-id N           NetFlow source id (1)\n"
-"      --max-payload BYTES     NetFlow packet payload size (1400)\n"
-"      --max-flows N           kernel flow table entries (%d)\n"
-"  -v, --verbose               libbpf's messages\n"
-"\n"
+"      --tap                        run the program in tap mode (same counts)\n");
+	export_options_usage(out);
+	fprintf(out,
 "A progress line is shown on stderr when it is a terminal. On a bad file the\n"
 "error names the file and the packet number; the flows counted up to there\n"
-"are still exported, and the exit code is 1.\n",
-		MAX_FLOWS);
-}
-
-enum {
-	OPT_JSON = 256,
-	OPT_TAP,
-	OPT_ACTIVE,
-	OPT_INACTIVE,
-	OPT_SOURCE_ID,
-	OPT_MAX_PAYLOAD,
-	OPT_MAX_FLOWS,
-};
-
-static int parse_number(const char *opt, const char *s, unsigned long min,
-			unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
-		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
-			  max);
-		return EXIT_USAGE;
-	}
-	*out = v;
-	return EXIT_OK;
+"are still exported, and the exit code is 1.\n"
+"\n"
+"Example: flowprobe replay monday.pcap tuesday.pcapng -c 127.0.0.1:2055\n");
 }
 
 static int parse_options(struct replay_state *st, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "collector", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "tap", no_argument, NULL, OPT_TAP },
-		{ "active-timeout", required_argument, NULL, OPT_ACTIVE },
-		{ "inactive-timeout", required_argument, NULL, OPT_INACTIVE },
-		{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
-		{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
-		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-		{ "verbose", no_argument, NULL, 'v' },
+		EXPORT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct replay_options *o = &st->opt;
 	int c, rc = EXIT_OK;
 
-	o->active_timeout = 60;
-	o->inactive_timeout = 15;
-	o->source_id = 1;
-	o->max_payload = NF9_DEFAULT_MAX_PAYLOAD;
+	export_options_init(&st->opt);
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		if (export_options_parse(&st->opt, &st->pl.exporter, c, optarg, &rc))
+			continue;
 		switch (c) {
-		case 'c':
-			rc = exporter_add_collector(&st->pl.exporter, optarg);
-			break;
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case OPT_TAP:
-			o->tap = true;
-			break;
-		case OPT_ACTIVE:
-			rc = parse_number("--active-timeout", optarg, 1, 86400,
-					  &o->active_timeout);
-			break;
-		case OPT_INACTIVE:
-			rc = parse_number("--inactive-timeout", optarg, 1, 86400,
-					  &o->inactive_timeout);
-			break;
-		case OPT_SOURCE_ID:
-			rc = parse_number("--source-id", optarg, 0, UINT32_MAX,
-					  &o->source_id);
-			break;
-		case OPT_MAX_PAYLOAD:
-			rc = parse_number("--max-payload", optarg, 512, NF9_PAYLOAD_LIMIT,
-					  &o->max_payload);
-			break;
-		case OPT_MAX_FLOWS:
-			rc = parse_number("--max-flows", optarg, 16, 1ul << 26,
-					  &o->max_flows);
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
 		case 'h':
 			replay_usage(stdout);
 			exit(EXIT_OK);
@@ -179,7 +93,7 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (st->pl.exporter.n_collectors == 0)
-		o->json = true;
+		st->opt.json = true;
 	return EXIT_OK;
 }
 
@@ -307,12 +221,7 @@ int cmd_replay(int argc, char **argv)
 	rc = probe_load(&st->pl.probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	fcc = (struct flow_cache_config){
-		.active_timeout_ns = st->opt.active_timeout * NS_PER_SEC,
-		.inactive_timeout_ns = st->opt.inactive_timeout * NS_PER_SEC,
-		.end_grace_ns = 2 * NS_PER_SEC,
-		.max_flows = 4u << 20,
-	};
+	fcc = export_options_cache_config(&st->opt);
 	rc = pipeline_init(&st->pl, &fcc);
 	st->pl.exporter.max_flow_age_ms = (st->opt.active_timeout + 10) * 1000;
 	if (rc != EXIT_OK)

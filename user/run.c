@@ -13,26 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "export_options.h"
 #include "log.h"
 #include "pipeline.h"
 #include "run.h"
 
 #define NS_PER_SEC 1000000000ull
-#define DEFAULT_ACTIVE_TIMEOUT 60
-#define DEFAULT_INACTIVE_TIMEOUT 15
-#define DEFAULT_END_GRACE_MS 2000
 #define DEFAULT_DRAIN_INTERVAL_MS 1000
-#define DEFAULT_MAX_CACHE_FLOWS (4u << 20)
 
 struct run_options {
-	struct probe_config probe;
-	unsigned long active_timeout;
-	unsigned long inactive_timeout;
+	struct export_options ex;
+	enum xdp_mode xdp_mode;
 	unsigned long drain_interval_ms;
-	unsigned long source_id;
-	unsigned long max_payload;
-	unsigned long max_cache_flows;
-	bool verbose;
 };
 
 struct run_state {
@@ -56,57 +48,24 @@ static void run_usage(FILE *out)
 "Count every packet arriving on the interfaces into unidirectional flows with\n"
 "an XDP program, and export the flows as NetFlow v9 to each collector.\n"
 "\n"
-"  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable)\n"
-"  -c, --collector HOST:PORT        NetFlow v9 collector (repeatable); IPv6 as\n"
-"                                   [2001:db8::1]:2055. Each collector gets its\n"
-"                                   own sequence numbers and templates.\n"
+"  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable). XDP\n"
+"                                   sees arriving packets: give both sides of\n"
+"                                   a router to see both directions.\n"
 "      --tap                        mirror port or tap: drop packets after\n"
 "                                   counting them (default: inline, every packet\n"
 "                                   is passed on unchanged)\n"
 "      --xdp-mode native|generic    default: native, falling back to generic\n"
 "                                   with a warning when the driver lacks XDP\n"
-"      --active-timeout S           export long flows every S seconds (60)\n"
-"      --inactive-timeout S         export flows idle for S seconds (15)\n"
-"      --drain-interval MS          how often the kernel tables are read (1000)\n"
-"      --source-id N                NetFlow source id (observation domain, 1)\n"
-"      --max-payload BYTES          NetFlow packet payload size (1400); export\n"
-"                                   packets are never fragmented\n"
-"      --max-flows N                kernel flow table slots per CPU (%d,\n"
-"                                   rounded up to a power of two; 88 bytes\n"
-"                                   each, twice: two generations). A flow that\n"
-"                                   finds its bucket full evicts the least\n"
-"                                   recently seen one to the daemon: still\n"
-"                                   counted.\n"
-"      --json                       also write each exported flow to stdout as\n"
-"                                   one JSON object a line (JSON Lines)\n"
-"  -v, --verbose                    debug messages and libbpf's own output\n"
-"  -h, --help                       this text\n"
-"\n"
-"TCP flows also end %u ms after a FIN or RST. On SIGINT or SIGTERM every flow\n"
-"still open is exported (flowEndReason 4) and the program detaches.\n"
+"      --drain-interval MS          how often the kernel tables are read (%d)\n",
+		DEFAULT_DRAIN_INTERVAL_MS);
+	export_options_usage(out);
+	fprintf(out,
+"On SIGINT or SIGTERM every flow still open is exported (flowEndReason 4) and\n"
+"the program detaches.\n"
 "\n"
 "Example: flowprobe run -i eth0,eth1 -c 192.0.2.10:2055 -c [2001:db8::5]:9995\n"
 "Exit codes: 0 ok, 1 runtime error, 2 usage, 3 privileges or kernel feature\n"
-"missing, 4 interface already carries an XDP program.\n",
-		MAX_FLOWS, DEFAULT_END_GRACE_MS);
-}
-
-/* Parses a whole number in [min, max]; EXIT_USAGE with a message if not. */
-static int parse_ulong(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
-		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
-			  max);
-		return EXIT_USAGE;
-	}
-	*out = v;
-	return EXIT_OK;
+"missing, 4 interface already carries an XDP program.\n");
 }
 
 static int add_interfaces(struct probe *p, const char *list)
@@ -124,99 +83,48 @@ static int add_interfaces(struct probe *p, const char *list)
 }
 
 enum {
-	OPT_TAP = 256,
-	OPT_XDP_MODE,
-	OPT_ACTIVE,
-	OPT_INACTIVE,
+	OPT_XDP_MODE = EXPORT_OPT__END,
 	OPT_DRAIN,
-	OPT_SOURCE_ID,
-	OPT_MAX_PAYLOAD,
-	OPT_MAX_FLOWS,
-	OPT_JSON,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		EXPORT_LONGOPTS,
 		{ "interface", required_argument, NULL, 'i' },
-		{ "collector", required_argument, NULL, 'c' },
-		{ "tap", no_argument, NULL, OPT_TAP },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
-		{ "active-timeout", required_argument, NULL, OPT_ACTIVE },
-		{ "inactive-timeout", required_argument, NULL, OPT_INACTIVE },
 		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
-		{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
-		{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
-		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct run_options *o = &st->opt;
-	unsigned long v;
 	int c, rc = EXIT_OK;
 
-	o->active_timeout = DEFAULT_ACTIVE_TIMEOUT;
-	o->inactive_timeout = DEFAULT_INACTIVE_TIMEOUT;
+	export_options_init(&o->ex);
 	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
-	o->source_id = 1;
-	o->max_payload = NF9_DEFAULT_MAX_PAYLOAD;
-	o->max_cache_flows = DEFAULT_MAX_CACHE_FLOWS;
-
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
+		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &rc))
+			continue;
 		switch (c) {
 		case 'i':
 			rc = add_interfaces(&st->pl.probe, optarg);
 			break;
-		case 'c':
-			rc = exporter_add_collector(&st->pl.exporter, optarg);
-			break;
-		case OPT_TAP:
-			o->probe.tap_mode = true;
-			break;
 		case OPT_XDP_MODE:
 			if (strcmp(optarg, "native") == 0) {
-				o->probe.xdp_mode = XDP_MODE_NATIVE;
+				o->xdp_mode = XDP_MODE_NATIVE;
 			} else if (strcmp(optarg, "generic") == 0) {
-				o->probe.xdp_mode = XDP_MODE_GENERIC;
+				o->xdp_mode = XDP_MODE_GENERIC;
 			} else {
 				log_error("--xdp-mode: '%s' is not 'native' or 'generic'",
 					  optarg);
 				rc = EXIT_USAGE;
 			}
 			break;
-		case OPT_ACTIVE:
-			rc = parse_ulong("--active-timeout", optarg, 1, 86400,
-					 &o->active_timeout);
-			break;
-		case OPT_INACTIVE:
-			rc = parse_ulong("--inactive-timeout", optarg, 1, 86400,
-					 &o->inactive_timeout);
-			break;
 		case OPT_DRAIN:
-			rc = parse_ulong("--drain-interval", optarg, 10, 60000,
-					 &o->drain_interval_ms);
-			break;
-		case OPT_SOURCE_ID:
-			rc = parse_ulong("--source-id", optarg, 0, UINT32_MAX,
-					 &o->source_id);
-			break;
-		case OPT_MAX_PAYLOAD:
-			rc = parse_ulong("--max-payload", optarg, 512,
-					 NF9_PAYLOAD_LIMIT, &o->max_payload);
-			break;
-		case OPT_MAX_FLOWS:
-			rc = parse_ulong("--max-flows", optarg, 16, 1ul << 26, &v);
-			o->probe.max_flows = v;
-			break;
-		case OPT_JSON:
-			st->pl.exporter.json = stdout;
-			break;
-		case 'v':
-			o->verbose = true;
+			rc = parse_ulong_option("--drain-interval", optarg, 10, 60000,
+						&o->drain_interval_ms);
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -237,7 +145,9 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
-	if (st->pl.exporter.n_collectors == 0 && !st->pl.exporter.json)
+	if (o->ex.json)
+		st->pl.exporter.json = stdout;
+	if (st->pl.exporter.n_collectors == 0 && !o->ex.json)
 		log_warn("no collector given (-c HOST:PORT): flows are counted but not "
 			 "exported");
 	return EXIT_OK;
@@ -281,7 +191,7 @@ static void print_ready(const struct run_state *st)
 	for (int i = 0; i < st->pl.probe.n_ifaces; i++)
 		fprintf(stderr, "%s%s", i ? "," : "", st->pl.probe.ifaces[i].name);
 	fprintf(stderr, " (%s), exporting to %d collector%s; stop with Ctrl-C or "
-		"SIGTERM\n", st->opt.probe.tap_mode ? "tap: packets dropped after counting" :
+		"SIGTERM\n", st->opt.ex.tap ? "tap: packets dropped after counting" :
 		"inline: every packet passed", st->pl.exporter.n_collectors,
 		st->pl.exporter.n_collectors == 1 ? "" : "s");
 }
@@ -291,6 +201,7 @@ int cmd_run(int argc, char **argv)
 	struct run_state *st = calloc(1, sizeof(*st));
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct flow_cache_config fcc;
+	struct probe_config pc = {};
 	struct pipeline *pl;
 	uint64_t next;
 	int rc;
@@ -302,28 +213,25 @@ int cmd_run(int argc, char **argv)
 	rc = parse_options(st, argc, argv);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	log_setup_libbpf(st->opt.verbose);
-	if (st->opt.verbose)
+	log_setup_libbpf(st->opt.ex.verbose);
+	if (st->opt.ex.verbose)
 		log_level = LOG_DEBUG;
 
 	rc = probe_check_environment();
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = probe_load(&pl->probe, &st->opt.probe);
+	pc.tap_mode = st->opt.ex.tap;
+	pc.max_flows = st->opt.ex.max_flows;
+	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	fcc = (struct flow_cache_config){
-		.active_timeout_ns = st->opt.active_timeout * NS_PER_SEC,
-		.inactive_timeout_ns = st->opt.inactive_timeout * NS_PER_SEC,
-		.end_grace_ns = DEFAULT_END_GRACE_MS * 1000000ull,
-		.max_flows = st->opt.max_cache_flows,
-	};
+	fcc = export_options_cache_config(&st->opt.ex);
 	rc = pipeline_init(pl, &fcc);
 	/* A cached flow is at most an active timeout old, plus a drain or two. */
-	pl->exporter.max_flow_age_ms = (st->opt.active_timeout + 10) * 1000;
+	pl->exporter.max_flow_age_ms = (st->opt.ex.active_timeout + 10) * 1000;
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = exporter_start(&pl->exporter, st->opt.source_id, st->opt.max_payload,
+	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
 			    clock_ns(CLOCK_REALTIME) / 1000000);
 	if (rc != EXIT_OK)
 		goto cleanup;
@@ -333,7 +241,7 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = probe_attach_all(&pl->probe, st->opt.probe.xdp_mode);
+	rc = probe_attach_all(&pl->probe, st->opt.xdp_mode);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	probe_pin_all(&pl->probe);

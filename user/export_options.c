@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The options `run` and `replay` share, their defaults, ranges and help.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "export_options.h"
+#include "log.h"
+
+#define NS_PER_SEC 1000000000ull
+#define DEFAULT_ACTIVE_TIMEOUT 60
+#define DEFAULT_INACTIVE_TIMEOUT 15
+#define END_GRACE_NS (2 * NS_PER_SEC)
+#define MAX_CACHE_FLOWS (4u << 20)
+
+int parse_ulong_option(const char *opt, const char *s, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
+			  max);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+void export_options_init(struct export_options *o)
+{
+	*o = (struct export_options){
+		.active_timeout = DEFAULT_ACTIVE_TIMEOUT,
+		.inactive_timeout = DEFAULT_INACTIVE_TIMEOUT,
+		.source_id = 1,
+		.max_payload = NF9_DEFAULT_MAX_PAYLOAD,
+	};
+}
+
+bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
+			  const char *arg, int *rc)
+{
+	switch (c) {
+	case 'c':
+		*rc = exporter_add_collector(ex, arg);
+		return true;
+	case EXPORT_OPT_JSON:
+		o->json = true;
+		break;
+	case EXPORT_OPT_TAP:
+		o->tap = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case EXPORT_OPT_ACTIVE:
+		*rc = parse_ulong_option("--active-timeout", arg, 1, 86400,
+					 &o->active_timeout);
+		return true;
+	case EXPORT_OPT_INACTIVE:
+		*rc = parse_ulong_option("--inactive-timeout", arg, 1, 86400,
+					 &o->inactive_timeout);
+		return true;
+	case EXPORT_OPT_SOURCE_ID:
+		*rc = parse_ulong_option("--source-id", arg, 0, UINT32_MAX,
+					 &o->source_id);
+		return true;
+	case EXPORT_OPT_MAX_PAYLOAD:
+		*rc = parse_ulong_option("--max-payload", arg, 512, NF9_PAYLOAD_LIMIT,
+					 &o->max_payload);
+		return true;
+	case EXPORT_OPT_MAX_FLOWS:
+		*rc = parse_ulong_option("--max-flows", arg, 16, 1ul << 26,
+					 &o->max_flows);
+		return true;
+	default:
+		return false;
+	}
+	*rc = EXIT_OK;
+	return true;
+}
+
+struct flow_cache_config export_options_cache_config(const struct export_options *o)
+{
+	return (struct flow_cache_config){
+		.active_timeout_ns = o->active_timeout * NS_PER_SEC,
+		.inactive_timeout_ns = o->inactive_timeout * NS_PER_SEC,
+		.end_grace_ns = END_GRACE_NS,
+		.max_flows = MAX_CACHE_FLOWS,
+	};
+}
+
+void export_options_usage(FILE *out)
+{
+	fprintf(out,
+"  -c, --collector HOST:PORT        NetFlow v9 collector (repeatable); IPv6 as\n"
+"                                   [2001:db8::1]:2055. Each collector gets its\n"
+"                                   own sequence numbers and templates.\n"
+"      --json                       each exported flow as one JSON object a\n"
+"                                   line on stdout (JSON Lines)\n"
+"      --active-timeout S           export long flows every S seconds (%d)\n"
+"      --inactive-timeout S         export flows idle for S seconds (%d)\n"
+"      --source-id N                NetFlow source id (observation domain, 1)\n"
+"      --max-payload BYTES          NetFlow packet payload size (%d); export\n"
+"                                   packets are never fragmented\n"
+"      --max-flows N                kernel flow table slots per CPU (%d,\n"
+"                                   rounded up to a power of two; 88 bytes\n"
+"                                   each, twice: two generations). A flow that\n"
+"                                   finds its bucket full evicts the least\n"
+"                                   recently seen one to the daemon: still\n"
+"                                   counted.\n"
+"  -v, --verbose                    debug messages and libbpf's own output\n"
+"  -h, --help                       this text\n"
+"\n"
+"TCP flows also end %llu s after a FIN or RST.\n",
+		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
+		MAX_FLOWS, END_GRACE_NS / NS_PER_SEC);
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Command-line options `run` and `replay` share: where flows go (-c,
+ * --json), when they end (timeouts), how the kernel table and the NetFlow
+ * packets are sized. One parser, one help text, so the two subcommands can
+ * never drift apart.
+ */
+#ifndef EXPORT_OPTIONS_H
+#define EXPORT_OPTIONS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include "exporter.h"
+#include "flow_cache.h"
+
+struct export_options {
+	unsigned long active_timeout;	/* seconds */
+	unsigned long inactive_timeout; /* seconds */
+	unsigned long source_id;
+	unsigned long max_payload;	/* NetFlow payload bytes per packet */
+	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
+	bool json;
+	bool tap;
+	bool verbose;
+};
+
+enum {
+	EXPORT_OPT_JSON = 0x100,
+	EXPORT_OPT_TAP,
+	EXPORT_OPT_ACTIVE,
+	EXPORT_OPT_INACTIVE,
+	EXPORT_OPT_SOURCE_ID,
+	EXPORT_OPT_MAX_PAYLOAD,
+	EXPORT_OPT_MAX_FLOWS,
+	EXPORT_OPT__END, /* subcommands number their own options from here */
+};
+
+/* The shared entries of a getopt_long option table. */
+#define EXPORT_LONGOPTS                                                        \
+	{ "collector", required_argument, NULL, 'c' },                        \
+	{ "json", no_argument, NULL, EXPORT_OPT_JSON },                       \
+	{ "tap", no_argument, NULL, EXPORT_OPT_TAP },                         \
+	{ "active-timeout", required_argument, NULL, EXPORT_OPT_ACTIVE },     \
+	{ "inactive-timeout", required_argument, NULL, EXPORT_OPT_INACTIVE }, \
+	{ "source-id", required_argument, NULL, EXPORT_OPT_SOURCE_ID },       \
+	{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },   \
+	{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },       \
+	{ "verbose", no_argument, NULL, 'v' }
+
+void export_options_init(struct export_options *o);
+
+/*
+ * If c (a getopt_long result) is a shared option, applies it and returns
+ * true, with *rc EXIT_OK or EXIT_USAGE (after a one-line error).
+ */
+bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
+			  const char *arg, int *rc);
+
+/* Flow cache timeouts and bounds that follow from the options. */
+struct flow_cache_config export_options_cache_config(const struct export_options *o);
+
+/* Prints the help lines of the shared options. */
+void export_options_usage(FILE *out);
+
+/* A whole number in [min, max] for option opt; EXIT_USAGE with a message
+ * naming the option and the range otherwise. */
+int parse_ulong_option(const char *opt, const char *s, unsigned long min,
+		       unsigned long max, unsigned long *out);
+
+#endif /* EXPORT_OPTIONS_H */
