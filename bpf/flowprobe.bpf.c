@@ -57,6 +57,8 @@ struct frag_key {
 struct frag_ports {
 	__u16 sport;
 	__u16 dport;
+	__u8 proto; /* upper-layer protocol the first fragment reached */
+	__u8 pad[3];
 };
 
 struct {
@@ -92,7 +94,7 @@ static __always_inline void frag_key_fill(struct frag_key *fk,
 	__builtin_memcpy(fk->src, key->src, 16);
 	__builtin_memcpy(fk->dst, key->dst, 16);
 	fk->id = pi->frag_id;
-	fk->proto = key->proto;
+	fk->proto = pi->frag_nexthdr;
 	fk->ip_version = key->ip_version;
 }
 
@@ -100,7 +102,9 @@ static __always_inline void frag_key_fill(struct frag_key *fk,
 static __always_inline void frag_remember(const struct flow_key *key,
 					  const struct packet_info *pi)
 {
-	struct frag_ports ports = { .sport = key->sport, .dport = key->dport };
+	struct frag_ports ports = {
+		.sport = key->sport, .dport = key->dport, .proto = key->proto,
+	};
 	struct frag_key fk;
 
 	frag_key_fill(&fk, key, pi);
@@ -120,6 +124,7 @@ static __always_inline void frag_recall(struct flow_key *key,
 	if (ports) {
 		key->sport = ports->sport;
 		key->dport = ports->dport;
+		key->proto = ports->proto;
 		cnt->v[CNT_FRAG_MATCHED]++;
 	} else {
 		cnt->v[CNT_FRAG_UNMATCHED]++;

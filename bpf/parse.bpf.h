@@ -69,7 +69,12 @@ struct packet_info {
 	__u8 ttl;
 	__u8 flags;	 /* enum flow_value_flags */
 	__u8 is_fragment; /* 1: first fragment, 2: later fragment */
-	__u8 pad[3];
+	/* The next header the fragment header (IPv6) or the IP header (IPv4)
+	 * names: the same in every fragment of a datagram, unlike the IPv6
+	 * upper-layer protocol, which the first fragment alone reaches when
+	 * extension headers follow the fragment header (RFC 8200 4.5). */
+	__u8 frag_nexthdr;
+	__u8 pad[2];
 };
 
 #define FRAG_FIRST 1
@@ -138,6 +143,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct flow_key *key,
 	if (frag & (IPV4_MF | IPV4_OFFSET_MASK)) {
 		pi->flags |= FLOW_F_FRAGMENTED;
 		pi->frag_id = bpf_ntohs(ip->id);
+		pi->frag_nexthdr = ip->protocol;
 		pi->is_fragment = (frag & IPV4_OFFSET_MASK) ? FRAG_LATER : FRAG_FIRST;
 	}
 	c->pos += hdr_len;
@@ -197,6 +203,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct flow_key *key,
 			frag = bpf_ntohs(fh->frag_off);
 			pi->flags |= FLOW_F_FRAGMENTED;
 			pi->frag_id = bpf_ntohl(fh->identification);
+			pi->frag_nexthdr = fh->nexthdr;
 			if (frag & IPV6_FRAG_OFFSET_MASK) {
 				/* Later fragment: no L4 header follows. */
 				pi->is_fragment = FRAG_LATER;

@@ -1,0 +1,1790 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Unit tests of the XDP datapath through BPF_PROG_TEST_RUN, table-driven as
+ * katran's fixtures: each case is a description, the frames (built by
+ * packet_builder.h), the counters it must move and the flow entries it must
+ * leave, summed over CPUs. Every case also checks the "no silent loss" rule
+ * (every packet is in a flow, the uncounted counters, non-IP, or a named
+ * parse error), that the table plus the eviction ring hold exactly what the
+ * counters say was counted, and that every counter it does not name stayed
+ * zero. Beyond the tables: truncation at every byte, bucket eviction and the
+ * uncounted path, the A/B generation swap, tap mode, and exactness under
+ * concurrency, with two CPUs counting while the real drain code swaps and
+ * empties the generations. Needs root (loads BPF programs). The test
+ * process runs on CPU 0, so single-threaded cases land in CPU 0's region.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <cmocka.h>
+
+#include "flowprobe.h"
+#include "flowprobe.skel.h"
+#include "drain.h"
+#include "flow_cache.h"
+#include "probe.h"
+#include "packet_builder.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static int ncpus;
+static unsigned int lo_ifindex; /* what BPF_PROG_TEST_RUN reports as ingress */
+
+#define COUNTER_NAME(id, name, help) [id] = name,
+static const char *const counter_names[CNT__MAX] = {
+	FLOWPROBE_COUNTERS(COUNTER_NAME)
+};
+
+/* ---- fixture: one loaded skeleton ------------------------------------- */
+
+#define DEFAULT_BUCKETS 256 /* per CPU: small, so a reset is a quick memset */
+#define TEST_HASH_SEED 0x5eed1234 /* fixed: every run places flows alike */
+#define MAX_EVICTED 256
+
+struct dp {
+	struct flowprobe_bpf *skel;
+	struct probe p; /* what the daemon's code sees: skel, generations, live */
+	bool tap;
+	int prog, counters, slot, frag;
+	struct ring_buffer *evict_rb;
+	struct flow_entry evicted[MAX_EVICTED]; /* read by consume_evicted */
+	size_t n_evicted;
+};
+
+struct dp_opts {
+	bool tap;
+	bool replay_clock; /* time from skel->bss->replay_now_ns */
+	__u32 buckets;	   /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
+	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
+};
+
+static int collect_evicted(void *ctx, void *data, size_t size)
+{
+	struct dp *dp = ctx;
+
+	assert_int_equal(size, sizeof(struct flow_entry));
+	if (dp->n_evicted < MAX_EVICTED)
+		memcpy(&dp->evicted[dp->n_evicted], data, sizeof(struct flow_entry));
+	dp->n_evicted++;
+	return 0;
+}
+
+/* Reads the eviction ring into dp->evicted (from index 0). */
+static size_t consume_evicted(struct dp *dp)
+{
+	dp->n_evicted = 0;
+	ring_buffer__consume(dp->evict_rb);
+	return dp->n_evicted;
+}
+
+static void dp_free(struct dp *dp)
+{
+	if (!dp)
+		return;
+	ring_buffer__free(dp->evict_rb);
+	for (int g = 0; g < 2; g++)
+		if (dp->p.gen[g])
+			munmap(dp->p.gen[g], dp->p.gen_bytes);
+	flowprobe_bpf__destroy(dp->skel);
+	free(dp);
+}
+
+/* open -> set rodata and map sizes -> load -> mmap, as probe_load does,
+ * but with the sizes, seed and clock a test needs. */
+static struct dp *dp_load(const struct dp_opts *o)
+{
+	struct dp *dp = calloc(1, sizeof(*dp));
+	__u32 buckets = o->buckets ? o->buckets : DEFAULT_BUCKETS;
+
+	if (!dp)
+		return NULL;
+	dp->skel = flowprobe_bpf__open();
+	if (!dp->skel)
+		goto fail;
+	dp->tap = o->tap;
+	dp->skel->rodata->tap_mode = o->tap;
+	dp->skel->rodata->replay_clock = o->replay_clock;
+	dp->skel->rodata->nr_cpus = ncpus;
+	dp->skel->rodata->bucket_mask = buckets - 1;
+	dp->skel->rodata->hash_seed = TEST_HASH_SEED;
+	bpf_map__set_max_entries(dp->skel->maps.flows_a, ncpus * buckets);
+	bpf_map__set_max_entries(dp->skel->maps.flows_b, ncpus * buckets);
+	if (o->ring_bytes)
+		bpf_map__set_max_entries(dp->skel->maps.evict_ring, o->ring_bytes);
+	if (flowprobe_bpf__load(dp->skel)) {
+		fprintf(stderr, "cannot load the datapath (run as root)\n");
+		goto fail;
+	}
+
+	dp->p.skel = dp->skel;
+	dp->p.ncpus = ncpus;
+	dp->p.live = 0;
+	dp->p.nbuckets = buckets;
+	dp->p.daemon_stats_fd = -1;
+	dp->p.gen_bytes = (size_t)ncpus * buckets * sizeof(struct flow_bucket);
+	for (int g = 0; g < 2; g++) {
+		struct bpf_map *m = g ? dp->skel->maps.flows_b : dp->skel->maps.flows_a;
+		void *mem = mmap(NULL, dp->p.gen_bytes, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, bpf_map__fd(m), 0);
+
+		if (mem == MAP_FAILED)
+			goto fail;
+		dp->p.gen[g] = mem;
+	}
+	dp->prog = bpf_program__fd(dp->skel->progs.flowprobe_xdp);
+	dp->counters = bpf_map__fd(dp->skel->maps.counters);
+	dp->slot = bpf_map__fd(dp->skel->maps.live_table);
+	dp->frag = bpf_map__fd(dp->skel->maps.frag_track);
+	dp->evict_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.evict_ring),
+					collect_evicted, dp, NULL);
+	if (!dp->evict_rb)
+		goto fail;
+	return dp;
+fail:
+	dp_free(dp);
+	return NULL;
+}
+
+static int setup_with(void **state, struct dp_opts o)
+{
+	*state = dp_load(&o);
+	return *state ? 0 : -1;
+}
+
+static int setup_inline(void **state)
+{
+	return setup_with(state, (struct dp_opts){ 0 });
+}
+
+static int setup_tap(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .tap = true });
+}
+
+#define SMALL_RING 4096 /* the smallest ring: one page */
+
+/* One bucket per CPU: every flow competes for the same FLOW_TABLE_WAYS
+ * ways, and the replay clock orders the entries for eviction. */
+static int setup_one_bucket(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .buckets = 1, .replay_clock = true });
+}
+
+static int setup_one_bucket_small_ring(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .buckets = 1, .replay_clock = true,
+						   .ring_bytes = SMALL_RING });
+}
+
+static int setup_race(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .buckets = 1024 });
+}
+
+static int teardown_dp(void **state)
+{
+	dp_free(*state);
+	return 0;
+}
+
+static void map_clear(int fd)
+{
+	char key[128];
+
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
+}
+
+/* Both generations empty, flows_a live, no fragment memory, counters and
+ * eviction ring empty, clock at 0. */
+static void dp_reset(struct dp *dp)
+{
+	size_t sz = (size_t)ncpus * sizeof(__u64) * CNT__MAX;
+	void *zeros = calloc(1, sz);
+	int a_fd = bpf_map__fd(dp->skel->maps.flows_a);
+	__u32 zero = 0;
+
+	assert_non_null(zeros);
+	/* Only when needed: a map-in-map update waits for an RCU grace period. */
+	if (dp->p.live != 0)
+		assert_int_equal(bpf_map_update_elem(dp->slot, &zero, &a_fd, BPF_ANY), 0);
+	dp->p.live = 0;
+	memset(dp->p.gen[0], 0, dp->p.gen_bytes);
+	memset(dp->p.gen[1], 0, dp->p.gen_bytes);
+	map_clear(dp->frag);
+	assert_int_equal(bpf_map_update_elem(dp->counters, &zero, zeros, BPF_ANY), 0);
+	consume_evicted(dp);
+	dp->n_evicted = 0;
+	dp->skel->bss->replay_now_ns = 0;
+	free(zeros);
+}
+
+static __u32 expected_rc(const struct dp *dp)
+{
+	return dp->tap ? XDP_DROP : XDP_PASS;
+}
+
+/* ---- helpers: run a frame, sum counters, read the flow table ---------- */
+
+/* Returns 0 or the negative errno of BPF_PROG_TEST_RUN. */
+static int run_frame(const struct dp *dp, const struct pkt *p, __u32 *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b,
+		    .data_size_in = p->len, .repeat = 1);
+	int err = bpf_prog_test_run_opts(dp->prog, &o);
+
+	*retval = o.retval;
+	return err;
+}
+
+static void sum_counters(const struct dp *dp, __u64 out[CNT__MAX])
+{
+	assert_int_equal(probe_read_counters(dp->counters, ncpus, out), 0);
+}
+
+/* Folds one CPU's entry into a sum; written independently of the daemon's
+ * flow_value_merge so the two can not share a mistake. */
+static void value_add(struct flow_value *sum, const struct flow_value *v)
+{
+	if (!sum->packets || v->first_ns < sum->first_ns) {
+		sum->first_ns = v->first_ns;
+		sum->tos = v->tos;
+	}
+	if (!sum->packets || v->ttl_min < sum->ttl_min)
+		sum->ttl_min = v->ttl_min;
+	if (v->ttl_max > sum->ttl_max)
+		sum->ttl_max = v->ttl_max;
+	if (v->last_ns > sum->last_ns)
+		sum->last_ns = v->last_ns;
+	sum->packets += v->packets;
+	sum->bytes += v->bytes;
+	sum->tcp_flags |= v->tcp_flags;
+	sum->flags |= v->flags;
+	sum->app |= v->app;
+}
+
+/* Iterates e over the occupied ways of a generation, all CPU regions (the
+ * innermost loop runs once per occupied way; do not break out of it). */
+#define FOR_EACH_ENTRY(dp, gen, e)                                             \
+	for (size_t b_ = 0; b_ < (size_t)ncpus * (dp)->p.nbuckets; b_++)       \
+		for (int w_ = 0; w_ < FLOW_TABLE_WAYS; w_++)                   \
+			for (const struct flow_entry *e =                      \
+				     &(dp)->p.gen[gen][b_].way[w_];            \
+			     e && e->val.packets; e = NULL)
+
+/* A flow summed over the CPU regions of a generation; returns how many
+ * entries hold it (0: none; more than one per CPU would be a bug). */
+static int get_flow(const struct dp *dp, int gen, const struct flow_key *key,
+		    struct flow_value *sum)
+{
+	int n = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	FOR_EACH_ENTRY(dp, gen, e) {
+		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
+			value_add(sum, &e->val);
+			n++;
+		}
+	}
+	return n;
+}
+
+struct table_sum {
+	size_t entries;
+	__u64 packets, bytes;
+	size_t holes; /* an empty way before an occupied one: ways fill in order */
+};
+
+static struct table_sum table_sum(const struct dp *dp, int gen)
+{
+	struct table_sum s = { 0 };
+
+	for (size_t b = 0; b < (size_t)ncpus * dp->p.nbuckets; b++) {
+		bool empty_seen = false;
+
+		for (int w = 0; w < FLOW_TABLE_WAYS; w++) {
+			const struct flow_entry *e = &dp->p.gen[gen][b].way[w];
+
+			if (!e->val.packets) {
+				empty_seen = true;
+				continue;
+			}
+			if (empty_seen)
+				s.holes++;
+			s.entries++;
+			s.packets += e->val.packets;
+			s.bytes += e->val.bytes;
+		}
+	}
+	return s;
+}
+
+static const char *fmt_key(const struct flow_key *k, char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	int af = k->ip_version == 6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, k->src, s, sizeof(s));
+	inet_ntop(af, k->dst, d, sizeof(d));
+	snprintf(buf, len, "if%u vlan %u v%u proto %u %s:%u > %s:%u", k->ifindex,
+		 k->vlan, k->ip_version, k->proto, s, k->sport, d, k->dport);
+	return buf;
+}
+
+static void dump_table(const struct dp *dp, int gen)
+{
+	char buf[160];
+
+	FOR_EACH_ENTRY(dp, gen, e) {
+		print_error("#   generation %d holds %s: %" PRIu64 " packets %" PRIu64
+			    " bytes\n", gen, fmt_key(&e->key, buf, sizeof(buf)),
+			    (uint64_t)e->val.packets, (uint64_t)e->val.bytes);
+	}
+}
+
+/* ---- checks that report every mismatch of a case before failing ------- */
+
+struct check {
+	const char *ctx;
+	int failures;
+};
+
+static void check_eq(struct check *c, const char *what, uint64_t got, uint64_t want)
+{
+	if (got == want)
+		return;
+	print_error("# %s: %s: got %" PRIu64 ", want %" PRIu64 "\n", c->ctx, what,
+		    got, want);
+	c->failures++;
+}
+
+static void check_true(struct check *c, const char *what, bool ok)
+{
+	if (ok)
+		return;
+	print_error("# %s: %s does not hold\n", c->ctx, what);
+	c->failures++;
+}
+
+/*
+ * No silent loss: every packet the program saw is in a flow entry (possibly
+ * evicted since, which keeps its counts), in the uncounted counters,
+ * non-IP, or a named parse error. Fragments, too-long IPv6 chains and
+ * truncated L4 headers are counted into flows, so they are not in the sum.
+ * The error counters are found by name from the X-macro, so a new
+ * CNT_ERR_* is covered without touching this.
+ */
+static void check_no_silent_loss(struct check *c, const __u64 cnt[CNT__MAX])
+{
+	__u64 accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] +
+			  cnt[CNT_NON_IP];
+
+	for (int i = 0; i < CNT__MAX; i++)
+		if (strncmp(counter_names[i], "err_", 4) == 0)
+			accounted += cnt[i];
+	check_eq(c, "no silent loss (flow + uncounted + non_ip + err_*)", accounted,
+		 cnt[CNT_PACKETS]);
+}
+
+/*
+ * What the counters say was counted is exactly what the two generations
+ * and the eviction ring (already read into dp->evicted) hold.
+ */
+static void check_table_matches_counters(struct check *c, const struct dp *dp,
+					 const __u64 cnt[CNT__MAX])
+{
+	struct table_sum a = table_sum(dp, 0), b = table_sum(dp, 1);
+	__u64 ring_packets = 0, ring_bytes = 0;
+
+	for (size_t i = 0; i < dp->n_evicted && i < MAX_EVICTED; i++) {
+		ring_packets += dp->evicted[i].val.packets;
+		ring_bytes += dp->evicted[i].val.bytes;
+	}
+	check_eq(c, "table + ring packets == flow_packets",
+		 a.packets + b.packets + ring_packets, cnt[CNT_FLOW_PACKETS]);
+	check_eq(c, "table + ring bytes == flow_bytes", a.bytes + b.bytes + ring_bytes,
+		 cnt[CNT_FLOW_BYTES]);
+	check_eq(c, "ring records == flows_evicted", dp->n_evicted,
+		 cnt[CNT_FLOWS_EVICTED]);
+	check_eq(c, "ring packets == evicted_packets", ring_packets,
+		 cnt[CNT_EVICTED_PACKETS]);
+	check_eq(c, "ring bytes == evicted_bytes", ring_bytes, cnt[CNT_EVICTED_BYTES]);
+	check_eq(c, "empty ways before occupied ones", a.holes + b.holes, 0);
+}
+
+/* ---- the table format ---------------------------------------------------- */
+
+struct cnt_want {
+	enum counter id;
+	__u64 v; /* 0 ends the list */
+};
+
+/* A flow entry a case expects; zero fields are checked as zero, except the
+ * addresses (the builder's defaults) and TTLs (PB_TTL). */
+struct flow_want {
+	uint8_t ip;
+	const char *src, *dst;
+	uint16_t vlan;
+	uint8_t proto;
+	uint16_t sport, dport;
+	__u64 packets; /* 0 ends the list */
+	__u64 bytes;
+	uint8_t tcp_flags, tos, ttl_min, ttl_max, flags;
+};
+
+#define MAX_CASE_FRAMES 6
+#define MAX_CASE_CNT 6
+#define MAX_CASE_FLOWS 4
+
+/*
+ * Counters derived from the frames and flows (packets, bytes, flow_packets,
+ * flow_bytes, flows_created) need not be listed; cnt lists the others the
+ * case moves (a listed value overrides a derived one). Every counter not
+ * derived or listed must stay 0.
+ */
+struct dp_case {
+	const char *desc;
+	struct pb_spec frames[MAX_CASE_FRAMES];
+	struct cnt_want cnt[MAX_CASE_CNT];
+	struct flow_want flows[MAX_CASE_FLOWS];
+};
+
+static struct flow_key want_key(const struct flow_want *w)
+{
+	struct flow_key k;
+	int af = w->ip == 6 ? AF_INET6 : AF_INET;
+
+	memset(&k, 0, sizeof(k));
+	k.ifindex = lo_ifindex;
+	k.vlan = w->vlan;
+	k.ip_version = w->ip;
+	k.proto = w->proto;
+	inet_pton(af, w->src ? w->src : w->ip == 6 ? PB_V6_SRC : PB_V4_SRC, k.src);
+	inet_pton(af, w->dst ? w->dst : w->ip == 6 ? PB_V6_DST : PB_V4_DST, k.dst);
+	k.sport = w->sport;
+	k.dport = w->dport;
+	return k;
+}
+
+/* The flow must sit in exactly one entry of the live generation (the test
+ * runs on one CPU) with exactly these values. */
+static void check_flow(struct check *c, const struct dp *dp,
+		       const struct flow_want *w)
+{
+	struct flow_key k = want_key(w);
+	struct flow_value v;
+	char key[160], what[256];
+	int n;
+
+	fmt_key(&k, key, sizeof(key));
+	n = get_flow(dp, dp->p.live, &k, &v);
+	if (n != 1) {
+		print_error("# %s: flow %s in %d entries, want 1\n", c->ctx, key, n);
+		dump_table(dp, 0);
+		dump_table(dp, 1);
+		c->failures++;
+		return;
+	}
+#define FLOW_FIELD(field, want)                                                \
+	do {                                                                   \
+		snprintf(what, sizeof(what), "flow %s: " #field, key);         \
+		check_eq(c, what, v.field, want);                              \
+	} while (0)
+	FLOW_FIELD(packets, w->packets);
+	FLOW_FIELD(bytes, w->bytes);
+	FLOW_FIELD(tcp_flags, w->tcp_flags);
+	FLOW_FIELD(tos, w->tos);
+	FLOW_FIELD(ttl_min, w->ttl_min ? w->ttl_min : PB_TTL);
+	FLOW_FIELD(ttl_max, w->ttl_max ? w->ttl_max : PB_TTL);
+	FLOW_FIELD(flags, w->flags);
+	FLOW_FIELD(app, APP_UNKNOWN);
+#undef FLOW_FIELD
+	snprintf(what, sizeof(what), "flow %s: 0 < first_ns <= last_ns", key);
+	check_true(c, what, v.first_ns && v.first_ns <= v.last_ns);
+}
+
+static void check_counters(struct check *c, const __u64 got[CNT__MAX],
+			   const __u64 want[CNT__MAX])
+{
+	for (int i = 0; i < CNT__MAX; i++)
+		check_eq(c, counter_names[i], got[i], want[i]);
+	check_no_silent_loss(c, got);
+}
+
+/* Runs one case on a reset datapath; returns the number of mismatches. */
+static int run_case(struct dp *dp, const struct dp_case *tc)
+{
+	struct check c = { .ctx = tc->desc };
+	__u64 want[CNT__MAX] = { 0 }, got[CNT__MAX];
+	size_t nflows = 0;
+	struct pkt p;
+
+	dp_reset(dp);
+	for (int i = 0; i < MAX_CASE_FRAMES && pb_spec_present(&tc->frames[i]); i++) {
+		__u32 retval = 0;
+		int err;
+
+		pb_build(&p, &tc->frames[i]);
+		err = run_frame(dp, &p, &retval);
+		check_eq(&c, "BPF_PROG_TEST_RUN error", -err, 0);
+		check_eq(&c, "XDP return code", retval, expected_rc(dp));
+		want[CNT_PACKETS]++;
+		want[CNT_BYTES] += p.len;
+	}
+	for (int i = 0; i < MAX_CASE_FLOWS && tc->flows[i].packets; i++) {
+		want[CNT_FLOW_PACKETS] += tc->flows[i].packets;
+		want[CNT_FLOW_BYTES] += tc->flows[i].bytes;
+		want[CNT_FLOWS_CREATED]++;
+		nflows++;
+	}
+	for (int i = 0; i < MAX_CASE_CNT && tc->cnt[i].v; i++)
+		want[tc->cnt[i].id] = tc->cnt[i].v;
+
+	sum_counters(dp, got);
+	consume_evicted(dp);
+	check_counters(&c, got, want);
+	check_table_matches_counters(&c, dp, got);
+	check_eq(&c, "entries in the live generation", table_sum(dp, 0).entries, nflows);
+	check_eq(&c, "entries in the other generation", table_sum(dp, 1).entries, 0);
+	for (size_t i = 0; i < nflows; i++)
+		check_flow(&c, dp, &tc->flows[i]);
+	return c.failures;
+}
+
+static void run_cases(struct dp *dp, const struct dp_case *cases, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad += run_case(dp, &cases[i]) ? 1 : 0;
+	if (bad)
+		fail_msg("%d of %zu cases failed (details above)", bad, n);
+}
+
+/* ---- header combinations ------------------------------------------------ */
+
+/*
+ * IPv4/IPv6 x TCP/UDP/ICMP(v6)/SCTP/UDP-Lite/DCCP/other x 0/1/2 VLAN tags.
+ * The outer tag carries PCP bits, which must not leak into key.vlan.
+ */
+static void test_header_matrix(void **state)
+{
+	static const struct {
+		uint8_t proto;
+		uint16_t l4_len; /* bytes the builder writes for it */
+	} l4s[] = {
+		{ PB_TCP, 20 },	    { PB_UDP, 8 },     { PB_ICMP, 8 }, { PB_SCTP, 12 },
+		{ PB_UDPLITE, 8 },  { PB_DCCP, 8 },    { PB_GRE, 0 },
+	};
+	struct dp *dp = *state;
+	char desc[128];
+	int bad = 0, n = 0;
+
+	for (int ip = 4; ip <= 6; ip += 2) {
+		for (size_t l = 0; l < ARRAY_SIZE(l4s); l++) {
+			for (int vlans = 0; vlans <= 2; vlans++) {
+				uint8_t proto = l4s[l].proto;
+				struct dp_case tc = { .desc = desc };
+				struct pb_spec *s = &tc.frames[0];
+				struct flow_want *w = &tc.flows[0];
+
+				if (ip == 6 && proto == PB_ICMP)
+					proto = PB_ICMPV6;
+				snprintf(desc, sizeof(desc), "IPv%d proto %u, %d VLAN tags",
+					 ip, proto, vlans);
+				*s = (struct pb_spec){
+					.ip = ip, .n_vlans = vlans,
+					.tpid = { vlans == 2 ? PB_TPID_8021AD : PB_TPID_8021Q,
+						  PB_TPID_8021Q },
+					.tci = { 5 << 13 | 100, 200 },
+					.proto = proto, .sport = 40000 + l, .dport = 443,
+					.tcp_flags = PB_PSH | PB_ACK, .icmp_type = 3,
+					.icmp_code = 1, .payload = 33,
+				};
+				*w = (struct flow_want){
+					.ip = ip, .vlan = vlans ? 100 : 0, .proto = proto,
+					.packets = 1,
+					.bytes = (ip == 4 ? 20 : 40) + l4s[l].l4_len + 33,
+				};
+				switch (proto) {
+				case PB_TCP:
+					w->tcp_flags = PB_PSH | PB_ACK;
+					/* fallthrough */
+				case PB_UDP:
+				case PB_SCTP:
+				case PB_UDPLITE:
+				case PB_DCCP:
+					w->sport = 40000 + l;
+					w->dport = 443;
+					break;
+				case PB_ICMP:
+				case PB_ICMPV6:
+					w->dport = 3 << 8 | 1; /* type << 8 | code */
+					break;
+				}
+				bad += run_case(dp, &tc) ? 1 : 0;
+				n++;
+			}
+		}
+	}
+	if (bad)
+		fail_msg("%d of %d header combinations failed", bad, n);
+}
+
+/* IHL 0..4 is an error; 5..15 skips the options and reaches L4. */
+static void test_ipv4_ihl(void **state)
+{
+	struct dp *dp = *state;
+	char desc[64];
+	int bad = 0;
+
+	for (int ihl = 0; ihl <= 15; ihl++) {
+		struct dp_case tc = {
+			.desc = desc,
+			.frames = { { .ip = 4, .ihl = PB_SET(ihl), .proto = PB_UDP,
+				      .sport = 7, .dport = 9, .payload = 5 } },
+		};
+
+		snprintf(desc, sizeof(desc), "IPv4 IHL %d", ihl);
+		if (ihl < 5)
+			tc.cnt[0] = (struct cnt_want){ CNT_ERR_IPV4_BAD_IHL, 1 };
+		else
+			tc.flows[0] = (struct flow_want){ .ip = 4, .proto = PB_UDP,
+							  .sport = 7, .dport = 9,
+							  .packets = 1,
+							  .bytes = ihl * 4 + 8 + 5 };
+		bad += run_case(dp, &tc) ? 1 : 0;
+	}
+	if (bad)
+		fail_msg("%d IHL values failed", bad);
+}
+
+#define TCP4(...) { .ip = 4, .proto = PB_TCP, __VA_ARGS__ }
+#define UDP4(...) { .ip = 4, .proto = PB_UDP, __VA_ARGS__ }
+#define UDP6(...) { .ip = 6, .proto = PB_UDP, __VA_ARGS__ }
+
+static const struct dp_case basic_cases[] = {
+	{
+		.desc = "IPv4 TCP: flags ORed, ToS of the first packet, TTL min/max",
+		.frames = {
+			TCP4(.sport = 40000, .dport = 443, .tcp_flags = PB_SYN,
+			     .tos = 0x10, .ttl = 64),
+			TCP4(.sport = 40000, .dport = 443, .tcp_flags = PB_ACK,
+			     .tos = 0x00, .ttl = 50, .payload = 100),
+			TCP4(.sport = 40000, .dport = 443, .tcp_flags = PB_FIN | PB_ACK,
+			     .tos = 0x04, .ttl = 70),
+		},
+		.flows = { { .ip = 4, .proto = PB_TCP, .sport = 40000, .dport = 443,
+			     .packets = 3, .bytes = 40 + 140 + 40,
+			     .tcp_flags = PB_SYN | PB_ACK | PB_FIN, .tos = 0x10,
+			     .ttl_min = 50, .ttl_max = 70 } },
+	},
+	{
+		.desc = "IPv6 UDP: traffic class as ToS, hop limit as TTL",
+		.frames = { UDP6(.sport = 5353, .dport = 53, .tos = 0xb8, .ttl = 255,
+				 .payload = 20) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 5353, .dport = 53,
+			     .packets = 1, .bytes = 40 + 8 + 20, .tos = 0xb8,
+			     .ttl_min = 255, .ttl_max = 255 } },
+	},
+	{
+		.desc = "flows are unidirectional: the reply is another flow",
+		.frames = {
+			TCP4(.sport = 1025, .dport = 22, .tcp_flags = PB_SYN),
+			TCP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 22, .dport = 1025,
+			     .tcp_flags = PB_SYN | PB_ACK),
+		},
+		.flows = {
+			{ .ip = 4, .proto = PB_TCP, .sport = 1025, .dport = 22,
+			  .packets = 1, .bytes = 40, .tcp_flags = PB_SYN },
+			{ .ip = 4, .src = PB_V4_DST, .dst = PB_V4_SRC, .proto = PB_TCP,
+			  .sport = 22, .dport = 1025, .packets = 1, .bytes = 40,
+			  .tcp_flags = PB_SYN | PB_ACK },
+		},
+	},
+	{
+		.desc = "IPv4 addresses sit in the first 4 key bytes, the rest zero",
+		.frames = { UDP4(.src = "192.168.255.1", .dst = "172.31.0.254",
+				 .sport = 1, .dport = 65535) },
+		.flows = { { .ip = 4, .src = "192.168.255.1", .dst = "172.31.0.254",
+			     .proto = PB_UDP, .sport = 1, .dport = 65535, .packets = 1,
+			     .bytes = 28 } },
+	},
+	{
+		.desc = "Ethernet padding: bytes are the IP total length",
+		.frames = { UDP4(.sport = 53, .dport = 53, .pad_to = 60) },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 53, .dport = 53,
+			     .packets = 1, .bytes = 28 } },
+	},
+	{
+		.desc = "ICMP echo request: sport 0, dport type 8 << 8 | code 0",
+		.frames = { { .ip = 4, .proto = PB_ICMP, .icmp_type = 8, .payload = 56 } },
+		.flows = { { .ip = 4, .proto = PB_ICMP, .dport = 0x0800, .packets = 1,
+			     .bytes = 20 + 8 + 56 } },
+	},
+	{
+		.desc = "ICMPv6 packet too big: dport type 2 << 8 | code 0",
+		.frames = { { .ip = 6, .proto = PB_ICMPV6, .icmp_type = 2 } },
+		.flows = { { .ip = 6, .proto = PB_ICMPV6, .dport = 0x0200, .packets = 1,
+			     .bytes = 48 } },
+	},
+	{
+		.desc = "802.1ad + 802.1Q with PCP and DEI: key.vlan is the outer VID",
+		.frames = { UDP4(.n_vlans = 2, .tpid = { PB_TPID_8021AD, PB_TPID_8021Q },
+				 .tci = { 0xb000 | 0x123, 0xf000 | 0x456 }, .sport = 1,
+				 .dport = 2) },
+		.flows = { { .ip = 4, .vlan = 0x123, .proto = PB_UDP, .sport = 1,
+			     .dport = 2, .packets = 1, .bytes = 28 } },
+	},
+	{
+		.desc = "two 802.1Q tags (0x8100 twice)",
+		.frames = { UDP6(.n_vlans = 2, .tci = { 4094, 1 }, .sport = 1, .dport = 2) },
+		.flows = { { .ip = 6, .vlan = 4094, .proto = PB_UDP, .sport = 1,
+			     .dport = 2, .packets = 1, .bytes = 48 } },
+	},
+	{
+		.desc = "priority-tagged frame (VID 0): key.vlan 0",
+		.frames = { UDP4(.n_vlans = 1, .tci = { 6 << 13 }, .sport = 1, .dport = 2) },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 28 } },
+	},
+	{
+		.desc = "same 5-tuple on two VLANs: two flows",
+		.frames = {
+			UDP4(.n_vlans = 1, .tci = { 10 }, .sport = 1, .dport = 2),
+			UDP4(.n_vlans = 1, .tci = { 20 }, .sport = 1, .dport = 2),
+		},
+		.flows = {
+			{ .ip = 4, .vlan = 10, .proto = PB_UDP, .sport = 1, .dport = 2,
+			  .packets = 1, .bytes = 28 },
+			{ .ip = 4, .vlan = 20, .proto = PB_UDP, .sport = 1, .dport = 2,
+			  .packets = 1, .bytes = 28 },
+		},
+	},
+	{
+		.desc = "three VLAN tags: too deep, no flow",
+		.frames = { UDP4(.n_vlans = 3, .tci = { 1, 2, 3 }, .sport = 1, .dport = 2) },
+		.cnt = { { CNT_ERR_VLAN_TOO_DEEP, 1 } },
+	},
+	{
+		.desc = "four 802.1ad tags: too deep, no flow",
+		.frames = { UDP6(.n_vlans = 4,
+				 .tpid = { PB_TPID_8021AD, PB_TPID_8021AD, PB_TPID_8021AD,
+					   PB_TPID_8021AD },
+				 .sport = 1, .dport = 2) },
+		.cnt = { { CNT_ERR_VLAN_TOO_DEEP, 1 } },
+	},
+	{
+		.desc = "ARP: not IP",
+		.frames = { { .ethertype = PB_ETH_ARP, .payload = 28 } },
+		.cnt = { { CNT_NON_IP, 1 } },
+	},
+	{
+		.desc = "LLDP and ARP in a VLAN: not IP",
+		.frames = {
+			{ .ethertype = PB_ETH_LLDP, .payload = 46 },
+			{ .ethertype = PB_ETH_ARP, .n_vlans = 2, .payload = 28 },
+		},
+		.cnt = { { CNT_NON_IP, 2 } },
+	},
+	{
+		.desc = "ethertype IPv4, version 6",
+		.frames = { UDP4(.version = PB_SET(6), .sport = 1, .dport = 2) },
+		.cnt = { { CNT_ERR_IPV4_BAD_VERSION, 1 } },
+	},
+	{
+		.desc = "ethertype IPv4, version 0 and 15",
+		.frames = {
+			UDP4(.version = PB_SET(0), .sport = 1, .dport = 2),
+			UDP4(.version = PB_SET(15), .sport = 1, .dport = 2),
+		},
+		.cnt = { { CNT_ERR_IPV4_BAD_VERSION, 2 } },
+	},
+	{
+		.desc = "ethertype IPv6, version 4 and 0",
+		.frames = {
+			UDP6(.version = PB_SET(4), .sport = 1, .dport = 2),
+			UDP6(.version = PB_SET(0), .sport = 1, .dport = 2),
+		},
+		.cnt = { { CNT_ERR_IPV6_BAD_VERSION, 2 } },
+	},
+	{
+		.desc = "IPv4 with DF: not a fragment",
+		.frames = { UDP4(.frag = PB_IPV4_DF, .ip_id = 77, .sport = 1, .dport = 2) },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 28 } },
+	},
+	{
+		.desc = "mixed good and bad frames: each counted once, where it belongs",
+		.frames = {
+			UDP4(.sport = 1, .dport = 2),
+			{ .ethertype = PB_ETH_ARP, .payload = 28 },
+			UDP4(.ihl = PB_SET(3), .sport = 1, .dport = 2),
+			UDP4(.n_vlans = 3, .sport = 1, .dport = 2),
+			UDP4(.sport = 1, .dport = 2, .payload = 10),
+		},
+		.cnt = { { CNT_NON_IP, 1 }, { CNT_ERR_IPV4_BAD_IHL, 1 },
+			 { CNT_ERR_VLAN_TOO_DEEP, 1 } },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 2, .bytes = 28 + 38 } },
+	},
+};
+
+static void test_basic_cases(void **state)
+{
+	run_cases(*state, basic_cases, ARRAY_SIZE(basic_cases));
+}
+
+/* ---- IPv6 extension headers ---------------------------------------------- */
+
+#define EXT(t, l) { .type = (t), .len = (l) }
+
+static const struct dp_case ipv6_ext_cases[] = {
+	{
+		.desc = "hop-by-hop (8 bytes)",
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_HOPOPTS, 8) }, .sport = 1,
+				 .dport = 2, .payload = 3) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 8 + 8 + 3 } },
+	},
+	{
+		.desc = "hop-by-hop (24 bytes: hdrlen 2)",
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_HOPOPTS, 24) }, .sport = 1,
+				 .dport = 2) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 24 + 8 } },
+	},
+	{
+		.desc = "routing (24 bytes) then TCP",
+		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_ROUTING, 24) },
+			      .proto = PB_TCP, .sport = 80, .dport = 50000,
+			      .tcp_flags = PB_RST } },
+		.flows = { { .ip = 6, .proto = PB_TCP, .sport = 80, .dport = 50000,
+			     .packets = 1, .bytes = 40 + 24 + 20,
+			     .tcp_flags = PB_RST } },
+	},
+	{
+		.desc = "destination options (16 bytes)",
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_DSTOPTS, 16) }, .sport = 1,
+				 .dport = 2) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 16 + 8 } },
+	},
+	{
+		.desc = "mobility header (8 bytes) then UDP",
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_MH, 8) }, .sport = 1,
+				 .dport = 2) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 8 + 8 } },
+	},
+	{
+		.desc = "AH (12 bytes: length in 4-byte units minus 2)",
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_AH, 12) }, .sport = 1,
+				 .dport = 2) },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 12 + 8 } },
+	},
+	{
+		.desc = "AH (24 bytes) then ICMPv6",
+		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_AH, 24) },
+			      .proto = PB_ICMPV6, .icmp_type = 128 } },
+		.flows = { { .ip = 6, .proto = PB_ICMPV6, .dport = 128 << 8,
+			     .packets = 1, .bytes = 40 + 24 + 8 } },
+	},
+	{
+		.desc = "atomic fragment header (offset 0, M=0): a first fragment",
+		.frames = { UDP6(.n_ext = 1,
+				 .ext = { { .type = PB_FRAGMENT, .id = 42 } },
+				 .sport = 1, .dport = 2) },
+		.cnt = { { CNT_FRAGMENTS, 1 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
+			     .packets = 1, .bytes = 40 + 8 + 8,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "no next header (59) after destination options: proto 59",
+		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_DSTOPTS, 8) },
+			      .proto = PB_NONXT, .payload = 4 } },
+		.flows = { { .ip = 6, .proto = PB_NONXT, .packets = 1,
+			     .bytes = 40 + 8 + 4 } },
+	},
+};
+
+static void test_ipv6_ext_cases(void **state)
+{
+	run_cases(*state, ipv6_ext_cases, ARRAY_SIZE(ipv6_ext_cases));
+}
+
+/*
+ * Chains of MAX_IPV6_EXT_HDRS - 1 .. + 2 headers. Up to the bound the walk
+ * reaches UDP; past it, the flow is still counted, with ports 0 and proto
+ * the header the walk stopped at (the one after the last walked), flagged.
+ */
+static void test_ipv6_ext_chain_bound(void **state)
+{
+	static const struct pb_ext kinds[] = {
+		EXT(PB_HOPOPTS, 8), EXT(PB_ROUTING, 24), EXT(PB_DSTOPTS, 16),
+		EXT(PB_AH, 12),	    EXT(PB_MH, 8),	 EXT(PB_DSTOPTS, 8),
+		EXT(PB_ROUTING, 16), EXT(PB_AH, 16),	 EXT(PB_HOPOPTS, 8),
+		EXT(PB_DSTOPTS, 8),
+	};
+	struct dp *dp = *state;
+	char desc[96];
+	int bad = 0;
+
+	_Static_assert(MAX_IPV6_EXT_HDRS + 2 <= PB_MAX_EXT, "builder holds the chain");
+	_Static_assert(MAX_IPV6_EXT_HDRS + 2 <= ARRAY_SIZE(kinds), "enough kinds");
+	for (int n = MAX_IPV6_EXT_HDRS - 1; n <= MAX_IPV6_EXT_HDRS + 2; n++) {
+		struct dp_case tc = { .desc = desc };
+		struct pb_spec *s = &tc.frames[0];
+		struct flow_want *w = &tc.flows[0];
+		unsigned int ext_bytes = 0;
+
+		snprintf(desc, sizeof(desc), "IPv6 chain of %d extension headers (bound %d)",
+			 n, MAX_IPV6_EXT_HDRS);
+		*s = (struct pb_spec)UDP6(.n_ext = n, .sport = 111, .dport = 222,
+					  .payload = 1);
+		for (int i = 0; i < n; i++) {
+			s->ext[i] = kinds[i];
+			ext_bytes += kinds[i].len;
+		}
+		*w = (struct flow_want){ .ip = 6, .packets = 1,
+					 .bytes = 40 + ext_bytes + 8 + 1 };
+		if (n <= MAX_IPV6_EXT_HDRS) {
+			w->proto = PB_UDP;
+			w->sport = 111;
+			w->dport = 222;
+		} else {
+			w->proto = kinds[MAX_IPV6_EXT_HDRS].type;
+			w->flags = FLOW_F_EXT_CHAIN_TOO_LONG;
+			tc.cnt[0] = (struct cnt_want){ CNT_IPV6_EXT_TOO_LONG, 1 };
+		}
+		bad += run_case(dp, &tc) ? 1 : 0;
+	}
+	if (bad)
+		fail_msg("%d chain lengths failed", bad);
+}
+
+/* ---- fragments ----------------------------------------------------------- */
+
+/*
+ * IPv4 fragments of one UDP datagram (ports 1000 -> 2000, IP ID 0x1234):
+ * the first carries 8 + 96 bytes of IP payload (13 units of 8 bytes).
+ */
+#define V4_FIRST(id_, ...) UDP4(.ip_id = (id_), .frag = PB_IPV4_MF, .sport = 1000, \
+				.dport = 2000, .payload = 96, __VA_ARGS__)
+#define V4_LATER(id_, off, mf, ...) UDP4(.ip_id = (id_),                          \
+					 .frag = (off) | ((mf) ? PB_IPV4_MF : 0),     \
+					 .no_l4 = true, .payload = 104, __VA_ARGS__)
+#define V6_FRAG(off, mf, id_) { .type = PB_FRAGMENT, .frag_offset = (off), \
+				.more = (mf), .id = (id_) }
+
+static const struct dp_case frag_cases[] = {
+	{
+		.desc = "IPv4: first fragment and two later ones share its flow",
+		.frames = { V4_FIRST(0x1234), V4_LATER(0x1234, 13, true),
+			    V4_LATER(0x1234, 26, false) },
+		.cnt = { { CNT_FRAGMENTS, 3 }, { CNT_FRAG_MATCHED, 2 } },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			     .packets = 3, .bytes = 3 * 124,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "IPv4: later fragments without a first go to ports 0",
+		.frames = { V4_LATER(0x5555, 13, true), V4_LATER(0x5555, 26, false) },
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_UNMATCHED, 2 } },
+		.flows = { { .ip = 4, .proto = PB_UDP, .packets = 2, .bytes = 2 * 124,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "IPv4: a later fragment with another IP ID does not match",
+		.frames = { V4_FIRST(1), V4_LATER(2, 13, false) },
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_UNMATCHED, 1 } },
+		.flows = {
+			{ .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			  .packets = 1, .bytes = 124, .flags = FLOW_F_FRAGMENTED },
+			{ .ip = 4, .proto = PB_UDP, .packets = 1, .bytes = 124,
+			  .flags = FLOW_F_FRAGMENTED },
+		},
+	},
+	{
+		.desc = "IPv4: the same IP ID from another source does not match",
+		.frames = { V4_FIRST(7), V4_LATER(7, 13, false, .src = "10.0.0.3") },
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_UNMATCHED, 1 } },
+		.flows = {
+			{ .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			  .packets = 1, .bytes = 124, .flags = FLOW_F_FRAGMENTED },
+			{ .ip = 4, .src = "10.0.0.3", .proto = PB_UDP, .packets = 1,
+			  .bytes = 124, .flags = FLOW_F_FRAGMENTED },
+		},
+	},
+	{
+		.desc = "IPv4: two interleaved datagrams, each matched by IP ID",
+		.frames = {
+			V4_FIRST(1),
+			UDP4(.ip_id = 2, .frag = PB_IPV4_MF, .sport = 3000, .dport = 4000,
+			     .payload = 96),
+			V4_LATER(2, 13, false),
+			V4_LATER(1, 13, false),
+		},
+		.cnt = { { CNT_FRAGMENTS, 4 }, { CNT_FRAG_MATCHED, 2 } },
+		.flows = {
+			{ .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			  .packets = 2, .bytes = 248, .flags = FLOW_F_FRAGMENTED },
+			{ .ip = 4, .proto = PB_UDP, .sport = 3000, .dport = 4000,
+			  .packets = 2, .bytes = 248, .flags = FLOW_F_FRAGMENTED },
+		},
+	},
+	{
+		.desc = "IPv4: fragmented TCP; the flow's flags come from the first",
+		.frames = {
+			TCP4(.ip_id = 9, .frag = PB_IPV4_MF, .sport = 5, .dport = 6,
+			     .tcp_flags = PB_PSH | PB_ACK, .payload = 84),
+			{ .ip = 4, .proto = PB_TCP, .no_l4 = true, .ip_id = 9,
+			  .frag = 13, .payload = 10 },
+		},
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_MATCHED, 1 } },
+		.flows = { { .ip = 4, .proto = PB_TCP, .sport = 5, .dport = 6,
+			     .packets = 2, .bytes = 124 + 30,
+			     .tcp_flags = PB_PSH | PB_ACK,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "IPv6: fragment header, first and two later fragments",
+		.frames = {
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(0, true, 0xdeadbeef) },
+			     .sport = 1000, .dport = 2000, .payload = 96),
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(13, true, 0xdeadbeef) },
+			     .no_l4 = true, .payload = 104),
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(26, false, 0xdeadbeef) },
+			     .no_l4 = true, .payload = 20),
+		},
+		.cnt = { { CNT_FRAGMENTS, 3 }, { CNT_FRAG_MATCHED, 2 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			     .packets = 3, .bytes = 152 + 152 + 68,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "IPv6: later fragments without a first go to ports 0",
+		.frames = {
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(13, true, 77) }, .no_l4 = true,
+			     .payload = 104),
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(26, false, 77) }, .no_l4 = true,
+			     .payload = 20),
+		},
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_UNMATCHED, 2 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .packets = 2, .bytes = 152 + 68,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+	{
+		.desc = "IPv6: another identification does not match",
+		.frames = {
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(0, true, 1) }, .sport = 1000,
+			     .dport = 2000, .payload = 96),
+			UDP6(.n_ext = 1, .ext = { V6_FRAG(13, false, 2) }, .no_l4 = true,
+			     .payload = 104),
+		},
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_UNMATCHED, 1 } },
+		.flows = {
+			{ .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			  .packets = 1, .bytes = 152, .flags = FLOW_F_FRAGMENTED },
+			{ .ip = 6, .proto = PB_UDP, .packets = 1, .bytes = 152,
+			  .flags = FLOW_F_FRAGMENTED },
+		},
+	},
+	{
+		.desc = "IPv6: hop-by-hop before the fragment header",
+		.frames = {
+			UDP6(.n_ext = 2, .ext = { EXT(PB_HOPOPTS, 8), V6_FRAG(0, true, 5) },
+			     .sport = 1000, .dport = 2000, .payload = 96),
+			UDP6(.n_ext = 2, .ext = { EXT(PB_HOPOPTS, 8), V6_FRAG(13, false, 5) },
+			     .no_l4 = true, .payload = 104),
+		},
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_MATCHED, 1 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			     .packets = 2, .bytes = 160 + 160,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+};
+
+static void test_fragment_cases(void **state)
+{
+	run_cases(*state, frag_cases, ARRAY_SIZE(frag_cases));
+}
+
+/*
+ * RFC 8200 4.5: headers after the fragment header are part of the
+ * fragmentable part, so a later fragment's fragment header names the first
+ * of them (here destination options, 60), not the upper-layer protocol.
+ * All fragments of one packet carry the same next-header value there, so
+ * they still belong to the first fragment's flow (src, dst, id).
+ */
+static const struct dp_case frag_dstopts_cases[] = {
+	{
+		.desc = "IPv6: destination options after the fragment header",
+		.frames = {
+			UDP6(.n_ext = 2, .ext = { V6_FRAG(0, true, 9), EXT(PB_DSTOPTS, 8) },
+			     .sport = 1000, .dport = 2000, .payload = 88),
+			{ .ip = 6, .n_ext = 1, .ext = { V6_FRAG(13, false, 9) },
+			  .proto = PB_DSTOPTS, .no_l4 = true, .payload = 104 },
+		},
+		.cnt = { { CNT_FRAGMENTS, 2 }, { CNT_FRAG_MATCHED, 1 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			     .packets = 2, .bytes = 152 + 152,
+			     .flags = FLOW_F_FRAGMENTED } },
+	},
+};
+
+static void test_fragment_dstopts_after_frag(void **state)
+{
+	run_cases(*state, frag_dstopts_cases, ARRAY_SIZE(frag_dstopts_cases));
+}
+
+/* ---- truncation at every byte ---------------------------------------- */
+
+enum cut_outcome {
+	CUT_REFUSED,	 /* BPF_PROG_TEST_RUN refuses the frame: EINVAL */
+	CUT_ERROR,	 /* the named error counter, no flow */
+	CUT_L4_TRUNCATED, /* counted, ports 0, CNT_L4_TRUNCATED */
+	CUT_COUNTED,	 /* counted with its ports */
+};
+
+struct cut_region {
+	size_t below; /* cut lengths under this (and over the last region) */
+	enum cut_outcome outcome;
+	enum counter err;
+};
+
+struct cut_case {
+	const char *desc;
+	struct pb_spec frame;
+	struct flow_want flow;	/* what the whole frame counts as */
+	struct cnt_want also[2]; /* counted with the flow (e.g. fragments) */
+	struct cut_region regions[8]; /* the last has below = SIZE_MAX */
+};
+
+/*
+ * The kernel refuses XDP test frames shorter than an Ethernet header
+ * (bpf_prog_test_run_xdp: EINVAL below ETH_HLEN), so the program never sees
+ * them and CNT_ERR_ETH_TRUNCATED cannot be reached from here.
+ */
+#define ETH_REFUSED { 14, CUT_REFUSED, 0 }
+
+static const struct cut_case cut_cases[] = {
+	{
+		.desc = "802.1Q + IPv4 (IHL 6) + TCP",
+		.frame = TCP4(.n_vlans = 1, .tci = { 100 }, .ihl = PB_SET(6),
+			      .tos = 0x20, .sport = 1234, .dport = 80,
+			      .tcp_flags = PB_PSH | PB_ACK, .payload = 10),
+		.flow = { .ip = 4, .vlan = 100, .proto = PB_TCP, .sport = 1234,
+			  .dport = 80, .packets = 1, .bytes = 24 + 20 + 10,
+			  .tcp_flags = PB_PSH | PB_ACK, .tos = 0x20 },
+		.regions = {
+			ETH_REFUSED,
+			{ 14 + 4, CUT_ERROR, CNT_ERR_VLAN_TRUNCATED },
+			{ 18 + 24, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED }, /* + options */
+			{ 42 + 20, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "802.1ad + 802.1Q + IPv6 + hop-by-hop + dest opts + UDP",
+		.frame = UDP6(.n_vlans = 2, .tpid = { PB_TPID_8021AD, PB_TPID_8021Q },
+			      .tci = { 100, 200 }, .n_ext = 2,
+			      .ext = { EXT(PB_HOPOPTS, 8), EXT(PB_DSTOPTS, 16) },
+			      .sport = 5000, .dport = 6000, .payload = 10),
+		.flow = { .ip = 6, .vlan = 100, .proto = PB_UDP, .sport = 5000,
+			  .dport = 6000, .packets = 1, .bytes = 40 + 24 + 8 + 10 },
+		.regions = {
+			ETH_REFUSED,
+			{ 18, CUT_ERROR, CNT_ERR_VLAN_TRUNCATED },  /* outer tag */
+			{ 22, CUT_ERROR, CNT_ERR_VLAN_TRUNCATED },  /* inner tag */
+			{ 62, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },  /* fixed header */
+			{ 70, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },  /* hop-by-hop */
+			{ 86, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },  /* dest opts */
+			{ 90, CUT_L4_TRUNCATED, 0 }, /* UDP: the ports are 4 bytes */
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "IPv6 + fragment header (first fragment) + TCP",
+		.frame = { .ip = 6, .n_ext = 1, .ext = { V6_FRAG(0, true, 3) },
+			   .proto = PB_TCP, .sport = 22, .dport = 2222,
+			   .tcp_flags = PB_ACK, .payload = 16 },
+		.flow = { .ip = 6, .proto = PB_TCP, .sport = 22, .dport = 2222,
+			  .packets = 1, .bytes = 40 + 8 + 20 + 16, .tcp_flags = PB_ACK,
+			  .flags = FLOW_F_FRAGMENTED },
+		.also = { { CNT_FRAGMENTS, 1 } },
+		.regions = {
+			ETH_REFUSED,
+			{ 54, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },
+			{ 62, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED }, /* fragment hdr */
+			{ 82, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "IPv4 + ICMP",
+		.frame = { .ip = 4, .proto = PB_ICMP, .icmp_type = 11, .icmp_code = 1,
+			   .payload = 8 },
+		.flow = { .ip = 4, .proto = PB_ICMP, .dport = 11 << 8 | 1,
+			  .packets = 1, .bytes = 20 + 8 + 8 },
+		.regions = {
+			ETH_REFUSED,
+			{ 34, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 36, CUT_L4_TRUNCATED, 0 }, /* type and code: 2 bytes */
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+};
+
+/* A refused frame: EINVAL, and the program did not run at all. */
+static int check_refused(struct dp *dp, const struct pkt *p, const char *desc)
+{
+	struct check c = { .ctx = desc };
+	__u64 got[CNT__MAX], want[CNT__MAX] = { 0 };
+	__u32 retval;
+
+	dp_reset(dp);
+	check_eq(&c, "BPF_PROG_TEST_RUN error (-EINVAL)", -run_frame(dp, p, &retval),
+		 EINVAL);
+	sum_counters(dp, got);
+	check_counters(&c, got, want);
+	check_eq(&c, "entries in the live generation", table_sum(dp, 0).entries, 0);
+	return c.failures;
+}
+
+static void test_truncation(void **state)
+{
+	struct dp *dp = *state;
+	int bad = 0, n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cut_cases); i++) {
+		const struct cut_case *cc = &cut_cases[i];
+		struct pkt full;
+
+		pb_build(&full, &cc->frame);
+		for (size_t cut = 0; cut <= full.len; cut++) {
+			const struct cut_region *r = cc->regions;
+			struct dp_case tc = { .frames = { cc->frame } };
+			char desc[160];
+
+			while (cut >= r->below)
+				r++;
+			snprintf(desc, sizeof(desc), "%s, cut at %zu of %zu", cc->desc,
+				 cut, full.len);
+			tc.desc = desc;
+			tc.frames[0].cut = cut;
+			n++;
+			switch (r->outcome) {
+			case CUT_REFUSED: {
+				struct pkt p = full;
+
+				pb_cut(&p, cut);
+				bad += check_refused(dp, &p, desc) ? 1 : 0;
+				continue;
+			}
+			case CUT_ERROR:
+				tc.cnt[0] = (struct cnt_want){ r->err, 1 };
+				break;
+			case CUT_L4_TRUNCATED:
+				tc.flows[0] = cc->flow;
+				tc.flows[0].sport = tc.flows[0].dport = 0;
+				tc.flows[0].tcp_flags = 0;
+				tc.flows[0].flags |= FLOW_F_L4_TRUNCATED;
+				tc.cnt[0] = (struct cnt_want){ CNT_L4_TRUNCATED, 1 };
+				memcpy(&tc.cnt[1], cc->also, sizeof(cc->also));
+				break;
+			case CUT_COUNTED:
+				tc.flows[0] = cc->flow;
+				memcpy(&tc.cnt[0], cc->also, sizeof(cc->also));
+				break;
+			}
+			bad += run_case(dp, &tc) ? 1 : 0;
+		}
+	}
+	if (bad)
+		fail_msg("%d of %d cut lengths failed", bad, n);
+}
+
+/* ---- full buckets: eviction, then uncounted ---------------------------- */
+
+/* Flow i: UDP 10.0.0.1:(1000 + i) -> 10.0.0.2:53, 28 + i % 50 IP bytes. */
+static void flow_frame(struct pkt *p, int i)
+{
+	struct pb_spec s = UDP4(.sport = 1000 + i, .dport = 53, .payload = i % 50);
+
+	pb_build(p, &s);
+}
+
+static __u64 flow_frame_bytes(int i)
+{
+	return 28 + i % 50;
+}
+
+static struct flow_key flow_frame_key(int i)
+{
+	struct flow_want w = { .ip = 4, .proto = PB_UDP, .sport = 1000 + i,
+			       .dport = 53 };
+
+	return want_key(&w);
+}
+
+/* Runs flow i's frame at probe time t (replay clock) or now (t == 0);
+ * returns the frame's length for CNT_BYTES. */
+static size_t send_flow(struct dp *dp, int i, __u64 t)
+{
+	struct pkt p;
+	__u32 retval;
+
+	if (t)
+		dp->skel->bss->replay_now_ns = t;
+	flow_frame(&p, i);
+	assert_int_equal(run_frame(dp, &p, &retval), 0);
+	assert_int_equal(retval, expected_rc(dp));
+	return p.len;
+}
+
+/* An evicted flow arrives whole: its key and every count it had. */
+static void check_evicted(struct check *c, const struct flow_entry *e, int flow,
+			  __u64 packets, __u64 first_ns, __u64 last_ns)
+{
+	struct flow_key k = flow_frame_key(flow);
+	char what[96];
+
+	snprintf(what, sizeof(what), "evicted record is flow %d", flow);
+	check_true(c, what, memcmp(&e->key, &k, sizeof(k)) == 0);
+	check_eq(c, "evicted packets", e->val.packets, packets);
+	check_eq(c, "evicted bytes", e->val.bytes, packets * flow_frame_bytes(flow));
+	check_eq(c, "evicted first_ns", e->val.first_ns, first_ns);
+	check_eq(c, "evicted last_ns", e->val.last_ns, last_ns);
+	check_eq(c, "evicted ttl_min", e->val.ttl_min, PB_TTL);
+}
+
+static void check_in_table(struct check *c, struct dp *dp, int flow, __u64 packets,
+			   __u64 first_ns, __u64 last_ns)
+{
+	struct flow_key k = flow_frame_key(flow);
+	struct flow_value v;
+	char what[96];
+
+	snprintf(what, sizeof(what), "flow %d in one table entry", flow);
+	check_eq(c, what, get_flow(dp, dp->p.live, &k, &v), 1);
+	check_eq(c, "table packets", v.packets, packets);
+	check_eq(c, "table bytes", v.bytes, packets * flow_frame_bytes(flow));
+	check_eq(c, "table first_ns", v.first_ns, first_ns);
+	check_eq(c, "table last_ns", v.last_ns, last_ns);
+}
+
+/*
+ * One bucket of 4 ways: the fifth flow evicts the least recently seen one
+ * (by last_ns) to the ring, whole; a flow seen again after its eviction
+ * starts a new entry. Nothing is lost: table + ring == what was sent.
+ */
+static void test_bucket_eviction(void **state)
+{
+	static const struct {
+		int flow;
+		__u64 t;
+	} seq[] = {
+		{ 0, 1000 }, { 1, 2000 }, { 2, 3000 }, { 3, 4000 }, /* bucket full */
+		{ 0, 5000 },	/* flow 0 is now the most recently seen */
+		{ 4, 6000 },	/* evicts flow 1 (last seen 2000) */
+		{ 5, 7000 },	/* evicts flow 2 (3000) */
+		{ 1, 8000 },	/* flow 1 again, a new entry: evicts flow 3 */
+	};
+	struct dp *dp = *state;
+	struct check c = { .ctx = "bucket eviction" };
+	__u64 got[CNT__MAX], want[CNT__MAX] = { 0 };
+
+	_Static_assert(FLOW_TABLE_WAYS == 4, "the sequence is written for 4 ways");
+	dp_reset(dp);
+	for (size_t i = 0; i < ARRAY_SIZE(seq); i++) {
+		want[CNT_BYTES] += send_flow(dp, seq[i].flow, seq[i].t);
+		want[CNT_FLOW_BYTES] += flow_frame_bytes(seq[i].flow);
+	}
+	want[CNT_PACKETS] = want[CNT_FLOW_PACKETS] = ARRAY_SIZE(seq);
+	want[CNT_FLOWS_CREATED] = 7;
+	want[CNT_FLOWS_EVICTED] = 3;
+	want[CNT_EVICTED_PACKETS] = 3;
+	want[CNT_EVICTED_BYTES] = flow_frame_bytes(1) + flow_frame_bytes(2) +
+				  flow_frame_bytes(3);
+	sum_counters(dp, got);
+	check_counters(&c, got, want);
+
+	check_eq(&c, "records in the eviction ring", consume_evicted(dp), 3);
+	check_evicted(&c, &dp->evicted[0], 1, 1, 2000, 2000);
+	check_evicted(&c, &dp->evicted[1], 2, 1, 3000, 3000);
+	check_evicted(&c, &dp->evicted[2], 3, 1, 4000, 4000);
+	check_table_matches_counters(&c, dp, got);
+
+	check_eq(&c, "entries in the table", table_sum(dp, 0).entries, 4);
+	check_in_table(&c, dp, 0, 2, 1000, 5000);
+	check_in_table(&c, dp, 4, 1, 6000, 6000);
+	check_in_table(&c, dp, 5, 1, 7000, 7000);
+	check_in_table(&c, dp, 1, 1, 8000, 8000);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
+/*
+ * A one-page ring holds 4096 / (8-byte record header + 88-byte entry) = 42
+ * evicted flows. With nobody consuming, a new flow that finds its bucket
+ * and the ring full is counted only in CNT_UNCOUNTED_*, by packets and
+ * bytes; a packet of a flow already in the table is still counted.
+ * Consuming the ring makes room for evictions again.
+ */
+static void test_ring_full_uncounted(void **state)
+{
+	const int ways = FLOW_TABLE_WAYS;
+	const int fits = SMALL_RING / (BPF_RINGBUF_HDR_SZ + sizeof(struct flow_entry));
+	const int refused = 10, total = ways + fits + refused;
+	const int in_table = fits + ways - 1; /* the newest flow that got in */
+	struct dp *dp = *state;
+	struct check c = { .ctx = "bucket and ring full: uncounted" };
+	__u64 got[CNT__MAX], want[CNT__MAX] = { 0 };
+	__u64 t = 0;
+
+	dp_reset(dp);
+	for (int i = 0; i < total; i++) {
+		/* Flow i < ways: created; then each new flow evicts the oldest,
+		 * flow i - ways, until the ring is full; then refused. */
+		enum counter pk = i < ways + fits ? CNT_FLOW_PACKETS : CNT_UNCOUNTED_PACKETS;
+
+		want[CNT_BYTES] += send_flow(dp, i, t += 1000);
+		want[pk]++;
+		want[pk + 1] += flow_frame_bytes(i); /* the _BYTES counter follows */
+		if (i >= ways && i < ways + fits)
+			want[CNT_EVICTED_BYTES] += flow_frame_bytes(i - ways);
+	}
+	_Static_assert(CNT_FLOW_BYTES == CNT_FLOW_PACKETS + 1 &&
+		       CNT_UNCOUNTED_BYTES == CNT_UNCOUNTED_PACKETS + 1,
+		       "bytes counters follow packets counters");
+	/* A flow already in the table is still counted with the ring full. */
+	want[CNT_BYTES] += send_flow(dp, in_table, t += 1000);
+	want[CNT_FLOW_PACKETS]++;
+	want[CNT_FLOW_BYTES] += flow_frame_bytes(in_table);
+	want[CNT_PACKETS] = total + 1;
+	want[CNT_FLOWS_CREATED] = ways + fits;
+	want[CNT_FLOWS_EVICTED] = want[CNT_EVICTED_PACKETS] = fits;
+	sum_counters(dp, got);
+	check_counters(&c, got, want);
+	check_true(&c, "some packets uncounted", got[CNT_UNCOUNTED_PACKETS] > 0);
+
+	check_eq(&c, "records in the eviction ring", consume_evicted(dp), fits);
+	for (int i = 0; i < fits && i < MAX_EVICTED; i++)
+		check_evicted(&c, &dp->evicted[i], i, 1, 1000 * (i + 1), 1000 * (i + 1));
+	check_table_matches_counters(&c, dp, got);
+	check_in_table(&c, dp, in_table, 2, 1000 * (in_table + 1), t);
+
+	/* Room again: the next new flow evicts instead of going uncounted. */
+	send_flow(dp, total, t += 1000);
+	sum_counters(dp, got);
+	check_eq(&c, "flows_evicted after consuming", got[CNT_FLOWS_EVICTED], fits + 1);
+	check_eq(&c, "uncounted unchanged", got[CNT_UNCOUNTED_PACKETS], refused);
+	check_eq(&c, "records after consuming", consume_evicted(dp), 1);
+	check_evicted(&c, &dp->evicted[0], fits, 1, 1000 * (fits + 1),
+		      1000 * (fits + 1));
+	check_no_silent_loss(&c, got);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
+/* ---- A/B swap ------------------------------------------------------------ */
+
+static __u64 flow_packets(struct dp *dp, int gen, int flow)
+{
+	struct flow_key k = flow_frame_key(flow);
+	struct flow_value v;
+
+	return get_flow(dp, gen, &k, &v) ? v.packets : 0;
+}
+
+static void test_ab_swap(void **state)
+{
+	struct dp *dp = *state;
+	int old_gen = -1;
+
+	dp_reset(dp);
+	send_flow(dp, 0, 0);
+	send_flow(dp, 0, 0);
+	assert_int_equal(flow_packets(dp, 0, 0), 2);
+
+	/* B live: new packets land in B, A is left exactly as it was. */
+	assert_int_equal(probe_swap_tables(&dp->p, &old_gen), 0);
+	assert_int_equal(old_gen, 0);
+	assert_int_equal(dp->p.live, 1);
+	send_flow(dp, 0, 0);
+	send_flow(dp, 1, 0);
+	send_flow(dp, 0, 0);
+	assert_int_equal(flow_packets(dp, 1, 0), 2);
+	assert_int_equal(flow_packets(dp, 1, 1), 1);
+	assert_int_equal(flow_packets(dp, 0, 0), 2);
+	assert_int_equal(table_sum(dp, 0).entries, 1);
+
+	/* And back: A live again, B untouched. */
+	assert_int_equal(probe_swap_tables(&dp->p, &old_gen), 0);
+	assert_int_equal(old_gen, 1);
+	assert_int_equal(dp->p.live, 0);
+	send_flow(dp, 1, 0);
+	assert_int_equal(flow_packets(dp, 0, 1), 1);
+	assert_int_equal(flow_packets(dp, 0, 0), 2);
+	assert_int_equal(flow_packets(dp, 1, 1), 1);
+	assert_int_equal(table_sum(dp, 1).entries, 2);
+}
+
+/* ---- exactness under concurrency ----------------------------------------- */
+
+#define RACE_REPEAT 1000
+#define RACE_SECONDS 2
+#define RACE_FRAMES 4
+
+struct race_frame {
+	struct pkt pkt;
+	struct flow_key key;
+	__u64 ip_bytes;
+};
+
+struct race_worker {
+	pthread_t thread;
+	int cpu, prog_fd;
+	const struct race_frame *frames;
+	atomic_bool *stop;
+	__u64 runs[RACE_FRAMES]; /* test runs done, RACE_REPEAT packets each */
+	int err;
+	__u32 bad_retval;
+};
+
+static void *race_worker_main(void *arg)
+{
+	struct race_worker *w = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	w->err = -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	while (!w->err && !atomic_load(w->stop)) {
+		for (int f = 0; f < RACE_FRAMES; f++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = w->frames[f].pkt.b,
+				    .data_size_in = w->frames[f].pkt.len,
+				    .repeat = RACE_REPEAT);
+
+			w->err = bpf_prog_test_run_opts(w->prog_fd, &o);
+			if (w->err)
+				break;
+			if (o.retval != XDP_PASS)
+				w->bad_retval = o.retval;
+			w->runs[f]++;
+		}
+	}
+	return NULL;
+}
+
+struct race_tally {
+	const struct race_frame *frames;
+	__u64 packets[RACE_FRAMES], bytes[RACE_FRAMES];
+	__u64 unknown;
+};
+
+static void race_export(void *ctx, const struct flow_key *key,
+			const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct race_tally *t = ctx;
+
+	(void)reason;
+	for (int f = 0; f < RACE_FRAMES; f++) {
+		if (memcmp(key, &t->frames[f].key, sizeof(*key)) == 0) {
+			t->packets[f] += val->packets;
+			t->bytes[f] += val->bytes;
+			return;
+		}
+	}
+	t->unknown += val->packets ? val->packets : 1;
+}
+
+/*
+ * The core claim: two CPUs count while the main thread keeps swapping the
+ * live generation and draining the old one with the daemon's own drain
+ * code (drainer_run); afterwards the flow cache holds exactly
+ * runs x RACE_REPEAT packets per flow. With FLOWPROBE_TEST_DRAIN_WITHOUT_SWAP=1
+ * the main thread drains the live generation in place instead
+ * (drainer_run_quiescent, which is only right when nothing else runs the
+ * program), and this test fails: that is how to see it can catch a lost
+ * count.
+ */
+static void test_exact_under_concurrency(void **state)
+{
+	const struct pb_spec specs[RACE_FRAMES] = {
+		TCP4(.sport = 40001, .dport = 443, .tcp_flags = PB_ACK, .payload = 100),
+		UDP6(.sport = 53, .dport = 40002, .payload = 60),
+		{ .ip = 4, .n_vlans = 1, .tci = { 7 }, .proto = PB_ICMP, .icmp_type = 8 },
+		UDP4(.n_vlans = 2, .tci = { 8, 9 }, .sport = 4500, .dport = 4500,
+		     .payload = 1200),
+	};
+	const struct flow_want wants[RACE_FRAMES] = {
+		{ .ip = 4, .proto = PB_TCP, .sport = 40001, .dport = 443 },
+		{ .ip = 6, .proto = PB_UDP, .sport = 53, .dport = 40002 },
+		{ .ip = 4, .vlan = 7, .proto = PB_ICMP, .dport = 8 << 8 },
+		{ .ip = 4, .vlan = 8, .proto = PB_UDP, .sport = 4500, .dport = 4500 },
+	};
+	const __u64 ip_bytes[RACE_FRAMES] = { 140, 108, 28, 1228 };
+	bool no_swap = getenv("FLOWPROBE_TEST_DRAIN_WITHOUT_SWAP") != NULL;
+	struct flow_cache_config cfg = {
+		.active_timeout_ns = UINT64_MAX, .inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX, .max_flows = 1 << 16,
+	};
+	static struct race_frame frames[RACE_FRAMES];
+	struct dp *dp = *state;
+	struct race_worker w[2];
+	struct race_tally tally = { .frames = frames };
+	atomic_bool stop = false;
+	struct flow_cache *fc;
+	struct drainer *d;
+	struct drain_result res;
+	__u64 got[CNT__MAX], drains = 0, evicted = 0, total = 0;
+	struct timespec start, now;
+	cpu_set_t main_cpus, all_cpus;
+	struct check c = { .ctx = "exact under concurrency" };
+
+	if (ncpus < 2)
+		skip();
+	dp_reset(dp);
+	for (int f = 0; f < RACE_FRAMES; f++) {
+		pb_build(&frames[f].pkt, &specs[f]);
+		frames[f].key = want_key(&wants[f]);
+		frames[f].ip_bytes = ip_bytes[f];
+	}
+	fc = flow_cache_new(&cfg, race_export, &tally);
+	assert_non_null(fc);
+	d = drainer_new(&dp->p, fc);
+	assert_non_null(d);
+
+	/* The main thread drains from any CPU while the workers own 0 and 1. */
+	sched_getaffinity(0, sizeof(main_cpus), &main_cpus);
+	CPU_ZERO(&all_cpus);
+	for (int i = 0; i < ncpus; i++)
+		CPU_SET(i, &all_cpus);
+	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct race_worker){ .cpu = i, .prog_fd = dp->prog,
+					     .frames = frames, .stop = &stop };
+		assert_int_equal(pthread_create(&w[i].thread, NULL, race_worker_main,
+						&w[i]), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		if (no_swap)
+			assert_int_equal(drainer_run_quiescent(d, &res), 0);
+		else
+			assert_int_equal(drainer_run(d, &res), 0);
+		evicted += res.evicted_records;
+		drains++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < RACE_SECONDS);
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i].thread, NULL);
+	sched_setaffinity(0, sizeof(main_cpus), &main_cpus);
+
+	/* Nothing writes now: drain the old generation and the live one. */
+	assert_int_equal(drainer_run(d, &res), 0);
+	evicted += res.evicted_records;
+	drain_generation(d, dp->p.live);
+	flow_cache_flush(fc, END_FORCED);
+
+	for (int i = 0; i < 2; i++) {
+		check_eq(&c, "worker BPF_PROG_TEST_RUN error", -w[i].err, 0);
+		check_eq(&c, "worker XDP return code", w[i].bad_retval, 0);
+	}
+	check_true(&c, "at least 10 drains during the run", drains >= 10);
+	check_eq(&c, "packets exported under unexpected keys", tally.unknown, 0);
+	for (int f = 0; f < RACE_FRAMES; f++) {
+		__u64 want = (w[0].runs[f] + w[1].runs[f]) * RACE_REPEAT;
+		char what[64];
+
+		snprintf(what, sizeof(what), "frame %d packets", f);
+		check_eq(&c, what, tally.packets[f], want);
+		snprintf(what, sizeof(what), "frame %d bytes", f);
+		check_eq(&c, what, tally.bytes[f], want * frames[f].ip_bytes);
+		check_true(&c, "both CPUs ran the frame", w[0].runs[f] && w[1].runs[f]);
+		total += want;
+	}
+	sum_counters(dp, got);
+	check_eq(&c, "CNT_PACKETS", got[CNT_PACKETS], total);
+	check_eq(&c, "CNT_FLOW_PACKETS", got[CNT_FLOW_PACKETS], total);
+	check_eq(&c, "evicted records read == CNT_FLOWS_EVICTED", evicted,
+		 got[CNT_FLOWS_EVICTED]);
+	check_no_silent_loss(&c, got);
+	print_message("# %" PRIu64 " packets on 2 CPUs, %" PRIu64 " drains%s\n",
+		      (uint64_t)total, (uint64_t)drains, no_swap ? " (WITHOUT swap)" : "");
+
+	drainer_free(d);
+	flow_cache_free(fc);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+#define BOTH_MODES(name, fn)                                                   \
+	{ "inline: " name, fn, setup_inline, teardown_dp, NULL },              \
+	{ "tap: " name, fn, setup_tap, teardown_dp, NULL }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH_MODES("header combinations", test_header_matrix),
+		BOTH_MODES("IPv4 IHL 0..15", test_ipv4_ihl),
+		BOTH_MODES("basic cases", test_basic_cases),
+		BOTH_MODES("IPv6 extension headers", test_ipv6_ext_cases),
+		BOTH_MODES("IPv6 extension chain at the bound", test_ipv6_ext_chain_bound),
+		BOTH_MODES("fragments", test_fragment_cases),
+		BOTH_MODES("truncation at every byte", test_truncation),
+		{ "IPv6 fragments with dest opts after the fragment header",
+		  test_fragment_dstopts_after_frag, setup_inline, teardown_dp, NULL },
+		{ "bucket full: LRU eviction to the ring", test_bucket_eviction,
+		  setup_one_bucket, teardown_dp, NULL },
+		{ "bucket and ring full: uncounted", test_ring_full_uncounted,
+		  setup_one_bucket_small_ring, teardown_dp, NULL },
+		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },
+		{ "exact under concurrency", test_exact_under_concurrency, setup_race,
+		  teardown_dp, NULL },
+	};
+	cpu_set_t cpu0;
+
+	libbpf_set_print(quiet_libbpf);
+	ncpus = libbpf_num_possible_cpus();
+	lo_ifindex = if_nametoindex("lo");
+	if (ncpus <= 0 || !lo_ifindex) {
+		fprintf(stderr, "cannot count CPUs or find the loopback interface\n");
+		return 1;
+	}
+	/* Single-threaded cases all run on CPU 0, so they fill one region. */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0) != 0) {
+		perror("sched_setaffinity(CPU 0)");
+		return 1;
+	}
+	return cmocka_run_group_tests_name("datapath", tests, NULL, NULL);
+}
