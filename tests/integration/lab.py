@@ -527,8 +527,8 @@ class Lab:
         c.start()
         return c
 
-    def start_nfacctd(self, port):
-        c = Nfacctd(self, port)
+    def start_nfacctd(self, port, ip="127.0.0.1"):
+        c = Nfacctd(self, port, ip)
         c.start()
         return c
 
@@ -828,7 +828,8 @@ def parse_proto(s):
 class Nfacctd:
     """pmacct's nfacctd on R's loopback, print plugin to a CSV file."""
 
-    def __init__(self, lab, port):
+    def __init__(self, lab, port, ip="127.0.0.1"):
+        self.ip = ip
         self.lab = lab
         self.port = port
         self.conf = os.path.join(lab.dir, f"nfacctd-{port}.conf")
@@ -838,7 +839,7 @@ class Nfacctd:
     def start(self):
         with open(self.conf, "w") as f:
             f.write(f"""daemonize: false
-nfacctd_ip: 127.0.0.1
+nfacctd_ip: {self.ip}
 nfacctd_port: {self.port}
 nfacctd_time_new: true
 pidfile: {self.lab.dir}/nfacctd-{self.port}.pid

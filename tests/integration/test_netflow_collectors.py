@@ -51,13 +51,14 @@ def main():
     with L.Lab() as lab:
         ends = lab.endpoints()
         nfcapd = lab.start_nfcapd(NFCAPD_PORT)
-        nfacctd = lab.start_nfacctd(NFACCTD_PORT)
+        # nfacctd listens on IPv6: export over IPv6 is part of the test.
+        nfacctd = lab.start_nfacctd(NFACCTD_PORT, ip="::1")
         cap = lab.start_export_capture([NFCAPD_PORT, NFACCTD_PORT])
         lab.start_server()
         try:
             probe = lab.start_probe(
                 [lab.if_ra, lab.if_rb],
-                [f"127.0.0.1:{NFCAPD_PORT}", f"127.0.0.1:{NFACCTD_PORT}"],
+                [f"127.0.0.1:{NFCAPD_PORT}", f"[::1]:{NFACCTD_PORT}"],
                 active=ACTIVE, inactive=INACTIVE)
         except L.LabError as e:
             ok(False, f"{L.PROBE_KIND} starts inline on {lab.if_ra},"
