@@ -139,11 +139,12 @@ enum flow_update_result {
 
 /*
  * Counts one packet into its flow. *evicted receives the evicted flow's
- * packets and bytes for the counters (FLOW_EVICTED only).
+ * packets and bytes for the counters (FLOW_EVICTED only); *entry the flow's
+ * entry, for payload inspection (unless FLOW_NO_ROOM or FLOW_NO_TABLE).
  */
 static __always_inline enum flow_update_result
 flow_table_update(const struct flow_key *key, const struct packet_info *pi,
-		  __u64 now, struct flow_value *evicted)
+		  __u64 now, struct flow_value *evicted, struct flow_entry **entry)
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
@@ -170,10 +171,12 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 			/* Ways fill in order: no later way holds this flow. */
 			__builtin_memcpy(&e->key, key, sizeof(*key));
 			flow_value_start(&e->val, pi, now);
+			*entry = e;
 			return FLOW_CREATED;
 		}
 		if (flow_key_equal(&e->key, key)) {
 			flow_value_add(&e->val, pi, now);
+			*entry = e;
 			return FLOW_UPDATED;
 		}
 		if (e->val.last_ns < oldest) {
@@ -195,6 +198,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 	evicted->bytes = bucket->way[victim].val.bytes;
 	__builtin_memcpy(&bucket->way[victim].key, key, sizeof(*key));
 	flow_value_start(&bucket->way[victim].val, pi, now);
+	*entry = &bucket->way[victim];
 	return FLOW_EVICTED;
 }
 

@@ -13,6 +13,7 @@
 #include "flowprobe.h"
 #include "parse.bpf.h"
 #include "flow_table.bpf.h"
+#include "bittorrent.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -131,13 +132,16 @@ static __always_inline void frag_recall(struct flow_key *key,
 	}
 }
 
-static __always_inline void flow_account(const struct flow_key *key,
-					 const struct packet_info *pi,
-					 struct counters *cnt)
+/* Counts the packet into its flow; returns the flow's entry, or NULL when
+ * the packet could only be counted as uncounted. */
+static __always_inline struct flow_entry *
+flow_account(const struct flow_key *key, const struct packet_info *pi,
+	     __u64 now, struct counters *cnt)
 {
 	struct flow_value evicted = {};
+	struct flow_entry *entry = NULL;
 
-	switch (flow_table_update(key, pi, probe_now(), &evicted)) {
+	switch (flow_table_update(key, pi, now, &evicted, &entry)) {
 	case FLOW_EVICTED:
 		cnt->v[CNT_FLOWS_EVICTED]++;
 		cnt->v[CNT_EVICTED_PACKETS] += evicted.packets;
@@ -149,15 +153,16 @@ static __always_inline void flow_account(const struct flow_key *key,
 	case FLOW_UPDATED:
 		cnt->v[CNT_FLOW_PACKETS]++;
 		cnt->v[CNT_FLOW_BYTES] += pi->ip_bytes;
-		return;
+		return entry;
 	case FLOW_NO_TABLE:
 		cnt->v[CNT_TABLE_MISSING]++;
 		/* fall through */
 	case FLOW_NO_ROOM:
 		cnt->v[CNT_UNCOUNTED_PACKETS]++;
 		cnt->v[CNT_UNCOUNTED_BYTES] += pi->ip_bytes;
-		return;
+		return NULL;
 	}
+	return NULL;
 }
 
 /*
@@ -175,6 +180,9 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 	struct packet_info pi = {};
 	/* 8-byte aligned: flow_key_equal compares it a u64 at a time. */
 	struct flow_key key __attribute__((aligned(8)));
+	struct flow_entry *entry;
+	void *l3;
+	__u64 now;
 	int proto, err;
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -185,6 +193,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		count_parse_error(cnt, proto);
 		return;
 	}
+	l3 = c.pos;
 	if (proto == ETH_P_IP) {
 		proto = parse_ipv4(&c, &key, &pi);
 	} else if (proto == ETH_P_IPV6) {
@@ -208,13 +217,21 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		if (err < 0) {
 			cnt->v[CNT_L4_TRUNCATED]++;
 			pi.flags |= FLOW_F_L4_TRUNCATED;
+		} else {
+			pi.payload_len = payload_length(&c, l3, &pi);
 		}
 		if (pi.is_fragment == FRAG_FIRST) {
 			cnt->v[CNT_FRAGMENTS]++;
 			frag_remember(&key, &pi);
 		}
 	}
-	flow_account(&key, &pi, cnt);
+	now = probe_now();
+	entry = flow_account(&key, &pi, now, cnt);
+	/* Recognition looks at a flow's first packets only, and never again
+	 * once it is classified: a settled flow pays one compare here. */
+	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&
+	    entry->val.packets <= INSPECT_PACKETS)
+		bt_inspect(&c, &key, &pi, entry, now);
 }
 
 SEC("xdp")

@@ -75,6 +75,7 @@ struct packet_info {
 	 * extension headers follow the fragment header (RFC 8200 4.5). */
 	__u8 frag_nexthdr;
 	__u8 pad[2];
+	__u32 payload_len; /* L4 payload bytes per the IP length (TCP, UDP) */
 };
 
 #define FRAG_FIRST 1
@@ -243,6 +244,8 @@ static __always_inline int parse_ipv6(struct cursor *c, struct flow_key *key,
  * Ports (or ICMP type and code) for the flow key. Returns 0, or
  * PARSE_ERR(CNT_L4_TRUNCATED) when the header is cut short; the caller
  * still accounts the packet, with ports 0, because its addresses are known.
+ * On success the cursor is left at the TCP or UDP payload (at the end for
+ * other protocols, whose payload is never inspected).
  */
 static __always_inline int parse_l4(struct cursor *c, __u8 proto,
 				    struct flow_key *key, struct packet_info *pi)
@@ -257,6 +260,9 @@ static __always_inline int parse_l4(struct cursor *c, __u8 proto,
 		key->dport = bpf_ntohs(tcp->dest);
 		/* Byte 13 of the TCP header: CWR ECE URG ACK PSH RST SYN FIN. */
 		pi->tcp_flags = ((__u8 *)tcp)[13];
+		c->pos = (void *)tcp + tcp->doff * 4;
+		if (tcp->doff < 5 || c->pos > c->end)
+			c->pos = c->end; /* options cut short: no payload to see */
 		return 0;
 	}
 	case PROTO_UDP:
@@ -270,6 +276,9 @@ static __always_inline int parse_l4(struct cursor *c, __u8 proto,
 			return PARSE_ERR(CNT_L4_TRUNCATED);
 		key->sport = bpf_ntohs(ports[0]);
 		key->dport = bpf_ntohs(ports[1]);
+		c->pos = (void *)(ports + 4); /* the UDP header's 8 bytes */
+		if (proto != PROTO_UDP || c->pos > c->end)
+			c->pos = c->end;
 		return 0;
 	}
 	case PROTO_ICMP:
@@ -279,10 +288,27 @@ static __always_inline int parse_l4(struct cursor *c, __u8 proto,
 		if ((void *)(icmp + 2) > c->end)
 			return PARSE_ERR(CNT_L4_TRUNCATED);
 		key->dport = (icmp[0] << 8) | icmp[1];
+		c->pos = c->end;
 		return 0;
 	}
 	}
+	c->pos = c->end;
 	return 0;
+}
+
+/*
+ * Payload bytes as the IP header counts them: frames may carry Ethernet
+ * padding after the IP packet, and the split-handshake and encrypted-
+ * BitTorrent tests depend on exact lengths. Never more than is in the frame.
+ */
+static __always_inline __u32 payload_length(const struct cursor *c, void *l3,
+					    const struct packet_info *pi)
+{
+	__u32 headers = c->pos - l3;
+	__u32 in_frame = c->end - c->pos;
+	__u32 by_ip = pi->ip_bytes > headers ? pi->ip_bytes - headers : 0;
+
+	return by_ip < in_frame ? by_ip : in_frame;
 }
 
 #endif /* PARSE_BPF_H */

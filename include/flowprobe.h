@@ -38,6 +38,9 @@ enum flow_value_flags {
 	FLOW_F_FRAGMENTED = 1 << 0,	  /* at least one fragment counted here */
 	FLOW_F_L4_TRUNCATED = 1 << 1,	  /* L4 header cut short: ports unknown */
 	FLOW_F_EXT_CHAIN_TOO_LONG = 1 << 2, /* IPv6 walk stopped at the bound */
+	FLOW_F_BT_PSTRLEN = 1 << 3,	  /* payload so far: 0x13 alone, the
+					     first byte of a split BitTorrent
+					     handshake */
 };
 
 /*
@@ -65,6 +68,40 @@ enum flow_app {
 	APP_UNKNOWN = 0,
 	APP_BITTORRENT = 1,
 };
+
+/* How a BitTorrent flow was recognised (design: "BitTorrent recognition"). */
+enum bt_kind {
+	BT_NONE = 0,
+	BT_HANDSHAKE,	  /* TCP peer-wire handshake (BEP 3), also when split */
+	BT_MESSAGE,	  /* peer-wire message between known BitTorrent peers */
+	BT_UTP,		  /* uTP header (BEP 29) */
+	BT_DHT,		  /* bencoded DHT query/response (BEP 5) */
+	BT_TRACKER,	  /* UDP tracker connect (BEP 15) */
+	BT_LSD,		  /* Local Service Discovery (BEP 14) */
+	BT_HTTP_TRACKER,  /* GET /announce? or /scrape? */
+	BT_ENCRYPTED,	  /* MSE/PE guess: high entropy to a known peer */
+};
+
+enum event_type {
+	EVENT_BITTORRENT = 1,
+};
+
+/*
+ * One event from the datapath, through the event ring: what was seen, on
+ * which flow, when (probe clock), and the facts behind it. Userspace turns
+ * events into verdicts and alarms; the datapath only reports.
+ */
+struct event {
+	__u64 time_ns;
+	struct flow_key key;
+	__u8 type;		/* enum event_type */
+	__u8 kind;		/* enum bt_kind for EVENT_BITTORRENT */
+	__u8 reserved[8];	/* handshake: the 8 reserved (extension) bytes */
+	__u8 info_hash[20];	/* handshake: the torrent's info_hash */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct event) == 88,
+	       "event layout");
 
 /*
  * One way of a flow table bucket: a flow and its counts on one CPU. Also
@@ -119,6 +156,8 @@ struct flow_bucket {
 	X(CNT_FRAGMENTS, "fragments", "IP fragments, first and later") \
 	X(CNT_FRAG_MATCHED, "frag_matched", "later fragments counted into their flow by IP ID") \
 	X(CNT_FRAG_UNMATCHED, "frag_unmatched", "later fragments whose first was not seen (ports 0)") \
+	X(CNT_BT_FLOWS, "bt_flows", "flows recognised as BitTorrent (per table generation)") \
+	X(CNT_EVENTS_LOST, "events_lost", "events that found the event ring full") \
 	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,

@@ -36,6 +36,24 @@
 #define EVICT_RING_BYTES (16 * 1024 * 1024)
 #endif
 
+/* Event ring size in bytes (power of two, multiple of the page size). */
+#ifndef EVENT_RING_BYTES
+#define EVENT_RING_BYTES (1024 * 1024)
+#endif
+
+/* Payload is inspected on a flow's first packets in each table generation
+ * only, and never once the flow is classified: a settled flow costs what
+ * it cost before recognition existed. */
+#ifndef INSPECT_PACKETS
+#define INSPECT_PACKETS 4
+#endif
+
+/* BitTorrent endpoints (IP:port) remembered from plain detections, so
+ * encrypted flows to them can be recognised. */
+#ifndef MAX_BT_PEERS
+#define MAX_BT_PEERS 65536
+#endif
+
 /* First fragments remembered to put later fragments into their flow. */
 #ifndef MAX_FRAG_TRACK
 #define MAX_FRAG_TRACK 8192
