@@ -197,11 +197,17 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 #define TCP_FIN 0x01
 #define TCP_RST 0x04
 
+/* An entry holding no packets: the rest of a flow whose record went out
+ * at the active timeout, or a mark made before the flow's first packet. */
+#define END_FORGET (-1)
+
 static int end_reason_at(const struct flow_cache_config *cfg,
 			 const struct flow_value *v, uint64_t now)
 {
 	uint64_t idle = now > v->last_ns ? now - v->last_ns : 0;
 
+	if (v->packets == 0)
+		return idle >= cfg->inactive_timeout_ns ? END_FORGET : 0;
 	if (idle >= cfg->inactive_timeout_ns)
 		return END_IDLE;
 	if (now > v->first_ns && now - v->first_ns >= cfg->active_timeout_ns)
@@ -209,6 +215,16 @@ static int end_reason_at(const struct flow_cache_config *cfg,
 	if ((v->tcp_flags & (TCP_FIN | TCP_RST)) && idle >= cfg->end_grace_ns)
 		return END_OF_FLOW;
 	return 0;
+}
+
+static void restart_record(struct flow_value *v)
+{
+	uint8_t app = v->app;
+	uint64_t last = v->last_ns;
+
+	memset(v, 0, sizeof(*v));
+	v->app = app;
+	v->last_ns = last; /* the inactive timeout still runs from here */
 }
 
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
@@ -223,22 +239,53 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 			i++;
 			continue;
 		}
+		if (reason == END_FORGET) {
+			remove_at(fc, i);
+			continue;
+		}
 		fc->export(fc->ctx, &e->key, &e->val, reason);
-		remove_at(fc, i);
 		n++;
+		if (reason == END_ACTIVE) {
+			/* The flow goes on: a new record starts with its next
+			 * packet, keeping what is known about the flow (app). */
+			restart_record(&e->val);
+			i++;
+			continue;
+		}
+		remove_at(fc, i);
 	}
 	return n;
 }
 
 size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason)
 {
-	size_t n = fc->count;
+	size_t n = 0;
 
-	for (size_t i = 0; i < fc->count; i++)
+	for (size_t i = 0; i < fc->count; i++) {
+		if (fc->entries[i].val.packets == 0)
+			continue;
 		fc->export(fc->ctx, &fc->entries[i].key, &fc->entries[i].val, reason);
+		n++;
+	}
 	fc->count = 0;
 	memset(fc->buckets, 0xff, fc->nbuckets * sizeof(*fc->buckets));
 	return n;
+}
+
+void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
+			 uint8_t app, uint64_t now_ns)
+{
+	struct cache_entry *e = find(fc, key);
+
+	if (!e) {
+		if (fc->count >= fc->cfg.max_flows)
+			return; /* a mark is an annotation: no room, no mark */
+		e = insert(fc, key);
+		if (!e)
+			return;
+		e->val.last_ns = now_ns;
+	}
+	e->val.app = app;
 }
 
 size_t flow_cache_count(const struct flow_cache *fc)

@@ -3,7 +3,8 @@
  * The daemon's flow cache: where counts drained from the kernel tables (and
  * from the eviction ring) accumulate until a flow ends by NetFlow's rules:
  * inactive timeout, active timeout, TCP FIN/RST plus a grace period, or
- * shutdown. Time is the probe clock in nanoseconds (monotonic live,
+ * shutdown. After an active timeout the entry stays, holding no packets,
+ * so what is known of the flow carries on to its next record. Time is the probe clock in nanoseconds (monotonic live,
  * capture time in replay) and is always passed in, so the timeout logic
  * can be tested with a fake clock.
  */
@@ -43,6 +44,16 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
 /* Exports everything with the given reason (shutdown: END_FORCED). */
 size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason);
 
+/*
+ * Marks a flow with an application (e.g. both directions of a connection
+ * whose handshake the datapath recognised). The mark survives the active
+ * timeout's record restarts; for a flow not seen yet it waits, holding no
+ * packets, until the flow's first packets or the inactive timeout.
+ */
+void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
+			 uint8_t app, uint64_t now_ns);
+
+/* Entries held, records in progress and marks waiting for packets alike. */
 size_t flow_cache_count(const struct flow_cache *fc);
 uint64_t flow_cache_lack_of_resources(const struct flow_cache *fc);
 size_t flow_cache_bytes_per_flow(void);

@@ -234,6 +234,56 @@ static void test_many_flows_no_loss(void **state)
 	flow_cache_free(fc);
 }
 
+static void test_app_mark_survives_active_timeout(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key k = key_n(1, 6);
+
+	(void)state;
+	for (uint64_t t = 0; t <= 70; t += 10) {
+		struct flow_value v = val_at(1, t * SEC_NS, 0x10);
+
+		flow_cache_merge(fc, &k, &v);
+		if (t == 10)
+			flow_cache_mark_app(fc, &k, APP_BITTORRENT, t * SEC_NS);
+		flow_cache_expire(fc, t * SEC_NS);
+	}
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.rec[0].reason, END_ACTIVE);
+	assert_int_equal(s.rec[0].val.app, APP_BITTORRENT);
+	/* The continuation record knows it is BitTorrent too. */
+	assert_int_equal(s.rec[1].val.app, APP_BITTORRENT);
+	assert_int_equal(s.packets, 8);
+	flow_cache_free(fc);
+}
+
+static void test_app_mark_before_first_packet(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+	struct flow_key reverse = key_n(2, 6), never = key_n(3, 6);
+	struct flow_value v = val_at(4, 12 * SEC_NS, 0x10);
+
+	(void)state;
+	/* The handshake is seen one way; the other direction is marked
+	 * before its first packet arrives. */
+	flow_cache_mark_app(fc, &reverse, APP_BITTORRENT, 10 * SEC_NS);
+	flow_cache_mark_app(fc, &never, APP_BITTORRENT, 10 * SEC_NS);
+	flow_cache_merge(fc, &reverse, &v);
+	/* A mark that never gets packets is forgotten, never exported. */
+	assert_int_equal(flow_cache_expire(fc, 26 * SEC_NS), 0);
+	assert_int_equal(flow_cache_count(fc), 1);
+	assert_int_equal(flow_cache_expire(fc, 27 * SEC_NS), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.rec[0].val.app, APP_BITTORRENT);
+	assert_int_equal(s.rec[0].val.packets, 4);
+	assert_int_equal(s.rec[0].val.first_ns, 12 * SEC_NS);
+	assert_int_equal(flow_cache_flush(fc, END_FORCED), 0);
+	flow_cache_free(fc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +294,8 @@ int main(void)
 		cmocka_unit_test(test_merge_per_cpu_values),
 		cmocka_unit_test(test_cache_full_exports_at_once),
 		cmocka_unit_test(test_many_flows_no_loss),
+		cmocka_unit_test(test_app_mark_survives_active_timeout),
+		cmocka_unit_test(test_app_mark_before_first_packet),
 	};
 
 	return cmocka_run_group_tests_name("flow_cache", tests, NULL, NULL);
