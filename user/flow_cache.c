@@ -288,6 +288,18 @@ void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
 	e->val.app = app;
 }
 
+uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key,
+			   uint64_t now_ns)
+{
+	struct cache_entry *e = find(fc, key);
+
+	if (!e)
+		return APP_UNKNOWN;
+	if (now_ns > e->val.last_ns)
+		e->val.last_ns = now_ns;
+	return e->val.app;
+}
+
 size_t flow_cache_count(const struct flow_cache *fc)
 {
 	return fc->count;

@@ -53,6 +53,11 @@ size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason);
 void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
 			 uint8_t app, uint64_t now_ns);
 
+/* The application a flow is marked with (APP_UNKNOWN if none); a mark
+ * that is looked up stays alive until now_ns + the inactive timeout. */
+uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key,
+			   uint64_t now_ns);
+
 /* Entries held, records in progress and marks waiting for packets alike. */
 size_t flow_cache_count(const struct flow_cache *fc);
 uint64_t flow_cache_lack_of_resources(const struct flow_cache *fc);
