@@ -102,6 +102,13 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 	ex->flows_exported++;
 }
 
+void exporter_event(struct exporter *ex, const struct event *ev)
+{
+	if (ex->json && ev->type == EVENT_BITTORRENT &&
+	    json_write_bt_event(ex->json, ev, probe_ns_to_wall_ms(ex, ev->time_ns)) != 0)
+		ex->json_errors++;
+}
+
 void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force)
 {
 	if (!force && ex->stats_sent_ms &&

@@ -43,6 +43,9 @@ void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		   const struct flow_value *val, enum flow_end_reason reason);
 
+/* An event from the datapath, to the outputs that show events (JSON). */
+void exporter_event(struct exporter *ex, const struct event *ev);
+
 /* Options data with the probe's statistics, when due (or force). */
 void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force);
 

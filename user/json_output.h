@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * JSON Lines output (--json): one object per exported flow and per event,
- * with the field names the design's "Interfaces" section fixes as a
- * contract. Built with jansson, so escaping is never hand-written.
+ * JSON Lines output (--json): one object per exported flow and per event
+ * (BitTorrent recognition so far), with the field names the design's
+ * "Interfaces" section fixes as a contract. Built with jansson, so
+ * escaping is never hand-written.
  */
 #ifndef JSON_OUTPUT_H
 #define JSON_OUTPUT_H
@@ -10,8 +11,27 @@
 #include <stdio.h>
 #include "flow_record.h"
 
-/* Writes one {"type":"flow",...} line; returns 0 or -EIO. */
+/* Writes one {"type":"flow",...} line; returns 0, -ENOMEM or -EIO. */
 int json_write_flow(FILE *out, const struct flow_record *rec);
+
+/*
+ * Writes one {"type":"bittorrent",...} line for an EVENT_BITTORRENT event
+ * seen at wall_ms (ms since the epoch): kind, time, src, dst, sport,
+ * dport, proto as the design's contract names them, plus ip_version,
+ * ifindex and vlan. A handshake also carries "info_hash" (40 lowercase
+ * hex digits), "extensions" (of "ltep", "dht", "fast", from the reserved
+ * bytes) and "reserved" (16 hex digits); all three are null when the
+ * datapath could not copy them (the segment ended before the info_hash,
+ * which leaves it all zero: no torrent's SHA-1 is). Returns 0, -EINVAL
+ * for another event type (nothing written), -ENOMEM or -EIO.
+ */
+int json_write_bt_event(FILE *out, const struct event *ev, uint64_t wall_ms);
+
+/*
+ * The JSON name of an enum bt_kind: "handshake", "message", "utp", "dht",
+ * "tracker", "lsd", "http_tracker", "encrypted"; "unknown" otherwise.
+ */
+const char *json_bt_kind_name(uint8_t kind);
 
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds. */
 void json_format_time(char *buf, size_t len, uint64_t epoch_ms);

@@ -45,6 +45,9 @@ enum nf9_field_id {
 	NF9_SRC_VLAN = 58,
 	NF9_IP_PROTOCOL_VERSION = 60,
 	NF9_DIRECTION = 61,
+	NF9_APPLICATION_DESCRIPTION = 94,
+	NF9_APPLICATION_ID = 95,
+	NF9_APPLICATION_NAME = 96,
 	NF9_FLOW_END_REASON = 136,
 	NF9_FLOW_START_MS = 152,
 	NF9_FLOW_END_MS = 153,
@@ -59,10 +62,45 @@ enum nf9_family {
 	FAM_ALL = FAM_V4 | FAM_V6,
 };
 
+/*
+ * An application the probe can name: its APPLICATION_ID and the strings of
+ * the options record that tells collectors what the id means. The arrays
+ * are the fields' exact lengths, so the zero fill of the initialiser is
+ * the NUL padding on the wire; keep the strings shorter than the arrays
+ * (nfdump overwrites the last byte with a NUL).
+ */
+struct nf9_app {
+	uint8_t app;			/* enum flow_app */
+	uint64_t id;			/* 5-byte APPLICATION_ID */
+	char name[NF9_APP_NAME_LEN];
+	char description[NF9_APP_DESC_LEN];
+};
+
+/*
+ * One options data record per entry, sent with every set of templates.
+ * APP_UNKNOWN has none: its id 0 is engine 0, "invalid" in IANA's
+ * classification engine registry, i.e. not classified.
+ */
+static const struct nf9_app apps[] = {
+	{ APP_BITTORRENT, NF9_APP_ID(NF9_ENGINE_NDPI, NF9_NDPI_BITTORRENT),
+	  "BitTorrent", "Peer-to-peer file sharing" },
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+uint64_t nf9_application_id(uint8_t app)
+{
+	for (size_t i = 0; i < ARRAY_LEN(apps); i++)
+		if (apps[i].app == app)
+			return apps[i].id;
+	return 0;
+}
+
 /* Everything a field's value can come from. */
 struct nf9_view {
 	const struct flow_record *rec;
 	const struct probe_stats *stats;
+	const struct nf9_app *app;
 	const struct nf9_clock *clk;
 	uint32_t source_id;
 };
@@ -109,6 +147,7 @@ static uint64_t ip_version(const struct nf9_view *v) { return v->rec->key.ip_ver
 static uint64_t direction(const struct nf9_view *v) { return v->rec->direction; }
 static uint64_t end_reason(const struct nf9_view *v) { return v->rec->end_reason; }
 static uint64_t start_ms(const struct nf9_view *v) { return v->rec->first_ms; }
+static uint64_t application_id(const struct nf9_view *v) { return nf9_application_id(v->rec->app); }
 static uint64_t end_ms(const struct nf9_view *v) { return v->rec->last_ms; }
 static const uint8_t *src_addr(const struct nf9_view *v) { return v->rec->key.src; }
 static const uint8_t *dst_addr(const struct nf9_view *v) { return v->rec->key.dst; }
@@ -155,6 +194,8 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_FLOW_END_REASON, 1, FAM_ALL, .number = end_reason },
 	{ NF9_FLOW_START_MS, 8, FAM_ALL, .number = start_ms },
 	{ NF9_FLOW_END_MS, 8, FAM_ALL, .number = end_ms },
+	/* last, so the fields before it keep their offsets; see netflow9.h */
+	{ NF9_APPLICATION_ID, 5, FAM_ALL, .number = application_id },
 };
 
 static uint64_t system_scope(const struct nf9_view *v) { return v->source_id; }
@@ -180,7 +221,24 @@ static const struct nf9_field stats_fields[] = {
 	{ NF9_IGNORED_OCTET_TOTAL, 8, FAM_ALL, .number = bytes_uncounted },
 };
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+static uint64_t app_id(const struct nf9_view *v) { return v->app->id; }
+static const uint8_t *app_name(const struct nf9_view *v) { return (const uint8_t *)v->app->name; }
+static const uint8_t *app_description(const struct nf9_view *v) { return (const uint8_t *)v->app->description; }
+
+/*
+ * The names of application ids, in the layout nfdump 1.7 recognises as
+ * "nbar" options (an options template with 95, 96 or 94 in it): it stores
+ * them and prints %nbnam for the flows whose field 95 matches.
+ * The description follows the name and is not shorter than it: nfdump
+ * 1.7.1 checks the description's UTF-8 over the name's length.
+ */
+static const struct nf9_field apps_fields[] = {
+	{ NF9_APPLICATION_ID, 5, FAM_ALL, .number = app_id },
+	{ NF9_APPLICATION_NAME, NF9_APP_NAME_LEN, FAM_ALL, .bytes = app_name },
+	{ NF9_APPLICATION_DESCRIPTION, NF9_APP_DESC_LEN, FAM_ALL, .bytes = app_description },
+};
+
+_Static_assert(NF9_APP_DESC_LEN >= NF9_APP_NAME_LEN, "see apps_fields");
 
 /* A list of fields as one template or record sees it. */
 struct nf9_layout {
@@ -193,6 +251,7 @@ static const struct nf9_layout layout_v4 = { flow_fields, ARRAY_LEN(flow_fields)
 static const struct nf9_layout layout_v6 = { flow_fields, ARRAY_LEN(flow_fields), FAM_V6 };
 static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_scope), FAM_ALL };
 static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL };
+static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL };
 
 static size_t pad4(size_t len)
 {
@@ -294,9 +353,18 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
 	return set + len;
 }
 
-/* Template FlowSet (both data templates) then options template FlowSet. */
-static size_t put_templates(uint8_t *p)
+/*
+ * What opens a packet that carries templates: the template FlowSet (both
+ * data templates), one options template FlowSet per options template
+ * (nfdump 1.7.1 reads only the first template of an options FlowSet), then
+ * the options data naming every application id. Sending the names with
+ * the templates means a collector that has the template has the names
+ * too, and they are refreshed on the same schedule, with no call of their
+ * own.
+ */
+static size_t put_templates(uint8_t *p, uint32_t source_id)
 {
+	struct nf9_view v = { .source_id = source_id };
 	uint8_t *start = p, *set = p;
 
 	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
@@ -307,17 +375,31 @@ static size_t put_templates(uint8_t *p)
 	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
 	p = put_options_template(p, NF9_TEMPLATE_STATS, &layout_scope,
 				 &layout_stats);
+	set = end_set(set, p);
+
+	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
+	p = put_options_template(p, NF9_TEMPLATE_APPS, &layout_scope,
+				 &layout_apps);
+	set = end_set(set, p);
+
+	p = put_be(set, NF9_TEMPLATE_APPS, 2) + 2;
+	for (size_t i = 0; i < ARRAY_LEN(apps); i++) {
+		v.app = &apps[i];
+		p = put_record(p, &layout_scope, &v);
+		p = put_record(p, &layout_apps, &v);
+	}
 	p = end_set(set, p);
 	return p - start;
 }
 
-#define NF9_TEMPLATE_RECORDS 3	/* as put_templates() writes them */
+/* Records put_templates() writes, as the header counts them. */
+#define NF9_TEMPLATE_RECORDS (4 + ARRAY_LEN(apps))
 
 static size_t templates_len(void)
 {
 	uint8_t scratch[NF9_PAYLOAD_LIMIT];
 
-	return put_templates(scratch);
+	return put_templates(scratch, 0);
 }
 
 static size_t stats_record_len(void)
@@ -392,7 +474,7 @@ static void open_packet(struct nf9_stream *s, uint64_t base_ms,
 	s->set_id = 0;
 	s->pkt_has_templates = with_templates;
 	if (with_templates) {
-		s->len += put_templates(s->pkt + s->len);
+		s->len += put_templates(s->pkt + s->len, s->cfg.source_id);
 		s->count += NF9_TEMPLATE_RECORDS;
 	}
 }

@@ -19,6 +19,34 @@
 #define NF9_TEMPLATE_FLOW_V4	256	/* data: IPv4 flows */
 #define NF9_TEMPLATE_FLOW_V6	257	/* data: IPv6 flows */
 #define NF9_TEMPLATE_STATS	258	/* options: sampling + probe statistics */
+#define NF9_TEMPLATE_APPS	259	/* options: names of application ids */
+
+/*
+ * APPLICATION_ID (field 95, RFC 6759): 1 byte classification engine id,
+ * then the selector id, here 4 bytes. Flows carry it in both data
+ * templates; 0 (engine 0, "invalid" in IANA's registry) means not
+ * classified. BitTorrent is engine 22, "ntop nDPI" in IANA's registry of
+ * classification engines, selector 37, nDPI's NDPI_PROTOCOL_BITTORRENT:
+ * the wire bytes are 16 00 00 00 25.
+ *
+ * Why nDPI's numbering: RFC 6759 leaves the selector to the engine, and
+ * nDPI is the one open engine with a registered engine id and a public,
+ * stable protocol list (the alternative, engine 13 PANA-L7, is Cisco
+ * NBAR's private numbering). Wireshark 4.0's cflow dissector names the
+ * engine ("Classification Engine ID: ntop nDPI (22)") and shows the
+ * selector as bytes ("Selector ID: 00000025"), and the options records of
+ * NF9_TEMPLATE_APPS as "ApplicationName: BitTorrent"; nfdump 1.7.1 prints
+ * %nbid as "22..37" and, having stored those options records, %nbnam as
+ * "BitTorrent/Peer-to-peer file sharing" (name/description; "0..0" and
+ * "<no info>" for unclassified flows).
+ */
+#define NF9_APP_ID(engine, selector) ((uint64_t)(engine) << 32 | (uint32_t)(selector))
+#define NF9_ENGINE_NDPI		22
+#define NF9_NDPI_BITTORRENT	37
+
+/* Fixed lengths of APPLICATION_NAME (96) and _DESCRIPTION (94), NUL padded. */
+#define NF9_APP_NAME_LEN	24
+#define NF9_APP_DESC_LEN	32
 
 #define NF9_DEFAULT_MAX_PAYLOAD		1400
 #define NF9_DEFAULT_REFRESH_PACKETS	20
@@ -65,6 +93,9 @@ struct nf9_clock {
 #define NF9_REBASE_AFTER_MS (1ULL << 31)
 uint64_t nf9_next_uptime_base(uint64_t base_ms, uint64_t now_ms,
 			      uint64_t max_age_ms);
+
+/* The APPLICATION_ID of an enum flow_app; 0 for any the encoder cannot name. */
+uint64_t nf9_application_id(uint8_t app);
 
 /* Sends one export packet; returns < 0 (a negative errno) on failure. */
 typedef int (*nf9_emit_fn)(void *ctx, const uint8_t *pkt, size_t len);
@@ -131,7 +162,11 @@ int nf9_flush(struct nf9_stream *s, const struct nf9_clock *clk);
 /*
  * Emit what is pending, then a packet of templates alone: at start-up, so
  * collectors know the templates before the first flow, and whenever the
- * caller knows a collector lost them.
+ * caller knows a collector lost them. Every packet that carries templates
+ * (this one, and the refreshes every refresh_packets or refresh_ms) also
+ * carries the options data naming each application id (template
+ * NF9_TEMPLATE_APPS, one record per known application), so the names need
+ * no call of their own.
  */
 int nf9_send_templates(struct nf9_stream *s, const struct nf9_clock *clk);
 

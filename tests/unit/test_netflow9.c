@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Unit tests of the NetFlow v9 encoder. Packets are captured by a fake emit
- * and checked against bytes written out by hand from RFC 3954, and against a
- * small independent parser, so a mistake in the encoder's own tables or
- * helpers cannot cancel itself out. Time comes from a fake clock.
+ * and checked against bytes written out by hand from RFC 3954 (RFC 6759 for
+ * APPLICATION_ID), and against a small independent parser, so a mistake in
+ * the encoder's own tables or helpers cannot cancel itself out. Time comes
+ * from a fake clock.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -25,11 +26,21 @@
 
 /* Lengths derived by hand from the field lists in the brief. */
 #define HDR_LEN		20
-#define TEMPLATES_LEN	232	/* 188 template set (4 + 92 + 92), 44 options set */
-#define V4_REC_LEN	72
-#define V6_REC_LEN	96
+#define V4_REC_LEN	77	/* 72 + 5 APPLICATION_ID */
+#define V6_REC_LEN	101	/* 96 + 5 APPLICATION_ID */
 #define STATS_REC_LEN	49	/* 4 scope + 4 + 1 + 5 * 8 */
-#define MIN_PAYLOAD	(HDR_LEN + TEMPLATES_LEN + 4 + V6_REC_LEN)
+#define APP_REC_LEN	65	/* 4 scope + 5 id + 24 name + 32 description */
+/*
+ * Template FlowSet 196 (4 + 2 * (4 + 23 * 4)), options template FlowSets
+ * 44 (4 + 6 + 4 + 7 * 4, padded) and 28 (4 + 6 + 4 + 3 * 4, padded),
+ * application names 72 (4 + 65, padded).
+ */
+#define TEMPLATES_LEN	340
+#define TEMPLATE_SETS	3	/* FlowSets with id 0 or 1 in such a packet */
+#define TEMPLATE_RECORDS 5	/* 2 templates, 2 options templates, 1 app */
+/* A FlowSet of n records of len bytes, padded to 4. */
+#define SET_LEN(n, len)	((4 + (n) * (len) + 3) / 4 * 4)
+#define MIN_PAYLOAD	(HDR_LEN + TEMPLATES_LEN + SET_LEN(1, V6_REC_LEN))
 
 #define MAX_PKTS 128
 
@@ -115,7 +126,7 @@ static struct flow_record ipv4_flow(void)
 	return r;
 }
 
-/* UDP [2001:db8::1]:5353 -> [2001:db8:0:1::2]:53 on ifindex 7. */
+/* BitTorrent DHT: UDP [2001:db8::1]:6881 -> [2001:db8:0:1::2]:51413, ifindex 7. */
 static struct flow_record ipv6_flow(void)
 {
 	struct flow_record r = {
@@ -123,12 +134,12 @@ static struct flow_record ipv6_flow(void)
 			.ifindex = 7, .vlan = 0, .ip_version = 6, .proto = 17,
 			.src = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
 			.dst = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, [15] = 2 },
-			.sport = 5353, .dport = 53,
+			.sport = 6881, .dport = 51413,
 		},
 		.packets = 2, .bytes = 180,
 		.first_ms = BASE_MS + 250, .last_ms = BASE_MS + 4750,
 		.tcp_flags = 0, .tos = 0, .ttl_min = 64, .ttl_max = 255,
-		.end_reason = END_IDLE, .direction = 1,
+		.app = APP_BITTORRENT, .end_reason = END_IDLE, .direction = 1,
 	};
 	return r;
 }
@@ -148,7 +159,8 @@ static struct probe_stats some_stats(void)
 struct parsed {
 	int records;		/* every record, as the header should count */
 	int template_sets;
-	int v4, v6, stats;	/* data records per template */
+	int v4, v6, stats, apps; /* data records per template */
+	const uint8_t *first_app;
 	const uint8_t *first_v4, *first_v6;
 };
 
@@ -158,6 +170,7 @@ static int data_record_len(uint16_t set_id)
 	case NF9_TEMPLATE_FLOW_V4: return V4_REC_LEN;
 	case NF9_TEMPLATE_FLOW_V6: return V6_REC_LEN;
 	case NF9_TEMPLATE_STATS: return STATS_REC_LEN;
+	case NF9_TEMPLATE_APPS: return APP_REC_LEN;
 	}
 	fail_msg("unknown FlowSet id %u", set_id);
 	return 0;
@@ -203,6 +216,10 @@ static void parse_data_set(struct parsed *out, uint16_t id,
 		if (!out->first_v6)
 			out->first_v6 = body;
 		out->v6 += n;
+	} else if (id == NF9_TEMPLATE_APPS) {
+		if (!out->first_app)
+			out->first_app = body;
+		out->apps += n;
 	} else {
 		out->stats += n;
 	}
@@ -223,7 +240,12 @@ static struct parsed parse_packet(const uint8_t *pkt, size_t len)
 		assert_int_equal(slen % 4, 0);
 		assert_true(off + slen <= len);
 		if (id <= 1) {
-			out.records += count_templates(pkt + off + 4, slen - 4, id);
+			int n = count_templates(pkt + off + 4, slen - 4, id);
+
+			/* nfdump 1.7.1 reads one template per options FlowSet */
+			if (id == 1)
+				assert_int_equal(n, 1);
+			out.records += n;
 			out.template_sets++;
 		} else {
 			parse_data_set(&out, id, pkt + off + 4, slen - 4);
@@ -238,16 +260,16 @@ static struct parsed parse_packet(const uint8_t *pkt, size_t len)
 static const uint8_t expected_templates_packet[] = {
 	/* header */
 	0x00, 0x09,		/* version 9 */
-	0x00, 0x03,		/* count: 2 templates + 1 options template */
+	0x00, 0x05,		/* count: 2 templates, 2 options templates, 1 app */
 	0x00, 0x00, 0x16, 0xf5,	/* sysUptime 5877 ms */
 	0x65, 0x53, 0xf1, 0x01,	/* unix_secs 1700000001 */
 	0x00, 0x00, 0x00, 0x00,	/* sequence 0 */
 	0x01, 0x02, 0x03, 0x04,	/* source id */
 	/* template FlowSet */
 	0x00, 0x00,		/* FlowSet id 0 */
-	0x00, 0xbc,		/* length 188 */
+	0x00, 0xc4,		/* length 196 */
 	0x01, 0x00,		/* template 256, IPv4 */
-	0x00, 0x16,		/* 22 fields */
+	0x00, 0x17,		/* 23 fields */
 	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
 	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
 	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
@@ -270,8 +292,9 @@ static const uint8_t expected_templates_packet[] = {
 	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
 	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
 	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
+	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
 	0x01, 0x01,		/* template 257, IPv6 */
-	0x00, 0x16,		/* 22 fields */
+	0x00, 0x17,		/* 23 fields */
 	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
 	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
 	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
@@ -294,7 +317,8 @@ static const uint8_t expected_templates_packet[] = {
 	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
 	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
 	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
-	/* options template FlowSet */
+	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
+	/* options template FlowSet: statistics */
 	0x00, 0x01,		/* FlowSet id 1 */
 	0x00, 0x2c,		/* length 44, padding included */
 	0x01, 0x02,		/* template 258 */
@@ -309,6 +333,31 @@ static const uint8_t expected_templates_packet[] = {
 	0x00, 0xa4, 0x00, 0x08,	/* ignoredPacketTotalCount */
 	0x00, 0xa5, 0x00, 0x08,	/* ignoredOctetTotalCount */
 	0x00, 0x00,		/* padding */
+	/* options template FlowSet: application names, a FlowSet of its own */
+	0x00, 0x01,		/* FlowSet id 1 */
+	0x00, 0x1c,		/* length 28, padding included */
+	0x01, 0x03,		/* template 259 */
+	0x00, 0x04,		/* scope length: 1 field */
+	0x00, 0x0c,		/* options length: 3 fields */
+	0x00, 0x01, 0x00, 0x04,	/* scope System */
+	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
+	0x00, 0x60, 0x00, 0x18,	/* APPLICATION_NAME, 24 bytes */
+	0x00, 0x5e, 0x00, 0x20,	/* APPLICATION_DESCRIPTION, 32 bytes */
+	0x00, 0x00,		/* padding */
+	/* options data FlowSet: one record per named application */
+	0x01, 0x03,		/* FlowSet id 259 */
+	0x00, 0x48,		/* length 72: 4 + 65, padding included */
+	0x01, 0x02, 0x03, 0x04,	/* scope System: the source id */
+	0x16,			/* APPLICATION_ID: engine 22, ntop nDPI */
+	0x00, 0x00, 0x00, 0x25,	/*  selector 37, BitTorrent */
+	'B', 'i', 't', 'T', 'o', 'r', 'r', 'e',	/* APPLICATION_NAME */
+	'n', 't', 0, 0, 0, 0, 0, 0,		/*  NUL padded */
+	0, 0, 0, 0, 0, 0, 0, 0,
+	'P', 'e', 'e', 'r', '-', 't', 'o', '-',	/* APPLICATION_DESCRIPTION */
+	'p', 'e', 'e', 'r', ' ', 'f', 'i', 'l',
+	'e', ' ', 's', 'h', 'a', 'r', 'i', 'n',
+	'g', 0, 0, 0, 0, 0, 0, 0,		/*  NUL padded */
+	0x00, 0x00, 0x00,	/* padding: 3 < 65 */
 };
 
 static void test_template_packet_bytes(void **state)
@@ -323,12 +372,12 @@ static void test_template_packet_bytes(void **state)
 	assert_memory_equal(f->cap.pkt[0], expected_templates_packet,
 			    sizeof(expected_templates_packet));
 	assert_int_equal(f->s.packets_sent, 1);
-	assert_int_equal(f->s.records_sent, 3);
+	assert_int_equal(f->s.records_sent, TEMPLATE_RECORDS);
 }
 
 static const uint8_t expected_ipv4_set[] = {
 	0x01, 0x00,		/* FlowSet id 256 */
-	0x00, 0x4c,		/* length 76 */
+	0x00, 0x54,		/* length 84: 4 + 77, padding included */
 	0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,	/* IN_BYTES */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,	/* IN_PKTS 1000 */
 	0x06,			/* PROTOCOL TCP */
@@ -351,6 +400,8 @@ static const uint8_t expected_ipv4_set[] = {
 	0x03,			/* flowEndReason end of flow */
 	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x58, 0xdb,	/* flowStartMs */
 	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x64, 0x93,	/* flowEndMs */
+	0x00, 0x00, 0x00, 0x00, 0x00,	/* APPLICATION_ID: unclassified */
+	0x00, 0x00, 0x00,	/* padding */
 };
 
 static void test_ipv4_record_bytes(void **state)
@@ -365,7 +416,7 @@ static void test_ipv4_record_bytes(void **state)
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.n, 1);
 	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + sizeof(expected_ipv4_set));
-	assert_int_equal(be16(pkt + 2), 4);
+	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 1);
 	assert_memory_equal(pkt + HDR_LEN, expected_templates_packet + HDR_LEN,
 			    TEMPLATES_LEN);
 	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, expected_ipv4_set,
@@ -375,17 +426,17 @@ static void test_ipv4_record_bytes(void **state)
 
 static const uint8_t expected_ipv6_set[] = {
 	0x01, 0x01,		/* FlowSet id 257 */
-	0x00, 0x64,		/* length 100 */
+	0x00, 0x6c,		/* length 108: 4 + 101, padding included */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb4,	/* IN_BYTES 180 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/* IN_PKTS 2 */
 	0x11,			/* PROTOCOL UDP */
 	0x00,			/* SRC_TOS */
 	0x00,			/* TCP_FLAGS */
-	0x14, 0xe9,		/* L4_SRC_PORT 5353 */
+	0x1a, 0xe1,		/* L4_SRC_PORT 6881 */
 	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,	/* IPV6_SRC_ADDR */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/*  2001:db8::1 */
 	0x00, 0x00, 0x00, 0x07,	/* INPUT_SNMP 7 */
-	0x00, 0x35,		/* L4_DST_PORT 53 */
+	0xc8, 0xd5,		/* L4_DST_PORT 51413 */
 	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01,	/* IPV6_DST_ADDR */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/*  2001:db8:0:1::2 */
 	0x00, 0x00, 0x00, 0x00,	/* OUTPUT_SNMP */
@@ -400,6 +451,9 @@ static const uint8_t expected_ipv6_set[] = {
 	0x01,			/* flowEndReason idle */
 	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x55, 0xed,	/* flowStartMs */
 	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x67, 0x81,	/* flowEndMs */
+	0x16,			/* APPLICATION_ID: engine 22, ntop nDPI */
+	0x00, 0x00, 0x00, 0x25,	/*  selector 37, BitTorrent */
+	0x00, 0x00, 0x00,	/* padding */
 };
 
 static void test_ipv6_record_bytes(void **state)
@@ -413,7 +467,7 @@ static void test_ipv6_record_bytes(void **state)
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.n, 1);
 	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + sizeof(expected_ipv6_set));
-	assert_int_equal(be16(pkt + 2), 4);
+	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 1);
 	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, expected_ipv6_set,
 			    sizeof(expected_ipv6_set));
 }
@@ -443,7 +497,7 @@ static void test_stats_record_padded(void **state)
 	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56);
-	assert_int_equal(be16(f->cap.pkt[0] + 2), 4);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS + 1);
 	assert_memory_equal(set, expected_stats_set, sizeof(expected_stats_set));
 	assert_true(be16(set + 2) - 4 - STATS_REC_LEN < STATS_REC_LEN);
 }
@@ -464,8 +518,10 @@ static void test_padding_between_sets(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.n, 1);
-	/* 56 + 76 + (4 + 98 + 2 padding) + 100 */
-	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56 + 76 + 104 + 100);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN +
+			 SET_LEN(1, STATS_REC_LEN) + SET_LEN(1, V4_REC_LEN) +
+			 SET_LEN(2, STATS_REC_LEN) + SET_LEN(1, V6_REC_LEN));
+	assert_int_equal(SET_LEN(2, STATS_REC_LEN), 4 + 98 + 2);
 	p = parse_packet(f->cap.pkt[0], f->cap.len[0]);
 	assert_int_equal(p.stats, 3);
 	assert_int_equal(p.v4, 1);
@@ -490,10 +546,10 @@ static void test_sequence_per_packet(void **state)
 	assert_int_equal(f->cap.n, 4);
 	for (int i = 0; i < f->cap.n; i++)
 		assert_int_equal(be32(f->cap.pkt[i] + 12), i);
-	assert_int_equal(be16(f->cap.pkt[0] + 2), 3); /* template-only */
+	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS); /* template-only */
 	assert_int_equal(be16(f->cap.pkt[1] + 2), 1);
 	assert_int_equal(f->s.packets_sent, 4);
-	assert_int_equal(f->s.records_sent, 3 + 1 + 3 + 1);
+	assert_int_equal(f->s.records_sent, 2 * TEMPLATE_RECORDS + 2);
 }
 
 static void test_sequence_per_stream(void **state)
@@ -523,7 +579,7 @@ static void test_sequence_per_stream(void **state)
 		assert_int_equal(be32(f->cap2.pkt[i] + 16), 99);
 	}
 	/* each stream opens with its own templates */
-	assert_int_equal(parse_packet(f->cap2.pkt[0], f->cap2.len[0]).template_sets, 2);
+	assert_int_equal(parse_packet(f->cap2.pkt[0], f->cap2.len[0]).template_sets, TEMPLATE_SETS);
 	assert_int_equal(parse_packet(f->cap2.pkt[1], f->cap2.len[1]).template_sets, 0);
 }
 
@@ -546,7 +602,7 @@ static void test_refresh_by_count(void **state)
 	/* packets 1 and 21 (indexes 0 and 20) carry the templates */
 	for (int i = 0; i < 42; i++)
 		assert_int_equal(one_flow_packet(f, NOW_MS + i),
-				 i == 0 || i == 20 || i == 40 ? 2 : 0);
+				 i == 0 || i == 20 || i == 40 ? TEMPLATE_SETS : 0);
 }
 
 static void test_refresh_by_count_configured(void **state)
@@ -556,22 +612,22 @@ static void test_refresh_by_count_configured(void **state)
 
 	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
 	for (int i = 0; i < 7; i++)
-		assert_int_equal(one_flow_packet(f, NOW_MS), i % 3 == 0 ? 2 : 0);
+		assert_int_equal(one_flow_packet(f, NOW_MS), i % 3 == 0 ? TEMPLATE_SETS : 0);
 }
 
 static void test_refresh_by_time(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS), TEMPLATE_SETS);
 	assert_int_equal(one_flow_packet(f, NOW_MS + 30000), 0);
 	assert_int_equal(one_flow_packet(f, NOW_MS + 59999), 0);
-	assert_int_equal(one_flow_packet(f, NOW_MS + 61000), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 61000), TEMPLATE_SETS);
 	assert_int_equal(one_flow_packet(f, NOW_MS + 62000), 0);
 	assert_int_equal(one_flow_packet(f, NOW_MS + 120999), 0);
-	assert_int_equal(one_flow_packet(f, NOW_MS + 121000), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS + 121000), TEMPLATE_SETS);
 	/* a wall clock stepped back: resend rather than trust the age */
-	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS), TEMPLATE_SETS);
 }
 
 /* Many records: every packet within the limit, counted right, none lost. */
@@ -646,11 +702,14 @@ static void test_mtu_split_minimum(void **state)
 	check_split(*state, MIN_PAYLOAD);
 }
 
-/* Exactly three IPv4 records fill the first packet; a fourth opens another. */
+/*
+ * Exactly three IPv4 records fill the first packet; a fourth opens another.
+ * The FlowSet's padding counts: one byte less and the third does not fit.
+ */
 static void test_mtu_exact_fit(void **state)
 {
 	struct fixture *f = *state;
-	struct nf9_config cfg = { .max_payload = HDR_LEN + TEMPLATES_LEN + 4 + 3 * V4_REC_LEN };
+	struct nf9_config cfg = { .max_payload = HDR_LEN + TEMPLATES_LEN + SET_LEN(3, V4_REC_LEN) };
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct flow_record r = ipv4_flow();
 
@@ -661,15 +720,23 @@ static void test_mtu_exact_fit(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
 	assert_int_equal(f->cap.n, 1);
 	assert_int_equal(f->cap.len[0], cfg.max_payload);
-	assert_int_equal(be16(f->cap.pkt[0] + 2), 3 + 3);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS + 3);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
-	assert_int_equal(f->cap.len[1], HDR_LEN + 4 + V4_REC_LEN);
+	assert_int_equal(f->cap.len[1], HDR_LEN + SET_LEN(1, V4_REC_LEN));
 	assert_int_equal(be16(f->cap.pkt[1] + 2), 1);
+
+	cfg.max_payload--;
+	f->cap.n = 0;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + SET_LEN(2, V4_REC_LEN));
 }
 
 /*
  * Leaving a FlowSet that needs padding (stats: 53 -> 56 bytes) costs that
- * padding too: the next set fits exactly at 384 bytes and not at 383.
+ * padding too: the next set fits exactly, and not in one byte less.
  */
 static void test_mtu_counts_padding_of_left_set(void **state)
 {
@@ -677,7 +744,7 @@ static void test_mtu_counts_padding_of_left_set(void **state)
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct probe_stats st = some_stats();
 	struct flow_record r = ipv4_flow();
-	uint32_t exact = HDR_LEN + TEMPLATES_LEN + 56 + 4 + V4_REC_LEN;
+	uint32_t exact = HDR_LEN + TEMPLATES_LEN + 56 + SET_LEN(1, V4_REC_LEN);
 	struct nf9_config cfg = { .max_payload = exact };
 
 	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
@@ -702,6 +769,7 @@ static void test_mtu_counts_padding_of_left_set(void **state)
 #define V4_LAST_SWITCHED	39
 #define V4_FIRST_SWITCHED	43
 #define V4_ICMP_TYPE		47
+#define V4_APPLICATION_ID	72
 
 static const uint8_t *flush_one_v4(struct fixture *f, struct flow_record *r,
 				   const struct nf9_clock *clk)
@@ -808,11 +876,11 @@ static void test_new_uptime_base(void **state)
 	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 5000);
 	assert_int_equal(nf9_flush(&f->s, &moved), 0);
 	assert_int_equal(f->cap.n, 3);
-	assert_int_equal(parse_packet(f->cap.pkt[2], f->cap.len[2]).template_sets, 2);
+	assert_int_equal(parse_packet(f->cap.pkt[2], f->cap.len[2]).template_sets, TEMPLATE_SETS);
 	assert_int_equal(be32(f->cap.pkt[2] + 4), 2377);	/* new base, same stamp */
 	rec = parse_packet(f->cap.pkt[2], f->cap.len[2]).first_v4;
 	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 500);
-	assert_int_equal(one_flow_packet(f, NOW_MS + 2000), 2); /* back to BASE_MS */
+	assert_int_equal(one_flow_packet(f, NOW_MS + 2000), TEMPLATE_SETS); /* back to BASE_MS */
 }
 
 static void test_next_uptime_base(void **state)
@@ -881,10 +949,10 @@ static void test_emit_failure(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
 	assert_int_equal(f->s.emit_errors, 1);
-	assert_int_equal(f->s.records_lost, 4);
+	assert_int_equal(f->s.records_lost, TEMPLATE_RECORDS + 1);
 	assert_int_equal(f->s.packets_sent, 0);
 	f->cap.fail = 0;
-	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS), TEMPLATE_SETS);
 	assert_int_equal(be32(f->cap.pkt[0] + 12), 1);
 	assert_int_equal(one_flow_packet(f, NOW_MS), 0);
 
@@ -912,7 +980,7 @@ static void test_emit_failure_of_refresh(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
 	f->cap.fail = 0;
-	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS), TEMPLATE_SETS);
 	assert_int_equal(be32(f->cap.pkt[20] + 12), 21);
 	assert_int_equal(one_flow_packet(f, NOW_MS), 0);
 
@@ -920,7 +988,7 @@ static void test_emit_failure_of_refresh(void **state)
 	f->cap.fail = 1;
 	assert_int_equal(nf9_send_templates(&f->s, &clk), -EIO);
 	f->cap.fail = 0;
-	assert_int_equal(one_flow_packet(f, NOW_MS), 2);
+	assert_int_equal(one_flow_packet(f, NOW_MS), TEMPLATE_SETS);
 }
 
 /* The error of a packet pushed out by a new record reaches the caller. */
@@ -971,6 +1039,107 @@ static void test_init_checks_payload(void **state)
 	assert_int_equal(f->s.cfg.refresh_ms, NF9_DEFAULT_REFRESH_MS);
 }
 
+/* Field 95 of a flow: engine 22 (nDPI), selector 37 for BitTorrent, else 0. */
+static void test_application_id_of_flows(void **state)
+{
+	static const uint8_t bittorrent[5] = { 0x16, 0x00, 0x00, 0x00, 0x25 };
+	static const uint8_t unclassified[5] = { 0 };
+	static const struct { uint8_t app; const uint8_t *want; } cases[] = {
+		{ APP_BITTORRENT, bittorrent },
+		{ APP_UNKNOWN, unclassified },
+		{ 200, unclassified },	/* an app the encoder cannot name */
+	};
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+
+	assert_int_equal(nf9_application_id(APP_BITTORRENT), 0x1600000025ULL);
+	assert_int_equal(nf9_application_id(APP_UNKNOWN), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct flow_record r = ipv4_flow();
+		const uint8_t *rec;
+
+		r.app = cases[i].app;
+		rec = flush_one_v4(f, &r, &clk);
+		assert_memory_equal(rec + V4_APPLICATION_ID, cases[i].want, 5);
+		/* the field before it is untouched: flowEndMilliseconds */
+		assert_int_equal(be64(rec + V4_APPLICATION_ID - 8), r.last_ms);
+	}
+}
+
+/* Where the application names start in expected_templates_packet. */
+#define APPS_SET_OFFSET (HDR_LEN + TEMPLATES_LEN - SET_LEN(1, APP_REC_LEN))
+
+/*
+ * The names travel with every set of templates (start, refresh by count
+ * and by time, a new uptime base) and never without them, each time after
+ * the options template that describes them, with the stream's source id
+ * as their System scope.
+ */
+static void test_app_names_with_every_template(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .source_id = 99 };
+	int with = 0, at[4] = { 0 };
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 55; i++)
+		one_flow_packet(f, NOW_MS + (i >= 30 ? 70000 : 0));
+	for (int i = 0; i < f->cap.n; i++) {
+		const uint8_t *pkt = f->cap.pkt[i];
+		struct parsed p = parse_packet(pkt, f->cap.len[i]);
+		size_t off = HDR_LEN, tpl_at = 0, data_at = 0;
+
+		if (!p.template_sets) {
+			assert_int_equal(p.apps, 0);
+			continue;
+		}
+		assert_true(with < 4);
+		at[with++] = i;
+		assert_int_equal(p.apps, 1);
+		assert_int_equal(be32(p.first_app), 99);	/* scope System */
+		assert_memory_equal(p.first_app + 4,
+				    expected_templates_packet + APPS_SET_OFFSET + 8,
+				    APP_REC_LEN - 4);
+		while (off < f->cap.len[i]) {
+			uint16_t id = be16(pkt + off);
+
+			if (id == 1 && be16(pkt + off + 4) == NF9_TEMPLATE_APPS)
+				tpl_at = off;
+			if (id == NF9_TEMPLATE_APPS)
+				data_at = off;
+			off += be16(pkt + off + 2);
+		}
+		assert_true(tpl_at && data_at > tpl_at);
+	}
+	/* packets 1, 21 (by count), 31 (by time: 70 s later), 51 (count) */
+	assert_int_equal(with, 4);
+	assert_int_equal(at[0], 0);
+	assert_int_equal(at[1], 20);
+	assert_int_equal(at[2], 30);
+	assert_int_equal(at[3], 50);
+}
+
+/* The application names set alone, as the first packet carries it. */
+static void test_app_names_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct parsed p;
+
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	p = parse_packet(f->cap.pkt[0], f->cap.len[0]);
+	assert_int_equal(p.apps, 1);
+	assert_ptr_equal(p.first_app - 4, f->cap.pkt[0] + APPS_SET_OFFSET);
+	assert_memory_equal(f->cap.pkt[0] + APPS_SET_OFFSET,
+			    expected_templates_packet + APPS_SET_OFFSET,
+			    SET_LEN(1, APP_REC_LEN));
+	/* name and description are NUL terminated inside their fields */
+	assert_string_equal((const char *)p.first_app + 9, "BitTorrent");
+	assert_string_equal((const char *)p.first_app + 9 + 24,
+			    "Peer-to-peer file sharing");
+}
+
+
 static void test_rejects_unknown_ip_version(void **state)
 {
 	struct fixture *f = *state;
@@ -1016,6 +1185,9 @@ int main(void)
 		T(test_flush_empty_sends_nothing),
 		T(test_init_checks_payload),
 		T(test_rejects_unknown_ip_version),
+		T(test_application_id_of_flows),
+		T(test_app_names_with_every_template),
+		T(test_app_names_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
