@@ -21,7 +21,9 @@
 	X(flows_lack_of_resources, "flows exported early: cache full")        \
 	X(export_packets, "NetFlow packets sent, all collectors")             \
 	X(export_errors, "NetFlow packets a collector socket refused")        \
-	X(drain_errors, "drains that failed (see the log)")
+	X(drain_errors, "drains that failed (see the log)")                   \
+	X(bt_events, "BitTorrent recognitions reported by the datapath")      \
+	X(p2p_alarms, "P2P host alarms raised (one per host per period)")
 
 #define DAEMON_STAT_ENUM(name, help) DS_##name,
 enum daemon_stat {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include "export_options.h"
 #include "log.h"
+#include "p2p_hosts.h"
 
 #define NS_PER_SEC 1000000000ull
 #define DEFAULT_ACTIVE_TIMEOUT 60
@@ -38,7 +39,10 @@ void export_options_init(struct export_options *o)
 		.inactive_timeout = DEFAULT_INACTIVE_TIMEOUT,
 		.source_id = 1,
 		.max_payload = NF9_DEFAULT_MAX_PAYLOAD,
+		.p2p_period = P2P_DEFAULT_PERIOD_MS / 1000,
+		.p2p_threshold = P2P_DEFAULT_THRESHOLD,
 	};
+	prefix_set_default(&o->local);
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
@@ -77,6 +81,17 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 		*rc = parse_ulong_option("--max-flows", arg, 16, 1ul << 26,
 					 &o->max_flows);
 		return true;
+	case EXPORT_OPT_LOCAL:
+		*rc = prefix_set_parse(&o->local, arg, "--local");
+		return true;
+	case EXPORT_OPT_P2P_PERIOD:
+		*rc = parse_ulong_option("--p2p-period", arg, 10, 86400,
+					 &o->p2p_period);
+		return true;
+	case EXPORT_OPT_P2P_THRESHOLD:
+		*rc = parse_ulong_option("--p2p-threshold", arg, 1, 100,
+					 &o->p2p_threshold);
+		return true;
 	default:
 		return false;
 	}
@@ -113,10 +128,16 @@ void export_options_usage(FILE *out)
 "                                   finds its bucket full evicts the least\n"
 "                                   recently seen one to the daemon: still\n"
 "                                   counted.\n"
+"      --local PREFIX[,PREFIX...]   the customers' addresses, whose behaviour\n"
+"                                   is scored for peer-to-peer (default:\n"
+"                                   %s)\n"
+"      --p2p-period S               one P2P alarm per host per period (%lu)\n"
+"      --p2p-threshold N            score 1-100 that raises the alarm (%u)\n"
 "  -v, --verbose                    debug messages and libbpf's own output\n"
 "  -h, --help                       this text\n"
 "\n"
 "TCP flows also end %llu s after a FIN or RST.\n",
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
-		MAX_FLOWS, END_GRACE_NS / NS_PER_SEC);
+		MAX_FLOWS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		(unsigned)P2P_DEFAULT_THRESHOLD, END_GRACE_NS / NS_PER_SEC);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include "exporter.h"
 #include "flow_cache.h"
+#include "prefixes.h"
 
 struct export_options {
 	unsigned long active_timeout;	/* seconds */
@@ -19,6 +20,9 @@ struct export_options {
 	unsigned long source_id;
 	unsigned long max_payload;	/* NetFlow payload bytes per packet */
 	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
+	struct prefix_set local;	/* where the customers are */
+	unsigned long p2p_period;	/* seconds */
+	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
 	bool json;
 	bool tap;
 	bool verbose;
@@ -32,6 +36,9 @@ enum {
 	EXPORT_OPT_SOURCE_ID,
 	EXPORT_OPT_MAX_PAYLOAD,
 	EXPORT_OPT_MAX_FLOWS,
+	EXPORT_OPT_LOCAL,
+	EXPORT_OPT_P2P_PERIOD,
+	EXPORT_OPT_P2P_THRESHOLD,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -45,6 +52,9 @@ enum {
 	{ "source-id", required_argument, NULL, EXPORT_OPT_SOURCE_ID },       \
 	{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },   \
 	{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },       \
+	{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },               \
+	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
+	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "verbose", no_argument, NULL, 'v' }
 
 void export_options_init(struct export_options *o);

@@ -69,7 +69,7 @@ void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 							ex->max_flow_age_ms);
 }
 
-static uint64_t probe_ns_to_wall_ms(const struct exporter *ex, uint64_t ns)
+uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t ns)
 {
 	int64_t wall = (int64_t)ns + ex->wall_offset_ns;
 
@@ -83,8 +83,8 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		.key = *key,
 		.packets = val->packets,
 		.bytes = val->bytes,
-		.first_ms = probe_ns_to_wall_ms(ex, val->first_ns),
-		.last_ms = probe_ns_to_wall_ms(ex, val->last_ns),
+		.first_ms = exporter_wall_ms(ex, val->first_ns),
+		.last_ms = exporter_wall_ms(ex, val->last_ns),
 		.tcp_flags = val->tcp_flags,
 		.tos = val->tos,
 		.ttl_min = val->ttl_min,
@@ -99,13 +99,15 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
 	if (ex->json && json_write_flow(ex->json, &rec) != 0)
 		ex->json_errors++;
+	if (ex->on_record)
+		ex->on_record(ex->on_record_ctx, &rec);
 	ex->flows_exported++;
 }
 
 void exporter_event(struct exporter *ex, const struct event *ev)
 {
 	if (ex->json && ev->type == EVENT_BITTORRENT &&
-	    json_write_bt_event(ex->json, ev, probe_ns_to_wall_ms(ex, ev->time_ns)) != 0)
+	    json_write_bt_event(ex->json, ev, exporter_wall_ms(ex, ev->time_ns)) != 0)
 		ex->json_errors++;
 }
 

@@ -26,6 +26,9 @@ struct exporter {
 	uint64_t flows_exported;
 	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
 	uint64_t max_flow_age_ms;   /* oldest flow start still to export */
+	/* Sees every exported record (host behaviour analysis). */
+	void (*on_record)(void *ctx, const struct flow_record *rec);
+	void *on_record_ctx;
 	uint64_t json_errors;
 };
 
@@ -42,6 +45,9 @@ void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 
 void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		   const struct flow_value *val, enum flow_end_reason reason);
+
+/* Probe-clock ns to wall-clock ms, with the offset of the last set_clock. */
+uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t probe_ns);
 
 /* An event from the datapath, to the outputs that show events (JSON). */
 void exporter_event(struct exporter *ex, const struct event *ev);

@@ -5,25 +5,113 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <bpf/libbpf.h>
+#include "flowprobe.skel.h"
 #include "log.h"
 #include "pipeline.h"
 
-/* The flow cache's export hook: count, then hand to every output. */
+#define NS_PER_SEC 1000000000ull
+
+/* A flow's 5-tuple, whichever interface or VLAN it came by. */
+static struct flow_key tuple_of(const struct flow_key *key)
+{
+	struct flow_key t = *key;
+
+	t.ifindex = 0;
+	t.vlan = 0;
+	return t;
+}
+
+static struct flow_key reverse_tuple_of(const struct flow_key *key)
+{
+	struct flow_key t = tuple_of(key);
+
+	memcpy(t.src, key->dst, sizeof(t.src));
+	memcpy(t.dst, key->src, sizeof(t.dst));
+	t.sport = key->dport;
+	t.dport = key->sport;
+	if (key->proto == 1 || key->proto == 58)
+		t.sport = t.dport = 0; /* ICMP: type and code are not a reverse */
+	return t;
+}
+
+/* The flow cache's export hook: apply marks, count, hand to the outputs. */
 static void export_flow(void *ctx, const struct flow_key *key,
 			const struct flow_value *val, enum flow_end_reason reason)
 {
 	struct pipeline *pl = ctx;
+	struct flow_key tuple = tuple_of(key);
+	struct flow_value marked;
+	uint8_t app = flow_cache_get_app(pl->marks, &tuple, val->last_ns);
 
 	pl->ds.v[DS_flows_exported]++;
 	if (reason == END_FORCED)
 		pl->ds.v[DS_flows_exported_forced]++;
+	if (app && !val->app) {
+		marked = *val;
+		marked.app = app;
+		val = &marked;
+	}
 	exporter_flow(&pl->exporter, key, val, reason);
 }
 
-int pipeline_init(struct pipeline *pl, const struct flow_cache_config *cfg)
+static void on_event(void *ctx, const struct event *ev)
 {
-	pl->cache = flow_cache_new(cfg, export_flow, pl);
-	if (!pl->cache) {
+	struct pipeline *pl = ctx;
+	struct flow_key tuple, reverse;
+
+	if (ev->type != EVENT_BITTORRENT)
+		return;
+	pl->ds.v[DS_bt_events]++;
+	tuple = tuple_of(&ev->key);
+	reverse = reverse_tuple_of(&ev->key);
+	flow_cache_mark_app(pl->marks, &tuple, APP_BITTORRENT, ev->time_ns);
+	flow_cache_mark_app(pl->marks, &reverse, APP_BITTORRENT, ev->time_ns);
+	exporter_event(&pl->exporter, ev);
+	p2p_hosts_add_event(pl->p2p, ev, exporter_wall_ms(&pl->exporter, ev->time_ns));
+}
+
+static void on_record(void *ctx, const struct flow_record *rec)
+{
+	struct pipeline *pl = ctx;
+
+	p2p_hosts_add_flow(pl->p2p, rec);
+}
+
+static void on_alarm(void *ctx, const struct p2p_host_report *r)
+{
+	struct pipeline *pl = ctx;
+	char line[512];
+
+	pl->ds.v[DS_p2p_alarms]++;
+	p2p_format_log(line, sizeof(line), r);
+	log_warn("%s", line);
+	if (pl->exporter.json && p2p_write_json(pl->exporter.json, r) != 0)
+		pl->exporter.json_errors++;
+}
+
+int pipeline_init(struct pipeline *pl, const struct export_options *opt)
+{
+	struct flow_cache_config cfg = export_options_cache_config(opt);
+	/* A mark outlives the gaps between its flow's records. */
+	struct flow_cache_config marks_cfg = {
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = cfg.active_timeout_ns + cfg.inactive_timeout_ns,
+		.max_flows = cfg.max_flows,
+	};
+	struct p2p_config p2p = {
+		.period_ms = opt->p2p_period * 1000,
+		.threshold = opt->p2p_threshold,
+		.local = &opt->local,
+		.on_alarm = on_alarm,
+		.ctx = pl,
+	};
+	struct bpf_map *events;
+
+	pl->cache = flow_cache_new(&cfg, export_flow, pl);
+	pl->marks = flow_cache_new(&marks_cfg, export_flow, pl);
+	pl->p2p = p2p_hosts_new(&p2p);
+	if (!pl->cache || !pl->marks || !pl->p2p) {
 		log_error("out of memory for the flow cache");
 		return EXIT_RUNTIME;
 	}
@@ -32,6 +120,17 @@ int pipeline_init(struct pipeline *pl, const struct flow_cache_config *cfg)
 		log_error("cannot set up the drain: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
+	if (events) {
+		pl->events = events_reader_new(bpf_map__fd(events), on_event, pl);
+		if (!pl->events) {
+			log_error("cannot read the event ring: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	pl->exporter.on_record = on_record;
+	pl->exporter.on_record_ctx = pl;
+	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
 	return EXIT_OK;
 }
 
@@ -61,6 +160,9 @@ static void drain(struct pipeline *pl)
 	struct drain_result res;
 	int err;
 
+	/* Events first: a flow recognised now is marked before its export. */
+	if (pl->events)
+		events_reader_consume(pl->events);
 	err = pl->quiescent ? drainer_run_quiescent(pl->drainer, &res)
 			    : drainer_run(pl->drainer, &res);
 	if (err)
@@ -77,6 +179,8 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
 	drain(pl);
 	flow_cache_expire(pl->cache, now_ns);
+	flow_cache_expire(pl->marks, now_ns);
+	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
 }
 
@@ -90,9 +194,17 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	if (!pl->quiescent)
 		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
 								 pl->probe.live);
+	if (pl->events)
+		events_reader_consume(pl->events);
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
+}
+
+size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
+			  size_t max)
+{
+	return pl->p2p ? p2p_hosts_list(pl->p2p, out, max) : 0;
 }
 
 void pipeline_destroy(struct pipeline *pl)
@@ -100,6 +212,12 @@ void pipeline_destroy(struct pipeline *pl)
 	exporter_stop(&pl->exporter);
 	drainer_free(pl->drainer);
 	pl->drainer = NULL;
+	events_reader_free(pl->events);
+	pl->events = NULL;
+	p2p_hosts_free(pl->p2p);
+	pl->p2p = NULL;
+	flow_cache_free(pl->marks);
+	pl->marks = NULL;
 	probe_destroy(&pl->probe);
 	flow_cache_free(pl->cache);
 	pl->cache = NULL;

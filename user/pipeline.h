@@ -12,22 +12,32 @@
 #include <stdbool.h>
 #include "daemon_stats.h"
 #include "drain.h"
+#include "events.h"
+#include "export_options.h"
 #include "exporter.h"
 #include "flow_cache.h"
+#include "p2p_hosts.h"
 #include "probe.h"
 
 struct pipeline {
 	struct probe probe;
 	struct exporter exporter;
 	struct flow_cache *cache;
+	/* Application marks by 5-tuple, whatever the interface: a connection
+	 * recognised one way is marked both ways, and stays marked across
+	 * its records. Entries hold no packets and are never exported. */
+	struct flow_cache *marks;
 	struct drainer *drainer;
+	struct events_reader *events;
+	struct p2p_hosts *p2p;
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
 	bool quiescent; /* replay: no concurrent program runs */
 };
 
-/* After probe_load: creates cache and drainer. EXIT_OK or EXIT_RUNTIME. */
-int pipeline_init(struct pipeline *pl, const struct flow_cache_config *cfg);
+/* After probe_load: creates the cache, drain, event reader and host
+ * analysis from the options. EXIT_OK or EXIT_RUNTIME. */
+int pipeline_init(struct pipeline *pl, const struct export_options *opt);
 
 /*
  * Drain, expire at now_ns (probe clock), export. wall_ms is "now" for the
@@ -39,6 +49,10 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 /* Final drain of both tables and export of every flow as forced. Call
  * after detaching (live) or after the last packet (replay). */
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns);
+
+/* The local hosts of the current period, highest P2P score first. */
+size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
+			  size_t max);
 
 void pipeline_destroy(struct pipeline *pl);
 

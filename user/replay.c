@@ -197,7 +197,6 @@ int cmd_replay(int argc, char **argv)
 {
 	struct replay_state *st = calloc(1, sizeof(*st));
 	struct probe_config pc = { .replay_clock = true };
-	struct flow_cache_config fcc;
 	int rc, i;
 
 	if (!st)
@@ -221,9 +220,7 @@ int cmd_replay(int argc, char **argv)
 	rc = probe_load(&st->pl.probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	fcc = export_options_cache_config(&st->opt);
-	rc = pipeline_init(&st->pl, &fcc);
-	st->pl.exporter.max_flow_age_ms = (st->opt.active_timeout + 10) * 1000;
+	rc = pipeline_init(&st->pl, &st->opt);
 	if (rc != EXIT_OK)
 		goto cleanup;
 

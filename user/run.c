@@ -200,7 +200,6 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_state *st = calloc(1, sizeof(*st));
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct flow_cache_config fcc;
 	struct probe_config pc = {};
 	struct pipeline *pl;
 	uint64_t next;
@@ -225,10 +224,7 @@ int cmd_run(int argc, char **argv)
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
-	fcc = export_options_cache_config(&st->opt.ex);
-	rc = pipeline_init(pl, &fcc);
-	/* A cached flow is at most an active timeout old, plus a drain or two. */
-	pl->exporter.max_flow_age_ms = (st->opt.ex.active_timeout + 10) * 1000;
+	rc = pipeline_init(pl, &st->opt.ex);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
