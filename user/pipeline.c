@@ -4,9 +4,11 @@
  * bookkeeping of the daemon's own statistics along the way.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
+#include "json_output.h"
 #include "log.h"
 #include "pipeline.h"
 
@@ -131,6 +133,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->exporter.on_record = on_record;
 	pl->exporter.on_record_ctx = pl;
 	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
+	pl->p2p_threshold = opt->p2p_threshold;
 	return EXIT_OK;
 }
 
@@ -205,6 +208,29 @@ size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
 			  size_t max)
 {
 	return pl->p2p ? p2p_hosts_list(pl->p2p, out, max) : 0;
+}
+
+#define SUMMARY_HOSTS 10
+
+void pipeline_log_p2p_summary(struct pipeline *pl)
+{
+	struct p2p_host_report *r = calloc(SUMMARY_HOSTS, sizeof(*r));
+	size_t n = r ? pipeline_p2p_hosts(pl, r, SUMMARY_HOSTS) : 0;
+	char addr[64];
+
+	if (n)
+		log_info("P2P scores of the busiest local hosts this period "
+			 "(alarm at %lu):", pl->p2p_threshold);
+	for (size_t i = 0; i < n; i++) {
+		json_format_addr(addr, sizeof(addr), r[i].addr, r[i].ip_version);
+		log_info("  %-39s score %3u  %llu peers, %llu flows, %llu BitTorrent%s%s",
+			 addr, r[i].score, (unsigned long long)r[i].peers,
+			 (unsigned long long)r[i].flows,
+			 (unsigned long long)r[i].bt_flows,
+			 r[i].n_reasons ? ": " : "",
+			 r[i].n_reasons ? r[i].reasons[0] : "");
+	}
+	free(r);
 }
 
 void pipeline_destroy(struct pipeline *pl)

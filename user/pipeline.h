@@ -33,6 +33,7 @@ struct pipeline {
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
 	bool quiescent; /* replay: no concurrent program runs */
+	unsigned long p2p_threshold;
 };
 
 /* After probe_load: creates the cache, drain, event reader and host
@@ -53,6 +54,10 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 /* The local hosts of the current period, highest P2P score first. */
 size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
 			  size_t max);
+
+/* Logs the P2P scores of the busiest local hosts (at shutdown, end of
+ * replay): what a support technician looks at first. */
+void pipeline_log_p2p_summary(struct pipeline *pl);
 
 void pipeline_destroy(struct pipeline *pl);
 

@@ -228,8 +228,10 @@ int cmd_replay(int argc, char **argv)
 		rc = replay_file(st, argv[i]);
 
 	/* Whatever happened, what was counted is exported. */
-	if (st->started)
+	if (st->started) {
 		pipeline_finish(&st->pl, st->clock_ns / 1000000, 0);
+		pipeline_log_p2p_summary(&st->pl);
+	}
 	if (st->out_of_order)
 		log_warn("replay: %llu packets had timestamps earlier than the packet "
 			 "before; they were counted at the later time",

@@ -255,6 +255,7 @@ int cmd_run(int argc, char **argv)
 	/* Detach first, so the final drain sees every packet there will be. */
 	probe_detach_all(&pl->probe);
 	live_tick(pl, true);
+	pipeline_log_p2p_summary(pl);
 	log_info("exported %llu flows in %llu NetFlow packets, %llu send errors; "
 		 "%llu packets seen, %llu uncounted",
 		 (unsigned long long)pl->ds.v[DS_flows_exported],
