@@ -20,6 +20,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import lab as L  # noqa: E402
 
 PORT = 2055
+BT_SWARM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "integration", "bt_swarm.py")
+BT_HOST = "10.0.1.2"        # a second customer behind A
+BT_PORT = 6881
+BT_PEERS = [f"10.0.3.{i}" for i in range(1, 201)]
+
+
+def bittorrent_customer(lab):
+    """A customer running BitTorrent: handshakes, DHT and uTP to 200 peers
+    (addresses on B, routed by R), next to A's ordinary traffic."""
+    lab.run("A", ["ip", "addr", "add", f"{BT_HOST}/24", "dev", lab.if_a])
+    batch = "".join(f"addr add {a}/32 dev {lab.if_b}\n" for a in BT_PEERS)
+    lab.run("B", ["ip", "-batch", "-"], input=batch)
+    lab.run("R", ["ip", "route", "add", "10.0.3.0/24", "via", lab.V4["B"]])
+    swarm = lab.spawn("B", [L.PYTHON, BT_SWARM, "peers", BT_PORT] + BT_PEERS,
+                      name="bt-peers")
+    swarm.wait_for(r"^ready", 30, stream="stdout")
+    cp = lab.run("A", [L.PYTHON, BT_SWARM, "client", BT_HOST, BT_PORT]
+                 + BT_PEERS, timeout=300, check=False)
+    return cp.stdout.strip() or cp.stderr.strip()
 
 
 def say(msg):
@@ -35,12 +55,19 @@ def main():
             f"{lab.if_rb} -- B ({lab.V4['B']}, {lab.V6['B']})")
         nfcapd = lab.start_nfcapd(PORT)
         say(f"nfcapd listening on 127.0.0.1:{PORT} in R, files in {nfcapd.dir}")
-        probe = lab.start_probe([lab.if_ra, lab.if_rb], [f"127.0.0.1:{PORT}"])
+        # The customers are behind A; B and beyond is the Internet.
+        extra = ["--local", "10.0.1.0/24,fd00:1::/64"] \
+            if L.PROBE_KIND == "flowprobe" else []
+        probe = lab.start_probe([lab.if_ra, lab.if_rb], [f"127.0.0.1:{PORT}"],
+                                extra=extra)
         say(f"{probe.kind} running inline on {lab.if_ra},{lab.if_rb}")
         lab.start_ground_truth()
         say("driving traffic: TCP bulk and request/response, UDP echo of "
             "several sizes, ICMP/ICMPv6 echo, IPv4 and IPv6 ...")
         mix_ok, report = lab.drive_mix()
+        say(f"a second customer, {BT_HOST}, runs BitTorrent with "
+            f"{len(BT_PEERS)} peers (TCP handshakes, DHT, uTP) ...")
+        say("  " + bittorrent_customer(lab))
         truth, problems = lab.stop_ground_truth()
         rc = probe.stop()
         say(f"{probe.kind} stopped (exit {rc}); waiting for nfcapd")
@@ -65,11 +92,25 @@ def main():
             f"{sum(r[4] for r in rows):>10}")
         say("")
 
+        say("what the probe said about peer-to-peer hosts:")
+        p2p = [line for line in probe.stderr().splitlines()
+               if "P2P" in line or "  score " in line]
+        for line in p2p:
+            say("  " + line)
+        alarmed = any(BT_HOST in line and "warning" in line for line in p2p)
+        wrongly = [line for line in p2p if "warning" in line and
+                   BT_HOST not in line]
+        say("")
+
         bad = [r for r in rows if r[5] or r[6]]
         notes = []
         if not mix_ok:
             notes.append("some exchanges failed:\n" + report)
         notes += problems
+        if probe.kind == "flowprobe" and not alarmed:
+            notes.append(f"no P2P alarm for the BitTorrent customer {BT_HOST}")
+        if wrongly:
+            notes.append("P2P alarm for an ordinary host: " + wrongly[0])
         if rc not in probe.ok_exit:
             notes.append(f"{probe.kind} exited {rc}:\n"
                          + L.tail(probe.stderr(), 5))
