@@ -46,6 +46,11 @@ enum { DIR_OUT = 1, DIR_IN = 2 }; /* local end is the source / destination */
 
 struct hll {
 	uint8_t reg[HLL_REGS];
+	/* Kept up to date by hll_add, so an estimate costs O(1), not a pass
+	 * over the registers: the score is recomputed for every flow. Both
+	 * are zero for empty registers, so a zeroed struct hll is valid. */
+	double deficit;		/* sum over registers of 1 - 2^-reg */
+	unsigned int nonzero;	/* registers that are not 0 */
 };
 
 /* One local high port of a host, in flows whose remote port is high too. */
@@ -167,21 +172,20 @@ static void hll_add(struct hll *h, uint64_t hash)
 	uint64_t w = hash << HLL_BITS;
 	uint8_t rank = w ? __builtin_clzll(w) + 1 : 64 - HLL_BITS + 1;
 
-	if (rank > h->reg[idx])
-		h->reg[idx] = rank;
+	if (rank <= h->reg[idx])
+		return;
+	h->deficit += 1.0 / (double)(1ull << h->reg[idx]) - 1.0 / (double)(1ull << rank);
+	h->nonzero += !h->reg[idx];
+	h->reg[idx] = rank;
 }
 
 /* Flajolet et al. 2007, with linear counting while registers are empty. */
 static uint64_t hll_estimate(const struct hll *h)
 {
 	const double m = HLL_REGS;
-	unsigned int zeros = 0;
-	double sum = 0, e;
+	unsigned int zeros = HLL_REGS - h->nonzero;
+	double sum = m - h->deficit, e;
 
-	for (unsigned int i = 0; i < HLL_REGS; i++) {
-		sum += 1.0 / (double)(1ull << h->reg[i]);
-		zeros += !h->reg[i];
-	}
 	e = 0.7213 / (1 + 1.079 / m) * m * m / sum;
 	if (e <= 2.5 * m && zeros)
 		e = m * natural_log(m / zeros);
