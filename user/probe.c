@@ -140,6 +140,25 @@ static int map_generations(struct probe *p)
 	return 0;
 }
 
+/*
+ * Starts the datapath's millisecond clock (bpf/clock.bpf.h): a BPF timer
+ * armed by running clock_start once. Without it the datapath falls back to
+ * the coarse clock helper: correct, slower.
+ */
+static void start_clock(struct probe *p)
+{
+	unsigned char frame[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = sizeof(frame), .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.clock_start), &opts);
+	if (err || opts.retval != XDP_PASS)
+		log_warn("cannot start the datapath's millisecond clock (%s); using "
+			 "the kernel's coarse clock, which costs more per packet",
+			 err ? strerror(errno) : "timer refused");
+}
+
 int probe_load(struct probe *p, const struct probe_config *cfg)
 {
 	__u32 slots, seed = 0;
@@ -188,6 +207,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 		log_error("cannot map the flow tables into memory: %s", strerror(-err));
 		return EXIT_RUNTIME;
 	}
+	if (!cfg->replay_clock)
+		start_clock(p);
 
 	p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
 					    sizeof(__u32), sizeof(struct daemon_stats),
