@@ -1,26 +1,457 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * BitTorrent recognition on a flow's first payload bytes (placeholder:
- * the signatures land in the next change).
+ * BitTorrent recognition on a flow's first payload bytes (design:
+ * "BitTorrent recognition"). Why here and not in userspace: the datapath
+ * sees every packet, the daemon only counts; a signature on the first
+ * bytes costs little, and only on a flow's first INSPECT_PACKETS packets
+ * while it is unclassified (the caller gates it), so a settled flow pays
+ * nothing.
+ *
+ * Plain signatures, fixed offsets only, each byte access checked against
+ * the frame's end: the TCP peer-wire handshake (also split after its
+ * first byte), the HTTP tracker request, and over UDP uTP, DHT, the UDP
+ * tracker connect request and Local Service Discovery. Endpoints (IP:port)
+ * of peer detections go to an LRU of known peers; on a TCP flow with one
+ * known endpoint, a peer-wire message header (alone it would match too
+ * much) or a high-entropy first payload of MSE/PE's length (encrypted
+ * BitTorrent has no clear bytes) is BitTorrent too, and a flow between two
+ * known endpoints (the reverse direction, or the same connection in the
+ * next table generation) is marked without a second event. Each
+ * recognised flow is marked in its entry; each connection is reported
+ * once through the event ring. The datapath reports facts, userspace
+ * turns them into verdicts.
  */
 #ifndef BITTORRENT_BPF_H
 #define BITTORRENT_BPF_H
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "flowprobe.h"
 #include "parse.bpf.h"
+#include "events.bpf.h"
 
-static __always_inline void bt_inspect(const struct cursor *payload,
+/* BEP 3: the handshake starts with pstrlen 19 and this string. */
+#define BT_PSTRLEN 0x13
+#define BT_PROTOCOL "BitTorrent protocol"
+#define BT_PROTOCOL_LEN 19
+
+/* MSE/PE: the first payload is a 768-bit DH key and 0..512 bytes of random
+ * padding. Random bytes show about 56.6 distinct values in 64; text and
+ * most binary headers show far fewer. */
+#define BT_ENC_MIN_LEN 96
+#define BT_ENC_MAX_LEN 608
+#define BT_ENTROPY_BYTES 64
+#define BT_ENTROPY_MIN_DISTINCT 48
+
+/* Upper bounds of plausible peer-wire message lengths (length prefix,
+ * which counts the id byte): a bitfield of 1M pieces, an extension
+ * message of 128 KiB, a piece message of a 128 KiB block. */
+#define BT_MAX_BITFIELD (1 + (1 << 17))
+#define BT_MAX_EXTENDED (1 << 17)
+#define BT_MAX_PIECE (9 + (1 << 17))
+
+/* Ports where DHT-like and uTP-like bytes are something else: well-known
+ * services (DNS ids, QUIC short headers on 443) and Teredo. */
+#define BT_TEREDO_PORT 3544
+
+/* STUN's magic cookie (RFC 5389), where uTP has its timestamp. */
+#define BT_STUN_MAGIC 0x2112A442
+
+/* Bound of the payload's offset in the frame, for the verifier:
+ * more than any header chain the parser accepts in a frame XDP sees. */
+#define BT_MAX_PAYLOAD_OFFSET 0x3fff
+
+/* A BitTorrent endpoint: address (IPv4 in the first 4 bytes) and port. */
+struct bt_peer_key {
+	__u8 addr[16];
+	__u16 port;
+	__u8 ip_version;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct bt_peer_key) == 20, "bt_peer_key layout");
+
+struct bt_peer {
+	__u64 seen_ns;	/* probe clock of the latest detection */
+	__u8 kind;	/* enum bt_kind of that detection */
+	__u8 pad[7];
+};
+
+/*
+ * Endpoints of peer detections (handshake, uTP, DHT, and peer messages or
+ * MSE/PE with a known peer; not trackers or LSD), both ends of each flow.
+ * The key has no protocol: a peer's DHT and uTP port is usually its TCP
+ * port too. Shared (not per-CPU): the flows of one peer land
+ * on any CPU. An LRU: the least recently taught peers go first; a race or
+ * an eviction can only cost a detection, never make a false one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_BT_PEERS);
+	__type(key, struct bt_peer_key);
+	__type(value, struct bt_peer);
+} bt_peers SEC(".maps");
+
+/* A literal's first n (1..8, constant) bytes as the packet's byte order
+ * would load them; folds to a constant. */
+static __always_inline __u64 bt_lit(const char *s, const int n)
+{
+	__u64 v = 0;
+
+	__builtin_memcpy(&v, s, n);
+	return v;
+}
+
+/* The n bytes at p equal the literal s; the caller checked p + n <= end.
+ * Word compares OR-ed together: one branch per signature, not per byte.
+ * Unaligned packet loads are fine on the architectures XDP runs on. */
+static __always_inline bool bt_match(const __u8 *p, const char *s, const int n)
+{
+	__u64 diff = 0;
+	int i = 0;
+
+#pragma unroll
+	for (; i + 8 <= n; i += 8)
+		diff |= *(const __u64 *)(p + i) ^ bt_lit(s + i, 8);
+	if (n - i >= 4) {
+		diff |= *(const __u32 *)(p + i) ^ (__u32)bt_lit(s + i, 4);
+		i += 4;
+	}
+	if (n - i >= 2) {
+		diff |= *(const __u16 *)(p + i) ^ (__u16)bt_lit(s + i, 2);
+		i += 2;
+	}
+	if (n - i >= 1)
+		diff |= p[i] ^ (__u8)s[i];
+	return diff == 0;
+}
+
+static __always_inline void bt_peer_key_fill(struct bt_peer_key *k,
+					     const struct flow_key *key,
+					     const __u8 *addr, __u16 port)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->addr, addr, 16);
+	k->port = port;
+	k->ip_version = key->ip_version;
+}
+
+#define BT_KNOWN_SRC 1
+#define BT_KNOWN_DST 2
+#define BT_KNOWN_BOTH (BT_KNOWN_SRC | BT_KNOWN_DST)
+
+/* Which ends of the flow are known BitTorrent endpoints (BT_KNOWN_*). */
+static __always_inline int bt_known_ends(const struct flow_key *key)
+{
+	struct bt_peer_key k;
+	int known = 0;
+
+	bt_peer_key_fill(&k, key, key->src, key->sport);
+	if (bpf_map_lookup_elem(&bt_peers, &k))
+		known |= BT_KNOWN_SRC;
+	bt_peer_key_fill(&k, key, key->dst, key->dport);
+	if (bpf_map_lookup_elem(&bt_peers, &k))
+		known |= BT_KNOWN_DST;
+	return known;
+}
+
+static __always_inline void bt_remember(const struct flow_key *key, __u8 kind,
+					__u64 now)
+{
+	struct bt_peer v = { .seen_ns = now, .kind = kind };
+	struct bt_peer_key k;
+
+	bt_peer_key_fill(&k, key, key->src, key->sport);
+	bpf_map_update_elem(&bt_peers, &k, &v, BPF_ANY);
+	bt_peer_key_fill(&k, key, key->dst, key->dport);
+	bpf_map_update_elem(&bt_peers, &k, &v, BPF_ANY);
+}
+
+/* A peer-wire message header with a length its id allows: bitfield (5),
+ * extended (20), have-all/none (14/15), port (9), request (6), piece (7). */
+static __always_inline bool bt_message(const __u8 *p, const void *end, __u32 len)
+{
+	__u32 mlen;
+
+	if (len < 5 || (void *)(p + 5) > end)
+		return false;
+	mlen = bpf_ntohl(*(const __u32 *)p);
+	switch (p[4]) {
+	case 5:
+		return mlen >= 2 && mlen <= BT_MAX_BITFIELD;
+	case 20:
+		return mlen >= 2 && mlen <= BT_MAX_EXTENDED;
+	case 14:
+	case 15:
+		return mlen == 1;
+	case 9:
+		return mlen == 3;
+	case 6:
+		return mlen == 13;
+	case 7:
+		return mlen >= 9 && mlen <= BT_MAX_PIECE;
+	}
+	return false;
+}
+
+/* At least BT_ENTROPY_MIN_DISTINCT distinct byte values among the first
+ * BT_ENTROPY_BYTES: a 256-bit set on the stack, one bounded pass, no
+ * branch on the data. */
+static __always_inline bool bt_high_entropy(const __u8 *p, const void *end)
+{
+	__u8 seen[32] = {};
+	__u32 distinct = 0;
+
+	if ((void *)(p + BT_ENTROPY_BYTES) > end)
+		return false;
+	for (int i = 0; i < BT_ENTROPY_BYTES; i++) {
+		__u8 b = p[i];
+		__u8 *slot = &seen[(b >> 3) & 31];
+
+		distinct += ((*slot >> (b & 7)) & 1) ^ 1;
+		*slot |= 1 << (b & 7);
+	}
+	return distinct >= BT_ENTROPY_MIN_DISTINCT;
+}
+
+/* TCP's plain signatures. *facts: where the handshake's reserved bytes
+ * start. */
+static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end,
+					   __u32 len, struct flow_entry *entry,
+					   const __u8 **facts)
+{
+	if ((void *)(p + 1) > end)
+		return BT_NONE;
+
+	/* The rest of a handshake whose first segment was 0x13 alone. */
+	if (entry->val.flags & FLOW_F_BT_PSTRLEN) {
+		if (len >= BT_PROTOCOL_LEN && (void *)(p + BT_PROTOCOL_LEN) <= end &&
+		    bt_match(p, BT_PROTOCOL, BT_PROTOCOL_LEN)) {
+			*facts = p + BT_PROTOCOL_LEN;
+			return BT_HANDSHAKE;
+		}
+		/* The stream so far is no longer 0x13 alone (if this is that
+		 * byte again, retransmitted, it is set again below). */
+		entry->val.flags &= ~FLOW_F_BT_PSTRLEN;
+	}
+
+	if (p[0] == BT_PSTRLEN) {
+		if (len == 1) {
+			entry->val.flags |= FLOW_F_BT_PSTRLEN;
+			return BT_NONE;
+		}
+		if (len >= 1 + BT_PROTOCOL_LEN &&
+		    (void *)(p + 1 + BT_PROTOCOL_LEN) <= end &&
+		    bt_match(p + 1, BT_PROTOCOL, BT_PROTOCOL_LEN)) {
+			*facts = p + 1 + BT_PROTOCOL_LEN;
+			return BT_HANDSHAKE;
+		}
+	}
+
+	if (p[0] == 'G' && len >= 12 && (void *)(p + 12) <= end) {
+		if (bt_match(p, "GET /scrape?", 12))
+			return BT_HTTP_TRACKER;
+		if (len >= 14 && (void *)(p + 14) <= end &&
+		    bt_match(p, "GET /announce?", 14))
+			return BT_HTTP_TRACKER;
+	}
+	return BT_NONE;
+}
+
+/* TCP between a known peer and an unknown endpoint: a peer-wire message
+ * header (alone it would match too much), or MSE/PE's first payload. */
+static __always_inline enum bt_kind bt_tcp_known_peer(const __u8 *p,
+						      const void *end, __u32 len)
+{
+	if (bt_message(p, end, len))
+		return BT_MESSAGE;
+	if (len >= BT_ENC_MIN_LEN && len <= BT_ENC_MAX_LEN && bt_high_entropy(p, end))
+		return BT_ENCRYPTED;
+	return BT_NONE;
+}
+
+static __always_inline bool bt_reserved_port(__u16 port)
+{
+	return port < 1024 || port == BT_TEREDO_PORT;
+}
+
+static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end,
+					   __u32 len, const struct flow_key *key)
+{
+	if ((void *)(p + 4) > end || len < 4)
+		return BT_NONE;
+
+	/* BEP 14: HTTP-over-multicast announce. */
+	if (p[0] == 'B' && len >= 22 && (void *)(p + 22) <= end &&
+	    bt_match(p, "BT-SEARCH * HTTP/1.1\r\n", 22))
+		return BT_LSD;
+
+	/* BEP 15: connect request = protocol id 0x41727101980, action 0
+	 * (connect), then a 4-byte transaction id; exactly 16 bytes. */
+	if (len == 16 && (void *)(p + 12) <= end &&
+	    bt_match(p, "\x00\x00\x04\x17\x27\x10\x19\x80\x00\x00\x00\x00", 12))
+		return BT_TRACKER;
+
+	if (bt_reserved_port(key->sport) || bt_reserved_port(key->dport))
+		return BT_NONE;
+
+	/* BEP 5: a bencoded query, response or error; BEP 42 responses may
+	 * start with the requester's "ip" key. */
+	if (p[0] == 'd') {
+		if (bt_match(p, "d1:e", 4))
+			return BT_DHT;
+		if (len >= 12 && (void *)(p + 12) <= end &&
+		    (bt_match(p, "d1:ad2:id20:", 12) || bt_match(p, "d1:rd2:id20:", 12)))
+			return BT_DHT;
+		if (len >= 7 && (void *)(p + 7) <= end && bt_match(p, "d2:ip6:", 7))
+			return BT_DHT;
+		return BT_NONE;
+	}
+
+	/* BEP 29: type (0 DATA .. 4 SYN) << 4 | version 1, extension 0..2,
+	 * non-zero timestamp in microseconds at 4..7; 20-byte header. A STUN
+	 * binding success response (0x0101, then a length, then the magic
+	 * cookie at 4..7, RFC 5389) has the same first bytes: excluded. */
+	if (len >= 20 && (void *)(p + 20) <= end && (p[0] & 0x0f) == 1 &&
+	    p[0] <= 0x41 && p[1] <= 2) {
+		__u32 ts = *(const __u32 *)(p + 4);
+
+		if (ts != 0 && ts != bpf_htonl(BT_STUN_MAGIC))
+			return BT_UTP;
+	}
+	return BT_NONE;
+}
+
+/* Trackers and the LSD multicast group are not peers: only peer-to-peer
+ * detections teach the known-peers LRU. */
+static __always_inline bool bt_kind_is_peer(__u8 kind)
+{
+	return kind != BT_TRACKER && kind != BT_HTTP_TRACKER && kind != BT_LSD;
+}
+
+/* bt_inspect_payload's result besides the kind: the flow was marked
+ * without an event; its event found the ring full. */
+#define BT_QUIET 0x100
+#define BT_EVENT_LOST 0x200
+
+/*
+ * Inspects one packet's payload: off_len is the payload's offset from the
+ * frame's start << 32 | its length per the IP header. Returns BT_NONE, or
+ * the flow is marked BitTorrent and the result says how:
+ *
+ *  - A flow whose two endpoints are both known peers is the reverse of a
+ *    recognised flow, or the same connection again in a later table
+ *    generation (a generation starts every flow unclassified): marked
+ *    quietly (BT_QUIET), with any TCP payload or any plain signature.
+ *    That connection's event was sent already; events are per connection,
+ *    not per direction or drain period.
+ *  - Otherwise a plain signature, or on TCP with one known end a peer
+ *    message or an encrypted first payload: the kind, reported (with the
+ *    handshake's reserved bytes and info_hash) | BT_EVENT_LOST if the
+ *    ring was full; peer kinds teach both endpoints to the known peers.
+ *
+ * A global function, so the verifier checks it once, on its own, instead
+ * of once for every way through the parser (inlined, the program no
+ * longer fits in the verifier's budget). It rebuilds the payload pointer
+ * from ctx->data and a bounded offset, which also keeps it clear of the
+ * parser's "no payload" cursor (set to the frame's end, a pointer the
+ * verifier allows no arithmetic on).
+ */
+__noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
+				  const struct flow_key *key,
+				  struct flow_entry *entry, __u64 now)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 off = off_len >> 32, len = (__u32)off_len;
+	const __u8 *facts = NULL;
+	const __u8 *p;
+	enum bt_kind kind;
+	struct event *ev;
+	__u64 lost = 0;
+	int known = 0;
+
+	if (!key || !entry || off > BT_MAX_PAYLOAD_OFFSET)
+		return BT_NONE;
+	p = data + off;
+	if (key->proto == PROTO_TCP)
+		kind = bt_tcp(p, end, len, entry, &facts);
+	else if (key->proto == PROTO_UDP)
+		kind = bt_udp(p, end, len, key);
+	else
+		return BT_NONE;
+
+	/* The map lookups only where they can change the outcome: after a
+	 * peer signature, or for TCP that matched nothing. */
+	if (kind == BT_NONE) {
+		if (key->proto != PROTO_TCP)
+			return BT_NONE;
+		known = bt_known_ends(key);
+		if (!known)
+			return BT_NONE;
+		if (known != BT_KNOWN_BOTH) {
+			kind = bt_tcp_known_peer(p, end, len);
+			if (kind == BT_NONE)
+				return BT_NONE;
+		}
+	} else if (bt_kind_is_peer(kind)) {
+		known = bt_known_ends(key);
+	}
+
+	entry->val.app = APP_BITTORRENT;
+	if (known == BT_KNOWN_BOTH)
+		return BT_QUIET;
+	ev = event_reserve(EVENT_BITTORRENT, kind, key, now, &lost);
+	if (ev) {
+		/* Reserved bytes, then the info_hash (BEP 3). */
+		if (facts && (void *)(facts + 28) <= end) {
+			__builtin_memcpy(ev->reserved, facts, 8);
+			__builtin_memcpy(ev->info_hash, facts + 8, 20);
+		}
+		event_submit(ev);
+	}
+	if (bt_kind_is_peer(kind))
+		bt_remember(key, kind, now);
+	return kind | (lost ? BT_EVENT_LOST : 0);
+}
+
+/*
+ * Where the payload starts in the frame, as a number, taken right after
+ * parsing. Not the cursor: a packet pointer kept alive across the flow
+ * update would keep the verifier from merging the parser's many paths
+ * there (the program then exceeds its budget). The empty asm pins the
+ * subtraction here, so the compiler cannot sink it to its use.
+ */
+static __always_inline __u32 bt_payload_offset(struct xdp_md *ctx,
+					       const struct cursor *c)
+{
+	__u64 off = c->pos - (void *)(long)ctx->data;
+
+	asm volatile("" : "+r"(off));
+	return off; /* bounded by bt_inspect_payload */
+}
+
+/*
+ * Called on a flow's first packets while it is unclassified and only for
+ * packets with payload (the caller's gate: a settled flow never gets
+ * here). payload_off: from bt_payload_offset; cnt: the per-CPU counters,
+ * indexed by enum counter.
+ */
+static __always_inline void bt_inspect(struct xdp_md *ctx, __u32 payload_off,
 				       const struct flow_key *key,
 				       const struct packet_info *pi,
-				       struct flow_entry *entry, __u64 now)
+				       struct flow_entry *entry, __u64 now,
+				       __u64 *cnt)
 {
-	(void)payload;
-	(void)key;
-	(void)pi;
-	(void)entry;
-	(void)now;
+	int r;
+
+	r = bt_inspect_payload(ctx, (__u64)payload_off << 32 | pi->payload_len,
+			       key, entry, now);
+	if (r == BT_NONE)
+		return;
+	cnt[CNT_BT_FLOWS]++;
+	if (r & BT_EVENT_LOST)
+		cnt[CNT_EVENTS_LOST]++;
 }
 
 #endif /* BITTORRENT_BPF_H */

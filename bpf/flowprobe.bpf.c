@@ -12,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 #include "flowprobe.h"
 #include "parse.bpf.h"
+#include "clock.bpf.h"
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
 
@@ -78,13 +79,10 @@ static __always_inline void count_parse_error(struct counters *cnt, int err)
 		cnt->v[idx]++;
 }
 
-/*
- * The coarse clock (CLOCK_MONOTONIC at tick resolution, a few ms) costs a
- * fraction of bpf_ktime_get_ns(), and NetFlow's timestamps are in ms.
- */
+/* Capture time in replay; live, the millisecond clock of clock.bpf.h. */
 static __always_inline __u64 probe_now(void)
 {
-	return replay_clock ? replay_now_ns : bpf_ktime_get_coarse_ns();
+	return replay_clock ? replay_now_ns : clock_read();
 }
 
 static __always_inline void frag_key_fill(struct frag_key *fk,
@@ -183,6 +181,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 	struct flow_entry *entry;
 	void *l3;
 	__u64 now;
+	__u32 payload_off = 0;
 	int proto, err;
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -219,6 +218,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 			pi.flags |= FLOW_F_L4_TRUNCATED;
 		} else {
 			pi.payload_len = payload_length(&c, l3, &pi);
+			payload_off = bt_payload_offset(ctx, &c);
 		}
 		if (pi.is_fragment == FRAG_FIRST) {
 			cnt->v[CNT_FRAGMENTS]++;
@@ -231,7 +231,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 	 * once it is classified: a settled flow pays one compare here. */
 	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&
 	    entry->val.packets <= INSPECT_PACKETS)
-		bt_inspect(&c, &key, &pi, entry, now);
+		bt_inspect(ctx, payload_off, &key, &pi, entry, now, cnt->v);
 }
 
 SEC("xdp")

@@ -4,11 +4,12 @@
  * 0..4 VLAN tags, IPv4 (any IHL, options, flags and fragment offset, IP ID,
  * any version nibble), IPv6 with extension header chains (hop-by-hop,
  * routing, destination options, mobility, fragment, AH), TCP, UDP, SCTP,
- * ICMP/ICMPv6, payload of any length, Ethernet padding, and cutting the
- * frame at any byte. Two layers: push-style primitives (pb_eth, pb_ipv4,
- * pb_tcp, ... then pb_finish) and a declarative `struct pb_spec` that the
- * tests' tables are written in (pb_build). Header-only because only
- * tests/unit/test_*.c files are compiled.
+ * ICMP/ICMPv6, payload of any length (filler or given bytes), Ethernet
+ * padding, and cutting the frame at any byte. Two layers: push-style
+ * primitives (pb_eth, pb_ipv4, pb_tcp, ... then pb_finish) and a
+ * declarative `struct pb_spec` that the tests' tables are written in
+ * (pb_build). Header-only because only tests/unit/test_*.c files are
+ * compiled.
  */
 #ifndef PACKET_BUILDER_H
 #define PACKET_BUILDER_H
@@ -317,6 +318,12 @@ static inline void pb_payload(struct pkt *p, size_t n)
 	memset(pb_put(p, NULL, n), 0xa5, n);
 }
 
+/* A payload of given bytes (signature tests: real protocol bytes). */
+static inline void pb_payload_bytes(struct pkt *p, const void *data, size_t n)
+{
+	pb_put(p, data, n);
+}
+
 static inline uint16_t pb_csum(const uint8_t *d, size_t n)
 {
 	uint32_t s = 0;
@@ -393,7 +400,8 @@ struct pb_spec {
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
 	uint8_t icmp_type, icmp_code;
-	uint16_t payload;
+	uint16_t payload;	     /* payload bytes */
+	const void *data;	     /* their content; NULL: 0xa5 filler */
 	uint16_t pad_to;	     /* Ethernet padding to this frame length */
 	uint16_t cut;		     /* >0: keep only the first cut bytes */
 };
@@ -460,7 +468,10 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 				pb_proto(p, s->proto);
 			}
 		}
-		pb_payload(p, s->payload);
+		if (s->data)
+			pb_payload_bytes(p, s->data, s->payload);
+		else
+			pb_payload(p, s->payload);
 		pb_finish(p);
 	}
 	pb_pad_to(p, s->pad_to);

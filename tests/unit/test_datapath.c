@@ -40,141 +40,7 @@
 #include "probe.h"
 #include "packet_builder.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static int ncpus;
-static unsigned int lo_ifindex; /* what BPF_PROG_TEST_RUN reports as ingress */
-
-#define COUNTER_NAME(id, name, help) [id] = name,
-static const char *const counter_names[CNT__MAX] = {
-	FLOWPROBE_COUNTERS(COUNTER_NAME)
-};
-
-/* ---- fixture: one loaded skeleton ------------------------------------- */
-
-#define DEFAULT_BUCKETS 256 /* per CPU: small, so a reset is a quick memset */
-#define TEST_HASH_SEED 0x5eed1234 /* fixed: every run places flows alike */
-#define MAX_EVICTED 256
-
-struct dp {
-	struct flowprobe_bpf *skel;
-	struct probe p; /* what the daemon's code sees: skel, generations, live */
-	bool tap;
-	int prog, counters, slot, frag;
-	struct ring_buffer *evict_rb;
-	struct flow_entry evicted[MAX_EVICTED]; /* read by consume_evicted */
-	size_t n_evicted;
-};
-
-struct dp_opts {
-	bool tap;
-	bool replay_clock; /* time from skel->bss->replay_now_ns */
-	__u32 buckets;	   /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
-	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
-};
-
-static int collect_evicted(void *ctx, void *data, size_t size)
-{
-	struct dp *dp = ctx;
-
-	assert_int_equal(size, sizeof(struct flow_entry));
-	if (dp->n_evicted < MAX_EVICTED)
-		memcpy(&dp->evicted[dp->n_evicted], data, sizeof(struct flow_entry));
-	dp->n_evicted++;
-	return 0;
-}
-
-/* Reads the eviction ring into dp->evicted (from index 0). */
-static size_t consume_evicted(struct dp *dp)
-{
-	dp->n_evicted = 0;
-	ring_buffer__consume(dp->evict_rb);
-	return dp->n_evicted;
-}
-
-static void dp_free(struct dp *dp)
-{
-	if (!dp)
-		return;
-	ring_buffer__free(dp->evict_rb);
-	for (int g = 0; g < 2; g++)
-		if (dp->p.gen[g])
-			munmap(dp->p.gen[g], dp->p.gen_bytes);
-	flowprobe_bpf__destroy(dp->skel);
-	free(dp);
-}
-
-/* open -> set rodata and map sizes -> load -> mmap, as probe_load does,
- * but with the sizes, seed and clock a test needs. */
-static struct dp *dp_load(const struct dp_opts *o)
-{
-	struct dp *dp = calloc(1, sizeof(*dp));
-	__u32 buckets = o->buckets ? o->buckets : DEFAULT_BUCKETS;
-
-	if (!dp)
-		return NULL;
-	dp->skel = flowprobe_bpf__open();
-	if (!dp->skel)
-		goto fail;
-	dp->tap = o->tap;
-	dp->skel->rodata->tap_mode = o->tap;
-	dp->skel->rodata->replay_clock = o->replay_clock;
-	dp->skel->rodata->nr_cpus = ncpus;
-	dp->skel->rodata->bucket_mask = buckets - 1;
-	dp->skel->rodata->hash_seed = TEST_HASH_SEED;
-	bpf_map__set_max_entries(dp->skel->maps.flows_a, ncpus * buckets);
-	bpf_map__set_max_entries(dp->skel->maps.flows_b, ncpus * buckets);
-	if (o->ring_bytes)
-		bpf_map__set_max_entries(dp->skel->maps.evict_ring, o->ring_bytes);
-	if (flowprobe_bpf__load(dp->skel)) {
-		fprintf(stderr, "cannot load the datapath (run as root)\n");
-		goto fail;
-	}
-
-	dp->p.skel = dp->skel;
-	dp->p.ncpus = ncpus;
-	dp->p.live = 0;
-	dp->p.nbuckets = buckets;
-	dp->p.daemon_stats_fd = -1;
-	dp->p.gen_bytes = (size_t)ncpus * buckets * sizeof(struct flow_bucket);
-	for (int g = 0; g < 2; g++) {
-		struct bpf_map *m = g ? dp->skel->maps.flows_b : dp->skel->maps.flows_a;
-		void *mem = mmap(NULL, dp->p.gen_bytes, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, bpf_map__fd(m), 0);
-
-		if (mem == MAP_FAILED)
-			goto fail;
-		dp->p.gen[g] = mem;
-	}
-	dp->prog = bpf_program__fd(dp->skel->progs.flowprobe_xdp);
-	dp->counters = bpf_map__fd(dp->skel->maps.counters);
-	dp->slot = bpf_map__fd(dp->skel->maps.live_table);
-	dp->frag = bpf_map__fd(dp->skel->maps.frag_track);
-	dp->evict_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.evict_ring),
-					collect_evicted, dp, NULL);
-	if (!dp->evict_rb)
-		goto fail;
-	return dp;
-fail:
-	dp_free(dp);
-	return NULL;
-}
-
-static int setup_with(void **state, struct dp_opts o)
-{
-	*state = dp_load(&o);
-	return *state ? 0 : -1;
-}
-
-static int setup_inline(void **state)
-{
-	return setup_with(state, (struct dp_opts){ 0 });
-}
-
-static int setup_tap(void **state)
-{
-	return setup_with(state, (struct dp_opts){ .tap = true });
-}
+#include "datapath_fixture.h"
 
 #define SMALL_RING 4096 /* the smallest ring: one page */
 
@@ -194,114 +60,6 @@ static int setup_one_bucket_small_ring(void **state)
 static int setup_race(void **state)
 {
 	return setup_with(state, (struct dp_opts){ .buckets = 1024 });
-}
-
-static int teardown_dp(void **state)
-{
-	dp_free(*state);
-	return 0;
-}
-
-static void map_clear(int fd)
-{
-	char key[128];
-
-	while (bpf_map_get_next_key(fd, NULL, key) == 0)
-		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
-}
-
-/* Both generations empty, flows_a live, no fragment memory, counters and
- * eviction ring empty, clock at 0. */
-static void dp_reset(struct dp *dp)
-{
-	size_t sz = (size_t)ncpus * sizeof(__u64) * CNT__MAX;
-	void *zeros = calloc(1, sz);
-	int a_fd = bpf_map__fd(dp->skel->maps.flows_a);
-	__u32 zero = 0;
-
-	assert_non_null(zeros);
-	/* Only when needed: a map-in-map update waits for an RCU grace period. */
-	if (dp->p.live != 0)
-		assert_int_equal(bpf_map_update_elem(dp->slot, &zero, &a_fd, BPF_ANY), 0);
-	dp->p.live = 0;
-	memset(dp->p.gen[0], 0, dp->p.gen_bytes);
-	memset(dp->p.gen[1], 0, dp->p.gen_bytes);
-	map_clear(dp->frag);
-	assert_int_equal(bpf_map_update_elem(dp->counters, &zero, zeros, BPF_ANY), 0);
-	consume_evicted(dp);
-	dp->n_evicted = 0;
-	dp->skel->bss->replay_now_ns = 0;
-	free(zeros);
-}
-
-static __u32 expected_rc(const struct dp *dp)
-{
-	return dp->tap ? XDP_DROP : XDP_PASS;
-}
-
-/* ---- helpers: run a frame, sum counters, read the flow table ---------- */
-
-/* Returns 0 or the negative errno of BPF_PROG_TEST_RUN. */
-static int run_frame(const struct dp *dp, const struct pkt *p, __u32 *retval)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b,
-		    .data_size_in = p->len, .repeat = 1);
-	int err = bpf_prog_test_run_opts(dp->prog, &o);
-
-	*retval = o.retval;
-	return err;
-}
-
-static void sum_counters(const struct dp *dp, __u64 out[CNT__MAX])
-{
-	assert_int_equal(probe_read_counters(dp->counters, ncpus, out), 0);
-}
-
-/* Folds one CPU's entry into a sum; written independently of the daemon's
- * flow_value_merge so the two can not share a mistake. */
-static void value_add(struct flow_value *sum, const struct flow_value *v)
-{
-	if (!sum->packets || v->first_ns < sum->first_ns) {
-		sum->first_ns = v->first_ns;
-		sum->tos = v->tos;
-	}
-	if (!sum->packets || v->ttl_min < sum->ttl_min)
-		sum->ttl_min = v->ttl_min;
-	if (v->ttl_max > sum->ttl_max)
-		sum->ttl_max = v->ttl_max;
-	if (v->last_ns > sum->last_ns)
-		sum->last_ns = v->last_ns;
-	sum->packets += v->packets;
-	sum->bytes += v->bytes;
-	sum->tcp_flags |= v->tcp_flags;
-	sum->flags |= v->flags;
-	sum->app |= v->app;
-}
-
-/* Iterates e over the occupied ways of a generation, all CPU regions (the
- * innermost loop runs once per occupied way; do not break out of it). */
-#define FOR_EACH_ENTRY(dp, gen, e)                                             \
-	for (size_t b_ = 0; b_ < (size_t)ncpus * (dp)->p.nbuckets; b_++)       \
-		for (int w_ = 0; w_ < FLOW_TABLE_WAYS; w_++)                   \
-			for (const struct flow_entry *e =                      \
-				     &(dp)->p.gen[gen][b_].way[w_];            \
-			     e && e->val.packets; e = NULL)
-
-/* A flow summed over the CPU regions of a generation; returns how many
- * entries hold it (0: none; more than one per CPU would be a bug). */
-static int get_flow(const struct dp *dp, int gen, const struct flow_key *key,
-		    struct flow_value *sum)
-{
-	int n = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	FOR_EACH_ENTRY(dp, gen, e) {
-		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
-			value_add(sum, &e->val);
-			n++;
-		}
-	}
-	return n;
 }
 
 struct table_sum {
@@ -334,18 +92,6 @@ static struct table_sum table_sum(const struct dp *dp, int gen)
 	return s;
 }
 
-static const char *fmt_key(const struct flow_key *k, char *buf, size_t len)
-{
-	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-	int af = k->ip_version == 6 ? AF_INET6 : AF_INET;
-
-	inet_ntop(af, k->src, s, sizeof(s));
-	inet_ntop(af, k->dst, d, sizeof(d));
-	snprintf(buf, len, "if%u vlan %u v%u proto %u %s:%u > %s:%u", k->ifindex,
-		 k->vlan, k->ip_version, k->proto, s, k->sport, d, k->dport);
-	return buf;
-}
-
 static void dump_table(const struct dp *dp, int gen)
 {
 	char buf[160];
@@ -355,30 +101,6 @@ static void dump_table(const struct dp *dp, int gen)
 			    " bytes\n", gen, fmt_key(&e->key, buf, sizeof(buf)),
 			    (uint64_t)e->val.packets, (uint64_t)e->val.bytes);
 	}
-}
-
-/* ---- checks that report every mismatch of a case before failing ------- */
-
-struct check {
-	const char *ctx;
-	int failures;
-};
-
-static void check_eq(struct check *c, const char *what, uint64_t got, uint64_t want)
-{
-	if (got == want)
-		return;
-	print_error("# %s: %s: got %" PRIu64 ", want %" PRIu64 "\n", c->ctx, what,
-		    got, want);
-	c->failures++;
-}
-
-static void check_true(struct check *c, const char *what, bool ok)
-{
-	if (ok)
-		return;
-	print_error("# %s: %s does not hold\n", c->ctx, what);
-	c->failures++;
 }
 
 /*
@@ -1741,11 +1463,6 @@ static void test_exact_under_concurrency(void **state)
 
 /* ---- main ------------------------------------------------------------------ */
 
-static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
-}
-
 #define BOTH_MODES(name, fn)                                                   \
 	{ "inline: " name, fn, setup_inline, teardown_dp, NULL },              \
 	{ "tap: " name, fn, setup_tap, teardown_dp, NULL }
@@ -1770,21 +1487,9 @@ int main(void)
 		{ "exact under concurrency", test_exact_under_concurrency, setup_race,
 		  teardown_dp, NULL },
 	};
-	cpu_set_t cpu0;
 
-	libbpf_set_print(quiet_libbpf);
-	ncpus = libbpf_num_possible_cpus();
-	lo_ifindex = if_nametoindex("lo");
-	if (ncpus <= 0 || !lo_ifindex) {
-		fprintf(stderr, "cannot count CPUs or find the loopback interface\n");
-		return 1;
-	}
 	/* Single-threaded cases all run on CPU 0, so they fill one region. */
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	if (sched_setaffinity(0, sizeof(cpu0), &cpu0) != 0) {
-		perror("sched_setaffinity(CPU 0)");
+	if (fixture_init())
 		return 1;
-	}
 	return cmocka_run_group_tests_name("datapath", tests, NULL, NULL);
 }
