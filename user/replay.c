@@ -230,7 +230,9 @@ int cmd_replay(int argc, char **argv)
 	/* Whatever happened, what was counted is exported. */
 	if (st->started) {
 		pipeline_finish(&st->pl, st->clock_ns / 1000000, 0);
-		pipeline_log_p2p_summary(&st->pl);
+		/* After an error, the error is what the user must see. */
+		if (rc == EXIT_OK)
+			pipeline_log_p2p_summary(&st->pl);
 	}
 	if (st->out_of_order)
 		log_warn("replay: %llu packets had timestamps earlier than the packet "
