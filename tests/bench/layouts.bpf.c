@@ -11,7 +11,8 @@
  *                probes do)
  *   sa_ktime     the shipped set-associative array (see below) with
  *                bpf_ktime_get_ns()
- *   sa_coarse    the same with bpf_ktime_get_coarse_ns(), as shipped
+ *   sa_coarse    the same with bpf_ktime_get_coarse_ns() (the probe used it
+ *                before its millisecond timer clock)
  *   sa_userclock the same reading the time from a global that userspace
  *                refreshes (user_now_ns): no helper call per packet
  *   sa_noclock   the same reading no clock at all: the floor of the layout
@@ -187,7 +188,7 @@ static __always_inline __u64 lay_now(enum clock_kind k)
 	return 0;
 }
 
-/* bpf/flow_table.bpf.h's flow_table_update: through lay_live (as shipped)
+/* bpf/flow_table.bpf.h's flow_table_update: through lay_live (as in the probe)
  * or on flows_direct. */
 static __always_inline enum lay_result
 sa_update(const struct flow_key *key, const struct packet_info *pi, __u64 now,

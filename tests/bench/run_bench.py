@@ -75,7 +75,7 @@ LIVE_LAYOUTS = (("parse_only", "parse + counters, no table"),
                 ("sa_noclock", "set-assoc, no clock"),
                 ("sa_userclock", "set-assoc + clock global"),
                 ("direct_userclock", "direct array + clock global"),
-                ("sa_coarse", "set-assoc + coarse clock (as shipped)"))
+                ("sa_coarse", "set-assoc + coarse clock (before the ms timer)"))
 
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
