@@ -749,25 +749,8 @@ void p2p_hosts_free(struct p2p_hosts *ph)
 
 const char *p2p_kind_name(unsigned int kind)
 {
-	switch (kind) {
-	case BT_HANDSHAKE:
-		return "handshake";
-	case BT_MESSAGE:
-		return "message";
-	case BT_UTP:
-		return "utp";
-	case BT_DHT:
-		return "dht";
-	case BT_TRACKER:
-		return "tracker";
-	case BT_LSD:
-		return "lsd";
-	case BT_HTTP_TRACKER:
-		return "http_tracker";
-	case BT_ENCRYPTED:
-		return "encrypted";
-	}
-	return "unknown";
+	/* One list of names, the JSON events': reasons and events agree. */
+	return json_bt_kind_name(kind > 255 ? 0 : kind);
 }
 
 static json_t *kinds_array(uint32_t kinds)
