@@ -14,6 +14,8 @@
 #define DAEMON_STATS(X)                                                        \
 	X(drains, "table swaps and drains done")                              \
 	X(drained_entries, "flow table entries read by the drains")       \
+	X(table_slots, "flow table slots per generation, all CPUs")          \
+	X(table_entries_last_drain, "entries the last drain read: the table's fill") \
 	X(evicted_records, "evicted flows read from the eviction ring")       \
 	X(flows_in_cache, "flows the daemon holds, waiting for a timeout")    \
 	X(flows_exported, "flow records exported")                            \

@@ -172,6 +172,8 @@ static void drain(struct pipeline *pl)
 		pl->ds.v[DS_drain_errors]++;
 	pl->ds.v[DS_drains]++;
 	pl->ds.v[DS_drained_entries] += res.entries;
+	pl->ds.v[DS_table_entries_last_drain] = res.entries;
+	pl->ds.v[DS_table_slots] = probe_flow_slots(&pl->probe);
 	pl->ds.v[DS_evicted_records] += res.evicted_records;
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 }
