@@ -151,7 +151,9 @@ bench: deps-test-check flowprobe $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TOOL_BINS)
 
 # Every test prints TAP ("ok N - ..." / "not ok N - ..."); tests/run.sh runs
 # them all, keeps going after a failure, and ends with "N passed, N failed".
-test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS)
+# The benchmarks are built (not run) too, so they cannot rot unnoticed.
+test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS) \
+		$(BENCH_BINS) $(BENCH_BPF_OBJS)
 	@tests/run.sh $(UNIT_BINS) -- tests/integration/test_*.py
 
 unit: deps-test-check flowprobe $(UNIT_BINS)
