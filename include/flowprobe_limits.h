@@ -7,8 +7,18 @@
 #ifndef FLOWPROBE_LIMITS_H
 #define FLOWPROBE_LIMITS_H
 
-/* Flow table slots per CPU per generation (there are two: A and B); the
- * daemon's --max-flows overrides it at load time. A power of two. */
+/* Flow table slots per CPU per generation (there are two: A and B) when
+ * --max-flows is not given: MAX_FLOWS_TOTAL shared among the CPUs (RSS
+ * gives each its share of the flows), but never fewer than MAX_FLOWS_MIN
+ * per CPU, since one busy queue may see most of them. Powers of two. The
+ * compile-time MAX_FLOWS only sizes the map definition; the daemon sets
+ * the real size at load time. */
+#ifndef MAX_FLOWS_TOTAL
+#define MAX_FLOWS_TOTAL 524288
+#endif
+#ifndef MAX_FLOWS_MIN
+#define MAX_FLOWS_MIN 65536
+#endif
 #ifndef MAX_FLOWS
 #define MAX_FLOWS 262144
 #endif

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <bpf/libbpf.h>
 #include "export_options.h"
+#include "probe.h"
 #include "log.h"
 #include "p2p_hosts.h"
 
@@ -122,9 +124,11 @@ void export_options_usage(FILE *out)
 "      --source-id N                NetFlow source id (observation domain, 1)\n"
 "      --max-payload BYTES          NetFlow packet payload size (%d); export\n"
 "                                   packets are never fragmented\n"
-"      --max-flows N                kernel flow table slots per CPU (%d,\n"
-"                                   rounded up to a power of two; 88 bytes\n"
-"                                   each, twice: two generations). A flow that\n"
+"      --max-flows N                kernel flow table slots per CPU (default\n"
+"                                   %d shared among the CPUs, at least %d\n"
+"                                   each; rounded up to a power of two; 88\n"
+"                                   bytes each, twice: two generations; here\n"
+"                                   %u per CPU). A flow that\n"
 "                                   finds its bucket full evicts the least\n"
 "                                   recently seen one to the daemon: still\n"
 "                                   counted.\n"
@@ -138,6 +142,7 @@ void export_options_usage(FILE *out)
 "\n"
 "TCP flows also end %llu s after a FIN or RST.\n",
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
-		MAX_FLOWS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
+		probe_default_slots(libbpf_num_possible_cpus()), PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, END_GRACE_NS / NS_PER_SEC);
 }

@@ -113,6 +113,13 @@ int probe_ensure_bpffs(void)
 	return 0;
 }
 
+__u32 probe_default_slots(int ncpus)
+{
+	__u32 share = MAX_FLOWS_TOTAL / (ncpus > 0 ? ncpus : 1);
+
+	return share > MAX_FLOWS_MIN ? share : MAX_FLOWS_MIN;
+}
+
 static __u32 round_up_pow2(__u32 v)
 {
 	__u32 r = 1;
@@ -181,7 +188,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 
 	/* Per CPU: a power of two of buckets, so the hash is masked, not
 	 * divided. */
-	slots = round_up_pow2(cfg->max_flows ? cfg->max_flows : MAX_FLOWS);
+	slots = cfg->max_flows ? cfg->max_flows : probe_default_slots(p->ncpus);
+	slots = round_up_pow2(slots);
 	p->nbuckets = slots < FLOW_TABLE_WAYS ? 1 : slots / FLOW_TABLE_WAYS;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (__u32)(uintptr_t)p ^ (__u32)getpid();

@@ -71,6 +71,9 @@ int probe_counters_fd(struct probe *p);
 int probe_evict_ring_fd(struct probe *p);
 int probe_prog_fd(struct probe *p);
 
+/* Slots per CPU when --max-flows is not given (see flowprobe_limits.h). */
+__u32 probe_default_slots(int ncpus);
+
 /* Flow table slots of one generation (all CPUs) and its kernel memory. */
 size_t probe_flow_slots(const struct probe *p);
 
