@@ -12,8 +12,6 @@
 #include "log.h"
 #include "pipeline.h"
 
-#define NS_PER_SEC 1000000000ull
-
 /* A flow's 5-tuple, whichever interface or VLAN it came by. */
 static struct flow_key tuple_of(const struct flow_key *key)
 {
@@ -32,8 +30,6 @@ static struct flow_key reverse_tuple_of(const struct flow_key *key)
 	memcpy(t.dst, key->src, sizeof(t.dst));
 	t.sport = key->dport;
 	t.dport = key->sport;
-	if (key->proto == 1 || key->proto == 58)
-		t.sport = t.dport = 0; /* ICMP: type and code are not a reverse */
 	return t;
 }
 

@@ -25,13 +25,12 @@
  *                generation index and a grace period instead of
  *                map-in-map (see README, Performance).
  *
- * The set-associative table here is a copy of bpf/flow_table.bpf.h's
- * (same bucket struct from include/flowprobe.h, same hash, same way-by-way
- * compare, same least-recently-seen eviction to a ring, same map-in-map
- * indirection), kept here so that the variants differ only in the part
- * they name, and so that this benchmark does not break whenever the
- * datapath's internal helpers change; the probe itself is measured
- * through its skeleton. The userspace side sets the rodata (nr_cpus,
+ * The set-associative table here uses the probe's own entry arithmetic
+ * (bpf/flow_entry.bpf.h: hash, compare, counts) and repeats only the
+ * bucket walk of bpf/flow_table.bpf.h (way-by-way, least-recently-seen
+ * eviction to a ring, map-in-map indirection), with the clock and the
+ * table reference as parameters, so that the variants differ only in the
+ * part they name; the probe itself is measured through its skeleton. The userspace side sets the rodata (nr_cpus,
  * bucket_mask, hash_seed) and the map sizes before load, as probe_load
  * does for the real program.
  */
@@ -40,11 +39,11 @@
 #include <bpf/bpf_endian.h>
 #include "flowprobe.h"
 #include "parse.bpf.h"
+#include "flow_entry.bpf.h" /* hash_seed, hash, compare, counts */
 
 /* Set by the benchmark before load. */
 const volatile __u32 nr_cpus = 1;
 const volatile __u32 bucket_mask = 0;
-const volatile __u32 hash_seed = 0;
 
 /* One generation, reached through lay_live as the probe reaches its
  * live generation. */
@@ -72,63 +71,6 @@ struct {
 } lay_ring SEC(".maps");
 
 enum lay_result { RES_UPDATED, RES_CREATED, RES_EVICTED, RES_NO_ROOM, RES_NO_TABLE };
-
-static __always_inline __u32 flow_hash(const struct flow_key *key)
-{
-	const __u32 *w = (const __u32 *)key;
-	__u32 h = hash_seed;
-
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*key) / 4); i++) {
-		h ^= w[i];
-		h *= 0x9E3779B1;
-		h ^= h >> 15;
-	}
-	h *= 0x85EBCA6B;
-	return h ^ (h >> 13);
-}
-
-static __always_inline bool flow_key_equal(const struct flow_key *a,
-					   const struct flow_key *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-	__u64 diff = 0;
-
-#pragma unroll
-	for (int i = 0; i < 5; i++)
-		diff |= x[i] ^ y[i];
-	diff |= ((const __u32 *)a)[10] ^ ((const __u32 *)b)[10];
-	return diff == 0;
-}
-
-static __always_inline void flow_value_start(struct flow_value *v,
-					     const struct packet_info *pi, __u64 now)
-{
-	v->packets = 1;
-	v->bytes = pi->ip_bytes;
-	v->first_ns = now;
-	v->last_ns = now;
-	v->tcp_flags = pi->tcp_flags;
-	v->tos = pi->tos;
-	v->ttl_min = pi->ttl;
-	v->ttl_max = pi->ttl;
-	v->app = 0;
-	v->flags = pi->flags;
-}
-
-static __always_inline void flow_value_add(struct flow_value *v,
-					   const struct packet_info *pi, __u64 now)
-{
-	v->packets++;
-	v->bytes += pi->ip_bytes;
-	v->last_ns = now;
-	v->tcp_flags |= pi->tcp_flags;
-	v->flags |= pi->flags;
-	if (pi->ttl < v->ttl_min)
-		v->ttl_min = pi->ttl;
-	if (pi->ttl > v->ttl_max)
-		v->ttl_max = pi->ttl;
-}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
