@@ -24,7 +24,6 @@
 
 #define NS_PER_SEC 1000000000ull
 #define TICK_NS NS_PER_SEC
-#define ETH_HLEN 14
 struct replay_state {
 	struct export_options opt;
 	struct pipeline pl;
@@ -34,7 +33,6 @@ struct replay_state {
 	uint64_t packets;	   /* all files */
 	uint64_t out_of_order;	   /* timestamps earlier than the clock */
 	uint64_t too_short;	   /* frames under 14 bytes: cannot be run */
-	uint64_t cut;		   /* frames cut to CAPTURE_MAX_FRAME */
 	/* progress */
 	bool progress;
 	struct timespec start, last_progress;
@@ -167,8 +165,6 @@ static int replay_file(struct replay_state *st, const char *file)
 	while ((r = capture_next(c, &pkt)) == 1) {
 		st->packets++;
 		advance_clock(st, pkt.ts_ns);
-		if (pkt.caplen > CAPTURE_MAX_FRAME)
-			st->cut++;
 		if (pkt.len == 0) {
 			st->too_short++;
 			continue;
