@@ -12,6 +12,7 @@
 
 #ifndef __bpf__
 #include <linux/types.h> /* the BPF side gets these from vmlinux.h */
+#include <linux/bpf.h>   /* struct bpf_spin_lock */
 #endif
 
 /*
@@ -83,7 +84,157 @@ enum bt_kind {
 };
 
 enum event_type {
-	EVENT_BITTORRENT = 1,
+	EVENT_BITTORRENT = 1,	  /* a flow recognised: struct bt_event_facts */
+	EVENT_TCP_RESET,	  /* every RST seen: struct tcp_event */
+	EVENT_TCP_OPEN,		  /* a connection's first SYN: struct tcp_event */
+	EVENT_TCP_ACCEPT,	  /* its first SYN-ACK: struct tcp_event */
+	EVENT_TCP_AFTER_RESET,	  /* a side's first packet after a RST,
+				     kind: enum after_reset_kind */
+};
+
+/* ---- TCP connections: the facts forged-reset detection works from ----- */
+
+/*
+ * A TCP connection, both directions in one entry: the endpoints in
+ * canonical order (lower address, then lower port, first), so a packet
+ * finds its connection whichever way it goes. "Side" 0 or 1 below is an
+ * index into addr/port. Interfaces and VLANs are left out on purpose: on
+ * a router the two directions arrive on different interfaces.
+ */
+struct conn_key {
+	__u8 ip_version;
+	__u8 pad[3];
+	__u8 addr[2][16];  /* IPv4 in the first 4 bytes, rest zero */
+	__u16 port[2];	   /* host byte order */
+};
+_Static_assert(sizeof(struct conn_key) == 40, "conn_key layout");
+
+/* conn_side.flags */
+enum conn_side_flags {
+	SIDE_SEEN = 1 << 0,	   /* sent a packet other than a RST */
+	SIDE_SYN = 1 << 1,	   /* sent a SYN: isn is valid */
+	SIDE_FIN = 1 << 2,	   /* sent a FIN */
+	SIDE_RST = 1 << 3,	   /* sent a RST: rst_* are valid */
+	SIDE_TS = 1 << 4,	   /* sends TCP timestamps: last_tsval valid */
+	SIDE_DF = 1 << 5,	   /* its last packet had DF set (IPv4) */
+	SIDE_BT_HANDSHAKE = 1 << 6, /* sent a BitTorrent handshake */
+	SIDE_BT_PIECE = 1 << 7,	   /* sent a BitTorrent piece message */
+};
+
+/*
+ * What one side of a connection has shown, from its packets other than
+ * RSTs (a RST never rewrites the history it is judged against), plus its
+ * first RST. Sequence numbers compare in serial arithmetic (RFC 1982).
+ */
+struct conn_side {
+	__u64 last_ns;	   /* its last packet other than a RST */
+	__u64 rst_ns;	   /* its first RST */
+	__u32 packets;	   /* packets other than RSTs, saturating */
+	__u32 payload;	   /* payload bytes sent, saturating */
+	__u32 isn;	   /* SYN's sequence number (SIDE_SYN) */
+	__u32 snd_max;	   /* highest seq + len (SYN and FIN count 1) */
+	__u32 max_ack;	   /* highest ack sent */
+	__u32 last_tsval;  /* TCP timestamp of its last packet (SIDE_TS) */
+	__u32 rst_seq;	   /* first RST's seq (SIDE_RST) */
+	__u32 rst_ack;	   /* first RST's ack (0 without the ACK flag) */
+	__u16 last_ip_id;  /* IPv4 ID of its last packet (0 on IPv6) */
+	__u16 window;	   /* last advertised window, unscaled */
+	__u8 ttl_last;	   /* TTL / hop limit of its last packet */
+	__u8 ttl_min;
+	__u8 ttl_max;
+	__u8 flags;	   /* enum conn_side_flags */
+	__u8 ipid_run;	   /* consecutive IP ID steps in [1, IPID_SEQ_STEP],
+			      saturating at 255: how sequential its IDs are */
+	__u8 rst_count;	   /* RSTs it sent, saturating */
+	__u8 after_rst;	   /* enum after_reset_kind bits already reported */
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct conn_side) == 64, "conn_side layout");
+
+/* conn_state.flags */
+enum conn_flags {
+	CONN_MIDSTREAM = 1 << 0,   /* first packet seen was not a SYN */
+	CONN_SYNACK = 1 << 1,	   /* the responder's SYN-ACK was seen */
+	CONN_ESTABLISHED = 1 << 2, /* the initiator acked the SYN-ACK, or
+				      midstream data flowed both ways */
+	CONN_BITTORRENT = 1 << 3,  /* a BitTorrent signature on either side */
+};
+
+#define CONN_SIDE_UNKNOWN 0xff
+
+/*
+ * The connection table's value. The two directions of a connection may
+ * be processed on two CPUs at once, so every read-modify-write happens
+ * under `lock` (a plain hash map: the kernel refuses spin locks in LRU
+ * maps). The daemon reads entries with BPF_F_LOCK and ages them out.
+ */
+struct conn_state {
+	struct bpf_spin_lock lock;
+	__u8 initiator;		/* side that sent the first SYN, or
+				   CONN_SIDE_UNKNOWN (midstream) */
+	__u8 flags;		/* enum conn_flags */
+	__u8 pad[2];
+	__u64 first_ns;
+	__u64 last_ns;		/* last packet either way, RSTs included */
+	__u64 syn_ns;		/* first SYN */
+	__u64 synack_ns;	/* first SYN-ACK */
+	__u64 ack_ns;		/* initiator's ACK of the SYN-ACK: with the
+				   two above, the RTT at the probe */
+	struct conn_side side[2];
+};
+_Static_assert(sizeof(struct conn_state) == 176, "conn_state layout");
+
+/* The packet behind a TCP event, as it was on the wire. */
+struct tcp_packet_facts {
+	__u32 seq;
+	__u32 ack;
+	__u32 tsval;		/* valid when has_ts */
+	__u32 payload_len;
+	__u16 ip_id;		/* IPv4 only; 0 on IPv6 */
+	__u16 window;
+	__u8 ttl;
+	__u8 tcp_flags;
+	__u8 df;		/* IPv4 DF bit */
+	__u8 has_ts;
+};
+_Static_assert(sizeof(struct tcp_packet_facts) == 24, "tcp_packet_facts layout");
+
+/* EVENT_TCP_AFTER_RESET kinds (bits: one packet can be both). */
+enum after_reset_kind {
+	AFTER_RST_PACKET = 1 << 0,  /* first packet from this side after a
+				       RST from either side */
+	AFTER_RST_NEW_DATA = 1 << 1, /* this side sent a RST, then data
+				       beyond that RST's seq (signal R1) */
+};
+
+/*
+ * A TCP event: the packet, and the connection as it stood just before
+ * it (so a RST is judged against the history it arrived into). The
+ * event's flow key is the packet's own: key.src sent it, and `sender`
+ * says which side of the connection that is.
+ */
+struct tcp_event {
+	struct tcp_packet_facts pkt;
+	struct conn_side snd;	/* the sender's side */
+	struct conn_side rcv;	/* the other side */
+	__u64 conn_first_ns;
+	__u64 syn_ns;
+	__u64 synack_ns;
+	__u64 ack_ns;
+	__u8 sender;		/* 0 or 1: the sender's side index */
+	__u8 initiator;		/* conn_state.initiator */
+	__u8 conn_flags;	/* enum conn_flags */
+	__u8 pad;
+	__u32 signals;		/* EVENT_TCP_RESET: the signals the datapath
+				   computed, bit n for Rn (reset_signals.h) */
+};
+_Static_assert(sizeof(struct tcp_event) == 192, "tcp_event layout");
+
+/* EVENT_BITTORRENT: what a handshake said (zero when the segment ended
+ * before the info_hash). */
+struct bt_event_facts {
+	__u8 reserved[8];	/* the 8 reserved (extension) bytes */
+	__u8 info_hash[20];	/* the torrent's info_hash */
 };
 
 /*
@@ -95,13 +246,14 @@ struct event {
 	__u64 time_ns;
 	struct flow_key key;
 	__u8 type;		/* enum event_type */
-	__u8 kind;		/* enum bt_kind for EVENT_BITTORRENT */
-	__u8 reserved[8];	/* handshake: the 8 reserved (extension) bytes */
-	__u8 info_hash[20];	/* handshake: the torrent's info_hash */
-	__u8 pad[6];
+	__u8 kind;		/* enum bt_kind, or enum after_reset_kind */
+	__u8 pad[2];
+	union {
+		struct bt_event_facts bt;
+		struct tcp_event tcp;
+	};
 };
-_Static_assert(sizeof(struct event) == 88,
-	       "event layout");
+_Static_assert(sizeof(struct event) == 248, "event layout");
 
 /*
  * One way of a flow table bucket: a flow and its counts on one CPU. Also

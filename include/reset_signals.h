@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The evidence a TCP reset is judged by (design: "Forged reset
+ * detection"; names after Weaver, Sommer and Paxson, "Detecting Forged TCP
+ * Reset Packets", NDSS 2009, and later work on the Great Firewall and ISP
+ * traffic managers), and the thresholds behind each signal. Shared by the
+ * datapath, which computes what one RST shows against the connection's
+ * history (R2, R5 ahead, R6 against the side's TTL, R7, R8, R9), and the
+ * daemon, which computes what needs several packets or a timer (R1 from
+ * the datapath's after-reset event, R3, R4, R5 burst, R6 between RSTs,
+ * R10, R11, R12) and gives the verdict.
+ *
+ * Verdict: forged when a race signal fires (R1, R3, R4, R10, R11) or two
+ * or more header signals (R5-R9); suspect with one header signal; genuine
+ * otherwise. R2 and R12 are reported as facts but decide nothing alone:
+ * a lone RST, a RST after FIN, a RST from a closed port, IP ID 0 with DF
+ * and middlebox timeouts are all normal.
+ */
+#ifndef RESET_SIGNALS_H
+#define RESET_SIGNALS_H
+
+enum reset_signal {
+	R1_DATA_AFTER_RESET = 1, /* the RST's sender later sends new data */
+	R2_BEHIND_SENT_DATA,	 /* seq behind what the side already sent */
+	R3_SEQ_JUMP,		 /* a second RST with a stepped-up seq */
+	R4_ACK_CHANGE,		 /* two RSTs (both with ACK) with different acks */
+	R5_AHEAD,		 /* seq beyond anything sent, or a RST burst */
+	R6_TTL,			 /* TTL unlike the side's, or unlike its other RST */
+	R7_IP_ID,		 /* IP ID out of the side's sequence, or a copy of
+				    the reverse side's last IP ID */
+	R8_WINDOW,		 /* RST without ACK with a non-zero window */
+	R9_TIMESTAMP,		 /* TCP timestamp behind or far ahead of the side's */
+	R10_BOTH_DIRECTIONS,	 /* RSTs from both sides much faster than the RTT */
+	R11_HANDSHAKE_RACE,	 /* responder sent both a SYN-ACK and a RST for one SYN */
+	R12_CONNECTION_DIED,	 /* no packet either way after the RST */
+	RESET_SIGNAL__MAX,
+};
+
+#define RESET_SIGNAL_BIT(n) (1u << (n))
+
+/* Race signals prove a second sender: one alone makes a RST forged. */
+#define RESET_RACE_SIGNALS                                                     \
+	(RESET_SIGNAL_BIT(R1_DATA_AFTER_RESET) | RESET_SIGNAL_BIT(R3_SEQ_JUMP) | \
+	 RESET_SIGNAL_BIT(R4_ACK_CHANGE) | RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS) | \
+	 RESET_SIGNAL_BIT(R11_HANDSHAKE_RACE))
+
+/* Header signals: two make a RST forged, one suspect. */
+#define RESET_HEADER_SIGNALS                                                   \
+	(RESET_SIGNAL_BIT(R5_AHEAD) | RESET_SIGNAL_BIT(R6_TTL) |               \
+	 RESET_SIGNAL_BIT(R7_IP_ID) | RESET_SIGNAL_BIT(R8_WINDOW) |            \
+	 RESET_SIGNAL_BIT(R9_TIMESTAMP))
+
+/* ---- thresholds ------------------------------------------------------- */
+
+/* R2: a RST this far (bytes) behind the side's snd_max counts; 1 byte
+ * behind is a keep-alive's seq (snd_max - 1) and never counts. */
+#define RESET_BEHIND_SLACK 1
+/* R6: TTL differs from the side's last TTL by at least this much. */
+#define RESET_TTL_DELTA 3
+/* R7: an IP ID step in [1, IPID_SEQ_STEP] is sequential; a side whose
+ * last IPID_SEQ_MIN steps were all sequential has sequential IDs, and a
+ * RST whose step from its last ID falls outside [1, IPID_RST_STEP] is out
+ * of sequence (the wider window allows for packets the probe missed). */
+#define IPID_SEQ_STEP 64
+#define IPID_SEQ_MIN 4
+#define IPID_RST_STEP 1024
+/* R9: a RST's TCP timestamp ahead of the side's last by more than this
+ * many ticks per second elapsed (plus one second's worth) is far: clocks
+ * tick at most 1000 Hz, or 1 MHz for microsecond timestamps. */
+#define RESET_TS_MAX_HZ 1000000
+/* History older than this is no evidence: after a long silence routes,
+ * NAT bindings and middleboxes change (a NAT timeout reset is normal). */
+#define RESET_STALE_NS (60ULL * 1000000000ULL)
+
+/* R3: a second RST within this time. */
+#define RESET_SEQ_JUMP_NS (2ULL * 1000000000ULL)
+/* R5 burst: this many RSTs from one side within RESET_BURST_NS, with no
+ * packet from the other side in between (a stack answers each arriving
+ * segment with one RST; an injector fires a volley). */
+#define RESET_BURST_COUNT 3
+#define RESET_BURST_NS (5ULL * 1000000ULL)
+/* R10: RSTs from both sides closer than RTT / RESET_BOTH_RTT_DIVISOR; when
+ * the handshake was not seen, closer than RESET_BOTH_NO_RTT_NS. */
+#define RESET_BOTH_RTT_DIVISOR 4
+#define RESET_BOTH_NO_RTT_NS (200ULL * 1000ULL)
+/* R12, and how long a RST's verdict waits for later evidence (R1, R10,
+ * R12): no packet either way in (RST + RESET_DIED_GRACE_NS, RST +
+ * RESET_HOLD_NS]. */
+#define RESET_HOLD_NS (5ULL * 1000000000ULL)
+#define RESET_DIED_GRACE_NS (1ULL * 1000000000ULL)
+
+#endif /* RESET_SIGNALS_H */
