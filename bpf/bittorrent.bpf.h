@@ -405,8 +405,8 @@ __noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
 	if (ev) {
 		/* Reserved bytes, then the info_hash (BEP 3). */
 		if (facts && (void *)(facts + 28) <= end) {
-			__builtin_memcpy(ev->reserved, facts, 8);
-			__builtin_memcpy(ev->info_hash, facts + 8, 20);
+			__builtin_memcpy(ev->bt.reserved, facts, 8);
+			__builtin_memcpy(ev->bt.info_hash, facts + 8, 20);
 		}
 		event_submit(ev);
 	}

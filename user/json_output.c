@@ -182,20 +182,20 @@ fail:
  */
 static int add_handshake(json_t *obj, const struct event *ev)
 {
-	char hash[2 * sizeof(ev->info_hash) + 1];
-	char reserved[2 * sizeof(ev->reserved) + 1];
+	char hash[2 * sizeof(ev->bt.info_hash) + 1];
+	char reserved[2 * sizeof(ev->bt.reserved) + 1];
 	int err = 0;
 
-	if (all_zero(ev->info_hash, sizeof(ev->info_hash))) {
+	if (all_zero(ev->bt.info_hash, sizeof(ev->bt.info_hash))) {
 		err |= json_object_set_new(obj, "info_hash", json_null());
 		err |= json_object_set_new(obj, "extensions", json_null());
 		err |= json_object_set_new(obj, "reserved", json_null());
 		return err ? -ENOMEM : 0;
 	}
-	format_hex(hash, ev->info_hash, sizeof(ev->info_hash));
-	format_hex(reserved, ev->reserved, sizeof(ev->reserved));
+	format_hex(hash, ev->bt.info_hash, sizeof(ev->bt.info_hash));
+	format_hex(reserved, ev->bt.reserved, sizeof(ev->bt.reserved));
 	err |= json_object_set_new(obj, "info_hash", json_string(hash));
-	err |= json_object_set_new(obj, "extensions", bt_extensions(ev->reserved));
+	err |= json_object_set_new(obj, "extensions", bt_extensions(ev->bt.reserved));
 	err |= json_object_set_new(obj, "reserved", json_string(reserved));
 	return err ? -ENOMEM : 0;
 }

@@ -285,8 +285,8 @@ static struct event handshake_event(void)
 		},
 		.type = EVENT_BITTORRENT,
 		.kind = BT_HANDSHAKE,
-		.reserved = { 0, 0, 0, 0, 0, 0x10, 0, 0x05 },
-		.info_hash = {
+		.bt.reserved = { 0, 0, 0, 0, 0, 0x10, 0, 0x05 },
+		.bt.info_hash = {
 			0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0xff,
 			0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0,
 		},
@@ -336,9 +336,9 @@ static void test_bt_handshake_extension_bits(void **state)
 		struct event ev = handshake_event();
 		json_t *o;
 
-		memset(ev.reserved, 0, sizeof(ev.reserved));
-		ev.reserved[5] = cases[i].r5;
-		ev.reserved[7] = cases[i].r7;
+		memset(ev.bt.reserved, 0, sizeof(ev.bt.reserved));
+		ev.bt.reserved[5] = cases[i].r5;
+		ev.bt.reserved[7] = cases[i].r7;
 		o = write_event(&ev, T0_MS);
 		expect_list(o, "extensions", cases[i].want);
 		json_decref(o);
@@ -352,8 +352,8 @@ static void test_bt_handshake_without_hash(void **state)
 	json_t *o;
 
 	(void)state;
-	memset(ev.reserved, 0, sizeof(ev.reserved));
-	memset(ev.info_hash, 0, sizeof(ev.info_hash));
+	memset(ev.bt.reserved, 0, sizeof(ev.bt.reserved));
+	memset(ev.bt.info_hash, 0, sizeof(ev.bt.info_hash));
 	o = write_event(&ev, T0_MS);
 	expect_str(o, "kind", "handshake");
 	expect_null(o, "info_hash");
@@ -374,7 +374,7 @@ static void test_bt_utp_ipv6(void **state)
 		},
 		.type = EVENT_BITTORRENT,
 		.kind = BT_UTP,
-		.info_hash = { 1 },	/* ignored for anything but a handshake */
+		.bt.info_hash = { 1 },	/* ignored for anything but a handshake */
 	};
 	json_t *o;
 
