@@ -17,6 +17,7 @@
 #include "flowprobe.skel.h"
 #include "probe.h"
 #include "reset_signals.h"
+#include "conn_table.h"
 #include "packet_builder.h"
 #include "datapath_fixture.h"
 
@@ -586,6 +587,65 @@ static void test_not_tcp(void **state)
 		fail_msg("%d mismatches", c.failures);
 }
 
+static void count_visit(void *ctx, const struct conn_key *key,
+			const struct conn_state *st)
+{
+	(void)key;
+	(void)st;
+	(*(int *)ctx)++;
+}
+
+/* The daemon's sweep: idle entries go after their limit (closed and
+ * half-open soon, open ones late), the rest are visited, "open" counts
+ * established ones with neither a RST nor FIN both ways. */
+static void test_sweep(void **state)
+{
+	struct dp *dp = *state;
+	struct check c = { .ctx = "sweep" };
+	struct conn_table *ct = conn_table_new(dp->conns);
+	struct pb_spec half = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
+	struct pb_spec closed = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
+	struct conn_sweep sw;
+	struct conn_state st;
+	struct conn_key k;
+	__u64 t;
+	int visited = 0;
+
+	assert_non_null(ct);
+	dp_reset(dp);
+	t = establish(dp); /* open, last packet at t */
+	half.sport = 40001;
+	run_at(dp, &half, t);
+	closed.sport = 40002;
+	run_at(dp, &closed, t);
+	closed = b_to_a(PB_RST | PB_ACK, 0, A_SEQ + 1, 0, 0);
+	closed.dport = 40002;
+	run_at(dp, &closed, t);
+
+	assert_int_equal(conn_table_sweep(ct, t + 20 * SEC_NS, count_visit, &visited, &sw), 0);
+	check_eq(&c, "20 s: entries", sw.entries, 3);
+	check_eq(&c, "20 s: removed", sw.removed, 0);
+	check_eq(&c, "20 s: open", sw.open, 1);
+	check_eq(&c, "20 s: visited", visited, 3);
+
+	visited = 0;
+	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_CLOSED_NS + SEC_NS,
+					  count_visit, &visited, &sw), 0);
+	check_eq(&c, "31 s: entries", sw.entries, 3);
+	check_eq(&c, "31 s: removed (half-open, closed)", sw.removed, 2);
+	check_eq(&c, "31 s: visited", visited, 1);
+	conn_key_ab(&k);
+	check_eq(&c, "31 s: the open one stays", conn_table_lookup(ct, &k, &st), 0);
+
+	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_OPEN_NS + SEC_NS, NULL,
+					  NULL, &sw), 0);
+	check_eq(&c, "901 s: removed", sw.removed, 1);
+	check_eq(&c, "901 s: lookup", conn_table_lookup(ct, &k, &st), -ENOENT);
+	conn_table_free(ct);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
 static int setup_replay(void **state)
 {
 	return setup_with(state, (struct dp_opts){ .replay_clock = true });
@@ -611,6 +671,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_bittorrent_facts, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_not_tcp, setup_replay, teardown_dp),
+		cmocka_unit_test_setup_teardown(test_sweep, setup_replay, teardown_dp),
 	};
 
 	if (fixture_init())
