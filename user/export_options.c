@@ -45,11 +45,14 @@ void export_options_init(struct export_options *o)
 		.p2p_threshold = P2P_DEFAULT_THRESHOLD,
 	};
 	prefix_set_default(&o->local);
+	curve_options_init(&o->curve);
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 			  const char *arg, int *rc)
 {
+	if (curve_options_parse(&o->curve, c, arg, rc))
+		return true;
 	switch (c) {
 	case 'c':
 		*rc = exporter_add_collector(ex, arg);
@@ -155,4 +158,5 @@ void export_options_usage(FILE *out)
 		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
 		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, END_GRACE_NS / NS_PER_SEC);
+	curve_options_usage(out);
 }

@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include "curve_options.h"
 #include "exporter.h"
 #include "flow_cache.h"
 #include "prefixes.h"
@@ -24,6 +25,7 @@ struct export_options {
 	struct prefix_set local;	/* where the customers are */
 	unsigned long p2p_period;	/* seconds */
 	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
+	struct curve_options curve;	/* utilisation against active flows */
 	bool json;
 	bool tap;
 	bool verbose;
@@ -58,7 +60,8 @@ enum {
 	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
-	{ "verbose", no_argument, NULL, 'v' }
+	{ "verbose", no_argument, NULL, 'v' },                                \
+	CURVE_LONGOPTS
 
 void export_options_init(struct export_options *o);
 
