@@ -677,12 +677,10 @@ static int cmp_double(const void *a, const void *b)
 /* Nearest-rank percentile of sorted v[0..n). */
 static double percentile(const double *v, size_t n, double q)
 {
-	size_t rank = (size_t)(q * n);	/* ceil without libm */
+	/* ceil(q * n) without libm, and without 0.9 * 10 rounding up to 10 */
+	size_t rank = q * n > 1e-9 ? (size_t)(q * n - 1e-9) + 1 : 1;
 
-	if ((double)rank < q * n)
-		rank++;
-
-	return v[rank ? rank - 1 : 0];
+	return v[(rank > n ? n : rank) - 1];
 }
 
 /*
