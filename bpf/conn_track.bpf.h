@@ -14,12 +14,23 @@
  * first SYN-ACK. Pairs, timers and verdicts are the daemon's.
  *
  * The two directions of a connection may run on two CPUs at once, so the
- * table is a plain hash with a bpf_spin_lock in each value (the kernel
- * refuses spin locks in LRU maps) and every read-modify-write of an entry
- * happens under it. Nothing that needs a helper call happens under the
- * lock: event space is reserved before taking it and submitted after.
- * The daemon ages entries out; when the table is full a new connection is
- * not tracked and its packets are counted (CNT_CONN_TABLE_FULL).
+ * table is an array of set-associative buckets (struct conn_bucket), each
+ * with a bpf_spin_lock, and every read-modify-write of a bucket happens
+ * under it. Nothing that needs a helper call happens under the lock:
+ * event space is reserved before taking it and submitted after.
+ *
+ * Why not a kernel hash map: its lookup hashes the 40-byte key with
+ * jhash and costs about 55 ns a packet on the benchmark machine; a seeded
+ * multiply-xorshift and an array index cost a few (make bench, "hot
+ * path"). A kernel LRU map would age entries by itself, but it may hold
+ * no spin lock.
+ *
+ * A new connection takes an empty way, or evicts what matters least: a
+ * closed connection, then a half-open one, then an established one idle
+ * past CONN_IDLE_NS, the longest idle first. A bucket of live
+ * established connections keeps them: a SYN flood cannot push out the
+ * connections whose resets matter, and the connection it could not track
+ * is counted (CNT_CONN_TABLE_FULL). The daemon only reads the table.
  */
 #ifndef CONN_TRACK_BPF_H
 #define CONN_TRACK_BPF_H
@@ -31,37 +42,52 @@
 #include "reset_signals.h"
 #include "bittorrent.bpf.h"
 #include "events.bpf.h"
+#include "flow_entry.bpf.h" /* hash_seed */
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_CONNS); /* probe_load sets --max-connections */
-	/* Allocated as connections appear: an idle probe costs nothing, and
-	 * an element is not reused while a program may still hold it. */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct conn_key);
-	__type(value, struct conn_state);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONNS / CONN_WAYS); /* probe_load sizes it */
+	__type(key, __u32);
+	__type(value, struct conn_bucket);
 } conns SEC(".maps");
 
-/* An all-zero value to create entries from: a conn_state on the stack
- * would not fit beside the caller's frame (512 bytes for all frames).
- * Bytes, not the struct: per-CPU maps may hold no spin lock. Never
- * written. */
-struct conn_blank {
-	__u8 b[sizeof(struct conn_state)];
+/* One packet as conn_update() takes it (a BPF call has at most five
+ * arguments). */
+struct conn_packet {
+	struct tcp_packet_facts f;
+	__u64 now;
+	__u8 sender;	 /* side index of the packet's source */
+	__u8 ip_version;
+	__u8 bt_kind;	 /* what recognition found in this packet */
+	__u8 bt_piece;	 /* its payload starts with a piece message */
+	__u8 pad[4];
+};
+
+/* The packet being tracked and its connection key: per CPU scratch space
+ * rather than stack, because all frames of a call chain share 512 bytes
+ * and this one runs at the end of the longest. XDP runs to completion
+ * on a CPU, so one slot per CPU is never shared by two packets. */
+struct conn_scratch {
+	struct conn_packet cp;
+	struct conn_key ck;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct conn_blank);
-} conn_zero SEC(".maps");
+	__type(value, struct conn_scratch);
+} conn_scratch SEC(".maps");
+
+/* Buckets - 1 (a power of two), set by the daemon before load. */
+const volatile __u32 conn_bucket_mask = MAX_CONNS / CONN_WAYS - 1;
 
 /* conn_track_packet's result: what the caller counts. */
 #define CT_RESET 0x1	   /* the packet was a RST */
 #define CT_CREATED 0x2	   /* a connection entered the table */
 #define CT_TABLE_FULL 0x4  /* no room: the connection is not tracked */
 #define CT_EVENT_LOST 0x8  /* an event found the ring full */
+#define CT_EVICTED 0x10	   /* a connection made room for this one */
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -341,28 +367,26 @@ static __always_inline bool new_incarnation(const struct conn_state *st,
 
 static __always_inline void conn_restart(struct conn_state *st)
 {
-	/* Everything but the lock. */
-	st->initiator = 0;
-	st->flags = 0;
-	st->first_ns = 0;
-	st->last_ns = 0;
-	st->syn_ns = 0;
-	st->synack_ns = 0;
-	st->ack_ns = 0;
-	__builtin_memset(st->side, 0, sizeof(st->side));
+	__builtin_memset(st, 0, sizeof(*st));
 }
+
 
 /*
  * Under the lock: update the connection with one packet and fill the
  * event reserved for it, if any. Returns the event type to submit, or 0
- * to discard the reservation.
+ * to discard the reservation. A static subprogram, not inlined: its own
+ * frame keeps the caller's under the 512 bytes all frames share (a static
+ * call is allowed under a spin lock, a global one is not).
  */
-static __always_inline __u8 conn_update(struct conn_state *st, __u8 sender,
-					const struct tcp_packet_facts *f,
-					__u8 ip_version, __u8 bt_kind,
-					bool bt_piece, __u64 now,
-					struct event *ev)
+static __noinline __u8 conn_update(struct conn_state *st,
+				    const struct conn_packet *cp,
+				    struct event *ev)
 {
+	const struct tcp_packet_facts *f = &cp->f;
+	__u8 sender = cp->sender, ip_version = cp->ip_version;
+	__u8 bt_kind = cp->bt_kind;
+	bool bt_piece = cp->bt_piece;
+	__u64 now = cp->now;
 	struct conn_side *s = &st->side[sender & 1];
 	struct conn_side *r = &st->side[!sender];
 	__u8 flags = f->tcp_flags, type = 0, after = 0;
@@ -396,14 +420,20 @@ static __always_inline __u8 conn_update(struct conn_state *st, __u8 sender,
 			s->rst_ack = (flags & TCP_ACK) ? f->ack : 0;
 		}
 		st->last_ns = now;
+		st->rst_last_ns = now;
 		return type;
 	}
 
-	/* The first packet from this side after a RST from either side,
-	 * and new data beyond this side's own RST (R1), once each. */
+	/* The first packet from this side after a RST from either side, the
+	 * first after the grace that follows the latest RST (the connection
+	 * did not die: R12 does not hold), and new data beyond this side's
+	 * own RST (R1), once each. */
 	if ((s->flags | r->flags) & SIDE_RST) {
 		if (!(s->after_rst & AFTER_RST_PACKET))
 			after |= AFTER_RST_PACKET;
+		if (!(s->after_rst & AFTER_RST_LATE) &&
+		    now - st->rst_last_ns > RESET_DIED_GRACE_NS)
+			after |= AFTER_RST_LATE;
 		if ((s->flags & SIDE_RST) && !(s->after_rst & AFTER_RST_NEW_DATA) &&
 		    f->payload_len && seq_after(f->seq + f->payload_len, s->rst_seq))
 			after |= AFTER_RST_NEW_DATA;
@@ -449,6 +479,92 @@ static __always_inline __u8 conn_update(struct conn_state *st, __u8 sender,
 	return type;
 }
 
+/* The seeded hash of a connection key (flow_hash's mixing, over the
+ * conn_key's ten words). */
+static __always_inline __u32 conn_hash(const struct conn_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = hash_seed ^ 0x2545F491;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++) {
+		h ^= w[i];
+		h *= 0x9E3779B1;
+		h ^= h >> 15;
+	}
+	h *= 0x85EBCA6B;
+	return h ^ (h >> 13);
+}
+
+static __always_inline bool conn_key_equal(const struct conn_key *a,
+					   const struct conn_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+/* The way holding key, or -1. Under the lock it is the answer; without
+ * it, a hint (another CPU may be rewriting a way). */
+static __always_inline int conn_find(const struct conn_bucket *b,
+				     const struct conn_key *key)
+{
+#pragma unroll
+	for (int w = 0; w < CONN_WAYS; w++)
+		if (conn_key_equal(&b->way[w].key, key))
+			return w;
+	return -1;
+}
+
+static __always_inline bool conn_closed(const struct conn_state *st)
+{
+	return ((st->side[0].flags | st->side[1].flags) & SIDE_RST) ||
+	       ((st->side[0].flags & st->side[1].flags) & SIDE_FIN);
+}
+
+/* How readily a way gives room to a new connection: higher goes first;
+ * 0 never. */
+static __always_inline __u32 evict_rank(const struct conn_slot *slot, __u64 now)
+{
+	const struct conn_state *st = &slot->st;
+
+	if (!slot->key.ip_version)
+		return 4;
+	if (conn_closed(st))
+		return 3;
+	if (!(st->flags & CONN_ESTABLISHED))
+		return 2;
+	if (now - st->last_ns > CONN_IDLE_NS)
+		return 1;
+	return 0;
+}
+
+/* Under the lock: the way for a new connection, or -1 (bucket full of
+ * live established connections). Among equals, the longest idle. */
+static __always_inline int conn_claim(struct conn_bucket *b, __u64 now)
+{
+	__u32 best_rank = 0;
+	__u64 best_last = 0;
+	int best = -1;
+
+#pragma unroll
+	for (int w = 0; w < CONN_WAYS; w++) {
+		__u32 rank = evict_rank(&b->way[w], now);
+		__u64 last = b->way[w].st.last_ns;
+
+		if (rank > best_rank || (rank && rank == best_rank && last < best_last)) {
+			best = w;
+			best_rank = rank;
+			best_last = last;
+		}
+	}
+	return best;
+}
+
 /*
  * Tracks one TCP packet: offs is CT_OFFS(IP header, TCP header, payload
  * length); bt_kind what recognition found in this packet (BT_NONE
@@ -465,15 +581,18 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 l3 = offs & 0xffff, l4 = (offs >> 16) & 0xffff;
-	struct tcp_packet_facts f = {};
-	struct conn_state *st;
+	struct conn_scratch *scratch;
+	struct tcp_packet_facts *fp;
+	struct conn_key *ck;
+	__u32 zero = 0;
+	struct conn_bucket *b;
 	struct event *ev = NULL;
-	struct conn_key ck;
 	struct tcphdr *tcp;
 	const __u8 *opt_end;
-	__u8 sender, type;
-	bool bt_piece = false;
-	int ret = 0;
+	__u8 sender, type = 0;
+	bool rst;
+	__u32 idx;
+	int ret = 0, w;
 
 	if (!key || l3 >= CT_MAX_OFFSET || l4 >= CT_MAX_OFFSET)
 		return 0;
@@ -482,92 +601,105 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 	 * reach 64 KiB). */
 	l3 &= CT_MAX_OFFSET - 1;
 	l4 &= CT_MAX_OFFSET - 1;
-	f.payload_len = offs >> 32;
+	scratch = bpf_map_lookup_elem(&conn_scratch, &zero);
+	if (!scratch)
+		return 0;
+	__builtin_memset(&scratch->cp, 0, sizeof(scratch->cp));
+	fp = &scratch->cp.f;
+	ck = &scratch->ck;
+	fp->payload_len = offs >> 32;
 	if (key->ip_version == 4) {
 		struct iphdr *ip = data + l3;
 
 		if ((void *)(ip + 1) > end)
 			return 0;
-		f.ttl = ip->ttl;
-		f.ip_id = bpf_ntohs(ip->id);
-		f.df = !!(ip->frag_off & bpf_htons(0x4000));
+		fp->ttl = ip->ttl;
+		fp->ip_id = bpf_ntohs(ip->id);
+		fp->df = !!(ip->frag_off & bpf_htons(0x4000));
 	} else {
 		struct ipv6hdr *ip6 = data + l3;
 
 		if ((void *)(ip6 + 1) > end)
 			return 0;
-		f.ttl = ip6->hop_limit;
+		fp->ttl = ip6->hop_limit;
 	}
 	tcp = data + l4;
 	if ((void *)(tcp + 1) > end)
 		return 0;
-	f.seq = bpf_ntohl(tcp->seq);
-	f.ack = bpf_ntohl(tcp->ack_seq);
-	f.window = bpf_ntohs(tcp->window);
-	f.tcp_flags = ((__u8 *)tcp)[13];
+	fp->seq = bpf_ntohl(tcp->seq);
+	fp->ack = bpf_ntohl(tcp->ack_seq);
+	fp->window = bpf_ntohs(tcp->window);
+	fp->tcp_flags = ((__u8 *)tcp)[13];
 	opt_end = (const __u8 *)tcp + tcp->doff * 4;
-	f.has_ts = tcp_tsval((const __u8 *)(tcp + 1), opt_end, end, &f.tsval);
-	if (f.tcp_flags & TCP_RST)
+	fp->has_ts = tcp_tsval((const __u8 *)(tcp + 1), opt_end, end, &fp->tsval);
+	rst = fp->tcp_flags & TCP_RST;
+	if (rst)
 		ret |= CT_RESET;
 
-	sender = conn_key_fill(&ck, key);
-	st = bpf_map_lookup_elem(&conns, &ck);
-	if (!st) {
-		/* A RST makes no entry: stray RSTs (scan backscatter) would
-		 * fill the table. It is still reported, with no history. */
-		__u32 zero = 0;
-		struct conn_blank *blank = bpf_map_lookup_elem(&conn_zero, &zero);
+	sender = conn_key_fill(ck, key);
+	scratch->cp.sender = sender;
+	scratch->cp.ip_version = key->ip_version;
+	scratch->cp.bt_kind = bt_kind;
+	scratch->cp.now = now;
+	idx = conn_hash(ck) & conn_bucket_mask;
+	b = bpf_map_lookup_elem(&conns, &idx);
+	if (!b)
+		return ret | CT_TABLE_FULL;
 
-		if (blank && !(f.tcp_flags & TCP_RST)) {
-			int err = bpf_map_update_elem(&conns, &ck, blank, BPF_NOEXIST);
+	/* Without the lock, a hint: is the connection there, BitTorrent,
+	 * reset before? It decides only the work done outside the lock: the
+	 * piece check (a payload read) and reserving event space (a helper
+	 * call, not allowed under the lock). Under the lock everything is
+	 * decided again. */
+	w = conn_find(b, ck);
+	if (w >= 0 && w < CONN_WAYS) {
+		const struct conn_state *hint = &b->way[w].st;
 
-			if (err && err != -17 /* EEXIST: another CPU won */)
-				return ret | CT_TABLE_FULL;
-			if (!err)
-				ret |= CT_CREATED;
-			st = bpf_map_lookup_elem(&conns, &ck);
-		}
+		if (fp->payload_len >= BT_PIECE_MIN_LEN + 4 &&
+		    (READ_RACY(hint->flags) & CONN_BITTORRENT) &&
+		    (void *)opt_end <= end && opt_end >= (const __u8 *)(tcp + 1))
+			scratch->cp.bt_piece = bt_piece_at(opt_end, end);
+		if ((READ_RACY(hint->side[0].flags) | READ_RACY(hint->side[1].flags)) &
+		    SIDE_RST)
+			rst = true; /* for the reservation below */
 	}
-	/* Piece messages matter only on BitTorrent connections; the read
-	 * happens here, outside the lock. */
-	if (st && f.payload_len >= BT_PIECE_MIN_LEN + 4 &&
-	    (READ_RACY(st->flags) & CONN_BITTORRENT) &&
-	    (void *)opt_end <= end && opt_end >= (const __u8 *)(tcp + 1))
-		bt_piece = bt_piece_at(opt_end, end);
-
-	/* Reserve before the lock (no helper calls under it): every RST,
-	 * SYN and SYN-ACK may need an event, and any packet once the
-	 * connection has seen a RST. The flags are read racily here; the
-	 * decision is made again under the lock. */
-	if ((f.tcp_flags & (TCP_RST | TCP_SYN)) ||
-	    (st && ((READ_RACY(st->side[0].flags) | READ_RACY(st->side[1].flags)) &
-		    SIDE_RST))) {
+	if (rst || (fp->tcp_flags & TCP_SYN)) {
 		__u64 lost = 0;
 
 		ev = event_reserve(EVENT_TCP_RESET, 0, key, now, &lost);
 		if (lost)
 			ret |= CT_EVENT_LOST;
 	}
-	if (!st) {
-		if (ev) {
-			__builtin_memcpy(&ev->tcp.pkt, &f, sizeof(f));
-			ev->tcp.sender = sender;
-			ev->tcp.initiator = CONN_SIDE_UNKNOWN;
-			event_submit(ev);
-		}
-		return ret;
-	}
 
-	bpf_spin_lock(&st->lock);
-	type = conn_update(st, sender, &f, key->ip_version, bt_kind, bt_piece,
-			   now, ev);
-	bpf_spin_unlock(&st->lock);
+	bpf_spin_lock(&b->lock);
+	w = conn_find(b, ck);
+	if (w < 0 && !(fp->tcp_flags & TCP_RST)) {
+		/* A new connection. A RST makes none: stray RSTs (scan
+		 * backscatter) would fill the table. */
+		w = conn_claim(b, now);
+		if (w >= 0 && w < CONN_WAYS) {
+			struct conn_slot *slot = &b->way[w];
+
+			ret |= slot->key.ip_version ? CT_EVICTED | CT_CREATED : CT_CREATED;
+			__builtin_memcpy(&slot->key, ck, sizeof(*ck));
+			conn_restart(&slot->st);
+		} else {
+			ret |= CT_TABLE_FULL;
+		}
+	}
+	if (w >= 0 && w < CONN_WAYS)
+		type = conn_update(&b->way[w].st, &scratch->cp, ev);
+	else if (ev && (fp->tcp_flags & TCP_RST))
+		type = EVENT_TCP_RESET; /* reported with no history */
+	bpf_spin_unlock(&b->lock);
 
 	if (ev) {
 		if (type) {
 			ev->type = type;
-			__builtin_memcpy(&ev->tcp.pkt, &f, sizeof(f));
+			__builtin_memcpy(&ev->tcp.pkt, fp, sizeof(*fp));
 			ev->tcp.sender = sender;
+			if (w < 0)
+				ev->tcp.initiator = CONN_SIDE_UNKNOWN;
 			event_submit(ev);
 		} else {
 			bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);

@@ -102,6 +102,8 @@ static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs,
 		cnt->v[CNT_TCP_RESETS]++;
 	if (r & CT_CREATED)
 		cnt->v[CNT_CONNS_CREATED]++;
+	if (r & CT_EVICTED)
+		cnt->v[CNT_CONNS_EVICTED]++;
 	if (r & CT_TABLE_FULL)
 		cnt->v[CNT_CONN_TABLE_FULL]++;
 	if (r & CT_EVENT_LOST)

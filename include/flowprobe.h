@@ -164,26 +164,46 @@ enum conn_flags {
 #define CONN_SIDE_UNKNOWN 0xff
 
 /*
- * The connection table's value. The two directions of a connection may
- * be processed on two CPUs at once, so every read-modify-write happens
- * under `lock` (a plain hash map: the kernel refuses spin locks in LRU
- * maps). The daemon reads entries with BPF_F_LOCK and ages them out.
+ * One connection's state in the connection table. Read and written only
+ * under its bucket's lock (struct conn_bucket).
  */
 struct conn_state {
-	struct bpf_spin_lock lock;
 	__u8 initiator;		/* side that sent the first SYN, or
 				   CONN_SIDE_UNKNOWN (midstream) */
 	__u8 flags;		/* enum conn_flags */
-	__u8 pad[2];
+	__u8 pad[6];
 	__u64 first_ns;
 	__u64 last_ns;		/* last packet either way, RSTs included */
 	__u64 syn_ns;		/* first SYN */
 	__u64 synack_ns;	/* first SYN-ACK */
 	__u64 ack_ns;		/* initiator's ACK of the SYN-ACK: with the
 				   two above, the RTT at the probe */
+	__u64 rst_last_ns;	/* the latest RST from either side */
 	struct conn_side side[2];
 };
-_Static_assert(sizeof(struct conn_state) == 176, "conn_state layout");
+_Static_assert(sizeof(struct conn_state) == 184, "conn_state layout");
+
+/* A way of a bucket: empty while key.ip_version is 0. */
+struct conn_slot {
+	struct conn_key key;
+	struct conn_state st;
+};
+_Static_assert(sizeof(struct conn_slot) == 224, "conn_slot layout");
+
+/*
+ * The connection table is an array of set-associative buckets, shared by
+ * all CPUs: the two directions of a connection may be processed on two
+ * CPUs at once, so every read-modify-write of a bucket happens under its
+ * lock. A seeded hash of the canonical key picks the bucket (cheaper than
+ * a kernel hash map's lookup of a 40-byte key), and a full bucket makes
+ * room by evicting what matters least (see conn_track.bpf.h). The daemon
+ * reads buckets with BPF_F_LOCK and never writes them.
+ */
+struct conn_bucket {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	struct conn_slot way[CONN_WAYS];
+};
 
 /* The packet behind a TCP event, as it was on the wire. */
 struct tcp_packet_facts {
@@ -206,6 +226,9 @@ enum after_reset_kind {
 				       RST from either side */
 	AFTER_RST_NEW_DATA = 1 << 1, /* this side sent a RST, then data
 				       beyond that RST's seq (signal R1) */
+	AFTER_RST_LATE = 1 << 2,    /* first packet from this side more than
+				       RESET_DIED_GRACE_NS after the latest
+				       RST: the connection did not die (R12) */
 };
 
 /*
@@ -313,7 +336,8 @@ struct flow_bucket {
 	X(CNT_EVENTS_LOST, "events_lost", "events that found the event ring full") \
 	X(CNT_TCP_RESETS, "tcp_resets", "TCP packets with RST (each one is reported as an event)") \
 	X(CNT_CONNS_CREATED, "conns_created", "TCP connections entered in the connection table") \
-	X(CNT_CONN_TABLE_FULL, "conn_table_full", "TCP packets of connections the full connection table had no room for (reset analysis blind to them; flows still counted)") \
+	X(CNT_CONNS_EVICTED, "conns_evicted", "connections (closed, half-open or long idle first) that made room for a new one") \
+	X(CNT_CONN_TABLE_FULL, "conn_table_full", "TCP packets of connections a bucket of live connections had no room for (reset analysis blind to them; flows still counted)") \
 	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,

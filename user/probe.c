@@ -168,7 +168,7 @@ static void start_clock(struct probe *p)
 
 int probe_load(struct probe *p, const struct probe_config *cfg)
 {
-	__u32 slots, seed = 0;
+	__u32 slots, conns, seed = 0;
 	int err;
 
 	p->ncpus = libbpf_num_possible_cpus();
@@ -198,8 +198,10 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->skel->rodata->hash_seed = seed;
 	bpf_map__set_max_entries(p->skel->maps.flows_a, p->ncpus * p->nbuckets);
 	bpf_map__set_max_entries(p->skel->maps.flows_b, p->ncpus * p->nbuckets);
-	bpf_map__set_max_entries(p->skel->maps.conns,
-				 cfg->max_conns ? cfg->max_conns : MAX_CONNS);
+	conns = round_up_pow2(cfg->max_conns ? cfg->max_conns : MAX_CONNS);
+	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
+	p->skel->rodata->conn_bucket_mask = conns - 1;
+	bpf_map__set_max_entries(p->skel->maps.conns, conns);
 
 	err = flowprobe_bpf__load(p->skel);
 	if (err) {

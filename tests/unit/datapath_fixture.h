@@ -14,6 +14,7 @@
 #define DATAPATH_FIXTURE_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <sched.h>
@@ -51,6 +52,7 @@ struct dp {
 	size_t n_evicted;
 	int bt_peers;			   /* the known BitTorrent peers LRU */
 	int conns;			   /* the connection table */
+	__u32 conn_buckets;
 	struct ring_buffer *events_rb;
 	struct event events[MAX_EVENTS];   /* read by consume_events */
 	size_t n_events;
@@ -62,8 +64,10 @@ struct dp_opts {
 	__u32 buckets;	   /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
 	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
 	__u32 event_ring_bytes; /* 0: compiled-in EVENT_RING_BYTES */
-	__u32 max_conns;	/* 0: compiled-in MAX_CONNS */
+	__u32 max_conns;	/* a power of two; 0: DEFAULT_CONNS */
 };
+
+#define DEFAULT_CONNS 1024 /* small, so a reset is quick */
 
 static inline int collect_evicted(void *ctx, void *data, size_t size)
 {
@@ -153,8 +157,9 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 		bpf_map__set_max_entries(dp->skel->maps.evict_ring, o->ring_bytes);
 	if (o->event_ring_bytes)
 		bpf_map__set_max_entries(dp->skel->maps.events, o->event_ring_bytes);
-	if (o->max_conns)
-		bpf_map__set_max_entries(dp->skel->maps.conns, o->max_conns);
+	dp->conn_buckets = (o->max_conns ? o->max_conns : DEFAULT_CONNS) / CONN_WAYS;
+	dp->skel->rodata->conn_bucket_mask = dp->conn_buckets - 1;
+	bpf_map__set_max_entries(dp->skel->maps.conns, dp->conn_buckets);
 	if (flowprobe_bpf__load(dp->skel)) {
 		fprintf(stderr, "cannot load the datapath (run as root)\n");
 		goto fail;
@@ -225,6 +230,39 @@ static inline void map_clear(int fd)
 		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
 }
 
+/* Every bucket of the connection table zeroed (an array: nothing to
+ * delete). */
+static inline void conns_clear(struct dp *dp)
+{
+	struct conn_bucket zero;
+
+	memset(&zero, 0, sizeof(zero));
+	for (__u32 i = 0; i < dp->conn_buckets; i++)
+		assert_int_equal(bpf_map_update_elem(dp->conns, &i, &zero, BPF_ANY), 0);
+}
+
+/* The state of one connection, found by scanning every bucket (the test
+ * does not trust the datapath's hash to find it). 0, or -ENOENT; more
+ * than one way holding the key fails the test. */
+static inline int get_conn(const struct dp *dp, const struct conn_key *k,
+			   struct conn_state *st)
+{
+	struct conn_bucket b;
+	int found = 0;
+
+	memset(st, 0, sizeof(*st));
+	for (__u32 i = 0; i < dp->conn_buckets; i++) {
+		assert_int_equal(bpf_map_lookup_elem_flags(dp->conns, &i, &b, BPF_F_LOCK), 0);
+		for (int w = 0; w < CONN_WAYS; w++)
+			if (memcmp(&b.way[w].key, k, sizeof(*k)) == 0) {
+				*st = b.way[w].st;
+				found++;
+			}
+	}
+	assert_true(found <= 1);
+	return found ? 0 : -ENOENT;
+}
+
 /* Both generations empty, flows_a live, no fragment memory, no known
  * BitTorrent peers, no connections, counters and both rings empty, clock
  * at 0. */
@@ -245,7 +283,7 @@ static inline void dp_reset(struct dp *dp)
 	map_clear(dp->frag);
 	assert_int_equal(bpf_map_update_elem(dp->counters, &zero, zeros, BPF_ANY), 0);
 	map_clear(dp->bt_peers);
-	map_clear(dp->conns);
+	conns_clear(dp);
 	consume_evicted(dp);
 	dp->n_evicted = 0;
 	consume_events(dp);

@@ -82,12 +82,6 @@ static void conn_key_ab(struct conn_key *k)
 	k->port[1] = 6881;
 }
 
-static int get_conn(const struct dp *dp, const struct conn_key *k,
-		    struct conn_state *st)
-{
-	return bpf_map_lookup_elem_flags(dp->conns, k, st, BPF_F_LOCK);
-}
-
 /*
  * Handshake at 1 s, 1.010 s, 1.020 s, then data: A sends 4 segments of
  * 100 bytes, B 4 of 1000, IP IDs counting up by one on each side (4
@@ -328,7 +322,8 @@ static void test_rst_keeps_history(void **state)
 
 /* After B's RST at seq S: B's retransmission below S is a packet after
  * the reset but no new data; B's data beyond S is (R1); A's packet is
- * A's first after the reset. Each reported once. */
+ * A's first after the reset; A's first packet past the grace says the
+ * connection did not die. Each reported once. */
 static void test_after_reset(void **state)
 {
 	struct dp *dp = *state;
@@ -357,6 +352,15 @@ static void test_after_reset(void **state)
 	check_eq(&c, "3: B's new data", dp->events[3].kind, AFTER_RST_NEW_DATA);
 	check_eq(&c, "3: its seq", dp->events[3].tcp.pkt.seq, S);
 	check_eq(&c, "3: snapshot has the RST's seq", dp->events[3].tcp.snd.rst_seq, S);
+
+	/* Past the grace after the RST: the connection lives on (no R12). */
+	run_val(dp, a_to_b(PB_ACK, A_SND_MAX + 200, S, 0, A_LAST_ID + 3),
+		t + RESET_DIED_GRACE_NS + MS_NS);
+	run_val(dp, a_to_b(PB_ACK, A_SND_MAX + 200, S, 0, A_LAST_ID + 4),
+		t + RESET_DIED_GRACE_NS + 2 * MS_NS);
+	check_eq(&c, "late: one event", consume_events(dp), 1);
+	check_eq(&c, "late: kind", dp->events[0].kind, AFTER_RST_LATE);
+	check_eq(&c, "late: sender A", dp->events[0].tcp.sender, 0);
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
 }
@@ -446,27 +450,79 @@ static void test_midstream(void **state)
 		fail_msg("%d mismatches", c.failures);
 }
 
-/* A full table tracks no new connection and counts its packets; the
- * flows are still counted. */
+/* One bucket of four ways (max_conns 4): a new connection takes an
+ * empty way, else evicts a closed one, else a half-open one, else an
+ * established one idle past CONN_IDLE_NS; a bucket of live established
+ * connections keeps them and the newcomer goes untracked, counted. Its
+ * flows are counted all the same. */
+static struct pb_spec syn_from(uint16_t sport)
+{
+	struct pb_spec s = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
+
+	s.sport = sport;
+	return s;
+}
+
+static void establish_port(struct dp *dp, uint16_t sport, __u64 t)
+{
+	struct pb_spec synack = b_to_a(PB_SYN | PB_ACK, B_SEQ, A_SEQ + 1, 0, B_ID);
+	struct pb_spec ack = a_to_b(PB_ACK, A_SEQ + 1, B_SEQ + 1, 0, A_ID + 1);
+
+	synack.dport = sport;
+	ack.sport = sport;
+	run_val(dp, syn_from(sport), t);
+	run_at(dp, &synack, t);
+	run_at(dp, &ack, t);
+}
+
+static bool tracked(struct dp *dp, uint16_t sport)
+{
+	struct conn_state st;
+	struct conn_key k;
+
+	conn_key_ab(&k);
+	k.port[0] = sport;
+	return get_conn(dp, &k, &st) == 0;
+}
+
 static void test_table_full(void **state)
 {
 	struct dp *dp = *state;
 	struct check c = { .ctx = "table full" };
+	struct pb_spec rst = b_to_a(PB_RST | PB_ACK, B_SEQ + 1, A_SEQ + 1, 0, 0);
 	__u64 cnt[CNT__MAX];
 
 	dp_reset(dp);
-	for (int i = 0; i < 3; i++) {
-		struct pb_spec syn = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
-
-		syn.sport = 40000 + i;
-		run_at(dp, &syn, T0);
-		run_at(dp, &syn, T0 + SEC_NS); /* retransmitted */
-	}
+	for (int i = 0; i < 4; i++)
+		establish_port(dp, 41000 + i, T0);
+	run_val(dp, syn_from(42000), T0 + SEC_NS);
+	run_val(dp, syn_from(42000), T0 + 2 * SEC_NS); /* retransmitted */
+	check_true(&c, "full of live connections: newcomer untracked", !tracked(dp, 42000));
 	sum_counters(dp, cnt);
-	check_eq(&c, "CNT_CONNS_CREATED", cnt[CNT_CONNS_CREATED], 2);
 	check_eq(&c, "CNT_CONN_TABLE_FULL", cnt[CNT_CONN_TABLE_FULL], 2);
-	check_eq(&c, "CNT_FLOW_PACKETS", cnt[CNT_FLOW_PACKETS], 6);
-	check_eq(&c, "OPEN events", consume_events(dp), 2);
+	check_eq(&c, "CNT_CONNS_CREATED", cnt[CNT_CONNS_CREATED], 4);
+
+	rst.dport = 41002; /* closes 41002 */
+	run_at(dp, &rst, T0 + 3 * SEC_NS);
+	run_val(dp, syn_from(42001), T0 + 4 * SEC_NS);
+	check_true(&c, "the closed one made room", tracked(dp, 42001) && !tracked(dp, 41002));
+
+	run_val(dp, syn_from(42002), T0 + 5 * SEC_NS);
+	check_true(&c, "a half-open one goes before established ones",
+		   tracked(dp, 42002) && !tracked(dp, 42001));
+	check_true(&c, "established ones stay", tracked(dp, 41000) && tracked(dp, 41001) &&
+						 tracked(dp, 41003));
+
+	establish_port(dp, 42003, T0 + CONN_IDLE_NS + 2 * SEC_NS);
+	check_true(&c, "half-open 42002 before idle established ones", tracked(dp, 42003) &&
+		   !tracked(dp, 42002));
+	run_val(dp, syn_from(42004), T0 + CONN_IDLE_NS + 3 * SEC_NS);
+	check_true(&c, "then an idle established one (the longest idle)",
+		   tracked(dp, 42004) && tracked(dp, 42003) &&
+		   tracked(dp, 41000) + tracked(dp, 41001) + tracked(dp, 41003) == 2);
+	sum_counters(dp, cnt);
+	check_eq(&c, "CNT_CONNS_EVICTED", cnt[CNT_CONNS_EVICTED], 4);
+	check_eq(&c, "CNT_FLOW_PACKETS", cnt[CNT_FLOW_PACKETS], 5 * 3 + 2 + 1 + 3);
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
 }
@@ -595,52 +651,41 @@ static void count_visit(void *ctx, const struct conn_key *key,
 	(*(int *)ctx)++;
 }
 
-/* The daemon's sweep: idle entries go after their limit (closed and
- * half-open soon, open ones late), the rest are visited, "open" counts
- * established ones with neither a RST nor FIN both ways. */
+/* The daemon's sweep visits every connection and counts the open ones:
+ * established, neither a RST nor FIN both ways, not idle past
+ * CONN_IDLE_NS; half-open ones until CONN_IDLE_HALF_OPEN_NS. */
 static void test_sweep(void **state)
 {
 	struct dp *dp = *state;
 	struct check c = { .ctx = "sweep" };
 	struct conn_table *ct = conn_table_new(dp->conns);
-	struct pb_spec half = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
-	struct pb_spec closed = a_to_b(PB_SYN, A_SEQ, 0, 0, A_ID);
+	struct pb_spec rst = b_to_a(PB_RST | PB_ACK, 0, A_SEQ + 1, 0, 0);
 	struct conn_sweep sw;
-	struct conn_state st;
-	struct conn_key k;
 	__u64 t;
 	int visited = 0;
 
 	assert_non_null(ct);
 	dp_reset(dp);
-	t = establish(dp); /* open, last packet at t */
-	half.sport = 40001;
-	run_at(dp, &half, t);
-	closed.sport = 40002;
-	run_at(dp, &closed, t);
-	closed = b_to_a(PB_RST | PB_ACK, 0, A_SEQ + 1, 0, 0);
-	closed.dport = 40002;
-	run_at(dp, &closed, t);
+	t = establish(dp);			/* open */
+	run_val(dp, syn_from(40001), t);	/* half-open */
+	run_val(dp, syn_from(40002), t);	/* refused: closed */
+	rst.dport = 40002;
+	run_at(dp, &rst, t);
 
 	assert_int_equal(conn_table_sweep(ct, t + 20 * SEC_NS, count_visit, &visited, &sw), 0);
+	check_eq(&c, "slots", sw.slots, DEFAULT_CONNS);
 	check_eq(&c, "20 s: entries", sw.entries, 3);
-	check_eq(&c, "20 s: removed", sw.removed, 0);
 	check_eq(&c, "20 s: open", sw.open, 1);
+	check_eq(&c, "20 s: half open", sw.half_open, 1);
 	check_eq(&c, "20 s: visited", visited, 3);
 
-	visited = 0;
-	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_CLOSED_NS + SEC_NS,
-					  count_visit, &visited, &sw), 0);
-	check_eq(&c, "31 s: entries", sw.entries, 3);
-	check_eq(&c, "31 s: removed (half-open, closed)", sw.removed, 2);
-	check_eq(&c, "31 s: visited", visited, 1);
-	conn_key_ab(&k);
-	check_eq(&c, "31 s: the open one stays", conn_table_lookup(ct, &k, &st), 0);
-
-	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_OPEN_NS + SEC_NS, NULL,
-					  NULL, &sw), 0);
-	check_eq(&c, "901 s: removed", sw.removed, 1);
-	check_eq(&c, "901 s: lookup", conn_table_lookup(ct, &k, &st), -ENOENT);
+	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_HALF_OPEN_NS + SEC_NS,
+					  NULL, NULL, &sw), 0);
+	check_eq(&c, "31 s: open", sw.open, 1);
+	check_eq(&c, "31 s: half open", sw.half_open, 0);
+	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_NS + SEC_NS, NULL, NULL, &sw), 0);
+	check_eq(&c, "301 s: open", sw.open, 0);
+	check_eq(&c, "301 s: entries (only the datapath evicts)", sw.entries, 3);
 	conn_table_free(ct);
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
@@ -654,7 +699,7 @@ static int setup_replay(void **state)
 static int setup_small_table(void **state)
 {
 	return setup_with(state, (struct dp_opts){ .replay_clock = true,
-						   .max_conns = 2 });
+						   .max_conns = CONN_WAYS });
 }
 
 int main(void)

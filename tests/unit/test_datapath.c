@@ -246,7 +246,7 @@ static void check_flow(struct check *c, const struct dp *dp,
 static bool conn_counter(int i)
 {
 	return i == CNT_TCP_RESETS || i == CNT_CONNS_CREATED ||
-	       i == CNT_CONN_TABLE_FULL;
+	       i == CNT_CONNS_EVICTED || i == CNT_CONN_TABLE_FULL;
 }
 
 static void check_counters(struct check *c, const __u64 got[CNT__MAX],
