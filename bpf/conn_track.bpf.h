@@ -378,7 +378,7 @@ static __always_inline void conn_restart(struct conn_state *st)
  * frame keeps the caller's under the 512 bytes all frames share (a static
  * call is allowed under a spin lock, a global one is not).
  */
-static __noinline __u8 conn_update(struct conn_state *st,
+static __always_inline __u8 conn_update(struct conn_state *st,
 				    const struct conn_packet *cp,
 				    struct event *ev)
 {
@@ -508,14 +508,14 @@ static __always_inline bool conn_key_equal(const struct conn_key *a,
 	return diff == 0;
 }
 
-/* The way holding key, or -1. Under the lock it is the answer; without
- * it, a hint (another CPU may be rewriting a way). */
+/* Under the lock: the way holding key, or -1. The tags (the keys'
+ * hashes, side by side) rule out the other ways without reading them. */
 static __always_inline int conn_find(const struct conn_bucket *b,
-				     const struct conn_key *key)
+				     const struct conn_key *key, __u32 tag)
 {
 #pragma unroll
 	for (int w = 0; w < CONN_WAYS; w++)
-		if (conn_key_equal(&b->way[w].key, key))
+		if (b->tag[w] == tag && conn_key_equal(&b->way[w].key, key))
 			return w;
 	return -1;
 }
@@ -524,6 +524,24 @@ static __always_inline bool conn_closed(const struct conn_state *st)
 {
 	return ((st->side[0].flags | st->side[1].flags) & SIDE_RST) ||
 	       ((st->side[0].flags & st->side[1].flags) & SIDE_FIN);
+}
+
+static __always_inline __u32 slot_hints(const struct conn_state *st)
+{
+	return (((st->side[0].flags | st->side[1].flags) & SIDE_RST) ? BUCKET_HINT_RST : 0) |
+	       ((st->flags & CONN_BITTORRENT) ? BUCKET_HINT_BT : 0);
+}
+
+/* Under the lock: the hints of all ways, after one changed hands. */
+static __always_inline __u32 bucket_hints(const struct conn_bucket *b)
+{
+	__u32 h = 0;
+
+#pragma unroll
+	for (int w = 0; w < CONN_WAYS; w++)
+		if (b->way[w].key.ip_version)
+			h |= slot_hints(&b->way[w].st);
+	return h;
 }
 
 /* How readily a way gives room to a new connection: higher goes first;
@@ -591,7 +609,7 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 	const __u8 *opt_end;
 	__u8 sender, type = 0;
 	bool rst;
-	__u32 idx;
+	__u32 idx, hints, tag;
 	int ret = 0, w;
 
 	if (!key || l3 >= CT_MAX_OFFSET || l4 >= CT_MAX_OFFSET)
@@ -641,28 +659,22 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 	scratch->cp.ip_version = key->ip_version;
 	scratch->cp.bt_kind = bt_kind;
 	scratch->cp.now = now;
-	idx = conn_hash(ck) & conn_bucket_mask;
+	tag = conn_hash(ck);
+	idx = tag & conn_bucket_mask;
 	b = bpf_map_lookup_elem(&conns, &idx);
 	if (!b)
 		return ret | CT_TABLE_FULL;
 
-	/* Without the lock, a hint: is the connection there, BitTorrent,
-	 * reset before? It decides only the work done outside the lock: the
-	 * piece check (a payload read) and reserving event space (a helper
-	 * call, not allowed under the lock). Under the lock everything is
-	 * decided again. */
-	w = conn_find(b, ck);
-	if (w >= 0 && w < CONN_WAYS) {
-		const struct conn_state *hint = &b->way[w].st;
-
-		if (fp->payload_len >= BT_PIECE_MIN_LEN + 4 &&
-		    (READ_RACY(hint->flags) & CONN_BITTORRENT) &&
-		    (void *)opt_end <= end && opt_end >= (const __u8 *)(tcp + 1))
-			scratch->cp.bt_piece = bt_piece_at(opt_end, end);
-		if ((READ_RACY(hint->side[0].flags) | READ_RACY(hint->side[1].flags)) &
-		    SIDE_RST)
-			rst = true; /* for the reservation below */
-	}
+	/* Without the lock, the bucket's hints decide the work that must be
+	 * done outside it: the piece check (a payload read) and reserving
+	 * event space (a helper call, not allowed under the lock). Under the
+	 * lock everything is decided again. */
+	hints = READ_RACY(b->hints);
+	if ((hints & BUCKET_HINT_BT) && fp->payload_len >= BT_PIECE_MIN_LEN + 4 &&
+	    (void *)opt_end <= end && opt_end >= (const __u8 *)(tcp + 1))
+		scratch->cp.bt_piece = bt_piece_at(opt_end, end);
+	if (hints & BUCKET_HINT_RST)
+		rst = true; /* for the reservation below */
 	if (rst || (fp->tcp_flags & TCP_SYN)) {
 		__u64 lost = 0;
 
@@ -672,7 +684,7 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 	}
 
 	bpf_spin_lock(&b->lock);
-	w = conn_find(b, ck);
+	w = conn_find(b, ck, tag);
 	if (w < 0 && !(fp->tcp_flags & TCP_RST)) {
 		/* A new connection. A RST makes none: stray RSTs (scan
 		 * backscatter) would fill the table. */
@@ -682,13 +694,19 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 
 			ret |= slot->key.ip_version ? CT_EVICTED | CT_CREATED : CT_CREATED;
 			__builtin_memcpy(&slot->key, ck, sizeof(*ck));
+			b->tag[w] = tag;
 			conn_restart(&slot->st);
+			b->hints = bucket_hints(b);
 		} else {
 			ret |= CT_TABLE_FULL;
 		}
 	}
-	if (w >= 0 && w < CONN_WAYS)
+	if (w >= 0 && w < CONN_WAYS) {
+		const struct conn_state *st = &b->way[w].st;
+
 		type = conn_update(&b->way[w].st, &scratch->cp, ev);
+		b->hints |= slot_hints(st);
+	}
 	else if (ev && (fp->tcp_flags & TCP_RST))
 		type = EVENT_TCP_RESET; /* reported with no history */
 	bpf_spin_unlock(&b->lock);

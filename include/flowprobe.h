@@ -201,8 +201,19 @@ _Static_assert(sizeof(struct conn_slot) == 224, "conn_slot layout");
  */
 struct conn_bucket {
 	struct bpf_spin_lock lock;
-	__u32 pad;
+	__u32 hints;		/* enum conn_bucket_hints */
+	__u32 tag[CONN_WAYS];	/* each way's key hash: one cache line tells
+				   which way can hold a key */
 	struct conn_slot way[CONN_WAYS];
+};
+
+/* What the datapath may read without the lock to decide work that must
+ * happen outside it: set under the lock when a way gains the property,
+ * recomputed when a way is given to a new connection. A stale hint only
+ * costs a wasted reservation or payload read. */
+enum conn_bucket_hints {
+	BUCKET_HINT_RST = 1 << 0,	/* a way has seen a RST */
+	BUCKET_HINT_BT = 1 << 1,	/* a way carries BitTorrent */
 };
 
 /* The packet behind a TCP event, as it was on the wire. */

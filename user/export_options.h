@@ -33,6 +33,7 @@ struct export_options {
 	bool reset_template;		/* NetFlow templates 260/261 (default on) */
 	bool json;
 	bool tap;
+	bool no_resets;			/* --no-resets: no connection table */
 	bool verbose;
 };
 
@@ -48,6 +49,7 @@ enum {
 	EXPORT_OPT_P2P_PERIOD,
 	EXPORT_OPT_P2P_THRESHOLD,
 	EXPORT_OPT_MAX_CONNS,
+	EXPORT_OPT_NO_RESETS,
 	EXPORT_OPT_INTERVAL,
 	EXPORT_OPT_ASN_TABLE,
 	EXPORT_OPT_NO_RESET_TEMPLATE,
@@ -68,6 +70,7 @@ enum {
 	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
+	{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },             \
 	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
 	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
 	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \

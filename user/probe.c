@@ -185,6 +185,7 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	}
 	p->skel->rodata->tap_mode = cfg->tap_mode;
 	p->skel->rodata->replay_clock = cfg->replay_clock;
+	p->skel->rodata->track_connections = !cfg->no_conns;
 
 	/* Per CPU: a power of two of buckets, so the hash is masked, not
 	 * divided. */

@@ -30,6 +30,7 @@ struct probe_config {
 	enum xdp_mode xdp_mode;
 	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
+	bool no_conns;		/* no connection table: no reset analysis */
 };
 
 struct probe_iface {

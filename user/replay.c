@@ -216,6 +216,7 @@ int cmd_replay(int argc, char **argv)
 	pc.tap_mode = st->opt.tap;
 	pc.max_flows = st->opt.max_flows;
 	pc.max_conns = st->opt.max_conns;
+	pc.no_conns = st->opt.no_resets;
 	rc = probe_load(&st->pl.probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
