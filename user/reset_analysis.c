@@ -64,7 +64,11 @@ struct conn_rec {
 
 	struct new_data new_data[2];
 	uint64_t after_pkt_ns;	/* last after-reset event (not a RST) */
-	uint64_t accept_ns[2];	/* an ACCEPT after that side's RST, 0 none */
+	/* R11: the responder's SYN-ACK after its RST, and how many packets
+	 * the initiator had sent then (a retransmitted SYN in between means
+	 * the SYN-ACK answered another transmission). */
+	uint64_t accept_ns[2];	/* 0: none */
+	uint32_t accept_peer_packets[2];
 };
 
 struct reset_analysis {
@@ -258,6 +262,7 @@ static void forget(struct reset_analysis *ra, struct conn_rec *r)
 	r->newer = ra->free_head;
 	ra->free_head = id;
 	ra->live--;
+	ra->stats.connections_held = ra->live;
 }
 
 static struct conn_rec *create(struct reset_analysis *ra, const struct conn_key *key,
@@ -283,6 +288,7 @@ static struct conn_rec *create(struct reset_analysis *ra, const struct conn_key 
 	s = index_slot(ra, key, hash);
 	ra->index[s] = id + 1;
 	ra->live++;
+	ra->stats.connections_held = ra->live;
 	return r;
 }
 
@@ -493,7 +499,12 @@ static bool sig_r11(const struct conn_rec *r, const struct held_rst *x)
 		return false;
 	if (t->conn_flags & CONN_SYNACK)
 		return true;
-	return r->accept_ns[t->sender & 1] >= x->ev.time_ns;
+	/* The SYN-ACK came after the RST: it must answer the same SYN
+	 * transmission. A SYN retransmitted in between would be a client
+	 * that never got the refusal trying again, and a service that came
+	 * up meanwhile accepting it. */
+	return r->accept_ns[t->sender & 1] >= x->ev.time_ns &&
+	       r->accept_peer_packets[t->sender & 1] == t->rcv.packets;
 }
 
 struct died_probe {
@@ -751,8 +762,10 @@ static void on_accept(struct conn_rec *r, const struct event *ev)
 	uint8_t s = ev->tcp.sender & 1;
 
 	note_snapshot(r, ev);
-	if ((ev->tcp.snd.flags & SIDE_RST) && !r->accept_ns[s])
+	if ((ev->tcp.snd.flags & SIDE_RST) && !r->accept_ns[s]) {
 		r->accept_ns[s] = ev->time_ns;
+		r->accept_peer_packets[s] = ev->tcp.rcv.packets;
+	}
 }
 
 void reset_analysis_event(struct reset_analysis *ra, const struct event *ev)

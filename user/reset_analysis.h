@@ -86,6 +86,7 @@ struct reset_analysis_stats {
 	uint64_t blocked;	      /* of which blocked */
 	uint64_t resets_early;	      /* over RESET_MAX_PER_CONN: decided early */
 	uint64_t resets_lost;	      /* no memory to hold them: never reported */
+	uint64_t connections_held;    /* records now open (a gauge) */
 };
 
 struct reset_analysis;

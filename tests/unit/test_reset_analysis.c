@@ -665,6 +665,19 @@ static void test_r5_burst(void **state)
 		assert_int_equal(verdict_at(&s, T0 + i * 2 * MS), VERDICT_SUSPECT);
 	}
 
+	/* RSTs without ACK count when no ack of the other side explains
+	 * their seq (here beyond the client's max_ack, as a volley stepping
+	 * ahead would be). */
+	memset(&s, 0, sizeof(s));
+	sim_established(&c);
+	for (int i = 0; i < 3; i++) {
+		ev = sim_rst(&c, T0 + i * MS, SRV, 120011 + 10 * i, 0);
+		feed(ra, &ev);
+	}
+	reset_analysis_finish(ra, T0 + 10 * SEC);
+	for (int i = 0; i < 3; i++)
+		assert_true(signals_at(&s, T0 + i * MS) & BIT(R5_AHEAD));
+
 	/* Near misses: spread over 6 ms; two only; a client packet between. */
 	memset(&s, 0, sizeof(s));
 	sim_established(&c);
@@ -862,6 +875,19 @@ static void test_r11_handshake_race(void **state)
 	feed(ra, &ev);
 	reset_analysis_finish(ra, T0 + 10 * SEC);
 	assert_int_equal(signals_at(&s, T0), BIT(R11_HANDSHAKE_RACE));
+
+	/* The refusal never reached the client, which sent its SYN again,
+	 * and a service that came up meanwhile accepted that one: no race. */
+	memset(&s, 0, sizeof(s));
+	sim_syn_sent(&c);
+	ev = sim_rst(&c, T0, SRV, 0, 1001);
+	feed(ra, &ev);
+	sim_packet(&c, T0 + SEC, CLI, 0);
+	c.side[SRV].flags |= SIDE_SEEN | SIDE_SYN;
+	ev = sim_event(&c, EVENT_TCP_ACCEPT, T0 + SEC + MS, SRV, F_SYN | F_ACK, 100000, 1001);
+	feed(ra, &ev);
+	reset_analysis_finish(ra, T0 + 10 * SEC);
+	assert_int_equal(signals_at(&s, T0), 0);
 
 	/* An ACCEPT from the client side (simultaneous open): not the
 	 * responder's; nothing. */
@@ -1230,6 +1256,75 @@ static void test_max_connections(void **state)
 	reset_analysis_free(ra);
 }
 
+/*
+ * Random churn through a table of 64 records: connections come and go
+ * (reported, dropped over the bound), and after every step the number of
+ * records equals a shadow model's, which only holds if every lookup finds
+ * the record it should (the index's deletions keep probe runs intact).
+ */
+struct shadow {
+	bool live[400];
+	size_t n;
+};
+
+static void shadow_on_connection(void *ctx, const struct conn_report *c)
+{
+	struct shadow *sh = ctx;
+	int id = (c->key.port[0] - 1000) % 400;
+
+	assert_true(sh->live[id]);
+	sh->live[id] = false;
+	sh->n--;
+}
+
+static void test_table_churn(void **state)
+{
+	struct shadow sh;
+	struct reset_analysis_config cfg = {
+		.on_connection = shadow_on_connection, .ctx = &sh, .max_connections = 64,
+	};
+	struct reset_analysis *ra;
+	struct sim c;
+	uint64_t t = T0;
+	unsigned seed = 12345;
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	ra = reset_analysis_new(&cfg);
+	assert_non_null(ra);
+	for (int step = 0; step < 20000; step++) {
+		int id = (seed = seed * 1103515245 + 12345) >> 16;
+		struct event ev;
+
+		id %= 400;
+		/* Crowded first (records pushed out), then sparse (records
+		 * closed by the tick after their hold). */
+		t += (uint64_t)((seed >> 4) % 1000) * (step < 10000 ? 2000 : 200000);
+		sim_established(&c);
+		c.port[CLI] = 1000 + id;	/* the lower address: side 0 */
+		c.port[SRV] = 80 + id % 7;
+		ev = sim_rst(&c, t, id % 2 ? SRV : CLI, 120001, 5001);
+		/* Over the bound the oldest record goes: the shadow learns
+		 * which through the callback, before the new one is counted. */
+		reset_analysis_event(ra, &ev);
+		if (!sh.live[id]) {
+			sh.live[id] = true;
+			sh.n++;
+		}
+		if (step % 50 == 0)
+			reset_analysis_tick(ra, t);
+		assert_int_equal(reset_analysis_stats(ra)->connections_held, sh.n);
+	}
+	assert_true(reset_analysis_stats(ra)->connections_dropped > 0);
+	assert_true(reset_analysis_stats(ra)->connections >
+		    reset_analysis_stats(ra)->connections_dropped);
+	reset_analysis_finish(ra, t);
+	assert_int_equal(sh.n, 0);
+	assert_int_equal(reset_analysis_stats(ra)->connections_held, 0);
+	assert_int_equal(reset_analysis_stats(ra)->resets, 20000);
+	reset_analysis_free(ra);
+}
+
 /* A flood of RSTs on one connection: each reported once, memory bounded. */
 static void test_reset_flood(void **state)
 {
@@ -1344,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(test_blocked_bittorrent),
 		cmocka_unit_test(test_blocked_uses_latest_snapshot),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_table_churn),
 		cmocka_unit_test(test_reset_flood),
 		cmocka_unit_test(test_connection_summary),
 		cmocka_unit_test(test_ignored_events),
