@@ -63,8 +63,17 @@ struct reset_analysis_config {
 	int (*conn_lookup)(void *ctx, const struct conn_key *key,
 			   struct conn_state *out);
 	void *ctx;
-	size_t max_connections;	   /* tracked at once; beyond: counted */
+	size_t max_connections;	   /* tracked at once; beyond: counted;
+				      0: RESET_DEFAULT_MAX_CONNECTIONS */
 };
+
+/* Connections with a RST held when max_connections is 0. */
+#define RESET_DEFAULT_MAX_CONNECTIONS 16384
+/* RSTs one connection's record keeps (held, or decided and still compared
+ * with later ones); a flood beyond decides the oldest early. */
+#ifndef RESET_MAX_PER_CONN
+#define RESET_MAX_PER_CONN 32
+#endif
 
 struct reset_analysis_stats {
 	uint64_t resets;
@@ -72,6 +81,12 @@ struct reset_analysis_stats {
 	uint64_t suspect;
 	uint64_t genuine;
 	uint64_t connections_dropped; /* over max_connections: decided early */
+	/* Added beside the agreed fields: */
+	uint64_t connections;	      /* connection reports given */
+	uint64_t blocked;	      /* of which blocked */
+	uint64_t resets_early;	      /* over RESET_MAX_PER_CONN: decided early */
+	uint64_t resets_lost;	      /* no memory to hold them: never reported */
+	uint64_t connections_held;    /* records now open (a gauge) */
 };
 
 struct reset_analysis;
@@ -80,7 +95,9 @@ struct reset_analysis *reset_analysis_new(const struct reset_analysis_config *cf
 void reset_analysis_free(struct reset_analysis *ra);
 
 /* EVENT_TCP_RESET, EVENT_TCP_AFTER_RESET, EVENT_TCP_ACCEPT (R11); other
- * types are ignored. Events come in probe-clock order per connection. */
+ * types are ignored. Events come in probe-clock order per connection.
+ * The callbacks run from inside this call, tick and finish, and must not
+ * call back into the same reset_analysis. */
 void reset_analysis_event(struct reset_analysis *ra, const struct event *ev);
 
 /* Decides the RSTs held RESET_HOLD_NS or longer at now_ns (probe clock). */
@@ -96,6 +113,9 @@ const struct reset_analysis_stats *reset_analysis_stats(const struct reset_analy
 void conn_key_of_flow(struct conn_key *out, const struct flow_key *key);
 
 const char *reset_verdict_name(enum reset_verdict v);
+/* The verdict rule: forged on a race signal or two header signals,
+ * suspect on one header signal, genuine otherwise (R2, R12 decide nothing). */
+enum reset_verdict reset_verdict_of(uint32_t signals);
 /* "R1".."R12" */
 const char *reset_signal_name(enum reset_signal s);
 
