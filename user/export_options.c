@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include "asn_table.h"
 #include "conn_intervals.h"
+#include "reset_signals.h"
 #include "export_options.h"
 #include "probe.h"
 #include "log.h"
@@ -16,7 +17,10 @@
 #define NS_PER_SEC 1000000000ull
 #define DEFAULT_ACTIVE_TIMEOUT 60
 #define DEFAULT_INACTIVE_TIMEOUT 15
-#define END_GRACE_NS (2 * NS_PER_SEC)
+/* After a FIN or RST, a flow waits this long for stragglers, and for its
+ * connection's reset verdicts (decided RESET_HOLD_NS after each RST) so
+ * they ride on its record. */
+#define END_GRACE_NS (RESET_HOLD_NS + NS_PER_SEC)
 #define MAX_CACHE_FLOWS (4u << 20)
 
 int parse_ulong_option(const char *opt, const char *s, unsigned long min,

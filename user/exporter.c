@@ -34,7 +34,9 @@ int exporter_add_collector(struct exporter *ex, const char *spec)
 int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
 		   uint64_t now_wall_ms)
 {
-	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload };
+	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload,
+				  .as_numbers = ex->as_numbers,
+				  .reset_verdicts = ex->reset_verdicts };
 
 	ex->clock.uptime_base_ms = now_wall_ms;
 	ex->clock.now_ms = now_wall_ms;
@@ -95,6 +97,8 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		.flags = val->flags,
 	};
 
+	if (ex->annotate)
+		ex->annotate(ex->on_record_ctx, &rec);
 	for (int i = 0; i < ex->n_collectors; i++)
 		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
 	if (ex->json && json_write_flow(ex->json, &rec) != 0)

@@ -26,9 +26,13 @@ struct exporter {
 	uint64_t flows_exported;
 	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
 	uint64_t max_flow_age_ms;   /* oldest flow start still to export */
+	/* May add to each record before it goes out (reset verdict, ASes). */
+	void (*annotate)(void *ctx, struct flow_record *rec);
 	/* Sees every exported record (host behaviour analysis). */
 	void (*on_record)(void *ctx, const struct flow_record *rec);
-	void *on_record_ctx;
+	void *on_record_ctx;	    /* for both hooks */
+	bool as_numbers;	    /* NetFlow SRC_AS/DST_AS (an AS table is given) */
+	bool reset_verdicts;	    /* NetFlow reset templates 260/261 */
 	uint64_t json_errors;
 };
 

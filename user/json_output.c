@@ -106,7 +106,28 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 			"tos", rec->tos,
 			"ttl_min", rec->ttl_min,
 			"ttl_max", rec->ttl_max);
+	/* Only when known: most flows have neither. */
+	if (obj && rec->reset_verdict)
+		json_object_set_new(obj, "reset_verdict",
+				    json_string(flow_reset_verdict_name(rec->reset_verdict)));
+	if (obj && (rec->src_as || rec->dst_as)) {
+		json_object_set_new(obj, "src_as", json_integer(rec->src_as));
+		json_object_set_new(obj, "dst_as", json_integer(rec->dst_as));
+	}
 	return write_line(out, obj);
+}
+
+const char *flow_reset_verdict_name(uint8_t v)
+{
+	switch (v) {
+	case FLOW_RESET_GENUINE:
+		return "genuine";
+	case FLOW_RESET_SUSPECT:
+		return "suspect";
+	case FLOW_RESET_FORGED:
+		return "forged";
+	}
+	return "none";
 }
 
 const char *json_bt_kind_name(uint8_t kind)

@@ -14,6 +14,10 @@
 /* Writes one {"type":"flow",...} line; returns 0, -ENOMEM or -EIO. */
 int json_write_flow(FILE *out, const struct flow_record *rec);
 
+/* enum flow_reset_verdict as the JSON shows it: "genuine", "suspect",
+ * "forged" ("none" for 0). */
+const char *flow_reset_verdict_name(uint8_t v);
+
 /*
  * Writes one {"type":"bittorrent",...} line for an EVENT_BITTORRENT event
  * seen at wall_ms (ms since the epoch): kind, time, src, dst, sport,

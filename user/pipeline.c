@@ -11,6 +11,7 @@
 #include "json_output.h"
 #include "log.h"
 #include "pipeline.h"
+#include "tcp_analysis.h"
 
 /* A flow's 5-tuple, whichever interface or VLAN it came by. */
 static struct flow_key tuple_of(const struct flow_key *key)
@@ -58,8 +59,11 @@ static void on_event(void *ctx, const struct event *ev)
 	struct pipeline *pl = ctx;
 	struct flow_key tuple, reverse;
 
-	if (ev->type != EVENT_BITTORRENT)
+	if (ev->type != EVENT_BITTORRENT) {
+		if (pl->tcp)
+			tcp_analysis_event(pl->tcp, ev);
 		return;
+	}
 	pl->ds.v[DS_bt_events]++;
 	tuple = tuple_of(&ev->key);
 	reverse = reverse_tuple_of(&ev->key);
@@ -96,6 +100,16 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	p2p_hosts_add_flow(pl->p2p, rec);
+	if (pl->tcp)
+		tcp_analysis_flow(pl->tcp, rec);
+}
+
+static void annotate(void *ctx, struct flow_record *rec)
+{
+	struct pipeline *pl = ctx;
+
+	if (pl->tcp)
+		tcp_analysis_annotate(pl->tcp, rec);
 }
 
 static void on_alarm(void *ctx, const struct p2p_host_report *r)
@@ -154,6 +168,14 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 			return EXIT_RUNTIME;
 		}
 	}
+	pl->tcp = tcp_analysis_new(opt, opt->no_resets ? -1 :
+				   bpf_map__fd(pl->probe.skel->maps.conns),
+				   &pl->exporter);
+	if (!pl->tcp)
+		return EXIT_RUNTIME;
+	pl->exporter.annotate = annotate;
+	pl->exporter.as_numbers = opt->asn != NULL;
+	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;
 	pl->exporter.on_record = on_record;
 	pl->exporter.on_record_ctx = pl;
 	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
@@ -218,6 +240,9 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
 	drain(pl);
 	curve_tick(pl->curve, now_ns, wall_offset_ns);
+	/* Verdicts before expiry: a reset flow leaves the cache only after
+	 * its verdict is decided (the end-of-flow grace outlasts the hold). */
+	tcp_analysis_tick(pl->tcp, now_ns, wall_ms);
 	flow_cache_expire(pl->cache, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
@@ -238,6 +263,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 		events_reader_consume(pl->events);
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
+	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
 }
@@ -273,6 +299,8 @@ void pipeline_log_p2p_summary(struct pipeline *pl)
 
 void pipeline_destroy(struct pipeline *pl)
 {
+	tcp_analysis_free(pl->tcp);
+	pl->tcp = NULL;
 	exporter_stop(&pl->exporter);
 	drainer_free(pl->drainer);
 	pl->drainer = NULL;

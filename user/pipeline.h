@@ -20,6 +20,8 @@
 #include "p2p_hosts.h"
 #include "probe.h"
 
+struct tcp_analysis;
+
 struct pipeline {
 	struct probe probe;
 	struct exporter exporter;
@@ -31,6 +33,7 @@ struct pipeline {
 	struct drainer *drainer;
 	struct events_reader *events;
 	struct p2p_hosts *p2p;
+	struct tcp_analysis *tcp;  /* resets, connection counters, ASes */
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
 	struct curve *curve;	/* utilisation samples, or NULL */
