@@ -342,7 +342,8 @@ static __always_inline bool bt_kind_is_peer(__u8 kind)
  *  - A flow whose two endpoints are both known peers is the reverse of a
  *    recognised flow, or the same connection again in a later table
  *    generation (a generation starts every flow unclassified): marked
- *    quietly (BT_QUIET), with any TCP payload or any plain signature.
+ *    quietly (BT_QUIET | the kind found, BT_NONE for any TCP payload),
+ *    with any TCP payload or any plain signature.
  *    That connection's event was sent already; events are per connection,
  *    not per direction or drain period.
  *  - Otherwise a plain signature, or on TCP with one known end a peer
@@ -400,7 +401,7 @@ __noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
 
 	entry->val.app = APP_BITTORRENT;
 	if (known == BT_KNOWN_BOTH)
-		return BT_QUIET;
+		return kind | BT_QUIET;
 	ev = event_reserve(EVENT_BITTORRENT, kind, key, now, &lost);
 	if (ev) {
 		/* Reserved bytes, then the info_hash (BEP 3). */
@@ -436,8 +437,10 @@ static __always_inline __u32 bt_payload_offset(struct xdp_md *ctx,
  * packets with payload (the caller's gate: a settled flow never gets
  * here). payload_off: from bt_payload_offset; cnt: the per-CPU counters,
  * indexed by enum counter.
+ * Returns the kind this packet showed (BT_NONE if none), for the
+ * connection table.
  */
-static __always_inline void bt_inspect(struct xdp_md *ctx, __u32 payload_off,
+static __always_inline __u32 bt_inspect(struct xdp_md *ctx, __u32 payload_off,
 				       const struct flow_key *key,
 				       const struct packet_info *pi,
 				       struct flow_entry *entry, __u64 now,
@@ -448,10 +451,11 @@ static __always_inline void bt_inspect(struct xdp_md *ctx, __u32 payload_off,
 	r = bt_inspect_payload(ctx, (__u64)payload_off << 32 | pi->payload_len,
 			       key, entry, now);
 	if (r == BT_NONE)
-		return;
+		return BT_NONE;
 	cnt[CNT_BT_FLOWS]++;
 	if (r & BT_EVENT_LOST)
 		cnt[CNT_EVENTS_LOST]++;
+	return r & 0xff;
 }
 
 #endif /* BITTORRENT_BPF_H */

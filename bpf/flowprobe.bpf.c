@@ -15,6 +15,7 @@
 #include "clock.bpf.h"
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
+#include "conn_track.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -77,6 +78,34 @@ static __always_inline void count_parse_error(struct counters *cnt, int err)
 
 	if (idx < CNT__MAX)
 		cnt->v[idx]++;
+}
+
+/* An offset into the frame, as a number, taken where the parser stands.
+ * Like bt_payload_offset: a packet pointer kept alive across the flow
+ * update would keep the verifier from merging the parser's paths. */
+static __always_inline __u32 frame_offset(struct xdp_md *ctx, const void *pos)
+{
+	__u64 off = pos - (void *)(long)ctx->data;
+
+	asm volatile("" : "+r"(off));
+	return off;
+}
+
+/* Feeds a TCP packet to the connection table and counts the outcome. */
+static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs,
+					 const struct flow_key *key, __u64 now,
+					 __u32 bt_kind, struct counters *cnt)
+{
+	int r = conn_track_packet(ctx, offs, key, now, bt_kind);
+
+	if (r & CT_RESET)
+		cnt->v[CNT_TCP_RESETS]++;
+	if (r & CT_CREATED)
+		cnt->v[CNT_CONNS_CREATED]++;
+	if (r & CT_TABLE_FULL)
+		cnt->v[CNT_CONN_TABLE_FULL]++;
+	if (r & CT_EVENT_LOST)
+		cnt->v[CNT_EVENTS_LOST]++;
 }
 
 /* Capture time in replay; live, the millisecond clock of clock.bpf.h. */
@@ -181,7 +210,8 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 	struct flow_entry *entry;
 	void *l3;
 	__u64 now;
-	__u32 payload_off = 0;
+	__u32 payload_off = 0, l3_off, l4_off = 0, bt_kind = BT_NONE;
+	bool tcp_whole = false; /* a TCP header the connection table can read */
 	int proto, err;
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -193,6 +223,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		return;
 	}
 	l3 = c.pos;
+	l3_off = frame_offset(ctx, l3);
 	if (proto == ETH_P_IP) {
 		proto = parse_ipv4(&c, &key, &pi);
 	} else if (proto == ETH_P_IPV6) {
@@ -212,6 +243,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		cnt->v[CNT_FRAGMENTS]++;
 		frag_recall(&key, &pi, cnt);
 	} else {
+		l4_off = frame_offset(ctx, c.pos);
 		err = parse_l4(&c, proto, &key, &pi);
 		if (err < 0) {
 			cnt->v[CNT_L4_TRUNCATED]++;
@@ -219,6 +251,7 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		} else {
 			pi.payload_len = payload_length(&c, l3, &pi);
 			payload_off = bt_payload_offset(ctx, &c);
+			tcp_whole = proto == PROTO_TCP;
 		}
 		if (pi.is_fragment == FRAG_FIRST) {
 			cnt->v[CNT_FRAGMENTS]++;
@@ -231,7 +264,10 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 	 * once it is classified: a settled flow pays one compare here. */
 	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&
 	    entry->val.packets <= INSPECT_PACKETS)
-		bt_inspect(ctx, payload_off, &key, &pi, entry, now, cnt->v);
+		bt_kind = bt_inspect(ctx, payload_off, &key, &pi, entry, now, cnt->v);
+	if (tcp_whole)
+		conn_account(ctx, CT_OFFS(l3_off, l4_off, pi.payload_len), &key,
+			     now, bt_kind, cnt);
 }
 
 SEC("xdp")

@@ -147,7 +147,8 @@ struct conn_side {
 			      saturating at 255: how sequential its IDs are */
 	__u8 rst_count;	   /* RSTs it sent, saturating */
 	__u8 after_rst;	   /* enum after_reset_kind bits already reported */
-	__u8 pad[5];
+	__u8 ack_seen;	   /* sent a packet with ACK: max_ack is valid */
+	__u8 pad[4];
 };
 _Static_assert(sizeof(struct conn_side) == 64, "conn_side layout");
 
@@ -310,6 +311,9 @@ struct flow_bucket {
 	X(CNT_FRAG_UNMATCHED, "frag_unmatched", "later fragments whose first was not seen (ports 0)") \
 	X(CNT_BT_FLOWS, "bt_flows", "flows recognised as BitTorrent (per table generation)") \
 	X(CNT_EVENTS_LOST, "events_lost", "events that found the event ring full") \
+	X(CNT_TCP_RESETS, "tcp_resets", "TCP packets with RST (each one is reported as an event)") \
+	X(CNT_CONNS_CREATED, "conns_created", "TCP connections entered in the connection table") \
+	X(CNT_CONN_TABLE_FULL, "conn_table_full", "TCP packets of connections the full connection table had no room for (reset analysis blind to them; flows still counted)") \
 	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,

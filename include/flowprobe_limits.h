@@ -64,6 +64,18 @@
 #define MAX_BT_PEERS 65536
 #endif
 
+/* TCP connections tracked for reset analysis (default; --max-connections
+ * sets it at load). Entries are allocated as connections appear (the map
+ * is not preallocated) and aged out by the daemon; 176 bytes of value
+ * each, so the default costs at most about 60 MB. */
+#ifndef MAX_CONNS
+#define MAX_CONNS 262144
+#endif
+
+/* TCP options examined for the timestamp option (at most 40 bytes of
+ * options; NOP padding counts as an option). */
+#define MAX_TCP_OPTIONS 12
+
 /* First fragments remembered to put later fragments into their flow. */
 #ifndef MAX_FRAG_TRACK
 #define MAX_FRAG_TRACK 8192

@@ -83,6 +83,10 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 		*rc = parse_ulong_option("--max-flows", arg, 16, 1ul << 26,
 					 &o->max_flows);
 		return true;
+	case EXPORT_OPT_MAX_CONNS:
+		*rc = parse_ulong_option("--max-connections", arg, 16, 1ul << 26,
+					 &o->max_conns);
+		return true;
 	case EXPORT_OPT_LOCAL:
 		*rc = prefix_set_parse(&o->local, arg, "--local");
 		return true;
@@ -132,6 +136,12 @@ void export_options_usage(FILE *out)
 "                                   finds its bucket full evicts the least\n"
 "                                   recently seen one to the daemon: still\n"
 "                                   counted.\n"
+"      --max-connections N          TCP connections tracked for reset analysis\n"
+"                                   (%d; about 250 bytes each, allocated as\n"
+"                                   they appear). Beyond it new connections\n"
+"                                   go untracked and are counted\n"
+"                                   (conn_table_full); their flows are still\n"
+"                                   counted.\n"
 "      --local PREFIX[,PREFIX...]   the customers' addresses, whose behaviour\n"
 "                                   is scored for peer-to-peer (default:\n"
 "                                   %s)\n"
@@ -143,6 +153,6 @@ void export_options_usage(FILE *out)
 "TCP flows also end %llu s after a FIN or RST.\n",
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
 		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
-		probe_default_slots(libbpf_num_possible_cpus()), PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, END_GRACE_NS / NS_PER_SEC);
 }

@@ -20,6 +20,7 @@ struct export_options {
 	unsigned long source_id;
 	unsigned long max_payload;	/* NetFlow payload bytes per packet */
 	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
+	unsigned long max_conns;	/* connection table entries */
 	struct prefix_set local;	/* where the customers are */
 	unsigned long p2p_period;	/* seconds */
 	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
@@ -39,6 +40,7 @@ enum {
 	EXPORT_OPT_LOCAL,
 	EXPORT_OPT_P2P_PERIOD,
 	EXPORT_OPT_P2P_THRESHOLD,
+	EXPORT_OPT_MAX_CONNS,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -55,6 +57,7 @@ enum {
 	{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },               \
 	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
+	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
 	{ "verbose", no_argument, NULL, 'v' }
 
 void export_options_init(struct export_options *o);

@@ -198,6 +198,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->skel->rodata->hash_seed = seed;
 	bpf_map__set_max_entries(p->skel->maps.flows_a, p->ncpus * p->nbuckets);
 	bpf_map__set_max_entries(p->skel->maps.flows_b, p->ncpus * p->nbuckets);
+	bpf_map__set_max_entries(p->skel->maps.conns,
+				 cfg->max_conns ? cfg->max_conns : MAX_CONNS);
 
 	err = flowprobe_bpf__load(p->skel);
 	if (err) {

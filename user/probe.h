@@ -29,6 +29,7 @@ struct probe_config {
 	bool replay_clock;
 	enum xdp_mode xdp_mode;
 	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
+	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
 };
 
 struct probe_iface {

@@ -213,6 +213,7 @@ int cmd_replay(int argc, char **argv)
 		goto cleanup;
 	pc.tap_mode = st->opt.tap;
 	pc.max_flows = st->opt.max_flows;
+	pc.max_conns = st->opt.max_conns;
 	rc = probe_load(&st->pl.probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;

@@ -221,6 +221,7 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	pc.tap_mode = st->opt.ex.tap;
 	pc.max_flows = st->opt.ex.max_flows;
+	pc.max_conns = st->opt.ex.max_conns;
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;

@@ -50,6 +50,7 @@ struct dp {
 	struct flow_entry evicted[MAX_EVICTED]; /* read by consume_evicted */
 	size_t n_evicted;
 	int bt_peers;			   /* the known BitTorrent peers LRU */
+	int conns;			   /* the connection table */
 	struct ring_buffer *events_rb;
 	struct event events[MAX_EVENTS];   /* read by consume_events */
 	size_t n_events;
@@ -61,6 +62,7 @@ struct dp_opts {
 	__u32 buckets;	   /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
 	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
 	__u32 event_ring_bytes; /* 0: compiled-in EVENT_RING_BYTES */
+	__u32 max_conns;	/* 0: compiled-in MAX_CONNS */
 };
 
 static inline int collect_evicted(void *ctx, void *data, size_t size)
@@ -101,6 +103,19 @@ static inline size_t consume_events(struct dp *dp)
 	return dp->n_events;
 }
 
+/* Reads the event ring and keeps only the events of one type in
+ * dp->events (from index 0); returns how many. */
+static inline size_t consume_events_of_type(struct dp *dp, __u8 type)
+{
+	size_t n = 0, all = consume_events(dp);
+
+	for (size_t i = 0; i < all && i < MAX_EVENTS; i++)
+		if (dp->events[i].type == type)
+			dp->events[n++] = dp->events[i];
+	dp->n_events = n;
+	return n;
+}
+
 static inline void dp_free(struct dp *dp)
 {
 	if (!dp)
@@ -138,6 +153,8 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 		bpf_map__set_max_entries(dp->skel->maps.evict_ring, o->ring_bytes);
 	if (o->event_ring_bytes)
 		bpf_map__set_max_entries(dp->skel->maps.events, o->event_ring_bytes);
+	if (o->max_conns)
+		bpf_map__set_max_entries(dp->skel->maps.conns, o->max_conns);
 	if (flowprobe_bpf__load(dp->skel)) {
 		fprintf(stderr, "cannot load the datapath (run as root)\n");
 		goto fail;
@@ -167,6 +184,7 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	if (!dp->evict_rb)
 		goto fail;
 	dp->bt_peers = bpf_map__fd(dp->skel->maps.bt_peers);
+	dp->conns = bpf_map__fd(dp->skel->maps.conns);
 	dp->events_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
 					 collect_event, dp, NULL);
 	if (!dp->events_rb)
@@ -208,7 +226,8 @@ static inline void map_clear(int fd)
 }
 
 /* Both generations empty, flows_a live, no fragment memory, no known
- * BitTorrent peers, counters and both rings empty, clock at 0. */
+ * BitTorrent peers, no connections, counters and both rings empty, clock
+ * at 0. */
 static inline void dp_reset(struct dp *dp)
 {
 	size_t sz = (size_t)ncpus * sizeof(__u64) * CNT__MAX;
@@ -226,6 +245,7 @@ static inline void dp_reset(struct dp *dp)
 	map_clear(dp->frag);
 	assert_int_equal(bpf_map_update_elem(dp->counters, &zero, zeros, BPF_ANY), 0);
 	map_clear(dp->bt_peers);
+	map_clear(dp->conns);
 	consume_evicted(dp);
 	dp->n_evicted = 0;
 	consume_events(dp);

@@ -70,6 +70,8 @@ enum {
  * "exactly n, even 0" (IHL 0, version 0). */
 #define PB_SET(n) (0x100 | (n))
 #define PB_IS_SET(f) ((f) & 0x100)
+/* A TCP window of exactly n, even 0. */
+#define PB_WIN(n) (0x10000 | (n))
 #define PB_VALUE(f) ((f) & 0xff)
 
 #define PB_V4_SRC "10.0.0.1"
@@ -266,17 +268,48 @@ static inline void pb_proto(struct pkt *p, uint8_t proto)
 	p->l4 = p->len;
 }
 
-static inline void pb_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags)
+/* TCP with every field a reset is judged by. */
+struct pb_tcp_hdr {
+	uint16_t sport, dport;
+	uint8_t flags;
+	uint32_t seq, ack;
+	uint16_t window;
+	bool ts;	 /* append NOP NOP TIMESTAMP(tsval, tsecr 0) */
+	uint32_t tsval;
+};
+
+static inline void pb_tcp_full(struct pkt *p, const struct pb_tcp_hdr *t)
 {
 	uint8_t *h;
+	int hlen = t->ts ? 32 : 20;
 
 	pb_proto(p, PB_TCP);
-	h = pb_put(p, NULL, 20);
-	pb_set16(p, p->l4, sport);
-	pb_set16(p, p->l4 + 2, dport);
-	h[12] = 5 << 4; /* data offset: 20 bytes */
-	h[13] = flags;
-	pb_set16(p, p->l4 + 14, 65535);
+	h = pb_put(p, NULL, hlen);
+	pb_set16(p, p->l4, t->sport);
+	pb_set16(p, p->l4 + 2, t->dport);
+	pb_set16(p, p->l4 + 4, t->seq >> 16);
+	pb_set16(p, p->l4 + 6, t->seq & 0xffff);
+	pb_set16(p, p->l4 + 8, t->ack >> 16);
+	pb_set16(p, p->l4 + 10, t->ack & 0xffff);
+	h[12] = (hlen / 4) << 4;
+	h[13] = t->flags;
+	pb_set16(p, p->l4 + 14, t->window);
+	if (t->ts) {
+		h[20] = 1;
+		h[21] = 1;
+		h[22] = 8;
+		h[23] = 10;
+		pb_set16(p, p->l4 + 24, t->tsval >> 16);
+		pb_set16(p, p->l4 + 26, t->tsval & 0xffff);
+	}
+}
+
+static inline void pb_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	struct pb_tcp_hdr t = { .sport = sport, .dport = dport, .flags = flags,
+				.window = 65535 };
+
+	pb_tcp_full(p, &t);
 }
 
 /* UDP, UDP-Lite and DCCP-like: 8 bytes starting with the two ports. */
@@ -399,6 +432,10 @@ struct pb_spec {
 	bool no_l4;		     /* name proto but write no L4 header */
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
+	uint32_t seq, ack;	     /* TCP */
+	uint32_t win;		     /* TCP window; 0: 65535, PB_WIN(n): n */
+	bool ts;		     /* TCP timestamp option with tsval */
+	uint32_t tsval;
 	uint8_t icmp_type, icmp_code;
 	uint16_t payload;	     /* payload bytes */
 	const void *data;	     /* their content; NULL: 0xa5 filler */
@@ -450,7 +487,11 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 		} else {
 			switch (s->proto) {
 			case PB_TCP:
-				pb_tcp(p, s->sport, s->dport, s->tcp_flags);
+				pb_tcp_full(p, &(struct pb_tcp_hdr){
+					.sport = s->sport, .dport = s->dport,
+					.flags = s->tcp_flags, .seq = s->seq,
+					.ack = s->ack, .ts = s->ts, .tsval = s->tsval,
+					.window = s->win ? (uint16_t)s->win : 65535 });
 				break;
 			case PB_UDP:
 			case PB_UDPLITE:

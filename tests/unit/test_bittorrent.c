@@ -636,7 +636,7 @@ static int run_bt_case(struct dp *dp, const struct bt_case *tc)
 	sum_counters(dp, cnt);
 	check_eq(&c, "CNT_BT_FLOWS", cnt[CNT_BT_FLOWS], tc->taught + marked);
 	check_eq(&c, "CNT_EVENTS_LOST", cnt[CNT_EVENTS_LOST], 0);
-	n_events = consume_events(dp);
+	n_events = consume_events_of_type(dp, EVENT_BITTORRENT);
 	check_eq(&c, "events", n_events, want_events);
 
 	k = spec_key(last);
@@ -696,7 +696,7 @@ static void test_inspect_window(void **state)
 			snprintf(what, sizeof(what), "handshake as packet %d (%s before): bt_flows",
 				 n, filler ? "payload" : "no payload");
 			check_eq(&c, what, cnt[CNT_BT_FLOWS], want);
-			check_eq(&c, "events", consume_events(dp), want);
+			check_eq(&c, "events", consume_events_of_type(dp, EVENT_BITTORRENT), want);
 			get_flow(dp, 0, &k, &v);
 			check_eq(&c, "app", v.app, want ? APP_BITTORRENT : APP_UNKNOWN);
 		}
@@ -733,7 +733,7 @@ static void test_next_generation(void **state)
 	run_spec(&c, dp, &data);
 	sum_counters(dp, cnt);
 	check_eq(&c, "CNT_BT_FLOWS", cnt[CNT_BT_FLOWS], 2);
-	check_eq(&c, "events", consume_events(dp), 1);
+	check_eq(&c, "events", consume_events_of_type(dp, EVENT_BITTORRENT), 1);
 	check_eq(&c, "first generation: entries", get_flow(dp, old_gen, &k, &v), 1);
 	check_eq(&c, "first generation: packets", v.packets, 2);
 	check_eq(&c, "first generation: app", v.app, APP_BITTORRENT);
@@ -951,7 +951,7 @@ static void test_real_captures(void **state)
 				}
 			}
 			sum_counters(dp, cnt);
-			events = consume_events(dp);
+			events = consume_events_of_type(dp, EVENT_BITTORRENT);
 			check_eq(&c, "CNT_BT_FLOWS == flows marked", cnt[CNT_BT_FLOWS], bt);
 			check_true(&c, "events <= flows marked", events <= (size_t)bt);
 			if (set) {

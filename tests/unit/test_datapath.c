@@ -240,11 +240,21 @@ static void check_flow(struct check *c, const struct dp *dp,
 	check_true(c, what, v.first_ns && v.first_ns <= v.last_ns);
 }
 
+/* The connection table's counters are test_conn_track.c's: these tables
+ * are about parsing and flow accounting, and there every TCP frame would
+ * need its connection outcome spelled out. */
+static bool conn_counter(int i)
+{
+	return i == CNT_TCP_RESETS || i == CNT_CONNS_CREATED ||
+	       i == CNT_CONN_TABLE_FULL;
+}
+
 static void check_counters(struct check *c, const __u64 got[CNT__MAX],
 			   const __u64 want[CNT__MAX])
 {
 	for (int i = 0; i < CNT__MAX; i++)
-		check_eq(c, counter_names[i], got[i], want[i]);
+		if (!conn_counter(i))
+			check_eq(c, counter_names[i], got[i], want[i]);
 	check_no_silent_loss(c, got);
 }
 

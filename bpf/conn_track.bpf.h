@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The connection table: what forged-reset detection needs to know about
+ * each TCP connection, both directions together (design: "Connection
+ * table"), and the TCP events the daemon judges resets from.
+ *
+ * Per side it keeps the history a RST is judged against (TTL, IP IDs and
+ * how sequential they are, DF, highest seq sent, highest ack, window, TCP
+ * timestamp, FIN, first RST) and per connection the handshake times. For
+ * every RST it reports an event with the facts and the signals one packet
+ * shows against that history (R2, R5, R6, R7, R8, R9 of reset_signals.h);
+ * it reports a side's first packet after a RST (and whether it carried
+ * new data beyond its own RST's seq: R1), each connection's first SYN and
+ * first SYN-ACK. Pairs, timers and verdicts are the daemon's.
+ *
+ * The two directions of a connection may run on two CPUs at once, so the
+ * table is a plain hash with a bpf_spin_lock in each value (the kernel
+ * refuses spin locks in LRU maps) and every read-modify-write of an entry
+ * happens under it. Nothing that needs a helper call happens under the
+ * lock: event space is reserved before taking it and submitted after.
+ * The daemon ages entries out; when the table is full a new connection is
+ * not tracked and its packets are counted (CNT_CONN_TABLE_FULL).
+ */
+#ifndef CONN_TRACK_BPF_H
+#define CONN_TRACK_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "flowprobe.h"
+#include "reset_signals.h"
+#include "bittorrent.bpf.h"
+#include "events.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_CONNS); /* probe_load sets --max-connections */
+	/* Allocated as connections appear: an idle probe costs nothing, and
+	 * an element is not reused while a program may still hold it. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* An all-zero value to create entries from: a conn_state on the stack
+ * would not fit beside the caller's frame (512 bytes for all frames).
+ * Bytes, not the struct: per-CPU maps may hold no spin lock. Never
+ * written. */
+struct conn_blank {
+	__u8 b[sizeof(struct conn_state)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn_blank);
+} conn_zero SEC(".maps");
+
+/* conn_track_packet's result: what the caller counts. */
+#define CT_RESET 0x1	   /* the packet was a RST */
+#define CT_CREATED 0x2	   /* a connection entered the table */
+#define CT_TABLE_FULL 0x4  /* no room: the connection is not tracked */
+#define CT_EVENT_LOST 0x8  /* an event found the ring full */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_TIMESTAMP 8
+#define TCPOLEN_TIMESTAMP 10
+
+/* A BitTorrent piece message (BEP 3): length prefix, id 7, index, begin,
+ * block; blocks are at most 128 KiB. */
+#define BT_PIECE_ID 7
+#define BT_PIECE_MIN_LEN 10
+#define BT_PIECE_MAX_LEN (9 + 131072)
+
+/* Where the headers are, as offsets from the frame's start, and the
+ * payload length: packed into one scalar for the global function. */
+#define CT_OFFS(l3, l4, payload_len)                                           \
+	((__u64)(payload_len) << 32 | (__u64)(l4) << 16 | (__u64)(l3))
+/* The parser never reaches further than this into a frame (a power of
+ * two: offsets are masked with it). */
+#define CT_MAX_OFFSET 1024
+
+/* A field of an entry read without its lock: a hint, decided again
+ * under the lock. */
+#define READ_RACY(x) (*(volatile typeof(x) *)&(x))
+
+/* Serial-number arithmetic (RFC 1982) on 32-bit sequence numbers. */
+static __always_inline bool seq_after(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
+}
+
+static __always_inline __u32 seq_max(__u32 a, __u32 b)
+{
+	return seq_after(a, b) ? a : b;
+}
+
+static __always_inline __u8 sat_inc8(__u8 v)
+{
+	return v == 0xff ? v : v + 1;
+}
+
+static __always_inline __u32 sat_add32(__u32 v, __u32 add)
+{
+	return v + add < v ? 0xffffffff : v + add;
+}
+
+static __always_inline __u8 abs_diff8(__u8 a, __u8 b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* Lexicographic order of (address, port), as conn_key_of_flow() in the
+ * daemon orders them: < 0 when the source comes first. */
+static __always_inline int endpoint_cmp(const struct flow_key *key)
+{
+	const __u64 *s = (const __u64 *)key->src, *d = (const __u64 *)key->dst;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		__u64 a = __builtin_bswap64(s[i]), b = __builtin_bswap64(d[i]);
+
+		if (a != b)
+			return a < b ? -1 : 1;
+	}
+	return (int)key->sport - (int)key->dport;
+}
+
+/* The canonical key; returns the packet's sender side (0 or 1). */
+static __always_inline __u8 conn_key_fill(struct conn_key *ck,
+					  const struct flow_key *key)
+{
+	__u8 sender = endpoint_cmp(key) <= 0 ? 0 : 1;
+
+	__builtin_memset(ck, 0, sizeof(*ck));
+	ck->ip_version = key->ip_version;
+	if (sender == 0) {
+		__builtin_memcpy(ck->addr[0], key->src, 16);
+		__builtin_memcpy(ck->addr[1], key->dst, 16);
+		ck->port[0] = key->sport;
+		ck->port[1] = key->dport;
+	} else {
+		__builtin_memcpy(ck->addr[0], key->dst, 16);
+		__builtin_memcpy(ck->addr[1], key->src, 16);
+		ck->port[0] = key->dport;
+		ck->port[1] = key->sport;
+	}
+	return sender;
+}
+
+/* The TCP timestamp option's TSval, if the packet carries one. A bounded
+ * loop (the verifier walks it), not unrolled: options vary in length. */
+static __always_inline bool tcp_tsval(const __u8 *opt, const __u8 *opt_end,
+				      const void *end, __u32 *tsval)
+{
+	for (int i = 0; i < MAX_TCP_OPTIONS; i++) {
+		__u8 kind, len;
+
+		if (opt >= opt_end || (void *)(opt + 1) > end)
+			return false;
+		kind = opt[0];
+		if (kind == TCPOPT_EOL)
+			return false;
+		if (kind == TCPOPT_NOP) {
+			opt++;
+			continue;
+		}
+		if ((void *)(opt + 2) > end)
+			return false;
+		len = opt[1];
+		if (len < 2)
+			return false;
+		if (kind == TCPOPT_TIMESTAMP) {
+			if (len != TCPOLEN_TIMESTAMP ||
+			    (void *)(opt + TCPOLEN_TIMESTAMP) > end)
+				return false;
+			*tsval = (__u32)opt[2] << 24 | (__u32)opt[3] << 16 |
+				 (__u32)opt[4] << 8 | opt[5];
+			return true;
+		}
+		opt += len;
+	}
+	return false;
+}
+
+/* Whether a payload starts with a BitTorrent piece message. */
+static __always_inline bool bt_piece_at(const __u8 *p, const void *end)
+{
+	__u32 len;
+
+	if ((void *)(p + 5) > end)
+		return false;
+	len = (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
+	return p[4] == BT_PIECE_ID && len >= BT_PIECE_MIN_LEN &&
+	       len <= BT_PIECE_MAX_LEN;
+}
+
+/*
+ * The signals one RST shows against its sender's history (s) and the
+ * other side's (r). History older than RESET_STALE_NS is no evidence; a
+ * side never seen sending has none.
+ */
+static __always_inline __u32 reset_signals(const struct conn_side *s,
+					   const struct conn_side *r,
+					   const struct tcp_packet_facts *f,
+					   __u8 ip_version, __u64 now)
+{
+	bool ack = f->tcp_flags & TCP_ACK;
+	__u32 sig = 0, snd_max;
+	__u16 step;
+
+	/* A RST without ACK carrying a window: stacks send 0 (R8). */
+	if (!ack && f->window)
+		sig |= RESET_SIGNAL_BIT(R8_WINDOW);
+	if (!(s->flags & SIDE_SEEN) || now - s->last_ns > RESET_STALE_NS)
+		return sig;
+
+	/* What the side has sent, by its own packets or by the acks of the
+	 * other side (which cover packets the probe may have missed). */
+	snd_max = s->snd_max;
+	if (r->ack_seen && now - r->last_ns <= RESET_STALE_NS)
+		snd_max = seq_max(snd_max, r->max_ack);
+	/* R2 only for RST|ACK: a RST without ACK answers a segment for a
+	 * dead socket and takes that segment's (possibly old) ack. */
+	if (ack && seq_after(snd_max - RESET_BEHIND_SLACK, f->seq))
+		sig |= RESET_SIGNAL_BIT(R2_BEHIND_SENT_DATA);
+	if (seq_after(f->seq, snd_max + 1))
+		sig |= RESET_SIGNAL_BIT(R5_AHEAD);
+	if (abs_diff8(f->ttl, s->ttl_last) >= RESET_TTL_DELTA)
+		sig |= RESET_SIGNAL_BIT(R6_TTL);
+	if (f->has_ts && (s->flags & SIDE_TS)) {
+		__s32 ahead = (__s32)(f->tsval - s->last_tsval);
+		/* Ticks allowed: elapsed time at RESET_TS_MAX_HZ, plus one
+		 * second's worth. */
+		__u64 allowed = (now - s->last_ns) / (1000000000ULL / RESET_TS_MAX_HZ) +
+				RESET_TS_MAX_HZ;
+
+		if (ahead < 0 || (__u64)ahead > allowed)
+			sig |= RESET_SIGNAL_BIT(R9_TIMESTAMP);
+	}
+	if (ip_version != 4)
+		return sig;
+	/* IP ID 0 with DF: a stack answering from no socket (Linux does). */
+	if (f->ip_id == 0 && f->df)
+		return sig;
+	step = f->ip_id - s->last_ip_id;
+	if (s->ipid_run >= IPID_SEQ_MIN && (step < 1 || step > IPID_RST_STEP))
+		sig |= RESET_SIGNAL_BIT(R7_IP_ID);
+	/* The trigger packet turned round: its IP ID copied into the RST. */
+	if (f->ip_id && r->packets && f->ip_id == r->last_ip_id &&
+	    now - r->last_ns <= RESET_STALE_NS)
+		sig |= RESET_SIGNAL_BIT(R7_IP_ID);
+	return sig;
+}
+
+/* A side's history after one of its packets other than a RST. */
+static __always_inline void side_update(struct conn_side *s,
+					const struct tcp_packet_facts *f,
+					__u64 now)
+{
+	__u32 end = f->seq + f->payload_len +
+		    !!(f->tcp_flags & TCP_SYN) + !!(f->tcp_flags & TCP_FIN);
+	__u16 step = f->ip_id - s->last_ip_id;
+
+	if (!(s->flags & SIDE_SEEN)) {
+		s->ttl_min = f->ttl;
+		s->ttl_max = f->ttl;
+		s->snd_max = end;
+		s->ipid_run = 0;
+	} else {
+		if (f->ttl < s->ttl_min)
+			s->ttl_min = f->ttl;
+		if (f->ttl > s->ttl_max)
+			s->ttl_max = f->ttl;
+		s->snd_max = seq_max(s->snd_max, end);
+		s->ipid_run = (step >= 1 && step <= IPID_SEQ_STEP) ?
+				      sat_inc8(s->ipid_run) : 0;
+	}
+	s->flags |= SIDE_SEEN;
+	s->ttl_last = f->ttl;
+	s->last_ip_id = f->ip_id;
+	if (f->df)
+		s->flags |= SIDE_DF;
+	else
+		s->flags &= ~SIDE_DF;
+	s->window = f->window;
+	s->packets = s->packets == 0xffffffff ? s->packets : s->packets + 1;
+	s->payload = sat_add32(s->payload, f->payload_len);
+	s->last_ns = now;
+	if (f->tcp_flags & TCP_ACK) {
+		if (!s->ack_seen || seq_after(f->ack, s->max_ack))
+			s->max_ack = f->ack;
+		s->ack_seen = 1;
+	}
+	if (f->has_ts) {
+		s->last_tsval = f->tsval;
+		s->flags |= SIDE_TS;
+	}
+	if ((f->tcp_flags & TCP_SYN) && !(s->flags & SIDE_SYN)) {
+		s->isn = f->seq;
+		s->flags |= SIDE_SYN;
+	}
+	if (f->tcp_flags & TCP_FIN)
+		s->flags |= SIDE_FIN;
+}
+
+/* The event's connection snapshot, taken under the lock before the
+ * packet changes anything. */
+static __always_inline void snapshot(struct tcp_event *t,
+				     const struct conn_state *st, __u8 sender)
+{
+	__builtin_memcpy(&t->snd, &st->side[sender & 1], sizeof(t->snd));
+	__builtin_memcpy(&t->rcv, &st->side[!sender], sizeof(t->rcv));
+	t->conn_first_ns = st->first_ns;
+	t->syn_ns = st->syn_ns;
+	t->synack_ns = st->synack_ns;
+	t->ack_ns = st->ack_ns;
+	t->initiator = st->initiator;
+	t->conn_flags = st->flags;
+}
+
+/* A SYN without ACK that is not a retransmission of the connection's
+ * SYN starts a new connection on the same ports. */
+static __always_inline bool new_incarnation(const struct conn_state *st,
+					    const struct tcp_packet_facts *f,
+					    __u8 sender)
+{
+	const struct conn_side *s = &st->side[sender & 1];
+
+	if ((f->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN || !st->first_ns)
+		return false;
+	return !(s->flags & SIDE_SYN) || s->isn != f->seq;
+}
+
+static __always_inline void conn_restart(struct conn_state *st)
+{
+	/* Everything but the lock. */
+	st->initiator = 0;
+	st->flags = 0;
+	st->first_ns = 0;
+	st->last_ns = 0;
+	st->syn_ns = 0;
+	st->synack_ns = 0;
+	st->ack_ns = 0;
+	__builtin_memset(st->side, 0, sizeof(st->side));
+}
+
+/*
+ * Under the lock: update the connection with one packet and fill the
+ * event reserved for it, if any. Returns the event type to submit, or 0
+ * to discard the reservation.
+ */
+static __always_inline __u8 conn_update(struct conn_state *st, __u8 sender,
+					const struct tcp_packet_facts *f,
+					__u8 ip_version, __u8 bt_kind,
+					bool bt_piece, __u64 now,
+					struct event *ev)
+{
+	struct conn_side *s = &st->side[sender & 1];
+	struct conn_side *r = &st->side[!sender];
+	__u8 flags = f->tcp_flags, type = 0, after = 0;
+
+	if (new_incarnation(st, f, sender))
+		conn_restart(st);
+	if (!st->first_ns) {
+		st->first_ns = now;
+		if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+			st->initiator = sender;
+		} else if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+			st->initiator = !sender; /* the SYN went unseen */
+			st->flags |= CONN_MIDSTREAM;
+		} else {
+			st->initiator = CONN_SIDE_UNKNOWN;
+			st->flags |= CONN_MIDSTREAM;
+		}
+	}
+
+	if (flags & TCP_RST) {
+		if (ev) {
+			snapshot(&ev->tcp, st, sender);
+			ev->tcp.signals = reset_signals(s, r, f, ip_version, now);
+			type = EVENT_TCP_RESET;
+		}
+		s->rst_count = sat_inc8(s->rst_count);
+		if (!(s->flags & SIDE_RST)) {
+			s->flags |= SIDE_RST;
+			s->rst_ns = now;
+			s->rst_seq = f->seq;
+			s->rst_ack = (flags & TCP_ACK) ? f->ack : 0;
+		}
+		st->last_ns = now;
+		return type;
+	}
+
+	/* The first packet from this side after a RST from either side,
+	 * and new data beyond this side's own RST (R1), once each. */
+	if ((s->flags | r->flags) & SIDE_RST) {
+		if (!(s->after_rst & AFTER_RST_PACKET))
+			after |= AFTER_RST_PACKET;
+		if ((s->flags & SIDE_RST) && !(s->after_rst & AFTER_RST_NEW_DATA) &&
+		    f->payload_len && seq_after(f->seq + f->payload_len, s->rst_seq))
+			after |= AFTER_RST_NEW_DATA;
+	}
+	if (after && ev) {
+		snapshot(&ev->tcp, st, sender);
+		ev->kind = after;
+		type = EVENT_TCP_AFTER_RESET;
+		s->after_rst |= after;
+	} else if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && !st->syn_ns) {
+		if (ev) {
+			snapshot(&ev->tcp, st, sender);
+			type = EVENT_TCP_OPEN;
+		}
+		st->syn_ns = now;
+	} else if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+		   !(st->flags & CONN_SYNACK)) {
+		if (ev) {
+			snapshot(&ev->tcp, st, sender);
+			type = EVENT_TCP_ACCEPT;
+		}
+		st->synack_ns = now;
+		st->flags |= CONN_SYNACK;
+	}
+
+	side_update(s, f, now);
+	st->last_ns = now;
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_ACK && sender == st->initiator &&
+	    (st->flags & CONN_SYNACK) && !st->ack_ns) {
+		st->ack_ns = now;
+		st->flags |= CONN_ESTABLISHED;
+	}
+	if ((st->flags & CONN_MIDSTREAM) && (r->flags & SIDE_SEEN))
+		st->flags |= CONN_ESTABLISHED;
+	if (bt_kind == BT_HANDSHAKE) {
+		s->flags |= SIDE_BT_HANDSHAKE;
+		st->flags |= CONN_BITTORRENT;
+	} else if (bt_kind != BT_NONE) {
+		st->flags |= CONN_BITTORRENT;
+	}
+	if (bt_piece)
+		s->flags |= SIDE_BT_PIECE;
+	return type;
+}
+
+/*
+ * Tracks one TCP packet: offs is CT_OFFS(IP header, TCP header, payload
+ * length); bt_kind what recognition found in this packet (BT_NONE
+ * usually). Returns CT_* bits for the caller's counters.
+ *
+ * A global function, so the verifier checks it once on its own (as
+ * bt_inspect_payload); it re-reads the headers from the frame by offset
+ * rather than taking the parser's pointers.
+ */
+__noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
+				 const struct flow_key *key, __u64 now,
+				 __u32 bt_kind)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 l3 = offs & 0xffff, l4 = (offs >> 16) & 0xffff;
+	struct tcp_packet_facts f = {};
+	struct conn_state *st;
+	struct event *ev = NULL;
+	struct conn_key ck;
+	struct tcphdr *tcp;
+	const __u8 *opt_end;
+	__u8 sender, type;
+	bool bt_piece = false;
+	int ret = 0;
+
+	if (!key || l3 >= CT_MAX_OFFSET || l4 >= CT_MAX_OFFSET)
+		return 0;
+	/* No-ops after the test, but bounds the verifier keeps (it dropped
+	 * the test's, and learns no packet range from an offset that may
+	 * reach 64 KiB). */
+	l3 &= CT_MAX_OFFSET - 1;
+	l4 &= CT_MAX_OFFSET - 1;
+	f.payload_len = offs >> 32;
+	if (key->ip_version == 4) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > end)
+			return 0;
+		f.ttl = ip->ttl;
+		f.ip_id = bpf_ntohs(ip->id);
+		f.df = !!(ip->frag_off & bpf_htons(0x4000));
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return 0;
+		f.ttl = ip6->hop_limit;
+	}
+	tcp = data + l4;
+	if ((void *)(tcp + 1) > end)
+		return 0;
+	f.seq = bpf_ntohl(tcp->seq);
+	f.ack = bpf_ntohl(tcp->ack_seq);
+	f.window = bpf_ntohs(tcp->window);
+	f.tcp_flags = ((__u8 *)tcp)[13];
+	opt_end = (const __u8 *)tcp + tcp->doff * 4;
+	f.has_ts = tcp_tsval((const __u8 *)(tcp + 1), opt_end, end, &f.tsval);
+	if (f.tcp_flags & TCP_RST)
+		ret |= CT_RESET;
+
+	sender = conn_key_fill(&ck, key);
+	st = bpf_map_lookup_elem(&conns, &ck);
+	if (!st) {
+		/* A RST makes no entry: stray RSTs (scan backscatter) would
+		 * fill the table. It is still reported, with no history. */
+		__u32 zero = 0;
+		struct conn_blank *blank = bpf_map_lookup_elem(&conn_zero, &zero);
+
+		if (blank && !(f.tcp_flags & TCP_RST)) {
+			int err = bpf_map_update_elem(&conns, &ck, blank, BPF_NOEXIST);
+
+			if (err && err != -17 /* EEXIST: another CPU won */)
+				return ret | CT_TABLE_FULL;
+			if (!err)
+				ret |= CT_CREATED;
+			st = bpf_map_lookup_elem(&conns, &ck);
+		}
+	}
+	/* Piece messages matter only on BitTorrent connections; the read
+	 * happens here, outside the lock. */
+	if (st && f.payload_len >= BT_PIECE_MIN_LEN + 4 &&
+	    (READ_RACY(st->flags) & CONN_BITTORRENT) &&
+	    (void *)opt_end <= end && opt_end >= (const __u8 *)(tcp + 1))
+		bt_piece = bt_piece_at(opt_end, end);
+
+	/* Reserve before the lock (no helper calls under it): every RST,
+	 * SYN and SYN-ACK may need an event, and any packet once the
+	 * connection has seen a RST. The flags are read racily here; the
+	 * decision is made again under the lock. */
+	if ((f.tcp_flags & (TCP_RST | TCP_SYN)) ||
+	    (st && ((READ_RACY(st->side[0].flags) | READ_RACY(st->side[1].flags)) &
+		    SIDE_RST))) {
+		__u64 lost = 0;
+
+		ev = event_reserve(EVENT_TCP_RESET, 0, key, now, &lost);
+		if (lost)
+			ret |= CT_EVENT_LOST;
+	}
+	if (!st) {
+		if (ev) {
+			__builtin_memcpy(&ev->tcp.pkt, &f, sizeof(f));
+			ev->tcp.sender = sender;
+			ev->tcp.initiator = CONN_SIDE_UNKNOWN;
+			event_submit(ev);
+		}
+		return ret;
+	}
+
+	bpf_spin_lock(&st->lock);
+	type = conn_update(st, sender, &f, key->ip_version, bt_kind, bt_piece,
+			   now, ev);
+	bpf_spin_unlock(&st->lock);
+
+	if (ev) {
+		if (type) {
+			ev->type = type;
+			__builtin_memcpy(&ev->tcp.pkt, &f, sizeof(f));
+			ev->tcp.sender = sender;
+			event_submit(ev);
+		} else {
+			bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+		}
+	}
+	return ret;
+}
+
+#endif /* CONN_TRACK_BPF_H */
