@@ -293,14 +293,16 @@ class LiveResets:
                                    INJECT_TTL, 40], name="rst-injector")
         self.inj.wait_for(r"^ready", 20)
 
-    def drive(self):
-        """Run the three connections; return the injector's RSTs."""
+    def drive(self, mix=True):
+        """Run the three connections (mix=False: not the ordinary traffic
+        mix, the caller ran it); return the injector's RSTs."""
         lab, L = self.lab, self.L
-        ok_mix = lab.run("A", [PYTHON, L.__file__, "client", lab.V4["B"],
+        if mix:
+            cp = lab.run("A", [PYTHON, L.__file__, "client", lab.V4["B"],
                                lab.V6["B"]], check=False, timeout=120)
-        self.report.append("ordinary traffic (connections closed with FIN): "
-                           + ("completed" if ok_mix.returncode == 0 else
-                              "FAILED\n" + ok_mix.stdout[-500:]))
+            self.report.append("ordinary traffic (connections closed with "
+                               "FIN): " + ("completed" if cp.returncode == 0
+                                           else "FAILED\n" + cp.stdout[-500:]))
         cp = lab.run("A", [PYTHON, __file__, "closed", lab.V4["B"],
                            CLOSED_PORT], check=False, timeout=30)
         self.report.append(f"SYN to closed port {CLOSED_PORT}: "
