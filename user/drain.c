@@ -17,7 +17,23 @@ struct drainer {
 	struct flow_cache *cache;
 	struct ring_buffer *evictions;
 	uint64_t evicted_records;
+	drain_observer observer;
+	void *observer_ctx;
 };
+
+void drainer_set_observer(struct drainer *d, drain_observer fn, void *ctx)
+{
+	d->observer = fn;
+	d->observer_ctx = ctx;
+}
+
+static void take(struct drainer *d, const struct flow_key *key,
+		 const struct flow_value *val)
+{
+	if (d->observer)
+		d->observer(d->observer_ctx, key, val);
+	flow_cache_merge(d->cache, key, val);
+}
 
 static int on_eviction(void *ctx, void *data, size_t size)
 {
@@ -26,7 +42,7 @@ static int on_eviction(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
-	flow_cache_merge(d->cache, &e->key, &e->val);
+	take(d, &e->key, &e->val);
 	d->evicted_records++;
 	return 0;
 }
@@ -67,7 +83,7 @@ uint64_t drain_generation(struct drainer *d, int gen)
 
 			if (e->val.packets == 0)
 				break; /* ways fill in order: the rest are empty */
-			flow_cache_merge(d->cache, &e->key, &e->val);
+			take(d, &e->key, &e->val);
 			memset(e, 0, sizeof(*e));
 			entries++;
 		}

@@ -32,6 +32,12 @@ int drainer_run(struct drainer *d, struct drain_result *res);
  * without the swap's RCU grace period (which would dominate a replay). */
 int drainer_run_quiescent(struct drainer *d, struct drain_result *res);
 
+/* Sees every entry the drain reads (the utilisation curve): a flow's
+ * counts on one CPU since the last drain, before they merge into the cache. */
+typedef void (*drain_observer)(void *ctx, const struct flow_key *key,
+			       const struct flow_value *val);
+void drainer_set_observer(struct drainer *d, drain_observer fn, void *ctx);
+
 /* Empties one generation that no program writes; returns entries read. */
 uint64_t drain_generation(struct drainer *d, int gen);
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <bpf/libbpf.h>
+#include "asn_table.h"
+#include "conn_intervals.h"
 #include "export_options.h"
 #include "probe.h"
 #include "log.h"
@@ -43,13 +45,38 @@ void export_options_init(struct export_options *o)
 		.max_payload = NF9_DEFAULT_MAX_PAYLOAD,
 		.p2p_period = P2P_DEFAULT_PERIOD_MS / 1000,
 		.p2p_threshold = P2P_DEFAULT_THRESHOLD,
+		.interval = CONN_INTERVAL_DEFAULT_S,
+		.reset_template = true,
 	};
 	prefix_set_default(&o->local);
+	curve_options_init(&o->curve);
+}
+
+void export_options_cleanup(struct export_options *o)
+{
+	asn_table_free(o->asn);
+	o->asn = NULL;
+}
+
+/* Loaded while parsing, so a bad line stops the probe before it starts. */
+static int load_asn_table(struct export_options *o, const char *path)
+{
+	struct asn_table *t;
+	int rc = asn_table_load(&t, path);
+
+	if (rc != EXIT_OK)
+		return rc;
+	asn_table_free(o->asn);		/* the last --asn-table wins */
+	o->asn = t;
+	log_info("--asn-table %s: %zu prefixes", path, asn_table_prefixes(t));
+	return EXIT_OK;
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 			  const char *arg, int *rc)
 {
+	if (curve_options_parse(&o->curve, c, arg, rc))
+		return true;
 	switch (c) {
 	case 'c':
 		*rc = exporter_add_collector(ex, arg);
@@ -98,6 +125,15 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 		*rc = parse_ulong_option("--p2p-threshold", arg, 1, 100,
 					 &o->p2p_threshold);
 		return true;
+	case EXPORT_OPT_INTERVAL:
+		*rc = parse_ulong_option("--interval", arg, 1, 86400, &o->interval);
+		return true;
+	case EXPORT_OPT_ASN_TABLE:
+		*rc = load_asn_table(o, arg);
+		return true;
+	case EXPORT_OPT_NO_RESET_TEMPLATE:
+		o->reset_template = false;
+		break;
 	default:
 		return false;
 	}
@@ -147,6 +183,20 @@ void export_options_usage(FILE *out)
 "                                   %s)\n"
 "      --p2p-period S               one P2P alarm per host per period (%lu)\n"
 "      --p2p-threshold N            score 1-100 that raises the alarm (%u)\n"
+"      --interval S                 connection counters every S seconds (%d):\n"
+"                                   opens, failures, resets, forged resets and\n"
+"                                   blocked BitTorrent per --local prefix, and\n"
+"                                   where interference sits (protocol, port or\n"
+"                                   direction); JSON \"interval\" objects\n"
+"      --asn-table FILE             prefix-to-AS table (CAIDA prefix2as lines\n"
+"                                   \"192.0.2.0<TAB>24<TAB>64500\", or\n"
+"                                   \"192.0.2.0/24 64500\"): interval rows per\n"
+"                                   remote AS, SRC_AS/DST_AS in NetFlow\n"
+"      --no-reset-template          export flows of reset connections in the\n"
+"                                   normal templates, without the verdict (by\n"
+"                                   default they use templates 260/261, whose\n"
+"                                   private field %u is 1 genuine, 2 suspect,\n"
+"                                   3 forged)\n"
 "  -v, --verbose                    debug messages and libbpf's own output\n"
 "  -h, --help                       this text\n"
 "\n"
@@ -154,5 +204,7 @@ void export_options_usage(FILE *out)
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
 		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
 		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
-		(unsigned)P2P_DEFAULT_THRESHOLD, END_GRACE_NS / NS_PER_SEC);
+		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
+		(unsigned)NF9_FIELD_RESET_VERDICT, END_GRACE_NS / NS_PER_SEC);
+	curve_options_usage(out);
 }

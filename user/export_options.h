@@ -10,9 +10,12 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include "curve_options.h"
 #include "exporter.h"
 #include "flow_cache.h"
 #include "prefixes.h"
+
+struct asn_table;
 
 struct export_options {
 	unsigned long active_timeout;	/* seconds */
@@ -24,6 +27,10 @@ struct export_options {
 	struct prefix_set local;	/* where the customers are */
 	unsigned long p2p_period;	/* seconds */
 	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
+	struct curve_options curve;	/* utilisation against active flows */
+	unsigned long interval;		/* seconds per interval report */
+	struct asn_table *asn;		/* --asn-table, loaded; NULL: none */
+	bool reset_template;		/* NetFlow templates 260/261 (default on) */
 	bool json;
 	bool tap;
 	bool verbose;
@@ -41,6 +48,9 @@ enum {
 	EXPORT_OPT_P2P_PERIOD,
 	EXPORT_OPT_P2P_THRESHOLD,
 	EXPORT_OPT_MAX_CONNS,
+	EXPORT_OPT_INTERVAL,
+	EXPORT_OPT_ASN_TABLE,
+	EXPORT_OPT_NO_RESET_TEMPLATE,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -58,9 +68,16 @@ enum {
 	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
-	{ "verbose", no_argument, NULL, 'v' }
+	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
+	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
+	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \
+	{ "verbose", no_argument, NULL, 'v' },                                \
+	CURVE_LONGOPTS
 
 void export_options_init(struct export_options *o);
+
+/* Frees what parsing loaded (the AS table). */
+void export_options_cleanup(struct export_options *o);
 
 /*
  * If c (a getopt_long result) is a shared option, applies it and returns

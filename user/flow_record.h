@@ -20,6 +20,19 @@ enum flow_end_reason {
 	END_LACK_OF_RESOURCES = 5,
 };
 
+/*
+ * The worst verdict on any reset of the flow's TCP connection, as the
+ * NetFlow export carries it (netflow9.h: the reset templates). Not the
+ * same numbering as reset_analysis.h's enum reset_verdict: here 0 must
+ * mean "no reset", so a zeroed record carries no verdict.
+ */
+enum flow_reset_verdict {
+	FLOW_RESET_NONE = 0,	/* no reset decided on this connection */
+	FLOW_RESET_GENUINE = 1,
+	FLOW_RESET_SUSPECT = 2,
+	FLOW_RESET_FORGED = 3,
+};
+
 struct flow_record {
 	struct flow_key key;
 	uint64_t packets;
@@ -34,6 +47,9 @@ struct flow_record {
 	uint8_t end_reason;	/* enum flow_end_reason */
 	uint8_t direction;	/* NetFlow DIRECTION: 0 ingress */
 	uint8_t flags;		/* enum flow_value_flags */
+	uint8_t reset_verdict;	/* enum flow_reset_verdict */
+	uint32_t src_as;	/* origin AS of src (asn_table.h); 0 unknown */
+	uint32_t dst_as;	/* origin AS of dst; 0 unknown */
 };
 
 /* The probe's own statistics, exported as NetFlow options data. */

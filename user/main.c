@@ -25,6 +25,8 @@ static void usage(FILE *out)
 "  replay  run pcap/pcapng captures through the same datapath, export the\n"
 "          flows as NetFlow or JSON (flowprobe replay --help)\n"
 "  stats   print the counters of running probes (flowprobe stats --help)\n"
+"  curve   the overload point of a link from its utilisation samples, and\n"
+"          their picture as SVG (flowprobe curve --help)\n"
 "  help    this text\n"
 "\n"
 "Example, on an access router exporting to nfcapd on 192.0.2.10:\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "curve") == 0)
+		return cmd_curve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "--help")) {
 		usage(stdout);

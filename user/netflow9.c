@@ -30,6 +30,8 @@ enum nf9_field_id {
 	NF9_L4_DST_PORT = 11,
 	NF9_IPV4_DST_ADDR = 12,
 	NF9_OUTPUT_SNMP = 14,
+	NF9_SRC_AS = 16,
+	NF9_DST_AS = 17,
 	NF9_LAST_SWITCHED = 21,
 	NF9_FIRST_SWITCHED = 22,
 	NF9_IPV6_SRC_ADDR = 27,
@@ -60,6 +62,12 @@ enum nf9_family {
 	FAM_V4 = 1 << 0,
 	FAM_V6 = 1 << 1,
 	FAM_ALL = FAM_V4 | FAM_V6,
+};
+
+/* What a field needs switched on to be in a template (nf9_config). */
+enum nf9_feature {
+	FEAT_AS = 1 << 0,	/* as_numbers */
+	FEAT_VERDICT = 1 << 1,	/* reset_verdicts, and only the reset templates */
 };
 
 /*
@@ -114,6 +122,7 @@ struct nf9_field {
 	uint16_t id;
 	uint16_t len;
 	uint8_t families;
+	uint8_t needs;		/* enum nf9_feature: all of them */
 	uint64_t (*number)(const struct nf9_view *v);
 	const uint8_t *(*bytes)(const struct nf9_view *v);
 };
@@ -149,6 +158,9 @@ static uint64_t end_reason(const struct nf9_view *v) { return v->rec->end_reason
 static uint64_t start_ms(const struct nf9_view *v) { return v->rec->first_ms; }
 static uint64_t application_id(const struct nf9_view *v) { return nf9_application_id(v->rec->app); }
 static uint64_t end_ms(const struct nf9_view *v) { return v->rec->last_ms; }
+static uint64_t src_as(const struct nf9_view *v) { return v->rec->src_as; }
+static uint64_t dst_as(const struct nf9_view *v) { return v->rec->dst_as; }
+static uint64_t reset_verdict(const struct nf9_view *v) { return v->rec->reset_verdict; }
 static const uint8_t *src_addr(const struct nf9_view *v) { return v->rec->key.src; }
 static const uint8_t *dst_addr(const struct nf9_view *v) { return v->rec->key.dst; }
 
@@ -196,6 +208,10 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_FLOW_END_MS, 8, FAM_ALL, .number = end_ms },
 	/* last, so the fields before it keep their offsets; see netflow9.h */
 	{ NF9_APPLICATION_ID, 5, FAM_ALL, .number = application_id },
+	/* optional ones after all the others, for the same reason */
+	{ NF9_SRC_AS, 4, FAM_ALL, FEAT_AS, .number = src_as },
+	{ NF9_DST_AS, 4, FAM_ALL, FEAT_AS, .number = dst_as },
+	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
 };
 
 static uint64_t system_scope(const struct nf9_view *v) { return v->source_id; }
@@ -245,13 +261,22 @@ struct nf9_layout {
 	const struct nf9_field *fields;
 	size_t n;
 	uint8_t family;
+	uint8_t features;	/* enum nf9_feature switched on */
 };
 
-static const struct nf9_layout layout_v4 = { flow_fields, ARRAY_LEN(flow_fields), FAM_V4 };
-static const struct nf9_layout layout_v6 = { flow_fields, ARRAY_LEN(flow_fields), FAM_V6 };
-static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_scope), FAM_ALL };
-static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL };
-static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL };
+static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_scope), FAM_ALL, 0 };
+static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
+static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL, 0 };
+
+/* The data template of one family, with or without the reset verdict. */
+static struct nf9_layout flow_layout(const struct nf9_config *cfg,
+				     uint8_t family, bool verdict)
+{
+	return (struct nf9_layout){
+		flow_fields, ARRAY_LEN(flow_fields), family,
+		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0),
+	};
+}
 
 static size_t pad4(size_t len)
 {
@@ -269,7 +294,8 @@ static uint8_t *put_be(uint8_t *p, uint64_t value, size_t len)
 
 static bool in_layout(const struct nf9_layout *l, size_t i)
 {
-	return l->fields[i].families & l->family;
+	return (l->fields[i].families & l->family) &&
+	       (l->fields[i].needs & ~l->features) == 0;
 }
 
 static size_t layout_field_count(const struct nf9_layout *l)
@@ -362,14 +388,23 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
  * too, and they are refreshed on the same schedule, with no call of their
  * own.
  */
-static size_t put_templates(uint8_t *p, uint32_t source_id)
+static size_t put_templates(uint8_t *p, const struct nf9_config *cfg)
 {
-	struct nf9_view v = { .source_id = source_id };
+	struct nf9_view v = { .source_id = cfg->source_id };
+	struct nf9_layout v4 = flow_layout(cfg, FAM_V4, false);
+	struct nf9_layout v6 = flow_layout(cfg, FAM_V6, false);
 	uint8_t *start = p, *set = p;
 
 	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
-	p = put_data_template(p, NF9_TEMPLATE_FLOW_V4, &layout_v4);
-	p = put_data_template(p, NF9_TEMPLATE_FLOW_V6, &layout_v6);
+	p = put_data_template(p, NF9_TEMPLATE_FLOW_V4, &v4);
+	p = put_data_template(p, NF9_TEMPLATE_FLOW_V6, &v6);
+	if (cfg->reset_verdicts) {
+		struct nf9_layout r4 = flow_layout(cfg, FAM_V4, true);
+		struct nf9_layout r6 = flow_layout(cfg, FAM_V6, true);
+
+		p = put_data_template(p, NF9_TEMPLATE_RESET_V4, &r4);
+		p = put_data_template(p, NF9_TEMPLATE_RESET_V6, &r6);
+	}
 	set = end_set(set, p);
 
 	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
@@ -393,13 +428,16 @@ static size_t put_templates(uint8_t *p, uint32_t source_id)
 }
 
 /* Records put_templates() writes, as the header counts them. */
-#define NF9_TEMPLATE_RECORDS (4 + ARRAY_LEN(apps))
+static uint16_t template_records(const struct nf9_config *cfg)
+{
+	return 4 + ARRAY_LEN(apps) + (cfg->reset_verdicts ? 2 : 0);
+}
 
-static size_t templates_len(void)
+static size_t templates_len(const struct nf9_config *cfg)
 {
 	uint8_t scratch[NF9_PAYLOAD_LIMIT];
 
-	return put_templates(scratch, 0);
+	return put_templates(scratch, cfg);
 }
 
 static size_t stats_record_len(void)
@@ -407,10 +445,12 @@ static size_t stats_record_len(void)
 	return layout_record_len(&layout_scope) + layout_record_len(&layout_stats);
 }
 
-static size_t largest_set_len(void)
+static size_t largest_set_len(const struct nf9_config *cfg)
 {
-	size_t v4 = layout_record_len(&layout_v4);
-	size_t v6 = layout_record_len(&layout_v6);
+	struct nf9_layout l6 = flow_layout(cfg, FAM_V6, cfg->reset_verdicts);
+	struct nf9_layout l4 = flow_layout(cfg, FAM_V4, cfg->reset_verdicts);
+	size_t v4 = layout_record_len(&l4);
+	size_t v6 = layout_record_len(&l6);
 	size_t st = stats_record_len();
 	size_t max = v4 > v6 ? v4 : v6;
 
@@ -418,9 +458,9 @@ static size_t largest_set_len(void)
 }
 
 /* A packet that opens with the templates must still take any one record. */
-static size_t min_payload(void)
+static size_t min_payload(const struct nf9_config *cfg)
 {
-	return NF9_HEADER_LEN + templates_len() + largest_set_len();
+	return NF9_HEADER_LEN + templates_len(cfg) + largest_set_len(cfg);
 }
 
 static void apply_defaults(struct nf9_config *cfg)
@@ -439,7 +479,7 @@ int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
 	struct nf9_config c = cfg ? *cfg : (struct nf9_config){ 0 };
 
 	apply_defaults(&c);
-	if (c.max_payload > NF9_PAYLOAD_LIMIT || c.max_payload < min_payload())
+	if (c.max_payload > NF9_PAYLOAD_LIMIT || c.max_payload < min_payload(&c))
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
 	s->cfg = c;
@@ -474,8 +514,8 @@ static void open_packet(struct nf9_stream *s, uint64_t base_ms,
 	s->set_id = 0;
 	s->pkt_has_templates = with_templates;
 	if (with_templates) {
-		s->len += put_templates(s->pkt + s->len, s->cfg.source_id);
-		s->count += NF9_TEMPLATE_RECORDS;
+		s->len += put_templates(s->pkt + s->len, &s->cfg);
+		s->count += template_records(&s->cfg);
 	}
 }
 
@@ -611,23 +651,25 @@ static uint8_t *reserve_record(struct nf9_stream *s, uint16_t set_id,
 int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec,
 		 const struct nf9_clock *clk)
 {
-	const struct nf9_layout *l;
+	/* a verdict moves the record to the reset templates, when they exist */
+	bool verdict = s->cfg.reset_verdicts && rec->reset_verdict != FLOW_RESET_NONE;
 	struct nf9_view v = { .rec = rec, .clk = clk };
+	struct nf9_layout l;
 	uint16_t set_id;
 	uint8_t *p;
 	int err;
 
 	if (rec->key.ip_version == 4) {
-		l = &layout_v4;
-		set_id = NF9_TEMPLATE_FLOW_V4;
+		l = flow_layout(&s->cfg, FAM_V4, verdict);
+		set_id = verdict ? NF9_TEMPLATE_RESET_V4 : NF9_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
-		l = &layout_v6;
-		set_id = NF9_TEMPLATE_FLOW_V6;
+		l = flow_layout(&s->cfg, FAM_V6, verdict);
+		set_id = verdict ? NF9_TEMPLATE_RESET_V6 : NF9_TEMPLATE_FLOW_V6;
 	} else {
 		return -EINVAL;
 	}
-	p = reserve_record(s, set_id, layout_record_len(l), clk, &err);
-	put_record(p, l, &v);
+	p = reserve_record(s, set_id, layout_record_len(&l), clk, &err);
+	put_record(p, &l, &v);
 	s->flows++;
 	return err;
 }

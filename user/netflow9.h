@@ -20,6 +20,35 @@
 #define NF9_TEMPLATE_FLOW_V6	257	/* data: IPv6 flows */
 #define NF9_TEMPLATE_STATS	258	/* options: sampling + probe statistics */
 #define NF9_TEMPLATE_APPS	259	/* options: names of application ids */
+#define NF9_TEMPLATE_RESET_V4	260	/* data: IPv4 flows with a reset verdict */
+#define NF9_TEMPLATE_RESET_V6	261	/* data: IPv6 flows with a reset verdict */
+
+/*
+ * The reset templates (nf9_config.reset_verdicts): a flow whose TCP
+ * connection had a reset decided (flow_record.reset_verdict != 0: 1
+ * genuine, 2 suspect, 3 forged, the worst of its resets) goes out in
+ * template 260 or 261, which is 256 or 257 with one more field at the
+ * end, NF9_FIELD_RESET_VERDICT, 1 byte. Flows without a verdict keep the
+ * normal templates, so a collector that ignores 260/261 loses only the
+ * flows of reset connections, and a collector that stores unknown fields
+ * (nfdump does not; Wireshark shows them) sees the verdict. Switched off,
+ * every flow goes out in 256/257 and the verdict is not exported.
+ *
+ * Why 21075 (0x5253, "RS"): NetFlow v9 has no enterprise numbers, so a
+ * private field id must avoid every id that anyone assigns. Checked
+ * against Wireshark 4.0's cflow dissector (tshark -G values: v9 ids are
+ * 1-491 from RFC 3954 and IANA's IPFIX registry, then 24628-24635,
+ * 33000-34003 and 40000-40005 Cisco ASA/NSEL, 37000-37086 Cisco AVC,
+ * 57552-57943 ntop nProbe), nfdump 1.7's netflow_v9.h (the same, plus
+ * 29305 for reverse elements and 32764-32766 for its own local fields)
+ * and pmacct's nfacctd.h (nothing above 408 but the ASA ids). IANA's
+ * registry grows from ~500 upward by a few dozen a year; 21075 stays far
+ * from it, below 32768 (so a v9-to-IPFIX converter never reads its top
+ * bit as an enterprise bit), and outside every vendor block above.
+ * Wireshark shows it as an unknown type with its value as bytes. The
+ * clean home is IPFIX with an enterprise number (design).
+ */
+#define NF9_FIELD_RESET_VERDICT	21075
 
 /*
  * APPLICATION_ID (field 95, RFC 6759): 1 byte classification engine id,
@@ -63,6 +92,11 @@ struct nf9_config {
 	uint32_t max_payload;		/* UDP payload bytes per export packet */
 	uint32_t refresh_packets;	/* templates again after this many packets */
 	uint32_t refresh_ms;		/* ... or after this long, whichever first */
+	/* SRC_AS (16) and DST_AS (17), 4 bytes each, after APPLICATION_ID in
+	 * every data template: set when an AS table fills the records. */
+	bool as_numbers;
+	/* Flows with a reset verdict in the reset templates (above). */
+	bool reset_verdicts;
 };
 
 /*

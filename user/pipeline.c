@@ -69,6 +69,28 @@ static void on_event(void *ctx, const struct event *ev)
 	p2p_hosts_add_event(pl->p2p, ev, exporter_wall_ms(&pl->exporter, ev->time_ns));
 }
 
+static void on_drained(void *ctx, const struct flow_key *key,
+		       const struct flow_value *val)
+{
+	struct pipeline *pl = ctx;
+
+	curve_observe(pl->curve, key, val);
+}
+
+/* The curve of each attached interface, or of the whole capture. */
+static int curve_init(struct pipeline *pl, const struct export_options *opt,
+		      uint64_t gap_ns)
+{
+	struct curve_link links[MAX_IFACES];
+	int n = pl->probe.n_ifaces;
+
+	for (int i = 0; i < n; i++)
+		links[i] = (struct curve_link){ pl->probe.ifaces[i].name,
+						pl->probe.ifaces[i].ifindex };
+	return curve_setup(&pl->curve, &opt->curve, links, n, gap_ns,
+			   pl->exporter.json);
+}
+
 static void on_record(void *ctx, const struct flow_record *rec)
 {
 	struct pipeline *pl = ctx;
@@ -105,6 +127,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 		.ctx = pl,
 	};
 	struct bpf_map *events;
+	int rc;
 
 	pl->cache = flow_cache_new(&cfg, export_flow, pl);
 	pl->marks = flow_cache_new(&marks_cfg, export_flow, pl);
@@ -118,6 +141,11 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 		log_error("cannot set up the drain: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	if (pl->curve)
+		drainer_set_observer(pl->drainer, on_drained, pl);
 	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
 	if (events) {
 		pl->events = events_reader_new(bpf_map__fd(events), on_event, pl);
@@ -174,11 +202,22 @@ static void drain(struct pipeline *pl)
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 }
 
+void pipeline_start(struct pipeline *pl, uint64_t now_ns)
+{
+	curve_start(pl->curve, now_ns);
+}
+
+uint64_t pipeline_sample_ns(const struct pipeline *pl)
+{
+	return curve_bin_ns(pl->curve);
+}
+
 void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns)
 {
 	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
 	drain(pl);
+	curve_tick(pl->curve, now_ns, wall_offset_ns);
 	flow_cache_expire(pl->cache, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
@@ -198,6 +237,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	if (pl->events)
 		events_reader_consume(pl->events);
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
+	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
 }
@@ -240,6 +280,8 @@ void pipeline_destroy(struct pipeline *pl)
 	pl->events = NULL;
 	p2p_hosts_free(pl->p2p);
 	pl->p2p = NULL;
+	curve_free(pl->curve);
+	pl->curve = NULL;
 	flow_cache_free(pl->marks);
 	pl->marks = NULL;
 	probe_destroy(&pl->probe);

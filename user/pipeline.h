@@ -10,6 +10,7 @@
 #define PIPELINE_H
 
 #include <stdbool.h>
+#include "curve.h"
 #include "daemon_stats.h"
 #include "drain.h"
 #include "events.h"
@@ -32,6 +33,7 @@ struct pipeline {
 	struct p2p_hosts *p2p;
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
+	struct curve *curve;	/* utilisation samples, or NULL */
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
 };
@@ -39,6 +41,14 @@ struct pipeline {
 /* After probe_load: creates the cache, drain, event reader and host
  * analysis from the options. EXIT_OK or EXIT_RUNTIME. */
 int pipeline_init(struct pipeline *pl, const struct export_options *opt);
+
+/* Counting starts at now_ns (probe clock): the utilisation curve's bins
+ * begin here. */
+void pipeline_start(struct pipeline *pl, uint64_t now_ns);
+
+/* The curve's bin length, 0 without a curve: drains on its edges make
+ * the samples' byte counts exact. */
+uint64_t pipeline_sample_ns(const struct pipeline *pl);
 
 /*
  * Drain, expire at now_ns (probe clock), export. wall_ms is "now" for the

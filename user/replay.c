@@ -23,13 +23,13 @@
 #include "run.h"
 
 #define NS_PER_SEC 1000000000ull
-#define TICK_NS NS_PER_SEC
 struct replay_state {
 	struct export_options opt;
 	struct pipeline pl;
 	bool started;
 	uint64_t clock_ns;	   /* probe clock: last packet's time, never back */
 	uint64_t next_tick_ns;
+	uint64_t tick_ns;	   /* a second, or the curve's bin if shorter */
 	uint64_t packets;	   /* all files */
 	uint64_t out_of_order;	   /* timestamps earlier than the clock */
 	uint64_t too_short;	   /* frames under 14 bytes: cannot be run */
@@ -118,7 +118,8 @@ static void show_progress(struct replay_state *st, const char *file,
 		st->packets / elapsed, final ? "\n" : "");
 }
 
-/* Tick on capture time: once per second of capture that has packets. */
+/* Tick on capture time: once per second of capture that has packets (per
+ * curve bin when that is shorter, so drains fall on its edges). */
 static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 {
 	if (ts_ns < st->clock_ns) {
@@ -130,11 +131,12 @@ static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 		exporter_start(&st->pl.exporter, st->opt.source_id, st->opt.max_payload,
 			       ts_ns / 1000000);
 		st->started = true;
-		st->next_tick_ns = ts_ns - ts_ns % TICK_NS + TICK_NS;
+		pipeline_start(&st->pl, ts_ns);
+		st->next_tick_ns = ts_ns - ts_ns % st->tick_ns + st->tick_ns;
 	}
 	if (ts_ns >= st->next_tick_ns) {
 		pipeline_tick(&st->pl, ts_ns, ts_ns / 1000000, 0);
-		st->next_tick_ns = ts_ns - ts_ns % TICK_NS + TICK_NS;
+		st->next_tick_ns = ts_ns - ts_ns % st->tick_ns + st->tick_ns;
 	}
 }
 
@@ -220,6 +222,9 @@ int cmd_replay(int argc, char **argv)
 	rc = pipeline_init(&st->pl, &st->opt);
 	if (rc != EXIT_OK)
 		goto cleanup;
+	st->tick_ns = NS_PER_SEC;
+	if (pipeline_sample_ns(&st->pl) && pipeline_sample_ns(&st->pl) < st->tick_ns)
+		st->tick_ns = pipeline_sample_ns(&st->pl);
 
 	for (i = optind; i < argc && rc == EXIT_OK; i++)
 		rc = replay_file(st, argv[i]);

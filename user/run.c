@@ -202,7 +202,7 @@ int cmd_run(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct probe_config pc = {};
 	struct pipeline *pl;
-	uint64_t next;
+	uint64_t next, interval_ns;
 	int rc;
 
 	if (!st)
@@ -244,9 +244,16 @@ int cmd_run(int argc, char **argv)
 	probe_pin_all(&pl->probe);
 	print_ready(st);
 
+	/* Drains on the edges of the curve's bins (a whole number of drains
+	 * per bin) put every drained entry in one bin: exact bytes. */
+	interval_ns = st->opt.drain_interval_ms * 1000000ull;
+	if (pipeline_sample_ns(pl) && pipeline_sample_ns(pl) < interval_ns)
+		interval_ns = pipeline_sample_ns(pl);
 	next = clock_ns(CLOCK_MONOTONIC);
+	pipeline_start(pl, next);
+	next -= next % interval_ns;
 	while (!stop_requested) {
-		next += st->opt.drain_interval_ms * 1000000ull;
+		next += interval_ns;
 		sleep_until(next);
 		if (stop_requested)
 			break;

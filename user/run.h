@@ -6,5 +6,6 @@
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_curve(int argc, char **argv);
 
 #endif /* RUN_H */

@@ -12,7 +12,9 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "netflow9.h"
@@ -1152,6 +1154,299 @@ static void test_rejects_unknown_ip_version(void **state)
 	assert_int_equal(f->cap.n, 0);
 }
 
+/* ---- AS numbers and the reset templates (260/261) ---------------------- */
+
+static const struct nf9_config features_cfg = {
+	.source_id = 0x01020304, .as_numbers = true, .reset_verdicts = true,
+};
+
+/* Where the IPv4/IPv6 template records sit in expected_templates_packet. */
+#define TPL_V4_OFFSET	(HDR_LEN + 4)
+#define TPL_V6_OFFSET	(TPL_V4_OFFSET + 4 + 23 * 4)
+#define TPL_FIELDS_LEN	(23 * 4)
+
+/*
+ * The template FlowSet with both features: 256 and 257 grow SRC_AS and
+ * DST_AS at the end; 260 and 261 are those plus the private verdict
+ * field 21075 (0x5253), 1 byte. Byte for byte: the 23 fields before come
+ * from expected_templates_packet.
+ */
+static void test_feature_templates_bytes(void **state)
+{
+	static const uint8_t as_fields[] = {
+		0x00, 0x10, 0x00, 0x04,	/* SRC_AS, 4 bytes */
+		0x00, 0x11, 0x00, 0x04,	/* DST_AS, 4 bytes */
+	};
+	static const uint8_t verdict_field[] = {
+		0x52, 0x53, 0x00, 0x01,	/* 21075: reset verdict, 1 byte */
+	};
+	static const struct { uint16_t id, fields; int v6, verdict; } tpl[] = {
+		{ 256, 25, 0, 0 }, { 257, 25, 1, 0 },
+		{ 260, 26, 0, 1 }, { 261, 26, 1, 1 },
+	};
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	const uint8_t *pkt, *p;
+	size_t set_len = 4 + 2 * (4 + 25 * 4) + 2 * (4 + 26 * 4);
+
+	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	pkt = f->cap.pkt[0];
+	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 2);
+	assert_int_equal(be16(pkt + HDR_LEN), 0);
+	assert_int_equal(be16(pkt + HDR_LEN + 2), set_len);	/* 428: no padding */
+	p = pkt + HDR_LEN + 4;
+	for (size_t i = 0; i < 4; i++) {
+		const uint8_t *base = expected_templates_packet +
+			(tpl[i].v6 ? TPL_V6_OFFSET : TPL_V4_OFFSET) + 4;
+
+		assert_int_equal(be16(p), tpl[i].id);
+		assert_int_equal(be16(p + 2), tpl[i].fields);
+		assert_memory_equal(p + 4, base, TPL_FIELDS_LEN);
+		assert_memory_equal(p + 4 + TPL_FIELDS_LEN, as_fields, sizeof(as_fields));
+		p += 4 + TPL_FIELDS_LEN + sizeof(as_fields);
+		if (tpl[i].verdict) {
+			assert_memory_equal(p, verdict_field, sizeof(verdict_field));
+			p += sizeof(verdict_field);
+		}
+	}
+	/* the options templates and names follow, unchanged */
+	assert_memory_equal(p, expected_templates_packet + TPL_V6_OFFSET + 4 + TPL_FIELDS_LEN,
+			    TEMPLATES_LEN - 196);
+	assert_int_equal(f->cap.len[0], HDR_LEN + set_len + TEMPLATES_LEN - 196);
+}
+
+/* Only the reset templates, without AS numbers: 24 fields each. */
+static void test_reset_templates_without_as(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .source_id = 1, .reset_verdicts = true };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	const uint8_t *p;
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	p = f->cap.pkt[0] + HDR_LEN;
+	assert_int_equal(be16(p + 2), 4 + 2 * (4 + 23 * 4) + 2 * (4 + 24 * 4));
+	p += 4 + 2 * (4 + 23 * 4);
+	assert_int_equal(be16(p), 260);
+	assert_int_equal(be16(p + 2), 24);
+	assert_int_equal(be16(p + 4 + 23 * 4), 21075);
+}
+
+/* IPv4 record of a forged connection: 77 + 4 + 4 + 1 bytes, 2 padding. */
+static void test_reset_record_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record r = ipv4_flow();
+	const uint8_t *set;
+	size_t tpl_len;
+
+	r.src_as = 64500;
+	r.dst_as = 0x01020304;
+	r.reset_verdict = FLOW_RESET_FORGED;
+	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	tpl_len = 428 + TEMPLATES_LEN - 196;
+	set = f->cap.pkt[0] + HDR_LEN + tpl_len;
+	assert_int_equal(f->cap.len[0], HDR_LEN + tpl_len + 92);
+	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS + 2 + 1);
+	assert_int_equal(be16(set), NF9_TEMPLATE_RESET_V4);
+	assert_int_equal(be16(set + 2), 92);	/* 4 + 86, padded by 2 */
+	assert_memory_equal(set + 4, expected_ipv4_set + 4, V4_REC_LEN);
+	assert_int_equal(be32(set + 4 + V4_REC_LEN), 64500);		/* SRC_AS */
+	assert_int_equal(be32(set + 4 + V4_REC_LEN + 4), 0x01020304);	/* DST_AS */
+	assert_int_equal(set[4 + V4_REC_LEN + 8], 3);			/* forged */
+	assert_int_equal(set[4 + V4_REC_LEN + 9], 0);			/* padding */
+	assert_int_equal(set[4 + V4_REC_LEN + 10], 0);
+}
+
+/*
+ * Records with and without verdicts, both families: each goes to its own
+ * FlowSet, every FlowSet padded by less than one record, the lengths
+ * tile the packet, and a record without a verdict (or a stream with the
+ * templates off) carries none.
+ */
+static void test_reset_sets_and_padding(void **state)
+{
+	static const struct { uint16_t id; size_t rec; int n; } want[] = {
+		{ 260, 86, 3 },		/* 4 + 258 -> 264 */
+		{ 256, 85, 1 },		/* 4 + 85 -> 92 */
+		{ 261, 110, 2 },	/* 4 + 220 -> 224 */
+		{ 257, 109, 1 },	/* 4 + 109 -> 116 */
+	};
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
+	const uint8_t *pkt;
+	size_t off;
+
+	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	v4.reset_verdict = FLOW_RESET_SUSPECT;
+	v6.reset_verdict = FLOW_RESET_GENUINE;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	v4.reset_verdict = FLOW_RESET_NONE;
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	v6.reset_verdict = FLOW_RESET_NONE;
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 2);
+	pkt = f->cap.pkt[1];
+	assert_int_equal(be16(pkt + 2), 7);
+	off = HDR_LEN;
+	for (size_t i = 0; i < 4; i++) {
+		size_t body = want[i].n * want[i].rec;
+		size_t len = be16(pkt + off + 2);
+
+		assert_int_equal(be16(pkt + off), want[i].id);
+		assert_int_equal(len % 4, 0);
+		assert_true(len - 4 >= body && len - 4 - body < 4);
+		assert_true(len - 4 - body < want[i].rec);
+		for (size_t b = 4 + body; b < len; b++)
+			assert_int_equal(pkt[off + b], 0);
+		if (want[i].id >= 260)	/* the verdict closes each record */
+			assert_int_equal(pkt[off + 4 + want[i].rec - 1],
+					 want[i].id == 260 ? 2 : 1);
+		off += len;
+	}
+	assert_int_equal(off, f->cap.len[1]);
+
+	/* switched off: the verdict record goes out in 256, without it */
+	{
+		struct nf9_config off_cfg = features_cfg;
+
+		off_cfg.reset_verdicts = false;
+		assert_int_equal(nf9_stream_init(&f->s, &off_cfg, capture_emit, &f->cap), 0);
+		f->cap.n = 0;
+		v4.reset_verdict = FLOW_RESET_FORGED;
+		assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+		assert_int_equal(nf9_flush(&f->s, &clk), 0);
+		pkt = f->cap.pkt[0];
+		off = HDR_LEN + 4 + 2 * (4 + 25 * 4) + TEMPLATES_LEN - 196;
+		assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 1);
+		assert_int_equal(be16(pkt + off), 256);
+		assert_int_equal(be16(pkt + off + 2), 92);	/* 4 + 85 + 3 */
+	}
+}
+
+/* The smallest payload grows with the templates and the longest record. */
+static void test_feature_min_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = features_cfg;
+	size_t min = HDR_LEN + 428 + TEMPLATES_LEN - 196 + SET_LEN(1, 110);
+
+	cfg.max_payload = min - 1;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), -EINVAL);
+	cfg.max_payload = min;
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+}
+
+/*
+ * Wireshark's cflow dissector reads the new templates and records: a
+ * pcap of the two export packets (templates, then flows of both
+ * families with and without verdicts) decodes with no malformed packet
+ * or expert warning, shows SRC_AS/DST_AS and the verdict field. Skipped
+ * when tshark is not installed.
+ */
+static void write_pcap(FILE *out, struct capture *cap)
+{
+	static const uint8_t udp_eth_ip[] = {
+		0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00,
+		0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0,
+		127, 0, 0, 1, 127, 0, 0, 1,
+	};
+	uint32_t ghdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1 };
+
+	fwrite(ghdr, 4, 6, out);
+	for (int i = 0; i < cap->n; i++) {
+		uint8_t frame[14 + 20 + 8 + NF9_PAYLOAD_LIMIT];
+		size_t ip_len = 20 + 8 + cap->len[i], len = 14 + ip_len;
+		uint32_t rec[4] = { 1700000000 + i, 0, len, len };
+		uint32_t sum = 0;
+
+		memcpy(frame, udp_eth_ip, sizeof(udp_eth_ip));
+		frame[16] = ip_len >> 8;
+		frame[17] = ip_len & 0xff;
+		for (int w = 0; w < 10; w++)
+			sum += be16(frame + 14 + 2 * w);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = ~((sum & 0xffff) + (sum >> 16)) & 0xffff;
+		frame[24] = sum >> 8;
+		frame[25] = sum & 0xff;
+		frame[34] = 40000 >> 8; frame[35] = 40000 & 0xff;	/* sport */
+		frame[36] = 2055 >> 8; frame[37] = 2055 & 0xff;		/* dport */
+		frame[38] = (8 + cap->len[i]) >> 8;
+		frame[39] = (8 + cap->len[i]) & 0xff;
+		frame[40] = frame[41] = 0;				/* no checksum */
+		memcpy(frame + 42, cap->pkt[i], cap->len[i]);
+		fwrite(rec, 4, 4, out);
+		fwrite(frame, 1, len, out);
+	}
+}
+
+static void test_tshark_decodes_new_templates(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
+	char path[] = "/tmp/test_netflow9_XXXXXX", cmd[512], line[512];
+	int fd = mkstemp(path), unknown = 0, malformed = 0, src_as = 0, verdicts = 0;
+	FILE *out, *p;
+
+	if (system("command -v tshark >/dev/null 2>&1") != 0) {
+		close(fd);
+		unlink(path);
+		skip();
+	}
+	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	v4.src_as = 64500;
+	v4.reset_verdict = FLOW_RESET_FORGED;
+	v6.dst_as = 64501;
+	v6.reset_verdict = FLOW_RESET_SUSPECT;
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	v4.reset_verdict = v6.reset_verdict = FLOW_RESET_NONE;
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	out = fdopen(fd, "w");
+	assert_non_null(out);
+	write_pcap(out, &f->cap);
+	fclose(out);
+
+	snprintf(cmd, sizeof(cmd), "tshark -n -r %s -d udp.port==2055,cflow -V 2>&1", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (strstr(line, "Malformed") || strstr(line, "Expert Info"))
+			malformed++;
+		if (strstr(line, "21075"))
+			unknown++;
+		if (strstr(line, "SrcAS: 64500"))
+			src_as++;
+		if (strstr(line, "Type 21075: Value (hex bytes): 03") ||
+		    strstr(line, "Type 21075: Value (hex bytes): 02"))
+			verdicts++;
+	}
+	pclose(p);
+	if (!getenv("KEEP_PCAP"))
+		unlink(path);
+	if (malformed)
+		fail_msg("tshark found %d malformed or expert lines (%s)", malformed, cmd);
+	/* named in each reset template, and in each of their records */
+	assert_true(unknown >= 4);
+	assert_int_equal(verdicts, 2);	/* forged (3) in 260, suspect (2) in 261 */
+	assert_int_equal(src_as, 2);	/* the IPv4 flow, in 260 and in 256 */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1188,6 +1483,12 @@ int main(void)
 		T(test_application_id_of_flows),
 		T(test_app_names_with_every_template),
 		T(test_app_names_bytes),
+		T(test_feature_templates_bytes),
+		T(test_reset_templates_without_as),
+		T(test_reset_record_bytes),
+		T(test_reset_sets_and_padding),
+		T(test_feature_min_payload),
+		T(test_tshark_decodes_new_templates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
