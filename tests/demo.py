@@ -53,6 +53,73 @@ def say(msg):
     print(msg, flush=True)
 
 
+def forged_resets(lab, probe):
+    """Issue 6 in the demo: an on-path injector (rst_injector.py, on R)
+    kills a BitTorrent connection between A and B with a RST to each end
+    (its own TTL, the trigger's IP ID), next to a connection to a closed
+    port. Call while the probe runs with --json; returns a function that,
+    after the probe stopped, prints the resets it judged and returns the
+    notes (empty when the forged ones are forged and the rest genuine)."""
+    import json
+    import rst_injector as RI
+    say("an injector on R resets a BitTorrent connection A <-> B "
+        f"(port {RI.BT_PORT}) the way a traffic manager does ...")
+    live = RI.LiveResets(lab, L)
+    live.start()
+    injected = live.drive(mix=False)
+    for line in live.report:
+        say("  " + line)
+
+    def key(o):
+        return (o.get("src"), o.get("sport"), o.get("dst"), o.get("dport"),
+                o.get("seq"))
+    forged_keys = {key(i) for i in injected}
+
+    def events():
+        out = []
+        for line in probe.proc.stdout().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        return out
+
+    def decided():
+        return forged_keys <= {key(o) for o in events()
+                               if o.get("type") == "reset"}
+    try:
+        L.wait_until(decided, 20, "the probe's verdicts", interval=0.5)
+    except L.LabError as e:
+        say(f"  {e}")
+
+    def show():
+        notes = []
+        resets = [o for o in events() if o.get("type") == "reset"]
+        say("")
+        say("TCP resets the probe saw (verdict, evidence):")
+        for o in resets:
+            mine = key(o) in forged_keys
+            what = ("injected" if mine else "closed port"
+                    if o.get("sport") == RI.CLOSED_PORT else "")
+            say(f"  {o.get('src')}:{o.get('sport')} > {o.get('dst')}:"
+                f"{o.get('dport')} ttl {o.get('ttl')} id {o.get('ip_id')}: "
+                f"{o.get('verdict'):8} {','.join(o.get('signals') or [])}"
+                f"{'   (' + what + ')' if what else ''}")
+            if mine and o.get("verdict") != "forged":
+                notes.append(f"injected RST judged {o.get('verdict')}")
+            if not mine and o.get("verdict") != "genuine":
+                notes.append(f"a RST not injected judged {o.get('verdict')}")
+        missing = forged_keys - {key(o) for o in resets}
+        if missing:
+            notes.append(f"{len(missing)} injected RSTs without a verdict")
+        if not any(o.get("sport") == RI.CLOSED_PORT for o in resets):
+            notes.append("no reset event for the closed port's RST")
+        for c in (o for o in events() if o.get("type") == "reset_connection"):
+            say(f"  connection {json.dumps(c)[:200]}")
+        say("")
+        return notes
+    return show
+
 PACED = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      "integration", "paced_flows.py")
 CURVE_DIR = os.path.join(L.ROOT, "build", "demo")
@@ -110,7 +177,7 @@ def flow_demo():
         nfcapd = lab.start_nfcapd(PORT)
         say(f"nfcapd listening on 127.0.0.1:{PORT} in R, files in {nfcapd.dir}")
         # The customers are behind A; B and beyond is the Internet.
-        extra = ["--local", "10.0.1.0/24,fd00:1::/64"] \
+        extra = ["--local", "10.0.1.0/24,fd00:1::/64", "--json"] \
             if L.PROBE_KIND == "flowprobe" else []
         probe = lab.start_probe([lab.if_ra, lab.if_rb], [f"127.0.0.1:{PORT}"],
                                 extra=extra)
@@ -122,6 +189,8 @@ def flow_demo():
         say(f"a second customer, {BT_HOST}, runs BitTorrent with "
             f"{len(BT_PEERS)} peers (TCP handshakes, DHT, uTP) ...")
         say("  " + bittorrent_customer(lab))
+        resets_shown = forged_resets(lab, probe) \
+            if L.PROBE_KIND == "flowprobe" else None
         truth, problems = lab.stop_ground_truth()
         rc = probe.stop()
         say(f"{probe.kind} stopped (exit {rc}); waiting for nfcapd")
@@ -157,7 +226,7 @@ def flow_demo():
         say("")
 
         bad = [r for r in rows if r[5] or r[6]]
-        notes = []
+        notes = resets_shown() if resets_shown else []
         if not mix_ok:
             notes.append("some exchanges failed:\n" + report)
         notes += problems
