@@ -438,25 +438,25 @@ static __always_inline __u8 conn_update(struct conn_state *st,
 		    f->payload_len && seq_after(f->seq + f->payload_len, s->rst_seq))
 			after |= AFTER_RST_NEW_DATA;
 	}
-	if (after && ev) {
-		snapshot(&ev->tcp, st, sender);
-		ev->kind = after;
-		type = EVENT_TCP_AFTER_RESET;
-		s->after_rst |= after;
-	} else if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && !st->syn_ns) {
-		if (ev) {
-			snapshot(&ev->tcp, st, sender);
-			type = EVENT_TCP_OPEN;
-		}
+	/* One event per packet: an OPEN or ACCEPT carries the after-reset
+	 * bits in its kind (a SYN-ACK after a RST is R11's evidence). */
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && !st->syn_ns) {
+		type = EVENT_TCP_OPEN;
 		st->syn_ns = now;
 	} else if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 		   !(st->flags & CONN_SYNACK)) {
-		if (ev) {
-			snapshot(&ev->tcp, st, sender);
-			type = EVENT_TCP_ACCEPT;
-		}
+		type = EVENT_TCP_ACCEPT;
 		st->synack_ns = now;
 		st->flags |= CONN_SYNACK;
+	} else if (after) {
+		type = EVENT_TCP_AFTER_RESET;
+	}
+	if (ev && type) {
+		snapshot(&ev->tcp, st, sender);
+		ev->kind = after;
+		s->after_rst |= after;
+	} else if (!ev) {
+		type = 0;
 	}
 
 	side_update(s, f, now);

@@ -281,7 +281,8 @@ struct event {
 	__u64 time_ns;
 	struct flow_key key;
 	__u8 type;		/* enum event_type */
-	__u8 kind;		/* enum bt_kind, or enum after_reset_kind */
+	__u8 kind;		/* enum bt_kind; TCP: enum after_reset_kind
+				   bits (an OPEN or ACCEPT may carry them) */
 	__u8 pad[2];
 	union {
 		struct bt_event_facts bt;

@@ -64,11 +64,12 @@ struct conn_rec {
 
 	struct new_data new_data[2];
 	uint64_t after_pkt_ns;	/* last after-reset event (not a RST) */
-	/* R11: the responder's SYN-ACK after its RST, and how many packets
+	/* R11: the responder's SYN-ACK after its RST, how many packets
 	 * the initiator had sent then (a retransmitted SYN in between means
-	 * the SYN-ACK answered another transmission). */
+	 * the SYN-ACK answered another transmission), and its ISN. */
 	uint64_t accept_ns[2];	/* 0: none */
 	uint32_t accept_peer_packets[2];
+	uint32_t accept_isn[2];
 };
 
 struct reset_analysis {
@@ -486,7 +487,11 @@ static bool sig_r10(const struct conn_rec *r, const struct held_rst *x)
  * and also accepted it (a SYN-ACK before the RST, or after it). Narrowed:
  * once the initiator has acked the SYN-ACK the handshake is over, and a
  * RST acking only the SYN is an honest abort of a connection that carried
- * nothing (a listener closed before accept()), not a race.
+ * nothing (a listener closed before accept()), not a race. And a RST
+ * whose seq continues the SYN-ACK's (its ISN + 1) comes from the stack
+ * that sent the SYN-ACK, giving up after its retries (nDPI's gnutella
+ * capture has servers doing so 90 s later); an injector does not know
+ * that ISN.
  */
 static bool sig_r11(const struct conn_rec *r, const struct held_rst *x)
 {
@@ -498,13 +503,14 @@ static bool sig_r11(const struct conn_rec *r, const struct held_rst *x)
 	    t->pkt.ack != t->rcv.isn + 1 || (t->conn_flags & CONN_ESTABLISHED))
 		return false;
 	if (t->conn_flags & CONN_SYNACK)
-		return true;
+		return !(t->snd.flags & SIDE_SYN) || t->pkt.seq != t->snd.isn + 1;
 	/* The SYN-ACK came after the RST: it must answer the same SYN
 	 * transmission. A SYN retransmitted in between would be a client
 	 * that never got the refusal trying again, and a service that came
 	 * up meanwhile accepting it. */
 	return r->accept_ns[t->sender & 1] >= x->ev.time_ns &&
-	       r->accept_peer_packets[t->sender & 1] == t->rcv.packets;
+	       r->accept_peer_packets[t->sender & 1] == t->rcv.packets &&
+	       t->pkt.seq != r->accept_isn[t->sender & 1] + 1;
 }
 
 struct died_probe {
@@ -765,7 +771,11 @@ static void on_accept(struct conn_rec *r, const struct event *ev)
 	if ((ev->tcp.snd.flags & SIDE_RST) && !r->accept_ns[s]) {
 		r->accept_ns[s] = ev->time_ns;
 		r->accept_peer_packets[s] = ev->tcp.rcv.packets;
+		r->accept_isn[s] = ev->tcp.pkt.seq;
 	}
+	/* The SYN-ACK may also be this side's first packet after a RST. */
+	if (ev->kind)
+		on_after_reset(r, ev);
 }
 
 void reset_analysis_event(struct reset_analysis *ra, const struct event *ev)
