@@ -279,6 +279,10 @@ static __always_inline __u32 reset_signals(const struct conn_side *s,
 	step = f->ip_id - s->last_ip_id;
 	if (s->ipid_run >= IPID_SEQ_MIN && (step < 1 || step > IPID_RST_STEP))
 		sig |= RESET_SIGNAL_BIT(R7_IP_ID);
+	/* The side's own last IP ID again (an injector copying the trigger
+	 * packet's), where its IDs have been moving: no stack repeats one. */
+	if (step == 0 && f->ip_id && s->ipid_run >= 1)
+		sig |= RESET_SIGNAL_BIT(R7_IP_ID);
 	/* The trigger packet turned round: its IP ID copied into the RST. */
 	if (f->ip_id && r->packets && f->ip_id == r->last_ip_id &&
 	    now - r->last_ns <= RESET_STALE_NS)

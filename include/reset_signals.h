@@ -63,6 +63,9 @@ enum reset_signal {
  * of sequence (the wider window allows for packets the probe missed). */
 #define IPID_SEQ_STEP 64
 #define IPID_SEQ_MIN 4
+/* Also R7: a RST repeating the side's own last (non-zero) IP ID, once its
+ * IDs have moved in sequence at least once: no stack sends one ID twice
+ * in a row, an injector copying the trigger packet's does. */
 #define IPID_RST_STEP 1024
 /* R9: a RST's TCP timestamp ahead of the side's last by more than this
  * many ticks per second elapsed (plus one second's worth) is far: clocks

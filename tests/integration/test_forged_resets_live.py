@@ -20,8 +20,8 @@ Asserts:
 - the closed port's RST is `genuine`; the ordinary connections (port
   5001) have no reset events, or only genuine ones;
 - the connection summary of the BitTorrent connection says blocked;
-- the interval report counts a blocked BitTorrent connection, when the
-  probe reports intervals (else a TAP comment says it was not checked).
+- the interval report counts the blocked BitTorrent connection and its
+  two forged resets in its total row.
 
 Waits are polled conditions; the lab is torn down on any failure.
 """
@@ -53,24 +53,9 @@ def reset_events(probe):
     return out
 
 
-def find_blocked(obj):
-    """Sum of every numeric field named like 'blocked' in an interval
-    report (whatever its nesting), or None when there is none."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if "blocked" in k and isinstance(v, (int, float)) and \
-                        not isinstance(v, bool):
-                    found.append(v)
-                else:
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(obj)
-    return sum(found) if found else None
+def interval_total(intervals, name):
+    """The sum over interval reports of one counter of their total row."""
+    return sum(i.get("total", {}).get(name, 0) for i in intervals)
 
 
 def fmt(o):
@@ -180,16 +165,14 @@ def run(lab):
          is True, "the BitTorrent connection's summary: forged, blocked",
          "\n".join(json.dumps(c) for c in conns) or "no reset_connection")
 
-    # the interval report
-    if not intervals:
-        L.comment("no interval report: the interval counting is not in "
-                  "this build; blocked BitTorrent in intervals not checked")
-    else:
-        blocked = sum(b for b in (find_blocked(i) for i in intervals)
-                      if b is not None)
-        L.ok(blocked >= 1, f"interval reports count {blocked} blocked "
-             "BitTorrent connection(s)",
-             "\n".join(json.dumps(i)[:600] for i in intervals))
+    # the interval report: exactly the one BitTorrent connection blocked,
+    # its two RSTs forged
+    blocked = interval_total(intervals, "blocked")
+    forged = interval_total(intervals, "forged")
+    L.ok(intervals and blocked == 1 and forged == 2,
+         f"interval reports: {blocked} blocked BitTorrent connection(s), "
+         f"{forged} forged resets (want 1 and 2)",
+         "\n".join(json.dumps(i)[:600] for i in intervals) or "no interval")
 
 
 if __name__ == "__main__":

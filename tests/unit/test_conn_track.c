@@ -210,6 +210,8 @@ static const struct rst_case rst_cases[] = {
 	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
 	{ "R7: the other side's last IP ID copied", PB_RST | PB_ACK, B_SND_MAX,
 	  A_LAST_ID, B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
+	{ "R7: B's own last IP ID repeated", PB_RST | PB_ACK, B_SND_MAX,
+	  B_LAST_ID, B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
 	{ "near R7: step 1024 (missed packets)", PB_RST | PB_ACK, B_SND_MAX,
 	  B_LAST_ID + 1024, B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
 	{ "near R7: IP ID 0 with DF", PB_RST | PB_ACK, B_SND_MAX, 0, B_TTL,
