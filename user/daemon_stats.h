@@ -25,7 +25,15 @@
 	X(export_errors, "NetFlow packets a collector socket refused")        \
 	X(drain_errors, "drains that failed (see the log)")                   \
 	X(bt_events, "BitTorrent recognitions reported by the datapath")      \
-	X(p2p_alarms, "P2P host alarms raised (one per host per period)")
+	X(p2p_alarms, "P2P host alarms raised (one per host per period)")    \
+	X(resets_decided, "TCP resets judged (every RST seen)")              \
+	X(resets_forged, "of those, forged")                                  \
+	X(resets_suspect, "of those, suspect")                                \
+	X(bt_blocked, "BitTorrent connections blocked by forged or suspect resets") \
+	X(conn_slots, "connection table ways")                                \
+	X(conn_entries, "connections in the table at the last interval's read") \
+	X(conns_open, "of those, open (established, not reset, not idle)")  \
+	X(intervals, "interval reports written")
 
 #define DAEMON_STAT_ENUM(name, help) DS_##name,
 enum daemon_stat {

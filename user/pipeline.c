@@ -201,6 +201,18 @@ static void publish(struct pipeline *pl, bool force_stats)
 	pl->ds.v[DS_flows_lack_of_resources] = flow_cache_lack_of_resources(pl->cache);
 	pl->ds.v[DS_export_packets] = exporter_packets_sent(&pl->exporter);
 	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
+	if (pl->tcp) {
+		const struct tcp_analysis_stats *ts = tcp_analysis_stats(pl->tcp);
+
+		pl->ds.v[DS_resets_decided] = ts->resets;
+		pl->ds.v[DS_resets_forged] = ts->forged;
+		pl->ds.v[DS_resets_suspect] = ts->suspect;
+		pl->ds.v[DS_bt_blocked] = ts->blocked;
+		pl->ds.v[DS_conn_slots] = ts->conn_slots;
+		pl->ds.v[DS_conn_entries] = ts->conn_entries;
+		pl->ds.v[DS_conns_open] = ts->conns_open;
+		pl->ds.v[DS_intervals] = ts->intervals;
+	}
 	probe_publish_daemon_stats(&pl->probe, &pl->ds);
 }
 
