@@ -173,6 +173,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 				   &pl->exporter);
 	if (!pl->tcp)
 		return EXIT_RUNTIME;
+	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
 	pl->exporter.annotate = annotate;
 	pl->exporter.as_numbers = opt->asn != NULL;
 	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;

@@ -40,6 +40,7 @@ struct tcp_analysis {
 	struct conn_table *ct;
 	struct verdict_slot *verdicts;
 	uint64_t now_ns;	/* probe clock of the latest tick */
+	bool log_intervals;
 	struct tcp_analysis_stats st;
 };
 
@@ -168,7 +169,7 @@ static void on_interval(void *ctx, void *json_interval)
 	json_t *why = json_object_get(json_object_get(o, "interference"), "verdict");
 
 	ta->st.intervals++;
-	log_info("interval: %lld opens (%lld in, %lld out), %lld failed, %lld "
+	log_msg(ta->log_intervals ? LOG_INFO : LOG_DEBUG,"interval: %lld opens (%lld in, %lld out), %lld failed, %lld "
 		 "resets of established connections, %lld open; %lld forged, "
 		 "%lld suspect resets, %lld blocked BitTorrent; interference: %s",
 		 (long long)(counter_of(o, "active_opens") + counter_of(o, "passive_opens") +
@@ -221,6 +222,11 @@ oom:
 	log_error("out of memory for the reset analysis");
 	tcp_analysis_free(ta);
 	return NULL;
+}
+
+void tcp_analysis_log_intervals(struct tcp_analysis *ta, bool on)
+{
+	ta->log_intervals = on;
 }
 
 void tcp_analysis_free(struct tcp_analysis *ta)
