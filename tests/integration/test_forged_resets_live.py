@@ -28,6 +28,7 @@ Waits are polled conditions; the lab is torn down on any failure.
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -80,8 +81,48 @@ def main():
     L.done()
 
 
+NETFLOW_PORT = 9991
+# Origin ASes of the lab's two sides, in CAIDA's prefix2as format.
+AS_TABLE = "10.0.1.0\t24\t64501\n10.0.2.0\t24\t64502\n"
+
+
+def check_netflow(nfcapd, capture):
+    """The verdict and the ASes as collectors see them: tshark decodes
+    every export packet (templates 260/261 included) and shows the private
+    field 21075 = 3 (forged) on the BitTorrent connection's flows; nfcapd
+    stores those flows with SRC_AS/DST_AS."""
+    nfcapd.stop()
+    problems = capture.stop()
+    dec = capture.decode()
+    L.ok(not dec["malformed"] and not dec["not_cflow"] and
+         dec["packets"][NETFLOW_PORT] > 0,
+         f"tshark decodes all {dec['packets'][NETFLOW_PORT]} export packets "
+         "as NetFlow v9", f"malformed {dec['malformed']}, not cflow "
+         f"{dec['not_cflow']}, capture {problems}")
+    verbose = capture._tshark(["-V", "-Y", "cflow"])
+    # "Unknown Field Type: Type 21075: Value (hex bytes): 03"
+    verdicts = re.findall(r"Type 21075: Value[^:]*: *0*(\d+)", verbose)
+    L.ok(verdicts.count("3") >= 2,
+         f"tshark: field 21075 forged (3) on both directions of the "
+         f"BitTorrent connection (values seen: {sorted(verdicts)})",
+         "\n".join(ln for ln in verbose.splitlines() if "21075" in ln)[:2000])
+    rows = nfcapd._nfdump(["-q", "-o", "fmt:%sp %dp %sas %das"]).split()
+    quads = [rows[i:i + 4] for i in range(0, len(rows) - 3, 4)]
+    bt = [q for q in quads if "6881" in q[:2]]
+    L.ok(bt and all({q[2], q[3]} == {"64501", "64502"} for q in bt),
+         f"nfdump: the BitTorrent flows carry AS 64501 and 64502 ({bt})",
+         " ".join(rows)[:2000])
+
+
 def run(lab):
-    probe = lab.start_probe([lab.if_ra, lab.if_rb], [], extra=["--json"])
+    as_path = os.path.join(lab.dir, "prefix2as.txt")
+    with open(as_path, "w") as f:
+        f.write(AS_TABLE)
+    nfcapd = lab.start_nfcapd(NETFLOW_PORT)
+    capture = lab.start_export_capture([NETFLOW_PORT])
+    probe = lab.start_probe([lab.if_ra, lab.if_rb],
+                            [f"127.0.0.1:{NETFLOW_PORT}"],
+                            extra=["--json", "--asn-table", as_path])
     live = RI.LiveResets(lab, L)
     live.start()
     injected = live.drive()
@@ -108,6 +149,7 @@ def run(lab):
         L.comment(str(e))
     rc = probe.stop()
     L.ok(rc == 0, f"flowprobe exited {rc}", L.tail(probe.stderr()))
+    check_netflow(nfcapd, capture)
     objs = reset_events(probe)
     resets = [o for o in objs if o.get("type") == "reset"]
     conns = [o for o in objs if o.get("type") == "reset_connection"]
