@@ -33,11 +33,12 @@
 #include "probe.h"
 
 #define MAX_SWEEP 8
-#define N_PROGS 8
+#define N_PROGS 9
+#define PROG_NORESETS 8 /* the probe loaded with --no-resets */
 
 static const char *prog_names[N_PROGS] = {
 	"empty", "probe", "hash_ktime", "sa_ktime", "sa_coarse", "sa_userclock",
-	"sa_noclock", "direct_userclock",
+	"sa_noclock", "direct_userclock", "probe_noresets",
 };
 
 /* What runs where, to keep `make bench` short: every layout on the hot
@@ -46,7 +47,7 @@ static const char *prog_names[N_PROGS] = {
  * coarse one. */
 static bool hot_runs(int tmpl, int prog)
 {
-	return tmpl == 0 || prog <= 1;
+	return tmpl == 0 || prog <= 1 || prog == PROG_NORESETS;
 }
 
 static bool sweep_runs(int prog)
@@ -66,7 +67,7 @@ struct opts {
 
 struct ctx {
 	struct opts o;
-	struct probe probe;
+	struct probe probe, probe_noresets;
 	bool probe_loaded;
 	struct bpf_object *base, *gen, *lay;
 	struct ring_buffer *probe_ring, *lay_ring;
@@ -110,8 +111,10 @@ static void unload_tables(struct ctx *c)
 	ring_buffer__free(c->probe_ring);
 	ring_buffer__free(c->lay_ring);
 	c->probe_ring = c->lay_ring = NULL;
-	if (c->probe_loaded)
+	if (c->probe_loaded) {
 		probe_destroy(&c->probe);
+		probe_destroy(&c->probe_noresets);
+	}
 	c->probe_loaded = false;
 	bpf_object__close(c->lay);
 	c->lay = NULL;
@@ -131,11 +134,20 @@ static int load_tables(struct ctx *c, uint32_t slots, uint32_t hash_entries)
 		return -1;
 	c->probe_loaded = true;
 	c->fds[1] = probe_prog_fd(&c->probe);
+	/* The same probe without the connection table: what reset detection
+	 * costs. Small: only the hot path runs it. */
+	memset(&c->probe_noresets, 0, sizeof(c->probe_noresets));
+	c->probe_noresets.daemon_stats_fd = -1;
+	cfg.no_conns = true;
+	cfg.max_flows = 1024;
+	if (probe_load(&c->probe_noresets, &cfg) != EXIT_OK)
+		return -1;
+	c->fds[PROG_NORESETS] = probe_prog_fd(&c->probe_noresets);
 
 	c->lay = bench_load_layouts(c->o.objdir, slots, hash_entries, NULL);
 	if (!c->lay)
 		return -1;
-	for (int p = 2; p < N_PROGS; p++)
+	for (int p = 2; p < PROG_NORESETS; p++)
 		if ((c->fds[p] = bench_prog_fd(c->lay, prog_names[p])) < 0)
 			return -1;
 	c->probe_ring = ring_buffer__new(probe_evict_ring_fd(&c->probe), count_record, c,
