@@ -3,13 +3,16 @@
  * Collector addresses and their sockets. Sends never block: a slow or dead
  * collector costs a counted error, never a stalled drain loop (the kernel
  * tables fill while the daemon waits, and a full table means evictions a
- * blocking send would have caused for nothing).
+ * blocking send would have caused for nothing). A socket that is merely
+ * full gets a bounded queue; beyond it, packets are dropped and counted.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "collector.h"
 #include "log.h"
@@ -93,7 +96,39 @@ int collector_open(struct collector *c)
 	return EXIT_OK;
 }
 
-int collector_send(struct collector *c, const uint8_t *buf, size_t len)
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+/* The socket is full for now: waiting helps, unlike a refusal. */
+static bool is_backpressure(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/* One line per failure kind, then at most one per COLLECTOR_LOG_EVERY_MS
+ * with what was lost since: a dead collector must not flood the log. */
+static void log_loss(struct collector *c, int err, const char *what)
+{
+	uint64_t now = monotonic_ms();
+	uint64_t losses = c->send_errors + c->queue_drops;
+
+	if (err == c->last_errno && now - c->logged_ms < COLLECTOR_LOG_EVERY_MS)
+		return;
+	log_warn("collector %s: %s: %s; %llu export packets lost to it so far "
+		 "(export_errors in flowprobe stats)", c->spec, what, strerror(err),
+		 (unsigned long long)losses);
+	c->last_errno = err;
+	c->logged_ms = now;
+	c->logged_losses = losses;
+}
+
+/* Returns the send's errno, 0 when the whole datagram went out. */
+static int try_send(struct collector *c, const uint8_t *buf, size_t len)
 {
 	ssize_t n = send(c->fd, buf, len, 0);
 
@@ -102,21 +137,92 @@ int collector_send(struct collector *c, const uint8_t *buf, size_t len)
 	if (n < 0 && errno == ECONNREFUSED)
 		n = send(c->fd, buf, len, 0);
 	if (n == (ssize_t)len) {
+		c->packets_sent++;
+		return 0;
+	}
+	return n >= 0 ? EMSGSIZE : errno;
+}
+
+void collector_flush_queue(struct collector *c)
+{
+	while (c->queue_len && c->fd >= 0) {
+		struct collector_packet *p = &c->queue[c->queue_head];
+		int err = try_send(c, p->buf, p->len);
+
+		if (err && is_backpressure(err))
+			return; /* still full: keep the rest, in order */
+		if (err) {
+			/* Waited, then refused: lost after all. */
+			c->send_errors++;
+			log_loss(c, err, "queued export packet refused");
+		}
+		free(p->buf);
+		p->buf = NULL;
+		c->queue_head = (c->queue_head + 1) % COLLECTOR_QUEUE_MAX;
+		c->queue_len--;
+	}
+	if (!c->queue_len)
+		c->last_errno = 0;
+}
+
+static int enqueue(struct collector *c, const uint8_t *buf, size_t len)
+{
+	struct collector_packet *p;
+
+	if (c->queue_len >= COLLECTOR_QUEUE_MAX) {
+		c->queue_drops++;
+		log_loss(c, ENOBUFS, "too slow: its queue of "
+			 COLLECTOR_QUEUE_MAX_STR " export packets is full, dropping");
+		return -ENOBUFS;
+	}
+	p = &c->queue[(c->queue_head + c->queue_len) % COLLECTOR_QUEUE_MAX];
+	p->buf = malloc(len);
+	if (!p->buf) {
+		c->queue_drops++;
+		return -ENOMEM;
+	}
+	memcpy(p->buf, buf, len);
+	p->len = len;
+	c->queue_len++;
+	return 0;
+}
+
+int collector_send(struct collector *c, const uint8_t *buf, size_t len)
+{
+	int err;
+
+	if (c->fd < 0)
+		return -EBADF;
+	collector_flush_queue(c);
+	/* Behind a queue, a packet waits its turn: collectors see sequence
+	 * numbers in order. */
+	if (c->queue_len)
+		return enqueue(c, buf, len);
+	err = try_send(c, buf, len);
+	if (!err) {
 		c->last_errno = 0;
 		return 0;
 	}
+	if (is_backpressure(err))
+		return enqueue(c, buf, len);
 	c->send_errors++;
-	if (n >= 0)
-		errno = EMSGSIZE;
-	if (errno != c->last_errno)
-		log_warn("collector %s: send failed: %s (counted in export_errors)",
-			 c->spec, strerror(errno));
-	c->last_errno = errno;
-	return -errno;
+	log_loss(c, err, "send failed");
+	return -err;
 }
 
 void collector_close(struct collector *c)
 {
+	collector_flush_queue(c);
+	if (c->queue_len)
+		log_warn("collector %s: %u export packets still queued at exit, "
+			 "dropped", c->spec, c->queue_len);
+	while (c->queue_len) {
+		free(c->queue[c->queue_head].buf);
+		c->queue[c->queue_head].buf = NULL;
+		c->queue_head = (c->queue_head + 1) % COLLECTOR_QUEUE_MAX;
+		c->queue_len--;
+		c->queue_drops++;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

@@ -141,6 +141,13 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 	case EXPORT_OPT_NO_RESET_TEMPLATE:
 		o->reset_template = false;
 		break;
+	case EXPORT_OPT_TEMPLATE_REFRESH: {
+		unsigned long s = 0;
+
+		*rc = parse_ulong_option("--template-refresh", arg, 1, 3600, &s);
+		ex->template_refresh_ms = s * 1000;
+		return true;
+	}
 	default:
 		return false;
 	}
@@ -208,6 +215,10 @@ void export_options_usage(FILE *out)
 "                                   default they use templates 260/261, whose\n"
 "                                   private field %u is 1 genuine, 2 suspect,\n"
 "                                   3 forged)\n"
+"      --template-refresh S         send the templates again at least every S\n"
+"                                   seconds (%d; also every %d packets), so a\n"
+"                                   restarted collector decodes records again\n"
+"                                   that soon\n"
 "  -v, --verbose                    debug messages and libbpf's own output\n"
 "  -h, --help                       this text\n"
 "\n"
@@ -216,6 +227,7 @@ void export_options_usage(FILE *out)
 		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
 		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
-		(unsigned)NF9_FIELD_RESET_VERDICT, END_GRACE_NS / NS_PER_SEC);
+		(unsigned)NF9_FIELD_RESET_VERDICT, NF9_DEFAULT_REFRESH_MS / 1000,
+		NF9_DEFAULT_REFRESH_PACKETS, END_GRACE_NS / NS_PER_SEC);
 	curve_options_usage(out);
 }

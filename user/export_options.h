@@ -53,6 +53,7 @@ enum {
 	EXPORT_OPT_INTERVAL,
 	EXPORT_OPT_ASN_TABLE,
 	EXPORT_OPT_NO_RESET_TEMPLATE,
+	EXPORT_OPT_TEMPLATE_REFRESH,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -74,6 +75,7 @@ enum {
 	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
 	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
 	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \
+	{ "template-refresh", required_argument, NULL, EXPORT_OPT_TEMPLATE_REFRESH }, \
 	{ "verbose", no_argument, NULL, 'v' },                                \
 	CURVE_LONGOPTS
 

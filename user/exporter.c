@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define STATS_INTERVAL_MS 60000
+#define WALL_STEP_NS 100000000ll /* 100 ms */
 
 static int emit_to_collector(void *ctx, const uint8_t *pkt, size_t len)
 {
@@ -36,9 +37,10 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 {
 	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload,
 				  .as_numbers = ex->as_numbers,
-				  .reset_verdicts = ex->reset_verdicts };
+				  .reset_verdicts = ex->reset_verdicts,
+				  .refresh_ms = ex->template_refresh_ms };
 
-	ex->clock.uptime_base_ms = now_wall_ms;
+	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
 	ex->clock.now_ms = now_wall_ms;
 	ex->stats_sent_ms = 0;
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
@@ -63,6 +65,24 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 			int64_t wall_offset_ns)
 {
+	/* A wall-clock step (NTP, an operator) moves the offset between the
+	 * probe clock and wall time. sysUptime counts time since start and
+	 * must not jump with it: moving backwards would take it below the
+	 * base, where every record would be dated at the base. So the base
+	 * moves with the step. Below WALL_STEP_NS the change is slewing and
+	 * read jitter, which is left alone (each base change resends
+	 * templates). */
+	if (!ex->base_offset_set) {
+		ex->base_offset_ns = wall_offset_ns;
+		ex->base_offset_set = true;
+	} else if (llabs(wall_offset_ns - ex->base_offset_ns) >= WALL_STEP_NS) {
+		int64_t step_ms = (wall_offset_ns - ex->base_offset_ns) / 1000000;
+
+		log_info("wall clock stepped by %+lld ms: sysUptime carries on, "
+			 "flows are dated by the new clock", (long long)step_ms);
+		ex->clock.uptime_base_ms += step_ms;
+		ex->base_offset_ns += step_ms * 1000000;
+	}
 	ex->clock.now_ms = now_wall_ms;
 	ex->wall_offset_ns = wall_offset_ns;
 	/* Move sysUptime's base forward long before it wraps at 2^32 ms. */
@@ -131,8 +151,29 @@ void exporter_flush(struct exporter *ex)
 		fflush(ex->json);
 	if (!ex->streams)
 		return; /* never started: nothing queued */
-	for (int i = 0; i < ex->n_collectors; i++)
+	for (int i = 0; i < ex->n_collectors; i++) {
 		nf9_flush(&ex->streams[i], &ex->clock);
+		/* A slow collector's queue drains a little every tick. */
+		collector_flush_queue(&ex->collectors[i]);
+	}
+}
+
+uint64_t exporter_queued(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->collectors[i].queue_len;
+	return n;
+}
+
+uint64_t exporter_queue_drops(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->collectors[i].queue_drops;
+	return n;
 }
 
 uint64_t exporter_packets_sent(const struct exporter *ex)
@@ -158,8 +199,17 @@ void exporter_stop(struct exporter *ex)
 	if (!ex->streams)
 		return;
 	exporter_flush(ex);
-	for (int i = 0; i < ex->n_collectors; i++)
-		collector_close(&ex->collectors[i]);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		struct collector *c = &ex->collectors[i];
+
+		collector_close(c);
+		if (c->send_errors || c->queue_drops)
+			log_warn("collector %s: %llu export packets sent, %llu refused "
+				 "by its socket, %llu dropped from its full queue",
+				 c->spec, (unsigned long long)c->packets_sent,
+				 (unsigned long long)c->send_errors,
+				 (unsigned long long)c->queue_drops);
+	}
 	free(ex->streams);
 	ex->streams = NULL;
 }

@@ -34,6 +34,12 @@ struct exporter {
 	bool as_numbers;	    /* NetFlow SRC_AS/DST_AS (an AS table is given) */
 	bool reset_verdicts;	    /* NetFlow reset templates 260/261 */
 	uint64_t json_errors;
+	uint32_t start_uptime_ms;   /* sysUptime at start (tests); 0 */
+	uint32_t template_refresh_ms; /* --template-refresh; 0: the default */
+	/* sysUptime follows the probe's (monotonic) clock, not wall steps:
+	 * the wall offset its base was last aligned to. */
+	int64_t base_offset_ns;
+	bool base_offset_set;
 };
 
 /* Parses and resolves a collector; EXIT_OK or EXIT_USAGE. */
@@ -64,6 +70,9 @@ void exporter_flush(struct exporter *ex);
 
 uint64_t exporter_packets_sent(const struct exporter *ex);
 uint64_t exporter_errors(const struct exporter *ex);
+/* Export packets waiting in collectors' queues now; dropped from them. */
+uint64_t exporter_queued(const struct exporter *ex);
+uint64_t exporter_queue_drops(const struct exporter *ex);
 
 void exporter_stop(struct exporter *ex);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "json_output.h"
@@ -202,6 +203,8 @@ static void publish(struct pipeline *pl, bool force_stats)
 	pl->ds.v[DS_flows_lack_of_resources] = flow_cache_lack_of_resources(pl->cache);
 	pl->ds.v[DS_export_packets] = exporter_packets_sent(&pl->exporter);
 	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
+	pl->ds.v[DS_export_queued] = exporter_queued(&pl->exporter);
+	pl->ds.v[DS_export_queue_drops] = exporter_queue_drops(&pl->exporter);
 	if (pl->tcp) {
 		const struct tcp_analysis_stats *ts = tcp_analysis_stats(pl->tcp);
 
@@ -225,8 +228,18 @@ static void drain(struct pipeline *pl)
 	/* Events first: a flow recognised now is marked before its export. */
 	if (pl->events)
 		events_reader_consume(pl->events);
+	struct timespec t0, t1;
+	uint64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = pl->quiescent ? drainer_run_quiescent(pl->drainer, &res)
 			    : drainer_run(pl->drainer, &res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* How long the kernel tables wait for us: the soak watches it grow. */
+	us = (t1.tv_sec - t0.tv_sec) * 1000000ull + t1.tv_nsec / 1000 - t0.tv_nsec / 1000;
+	pl->ds.v[DS_drain_us_last] = us;
+	if (us > pl->ds.v[DS_drain_us_max])
+		pl->ds.v[DS_drain_us_max] = us;
 	if (err)
 		pl->ds.v[DS_drain_errors]++;
 	pl->ds.v[DS_drains]++;

@@ -25,6 +25,11 @@ struct run_options {
 	struct export_options ex;
 	enum xdp_mode xdp_mode;
 	unsigned long drain_interval_ms;
+	/* For tests of clock handling only (see run_usage): a file holding
+	 * milliseconds to add to the wall clock, read every tick, so a test
+	 * can step the clock as NTP would; and sysUptime at start. */
+	const char *test_clock_file;
+	unsigned long test_uptime_ms;
 };
 
 struct run_state {
@@ -60,6 +65,11 @@ static void run_usage(FILE *out)
 		DEFAULT_DRAIN_INTERVAL_MS);
 	export_options_usage(out);
 	fprintf(out,
+"For tests only: --test-clock FILE adds the signed whole number of ms in FILE\n"
+"(read every drain; missing or unreadable: 0) to the wall clock, to step it as\n"
+"NTP would; --test-uptime MS starts sysUptime at MS instead of 0 (up to\n"
+"4294967295), to come near its 2^32 ms wrap.\n"
+"\n"
 "On SIGINT or SIGTERM every flow still open is exported (flowEndReason 4) and\n"
 "the program detaches.\n"
 "\n"
@@ -85,6 +95,8 @@ static int add_interfaces(struct probe *p, const char *list)
 enum {
 	OPT_XDP_MODE = EXPORT_OPT__END,
 	OPT_DRAIN,
+	OPT_TEST_CLOCK,
+	OPT_TEST_UPTIME,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
@@ -94,6 +106,8 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
+		{ "test-clock", required_argument, NULL, OPT_TEST_CLOCK },
+		{ "test-uptime", required_argument, NULL, OPT_TEST_UPTIME },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -125,6 +139,13 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		case OPT_DRAIN:
 			rc = parse_ulong_option("--drain-interval", optarg, 10, 60000,
 						&o->drain_interval_ms);
+			break;
+		case OPT_TEST_CLOCK:
+			o->test_clock_file = optarg;
+			break;
+		case OPT_TEST_UPTIME:
+			rc = parse_ulong_option("--test-uptime", optarg, 0, UINT32_MAX,
+						&o->test_uptime_ms);
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -161,11 +182,35 @@ static uint64_t clock_ns(clockid_t id)
 	return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+static const char *test_clock_file;
+
+/* The injected wall-clock step of --test-clock, in ns; 0 without one. */
+static int64_t test_clock_step_ns(void)
+{
+	long long ms = 0;
+	FILE *f;
+
+	if (!test_clock_file)
+		return 0;
+	f = fopen(test_clock_file, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lld", &ms) != 1)
+		ms = 0;
+	fclose(f);
+	return ms * 1000000ll;
+}
+
+static uint64_t wall_clock_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME) + test_clock_step_ns();
+}
+
 /* bpf_ktime_get_ns() is CLOCK_MONOTONIC: one offset maps it to wall time. */
 static void live_tick(struct pipeline *pl, bool finish)
 {
 	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
-	uint64_t wall = clock_ns(CLOCK_REALTIME);
+	uint64_t wall = wall_clock_ns();
 	int64_t offset = (int64_t)(wall - mono);
 
 	if (finish)
@@ -229,8 +274,10 @@ int cmd_run(int argc, char **argv)
 	rc = pipeline_init(pl, &st->opt.ex);
 	if (rc != EXIT_OK)
 		goto cleanup;
+	test_clock_file = st->opt.test_clock_file;
+	pl->exporter.start_uptime_ms = st->opt.test_uptime_ms;
 	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
-			    clock_ns(CLOCK_REALTIME) / 1000000);
+			    wall_clock_ns() / 1000000);
 	if (rc != EXIT_OK)
 		goto cleanup;
 
