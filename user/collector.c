@@ -115,7 +115,7 @@ static bool is_backpressure(int err)
 static void log_loss(struct collector *c, int err, const char *what)
 {
 	uint64_t now = monotonic_ms();
-	uint64_t losses = c->send_errors + c->queue_drops;
+	uint64_t losses = c->send_errors + c->queue_drops + c->refused;
 
 	if (err == c->last_errno && now - c->logged_ms < COLLECTOR_LOG_EVERY_MS)
 		return;
@@ -132,10 +132,15 @@ static int try_send(struct collector *c, const uint8_t *buf, size_t len)
 {
 	ssize_t n = send(c->fd, buf, len, 0);
 
-	/* ECONNREFUSED reports an ICMP error for an earlier datagram: this one
-	 * was not sent either, so retry it once. */
-	if (n < 0 && errno == ECONNREFUSED)
+	/* ECONNREFUSED reports an ICMP port unreachable for an earlier
+	 * datagram: that one was lost (counted), this one was not sent yet, so
+	 * send it again. */
+	if (n < 0 && errno == ECONNREFUSED) {
+		c->refused++;
+		log_loss(c, ECONNREFUSED, "an earlier export packet was refused "
+			 "(is the collector running?)");
 		n = send(c->fd, buf, len, 0);
+	}
 	if (n == (ssize_t)len) {
 		c->packets_sent++;
 		return 0;
@@ -161,8 +166,6 @@ void collector_flush_queue(struct collector *c)
 		c->queue_head = (c->queue_head + 1) % COLLECTOR_QUEUE_MAX;
 		c->queue_len--;
 	}
-	if (!c->queue_len)
-		c->last_errno = 0;
 }
 
 static int enqueue(struct collector *c, const uint8_t *buf, size_t len)
@@ -199,10 +202,8 @@ int collector_send(struct collector *c, const uint8_t *buf, size_t len)
 	if (c->queue_len)
 		return enqueue(c, buf, len);
 	err = try_send(c, buf, len);
-	if (!err) {
-		c->last_errno = 0;
+	if (!err)
 		return 0;
-	}
 	if (is_backpressure(err))
 		return enqueue(c, buf, len);
 	c->send_errors++;

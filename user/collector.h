@@ -37,6 +37,8 @@ struct collector {
 	int fd;
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
+	uint64_t refused;     /* earlier packets the collector's host refused
+			       * (ICMP port unreachable: nothing listens) */
 	uint64_t packets_sent;
 	int last_errno;	      /* to log a failure once, not per packet */
 	uint64_t logged_ms;   /* monotonic ms of the last failure logged */

@@ -189,8 +189,10 @@ uint64_t exporter_errors(const struct exporter *ex)
 {
 	uint64_t n = 0;
 
+	/* Packets the sockets refused at once, plus those a collector's host
+	 * refused after they left (ICMP: port unreachable). */
 	for (int i = 0; i < ex->n_collectors; i++)
-		n += ex->streams[i].emit_errors;
+		n += ex->streams[i].emit_errors + ex->collectors[i].refused;
 	return n;
 }
 
@@ -203,11 +205,13 @@ void exporter_stop(struct exporter *ex)
 		struct collector *c = &ex->collectors[i];
 
 		collector_close(c);
-		if (c->send_errors || c->queue_drops)
-			log_warn("collector %s: %llu export packets sent, %llu refused "
-				 "by its socket, %llu dropped from its full queue",
+		if (c->send_errors || c->queue_drops || c->refused)
+			log_warn("collector %s: %llu export packets sent, %llu lost: "
+				 "%llu refused, %llu dropped from its full queue",
 				 c->spec, (unsigned long long)c->packets_sent,
-				 (unsigned long long)c->send_errors,
+				 (unsigned long long)(c->send_errors + c->refused +
+						      c->queue_drops),
+				 (unsigned long long)(c->send_errors + c->refused),
 				 (unsigned long long)c->queue_drops);
 	}
 	free(ex->streams);
