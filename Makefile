@@ -7,6 +7,9 @@
 #   make demo       two-host lab in network namespaces, NetFlow into nfcapd
 #   make deps       install the Debian packages listed below
 #   make vmlinux    regenerate vmlinux/vmlinux.h from this kernel's BTF
+#   make fuzz       libFuzzer harnesses and the packet fuzzer, FUZZ_SECONDS each
+#   make test-sanitize  the unit tests built with ASan, LSan and UBSan
+#   make soak       the probe under steady churning load for SOAK_SECONDS
 #
 # The flow mirrors libbpf-bootstrap: clang -target bpf -> .bpf.o ->
 # bpftool gen skeleton -> .skel.h included by the daemon.
@@ -41,7 +44,8 @@ DEPS_TEST := \
 	python3        `# integration-test driver (standard library only)` \
 	python3-scapy  `# crafts odd packets (fragments, VLANs) in tests` \
 	tcpdump        `# ground truth: captures what the test hosts sent` \
-	util-linux     `# nsenter, setpriv for the privilege test`
+	util-linux     `# nsenter, setpriv for the privilege test` \
+	libclang-rt-14-dev `# libFuzzer, ASan and UBSan runtimes for clang: tests/fuzz`
 
 # Commands and headers whose absence means `make deps` has not run.
 DEPS_PROBE_CMDS := $(CLANG) $(BPFTOOL) pkg-config
@@ -49,7 +53,8 @@ DEPS_PROBE_HDRS := /usr/include/bpf/libbpf.h /usr/include/libelf.h \
 	/usr/include/zlib.h /usr/include/pcap/pcap.h /usr/include/jansson.h \
 	/usr/include/plplot/plplot.h
 DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv
-DEPS_TEST_HDRS  := /usr/include/cmocka.h
+DEPS_TEST_HDRS  := /usr/include/cmocka.h \
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
 
 # --- flags ---------------------------------------------------------------
 CFLAGS     ?= -O2 -g
@@ -86,7 +91,7 @@ TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
 
 .PHONY: all deps deps-check deps-test-check test unit integration demo \
-	clean vmlinux bench install
+	clean vmlinux bench install fuzz fuzz-build test-sanitize soak
 
 all: deps-check flowprobe
 
@@ -130,6 +135,59 @@ $(OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(OUT)/user
 flowprobe: $(USER_OBJS)
 	$(CC) $(USER_CFLAGS) $^ $(USER_LIBS) -o $@
 
+# --- hostile input: fuzzing and sanitizers --------------------------------
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the code that reads outside
+# bytes, linked with every user object built by clang with ASan and UBSan
+# into build-fuzz/. `make test` runs each FUZZ_TEST_SECONDS and the packet
+# fuzzer (tests/unit/test_datapath_fuzz.c) briefly; `make fuzz` runs them
+# FUZZ_SECONDS each.
+FUZZ_OUT      := build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_TEST_SECONDS := 3
+SANITIZE      := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS   := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser -I$(OUT) \
+	-D_GNU_SOURCE -I/usr/include/plplot $(SANITIZE)
+FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+
+$(FUZZ_OUT)/user:
+	mkdir -p $@
+
+$(FUZZ_OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(FUZZ_OUT)/user
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h $(FUZZ_LIB_OBJS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJS) $(USER_LIBS) -o $@
+
+fuzz-build: deps-test-check $(FUZZ_BINS) $(OUT)/tests/test_datapath_fuzz
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUT)/tests/test_datapath_fuzz \
+		tests/fuzz/run_fuzz.sh --
+
+# The unit tests again with AddressSanitizer (and LeakSanitizer) and
+# UBSan, built by gcc into build-asan/; `make test` runs them too. The
+# packet fuzzer is left out: its time is spent in the kernel.
+SAN_OUT       := build-asan
+SAN_CFLAGS    := $(USER_CFLAGS) $(SANITIZE)
+SAN_LIB_OBJS  := $(patsubst user/%.c,$(SAN_OUT)/user/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+SAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_OUT)/tests/%,\
+	$(filter-out tests/unit/test_datapath_fuzz.c,$(UNIT_SRCS)))
+
+$(SAN_OUT)/user $(SAN_OUT)/tests:
+	mkdir -p $@
+
+$(SAN_OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(SAN_OUT)/user
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(SAN_OUT)/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(USER_HDRS) $(SKELS) | $(SAN_OUT)/tests
+	$(CC) $(SAN_CFLAGS) -Itests/unit $< $(SAN_LIB_OBJS) $(USER_LIBS) -lcmocka -o $@
+
+test-sanitize: deps-test-check $(SAN_UNIT_BINS)
+	@tests/run.sh $(SAN_UNIT_BINS) --
+
 # --- tests -----------------------------------------------------------------
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(OUT)/tests
 	$(CC) $(USER_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(USER_LIBS) -lcmocka -o $@
@@ -155,8 +213,9 @@ bench: deps-test-check flowprobe $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TOOL_BINS)
 # them all, keeps going after a failure, and ends with "N passed, N failed".
 # The benchmarks are built (not run) too, so they cannot rot unnoticed.
 test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS) \
-		$(BENCH_BINS) $(BENCH_BPF_OBJS)
-	@tests/run.sh $(UNIT_BINS) -- tests/integration/test_*.py
+		$(BENCH_BINS) $(BENCH_BPF_OBJS) $(SAN_UNIT_BINS) $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh $(UNIT_BINS) \
+		$(SAN_UNIT_BINS) tests/fuzz/run_fuzz.sh -- tests/integration/test_*.py
 
 unit: deps-test-check flowprobe $(UNIT_BINS)
 	@tests/run.sh $(UNIT_BINS) --
@@ -168,7 +227,7 @@ demo: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
 	$(PYTHON) tests/demo.py
 
 clean:
-	rm -rf $(OUT) flowprobe
+	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe
 
 # Keep intermediate BPF objects: the tests load them directly.
 .SECONDARY:

@@ -10,6 +10,10 @@
 #include "curve_csv.h"
 #include "json_output.h"
 
+/* Exactly representable in a double, and far beyond any real date. */
+#define MAX_UNIX_MS 9007199254740992.0 /* 2^53 */
+#define MAX_CAPACITY 18446744073709551616.0 /* 2^64 */
+
 int curve_csv_write_header(FILE *out)
 {
 	if (fputs("time,unix_ms,interface,ifindex,duration_s,bytes,capacity_bps,"
@@ -122,9 +126,18 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 		}
 		if (number(f[col[COL_UNIX_MS]], &ms) || number(f[col[COL_CAPACITY]], &cap) ||
 		    number(f[col[COL_RHO]], &r.utilisation) ||
-		    number(f[col[COL_N]], &r.active_flows) || ms < 0 || !(cap > 0)) {
+		    number(f[col[COL_N]], &r.active_flows)) {
 			snprintf(err, errlen, "%s: line %zu: a number is missing or "
 				 "malformed", path, lineno);
+			goto out;
+		}
+		/* Checked before the conversion to integers: a double out of
+		 * their range (or NaN) has no defined conversion (the fuzzer
+		 * found a 1.8e21 unix_ms). */
+		if (!(ms >= 0 && ms <= MAX_UNIX_MS) || !(cap > 0 && cap < MAX_CAPACITY)) {
+			snprintf(err, errlen, "%s: line %zu: unix_ms or capacity_bps out "
+				 "of range (unix_ms 0 to 2^53, capacity_bps above 0 and "
+				 "below 2^64)", path, lineno);
 			goto out;
 		}
 		r.unix_ms = (uint64_t)ms;
