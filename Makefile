@@ -226,6 +226,12 @@ integration: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
 demo: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
 	$(PYTHON) tests/demo.py
 
+# The probe under steady churning load: RSS, table fill, drain time and
+# counts lost (must be 0) every few seconds. SOAK_RATE packets a second.
+SOAK_SECONDS ?= 600
+soak: deps-test-check flowprobe
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/soak.py
+
 clean:
 	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe
 

@@ -114,7 +114,7 @@ def main():
             lab.run("A", [L.PYTHON, "-c", SEND, lab.V4["B"], base, FLOWS,
                           PKTS])
             exported += FLOWS
-            L.wait_until(lambda: probe.stats().get("flows_exported", 0) >=
+            L.wait_until(lambda: probe.stats(lab.if_ra).get("flows_exported", 0) >=
                          exported, 60, f"the flows {name} to be exported")
             for i in range(FLOWS):
                 expected[base + i] = (name, sent_at)

@@ -67,7 +67,7 @@ def check_exact(name, truth, got):
 
 
 def wait_exported(probe, n, what):
-    L.wait_until(lambda: probe.stats().get("flows_exported", 0) >= n, 60,
+    L.wait_until(lambda: probe.stats(lab.if_ra).get("flows_exported", 0) >= n, 60,
                  what)
 
 
@@ -98,7 +98,7 @@ def main():
         restarted.start()
         truth2 = send_flows(lab, PHASE2_SPORT)
         wait_exported(probe, 2 * FLOWS, "the probe to export phase 2's flows")
-        stats = probe.stats()
+        stats = probe.stats(lab.if_ra)
         rc = probe.stop()
         ok(rc == 0, "probe exits 0 after SIGTERM", L.tail(probe.stderr()))
         restarted.stop()
