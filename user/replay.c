@@ -122,10 +122,19 @@ static void show_progress(struct replay_state *st, const char *file,
  * curve bin when that is shorter, so drains fall on its edges). */
 static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 {
+	uint64_t gap_ns = st->pl.exporter.max_flow_age_ms * 1000000ull;
+
 	if (ts_ns < st->clock_ns) {
 		st->out_of_order++;
 		ts_ns = st->clock_ns;
 	}
+	/* A gap longer than any flow can stay open (captures days apart):
+	 * end the old flows when a live probe would have, before the gap, not
+	 * on its far side, where sysUptime-relative times (FIRST/
+	 * LAST_SWITCHED) could not reach back to them past 2^32 ms. */
+	if (st->started && gap_ns && ts_ns - st->clock_ns > gap_ns)
+		pipeline_tick(&st->pl, st->clock_ns + gap_ns,
+			      (st->clock_ns + gap_ns) / 1000000, 0);
 	st->clock_ns = ts_ns;
 	if (!st->started) {
 		exporter_start(&st->pl.exporter, st->opt.source_id, st->opt.max_payload,

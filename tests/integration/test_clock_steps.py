@@ -11,7 +11,9 @@ clock is stepped by +3 hours, then to -2 hours (as NTP or an operator
 would). A sends a few UDP flows to B in each phase; nfcapd stores them and
 nfdump must date each flow's first and last packet to the wall clock the
 probe had when it saw them, within a few seconds (the phases are
-seconds apart, the steps hours). A sysUptime that jumped with the wall
+seconds apart, the steps hours). Then two captures 60 days apart are
+replayed as one timeline, and each flow must be dated to its own capture
+time by nfdump and by sysUptime-relative times. A sysUptime that jumped with the wall
 clock (the base not moved with the step) dates a backward step's records
 at the base or 49.7 days off; a re-base done wrong dates them 2^32 ms off.
 """
@@ -34,6 +36,10 @@ PHASES = [("before the re-base", 0, 43000),
           ("after a +3 h step", 3 * HOUR_MS, 44000),
           ("after a step to -2 h", -2 * HOUR_MS, 45000)]
 FLOWS, PKTS = 5, 2
+REPLAY_PKTS = 3
+DAY = 86400
+REPLAY_FILES = [("first", 1700000000, 1111),
+                ("60 days later", 1700000000 + 60 * DAY, 2222)]
 TOLERANCE_S = 4
 
 SEND = r"""
@@ -147,7 +153,53 @@ def main():
                "\n".join(bad))
         info = nfcapd.summary or {}
         comment(f"nfcapd summary: {info}")
+    replay_across_wrap()
     L.done()
+
+
+def write_capture(path, t0, sport):
+    """A pcap of REPLAY_PKTS UDP packets, one a second from t0."""
+    from scapy.all import Ether, IP, UDP, Raw, wrpcap
+    pkts = []
+    for i in range(REPLAY_PKTS):
+        p = Ether() / IP(src="10.9.0.1", dst="10.9.0.2") / \
+            UDP(sport=sport, dport=7002) / Raw(b"r" * 50)
+        p.time = t0 + i
+        pkts.append(p)
+    wrpcap(path, pkts)
+
+
+def replay_across_wrap():
+    """Two captures 60 days apart (more than sysUptime's 49.7-day wrap)
+    replayed as one timeline: each flow dated to its own capture time."""
+    with L.Lab() as lab:
+        files = []
+        for name, t0, sport in REPLAY_FILES:
+            path = os.path.join(lab.dir, f"{name}.pcap")
+            write_capture(path, t0, sport)
+            files.append(path)
+        nfcapd = lab.start_nfcapd(PORT)
+        cap = lab.start_export_capture([PORT])
+        cp = lab.run("R", [L.FLOWPROBE_BIN, "replay", *files, "-c",
+                           f"127.0.0.1:{PORT}"], mount=False, check=False)
+        ok(cp.returncode == 0, "replay of two captures 60 days apart exits 0",
+           L.tail(cp.stderr))
+        lab.wait_udp_drained("R", PORT)
+        nfcapd.stop()
+        cap.stop()
+        times = nfdump_times(nfcapd.dir)
+        by_uptime = uptime_dated_ends(cap)
+        for name, t0, sport in REPLAY_FILES:
+            first, last = t0, t0 + REPLAY_PKTS - 1
+            got = times.get(sport)
+            ok(got is not None and abs(got[0] - first) < 1 and
+               abs(got[1] - last) < 1,
+               f"nfdump dates the {name} capture's flow right",
+               f"want {first}..{last}, got {got}")
+            end = by_uptime.get(sport)
+            ok(end is not None and abs(end - last) < 1,
+               f"sysUptime and LAST_SWITCHED date the {name} capture's flow "
+               "right", f"want {last}, got {end}")
 
 
 if __name__ == "__main__":
