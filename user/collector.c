@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 #include "collector.h"
 #include "log.h"
+
+#define CLOSE_WAIT_STEPS 50
+#define CLOSE_WAIT_STEP_MS 10 /* 0.5 s at most a collector */
 
 int collector_parse(struct collector *c, const char *spec)
 {
@@ -213,7 +217,14 @@ int collector_send(struct collector *c, const uint8_t *buf, size_t len)
 
 void collector_close(struct collector *c)
 {
-	collector_flush_queue(c);
+	/* At exit a slow collector gets a moment (bounded: exit must not
+	 * hang on a collector that never reads) to take what waits. */
+	for (int i = 0; i < CLOSE_WAIT_STEPS && c->queue_len && c->fd >= 0; i++) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+
+		poll(&pfd, 1, CLOSE_WAIT_STEP_MS);
+		collector_flush_queue(c);
+	}
 	if (c->queue_len)
 		log_warn("collector %s: %u export packets still queued at exit, "
 			 "dropped", c->spec, c->queue_len);

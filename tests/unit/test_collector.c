@@ -137,12 +137,34 @@ static void test_close_counts_what_still_waits(void **state)
 	close(peer);
 }
 
+static void test_close_sends_what_waits_when_it_can(void **state)
+{
+	struct collector c;
+	uint32_t next = 0, got = 0;
+	uint8_t buf[200];
+	int peer, straight;
+
+	(void)state;
+	open_pair(&c, &peer);
+	straight = fill_until_queued(&c, &next);
+	while (recv(peer, buf, sizeof(buf), 0) > 0)
+		got++;
+	assert_int_equal(got, straight);
+	collector_close(&c); /* the collector has room again: nothing lost */
+	assert_int_equal(c.queue_drops, 0);
+	assert_int_equal(recv(peer, buf, sizeof(buf), 0), sizeof(buf));
+	memcpy(&got, buf, sizeof(got));
+	assert_int_equal(got, straight);
+	close(peer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_collector_queue_bounded_in_order),
 		cmocka_unit_test(test_dead_collector_counts_errors),
 		cmocka_unit_test(test_close_counts_what_still_waits),
+		cmocka_unit_test(test_close_sends_what_waits_when_it_can),
 	};
 
 	log_level = LOG_ERROR; /* the warnings are expected here */
