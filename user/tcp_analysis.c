@@ -180,12 +180,10 @@ static void on_interval(void *ctx, void *json_interval)
 		 (long long)counter_of(o, "open"), (long long)counter_of(o, "forged"),
 		 (long long)counter_of(o, "suspect"), (long long)counter_of(o, "blocked"),
 		 json_is_string(why) ? json_string_value(why) : "n/a");
-	if (ta->ex->json) {
-		if (json_dumpf(o, ta->ex->json, JSON_COMPACT) != 0 ||
-		    fputc('\n', ta->ex->json) == EOF)
-			json_line_error(ta);
-	}
-	json_decref(o);
+	if (!ta->ex->json)
+		json_decref(o);
+	else if (json_write_line(ta->ex->json, o) != 0)
+		json_line_error(ta);
 }
 
 struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
