@@ -16,6 +16,7 @@
 #include "reset_analysis.h"
 #include "reset_json.h"
 #include "tcp_analysis.h"
+#include "hash.h"
 
 /*
  * Decided verdicts by connection, for the flows still to be exported: a
@@ -46,15 +47,7 @@ struct tcp_analysis {
 
 static uint32_t conn_key_hash(const struct conn_key *k)
 {
-	const uint32_t *w = (const uint32_t *)k;
-	uint32_t h = 0x811c9dc5;
-
-	for (size_t i = 0; i < sizeof(*k) / 4; i++) {
-		h ^= w[i];
-		h *= 0x9E3779B1;
-		h ^= h >> 15;
-	}
-	return h;
+	return (uint32_t)hash_bytes(k, sizeof(*k));
 }
 
 static struct verdict_slot *verdict_slot(struct tcp_analysis *ta,
