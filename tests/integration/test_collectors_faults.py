@@ -66,9 +66,9 @@ def check_exact(name, truth, got):
        "bytes", "\n".join(missing[:20]))
 
 
-def wait_exported(probe, n, what):
-    L.wait_until(lambda: probe.stats(lab.if_ra).get("flows_exported", 0) >= n, 60,
-                 what)
+def wait_exported(probe, iface, n, what):
+    L.wait_until(lambda: probe.stats(iface).get("flows_exported", 0) >= n,
+                 60, what)
 
 
 def main():
@@ -83,7 +83,8 @@ def main():
             active=60, inactive=1, extra=["--template-refresh", "2"])
 
         truth1 = send_flows(lab, PHASE1_SPORT)
-        wait_exported(probe, FLOWS, "the probe to export phase 1's flows")
+        wait_exported(probe, lab.if_ra, FLOWS,
+                      "the probe to export phase 1's flows")
         lab.wait_udp_drained("R", HEALTHY)
         nfcapd.stop()
         got1 = {k: v for k, v in nfcapd.flows().items()
@@ -97,7 +98,8 @@ def main():
         os.makedirs(restarted.dir, exist_ok=True)
         restarted.start()
         truth2 = send_flows(lab, PHASE2_SPORT)
-        wait_exported(probe, 2 * FLOWS, "the probe to export phase 2's flows")
+        wait_exported(probe, lab.if_ra, 2 * FLOWS,
+                      "the probe to export phase 2's flows")
         stats = probe.stats(lab.if_ra)
         rc = probe.stop()
         ok(rc == 0, "probe exits 0 after SIGTERM", L.tail(probe.stderr()))
