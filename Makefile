@@ -30,6 +30,7 @@ DEPS_BUILD := \
 	libpcap-dev    `# reads pcap and pcapng captures for replay` \
 	libjansson-dev `# JSON Lines output without hand-written escaping` \
 	libplplot-dev  `# flowprobe curve: axes, ticks, labels of the SVG picture` \
+	libmicrohttpd-dev `# the daemon's dashboard, JSON API and /metrics (--http)` \
 	iproute2       `# ip link / ip netns for the lab and the tests` \
 	pkg-config     `# finds the libraries' flags`
 DEPS_TEST := \
@@ -47,7 +48,7 @@ DEPS_TEST := \
 DEPS_PROBE_CMDS := $(CLANG) $(BPFTOOL) pkg-config
 DEPS_PROBE_HDRS := /usr/include/bpf/libbpf.h /usr/include/libelf.h \
 	/usr/include/zlib.h /usr/include/pcap/pcap.h /usr/include/jansson.h \
-	/usr/include/plplot/plplot.h
+	/usr/include/plplot/plplot.h /usr/include/microhttpd.h
 DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv
 DEPS_TEST_HDRS  := /usr/include/cmocka.h
 
@@ -55,7 +56,7 @@ DEPS_TEST_HDRS  := /usr/include/cmocka.h
 CFLAGS     ?= -O2 -g
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser -I$(OUT) \
 	-D_GNU_SOURCE -I/usr/include/plplot
-USER_LIBS  := -lbpf -lelf -lz -ljansson -lpcap -lplplot
+USER_LIBS  := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # Extra -D flags for the BPF object, e.g. BPF_DEFINES=-DMAX_FLOWS=64

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
+#include "history.h"
 #include "json_output.h"
 #include "log.h"
 #include "pipeline.h"
@@ -100,6 +101,8 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	p2p_hosts_add_flow(pl->p2p, rec);
+	if (pl->history)
+		history_add_flow(pl->history, rec);
 	if (pl->tcp)
 		tcp_analysis_flow(pl->tcp, rec);
 }
@@ -247,6 +250,19 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 	return curve_bin_ns(pl->curve);
 }
 
+/* Once a tick, what the dashboard shows besides flows and events. */
+static void feed_history(struct pipeline *pl, uint64_t wall_ms)
+{
+	struct p2p_host_report r[HISTORY_P2P];
+	size_t n;
+
+	if (!pl->history)
+		return;
+	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
+	history_set_p2p(pl->history, r, n);
+	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
+}
+
 void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns)
 {
@@ -260,6 +276,7 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
+	feed_history(pl, wall_ms);
 }
 
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)
@@ -279,6 +296,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
+	feed_history(pl, wall_ms);
 }
 
 size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,

@@ -21,6 +21,7 @@
 #include "probe.h"
 
 struct tcp_analysis;
+struct history;
 
 struct pipeline {
 	struct probe probe;
@@ -39,6 +40,7 @@ struct pipeline {
 	struct curve *curve;	/* utilisation samples, or NULL */
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
+	struct history *history; /* the dashboard's, or NULL; not owned */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dashboard.h"
 #include "export_options.h"
 #include "log.h"
 #include "pipeline.h"
@@ -23,6 +24,7 @@
 
 struct run_options {
 	struct export_options ex;
+	struct dashboard_options dash;
 	enum xdp_mode xdp_mode;
 	unsigned long drain_interval_ms;
 };
@@ -30,9 +32,17 @@ struct run_options {
 struct run_state {
 	struct run_options opt;
 	struct pipeline pl;
+	struct dashboard dash;
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -59,6 +69,7 @@ static void run_usage(FILE *out)
 "      --drain-interval MS          how often the kernel tables are read (%d)\n",
 		DEFAULT_DRAIN_INTERVAL_MS);
 	export_options_usage(out);
+	dashboard_options_usage(out);
 	fprintf(out,
 "On SIGINT or SIGTERM every flow still open is exported (flowEndReason 4) and\n"
 "the program detaches.\n"
@@ -91,6 +102,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		EXPORT_LONGOPTS,
+		DASHBOARD_LONGOPTS,
 		{ "interface", required_argument, NULL, 'i' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
@@ -101,11 +113,14 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	int c, rc = EXIT_OK;
 
 	export_options_init(&o->ex);
+	dashboard_options_init(&o->dash);
 	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &rc))
+			continue;
+		if (dashboard_options_parse(&o->dash, c, optarg, &rc))
 			continue;
 		switch (c) {
 		case 'i':
@@ -145,9 +160,12 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
+	rc = dashboard_options_check(&o->dash);
+	if (rc != EXIT_OK)
+		return rc;
 	if (o->ex.json)
 		st->pl.exporter.json = stdout;
-	if (st->pl.exporter.n_collectors == 0 && !o->ex.json)
+	if (st->pl.exporter.n_collectors == 0 && !o->ex.json && !o->dash.events)
 		log_warn("no collector given (-c HOST:PORT): flows are counted but not "
 			 "exported");
 	return EXIT_OK;
@@ -226,7 +244,13 @@ int cmd_run(int argc, char **argv)
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
+	rc = dashboard_prepare(&st->dash, &st->opt.dash, &st->opt.ex, pl);
+	if (rc != EXIT_OK)
+		goto cleanup;
 	rc = pipeline_init(pl, &st->opt.ex);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	rc = dashboard_start(&st->dash, &st->opt.dash, pl);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
@@ -237,6 +261,8 @@ int cmd_run(int argc, char **argv)
 	/* Handlers before attaching: a signal from here on exports, not kills. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = probe_attach_all(&pl->probe, st->opt.xdp_mode);
@@ -258,6 +284,10 @@ int cmd_run(int argc, char **argv)
 		sleep_until(next);
 		if (stop_requested)
 			break;
+		if (reopen_requested) {
+			reopen_requested = 0;
+			dashboard_reopen(&st->dash);
+		}
 		live_tick(pl, false);
 	}
 	log_info("stopping: exporting every open flow");
@@ -274,6 +304,7 @@ int cmd_run(int argc, char **argv)
 		 (unsigned long long)pl->counters[CNT_UNCOUNTED_PACKETS]);
 	rc = EXIT_OK;
 cleanup:
+	dashboard_stop(&st->dash, pl);
 	pipeline_destroy(pl);
 	free(st);
 	return rc;
