@@ -185,6 +185,22 @@ static uint32_t addr_hash(uint8_t ipv, const uint8_t addr[16])
 	return x;
 }
 
+/* The peer bitmap needs a hash that looks random (linear counting assumes
+ * collisions at random): FNV's low bits are a bijection of an address's
+ * last byte, so 200 peers in one /24 would never collide and be counted
+ * as 389. A murmur3 finaliser spreads every input bit. */
+static uint32_t peer_bit(uint8_t ipv, const uint8_t addr[16])
+{
+	uint32_t x = addr_hash(ipv, addr);
+
+	x ^= x >> 16;
+	x *= 0x85ebca6bu;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35u;
+	x ^= x >> 16;
+	return x % PEER_BITS;
+}
+
 static uint32_t *chain_of(struct history *h, uint8_t ipv, const uint8_t addr[16])
 {
 	return &h->heads[addr_hash(ipv, addr) & (h->n_heads - 1)];
@@ -342,7 +358,7 @@ static void add_flow_end(struct history *h, const struct flow_record *rec,
 	b->bytes += rec->bytes;
 	if (rec->app == APP_BITTORRENT)
 		b->bt_flows++;
-	bit = addr_hash(k->ip_version, remote) % PEER_BITS;
+	bit = peer_bit(k->ip_version, remote);
 	b->peer_bits[bit / 64] |= 1ull << (bit % 64);
 }
 
@@ -805,6 +821,8 @@ static json_t *host_page(const struct history *h, const struct host *x,
 	json_object_set_new(out, "now", summary_json(h, &now));
 	json_object_set_new(out, "history", summary_json(h, &all));
 	json_object_set_new(out, "bucket_s", json_real(h->bucket_ms / 1000.0));
+	json_object_set_new(out, "window_s",
+			    json_integer((json_int_t)((h->now_ms - window_start(h)) / 1000)));
 	json_object_set_new(out, "series", host_series(h, x));
 	json_object_set_new(out, "ports", ports);
 	json_object_set_new(out, "peers", peers);
