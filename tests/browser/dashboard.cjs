@@ -52,7 +52,10 @@ async function main() {
     } catch (e) { seen.wait_reset = String(e).split('\n')[0]; }
     seen.resets_text = await page.locator('#resets').innerText();
     seen.forged_in_resets = (await page.locator('#resets .verdict-forged').count()) > 0;
-    seen.curve_canvas = (await page.locator('#curve-chart').count()) > 0;
+    seen.curve_points = await page.evaluate(() => {
+      const c = Chart.getChart(document.getElementById('curve-chart'));
+      return c ? c.data.datasets.reduce((s, d) => s + d.data.length, 0) : -1;
+    });
     await page.screenshot({ path: path.join(outDir, 'dashboard.png'), fullPage: true });
 
     // The support technician types the customer's address.

@@ -13,13 +13,14 @@ Asserts:
   dashboard with no console error, no page error, no failed request, with
   Chart.js served by the probe; the BitTorrent customer appears in the top
   list by peers and in the BitTorrent hosts with its score; a forged reset
-  appears in the resets list; typing the customer's IP in the search box
+  appears in the resets list; the utilisation curve has points; typing the customer's IP in the search box
   shows its page (its ports, including 6881, its P2P score, a connections
   chart with points); screenshots in build/dashboard/;
 - the API: the host page has the BitTorrent port and forged resets; bad
   addresses are 400, unknown paths 404, POST 405 (nothing changes state);
 - /metrics passes `promtool check metrics` and has every datapath counter
-  of include/flowprobe.h, every daemon statistic, and forged resets > 0;
+  of include/flowprobe.h, every daemon statistic, forged resets > 0, and
+  ρ and N of both interfaces;
 - a non-loopback --http without a token file is refused (exit 2) with one
   line naming --http-token-file; with one, a request without the token is
   401 and with it 200;
@@ -117,6 +118,9 @@ def browser_checks(lab):
          f"the BitTorrent customer {demo.BT_HOST} is in the top list by peers "
          "and in the BitTorrent hosts",
          f"{seen.get('wait_bt')}\n{seen.get('bittorrent_text')}")
+    L.ok((seen.get("curve_points") or 0) > 0,
+         "the utilisation curve is drawn from the probe's samples",
+         str(seen.get("curve_points")))
     L.ok(seen.get("forged_in_resets"),
          "a forged reset appears in the resets list",
          f"{seen.get('wait_reset')}\n{seen.get('resets_text')}")
@@ -176,6 +180,10 @@ def metrics_checks(lab):
     m = re.search(r'^flowprobe_resets_total\{verdict="forged"\} (\d+)', text, re.M)
     L.ok(m and int(m.group(1)) >= 1, "/metrics counts forged resets",
          L.tail(text, 20))
+    rho = re.findall(r'^flowprobe_utilisation\{interface="(\S+)"\} (\S+)', text, re.M)
+    n = re.findall(r'^flowprobe_active_flows\{interface="(\S+)"\} (\S+)', text, re.M)
+    L.ok({i for i, _ in rho} == {i for i, _ in n} == {lab.if_ra, lab.if_rb},
+         "/metrics has rho and N for each interface", f"{rho} {n}")
 
 
 def events_rotation(lab, probe, path):
@@ -233,7 +241,8 @@ def run(lab):
     probe = lab.start_probe([lab.if_ra, lab.if_rb], [], active=10, inactive=2,
                             extra=["--local", "10.0.1.0/24,fd00:1::/64",
                                    "--http", f"127.0.0.1:{PORT}",
-                                   "--history", "60s", "--events", events_path])
+                                   "--history", "60s", "--events", events_path,
+                                   "--sample", "1s", "--capacity", "1G"])
     L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
                  "the dashboard's start line")
     L.comment(demo.bittorrent_customer(lab))
