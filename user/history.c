@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hash.h"
 #include "history.h"
 #include "json_output.h"
 
@@ -176,29 +177,23 @@ void history_free(struct history *h)
 
 /* --- hosts ------------------------------------------------------------- */
 
-static uint32_t addr_hash(uint8_t ipv, const uint8_t addr[16])
+/* The daemon's one hash (hash.h) over the version and the address. */
+static uint64_t addr_hash(uint8_t ipv, const uint8_t addr[16])
 {
-	uint32_t x = 2166136261u ^ ipv; /* FNV-1a */
+	uint8_t key[17];
 
-	for (int i = 0; i < 16; i++)
-		x = (x ^ addr[i]) * 16777619u;
-	return x;
+	key[0] = ipv;
+	memcpy(key + 1, addr, 16);
+	return hash_bytes(key, sizeof(key));
 }
 
-/* The peer bitmap needs a hash that looks random (linear counting assumes
- * collisions at random): FNV's low bits are a bijection of an address's
- * last byte, so 200 peers in one /24 would never collide and be counted
- * as 389. A murmur3 finaliser spreads every input bit. */
+/* The peer bitmap's bit: linear counting assumes collisions at random, so
+ * take the hash's best-mixed (top) bits, not the low ones of an address
+ * (200 peers in one /24 never collide there and would count as 389). */
 static uint32_t peer_bit(uint8_t ipv, const uint8_t addr[16])
 {
-	uint32_t x = addr_hash(ipv, addr);
-
-	x ^= x >> 16;
-	x *= 0x85ebca6bu;
-	x ^= x >> 13;
-	x *= 0xc2b2ae35u;
-	x ^= x >> 16;
-	return x % PEER_BITS;
+	_Static_assert(PEER_BITS == 256, "one byte of hash per bit index");
+	return addr_hash(ipv, addr) >> 56;
 }
 
 static uint32_t *chain_of(struct history *h, uint8_t ipv, const uint8_t addr[16])
