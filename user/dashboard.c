@@ -27,6 +27,7 @@ void dashboard_options_init(struct dashboard_options *o)
 static int parse_duration(const char *arg, unsigned long *out)
 {
 	char buf[32];
+	const char *given = arg;
 	size_t n = strlen(arg);
 	unsigned long mult = 1, v;
 
@@ -35,6 +36,11 @@ static int parse_duration(const char *arg, unsigned long *out)
 		memcpy(buf, arg, n - 1);
 		buf[n - 1] = 0;
 		arg = buf;
+	}
+	if (!*arg || strspn(arg, "0123456789") != strlen(arg)) {
+		log_error("--history: '%s' is not a duration: seconds, or a number "
+			  "with s, m or h (90s, 15m, 2h)", given);
+		return EXIT_USAGE;
 	}
 	if (parse_ulong_option("--history", arg, 1, 7 * 86400 / mult, &v) != EXIT_OK)
 		return EXIT_USAGE;
