@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include "history.h"
@@ -204,6 +205,57 @@ static void bounded_and_stale_hosts_make_room(void **state)
 	history_free(h);
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A full history: every host slot used, every bucket filled. The top
+ * lists hold 20, ordered; the time a view takes is printed (not
+ * asserted: the machine is shared). */
+static void full_history_views(void **state)
+{
+	struct prefix_set local;
+	struct history_config cfg = { .span_ms = 3600 * 1000ull, .local = &local };
+	struct history *h;
+	struct timespec t0;
+	json_t *o, *top;
+	double ms;
+
+	(void)state;
+	assert_int_equal(prefix_set_parse(&local, "10.0.0.0/16", "--local"), 0);
+	h = history_new(&cfg);
+	assert_non_null(h);
+	for (int b = 0; b < HISTORY_BUCKETS; b++)
+		for (uint32_t i = 0; i < HISTORY_DEFAULT_HOSTS; i++) {
+			struct flow_record r = flow(IP4(10, 0, 0, 0) + i,
+						    IP4(45, 0, 0, 1) + b, 1000, 80,
+						    100 + i, T0 + b * 60000ull);
+
+			history_add_flow(h, &r);
+		}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	o = history_hosts_json(h, 20);
+	ms = ms_since(&t0);
+	assert_int_equal(int_at(o, "hosts"), HISTORY_DEFAULT_HOSTS);
+	top = json_object_get(o, "by_bytes");
+	assert_int_equal(json_array_size(top), 20);
+	assert_true(int_at(json_array_get(top, 0), "bytes") >=
+		    int_at(json_array_get(top, 19), "bytes"));
+	printf("# /api/hosts over %d hosts x %d buckets: %.1f ms\n",
+	       HISTORY_DEFAULT_HOSTS, HISTORY_BUCKETS, ms);
+	json_decref(o);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	o = history_host_json(h, "10.0.0.7");
+	printf("# /api/hosts/IP: %.2f ms\n", ms_since(&t0));
+	assert_int_equal(json_array_size(json_object_get(o, "series")), HISTORY_BUCKETS);
+	json_decref(o);
+	history_free(h);
+}
+
 static void api_routes(void **state)
 {
 	struct history *h = new_history(0, 0);
@@ -279,6 +331,7 @@ int main(void)
 		cmocka_unit_test(host_page_and_remote),
 		cmocka_unit_test(resets_by_verdict),
 		cmocka_unit_test(bounded_and_stale_hosts_make_room),
+		cmocka_unit_test(full_history_views),
 		cmocka_unit_test(api_routes),
 		cmocka_unit_test(metrics_every_counter),
 	};
