@@ -609,6 +609,7 @@ class Flowprobe:
     def __init__(self, lab, ifaces, collectors, tap=False, active=60,
                  inactive=15, xdp_mode=None, extra=()):
         self.lab = lab
+        self.ifaces = list(ifaces)
         self.argv = [FLOWPROBE_BIN, "run", "-i", ",".join(ifaces)]
         for c in collectors:
             self.argv += ["-c", c]
@@ -629,7 +630,9 @@ class Flowprobe:
         self.proc.wait_for(r"flowprobe: running", timeout)
 
     def stats(self, iface=None):
-        argv = [FLOWPROBE_BIN, "stats"] + (["-i", iface] if iface else [])
+        """This instance's counters (bpffs is the host's: without -i,
+        `flowprobe stats` would sum every lab's probe on the machine)."""
+        argv = [FLOWPROBE_BIN, "stats", "-i", iface or self.ifaces[0]]
         cp = self.lab.run("R", argv, mount=False, check=False, timeout=30)
         out = {}
         for line in cp.stdout.splitlines():
