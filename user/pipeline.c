@@ -269,7 +269,9 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	 * so afterwards neither table has a writer; the one that becomes live
 	 * may still hold packets of runs that straddled the detach. */
 	drain(pl);
-	if (!pl->quiescent)
+	/* Still attached (a stop that leaves the probe counting): the live
+	 * table has a writer and stays for the next daemon to drain. */
+	if (!pl->quiescent && !probe_attached(&pl->probe))
 		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
 								 pl->probe.live);
 	if (pl->events)

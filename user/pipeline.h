@@ -61,7 +61,9 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns);
 
 /* Final drain of both tables and export of every flow as forced. Call
- * after detaching (live) or after the last packet (replay). */
+ * after detaching (live) or after the last packet (replay). Live and
+ * still attached (a stop that keeps the probe pinned): one swap and drain,
+ * the live table is left to the next daemon. */
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns);
 
 /* The local hosts of the current period, highest P2P score first. */
