@@ -11,7 +11,7 @@ resolve; collector port 70000 and 0; an interface already carrying
 another XDP program (native and generic; the error must name that program
 and say how to remove it, and the program must stay attached); a second
 flowprobe on an interface the first one holds (the first keeps running);
-a program orphaned by a SIGKILLed flowprobe (replaced, with a warning);
+a probe left pinned by a SIGKILLed flowprobe (taken over, its link kept);
 no privileges (setpriv to nobody, no capabilities); no kernel BTF
 (FLOWPROBE_BTF_PATH=/nonexistent).
 """
@@ -138,17 +138,18 @@ def second_probe_case(lab):
        f"first running: {first.proc.running()}, program before {held}, "
        f"after {still}\n{L.tail(first.stderr())}")
     rc = first.stop()
-    ok(rc == 0, f"{name}: the first probe then exits 0 on SIGTERM (got {rc})",
+    ok(rc == 0, f"{name}: the first probe then exits 0 on SIGINT (got {rc})",
        L.tail(first.stderr()))
     check_clean(name, lab)
 
 
 def orphan_case(lab):
-    """A flowprobe killed with SIGKILL leaves its XDP program attached
-    (netlink attachments outlive their process) and its lock released. The
-    next instance must not call that "already running": it replaces the
-    orphan, warns that the orphan's undrained counts are lost, and runs."""
-    name = "orphaned flowprobe program"
+    """A flowprobe killed with SIGKILL leaves its program attached through
+    its pinned link, counting into its pinned maps, and its lock released.
+    The next instance must not call that "already running" nor replace it
+    blindly: it takes the pinned probe over (same link, its own program)
+    and runs; stopped with Ctrl-C (SIGINT) it removes everything."""
+    name = "probe left pinned by a killed flowprobe"
     try:
         first = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
         first.start()
@@ -157,23 +158,25 @@ def orphan_case(lab):
         return
     first.proc.kill()
     orphan = lab.xdp_prog("R", lab.if_ra)
-    ok(orphan is not None, f"{name}: SIGKILL leaves the program attached",
-       f"{lab.if_ra} carries {orphan}")
+    link = os.path.join(lab.pin_dir(lab.if_ra), "link")
+    ok(orphan is not None and os.path.exists(link),
+       f"{name}: SIGKILL leaves the program attached and its link pinned",
+       f"{lab.if_ra} carries {orphan}; {link} exists: {os.path.exists(link)}")
     second = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
     try:
         second.start()
     except L.LabError as e:
-        ok(False, f"{name}: a new instance replaces it and runs", str(e) +
+        ok(False, f"{name}: a new instance takes it over and runs", str(e) +
            "\n" + L.tail(second.stderr()))
         return
     now = lab.xdp_prog("R", lab.if_ra)
     ok(now is not None and now != orphan and
-       re.search(r"replaced flowprobe XDP program id \d+ left by an instance",
+       re.search(r"took over the pinned probe on " + re.escape(lab.if_ra),
                  second.stderr()),
-       f"{name}: a new instance replaces it, with a warning",
+       f"{name}: a new instance takes it over, its own program in the link",
        f"before {orphan}, now {now}\n{L.tail(second.stderr())}")
     rc = second.stop()
-    ok(rc == 0, f"{name}: the new instance exits 0 on SIGTERM (got {rc})",
+    ok(rc == 0, f"{name}: the new instance exits 0 on SIGINT (got {rc})",
        L.tail(second.stderr()))
     check_clean(name, lab)
 
