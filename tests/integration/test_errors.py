@@ -12,10 +12,12 @@ another XDP program (native and generic; the error must name that program
 and say how to remove it, and the program must stay attached); a second
 flowprobe on an interface the first one holds (the first keeps running);
 a probe left pinned by a SIGKILLed flowprobe (taken over, its link kept);
+pins of another layout (refused, left as they were);
 no privileges (setpriv to nobody, no capabilities); no kernel BTF
 (FLOWPROBE_BTF_PATH=/nonexistent).
 """
 
+import json
 import os
 import re
 import sys
@@ -181,6 +183,52 @@ def orphan_case(lab):
     check_clean(name, lab)
 
 
+def info_value(lab, path):
+    """The pinned info map's value, as bytes."""
+    cp = lab.run("R", ["bpftool", "-j", "map", "lookup", "pinned", path,
+                       "key", "0", "0", "0", "0"], mount=False)
+    return bytes(int(x, 16) for x in json.loads(cp.stdout)["value"])
+
+
+def set_info_value(lab, path, value):
+    lab.run("R", ["bpftool", "map", "update", "pinned", path, "key", "0",
+                  "0", "0", "0", "value"] + [str(b) for b in value],
+            mount=False)
+
+
+def other_version_case(lab):
+    """Pins of another layout (the info map's layout id changed, as a
+    flowprobe build with other tables would have written): a new daemon
+    must refuse to take them over, with exit 4 and a line naming the way
+    out, and leave that probe attached and pinned as it was."""
+    name = "pinned probe of another version"
+    try:
+        first = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
+        first.start()
+    except L.LabError as e:
+        ok(False, f"{name}: the first probe starts", str(e))
+        return
+    first.stop(keep=True)
+    prog = lab.xdp_prog("R", lab.if_ra)
+    info = os.path.join(lab.pin_dir(lab.if_ra), "info")
+    value = info_value(lab, info)
+    forged = bytearray(value)
+    forged[8] ^= 0xff               # layout_id follows the 8-byte magic
+    set_info_value(lab, info, forged)
+    cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR])
+    check_error(name, cp, 4, [r"another version", r"flowprobe detach -i " +
+                              re.escape(lab.if_ra)])
+    ok(lab.xdp_prog("R", lab.if_ra) == prog and os.path.exists(info),
+       f"{name}: that probe stays attached and pinned",
+       f"{lab.if_ra} carries {lab.xdp_prog('R', lab.if_ra)}, was {prog}")
+    set_info_value(lab, info, value)
+    cp = lab.run("R", [L.FLOWPROBE_BIN, "detach", "-i", lab.if_ra, "-c",
+                       COLLECTOR], mount=False, check=False)
+    ok(cp.returncode == 0, f"{name}: restored, flowprobe detach removes it",
+       L.tail(cp.stderr))
+    check_clean(name, lab)
+
+
 def main():
     if L.PROBE_KIND != "flowprobe":
         ok(True, "# SKIP error handling is flowprobe's own, nothing to test "
@@ -212,6 +260,7 @@ def main():
         other_program_case(lab, "xdpgeneric")
         second_probe_case(lab)
         orphan_case(lab)
+        other_version_case(lab)
 
         cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR],
                        pre=["setpriv", "--reuid=65534", "--regid=65534",
