@@ -11,9 +11,17 @@
  * locks and atomics: XDP runs in softirq, one program run per CPU at a time.
  *
  * Why nothing is lost: a flow that does not fit (all ways of its bucket
- * taken by other flows) pushes the least recently seen of them, whole, to
- * the eviction ring, which the daemon merges into its cache; if even the
- * ring is full, the packet is counted as uncounted, by packets and bytes.
+ * taken by other flows) pushes one of them, whole, to the eviction ring,
+ * which the daemon merges into its cache; if even the ring is full, the
+ * packet is counted as uncounted, by packets and bytes.
+ *
+ * Which one (the flood policy): the least recently seen flow of one
+ * packet, if the bucket holds any; only a bucket of flows with two packets
+ * or more gives up its least recently seen. A flood of new flows (a SYN
+ * flood from random sources, a scan) is one packet per flow: its entries
+ * push each other out and established flows keep their ways, so they stay
+ * counted in place even when the flood has also filled the ring and its
+ * own packets go uncounted.
  * The daemon drains a generation only after making the other one live and
  * waiting out every program run that could still write it (see
  * live_table in flowprobe.bpf.c).
@@ -89,7 +97,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
 	__u32 slot = 0, cpu, idx, victim = 0;
-	__u64 oldest = ~0ull;
+	__u64 lowest = ~0ull;
 	void *table;
 
 	table = bpf_map_lookup_elem(&live_table, &slot);
@@ -106,6 +114,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 #pragma unroll
 	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
 		struct flow_entry *e = &bucket->way[i];
+		__u64 rank;
 
 		if (e->val.packets == 0) {
 			/* Ways fill in order: no later way holds this flow. */
@@ -119,14 +128,17 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 			*entry = e;
 			return FLOW_UPDATED;
 		}
-		if (e->val.last_ns < oldest) {
-			oldest = e->val.last_ns;
+		/* Rank: one-packet flows first, then by last seen. Probe
+		 * times are far below 2^63 ns (292 years). */
+		rank = e->val.last_ns | (e->val.packets > 1 ? 1ull << 63 : 0);
+		if (rank < lowest) {
+			lowest = rank;
 			victim = i;
 		}
 	}
 
-	/* Every way holds another flow: hand the least recently seen one to
-	 * the daemon whole, and take its place. */
+	/* Every way holds another flow: hand the lowest ranked one to the
+	 * daemon whole, and take its place. */
 	rec = bpf_ringbuf_reserve(&evict_ring, sizeof(*rec), 0);
 	if (!rec)
 		return FLOW_NO_ROOM;

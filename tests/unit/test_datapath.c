@@ -1175,6 +1175,53 @@ static void test_bucket_eviction(void **state)
 }
 
 /*
+ * The flood policy: a full bucket gives up its least recently seen flow of
+ * one packet before any flow with more. Flow 0 has two packets and is the
+ * least recently seen of all; plain LRU would evict it. New one-packet
+ * flows (a flood) take each other's ways and leave flow 0 counting in
+ * place; once every way holds two packets or more, the least recently seen
+ * of those goes.
+ */
+static void test_flood_keeps_established(void **state)
+{
+	static const struct {
+		int flow;
+		__u64 t;
+	} seq[] = {
+		{ 0, 1000 }, { 0, 1500 },		/* established, then quiet */
+		{ 1, 2000 }, { 2, 3000 }, { 3, 4000 },	/* bucket full */
+		{ 4, 5000 },	/* evicts flow 1, not flow 0 */
+		{ 5, 6000 },	/* evicts flow 2 */
+		{ 6, 7000 },	/* evicts flow 3 */
+		{ 7, 8000 },	/* evicts flow 4 */
+		{ 5, 9000 }, { 6, 9100 }, { 7, 9200 },	/* all four established */
+		{ 8, 9300 },	/* evicts flow 0 (last seen 1500): plain LRU */
+	};
+	struct dp *dp = *state;
+	struct check c = { .ctx = "flood keeps established flows" };
+	__u64 got[CNT__MAX];
+
+	_Static_assert(FLOW_TABLE_WAYS == 4, "the sequence is written for 4 ways");
+	dp_reset(dp);
+	for (size_t i = 0; i < ARRAY_SIZE(seq); i++)
+		send_flow(dp, seq[i].flow, seq[i].t);
+	sum_counters(dp, got);
+	check_eq(&c, "flows evicted", got[CNT_FLOWS_EVICTED], 5);
+	check_eq(&c, "uncounted", got[CNT_UNCOUNTED_PACKETS], 0);
+	check_eq(&c, "records in the eviction ring", consume_evicted(dp), 5);
+	check_evicted(&c, &dp->evicted[0], 1, 1, 2000, 2000);
+	check_evicted(&c, &dp->evicted[1], 2, 1, 3000, 3000);
+	check_evicted(&c, &dp->evicted[2], 3, 1, 4000, 4000);
+	check_evicted(&c, &dp->evicted[3], 4, 1, 5000, 5000);
+	check_evicted(&c, &dp->evicted[4], 0, 2, 1000, 1500);
+	check_table_matches_counters(&c, dp, got);
+	check_in_table(&c, dp, 5, 2, 6000, 9000);
+	check_in_table(&c, dp, 8, 1, 9300, 9300);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
+/*
  * A one-page ring holds 4096 / (8-byte record header + 88-byte entry) = 42
  * evicted flows. With nobody consuming, a new flow that finds its bucket
  * and the ring full is counted only in CNT_UNCOUNTED_*, by packets and
@@ -1489,8 +1536,10 @@ int main(void)
 		BOTH_MODES("truncation at every byte", test_truncation),
 		{ "IPv6 fragments with dest opts after the fragment header",
 		  test_fragment_dstopts_after_frag, setup_inline, teardown_dp, NULL },
-		{ "bucket full: LRU eviction to the ring", test_bucket_eviction,
+		{ "bucket full: eviction to the ring", test_bucket_eviction,
 		  setup_one_bucket, teardown_dp, NULL },
+		{ "bucket full under a flood: one-packet flows go first",
+		  test_flood_keeps_established, setup_one_bucket, teardown_dp, NULL },
 		{ "bucket and ring full: uncounted", test_ring_full_uncounted,
 		  setup_one_bucket_small_ring, teardown_dp, NULL },
 		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },
