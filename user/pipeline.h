@@ -16,6 +16,7 @@
 #include "events.h"
 #include "export_options.h"
 #include "exporter.h"
+#include "flood_report.h"
 #include "flow_cache.h"
 #include "p2p_hosts.h"
 #include "probe.h"
@@ -36,6 +37,7 @@ struct pipeline {
 	struct tcp_analysis *tcp;  /* resets, connection counters, ASes */
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
+	struct flood_report flood; /* full tables, in the log */
 	struct curve *curve;	/* utilisation samples, or NULL */
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;

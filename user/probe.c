@@ -301,6 +301,10 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
 	p->skel->rodata->conn_bucket_mask = conns - 1;
 	bpf_map__set_max_entries(p->skel->maps.conns, conns);
+	/* A ring buffer is a power of two of pages. */
+	if (cfg->evict_ring_kb)
+		bpf_map__set_max_entries(p->skel->maps.evict_ring,
+					 round_up_pow2(cfg->evict_ring_kb) * 1024);
 
 	err = flowprobe_bpf__load(p->skel);
 	if (err) {

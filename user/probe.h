@@ -32,6 +32,7 @@ struct probe_config {
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
 	bool no_conns;		/* no connection table: no reset analysis */
 	bool require_pins;	/* detach: take over a pinned probe or fail */
+	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
 };
 
 struct probe_iface {

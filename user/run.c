@@ -30,6 +30,7 @@ struct run_options {
 	struct export_options ex;
 	enum xdp_mode xdp_mode;
 	unsigned long drain_interval_ms;
+	unsigned long evict_ring_kb;
 };
 
 struct run_state {
@@ -68,8 +69,13 @@ static void run_usage(FILE *out, bool detach)
 "                                   is passed on unchanged)\n"
 "      --xdp-mode native|generic    default: native, falling back to generic\n"
 "                                   with a warning when the driver lacks XDP\n"
-"      --drain-interval MS          how often the kernel tables are read (%d)\n",
-		DEFAULT_DRAIN_INTERVAL_MS);
+"      --drain-interval MS          how often the kernel tables are read (%d)\n"
+"      --evict-ring KB              ring for flows pushed out of full table\n"
+"                                   buckets between two reads (%d; a power of\n"
+"                                   two). When it fills too, new flows' packets\n"
+"                                   are counted only as uncounted (see README,\n"
+"                                   Reliability)\n",
+		DEFAULT_DRAIN_INTERVAL_MS, EVICT_RING_BYTES / 1024);
 	export_options_usage(out);
 	fprintf(out,
 "Stopping: on SIGTERM (systemctl stop/restart, an upgrade) every flow the\n"
@@ -102,6 +108,7 @@ static int add_interfaces(struct probe *p, const char *list)
 enum {
 	OPT_XDP_MODE = EXPORT_OPT__END,
 	OPT_DRAIN,
+	OPT_EVICT_RING,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
@@ -111,6 +118,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
+		{ "evict-ring", required_argument, NULL, OPT_EVICT_RING },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -142,6 +150,10 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		case OPT_DRAIN:
 			rc = parse_ulong_option("--drain-interval", optarg, 10, 60000,
 						&o->drain_interval_ms);
+			break;
+		case OPT_EVICT_RING:
+			rc = parse_ulong_option("--evict-ring", optarg, 4, 1048576,
+						&o->evict_ring_kb);
 			break;
 		case 'h':
 			run_usage(stdout, st->detach);
@@ -245,6 +257,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	pc.max_conns = st->opt.ex.max_conns;
 	pc.no_conns = st->opt.ex.no_resets;
 	pc.require_pins = detach;
+	pc.evict_ring_kb = st->opt.evict_ring_kb;
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;

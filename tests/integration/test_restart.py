@@ -62,7 +62,7 @@ def wait_packets(probe, at_least, what):
     """Until the probe's datapath has seen at_least packets (all pinned
     counters, whichever daemon runs)."""
     return L.wait_until(
-        lambda: probe.stats().get("packets", 0) >= at_least, 60, what,
+        lambda: probe.stats(probe.argv[3]).get("packets", 0) >= at_least, 60, what,
         interval=0.1)
 
 
@@ -93,7 +93,7 @@ def main():
     with L.Lab() as lab:
         nfcapd = lab.start_nfcapd(PORT)
         probe = lab.start_probe([lab.if_ra], [f"127.0.0.1:{PORT}"])
-        base = probe.stats().get("packets", 0)
+        base = probe.stats(lab.if_ra).get("packets", 0)
         drops0 = lab.tx_dropped("A", lab.if_a)
 
         sender = lab.spawn("A", [L.PYTHON, "-c", SENDER, lab.V4["B"], DPORT,
