@@ -240,6 +240,14 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 		return EXIT_RUNTIME;
 	}
 	p->nbuckets = p->skel->rodata->bucket_mask + 1;
+	/* The pinned program's settings live in its reused .rodata. */
+	if (cfg->tap_mode != p->skel->rodata->tap_mode ||
+	    cfg->no_conns == p->skel->rodata->track_connections)
+		log_warn("the pinned probe keeps its settings (%s%s): --tap and "
+			 "--no-resets take effect after 'flowprobe detach'",
+			 p->skel->rodata->tap_mode ? "tap" : "inline",
+			 p->skel->rodata->track_connections ? ", tracking connections"
+							    : ", no connection table");
 	if (cfg->max_flows && round_up_pow2(cfg->max_flows) !=
 	    p->nbuckets * FLOW_TABLE_WAYS)
 		log_warn("--max-flows %u ignored: the pinned tables keep their %u "

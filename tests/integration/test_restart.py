@@ -3,7 +3,7 @@
 """Restart without loss: a steady stream, two daemon restarts, one detach.
 
 A in the lab sends one UDP flow to B, paced (about 2,500 packets/s, a few
-seconds). The probe on R's A-side interface exports to nfcapd. A third of
+seconds). The probe on both of R's interfaces exports to nfcapd. A third of
 the way in, the daemon gets SIGTERM (what `systemctl restart` sends) and a
 new one is started: it must say it took the pinned probe over; the same
 again at two thirds. After the stream the last daemon gets SIGTERM too,
@@ -33,6 +33,11 @@ STREAM = 10_000               # packets in the steady stream
 PPS = 2_500
 AFTER = 700                   # packets sent while no daemon runs
 
+
+def IFACES(lab):
+    """Both of R's interfaces: a takeover of a probe on several."""
+    return [lab.if_ra, lab.if_rb]
+
 # A paced sender: count datagrams at about pps, unconnected (an ICMP port
 # unreachable from B must not turn into a send error). Prints "sent N".
 SENDER = r"""
@@ -58,12 +63,20 @@ print("sent", sent, flush=True)
 """
 
 
-def wait_packets(probe, at_least, what):
+def wait_packets(probe, at_least, what, settled=False):
     """Until the probe's datapath has seen at_least packets (all pinned
-    counters, whichever daemon runs)."""
-    return L.wait_until(
-        lambda: probe.stats(probe.argv[3]).get("packets", 0) >= at_least, 60, what,
-        interval=0.1)
+    counters, whichever daemon runs, both interfaces: B's ICMP replies
+    count too). settled: and the count stopped moving (three equal
+    readings in a row), so every packet sent so far went through."""
+    seen = []
+
+    def cond():
+        n = probe.stats(probe.lab.if_ra).get("packets", 0)
+        seen.append(n)
+        if n < at_least:
+            return False
+        return not settled or seen[-3:] == [n] * 3
+    return L.wait_until(cond, 60, what, interval=0.2)
 
 
 def restart(lab, probe, n):
@@ -76,7 +89,7 @@ def restart(lab, probe, n):
        os.path.exists(os.path.join(lab.pin_dir(lab.if_ra), "link")),
        f"restart {n}: the program stays attached and pinned meanwhile",
        f"{lab.if_ra} carries {pinned}")
-    new = L.Flowprobe(lab, [lab.if_ra], [f"127.0.0.1:{PORT}"])
+    new = L.Flowprobe(lab, IFACES(lab), [f"127.0.0.1:{PORT}"])
     new.start()
     ok(re.search(r"took over the pinned probe on " + re.escape(lab.if_ra),
                  new.stderr()),
@@ -92,7 +105,7 @@ def main():
         return
     with L.Lab() as lab:
         nfcapd = lab.start_nfcapd(PORT)
-        probe = lab.start_probe([lab.if_ra], [f"127.0.0.1:{PORT}"])
+        probe = lab.start_probe(IFACES(lab), [f"127.0.0.1:{PORT}"])
         base = probe.stats(lab.if_ra).get("packets", 0)
         drops0 = lab.tx_dropped("A", lab.if_a)
 
@@ -108,7 +121,8 @@ def main():
            sender.stdout() + sender.stderr())
 
         # The last daemon goes too; the pinned program counts alone.
-        wait_packets(probe, base + STREAM, "the whole stream at the probe")
+        wait_packets(probe, base + STREAM, "the whole stream at the probe",
+                     settled=True)
         rc = probe.stop(keep=True)
         ok(rc == 0, "the last daemon exits 0 on SIGTERM", L.tail(probe.stderr()))
         cp = lab.run("A", [L.PYTHON, "-c", SENDER, lab.V4["B"], DPORT, SPORT,
@@ -116,7 +130,7 @@ def main():
         ok(cp.returncode == 0, f"{AFTER} more packets sent with no daemon "
            "running", cp.stdout + cp.stderr)
         wait_packets(probe, base + STREAM + AFTER,
-                     "the pinned program to count them")
+                     "the pinned program to count them", settled=True)
         cp = probe.detach()
         ok(cp.returncode == 0 and "took over" in cp.stderr,
            f"flowprobe detach exits 0 (got {cp.returncode})",
@@ -135,10 +149,12 @@ def main():
            f"{abs(total - pk):,}")
         ok(by == total * (PAYLOAD + 28), f"exported bytes = sent bytes: "
            f"{by:,}", f"expected {total * (PAYLOAD + 28):,}")
-        left = [f"{lab.if_ra}: {lab.xdp_prog('R', lab.if_ra)}"] \
-            if lab.xdp_prog("R", lab.if_ra) else []
-        if os.path.exists(lab.pin_dir(lab.if_ra)):
-            left.append(f"{lab.pin_dir(lab.if_ra)} still exists")
+        left = []
+        for ifn in IFACES(lab):
+            if lab.xdp_prog("R", ifn):
+                left.append(f"{ifn}: {lab.xdp_prog('R', ifn)}")
+            if os.path.exists(lab.pin_dir(ifn)):
+                left.append(f"{lab.pin_dir(ifn)} still exists")
         ok(not left, "nothing attached or pinned after detach", "\n".join(left))
 
 
