@@ -261,6 +261,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
+	pl->ds.v[DS_took_over] = pl->probe.takeover;
 	rc = pipeline_init(pl, &st->opt.ex);
 	if (rc != EXIT_OK)
 		goto cleanup;

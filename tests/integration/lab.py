@@ -631,6 +631,9 @@ class Flowprobe:
         self.proc.wait_for(r"flowprobe: running", timeout)
 
     def stats(self, iface=None):
+        """This probe's counters (its first interface by default: other
+        probes on the machine pin theirs too)."""
+        iface = iface or self.argv[3].split(",")[0]
         argv = [FLOWPROBE_BIN, "stats"] + (["-i", iface] if iface else [])
         cp = self.lab.run("R", argv, mount=False, check=False, timeout=30)
         out = {}
