@@ -483,21 +483,11 @@ static __always_inline __u8 conn_update(struct conn_state *st,
 	return type;
 }
 
-/* The seeded hash of a connection key (flow_hash's mixing, over the
- * conn_key's ten words). */
+/* The seeded hash of a connection key; another seed than the flow
+ * table's, so the two tables' buckets do not fill alike. */
 static __always_inline __u32 conn_hash(const struct conn_key *k)
 {
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = hash_seed ^ 0x2545F491;
-
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*k) / 4); i++) {
-		h ^= w[i];
-		h *= 0x9E3779B1;
-		h ^= h >> 15;
-	}
-	h *= 0x85EBCA6B;
-	return h ^ (h >> 13);
+	return hash_words((const __u32 *)k, sizeof(*k) / 4, hash_seed ^ 0x2545F491);
 }
 
 static __always_inline bool conn_key_equal(const struct conn_key *a,

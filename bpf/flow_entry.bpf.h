@@ -17,21 +17,27 @@
 /* Set by the daemon before load: random, so no one can aim at a bucket. */
 const volatile __u32 hash_seed = 0;
 
-/* Multiply-xorshift over the key's eleven 32-bit words, seeded. Cheap, and
- * the seed keeps an attacker from filling one bucket on purpose. */
-static __always_inline __u32 flow_hash(const struct flow_key *key)
+/* Multiply-xorshift over n 32-bit words (a constant: the loop unrolls),
+ * seeded. Cheap, and the seed keeps an attacker from filling one bucket
+ * on purpose. The flow table and the connection table both use it. */
+static __always_inline __u32 hash_words(const __u32 *w, const int n, __u32 seed)
 {
-	const __u32 *w = (const __u32 *)key;
-	__u32 h = hash_seed;
+	__u32 h = seed;
 
 #pragma unroll
-	for (int i = 0; i < (int)(sizeof(*key) / 4); i++) {
+	for (int i = 0; i < n; i++) {
 		h ^= w[i];
 		h *= 0x9E3779B1;
 		h ^= h >> 15;
 	}
 	h *= 0x85EBCA6B;
 	return h ^ (h >> 13);
+}
+
+/* Over the key's eleven words. */
+static __always_inline __u32 flow_hash(const struct flow_key *key)
+{
+	return hash_words((const __u32 *)key, sizeof(*key) / 4, hash_seed);
 }
 
 /* Keys are 8-byte aligned in entries and on the stack (see callers). */

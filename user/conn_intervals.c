@@ -25,6 +25,7 @@
 #include "asn_table.h"
 #include "conn_intervals.h"
 #include "json_output.h"
+#include "hash.h"
 
 /* ---- decision rules (docs/intervals.md) --------------------------------- */
 
@@ -349,12 +350,7 @@ static void add_to_groups(struct conn_intervals *ci, bool bittorrent,
 
 static uint64_t key_hash(const struct conn_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
+	return hash_bytes(k, sizeof(*k));
 }
 
 static struct pending **pending_slot(struct conn_intervals *ci,

@@ -7,17 +7,12 @@
 #include "curve_json.h"
 #include "json_output.h"
 
+/* Samples come a few a second and people tail them: flushed at once. */
 static int write_line(FILE *out, json_t *obj)
 {
-	int err;
+	int err = json_write_line(out, obj);
 
-	if (!obj)
-		return -ENOMEM;
-	err = json_dumpf(obj, out, JSON_COMPACT);
-	json_decref(obj);
-	if (err || fputc('\n', out) == EOF || fflush(out))
-		return -EIO;
-	return 0;
+	return err ? err : (fflush(out) ? -EIO : 0);
 }
 
 int curve_json_sample(FILE *out, const struct curve_sample *s, uint64_t wall_ms)

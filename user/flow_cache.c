@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "flow_cache.h"
+#include "hash.h"
 
 #define NO_ENTRY UINT32_MAX
 #define MIN_BUCKETS 1024
@@ -30,22 +31,9 @@ struct flow_cache {
 	uint64_t lack_of_resources;
 };
 
-/* 64-bit multiply-xorshift over the key's words: keys are zero-padded, so
- * hashing the whole struct is well defined. */
 static uint64_t key_hash(const struct flow_key *key)
 {
-	const unsigned char *p = (const unsigned char *)key;
-	uint64_t h = 0x9E3779B97F4A7C15ull, w;
-
-	for (size_t i = 0; i + 8 <= sizeof(*key); i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-		h ^= h >> 31;
-	}
-	w = 0;
-	memcpy(&w, p + sizeof(*key) - sizeof(*key) % 8, sizeof(*key) % 8);
-	h = (h ^ w) * 0x94D049BB133111EBull;
-	return h ^ (h >> 29);
+	return hash_bytes(key, sizeof(*key));
 }
 
 static uint32_t *bucket_of(struct flow_cache *fc, const struct flow_key *key)

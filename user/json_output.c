@@ -60,8 +60,7 @@ static const char *end_reason_name(uint8_t reason)
 	return "unknown";
 }
 
-/* One object, one line; takes the reference to obj (NULL: out of memory). */
-static int write_line(FILE *out, json_t *obj)
+int json_write_line(FILE *out, json_t *obj)
 {
 	int err;
 
@@ -114,7 +113,7 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 		json_object_set_new(obj, "src_as", json_integer(rec->src_as));
 		json_object_set_new(obj, "dst_as", json_integer(rec->dst_as));
 	}
-	return write_line(out, obj);
+	return json_write_line(out, obj);
 }
 
 const char *flow_reset_verdict_name(uint8_t v)
@@ -248,5 +247,5 @@ int json_write_bt_event(FILE *out, const struct event *ev, uint64_t wall_ms)
 		json_decref(obj);
 		obj = NULL;
 	}
-	return write_line(out, obj);
+	return json_write_line(out, obj);
 }

@@ -9,7 +9,12 @@
 #define JSON_OUTPUT_H
 
 #include <stdio.h>
+#include <jansson.h>
 #include "flow_record.h"
+
+/* One object as one line (JSON Lines); takes the reference to obj (NULL:
+ * out of memory). Returns 0, -ENOMEM or -EIO. Every JSON writer uses it. */
+int json_write_line(FILE *out, json_t *obj);
 
 /* Writes one {"type":"flow",...} line; returns 0, -ENOMEM or -EIO. */
 int json_write_flow(FILE *out, const struct flow_record *rec);

@@ -776,7 +776,6 @@ int p2p_write_json(FILE *out, const struct p2p_host_report *r)
 {
 	char host[INET6_ADDRSTRLEN], start[40], end[40];
 	json_t *obj;
-	int err;
 
 	json_format_addr(host, sizeof(host), r->addr, r->ip_version);
 	json_format_time(start, sizeof(start), r->period_start_ms);
@@ -796,13 +795,7 @@ int p2p_write_json(FILE *out, const struct p2p_host_report *r)
 			"bt_events", (json_int_t)r->bt_events,
 			"kinds", kinds_array(r->kinds),
 			"reasons", reasons_array(r));
-	if (!obj)
-		return -ENOMEM;
-	err = json_dumpf(obj, out, JSON_COMPACT);
-	json_decref(obj);
-	if (err || fputc('\n', out) == EOF)
-		return -EIO;
-	return 0;
+	return json_write_line(out, obj);
 }
 
 void p2p_format_log(char *buf, size_t len, const struct p2p_host_report *r)

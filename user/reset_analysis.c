@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "reset_analysis.h"
+#include "hash.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -138,15 +139,9 @@ void conn_key_of_flow(struct conn_key *out, const struct flow_key *key)
 	out->port[src_low ? 1 : 0] = key->dport;
 }
 
-/* FNV-1a over the whole key: conn_key_of_flow zeroes the padding. */
 static uint64_t key_hash(const struct conn_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
+	return hash_bytes(k, sizeof(*k));
 }
 
 /* ---- the record pool and its index ---------------------------------------- */

@@ -14,19 +14,6 @@
 #include "json_output.h"
 #include "reset_json.h"
 
-/* One object, one line; takes the reference to obj (NULL: out of memory). */
-static int write_line(FILE *out, json_t *obj)
-{
-	int err;
-
-	if (!obj)
-		return -ENOMEM;
-	err = json_dumpf(obj, out, JSON_COMPACT);
-	json_decref(obj);
-	if (err || fputc('\n', out) == EOF)
-		return -EIO;
-	return 0;
-}
 
 /* ["R1","R6",...] in signal order. */
 static json_t *signal_list(uint32_t signals)
@@ -91,7 +78,7 @@ int json_write_reset(FILE *out, const struct reset_report *r, uint64_t wall_ms)
 	json_format_time(time, sizeof(time), wall_ms);
 	json_format_tcp_flags(flags, sizeof(flags), pkt->tcp_flags);
 
-	return write_line(out, json_pack(
+	return json_write_line(out, json_pack(
 		"{s:s, s:s, s:o, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I,"
 		" s:I, s:i, s:s, s:i, s:i, s:i, s:b, s:b, s:o, s:o}",
 		"type", "reset",
@@ -130,7 +117,7 @@ int json_write_reset_connection(FILE *out, const struct conn_report *c,
 	json_format_time(first, sizeof(first), wall_ms >= span_ms ? wall_ms - span_ms : 0);
 	json_format_time(last, sizeof(last), wall_ms);
 
-	return write_line(out, json_pack(
+	return json_write_line(out, json_pack(
 		"{s:s, s:s, s:o, s:I, s:I, s:I, s:b, s:b, s:b, s:s, s:s,"
 		" s:s, s:s, s:i, s:i, s:i, s:i, s:i}",
 		"type", "reset_connection",

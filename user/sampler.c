@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sampler.h"
+#include "hash.h"
 
 struct bin_acc {
 	double bytes;
@@ -45,16 +46,11 @@ struct sampler {
 	uint64_t dropped;
 };
 
-/* Keys are zero-padded (the datapath builds them that way), so hashing
- * and comparing the whole struct is well defined. */
+/* Keys are zero-padded (the datapath builds them that way), so comparing
+ * the whole struct is well defined. */
 static uint64_t key_hash(const struct flow_key *key)
 {
-	const unsigned char *p = (const unsigned char *)key;
-	uint64_t h = 0xCBF29CE484222325ull;
-
-	for (size_t i = 0; i < sizeof(*key); i++)
-		h = (h ^ p[i]) * 0x100000001B3ull;
-	return h ^ (h >> 32);
+	return hash_bytes(key, sizeof(*key));
 }
 
 static int rebuild_index(struct sampler *s, size_t size)

@@ -16,6 +16,7 @@
 #include "reset_analysis.h"
 #include "reset_json.h"
 #include "tcp_analysis.h"
+#include "hash.h"
 
 /*
  * Decided verdicts by connection, for the flows still to be exported: a
@@ -46,15 +47,7 @@ struct tcp_analysis {
 
 static uint32_t conn_key_hash(const struct conn_key *k)
 {
-	const uint32_t *w = (const uint32_t *)k;
-	uint32_t h = 0x811c9dc5;
-
-	for (size_t i = 0; i < sizeof(*k) / 4; i++) {
-		h ^= w[i];
-		h *= 0x9E3779B1;
-		h ^= h >> 15;
-	}
-	return h;
+	return (uint32_t)hash_bytes(k, sizeof(*k));
 }
 
 static struct verdict_slot *verdict_slot(struct tcp_analysis *ta,
@@ -180,12 +173,10 @@ static void on_interval(void *ctx, void *json_interval)
 		 (long long)counter_of(o, "open"), (long long)counter_of(o, "forged"),
 		 (long long)counter_of(o, "suspect"), (long long)counter_of(o, "blocked"),
 		 json_is_string(why) ? json_string_value(why) : "n/a");
-	if (ta->ex->json) {
-		if (json_dumpf(o, ta->ex->json, JSON_COMPACT) != 0 ||
-		    fputc('\n', ta->ex->json) == EOF)
-			json_line_error(ta);
-	}
-	json_decref(o);
+	if (!ta->ex->json)
+		json_decref(o);
+	else if (json_write_line(ta->ex->json, o) != 0)
+		json_line_error(ta);
 }
 
 struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
