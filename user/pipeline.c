@@ -272,6 +272,7 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	/* Verdicts before expiry: a reset flow leaves the cache only after
 	 * its verdict is decided (the end-of-flow grace outlasts the hold). */
 	tcp_analysis_tick(pl->tcp, now_ns, wall_ms);
+	flood_report_tick(&pl->flood, pl->counters, now_ns);
 	flow_cache_expire(pl->cache, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
@@ -286,7 +287,9 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	 * so afterwards neither table has a writer; the one that becomes live
 	 * may still hold packets of runs that straddled the detach. */
 	drain(pl);
-	if (!pl->quiescent)
+	/* Still attached (a stop that leaves the probe counting): the live
+	 * table has a writer and stays for the next daemon to drain. */
+	if (!pl->quiescent && !probe_attached(&pl->probe))
 		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
 								 pl->probe.live);
 	if (pl->events)
@@ -294,6 +297,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
 	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
+	flood_report_finish(&pl->flood, pl->counters);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
 	feed_history(pl, wall_ms);
