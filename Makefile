@@ -10,6 +10,7 @@
 #   make fuzz       libFuzzer harnesses and the packet fuzzer, FUZZ_SECONDS each
 #   make test-sanitize  the unit tests built with ASan, LSan and UBSan
 #   make soak       the probe under steady churning load for SOAK_SECONDS
+#   make install    binary, dashboard files, systemd unit (PREFIX, DESTDIR)
 #
 # The flow mirrors libbpf-bootstrap: clang -target bpf -> .bpf.o ->
 # bpftool gen skeleton -> .skel.h included by the daemon.
@@ -33,6 +34,7 @@ DEPS_BUILD := \
 	libpcap-dev    `# reads pcap and pcapng captures for replay` \
 	libjansson-dev `# JSON Lines output without hand-written escaping` \
 	libplplot-dev  `# flowprobe curve: axes, ticks, labels of the SVG picture` \
+	libmicrohttpd-dev `# the daemon's dashboard, JSON API and /metrics (--http)` \
 	iproute2       `# ip link / ip netns for the lab and the tests` \
 	pkg-config     `# finds the libraries' flags`
 DEPS_TEST := \
@@ -45,14 +47,22 @@ DEPS_TEST := \
 	python3-scapy  `# crafts odd packets (fragments, VLANs) in tests` \
 	tcpdump        `# ground truth: captures what the test hosts sent` \
 	util-linux     `# nsenter, setpriv for the privilege test` \
+	chromium       `# headless browser for the dashboard test (driven by playwright-core)` \
+	prometheus     `# promtool checks /metrics against the Prometheus text format` \
 	libclang-rt-14-dev `# libFuzzer, ASan and UBSan runtimes for clang: tests/fuzz`
+# The dashboard's charting library (and the browser test's driver) come
+# from the npm registry, pinned by web/package-lock.json. Installed only
+# when npm is missing: a machine's own Node.js (e.g. NodeSource's, which
+# conflicts with Debian's npm package) is used as it is.
+DEPS_WEB := nodejs npm
 
 # Commands and headers whose absence means `make deps` has not run.
 DEPS_PROBE_CMDS := $(CLANG) $(BPFTOOL) pkg-config
 DEPS_PROBE_HDRS := /usr/include/bpf/libbpf.h /usr/include/libelf.h \
 	/usr/include/zlib.h /usr/include/pcap/pcap.h /usr/include/jansson.h \
-	/usr/include/plplot/plplot.h
-DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv
+	/usr/include/plplot/plplot.h /usr/include/microhttpd.h
+DEPS_TEST_CMDS  := nfcapd nfdump tshark nfacctd softflowd tcpdump nsenter setpriv \
+	chromium promtool
 DEPS_TEST_HDRS  := /usr/include/cmocka.h \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
 
@@ -60,7 +70,7 @@ DEPS_TEST_HDRS  := /usr/include/cmocka.h \
 CFLAGS     ?= -O2 -g
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser -I$(OUT) \
 	-D_GNU_SOURCE -I/usr/include/plplot
-USER_LIBS  := -lbpf -lelf -lz -ljansson -lpcap -lplplot
+USER_LIBS  := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # Extra -D flags for the BPF object, e.g. BPF_DEFINES=-DMAX_FLOWS=64
@@ -90,10 +100,10 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
 
-.PHONY: all deps deps-check deps-test-check test unit integration demo \
-	clean vmlinux bench install fuzz fuzz-build test-sanitize soak
+.PHONY: all deps deps-check deps-test-check deps-web-check test unit integration \
+	demo clean vmlinux bench install web fuzz fuzz-build test-sanitize soak
 
-all: deps-check flowprobe
+all: deps-check flowprobe web
 
 # --- dependencies ----------------------------------------------------------
 deps:
@@ -114,6 +124,20 @@ deps-test-check: deps-check
 	$(PYTHON) -c 'import scapy' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then echo "test dependencies missing: running make deps"; \
 		$(MAKE) --no-print-directory deps; fi
+
+deps-web-check:
+	@command -v npm >/dev/null || { echo "npm missing: installing $(DEPS_WEB)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends $(DEPS_WEB); }
+
+# --- web assets --------------------------------------------------------------
+# Chart.js (and playwright-core for the browser test) from the committed
+# lock file; the daemon serves web/ itself, no CDN at run time.
+WEB_STAMP := web/node_modules/.package-lock.json
+web: $(WEB_STAMP)
+$(WEB_STAMP): web/package.json web/package-lock.json | deps-web-check
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # --- BPF -------------------------------------------------------------------
 vmlinux:
@@ -212,7 +236,7 @@ bench: deps-test-check flowprobe $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TOOL_BINS)
 # Every test prints TAP ("ok N - ..." / "not ok N - ..."); tests/run.sh runs
 # them all, keeps going after a failure, and ends with "N passed, N failed".
 # The benchmarks are built (not run) too, so they cannot rot unnoticed.
-test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS) \
+test: deps-test-check flowprobe web $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS) \
 		$(BENCH_BINS) $(BENCH_BPF_OBJS) $(SAN_UNIT_BINS) $(FUZZ_BINS)
 	@FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh $(UNIT_BINS) \
 		$(SAN_UNIT_BINS) tests/fuzz/run_fuzz.sh -- tests/integration/test_*.py
@@ -220,10 +244,10 @@ test: deps-test-check flowprobe $(UNIT_BINS) $(TOOL_BINS) $(TEST_BPF_OBJS) \
 unit: deps-test-check flowprobe $(UNIT_BINS)
 	@tests/run.sh $(UNIT_BINS) --
 
-integration: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
+integration: deps-test-check flowprobe web $(TOOL_BINS) $(TEST_BPF_OBJS)
 	@tests/run.sh -- tests/integration/test_*.py
 
-demo: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
+demo: deps-test-check flowprobe web $(TOOL_BINS) $(TEST_BPF_OBJS)
 	$(PYTHON) tests/demo.py
 
 # The probe under steady churning load: RSS, table fill, drain time and
@@ -233,7 +257,29 @@ soak: deps-test-check flowprobe
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/soak.py
 
 clean:
-	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe
+	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe web/node_modules
+
+# --- install -----------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the dashboard's
+# files, the systemd unit and its /etc/default file (never overwritten if
+# present). Nothing is enabled or started.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+WEBDIR     := $(PREFIX)/share/flowprobe/web
+install: all
+	install -D -m 0755 flowprobe $(DESTDIR)$(PREFIX)/sbin/flowprobe
+	install -D -m 0644 web/index.html $(DESTDIR)$(WEBDIR)/index.html
+	install -D -m 0644 web/app.js $(DESTDIR)$(WEBDIR)/app.js
+	install -D -m 0644 web/style.css $(DESTDIR)$(WEBDIR)/style.css
+	install -D -m 0644 web/node_modules/chart.js/dist/chart.umd.js \
+		$(DESTDIR)$(WEBDIR)/vendor/chart.umd.js
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@WEBDIR@|$(WEBDIR)|g' \
+		dist/flowprobe.service > $(OUT)/flowprobe.service
+	install -D -m 0644 $(OUT)/flowprobe.service $(DESTDIR)$(UNITDIR)/flowprobe.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/flowprobe ] || \
+		install -D -m 0644 dist/flowprobe.default $(DESTDIR)$(SYSCONFDIR)/default/flowprobe
 
 # Keep intermediate BPF objects: the tests load them directly.
 .SECONDARY:

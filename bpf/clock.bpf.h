@@ -5,8 +5,9 @@
  * coarse clock helper costs ~20 ns a packet on machines whose every helper
  * call goes through retpolines, and NetFlow's timestamps are milliseconds.
  * The daemon starts the timer once after load (clock_start, run with
- * BPF_PROG_TEST_RUN); it lives as long as the program does, so a program
- * left attached by a crashed daemon keeps correct time. Until it runs,
+ * BPF_PROG_TEST_RUN); it lives as long as its map, which is pinned, so a
+ * probe left counting by a stopped daemon keeps correct time, and a daemon
+ * taking it over re-arms the same timer with its own callback. Until it runs,
  * the coarse clock is used.
  */
 #ifndef CLOCK_BPF_H
@@ -17,6 +18,7 @@
 
 #define CLOCK_MONOTONIC 1
 #define CLOCK_TICK_NS 1000000 /* 1 ms */
+#define CLOCK_EBUSY 16 /* errno.h is not for BPF programs */
 
 struct clock_state {
 	struct bpf_timer timer;
@@ -48,12 +50,17 @@ int clock_start(struct xdp_md *ctx)
 {
 	struct clock_state *st;
 	__u32 zero = 0;
+	long err;
 
 	st = bpf_map_lookup_elem(&clock_timer, &zero);
 	if (!st)
 		return XDP_ABORTED;
 	clock_now_ns = bpf_ktime_get_ns();
-	if (bpf_timer_init(&st->timer, &clock_timer, CLOCK_MONOTONIC) != 0 ||
+	err = bpf_timer_init(&st->timer, &clock_timer, CLOCK_MONOTONIC);
+	/* -EBUSY: a takeover, the timer of the pinned probe is still armed.
+	 * Point it at this program's callback, so the old program it holds
+	 * can go. */
+	if ((err && err != -CLOCK_EBUSY) ||
 	    bpf_timer_set_callback(&st->timer, clock_tick) != 0 ||
 	    bpf_timer_start(&st->timer, CLOCK_TICK_NS, 0) != 0)
 		return XDP_ABORTED;

@@ -11,9 +11,25 @@
  * locks and atomics: XDP runs in softirq, one program run per CPU at a time.
  *
  * Why nothing is lost: a flow that does not fit (all ways of its bucket
- * taken by other flows) pushes the least recently seen of them, whole, to
- * the eviction ring, which the daemon merges into its cache; if even the
- * ring is full, the packet is counted as uncounted, by packets and bytes.
+ * taken by other flows) pushes one of them, whole, to the eviction ring,
+ * which the daemon merges into its cache; if even the ring is full, the
+ * packet is counted as uncounted, by packets and bytes.
+ *
+ * Which one (the flood policy): the least recently seen flow of one
+ * packet, if the bucket holds any; only a bucket of flows with two packets
+ * or more gives up its least recently seen. A flood of new flows (a SYN
+ * flood from random sources, a scan) is one packet per flow: its entries
+ * push each other out and established flows keep their ways, so they stay
+ * counted in place even when the flood has also filled the ring and its
+ * own packets go uncounted.
+ *
+ * After a drain swap every flow enters the fresh generation again, and a
+ * flood fills it within milliseconds; an established flow re-entering then
+ * needs an eviction like any new flow. So the ring keeps a reserve: once it
+ * is half full, only flows that recently had two packets or more in one
+ * generation (a bit in established_hint) may evict; a new flow without the
+ * bit is refused (its packet counted in uncounted_*, and in
+ * new_flows_refused). One-packet flood flows never set the bit.
  * The daemon drains a generation only after making the other one live and
  * waiting out every program run that could still write it (see
  * live_table in flowprobe.bpf.c).
@@ -69,11 +85,55 @@ struct {
 	__uint(max_entries, EVICT_RING_BYTES);
 } evict_ring SEC(".maps");
 
+/*
+ * Flows that reached two packets in a generation, one bit per flow hash:
+ * the datapath sets bits (a plain OR on a shared word: a lost race only
+ * costs a hint), the daemon clears them every ESTABLISHED_HINT_DRAINS
+ * drains, right after a swap, so flows long gone stop holding the
+ * reserve. A hash collision only lets a flood flow into the reserve.
+ */
+struct established_hint {
+	__u64 w[ESTABLISHED_HINT_BITS / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct established_hint);
+} established_hint SEC(".maps");
+
+static __always_inline void hint_set(__u32 h)
+{
+	struct established_hint *eh;
+	__u32 zero = 0, i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
+
+	eh = bpf_map_lookup_elem(&established_hint, &zero);
+	if (eh)
+		eh->w[i] |= 1ull << (h % 64);
+}
+
+/* May this new flow evict? Always while the ring is less than half full;
+ * beyond that only a flow with its hint bit (established recently). */
+static __always_inline bool may_evict(__u32 h)
+{
+	struct established_hint *eh;
+	__u32 zero = 0, i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
+
+	if (bpf_ringbuf_query(&evict_ring, BPF_RB_AVAIL_DATA) * 2 <
+	    bpf_ringbuf_query(&evict_ring, BPF_RB_RING_SIZE))
+		return true;
+	eh = bpf_map_lookup_elem(&established_hint, &zero);
+	return eh && (eh->w[i] & (1ull << (h % 64)));
+}
+
 enum flow_update_result {
 	FLOW_UPDATED,	/* counted into an existing entry */
 	FLOW_CREATED,	/* counted into a new entry */
 	FLOW_EVICTED,	/* new entry, after evicting another flow to the ring */
 	FLOW_NO_ROOM,	/* bucket and ring full: not counted */
+	FLOW_REFUSED,	/* bucket full, ring in reserve, flow not established:
+			   not counted */
 	FLOW_NO_TABLE,	/* no live table or bucket: cannot happen */
 };
 
@@ -88,8 +148,8 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
-	__u32 slot = 0, cpu, idx, victim = 0;
-	__u64 oldest = ~0ull;
+	__u32 slot = 0, cpu, idx, victim = 0, h;
+	__u64 lowest = ~0ull;
 	void *table;
 
 	table = bpf_map_lookup_elem(&live_table, &slot);
@@ -98,7 +158,8 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 	cpu = bpf_get_smp_processor_id();
 	if (cpu >= nr_cpus)
 		return FLOW_NO_TABLE;
-	idx = cpu * (bucket_mask + 1) + (flow_hash(key) & bucket_mask);
+	h = flow_hash(key);
+	idx = cpu * (bucket_mask + 1) + (h & bucket_mask);
 	bucket = bpf_map_lookup_elem(table, &idx);
 	if (!bucket)
 		return FLOW_NO_TABLE;
@@ -106,6 +167,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 #pragma unroll
 	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
 		struct flow_entry *e = &bucket->way[i];
+		__u64 rank;
 
 		if (e->val.packets == 0) {
 			/* Ways fill in order: no later way holds this flow. */
@@ -116,17 +178,24 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi,
 		}
 		if (flow_key_equal(&e->key, key)) {
 			flow_value_add(&e->val, pi, now);
+			if (e->val.packets == 2)
+				hint_set(h);
 			*entry = e;
 			return FLOW_UPDATED;
 		}
-		if (e->val.last_ns < oldest) {
-			oldest = e->val.last_ns;
+		/* Rank: one-packet flows first, then by last seen. Probe
+		 * times are far below 2^63 ns (292 years). */
+		rank = e->val.last_ns | (e->val.packets > 1 ? 1ull << 63 : 0);
+		if (rank < lowest) {
+			lowest = rank;
 			victim = i;
 		}
 	}
 
-	/* Every way holds another flow: hand the least recently seen one to
-	 * the daemon whole, and take its place. */
+	/* Every way holds another flow: hand the lowest ranked one to the
+	 * daemon whole, and take its place. */
+	if (!may_evict(h))
+		return FLOW_REFUSED;
 	rec = bpf_ringbuf_reserve(&evict_ring, sizeof(*rec), 0);
 	if (!rec)
 		return FLOW_NO_ROOM;

@@ -186,6 +186,11 @@ flow_account(const struct flow_key *key, const struct packet_info *pi,
 		cnt->v[CNT_FLOW_PACKETS]++;
 		cnt->v[CNT_FLOW_BYTES] += pi->ip_bytes;
 		return entry;
+	case FLOW_REFUSED:
+		cnt->v[CNT_NEW_FLOWS_REFUSED]++;
+		cnt->v[CNT_UNCOUNTED_PACKETS]++;
+		cnt->v[CNT_UNCOUNTED_BYTES] += pi->ip_bytes;
+		return NULL;
 	case FLOW_NO_TABLE:
 		cnt->v[CNT_TABLE_MISSING]++;
 		/* fall through */

@@ -350,7 +350,8 @@ struct flow_bucket {
 	X(CNT_CONNS_CREATED, "conns_created", "TCP connections entered in the connection table") \
 	X(CNT_CONNS_EVICTED, "conns_evicted", "connections (closed, half-open or long idle first) that made room for a new one") \
 	X(CNT_CONN_TABLE_FULL, "conn_table_full", "TCP packets of connections a bucket of live connections had no room for (reset analysis blind to them; flows still counted)") \
-	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)")
+	X(CNT_TABLE_MISSING, "table_missing", "no live flow table or bucket (cannot happen; counted as uncounted too)") \
+	X(CNT_NEW_FLOWS_REFUSED, "new_flows_refused", "packets of new flows refused an eviction: bucket full and the eviction ring past half, kept for established flows (in uncounted_* too)")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,
 enum counter {

@@ -47,6 +47,13 @@
 #endif
 
 /* Event ring size in bytes (power of two, multiple of the page size). */
+/* Bits of the established-flow hint (bpf/flow_table.bpf.h), and how many
+ * drains the daemon lets pass between clearing it. */
+#ifndef ESTABLISHED_HINT_BITS
+#define ESTABLISHED_HINT_BITS 65536
+#endif
+#define ESTABLISHED_HINT_DRAINS 64
+
 #ifndef EVENT_RING_BYTES
 #define EVENT_RING_BYTES (1024 * 1024)
 #endif

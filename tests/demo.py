@@ -15,11 +15,20 @@ limited to 20 Mbit/s by tc tbf carries TCP flows paced at 2 Mbit/s each,
 in rising numbers until the link saturates; the probe samples it, the
 knee it finds is printed, and `flowprobe curve` draws the picture into
 build/demo/curve.svg.
+
+Last, the dashboard: a third lab with the same customers (ordinary
+traffic, the BitTorrent customer, the forged resets) and `flowprobe run
+--http` in R, reachable from this host through a veth link R <-> host on a
+link-local address; as that is not loopback the probe requires a token,
+which the printed URL carries. The demo then serves until Ctrl-C, or for
+DEMO_SECONDS seconds; DEMO_SECONDS=0 skips this part.
 """
 
 import os
+import secrets
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True      # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -160,13 +169,78 @@ def utilisation_curve():
     return 0 if rc == 0 and cp.returncode == 0 else 1
 
 
+def dashboard_link(lab):
+    """A veth pair host <-> R on a link-local /30: the host's browser
+    reaches the probe's --http in R. Deleted with R's namespace."""
+    net = f"169.254.{os.getpid() % 250 + 1}"
+    host_if, r_if = f"{lab.prefix}h", f"{lab.prefix}rh"
+    L.sh(["ip", "link", "add", host_if, "type", "veth", "peer", "name", r_if,
+          "netns", lab.ns["R"]])
+    L.sh(["ip", "addr", "add", f"{net}.1/30", "dev", host_if])
+    L.sh(["ip", "link", "set", host_if, "up"])
+    lab.run("R", ["ip", "addr", "add", f"{net}.2/30", "dev", r_if])
+    lab.run("R", ["ip", "link", "set", r_if, "up"])
+    return f"{net}.2"
+
+
+def dashboard_demo(seconds):
+    """The support desk's view of the same customers, served until Ctrl-C
+    (seconds None) or for `seconds`."""
+    say("")
+    say("the dashboard: the same customers again, with flowprobe run --http ...")
+    with L.Lab(keep_dir_on_failure=False) as lab:
+        addr = dashboard_link(lab)
+        token = secrets.token_hex(16)
+        token_file = os.path.join(lab.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(token + "\n")
+        probe = lab.start_probe([lab.if_ra, lab.if_rb], [], active=10,
+                                inactive=2, extra=[
+            "--local", "10.0.1.0/24,fd00:1::/64", "--http", f"{addr}:8080",
+            "--http-token-file", token_file, "--history", "15m",
+            "--sample", "1s", "--capacity", "1G"])
+        ok, _ = lab.drive_mix()
+        say("  ordinary traffic: " + ("done" if ok else "some exchanges failed"))
+        say("  " + bittorrent_customer(lab))
+        import rst_injector as RI
+        live = RI.LiveResets(lab, L)
+        live.start()
+        say(f"  forged resets injected: {len(live.drive(mix=False))}")
+        url = f"http://{addr}:8080/?token={token}"
+        say("")
+        say(f"dashboard: {url}")
+        say(f"  customer page: http://{addr}:8080/?token={token}#host/{BT_HOST}")
+        say(f"  metrics:       curl -H 'Authorization: Bearer {token}' "
+            f"http://{addr}:8080/metrics")
+        say("serving " + (f"for {seconds} s (DEMO_SECONDS)" if seconds
+                          else "until Ctrl-C"))
+        deadline = time.monotonic() + seconds if seconds else None
+        try:
+            while probe.proc.running() and (deadline is None or
+                                            time.monotonic() < deadline):
+                time.sleep(1)       # nothing to synchronise: just serving
+        except (KeyboardInterrupt, SystemExit):
+            say("")
+        rc = probe.stop()
+        say(f"flowprobe stopped (exit {rc})")
+        return 0 if rc == 0 else 1
+
+
 def main():
     if os.geteuid() != 0:
         say("demo: needs root (network namespaces, XDP): sudo make demo")
         return 3
+    seconds = os.environ.get("DEMO_SECONDS")
+    try:
+        seconds = None if seconds in (None, "") else int(seconds)
+    except ValueError:
+        say(f"demo: DEMO_SECONDS={seconds!r} is not a whole number of seconds")
+        return 2
     rc = flow_demo()
     if L.PROBE_KIND == "flowprobe":
         rc = max(rc, utilisation_curve())
+        if seconds != 0:
+            rc = max(rc, dashboard_demo(seconds))
     return rc
 
 

@@ -37,7 +37,8 @@
 	X(conn_slots, "connection table ways")                                \
 	X(conn_entries, "connections in the table at the last interval's read") \
 	X(conns_open, "of those, open (established, not reset, not idle)")  \
-	X(intervals, "interval reports written")
+	X(intervals, "interval reports written")                              \
+	X(took_over, "1: this daemon took over a pinned probe (datapath counters carry its history)")
 
 #define DAEMON_STAT_ENUM(name, help) DS_##name,
 enum daemon_stat {

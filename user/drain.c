@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "flowprobe.skel.h"
 #include "drain.h"
 #include "log.h"
 
@@ -17,6 +19,7 @@ struct drainer {
 	struct flow_cache *cache;
 	struct ring_buffer *evictions;
 	uint64_t evicted_records;
+	uint64_t swaps;
 	drain_observer observer;
 	void *observer_ctx;
 };
@@ -98,6 +101,18 @@ static void consume_evictions(struct drainer *d, struct drain_result *res)
 	res->evicted_records = d->evicted_records;
 }
 
+/* Forgets which flows were established, so flows long gone stop holding
+ * the eviction ring's reserve. */
+static void clear_established_hint(struct probe *p)
+{
+	static const __u64 zero_bits[ESTABLISHED_HINT_BITS / 64];
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.established_hint), &zero,
+				zero_bits, BPF_ANY) != 0)
+		log_warn("cannot clear the established-flow hint: %s", strerror(errno));
+}
+
 int drainer_run(struct drainer *d, struct drain_result *res)
 {
 	int old_gen, err;
@@ -109,6 +124,10 @@ int drainer_run(struct drainer *d, struct drain_result *res)
 		consume_evictions(d, res);
 		return err;
 	}
+	/* Right after the swap: flows re-entering the fresh generation set
+	 * their bit again at their second packet (flow_table.bpf.h). */
+	if (++d->swaps % ESTABLISHED_HINT_DRAINS == 0)
+		clear_established_hint(d->probe);
 	res->entries = drain_generation(d, old_gen);
 	consume_evictions(d, res);
 	return 0;

@@ -6,6 +6,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "log.h"
 
@@ -18,12 +21,36 @@ static const char *const level_names[] = {
 	[LOG_DEBUG] = "debug",
 };
 
+/* syslog priorities: err, warning, info, debug. */
+static const int journal_priority[] = { 3, 4, 6, 7 };
+
+/* systemd sets JOURNAL_STREAM to the "dev:ino" of the stream it connected
+ * to stderr; when stderr is still that stream, a "<N>" prefix gives each
+ * line its priority in the journal (sd-daemon(3)). */
+static bool stderr_is_journal(void)
+{
+	static int cached = -1;
+	const char *env;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (cached >= 0)
+		return cached;
+	env = getenv("JOURNAL_STREAM");
+	cached = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+		 fstat(STDERR_FILENO, &st) == 0 &&
+		 st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+	return cached;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (level > log_level)
 		return;
+	if (stderr_is_journal())
+		fprintf(stderr, "<%d>", journal_priority[level]);
 	fprintf(stderr, "flowprobe: %s: ", level_names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -24,6 +24,8 @@ static void usage(FILE *out)
 "          NetFlow v9 to collectors (flowprobe run --help)\n"
 "  replay  run pcap/pcapng captures through the same datapath, export the\n"
 "          flows as NetFlow or JSON (flowprobe replay --help)\n"
+"  detach  export what a pinned probe counted and remove it (a 'run' stopped\n"
+"          with SIGTERM leaves it counting; flowprobe detach --help)\n"
 "  stats   print the counters of running probes (flowprobe stats --help)\n"
 "  curve   the overload point of a link from its utilisation samples, and\n"
 "          their picture as SVG (flowprobe curve --help)\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
+	if (strcmp(argv[1], "detach") == 0)
+		return cmd_detach(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stats") == 0)
 		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "curve") == 0)

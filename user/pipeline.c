@@ -9,6 +9,7 @@
 #include <time.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
+#include "history.h"
 #include "json_output.h"
 #include "log.h"
 #include "pipeline.h"
@@ -101,6 +102,8 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	p2p_hosts_add_flow(pl->p2p, rec);
+	if (pl->history)
+		history_add_flow(pl->history, rec);
 	if (pl->tcp)
 		tcp_analysis_flow(pl->tcp, rec);
 }
@@ -265,6 +268,19 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 	return curve_bin_ns(pl->curve);
 }
 
+/* Once a tick, what the dashboard shows besides flows and events. */
+static void feed_history(struct pipeline *pl, uint64_t wall_ms)
+{
+	struct p2p_host_report r[HISTORY_P2P];
+	size_t n;
+
+	if (!pl->history)
+		return;
+	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
+	history_set_p2p(pl->history, r, n);
+	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
+}
+
 void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns)
 {
@@ -274,10 +290,12 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	/* Verdicts before expiry: a reset flow leaves the cache only after
 	 * its verdict is decided (the end-of-flow grace outlasts the hold). */
 	tcp_analysis_tick(pl->tcp, now_ns, wall_ms);
+	flood_report_tick(&pl->flood, pl->counters, now_ns);
 	flow_cache_expire(pl->cache, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
+	feed_history(pl, wall_ms);
 }
 
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)
@@ -287,7 +305,9 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	 * so afterwards neither table has a writer; the one that becomes live
 	 * may still hold packets of runs that straddled the detach. */
 	drain(pl);
-	if (!pl->quiescent)
+	/* Still attached (a stop that leaves the probe counting): the live
+	 * table has a writer and stays for the next daemon to drain. */
+	if (!pl->quiescent && !probe_attached(&pl->probe))
 		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
 								 pl->probe.live);
 	if (pl->events)
@@ -295,8 +315,10 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
 	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
 	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
+	flood_report_finish(&pl->flood, pl->counters);
 	flow_cache_flush(pl->cache, END_FORCED);
 	publish(pl, true);
+	feed_history(pl, wall_ms);
 }
 
 size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,

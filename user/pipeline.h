@@ -16,11 +16,13 @@
 #include "events.h"
 #include "export_options.h"
 #include "exporter.h"
+#include "flood_report.h"
 #include "flow_cache.h"
 #include "p2p_hosts.h"
 #include "probe.h"
 
 struct tcp_analysis;
+struct history;
 
 struct pipeline {
 	struct probe probe;
@@ -36,9 +38,11 @@ struct pipeline {
 	struct tcp_analysis *tcp;  /* resets, connection counters, ASes */
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
+	struct flood_report flood; /* full tables, in the log */
 	struct curve *curve;	/* utilisation samples, or NULL */
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
+	struct history *history; /* the dashboard's, or NULL; not owned */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host
@@ -61,7 +65,9 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns);
 
 /* Final drain of both tables and export of every flow as forced. Call
- * after detaching (live) or after the last packet (replay). */
+ * after detaching (live) or after the last packet (replay). Live and
+ * still attached (a stop that keeps the probe pinned): one swap and drain,
+ * the live table is left to the next daemon. */
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns);
 
 /* The local hosts of the current period, highest P2P score first. */

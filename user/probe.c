@@ -27,6 +27,7 @@
 #include "flowprobe.skel.h"
 #include "log.h"
 #include "probe.h"
+#include "probe_pins.h"
 
 #define BPFFS_ROOT "/sys/fs/bpf"
 #define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -95,6 +96,7 @@ int probe_add_iface(struct probe *p, const char *name)
 	pi = &p->ifaces[p->n_ifaces++];
 	memset(pi, 0, sizeof(*pi));
 	pi->lock_fd = -1;
+	pi->link_fd = -1;
 	snprintf(pi->name, sizeof(pi->name), "%s", name);
 	pi->ifindex = ifindex;
 	return EXIT_OK;
@@ -166,10 +168,111 @@ static void start_clock(struct probe *p)
 			 err ? strerror(errno) : "timer refused");
 }
 
+static int lock_iface(struct probe_iface *pi);
+
+/* Which generation the pinned live_table names: the kernel returns the
+ * inner map's id. */
+static int pinned_live_generation(struct probe *p)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), slot = 0, live_id = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.live_table), &slot,
+				&live_id) != 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(p->skel->maps.flows_a), &info, &len))
+		return -errno;
+	return live_id == info.id ? 0 : 1;
+}
+
+/*
+ * Takes over a pinned probe: its maps are reused before load (so the new
+ * program counts into the same tables, with the same hash seed and sizes,
+ * which live in the reused .rodata), and the links are swapped to the new
+ * program at attach.
+ */
+static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
+{
+	bool found = false;
+	int rc;
+
+	if (cfg->replay_clock || p->n_ifaces == 0)
+		return EXIT_OK;
+	for (int i = 0; i < p->n_ifaces; i++) {
+		rc = lock_iface(&p->ifaces[i]);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	rc = pins_find(p, &found);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!found) {
+		if (cfg->require_pins) {
+			log_error("no pinned flowprobe on %s%s (nothing under " PIN_ROOT
+				  "/%s): nothing to detach", p->ifaces[0].name,
+				  p->n_ifaces > 1 ? " and the others" : "",
+				  p->ifaces[0].name);
+			return EXIT_RUNTIME;
+		}
+		return EXIT_OK;
+	}
+	rc = pins_reuse_maps(p);
+	if (rc != EXIT_OK)
+		return rc;
+	p->takeover = true;
+	/* Until this daemon stops with a detach, the pins stay: a takeover
+	 * that fails half way leaves the probe counting as it was. */
+	p->keep_pinned = true;
+	for (int i = 0; i < p->n_ifaces; i++)
+		p->ifaces[i].pinned = true;
+	return EXIT_OK;
+}
+
+/* After loading over reused maps: the sizes are the pinned probe's. */
+static int takeover_finish(struct probe *p, const struct probe_config *cfg)
+{
+	int live, fd;
+
+	if (p->skel->rodata->nr_cpus != (__u32)p->ncpus) {
+		log_error("the pinned probe was set up for %u CPUs, this machine has "
+			  "%d: 'flowprobe detach' it and start again",
+			  p->skel->rodata->nr_cpus, p->ncpus);
+		return EXIT_RUNTIME;
+	}
+	p->nbuckets = p->skel->rodata->bucket_mask + 1;
+	/* The pinned program's settings live in its reused .rodata. */
+	if (cfg->tap_mode != p->skel->rodata->tap_mode ||
+	    cfg->no_conns == p->skel->rodata->track_connections)
+		log_warn("the pinned probe keeps its settings (%s%s): --tap and "
+			 "--no-resets take effect after 'flowprobe detach'",
+			 p->skel->rodata->tap_mode ? "tap" : "inline",
+			 p->skel->rodata->track_connections ? ", tracking connections"
+							    : ", no connection table");
+	if (cfg->max_flows && round_up_pow2(cfg->max_flows) !=
+	    p->nbuckets * FLOW_TABLE_WAYS)
+		log_warn("--max-flows %u ignored: the pinned tables keep their %u "
+			 "slots per CPU ('flowprobe detach' and start again to "
+			 "resize)", cfg->max_flows, p->nbuckets * FLOW_TABLE_WAYS);
+	live = pinned_live_generation(p);
+	if (live < 0) {
+		log_error("cannot read which pinned flow table is live: %s",
+			  strerror(-live));
+		return EXIT_RUNTIME;
+	}
+	p->live = live;
+	fd = pins_open_map(p, "daemon_stats");
+	if (fd >= 0)
+		p->daemon_stats_fd = fd;
+	log_info("took over the pinned probe on %s%s: its tables, rings and "
+		 "connections carry on, nothing it counted meanwhile is lost",
+		 p->ifaces[0].name, p->n_ifaces > 1 ? " and the others" : "");
+	return EXIT_OK;
+}
+
 int probe_load(struct probe *p, const struct probe_config *cfg)
 {
 	__u32 slots, conns, seed = 0;
-	int err;
+	int err, rc;
 
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
@@ -183,6 +286,9 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 			  "messages)", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	rc = takeover_prepare(p, cfg);
+	if (rc != EXIT_OK)
+		return rc;
 	p->skel->rodata->tap_mode = cfg->tap_mode;
 	p->skel->rodata->replay_clock = cfg->replay_clock;
 	p->skel->rodata->track_connections = !cfg->no_conns;
@@ -203,6 +309,10 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
 	p->skel->rodata->conn_bucket_mask = conns - 1;
 	bpf_map__set_max_entries(p->skel->maps.conns, conns);
+	/* A ring buffer is a power of two of pages. */
+	if (cfg->evict_ring_kb)
+		bpf_map__set_max_entries(p->skel->maps.evict_ring,
+					 round_up_pow2(cfg->evict_ring_kb) * 1024);
 
 	err = flowprobe_bpf__load(p->skel);
 	if (err) {
@@ -215,6 +325,11 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 				  "the verifier's log)", strerror(-err));
 		return err == -EPERM || err == -EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
 	}
+	if (p->takeover) {
+		rc = takeover_finish(p, cfg);
+		if (rc != EXIT_OK)
+			return rc;
+	}
 	err = map_generations(p);
 	if (err) {
 		log_error("cannot map the flow tables into memory: %s", strerror(-err));
@@ -223,9 +338,10 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	if (!cfg->replay_clock)
 		start_clock(p);
 
-	p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
-					    sizeof(__u32), sizeof(struct daemon_stats),
-					    1, NULL);
+	if (p->daemon_stats_fd < 0)
+		p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
+						    sizeof(__u32),
+						    sizeof(struct daemon_stats), 1, NULL);
 	if (p->daemon_stats_fd < 0)
 		log_warn("cannot create the daemon statistics map (%s): 'flowprobe "
 			 "stats' will show datapath counters only",
@@ -367,18 +483,32 @@ static int lock_iface(struct probe_iface *pi)
 	return EXIT_OK;
 }
 
+/*
+ * A bpf_link, not a netlink attachment: pinned in bpffs it keeps the
+ * program attached after the daemon exits, and a new daemon swaps its own
+ * program in with one atomic update, without a moment unattached.
+ */
+static int link_xdp(struct probe_iface *pi, int prog_fd, __u32 mode_flag)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = mode_flag);
+	int fd = bpf_link_create(prog_fd, pi->ifindex, BPF_XDP, &opts);
+
+	if (fd < 0)
+		return -errno;
+	pi->link_fd = fd;
+	pi->attach_flags = mode_flag;
+	return 0;
+}
+
 static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mode)
 {
 	int prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
-	__u32 base = XDP_FLAGS_UPDATE_IF_NOEXIST;
 	int err;
 
 	if (mode != XDP_MODE_GENERIC) {
-		err = bpf_xdp_attach(pi->ifindex, prog_fd, base | XDP_FLAGS_DRV_MODE, NULL);
-		if (!err) {
-			pi->attach_flags = XDP_FLAGS_DRV_MODE;
+		err = link_xdp(pi, prog_fd, XDP_FLAGS_DRV_MODE);
+		if (!err)
 			goto attached;
-		}
 		if (err == -EBUSY || err == -EEXIST)
 			return check_iface_free(pi) ?: EXIT_BUSY;
 		if (mode == XDP_MODE_NATIVE) {
@@ -390,18 +520,59 @@ static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mod
 		log_warn("native XDP not available on %s (%s): falling back to generic "
 			 "XDP, which is slower", pi->name, strerror(-err));
 	}
-	err = bpf_xdp_attach(pi->ifindex, prog_fd, base | XDP_FLAGS_SKB_MODE, NULL);
+	err = link_xdp(pi, prog_fd, XDP_FLAGS_SKB_MODE);
 	if (err) {
 		if (err == -EBUSY || err == -EEXIST)
 			return check_iface_free(pi) ?: EXIT_BUSY;
 		log_error("cannot attach XDP to %s: %s", pi->name, strerror(-err));
 		return err == -EPERM ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
 	}
-	pi->attach_flags = XDP_FLAGS_SKB_MODE;
 attached:
 	pi->attached = true;
 	log_info("attached to %s (ifindex %d, %s XDP)", pi->name, pi->ifindex,
 		 pi->attach_flags == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	return EXIT_OK;
+}
+
+/* The pinned link still attached to this interface, or -1 (gone with its
+ * interface: a veth deleted and created again). */
+static int live_pinned_link(const struct probe_iface *pi)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = pins_open_link(pi);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||
+	    info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != (__u32)pi->ifindex) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Puts this program into the pinned link: from the next packet on, it
+ * counts into the same tables the old one did. */
+static int takeover_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mode)
+{
+	int prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
+	int fd = live_pinned_link(pi);
+
+	if (fd < 0) {
+		log_warn("%s: the pinned probe's link is gone (the interface was "
+			 "recreated?): attaching anew", pi->name);
+		return check_iface_free(pi) ?: attach_one(p, pi, mode);
+	}
+	if (bpf_link_update(fd, prog_fd, NULL) != 0) {
+		log_error("cannot swap the new program into %s's pinned link: %s",
+			  pi->name, strerror(errno));
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	pi->link_fd = fd;
+	pi->attached = true;
+	log_info("%s: the pinned link now runs this program", pi->name);
 	return EXIT_OK;
 }
 
@@ -410,18 +581,20 @@ int probe_attach_all(struct probe *p, enum xdp_mode mode)
 	/* Every interface is checked before any is touched, so a refusal
 	 * leaves nothing half done. */
 	for (int i = 0; i < p->n_ifaces; i++) {
-		int rc = lock_iface(&p->ifaces[i]);
+		int rc = p->ifaces[i].lock_fd >= 0 ? EXIT_OK : lock_iface(&p->ifaces[i]);
 
-		if (rc == EXIT_OK)
+		if (rc == EXIT_OK && !p->takeover)
 			rc = check_iface_free(&p->ifaces[i]);
 		if (rc != EXIT_OK)
 			return rc;
 	}
 	for (int i = 0; i < p->n_ifaces; i++) {
-		int rc = attach_one(p, &p->ifaces[i], mode);
+		int rc = p->takeover ? takeover_one(p, &p->ifaces[i], mode)
+				     : attach_one(p, &p->ifaces[i], mode);
 
 		if (rc != EXIT_OK) {
-			probe_detach_all(p);
+			if (!p->takeover)
+				probe_detach_all(p);
 			return rc;
 		}
 	}
@@ -430,20 +603,14 @@ int probe_attach_all(struct probe *p, enum xdp_mode mode)
 
 void probe_detach_all(struct probe *p)
 {
-	int prog_fd;
-
-	if (!p->skel)
-		return;
-	prog_fd = bpf_program__fd(p->skel->progs.flowprobe_xdp);
 	for (int i = 0; i < p->n_ifaces; i++) {
 		struct probe_iface *pi = &p->ifaces[i];
-		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
 		int err;
 
 		if (!pi->attached)
 			continue;
-		/* old_prog_fd: detach only if the program there is still ours. */
-		err = bpf_xdp_detach(pi->ifindex, pi->attach_flags, &opts);
+		/* Detaches even while the link is still pinned. */
+		err = bpf_link_detach(pi->link_fd) ? -errno : 0;
 		if (err)
 			log_warn("detaching from %s: %s", pi->name, strerror(-err));
 		else
@@ -452,68 +619,28 @@ void probe_detach_all(struct probe *p)
 	}
 }
 
-static void pin_path(char *buf, size_t len, const struct probe_iface *pi,
-		     const char *what)
+bool probe_attached(const struct probe *p)
 {
-	snprintf(buf, len, PIN_ROOT "/%s%s%s", pi->name, what ? "/" : "",
-		 what ? what : "");
-}
-
-/* Removes pins a crashed instance left behind. Only called once we know no
- * flowprobe is attached to this interface. */
-static void remove_stale_pins(const struct probe_iface *pi)
-{
-	static const char *const names[] = { "counters", "daemon_stats" };
-	char path[256];
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		pin_path(path, sizeof(path), pi, names[i]);
-		unlink(path);
-	}
-	pin_path(path, sizeof(path), pi, NULL);
-	rmdir(path);
+	for (int i = 0; i < p->n_ifaces; i++)
+		if (p->ifaces[i].attached)
+			return true;
+	return false;
 }
 
 void probe_pin_all(struct probe *p)
 {
-	char path[256];
-	int err;
-
-	err = probe_ensure_bpffs();
-	if (err) {
-		log_warn("bpffs is not mounted at " BPFFS_ROOT " and mounting it failed "
-			 "(%s): 'flowprobe stats' will not see this instance",
-			 strerror(-err));
-		return;
-	}
-	mkdir(PIN_ROOT, 0700);
-	for (int i = 0; i < p->n_ifaces; i++) {
-		struct probe_iface *pi = &p->ifaces[i];
-
-		remove_stale_pins(pi);
-		pin_path(path, sizeof(path), pi, NULL);
-		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-			log_warn("cannot create %s: %s", path, strerror(errno));
-			continue;
-		}
-		pin_path(path, sizeof(path), pi, "counters");
-		err = bpf_obj_pin(probe_counters_fd(p), path);
-		if (!err && p->daemon_stats_fd >= 0) {
-			pin_path(path, sizeof(path), pi, "daemon_stats");
-			err = bpf_obj_pin(p->daemon_stats_fd, path);
-		}
-		if (err)
-			log_warn("cannot pin %s: %s", path, strerror(errno));
-		pi->pinned = true;
-	}
+	if (pins_save(p) != 0)
+		log_warn("the probe is not fully pinned: if this daemon stops, its "
+			 "program stops counting with it");
 }
 
 void probe_unpin_all(struct probe *p)
 {
 	for (int i = 0; i < p->n_ifaces; i++) {
+		/* Only our own: never pins this instance refused to take over. */
 		if (!p->ifaces[i].pinned)
 			continue;
-		remove_stale_pins(&p->ifaces[i]);
+		pins_remove(&p->ifaces[i]);
 		p->ifaces[i].pinned = false;
 	}
 	rmdir(PIN_ROOT); /* only succeeds when no other instance pins there */
@@ -530,8 +657,17 @@ static void unlock_ifaces(struct probe *p)
 
 void probe_destroy(struct probe *p)
 {
-	probe_detach_all(p);
-	probe_unpin_all(p);
+	/* Kept: the pinned link keeps the program counting into the pinned
+	 * maps until the next daemon takes over or `flowprobe detach`. */
+	if (!p->keep_pinned) {
+		probe_detach_all(p);
+		probe_unpin_all(p);
+	}
+	for (int i = 0; i < p->n_ifaces; i++) {
+		if (p->ifaces[i].link_fd >= 0)
+			close(p->ifaces[i].link_fd);
+		p->ifaces[i].link_fd = -1;
+	}
 	unlock_ifaces(p);
 	if (p->daemon_stats_fd >= 0)
 		close(p->daemon_stats_fd);

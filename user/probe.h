@@ -31,6 +31,8 @@ struct probe_config {
 	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
 	bool no_conns;		/* no connection table: no reset analysis */
+	bool require_pins;	/* detach: take over a pinned probe or fail */
+	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
 };
 
 struct probe_iface {
@@ -40,6 +42,7 @@ struct probe_iface {
 	bool attached;
 	bool pinned;
 	int lock_fd;		   /* flock on LOCK_DIR/<name>.lock, or -1 */
+	int link_fd;		   /* the XDP bpf_link, or -1 */
 };
 
 struct flowprobe_bpf;
@@ -54,6 +57,8 @@ struct probe {
 	struct flow_bucket *gen[2]; /* the two generations, mmapped */
 	size_t gen_bytes;
 	int daemon_stats_fd; /* userspace-owned stats map, pinned */
+	bool takeover;	     /* maps and links came from a pinned probe */
+	bool keep_pinned;    /* at destroy: leave the program counting */
 };
 
 /* Checks that need no BPF: BTF present, enough privilege. */
@@ -65,6 +70,8 @@ int probe_add_iface(struct probe *p, const char *name);
 int probe_load(struct probe *p, const struct probe_config *cfg);
 int probe_attach_all(struct probe *p, enum xdp_mode mode);
 void probe_detach_all(struct probe *p);
+/* True while a program of ours is attached to some interface. */
+bool probe_attached(const struct probe *p);
 void probe_pin_all(struct probe *p);
 void probe_unpin_all(struct probe *p);
 void probe_destroy(struct probe *p);

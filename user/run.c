@@ -2,9 +2,14 @@
 /*
  * `flowprobe run`: attach to interfaces and export NetFlow until stopped.
  * One tick a second: swap and drain the kernel's flow tables into the flow
- * cache, expire what NetFlow's timeouts say is finished, export it. On
- * SIGINT/SIGTERM: detach first (no new packets), drain both tables, export
- * every remaining flow as "forced", and only then exit.
+ * cache, expire what NetFlow's timeouts say is finished, export it.
+ * SIGTERM (a service manager's stop or restart, an upgrade): drain, export
+ * every flow the daemon holds as "forced", and exit leaving the program
+ * attached and pinned, counting into its pinned tables for the next daemon,
+ * which takes them over: no count is lost. SIGINT (Ctrl-C): detach first
+ * (no new packets), drain both tables, export everything, unpin, exit.
+ * `flowprobe detach` (detach.c) is a takeover followed at once by SIGINT's
+ * path.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dashboard.h"
 #include "export_options.h"
 #include "log.h"
 #include "pipeline.h"
@@ -23,6 +29,7 @@
 
 struct run_options {
 	struct export_options ex;
+	struct dashboard_options dash;
 	enum xdp_mode xdp_mode;
 	unsigned long drain_interval_ms;
 	/* For tests of clock handling only (see run_usage): a file holding
@@ -30,23 +37,39 @@ struct run_options {
 	 * can step the clock as NTP would; and sysUptime at start. */
 	const char *test_clock_file;
 	unsigned long test_uptime_ms;
+	unsigned long evict_ring_kb;
 };
 
 struct run_state {
 	struct run_options opt;
 	struct pipeline pl;
+	struct dashboard dash;
+	bool detach; /* `flowprobe detach`: take over, export, remove */
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_keeps; /* the stop was a SIGTERM */
+static volatile sig_atomic_t reopen_requested;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1;
+}
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	stop_keeps = sig == SIGTERM;
 	stop_requested = 1;
 }
 
-static void run_usage(FILE *out)
+static void run_usage(FILE *out, bool detach)
 {
+	if (detach) {
+		detach_usage(out);
+		export_options_usage(out);
+		return;
+	}
 	fprintf(out,
 "Usage: flowprobe run -i IFACE[,IFACE...] [-c HOST:PORT]... [options]\n"
 "\n"
@@ -61,17 +84,28 @@ static void run_usage(FILE *out)
 "                                   is passed on unchanged)\n"
 "      --xdp-mode native|generic    default: native, falling back to generic\n"
 "                                   with a warning when the driver lacks XDP\n"
-"      --drain-interval MS          how often the kernel tables are read (%d)\n",
-		DEFAULT_DRAIN_INTERVAL_MS);
+"      --drain-interval MS          how often the kernel tables are read (%d)\n"
+"      --evict-ring KB              ring for flows pushed out of full table\n"
+"                                   buckets between two reads (%d; a power of\n"
+"                                   two). When it fills too, new flows' packets\n"
+"                                   are counted only as uncounted (see README,\n"
+"                                   Reliability)\n",
+		DEFAULT_DRAIN_INTERVAL_MS, EVICT_RING_BYTES / 1024);
 	export_options_usage(out);
+	dashboard_options_usage(out);
 	fprintf(out,
 "For tests only: --test-clock FILE adds the signed whole number of ms in FILE\n"
 "(read every drain; missing or unreadable: 0) to the wall clock, to step it as\n"
 "NTP would; --test-uptime MS starts sysUptime at MS instead of 0 (up to\n"
 "4294967295), to come near its 2^32 ms wrap.\n"
 "\n"
-"On SIGINT or SIGTERM every flow still open is exported (flowEndReason 4) and\n"
-"the program detaches.\n"
+"Stopping: on SIGTERM (systemctl stop/restart, an upgrade) every flow the\n"
+"daemon holds is exported (flowEndReason 4) and the XDP program stays attached\n"
+"and pinned under " PIN_ROOT "/IFACE/, still counting; the next\n"
+"'flowprobe run' on the same interfaces takes it over and exports what it\n"
+"counted meanwhile. On SIGINT (Ctrl-C) the program is detached and unpinned\n"
+"after a last export. 'flowprobe detach -i IFACE' removes a pinned probe\n"
+"whose daemon is gone.\n"
 "\n"
 "Example: flowprobe run -i eth0,eth1 -c 192.0.2.10:2055 -c [2001:db8::5]:9995\n"
 "Exit codes: 0 ok, 1 runtime error, 2 usage, 3 privileges or kernel feature\n"
@@ -97,17 +131,20 @@ enum {
 	OPT_DRAIN,
 	OPT_TEST_CLOCK,
 	OPT_TEST_UPTIME,
+	OPT_EVICT_RING,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		EXPORT_LONGOPTS,
+		DASHBOARD_LONGOPTS,
 		{ "interface", required_argument, NULL, 'i' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "drain-interval", required_argument, NULL, OPT_DRAIN },
 		{ "test-clock", required_argument, NULL, OPT_TEST_CLOCK },
 		{ "test-uptime", required_argument, NULL, OPT_TEST_UPTIME },
+		{ "evict-ring", required_argument, NULL, OPT_EVICT_RING },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -115,11 +152,14 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	int c, rc = EXIT_OK;
 
 	export_options_init(&o->ex);
+	dashboard_options_init(&o->dash);
 	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &rc))
+			continue;
+		if (dashboard_options_parse(&o->dash, c, optarg, &rc))
 			continue;
 		switch (c) {
 		case 'i':
@@ -147,11 +187,16 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			rc = parse_ulong_option("--test-uptime", optarg, 0, UINT32_MAX,
 						&o->test_uptime_ms);
 			break;
+		case OPT_EVICT_RING:
+			rc = parse_ulong_option("--evict-ring", optarg, 4, 1048576,
+						&o->evict_ring_kb);
+			break;
 		case 'h':
-			run_usage(stdout);
+			run_usage(stdout, st->detach);
 			exit(EXIT_OK);
 		default:
-			fprintf(stderr, "Try 'flowprobe run --help'.\n");
+			fprintf(stderr, "Try 'flowprobe %s --help'.\n",
+				st->detach ? "detach" : "run");
 			return EXIT_USAGE;
 		}
 	}
@@ -166,10 +211,15 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
+	rc = dashboard_options_check(&o->dash);
+	if (rc != EXIT_OK)
+		return rc;
 	if (o->ex.json)
 		st->pl.exporter.json = stdout;
-	if (st->pl.exporter.n_collectors == 0 && !o->ex.json)
-		log_warn("no collector given (-c HOST:PORT): flows are counted but not "
+	if (st->pl.exporter.n_collectors == 0 && !o->ex.json && !o->dash.events)
+		log_warn(st->detach ? "no collector given (-c HOST:PORT): the pinned "
+			 "probe's counts are dropped, not exported" :
+			 "no collector given (-c HOST:PORT): flows are counted but not "
 			 "exported");
 	return EXIT_OK;
 }
@@ -235,13 +285,13 @@ static void print_ready(const struct run_state *st)
 	fprintf(stderr, "flowprobe: running on ");
 	for (int i = 0; i < st->pl.probe.n_ifaces; i++)
 		fprintf(stderr, "%s%s", i ? "," : "", st->pl.probe.ifaces[i].name);
-	fprintf(stderr, " (%s), exporting to %d collector%s; stop with Ctrl-C or "
-		"SIGTERM\n", st->opt.ex.tap ? "tap: packets dropped after counting" :
+	fprintf(stderr, " (%s), exporting to %d collector%s; Ctrl-C detaches, "
+		"SIGTERM stops leaving the probe counting (pinned)\n", st->opt.ex.tap ? "tap: packets dropped after counting" :
 		"inline: every packet passed", st->pl.exporter.n_collectors,
 		st->pl.exporter.n_collectors == 1 ? "" : "s");
 }
 
-int cmd_run(int argc, char **argv)
+static int run_or_detach(int argc, char **argv, bool detach)
 {
 	struct run_state *st = calloc(1, sizeof(*st));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -253,6 +303,7 @@ int cmd_run(int argc, char **argv)
 	if (!st)
 		return EXIT_RUNTIME;
 	pl = &st->pl;
+	st->detach = detach;
 	pl->probe.daemon_stats_fd = -1;
 	rc = parse_options(st, argc, argv);
 	if (rc != EXIT_OK)
@@ -268,14 +319,23 @@ int cmd_run(int argc, char **argv)
 	pc.max_flows = st->opt.ex.max_flows;
 	pc.max_conns = st->opt.ex.max_conns;
 	pc.no_conns = st->opt.ex.no_resets;
+	pc.require_pins = detach;
+	pc.evict_ring_kb = st->opt.evict_ring_kb;
 	rc = probe_load(&pl->probe, &pc);
 	if (rc != EXIT_OK)
 		goto cleanup;
+	rc = dashboard_prepare(&st->dash, &st->opt.dash, &st->opt.ex, pl);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	pl->ds.v[DS_took_over] = pl->probe.takeover;
 	rc = pipeline_init(pl, &st->opt.ex);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	test_clock_file = st->opt.test_clock_file;
 	pl->exporter.start_uptime_ms = st->opt.test_uptime_ms;
+	rc = dashboard_start(&st->dash, &st->opt.dash, pl);
+	if (rc != EXIT_OK)
+		goto cleanup;
 	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
 			    wall_clock_ns() / 1000000);
 	if (rc != EXIT_OK)
@@ -284,13 +344,18 @@ int cmd_run(int argc, char **argv)
 	/* Handlers before attaching: a signal from here on exports, not kills. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = probe_attach_all(&pl->probe, st->opt.xdp_mode);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	probe_pin_all(&pl->probe);
-	print_ready(st);
+	if (detach)
+		stop_requested = 1;
+	else
+		print_ready(st);
 
 	/* Drains on the edges of the curve's bins (a whole number of drains
 	 * per bin) put every drained entry in one bin: exact bytes. */
@@ -305,11 +370,23 @@ int cmd_run(int argc, char **argv)
 		sleep_until(next);
 		if (stop_requested)
 			break;
+		if (reopen_requested) {
+			reopen_requested = 0;
+			dashboard_reopen(&st->dash);
+		}
 		live_tick(pl, false);
 	}
-	log_info("stopping: exporting every open flow");
-	/* Detach first, so the final drain sees every packet there will be. */
-	probe_detach_all(&pl->probe);
+	pl->probe.keep_pinned = stop_keeps;
+	if (stop_keeps) {
+		log_info("stopping on SIGTERM: exporting every open flow; the probe "
+			 "stays attached and keeps counting for the next 'flowprobe "
+			 "run' (remove it with 'flowprobe detach')");
+	} else {
+		log_info("stopping: detaching, exporting every open flow");
+		/* Detach first, so the final drain sees every packet there
+		 * will be. */
+		probe_detach_all(&pl->probe);
+	}
 	live_tick(pl, true);
 	pipeline_log_p2p_summary(pl);
 	log_info("exported %llu flows in %llu NetFlow packets, %llu send errors; "
@@ -321,7 +398,18 @@ int cmd_run(int argc, char **argv)
 		 (unsigned long long)pl->counters[CNT_UNCOUNTED_PACKETS]);
 	rc = EXIT_OK;
 cleanup:
+	dashboard_stop(&st->dash, pl);
 	pipeline_destroy(pl);
 	free(st);
 	return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return run_or_detach(argc, argv, false);
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	return run_or_detach(argc, argv, true);
 }

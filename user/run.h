@@ -3,9 +3,15 @@
 #ifndef RUN_H
 #define RUN_H
 
+#include <stdio.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_curve(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+
+/* detach.c: what `flowprobe detach --help` says before the export options. */
+void detach_usage(FILE *out);
 
 #endif /* RUN_H */

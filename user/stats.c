@@ -39,12 +39,24 @@ struct instance {
 	char dir[sizeof(((struct dirent *)0)->d_name)];
 };
 
-static __u32 map_id_of(int fd)
+static __u32 map_id_of(int fd, __u32 *value_size)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+		return 0;
+	*value_size = info.value_size;
+	return info.id;
+}
+
+/* A map's value size, 0 if unknown: a lookup writes that many bytes. */
+static __u32 value_size_of(int fd)
+{
+	__u32 size = 0;
+
+	map_id_of(fd, &size);
+	return size;
 }
 
 static int find_instances(struct instance *inst, const char *only_iface)
@@ -57,7 +69,7 @@ static int find_instances(struct instance *inst, const char *only_iface)
 		return 0;
 	while ((de = readdir(d)) && n < MAX_INSTANCES) {
 		char path[512];
-		__u32 id;
+		__u32 id, vsize = 0;
 		int fd, i;
 
 		if (de->d_name[0] == '.')
@@ -68,8 +80,16 @@ static int find_instances(struct instance *inst, const char *only_iface)
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		id = map_id_of(fd);
+		id = map_id_of(fd, &vsize);
 		close(fd);
+		/* Pinned by another flowprobe build (more or fewer counters):
+		 * reading it would misname every number, or overrun. */
+		if (vsize != sizeof(__u64) * CNT__MAX) {
+			log_warn("skipping %s: pinned by another flowprobe version "
+				 "(%u bytes of counters, this one reads %zu)", path,
+				 vsize, sizeof(__u64) * CNT__MAX);
+			continue;
+		}
 		for (i = 0; i < n && inst[i].map_id != id; i++)
 			;
 		if (i == n) {
@@ -106,7 +126,8 @@ static int print_instance(const struct instance *in, int ncpus)
 	snprintf(path, sizeof(path), PIN_ROOT "/%s/daemon_stats", in->dir);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		bpf_map_lookup_elem(fd, &zero, &ds);
+		if (value_size_of(fd) == sizeof(ds))
+			bpf_map_lookup_elem(fd, &zero, &ds);
 		close(fd);
 	}
 

@@ -346,7 +346,8 @@ class Lab:
         self._down = True
         for p in reversed(self.procs):
             if p.running():
-                p.send(signal.SIGTERM)
+                # flowprobe on SIGTERM leaves its program pinned, counting.
+                p.send(getattr(p, "teardown_signal", signal.SIGTERM))
         for p in reversed(self.procs):
             if p.running() and p.wait(5) is None:
                 p.kill()
@@ -609,6 +610,7 @@ class Flowprobe:
     def __init__(self, lab, ifaces, collectors, tap=False, active=60,
                  inactive=15, xdp_mode=None, extra=()):
         self.lab = lab
+        self.ifaces = list(ifaces)
         self.argv = [FLOWPROBE_BIN, "run", "-i", ",".join(ifaces)]
         for c in collectors:
             self.argv += ["-c", c]
@@ -626,10 +628,13 @@ class Flowprobe:
             raise LabError(f"{FLOWPROBE_BIN} is missing: run make first")
         self.proc = self.lab.spawn("R", self.argv, name="flowprobe",
                                    mount=False)
+        self.proc.teardown_signal = signal.SIGINT
         self.proc.wait_for(r"flowprobe: running", timeout)
 
     def stats(self, iface=None):
-        argv = [FLOWPROBE_BIN, "stats"] + (["-i", iface] if iface else [])
+        """This instance's counters (bpffs is the host's: without -i,
+        `flowprobe stats` would sum every lab's probe on the machine)."""
+        argv = [FLOWPROBE_BIN, "stats", "-i", iface or self.ifaces[0]]
         cp = self.lab.run("R", argv, mount=False, check=False, timeout=30)
         out = {}
         for line in cp.stdout.splitlines():
@@ -638,9 +643,19 @@ class Flowprobe:
                 out[parts[0]] = int(parts[1])
         return out
 
-    def stop(self, timeout=60):
-        """SIGTERM: the probe exports every remaining flow and exits."""
-        return self.proc.stop(signal.SIGTERM, timeout)
+    def stop(self, timeout=60, keep=False):
+        """SIGINT: the probe detaches, exports every remaining flow, unpins
+        and exits. keep: SIGTERM, a service stop: it exports what it holds
+        and exits, leaving the program attached, pinned and counting."""
+        return self.proc.stop(signal.SIGTERM if keep else signal.SIGINT,
+                              timeout)
+
+    def detach(self, timeout=60):
+        """flowprobe detach with this probe's interfaces and collectors:
+        exports what a pinned probe counted since its daemon stopped."""
+        argv = [FLOWPROBE_BIN, "detach"] + self.argv[2:]
+        return self.lab.run("R", argv, mount=False, check=False,
+                            timeout=timeout)
 
     def stderr(self):
         return self.proc.stderr() if self.proc else ""

@@ -11,11 +11,13 @@ resolve; collector port 70000 and 0; an interface already carrying
 another XDP program (native and generic; the error must name that program
 and say how to remove it, and the program must stay attached); a second
 flowprobe on an interface the first one holds (the first keeps running);
-a program orphaned by a SIGKILLed flowprobe (replaced, with a warning);
+a probe left pinned by a SIGKILLed flowprobe (taken over, its link kept);
+pins of another layout (refused, left as they were);
 no privileges (setpriv to nobody, no capabilities); no kernel BTF
 (FLOWPROBE_BTF_PATH=/nonexistent).
 """
 
+import json
 import os
 import re
 import sys
@@ -138,17 +140,18 @@ def second_probe_case(lab):
        f"first running: {first.proc.running()}, program before {held}, "
        f"after {still}\n{L.tail(first.stderr())}")
     rc = first.stop()
-    ok(rc == 0, f"{name}: the first probe then exits 0 on SIGTERM (got {rc})",
+    ok(rc == 0, f"{name}: the first probe then exits 0 on SIGINT (got {rc})",
        L.tail(first.stderr()))
     check_clean(name, lab)
 
 
 def orphan_case(lab):
-    """A flowprobe killed with SIGKILL leaves its XDP program attached
-    (netlink attachments outlive their process) and its lock released. The
-    next instance must not call that "already running": it replaces the
-    orphan, warns that the orphan's undrained counts are lost, and runs."""
-    name = "orphaned flowprobe program"
+    """A flowprobe killed with SIGKILL leaves its program attached through
+    its pinned link, counting into its pinned maps, and its lock released.
+    The next instance must not call that "already running" nor replace it
+    blindly: it takes the pinned probe over (same link, its own program)
+    and runs; stopped with Ctrl-C (SIGINT) it removes everything."""
+    name = "probe left pinned by a killed flowprobe"
     try:
         first = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
         first.start()
@@ -157,24 +160,72 @@ def orphan_case(lab):
         return
     first.proc.kill()
     orphan = lab.xdp_prog("R", lab.if_ra)
-    ok(orphan is not None, f"{name}: SIGKILL leaves the program attached",
-       f"{lab.if_ra} carries {orphan}")
+    link = os.path.join(lab.pin_dir(lab.if_ra), "link")
+    ok(orphan is not None and os.path.exists(link),
+       f"{name}: SIGKILL leaves the program attached and its link pinned",
+       f"{lab.if_ra} carries {orphan}; {link} exists: {os.path.exists(link)}")
     second = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
     try:
         second.start()
     except L.LabError as e:
-        ok(False, f"{name}: a new instance replaces it and runs", str(e) +
+        ok(False, f"{name}: a new instance takes it over and runs", str(e) +
            "\n" + L.tail(second.stderr()))
         return
     now = lab.xdp_prog("R", lab.if_ra)
     ok(now is not None and now != orphan and
-       re.search(r"replaced flowprobe XDP program id \d+ left by an instance",
+       re.search(r"took over the pinned probe on " + re.escape(lab.if_ra),
                  second.stderr()),
-       f"{name}: a new instance replaces it, with a warning",
+       f"{name}: a new instance takes it over, its own program in the link",
        f"before {orphan}, now {now}\n{L.tail(second.stderr())}")
     rc = second.stop()
-    ok(rc == 0, f"{name}: the new instance exits 0 on SIGTERM (got {rc})",
+    ok(rc == 0, f"{name}: the new instance exits 0 on SIGINT (got {rc})",
        L.tail(second.stderr()))
+    check_clean(name, lab)
+
+
+def info_value(lab, path):
+    """The pinned info map's value, as bytes."""
+    cp = lab.run("R", ["bpftool", "-j", "map", "lookup", "pinned", path,
+                       "key", "0", "0", "0", "0"], mount=False)
+    return bytes(int(x, 16) for x in json.loads(cp.stdout)["value"])
+
+
+def set_info_value(lab, path, value):
+    lab.run("R", ["bpftool", "map", "update", "pinned", path, "key", "0",
+                  "0", "0", "0", "value"] + [str(b) for b in value],
+            mount=False)
+
+
+def other_version_case(lab):
+    """Pins of another layout (the info map's layout id changed, as a
+    flowprobe build with other tables would have written): a new daemon
+    must refuse to take them over, with exit 4 and a line naming the way
+    out, and leave that probe attached and pinned as it was."""
+    name = "pinned probe of another version"
+    try:
+        first = L.Flowprobe(lab, [lab.if_ra], [COLLECTOR])
+        first.start()
+    except L.LabError as e:
+        ok(False, f"{name}: the first probe starts", str(e))
+        return
+    first.stop(keep=True)
+    prog = lab.xdp_prog("R", lab.if_ra)
+    info = os.path.join(lab.pin_dir(lab.if_ra), "info")
+    value = info_value(lab, info)
+    forged = bytearray(value)
+    forged[8] ^= 0xff               # layout_id follows the 8-byte magic
+    set_info_value(lab, info, forged)
+    cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR])
+    check_error(name, cp, 4, [r"another version", r"flowprobe detach -i " +
+                              re.escape(lab.if_ra)])
+    ok(lab.xdp_prog("R", lab.if_ra) == prog and os.path.exists(info),
+       f"{name}: that probe stays attached and pinned",
+       f"{lab.if_ra} carries {lab.xdp_prog('R', lab.if_ra)}, was {prog}")
+    set_info_value(lab, info, value)
+    cp = lab.run("R", [L.FLOWPROBE_BIN, "detach", "-i", lab.if_ra, "-c",
+                       COLLECTOR], mount=False, check=False)
+    ok(cp.returncode == 0, f"{name}: restored, flowprobe detach removes it",
+       L.tail(cp.stderr))
     check_clean(name, lab)
 
 
@@ -209,6 +260,7 @@ def main():
         other_program_case(lab, "xdpgeneric")
         second_probe_case(lab)
         orphan_case(lab)
+        other_version_case(lab)
 
         cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR],
                        pre=["setpriv", "--reuid=65534", "--regid=65534",

@@ -1175,63 +1175,139 @@ static void test_bucket_eviction(void **state)
 }
 
 /*
+ * The flood policy: a full bucket gives up its least recently seen flow of
+ * one packet before any flow with more. Flow 0 has two packets and is the
+ * least recently seen of all; plain LRU would evict it. New one-packet
+ * flows (a flood) take each other's ways and leave flow 0 counting in
+ * place; once every way holds two packets or more, the least recently seen
+ * of those goes.
+ */
+static void test_flood_keeps_established(void **state)
+{
+	static const struct {
+		int flow;
+		__u64 t;
+	} seq[] = {
+		{ 0, 1000 }, { 0, 1500 },		/* established, then quiet */
+		{ 1, 2000 }, { 2, 3000 }, { 3, 4000 },	/* bucket full */
+		{ 4, 5000 },	/* evicts flow 1, not flow 0 */
+		{ 5, 6000 },	/* evicts flow 2 */
+		{ 6, 7000 },	/* evicts flow 3 */
+		{ 7, 8000 },	/* evicts flow 4 */
+		{ 5, 9000 }, { 6, 9100 }, { 7, 9200 },	/* all four established */
+		{ 8, 9300 },	/* evicts flow 0 (last seen 1500): plain LRU */
+	};
+	struct dp *dp = *state;
+	struct check c = { .ctx = "flood keeps established flows" };
+	__u64 got[CNT__MAX];
+
+	_Static_assert(FLOW_TABLE_WAYS == 4, "the sequence is written for 4 ways");
+	dp_reset(dp);
+	for (size_t i = 0; i < ARRAY_SIZE(seq); i++)
+		send_flow(dp, seq[i].flow, seq[i].t);
+	sum_counters(dp, got);
+	check_eq(&c, "flows evicted", got[CNT_FLOWS_EVICTED], 5);
+	check_eq(&c, "uncounted", got[CNT_UNCOUNTED_PACKETS], 0);
+	check_eq(&c, "records in the eviction ring", consume_evicted(dp), 5);
+	check_evicted(&c, &dp->evicted[0], 1, 1, 2000, 2000);
+	check_evicted(&c, &dp->evicted[1], 2, 1, 3000, 3000);
+	check_evicted(&c, &dp->evicted[2], 3, 1, 4000, 4000);
+	check_evicted(&c, &dp->evicted[3], 4, 1, 5000, 5000);
+	check_evicted(&c, &dp->evicted[4], 0, 2, 1000, 1500);
+	check_table_matches_counters(&c, dp, got);
+	check_in_table(&c, dp, 5, 2, 6000, 9000);
+	check_in_table(&c, dp, 8, 1, 9300, 9300);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
+/* Every flow counts as established (all bits) or none does (no bits). */
+static void set_established_hint(struct dp *dp, bool all)
+{
+	static __u64 bits[ESTABLISHED_HINT_BITS / 64];
+	__u32 zero = 0;
+
+	memset(bits, all ? 0xff : 0, sizeof(bits));
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.established_hint),
+					     &zero, bits, BPF_ANY), 0);
+}
+
+/*
  * A one-page ring holds 4096 / (8-byte record header + 88-byte entry) = 42
- * evicted flows. With nobody consuming, a new flow that finds its bucket
- * and the ring full is counted only in CNT_UNCOUNTED_*, by packets and
- * bytes; a packet of a flow already in the table is still counted.
- * Consuming the ring makes room for evictions again.
+ * evicted flows. With nobody consuming, new one-packet flows evict until
+ * the ring is half full (the rest is the reserve of established flows);
+ * then they are refused: counted in CNT_UNCOUNTED_* and
+ * CNT_NEW_FLOWS_REFUSED. Flows marked established still evict, into the
+ * reserve, until the ring is full; then they too are uncounted (not
+ * refused: there was no room). A packet of a flow already in the table is
+ * counted throughout. Consuming the ring makes room for evictions again.
  */
 static void test_ring_full_uncounted(void **state)
 {
 	const int ways = FLOW_TABLE_WAYS;
-	const int fits = SMALL_RING / (BPF_RINGBUF_HDR_SZ + sizeof(struct flow_entry));
-	const int refused = 10, total = ways + fits + refused;
-	const int in_table = fits + ways - 1; /* the newest flow that got in */
+	const int rec = BPF_RINGBUF_HDR_SZ + sizeof(struct flow_entry);
+	const int fits = SMALL_RING / rec;
+	/* Evictions while the ring holds less than half. */
+	const int half = (SMALL_RING / 2 + rec - 1) / rec;
+	const int refused = 10, full = 7;
+	int admitted[FLOW_TABLE_WAYS + SMALL_RING / 64], n_admitted = 0;
 	struct dp *dp = *state;
 	struct check c = { .ctx = "bucket and ring full: uncounted" };
 	__u64 got[CNT__MAX], want[CNT__MAX] = { 0 };
 	__u64 t = 0;
+	int flow = 0, in_table;
 
-	dp_reset(dp);
-	for (int i = 0; i < total; i++) {
-		/* Flow i < ways: created; then each new flow evicts the oldest,
-		 * flow i - ways, until the ring is full; then refused. */
-		enum counter pk = i < ways + fits ? CNT_FLOW_PACKETS : CNT_UNCOUNTED_PACKETS;
-
-		want[CNT_BYTES] += send_flow(dp, i, t += 1000);
-		want[pk]++;
-		want[pk + 1] += flow_frame_bytes(i); /* the _BYTES counter follows */
-		if (i >= ways && i < ways + fits)
-			want[CNT_EVICTED_BYTES] += flow_frame_bytes(i - ways);
-	}
 	_Static_assert(CNT_FLOW_BYTES == CNT_FLOW_PACKETS + 1 &&
 		       CNT_UNCOUNTED_BYTES == CNT_UNCOUNTED_PACKETS + 1,
 		       "bytes counters follow packets counters");
+	dp_reset(dp);
+	set_established_hint(dp, false);
+	/* Phase 1, a flood: created, then evicting up to half, then refused.
+	 * Phase 2, established flows: evicting up to full, then no room. */
+	for (int phase = 1; phase <= 2; phase++) {
+		int admit = phase == 1 ? ways + half : fits - half;
+		int deny = phase == 1 ? refused : full;
+
+		if (phase == 2)
+			set_established_hint(dp, true);
+		for (int i = 0; i < admit + deny; i++, flow++) {
+			enum counter pk = i < admit ? CNT_FLOW_PACKETS : CNT_UNCOUNTED_PACKETS;
+
+			want[CNT_BYTES] += send_flow(dp, flow, t += 1000);
+			want[pk]++;
+			want[pk + 1] += flow_frame_bytes(flow);
+			if (i >= admit && phase == 1)
+				want[CNT_NEW_FLOWS_REFUSED]++;
+			if (i < admit)
+				admitted[n_admitted++] = flow;
+		}
+	}
+	for (int k = 0; k < fits; k++)
+		want[CNT_EVICTED_BYTES] += flow_frame_bytes(admitted[k]);
 	/* A flow already in the table is still counted with the ring full. */
+	in_table = admitted[n_admitted - 1];
 	want[CNT_BYTES] += send_flow(dp, in_table, t += 1000);
 	want[CNT_FLOW_PACKETS]++;
 	want[CNT_FLOW_BYTES] += flow_frame_bytes(in_table);
-	want[CNT_PACKETS] = total + 1;
-	want[CNT_FLOWS_CREATED] = ways + fits;
+	want[CNT_PACKETS] = flow + 1;
+	want[CNT_FLOWS_CREATED] = n_admitted;
 	want[CNT_FLOWS_EVICTED] = want[CNT_EVICTED_PACKETS] = fits;
 	sum_counters(dp, got);
 	check_counters(&c, got, want);
-	check_true(&c, "some packets uncounted", got[CNT_UNCOUNTED_PACKETS] > 0);
+	check_true(&c, "some packets refused", got[CNT_NEW_FLOWS_REFUSED] > 0);
 
 	check_eq(&c, "records in the eviction ring", consume_evicted(dp), fits);
-	for (int i = 0; i < fits && i < MAX_EVICTED; i++)
-		check_evicted(&c, &dp->evicted[i], i, 1, 1000 * (i + 1), 1000 * (i + 1));
+	for (int k = 0; k < fits && k < MAX_EVICTED; k++)
+		check_evicted(&c, &dp->evicted[k], admitted[k], 1,
+			      1000 * (admitted[k] + 1), 1000 * (admitted[k] + 1));
 	check_table_matches_counters(&c, dp, got);
 	check_in_table(&c, dp, in_table, 2, 1000 * (in_table + 1), t);
 
 	/* Room again: the next new flow evicts instead of going uncounted. */
-	send_flow(dp, total, t += 1000);
+	set_established_hint(dp, false);
+	send_flow(dp, flow, t += 1000);
 	sum_counters(dp, got);
 	check_eq(&c, "flows_evicted after consuming", got[CNT_FLOWS_EVICTED], fits + 1);
-	check_eq(&c, "uncounted unchanged", got[CNT_UNCOUNTED_PACKETS], refused);
-	check_eq(&c, "records after consuming", consume_evicted(dp), 1);
-	check_evicted(&c, &dp->evicted[0], fits, 1, 1000 * (fits + 1),
-		      1000 * (fits + 1));
 	check_no_silent_loss(&c, got);
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
@@ -1489,8 +1565,10 @@ int main(void)
 		BOTH_MODES("truncation at every byte", test_truncation),
 		{ "IPv6 fragments with dest opts after the fragment header",
 		  test_fragment_dstopts_after_frag, setup_inline, teardown_dp, NULL },
-		{ "bucket full: LRU eviction to the ring", test_bucket_eviction,
+		{ "bucket full: eviction to the ring", test_bucket_eviction,
 		  setup_one_bucket, teardown_dp, NULL },
+		{ "bucket full under a flood: one-packet flows go first",
+		  test_flood_keeps_established, setup_one_bucket, teardown_dp, NULL },
 		{ "bucket and ring full: uncounted", test_ring_full_uncounted,
 		  setup_one_bucket_small_ring, teardown_dp, NULL },
 		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },

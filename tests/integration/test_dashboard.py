@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The dashboard, the JSON API and /metrics, live, in a real browser.
+
+Lab A -- R -- B; `flowprobe run --http 127.0.0.1:8080` on both of R's
+interfaces, customers behind A (--local 10.0.1.0/24). Traffic: a second
+customer, 10.0.1.2, runs BitTorrent with 200 peers (bt_swarm.py, as in
+the demo), and an on-path injector on R kills a BitTorrent connection
+A <-> B with forged RSTs (rst_injector.LiveResets).
+
+Asserts:
+- headless Chromium (Debian's, driven by playwright-core) loads the
+  dashboard with no console error, no page error, no failed request, with
+  Chart.js served by the probe; the BitTorrent customer appears in the top
+  list by peers and in the BitTorrent hosts with its score; a forged reset
+  appears in the resets list; the utilisation curve has points; typing the customer's IP in the search box
+  shows its page (its ports, including 6881, its P2P score, a connections
+  chart with points); screenshots in build/dashboard/;
+- the API: the host page has the BitTorrent port and forged resets; bad
+  addresses are 400, unknown paths 404, POST 405 (nothing changes state);
+- /metrics passes `promtool check metrics` and has every datapath counter
+  of include/flowprobe.h, every daemon statistic, forged resets > 0, and
+  ρ and N of both interfaces;
+- a non-loopback --http without a token file is refused (exit 2) with one
+  line naming --http-token-file; with one, a request without the token is
+  401 and with it 200;
+- --events FILE: renamed away, SIGHUP reopens it and new lines arrive.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import lab as L  # noqa: E402
+import rst_injector as RI  # noqa: E402
+import demo  # noqa: E402  (the BitTorrent customer of `make demo`)
+
+PORT = 8080
+BASE = f"http://127.0.0.1:{PORT}"
+BROWSER_JS = os.path.join(L.ROOT, "tests", "browser", "dashboard.cjs")
+OUT_DIR = os.path.join(L.ROOT, "build", "dashboard")
+FETCH = r"""
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], method=sys.argv[2],
+                             headers=dict(h.split(": ", 1) for h in sys.argv[3:]))
+try:
+    r = urllib.request.urlopen(req, timeout=20)
+    code, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, body = e.code, e.read()
+sys.stdout.write(f"{code}\n"); sys.stdout.flush()
+sys.stdout.buffer.write(body)
+"""
+
+
+def fetch(lab, path, method="GET", headers=(), base=BASE):
+    """(status, body) of a request made inside R."""
+    cp = lab.run("R", [L.PYTHON, "-c", FETCH, base + path, method] + list(headers),
+                 mount=False, check=False, timeout=30)
+    if cp.returncode != 0 or "\n" not in cp.stdout:
+        return 0, cp.stderr
+    code, body = cp.stdout.split("\n", 1)
+    return int(code), body
+
+
+def fetch_json(lab, path):
+    code, body = fetch(lab, path)
+    try:
+        return json.loads(body) if code == 200 else None
+    except json.JSONDecodeError:
+        return None
+
+
+def names_of(header, macro):
+    """The names an X-macro lists: X(CNT_..., "name", ...) or X(name, ...)."""
+    with open(os.path.join(L.ROOT, header)) as f:
+        text = f.read()
+    if macro == "counters":
+        return re.findall(r'X\(CNT_\w+, "(\w+)"', text)
+    return re.findall(r"^\s*X\((\w+),", text, re.M)
+
+
+def refuse_without_token():
+    cp = subprocess.run([L.FLOWPROBE_BIN, "run", "-i", "lo", "--http",
+                         "0.0.0.0:8080"], capture_output=True, text=True,
+                        timeout=30, stdin=subprocess.DEVNULL)
+    lines = cp.stderr.strip().splitlines()
+    L.ok(cp.returncode == 2 and len(lines) == 1 and
+         "--http-token-file" in cp.stderr,
+         "non-loopback --http without a token file: exit 2, one line naming "
+         "--http-token-file", f"exit {cp.returncode}: {cp.stderr}")
+
+
+def browser_checks(lab):
+    os.makedirs(OUT_DIR, exist_ok=True)
+    cp = lab.run("R", ["node", BROWSER_JS, BASE + "/", demo.BT_HOST, OUT_DIR],
+                 mount=False, check=False, timeout=240)
+    try:
+        seen = json.loads(cp.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        seen = {"fatal": cp.stdout[-500:] + cp.stderr[-1500:]}
+    L.ok("fatal" not in seen, "the browser test ran", seen.get("fatal"))
+    L.ok(seen.get("chart_js") is True and seen.get("title") == "flowprobe",
+         "the dashboard loads, with Chart.js served by the probe", str(seen)[:800])
+    errors = (seen.get("console_errors", []) + seen.get("page_errors", []) +
+              seen.get("failed_requests", []))
+    L.ok("fatal" not in seen and not errors,
+         "no console errors, page errors or failed requests", "\n".join(errors))
+    L.ok(seen.get("bt_in_top_peers") and seen.get("bt_in_bittorrent"),
+         f"the BitTorrent customer {demo.BT_HOST} is in the top list by peers "
+         "and in the BitTorrent hosts",
+         f"{seen.get('wait_bt')}\n{seen.get('bittorrent_text')}")
+    L.ok((seen.get("curve_points") or 0) > 0,
+         "the utilisation curve is drawn from the probe's samples",
+         str(seen.get("curve_points")))
+    L.ok(seen.get("forged_in_resets"),
+         "a forged reset appears in the resets list",
+         f"{seen.get('wait_reset')}\n{seen.get('resets_text')}")
+    L.ok(seen.get("host_addr") == demo.BT_HOST and "6881" in
+         seen.get("host_ports", "") and "score" in seen.get("host_p2p", "") and
+         (seen.get("host_chart_points") or 0) > 0,
+         "the customer search shows the host's page: ports, P2P score, a "
+         "connections chart with points",
+         json.dumps({k: seen.get(k) for k in ("wait_host", "host_hash", "host_addr",
+                     "host_summary", "host_ports", "host_p2p",
+                     "host_chart_points")}, indent=1))
+    shot = os.path.join(OUT_DIR, "dashboard.png")
+    L.ok(os.path.exists(shot) and os.path.getsize(shot) > 10000,
+         f"screenshots saved ({shot})")
+
+
+def api_checks(lab):
+    page = fetch_json(lab, f"/api/hosts/{demo.BT_HOST}") or {}
+    ports = {p.get("port") for p in page.get("ports", [])}
+    L.ok(page.get("known") and demo.BT_PORT in ports and
+         page.get("history", {}).get("peers", 0) >= 50,
+         f"/api/hosts/{demo.BT_HOST}: port {demo.BT_PORT} and many peers",
+         json.dumps(page)[:1500])
+    a_page = fetch_json(lab, f"/api/hosts/{lab.V4['A']}") or {}
+    L.ok(a_page.get("forged_resets", 0) >= 1,
+         f"/api/hosts/{lab.V4['A']}: the forged resets of its BitTorrent "
+         "connection are counted", json.dumps(a_page)[:800])
+    code400, _ = fetch(lab, "/api/hosts/not-an-address")
+    code404, _ = fetch(lab, "/api/nothing")
+    code405, _ = fetch(lab, "/api/hosts", method="POST")
+    L.ok((code400, code404, code405) == (400, 404, 405),
+         "bad address 400, unknown view 404, POST 405",
+         f"{code400} {code404} {code405}")
+    ev = fetch_json(lab, "/api/events?type=bittorrent") or {}
+    L.ok(ev.get("events") and all(e.get("type") == "bittorrent"
+                                  for e in ev["events"]),
+         "/api/events?type=bittorrent lists BitTorrent events only",
+         json.dumps(ev)[:500])
+
+
+def metrics_checks(lab):
+    code, text = fetch(lab, "/metrics")
+    cp = subprocess.run(["promtool", "check", "metrics"], input=text,
+                        capture_output=True, text=True, timeout=60)
+    L.ok(code == 200 and cp.returncode == 0,
+         "/metrics passes promtool check metrics",
+         f"HTTP {code}, promtool exit {cp.returncode}:\n{cp.stdout}{cp.stderr}")
+    want = [f"flowprobe_{n}_total" for n in
+            names_of("include/flowprobe.h", "counters")]
+    want += [f"flowprobe_daemon_{n}" for n in
+             names_of("user/daemon_stats.h", "daemon")]
+    have = set(re.findall(r"^# HELP (\S+) ", text, re.M))
+    missing = [w for w in want if w not in have and w + "_total" not in have]
+    L.ok(len(want) > 40 and not missing,
+         f"/metrics has all {len(want)} counters and daemon statistics with "
+         "help text", f"missing: {missing}")
+    m = re.search(r'^flowprobe_resets_total\{verdict="forged"\} (\d+)', text, re.M)
+    L.ok(m and int(m.group(1)) >= 1, "/metrics counts forged resets",
+         L.tail(text, 20))
+    rho = re.findall(r'^flowprobe_utilisation\{interface="(\S+)"\} (\S+)', text, re.M)
+    n = re.findall(r'^flowprobe_active_flows\{interface="(\S+)"\} (\S+)', text, re.M)
+    L.ok({i for i, _ in rho} == {i for i, _ in n} == {lab.if_ra, lab.if_rb},
+         "/metrics has rho and N for each interface", f"{rho} {n}")
+
+
+def events_rotation(lab, probe, path):
+    L.wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0,
+                 20, "the --events file")
+    rotated = path + ".1"
+    os.rename(path, rotated)
+    probe.proc.send(signal.SIGHUP)
+    L.wait_until(lambda: os.path.exists(path), 20, "the reopened --events file")
+    # New traffic after the reopen: its flows must land in the new file.
+    lab.run("A", [L.PYTHON, L.__file__, "ping", lab.V4["B"], "3", "0.2"],
+            check=False)
+
+    def new_lines():
+        with open(path) as f:
+            return [json.loads(x) for x in f if x.strip()]
+    lines = L.wait_until(new_lines, 30, "lines in the reopened --events file",
+                         interval=0.5)
+    with open(rotated) as f:
+        old = [json.loads(x) for x in f if x.strip()]
+    types = {o.get("type") for o in old}
+    L.ok(lines and {"flow", "reset", "bittorrent"} <= types,
+         "--events: JSON Lines with flows, resets and BitTorrent events; after "
+         "rename and SIGHUP new lines go to a new file",
+         f"old types {types}, {len(lines)} new lines")
+
+
+def token_checks(lab):
+    token_file = os.path.join(lab.dir, "token")
+    with open(token_file, "w") as f:
+        f.write("0123456789abcdef0123\n")
+    probe = L.Flowprobe(lab, [lab.if_ra], [], extra=[
+        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", token_file])
+    probe.start()
+    base = f"http://{lab.V4['RA']}:8081"
+    try:
+        L.wait_until(lambda: "token required" in probe.stderr(), 20,
+                     "the token notice")
+        no_token, _ = fetch(lab, "/api/stats", base=base)
+        bearer, _ = fetch(lab, "/api/stats", base=base,
+                          headers=["Authorization: Bearer 0123456789abcdef0123"])
+        query, _ = fetch(lab, "/metrics?token=0123456789abcdef0123", base=base)
+        wrong, _ = fetch(lab, "/metrics?token=0123456789abcdef0124", base=base)
+    finally:
+        rc = probe.stop()
+    L.ok((no_token, bearer, query, wrong, rc) == (401, 200, 200, 401, 0),
+         "non-loopback with a token: 401 without it, 200 with it (header or "
+         "?token=), 401 with a wrong one; says so at start",
+         f"{no_token} {bearer} {query} {wrong} exit {rc}\n"
+         f"{L.tail(probe.stderr(), 5)}")
+
+
+def run(lab):
+    events_path = os.path.join(lab.dir, "events.jsonl")
+    probe = lab.start_probe([lab.if_ra, lab.if_rb], [], active=10, inactive=2,
+                            extra=["--local", "10.0.1.0/24,fd00:1::/64",
+                                   "--http", f"127.0.0.1:{PORT}",
+                                   "--history", "60s", "--events", events_path,
+                                   "--sample", "1s", "--capacity", "1G"])
+    L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
+                 "the dashboard's start line")
+    L.comment(demo.bittorrent_customer(lab))
+    live = RI.LiveResets(lab, L)
+    live.start()
+    injected = live.drive(mix=False)
+    L.comment(f"injector: {len(injected)} RSTs")
+
+    def forged_listed():
+        ev = fetch_json(lab, "/api/events?type=reset") or {}
+        return any(e.get("verdict") == "forged" for e in ev.get("events", []))
+    try:
+        L.wait_until(forged_listed, 30, "a forged reset in /api/events",
+                     interval=0.5)
+    except L.LabError as e:
+        L.comment(str(e))
+    browser_checks(lab)
+    api_checks(lab)
+    metrics_checks(lab)
+    events_rotation(lab, probe, events_path)
+    rc = probe.stop()
+    L.ok(rc == 0, "the probe stops cleanly (exit 0)", L.tail(probe.stderr()))
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (network namespaces, XDP)")
+        return 0
+    if L.PROBE_KIND != "flowprobe":
+        print("1..0 # SKIP the dashboard is flowprobe's own")
+        return 0
+    for tool in ("node", "promtool", "chromium"):
+        if not shutil.which(tool):
+            L.ok(False, f"{tool} is installed (make test installs it)")
+            L.done()
+    refuse_without_token()
+    try:
+        with L.Lab() as lab:
+            run(lab)
+        with L.Lab() as lab:
+            token_checks(lab)
+    except L.LabError as e:
+        L.ok(False, "lab", str(e))
+    L.done()
+
+
+if __name__ == "__main__":
+    main()
