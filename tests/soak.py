@@ -9,7 +9,7 @@ each, a new source port each, so flows start and end all the time and
 the flow cache and tables churn). Every SOAK_SAMPLE seconds it samples
 the daemon's RSS (/proc/PID/status VmRSS), the flow table's fill (entries
 of the last drain against the slots), flows held in the cache, the last
-and slowest drain time, and export errors. At the end (SIGTERM: every
+and slowest drain time, and export errors. At the end (SIGINT: every
 flow exported) it compares what A sent with what nfcapd stored for those
 flows, packets and bytes: the counts lost must be 0, and the probe's own
 uncounted counters 0. Prints the samples as a table and a verdict line;
@@ -140,8 +140,8 @@ def main():
                    st.get("table_entries_last_drain", 0) /
                    max(1, st.get("table_slots", 1)),
                    st.get("flows_in_cache", 0),
-                   st.get("drain_us_last", 0) / 1000,
-                   st.get("drain_us_max", 0) / 1000,
+                   st.get("drain_time_last", 0) / 1000,
+                   st.get("drain_time_max", 0) / 1000,
                    st.get("packets", 0), st.get("flows_exported", 0),
                    st.get("export_errors", 0))
             rows.append(row)
@@ -169,7 +169,7 @@ def main():
         print(f"RSS {min(rss, default=0)}..{max(rss, default=0)} kB "
               f"(first sample {rss[0] if rss else 0}, last "
               f"{rss[-1] if rss else 0}); slowest drain "
-              f"{final.get('drain_us_max', 0) / 1000:.2f} ms; table fill at "
+              f"{final.get('drain_time_max', 0) / 1000:.2f} ms; table fill at "
               f"most {max((r[2] for r in rows), default=0):.4%}; export errors "
               f"{final.get('export_errors', 0)}; uncounted packets "
               f"{final.get('uncounted_packets', 0)}; probe exit {rc}")

@@ -25,8 +25,8 @@
 	X(export_errors, "NetFlow packets lost: refused by a collector's socket or dropped from its full queue") \
 	X(export_queued, "NetFlow packets waiting for a slow collector now")  \
 	X(export_queue_drops, "of export_errors, dropped from a full queue (bound 64 a collector)") \
-	X(drain_us_last, "microseconds the last drain took (swap, read, delete)") \
-	X(drain_us_max, "microseconds the slowest drain took")               \
+	X(drain_time_last, "microseconds the last drain took (swap, read, delete)")  \
+	X(drain_time_max, "microseconds the slowest drain took")               \
 	X(drain_errors, "drains that failed (see the log)")                   \
 	X(bt_events, "BitTorrent recognitions reported by the datapath")      \
 	X(p2p_alarms, "P2P host alarms raised (one per host per period)")    \

@@ -10,7 +10,8 @@
 /* Daemon statistics that go up and down: gauges, without _total. */
 static const char *const daemon_gauges[] = {
 	"table_slots", "table_entries_last_drain", "flows_in_cache",
-	"conn_slots", "conn_entries", "conns_open",
+	"conn_slots", "conn_entries", "conns_open", "export_queued",
+	"drain_time_last", "drain_time_max",
 };
 
 static bool is_gauge(const char *name)

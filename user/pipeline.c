@@ -245,9 +245,9 @@ static void drain(struct pipeline *pl)
 			    : drainer_run(pl->drainer, &res);
 	/* How long a swap and read take: a soak watches it not grow. */
 	us = monotonic_us() - t0;
-	pl->ds.v[DS_drain_us_last] = us;
-	if (us > pl->ds.v[DS_drain_us_max])
-		pl->ds.v[DS_drain_us_max] = us;
+	pl->ds.v[DS_drain_time_last] = us;
+	if (us > pl->ds.v[DS_drain_time_max])
+		pl->ds.v[DS_drain_time_max] = us;
 	if (err)
 		pl->ds.v[DS_drain_errors]++;
 	pl->ds.v[DS_drains]++;
