@@ -102,7 +102,8 @@ def main():
                       "the probe to export phase 2's flows")
         stats = probe.stats(lab.if_ra)
         rc = probe.stop()
-        ok(rc == 0, "probe exits 0 when stopped (SIGINT)", L.tail(probe.stderr()))
+        ok(rc == 0, "probe exits 0 when stopped (SIGINT)",
+           L.tail(probe.stderr()))
         restarted.stop()
         got2 = {k: v for k, v in restarted.flows().items()
                 if k[3] >= PHASE2_SPORT}
