@@ -1220,7 +1220,7 @@ def flow_table(truth, got, endpoints):
 
 
 # ---------------------------------------------------------------- agent --
-# What runs inside the namespaces: `lab.py server|client|ping|filler|offload`.
+# What runs inside the namespaces: `lab.py server|client|ping|udp|udp-paced|filler|offload`.
 
 TCP_PORT = 5001
 UDP_PORT = 5002         # echo
@@ -1397,6 +1397,28 @@ def udp_send(dst, dport, sport, count, size):
             u.send(b"s" * size)
 
 
+def udp_paced(dst, dport, sport, count, pps, size):
+    """count IPv4 datagrams at pps from a fixed source port, every one
+    sent (a full socket buffer is retried, not skipped); prints
+    "sent N" at the end."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("0.0.0.0", sport))
+        data = b"p" * size
+        t0 = time.monotonic()
+        sent = 0
+        while sent < count:
+            try:
+                s.sendto(data, (dst, dport))
+                sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                continue
+            if sent % 20 == 0:
+                ahead = t0 + sent / pps - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+    print("sent", sent, flush=True)
+
+
 def filler(dst, count):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         for _ in range(count):
@@ -1438,6 +1460,10 @@ def main(argv):
         udp_send(argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
                  int(argv[6]))
         return 0
+    if cmd == "udp-paced":
+        udp_paced(argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
+                  float(argv[6]), int(argv[7]))
+        return 0
     if cmd == "filler":
         filler(argv[2], int(argv[3]))
         return 0
@@ -1445,7 +1471,8 @@ def main(argv):
         offload(argv[2], argv[3] == "on")
         return 0
     print(f"usage: {argv[0]} server|client V4 V6 | ping DST [N [TIMEOUT]] | "
-          "udp DST DPORT SPORT N SIZE | filler DST N | offload IF on|off", file=sys.stderr)
+          "udp DST DPORT SPORT N SIZE | udp-paced DST DPORT SPORT N PPS SIZE | "
+          "filler DST N | offload IF on|off", file=sys.stderr)
     return 2
 
 

@@ -45,27 +45,6 @@ PAYLOAD = 64                  # UDP payload: 92-byte IPv4 packets
 FLOOD_PPS = 5000
 SYN_BYTES = 40                # IPv4 + TCP headers, no options
 
-SENDER = r"""
-import socket, sys, time
-dst, dport, sport, count, pps, size = sys.argv[1], int(sys.argv[2]), \
-    int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", sport))
-data = b"e" * size
-t0 = time.monotonic()
-sent = 0
-while sent < count:
-    try:
-        s.sendto(data, (dst, dport))
-        sent += 1
-    except (BlockingIOError, ConnectionRefusedError):
-        continue
-    if sent % 20 == 0:
-        ahead = t0 + sent / pps - time.monotonic()
-        if ahead > 0:
-            time.sleep(ahead)
-print("sent", sent, flush=True)
-"""
 
 # Raw Ethernet frames on A's interface: TCP SYNs from random sources, so
 # that each is a new flow. Paced; prints "sent N".
@@ -152,7 +131,7 @@ def main():
         for sport, pps in STREAMS:
             n = pps * STREAM_SECONDS
             streams.append((sport, n, lab.spawn(
-                "A", [L.PYTHON, "-c", SENDER, lab.V4["B"], 9, sport, n, pps,
+                "A", [L.PYTHON, L.__file__, "udp-paced", lab.V4["B"], 9, sport, n, pps,
                       PAYLOAD], name=f"stream-{sport}")))
         # The streams run a while before the flood starts.
         L.wait_until(lambda: json_records(probe, STREAMS[0][0]) >= 1, 30,

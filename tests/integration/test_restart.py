@@ -40,27 +40,6 @@ def IFACES(lab):
 
 # A paced sender: count datagrams at about pps, unconnected (an ICMP port
 # unreachable from B must not turn into a send error). Prints "sent N".
-SENDER = r"""
-import socket, sys, time
-dst, dport, sport, count, pps, size = sys.argv[1], int(sys.argv[2]), \
-    int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", sport))
-data = b"r" * size
-t0 = time.monotonic()
-sent = 0
-while sent < count:
-    try:
-        s.sendto(data, (dst, dport))
-        sent += 1
-    except (BlockingIOError, ConnectionRefusedError):
-        continue
-    if sent % 50 == 0:
-        ahead = t0 + sent / pps - time.monotonic()
-        if ahead > 0:
-            time.sleep(ahead)
-print("sent", sent, flush=True)
-"""
 
 
 def wait_packets(probe, at_least, what, settled=False):
@@ -109,7 +88,7 @@ def main():
         base = probe.stats(lab.if_ra).get("packets", 0)
         drops0 = lab.tx_dropped("A", lab.if_a)
 
-        sender = lab.spawn("A", [L.PYTHON, "-c", SENDER, lab.V4["B"], DPORT,
+        sender = lab.spawn("A", [L.PYTHON, L.__file__, "udp-paced", lab.V4["B"], DPORT,
                                  SPORT, STREAM, PPS, PAYLOAD], name="sender")
         wait_packets(probe, base + STREAM // 3, "a third of the stream")
         probe = restart(lab, probe, 1)
@@ -125,7 +104,7 @@ def main():
                      settled=True)
         rc = probe.stop(keep=True)
         ok(rc == 0, "the last daemon exits 0 on SIGTERM", L.tail(probe.stderr()))
-        cp = lab.run("A", [L.PYTHON, "-c", SENDER, lab.V4["B"], DPORT, SPORT,
+        cp = lab.run("A", [L.PYTHON, L.__file__, "udp-paced", lab.V4["B"], DPORT, SPORT,
                            AFTER, PPS, PAYLOAD], check=False)
         ok(cp.returncode == 0, f"{AFTER} more packets sent with no daemon "
            "running", cp.stdout + cp.stderr)
