@@ -142,7 +142,9 @@ static void on_sample(void *ctx, const struct curve_sample *s)
 	if (c->csv && curve_csv_write(c->csv, s, wall_ms) != 0)
 		c->output_errors++;
 	st->last_t_ms = ks.t_ms;
-	if (knee_add(st->knee, &ks) != 0)
+	/* Flows running before the start are not all seen yet: a ramp of N
+	 * at steady ρ would look like an overload. */
+	if (s->warmup || knee_add(st->knee, &ks) != 0)
 		return;
 	count = knee_count(st->knee);
 	if (count <= ESTIMATE_EVERY_BELOW ||

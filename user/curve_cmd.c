@@ -191,6 +191,8 @@ int cmd_curve(int argc, char **argv)
 			.rho = rows.v[i].utilisation,
 		};
 
+		if (rows.v[i].warmup)
+			continue; /* N may be short there: not for the estimate */
 		if (knee_add(k, &s) != 0) {
 			log_error("%s: sample at %llu ms has a negative or non-finite "
 				  "N or utilisation", csv,

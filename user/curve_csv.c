@@ -17,7 +17,8 @@
 int curve_csv_write_header(FILE *out)
 {
 	if (fputs("time,unix_ms,interface,ifindex,duration_s,bytes,capacity_bps,"
-		  "utilisation,active_flows,flows_with_packets,rate_per_flow_bps\n",
+		  "utilisation,active_flows,flows_with_packets,rate_per_flow_bps,"
+		  "warmup\n",
 		  out) == EOF || fflush(out))
 		return -EIO;
 	return 0;
@@ -30,12 +31,12 @@ int curve_csv_write(FILE *out, const struct curve_sample *s, uint64_t wall_ms)
 	json_format_time(when, sizeof(when), wall_ms);
 	/* Flushed per row: a spreadsheet or a test may read it while the
 	 * probe runs. %.17g keeps every bit of the doubles. */
-	if (fprintf(out, "%s,%llu,%s,%d,%.9g,%.17g,%llu,%.17g,%.17g,%llu,%.17g\n",
+	if (fprintf(out, "%s,%llu,%s,%d,%.9g,%.17g,%llu,%.17g,%.17g,%llu,%.17g,%d\n",
 		    when, (unsigned long long)wall_ms, s->name, s->ifindex,
 		    s->duration_ns / 1e9, s->bytes,
 		    (unsigned long long)s->capacity_bps, s->utilisation,
 		    s->active_flows, (unsigned long long)s->flows_with_packets,
-		    s->rate_per_flow_bps) < 0 || fflush(out))
+		    s->rate_per_flow_bps, s->warmup) < 0 || fflush(out))
 		return -EIO;
 	return 0;
 }
@@ -85,7 +86,7 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 	FILE *in = fopen(path, "r");
 	char *line = NULL, *f[MAX_FIELDS];
 	size_t len = 0, n, lineno = 0;
-	int col[COL__MAX], rc = -1;
+	int col[COL__MAX], warmup_col = -1, rc = -1;
 
 	if (!in) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -109,6 +110,11 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 			goto out;
 		}
 	}
+	/* Optional: files written before it existed have no warm-up bins
+	 * marked. */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(f[i], "warmup"))
+			warmup_col = i;
 	while (getline(&line, &len, in) >= 0) {
 		struct curve_row r = { 0 };
 		double ms, cap;
@@ -143,6 +149,8 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 		r.unix_ms = (uint64_t)ms;
 		r.capacity_bps = (uint64_t)cap;
 		snprintf(r.interface, sizeof(r.interface), "%s", f[col[COL_IFACE]]);
+		r.warmup = warmup_col >= 0 && (size_t)warmup_col < n &&
+			   !strcmp(f[warmup_col], "1");
 		if (rows->n == rows->cap) {
 			size_t c = rows->cap ? 2 * rows->cap : 1024;
 			struct curve_row *v = realloc(rows->v, c * sizeof(*v));

@@ -15,6 +15,7 @@
 
 #include <net/if.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "sampler.h"
@@ -29,6 +30,7 @@ struct curve_row {
 	uint64_t capacity_bps;
 	double utilisation;
 	double active_flows;
+	bool warmup;	/* the "warmup" column (optional, 0 or 1) */
 };
 
 struct curve_rows {

@@ -21,7 +21,7 @@ int curve_json_sample(FILE *out, const struct curve_sample *s, uint64_t wall_ms)
 
 	json_format_time(when, sizeof(when), wall_ms);
 	return write_line(out, json_pack(
-		"{s:s, s:s, s:f, s:f, s:f, s:s, s:i, s:I, s:f, s:I, s:I}",
+		"{s:s, s:s, s:f, s:f, s:f, s:s, s:i, s:I, s:f, s:I, s:I, s:b}",
 		"type", "curve",
 		"time", when,
 		"active_flows", s->active_flows,
@@ -32,7 +32,8 @@ int curve_json_sample(FILE *out, const struct curve_sample *s, uint64_t wall_ms)
 		"duration_ms", (json_int_t)(s->duration_ns / 1000000),
 		"bytes", s->bytes,
 		"flows_with_packets", (json_int_t)s->flows_with_packets,
-		"capacity_bps", (json_int_t)s->capacity_bps));
+		"capacity_bps", (json_int_t)s->capacity_bps,
+		"warmup", s->warmup));
 }
 
 int curve_json_knee(FILE *out, const char *iface, int ifindex,

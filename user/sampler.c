@@ -36,6 +36,7 @@ struct sampler {
 	struct sampler_iface ifaces[SAMPLER_MAX_IFACES];
 	bool started;
 	uint64_t start_seq;	/* first bin wholly after the start */
+	uint64_t start_ns;	/* when counting began */
 	uint64_t emit_seq;	/* oldest bin not yet reported */
 	size_t ring_bins;	/* bins the ring holds */
 	struct bin_acc *ring;	/* ring_bins × n_ifaces */
@@ -125,6 +126,7 @@ void sampler_start(struct sampler *s, uint64_t now_ns)
 	uint64_t bin = s->cfg.bin_ns;
 
 	s->started = true;
+	s->start_ns = now_ns;
 	s->start_seq = (now_ns + bin - 1) / bin;
 	s->emit_seq = s->start_seq;
 }
@@ -312,6 +314,7 @@ static void report_bin(struct sampler *s, uint64_t seq)
 			.utilisation = 8 * acc->bytes / (ifc->capacity_bps * secs),
 			.active_flows = acc->active_ns / s->cfg.bin_ns,
 			.flows_with_packets = acc->flows,
+			.warmup = seq * s->cfg.bin_ns < s->start_ns + s->cfg.gap_ns,
 		};
 
 		if (smp.active_flows > 0)

@@ -26,6 +26,7 @@
 
 #include <net/if.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "flowprobe.h"
 
@@ -49,6 +50,10 @@ struct curve_sample {
 	double active_flows;	/* N, time-averaged */
 	uint64_t flows_with_packets;
 	double rate_per_flow_bps; /* r = ρC/N; 0 when N is 0 */
+	/* The bin starts less than one gap after counting began: a flow that
+	 * was already running is seen only from its next packet, so N may be
+	 * short. Reported, but kept out of the knee estimate. */
+	bool warmup;
 };
 
 typedef void (*sampler_cb)(void *ctx, const struct curve_sample *s);
