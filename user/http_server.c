@@ -22,6 +22,11 @@
 #ifndef FLOWPROBE_WEB_DIR
 #define FLOWPROBE_WEB_DIR "/usr/share/flowprobe/web"
 #endif
+/* Debian's libjs-chart.js: JavaScript libraries live once per system,
+ * under /usr/share/javascript, not in each application (Debian policy). */
+#ifndef CHARTJS_PATH
+#define CHARTJS_PATH "/usr/share/javascript/chart.js/chart.min.js"
+#endif
 #define TOKEN_MAX 256
 #define STATIC_MAX (4u << 20)
 
@@ -32,7 +37,8 @@ struct http_server {
 	char web_dir[PATH_MAX];	/* empty: no dashboard files */
 };
 
-/* URL -> files to try, in order, under the web directory. */
+/* URL -> files to try, in order, under the web directory (a path that
+ * starts with '/' is the system's own copy). */
 static const struct {
 	const char *url, *type, *files[2];
 } static_files[] = {
@@ -40,8 +46,8 @@ static const struct {
 	{ "/index.html", "text/html; charset=utf-8", { "index.html" } },
 	{ "/app.js", "text/javascript; charset=utf-8", { "app.js" } },
 	{ "/style.css", "text/css; charset=utf-8", { "style.css" } },
-	{ "/vendor/chart.umd.js", "text/javascript; charset=utf-8",
-	  { "vendor/chart.umd.js", "node_modules/chart.js/dist/chart.umd.js" } },
+	{ "/vendor/chart.js", "text/javascript; charset=utf-8",
+	  { "vendor/chart.min.js", CHARTJS_PATH } },
 };
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *loopback)
@@ -211,8 +217,12 @@ static enum MHD_Result serve_static(struct http_server *s, struct MHD_Connection
 			size_t len;
 			char *body;
 
-			snprintf(path, sizeof(path), "%s/%s", s->web_dir,
-				 static_files[i].files[k]);
+			const char *file = static_files[i].files[k];
+
+			if (file[0] == '/')
+				snprintf(path, sizeof(path), "%s", file);
+			else
+				snprintf(path, sizeof(path), "%s/%s", s->web_dir, file);
 			body = slurp(path, &len);
 			if (body)
 				return send_reply(c, 200, static_files[i].type, body,

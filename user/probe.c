@@ -22,12 +22,14 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "log.h"
 #include "probe.h"
 #include "probe_pins.h"
+#include "kernel_version.h"
 
 #define BPFFS_ROOT "/sys/fs/bpf"
 #define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -45,10 +47,20 @@ int probe_check_environment(void)
 
 	if (!btf)
 		btf = DEFAULT_BTF_PATH;
+	struct utsname uts;
+	const char *release = getenv("FLOWPROBE_KERNEL_RELEASE"); /* tests */
+
+	if (!release)
+		release = uname(&uts) == 0 ? uts.release : "";
+	if (!kernel_release_at_least(release, KERNEL_MIN_MAJOR, KERNEL_MIN_MINOR)) {
+		log_error("Linux %s is too old: flowprobe needs Linux %d.%d or later "
+			  "(its datapath uses %s)", release, KERNEL_MIN_MAJOR,
+			  KERNEL_MIN_MINOR, KERNEL_MIN_FEATURE);
+		return EXIT_NO_PRIVILEGE;
+	}
 	if (access(btf, R_OK) != 0) {
 		log_error("kernel BTF not found at %s (%s): flowprobe needs a kernel "
-			  "built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)",
-			  btf, strerror(errno));
+			  "built with CONFIG_DEBUG_INFO_BTF=y", btf, strerror(errno));
 		return EXIT_NO_PRIVILEGE;
 	}
 	if (syscall(SYS_capget, &hdr, caps) != 0) {

@@ -14,7 +14,8 @@ flowprobe on an interface the first one holds (the first keeps running);
 a probe left pinned by a SIGKILLed flowprobe (taken over, its link kept);
 pins of another layout (refused, left as they were);
 no privileges (setpriv to nobody, no capabilities); no kernel BTF
-(FLOWPROBE_BTF_PATH=/nonexistent).
+(FLOWPROBE_BTF_PATH=/nonexistent), a kernel older than 5.15
+(FLOWPROBE_KERNEL_RELEASE=5.10.0).
 """
 
 import json
@@ -273,6 +274,12 @@ def main():
         cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR], env=env)
         check_error("no kernel BTF", cp, 3, ["BTF"])
         check_clean("no kernel BTF", lab)
+
+        env = dict(os.environ, FLOWPROBE_KERNEL_RELEASE="5.10.0-28-amd64")
+        cp = run_probe(lab, ["-i", lab.if_ra, "-c", COLLECTOR], env=env)
+        check_error("kernel older than 5.15", cp, 3,
+                    [r"5\.10\.0-28-amd64", r"Linux 5\.15 or later", "bpf_timer"])
+        check_clean("kernel older than 5.15", lab)
 
 
 if __name__ == "__main__":
