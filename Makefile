@@ -79,10 +79,10 @@ BENCH_BPF_SRCS := $(wildcard tests/bench/*.bpf.c)
 BENCH_BPF_OBJS := $(patsubst tests/bench/%.bpf.c,$(OUT)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
 BENCH_SRCS := $(filter-out $(BENCH_BPF_SRCS),$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
-# Small XDP programs the tests load themselves (e.g. "another program
+# tests/progs/: small XDP programs the tests load themselves (e.g. "another program
 # already attached" for the refusal test).
-TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
-TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
+TEST_BPF_SRCS := $(wildcard tests/progs/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/progs/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
 
 .PHONY: all deps deps-check deps-test-check test unit integration demo clean \
 	vmlinux bench install fuzz fuzz-build test-sanitize soak
@@ -197,7 +197,7 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)$(CC) $(USER_CFLAGS) $(DEPFLAGS) -Itests/unit $< $(LIB_OBJS) \
 		$(USER_LIBS) -lcmocka -o $@
 
-$(OUT)/tools/%.bpf.o: tests/bpf/%.bpf.c
+$(OUT)/tools/%.bpf.o: tests/progs/%.bpf.c
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) $(BPF_LIBC_INC) -c $< -o $@

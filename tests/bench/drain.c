@@ -28,9 +28,9 @@
 #include <unistd.h>
 #include "bench_util.h"
 #include "flowprobe.skel.h"
-#include "log.h"
-#include "export_options.h"
-#include "pipeline.h"
+#include "lib/log.h"
+#include "cli/export_options.h"
+#include "daemon/pipeline.h"
 
 #ifndef SO_RCVBUFFORCE
 #define SO_RCVBUFFORCE 33

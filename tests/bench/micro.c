@@ -29,8 +29,8 @@
 #include <unistd.h>
 #include "bench_util.h"
 #include "flowprobe.skel.h"
-#include "log.h"
-#include "probe.h"
+#include "lib/log.h"
+#include "datapath/probe.h"
 
 #define MAX_SWEEP 8
 #define N_PROGS 9

@@ -3,7 +3,7 @@
  * libFuzzer harness: `--asn-table` files (CAIDA prefix2as lines or
  * "prefix/len AS"). A table that loads is looked up for a few addresses.
  */
-#include "asn_table.h"
+#include "detect/asn_table.h"
 #include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

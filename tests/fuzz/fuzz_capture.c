@@ -5,7 +5,7 @@
  * IP, VLAN, truncated frames). Every packet is read to the end, and its
  * frame must lie within what the reader said it holds.
  */
-#include "capture.h"
+#include "datapath/capture.h"
 #include "fuzz_input.h"
 
 /* Where the frames' bytes go, so reading them is not optimised away. */

@@ -3,7 +3,7 @@
  * libFuzzer harness: `flowprobe curve` reading a samples CSV. On error the
  * reason must be a terminated string; on success every row is read.
  */
-#include "curve_csv.h"
+#include "curve/curve_csv.h"
 #include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

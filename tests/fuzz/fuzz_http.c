@@ -9,8 +9,8 @@
  * have a status the API documents and a body of the length it says.
  */
 #include "fuzz_input.h"
-#include "http_api.h"
-#include "http_server.h"
+#include "web/http_api.h"
+#include "web/http_server.h"
 
 static struct history *history;
 volatile char fuzz_sink;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "log.h"
+#include "lib/log.h"
 
 /* Below LOG_ERROR: even error lines are not printed. */
 static inline void fuzz_quiet(void)

@@ -4,7 +4,7 @@
  * format back to a list that parses to the same set.
  */
 #include "fuzz_input.h"
-#include "prefixes.h"
+#include "detect/prefixes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "asn_table.h"
-#include "log.h"
+#include "detect/asn_table.h"
+#include "lib/log.h"
 
 static struct asn_table *load_text(const char *text, int want_rc, char *err,
 				   size_t errlen)

@@ -33,10 +33,10 @@
 #include <linux/bpf.h>
 #include <cmocka.h>
 
-#include "capture.h"
+#include "datapath/capture.h"
 #include "flowprobe.h"
 #include "flowprobe.skel.h"
-#include "probe.h"
+#include "datapath/probe.h"
 #include "packet_builder.h"
 #include "datapath_fixture.h"
 

@@ -20,8 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "collector.h"
-#include "log.h"
+#include "export/collector.h"
+#include "lib/log.h"
 
 /* A collector whose socket is one end of a fresh pair; *peer the other. */
 static void open_pair(struct collector *c, int *peer)

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "asn_table.h"
-#include "conn_intervals.h"
-#include "log.h"
+#include "detect/asn_table.h"
+#include "detect/conn_intervals.h"
+#include "lib/log.h"
 
 #define UNUSED __attribute__((unused))
 

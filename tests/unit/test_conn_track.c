@@ -16,9 +16,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "flowprobe.skel.h"
-#include "probe.h"
+#include "datapath/probe.h"
 #include "reset_signals.h"
-#include "conn_table.h"
+#include "datapath/conn_table.h"
 #include "packet_builder.h"
 #include "datapath_fixture.h"
 

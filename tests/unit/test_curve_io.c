@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "curve_csv.h"
-#include "curve_options.h"
+#include "curve/curve_csv.h"
+#include "curve/curve_options.h"
 
 static void test_rates(void **state)
 {

@@ -35,9 +35,9 @@
 
 #include "flowprobe.h"
 #include "flowprobe.skel.h"
-#include "drain.h"
-#include "flow_cache.h"
-#include "probe.h"
+#include "datapath/drain.h"
+#include "export/flow_cache.h"
+#include "datapath/probe.h"
 #include "packet_builder.h"
 
 #include "datapath_fixture.h"

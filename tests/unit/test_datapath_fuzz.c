@@ -34,7 +34,7 @@
 #include <cmocka.h>
 #include "flowprobe.h"
 #include "flowprobe.skel.h"
-#include "probe.h"
+#include "datapath/probe.h"
 #include "packet_builder.h"
 #include "datapath_fixture.h"
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "flood_report.h"
-#include "log.h"
+#include "datapath/flood_report.h"
+#include "lib/log.h"
 
 static void test_format_nothing(void **state)
 {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "flow_cache.h"
+#include "export/flow_cache.h"
 
 #define SEC_NS 1000000000ull
 

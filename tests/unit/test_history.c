@@ -17,9 +17,9 @@
 #include <time.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "history.h"
-#include "http_api.h"
-#include "metrics.h"
+#include "web/history.h"
+#include "web/http_api.h"
+#include "web/metrics.h"
 
 #define T0 1700000100000ull
 #define IP4(a, b, c, d) \

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "json_output.h"
+#include "lib/json_output.h"
 
 /* 2023-11-14T22:13:20.123Z */
 #define T0_MS 1700000000123ULL

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "kernel_version.h"
+#include "datapath/kernel_version.h"
 
 static const struct {
 	const char *release;

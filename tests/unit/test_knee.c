@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "knee.h"
+#include "curve/knee.h"
 
 /* 2026-11-23T00:00:00Z: a real epoch, so 0 never means "a time". */
 #define T0_MS	1795392000000ULL

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "netflow9.h"
+#include "export/netflow9.h"
 
 /*
  * Fixed clock: 2023-11-14T22:13:20.123Z, exporter up for 5 s. Headers are

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "p2p_hosts.h"
+#include "detect/p2p_hosts.h"
 
 /* 2023-11-14T22:15:00Z, a multiple of 5 min. */
 #define T0	 1700000100000ull

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "log.h"
-#include "prefixes.h"
+#include "lib/log.h"
+#include "detect/prefixes.h"
 
 /* Matches a textual address (IPv4 or IPv6, in the flow key layout). */
 static bool match(const struct prefix_set *set, const char *text)

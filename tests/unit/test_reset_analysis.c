@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "reset_analysis.h"
+#include "detect/reset_analysis.h"
 
 #define MS  1000000ULL
 #define SEC 1000000000ULL

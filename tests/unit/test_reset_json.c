@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "reset_json.h"
+#include "detect/reset_json.h"
 
 /* 2023-11-14T22:13:20.123Z */
 #define T0_MS 1700000000123ULL

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "sampler.h"
+#include "curve/sampler.h"
 
 #define MS 1000000ull
 #define SEC (1000 * MS)

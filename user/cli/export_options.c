@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The options `run` and `replay` share, their defaults, ranges and help.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <bpf/libbpf.h>
+#include "detect/asn_table.h"
+#include "detect/conn_intervals.h"
+#include "reset_signals.h"
+#include "cli/export_options.h"
+#include "datapath/probe.h"
+#include "lib/log.h"
+#include "detect/p2p_hosts.h"
+
+#define NS_PER_SEC 1000000000ull
+#define DEFAULT_ACTIVE_TIMEOUT 60
+#define DEFAULT_INACTIVE_TIMEOUT 15
+/* After a FIN or RST, a flow waits this long for stragglers, and for its
+ * connection's reset verdicts (decided RESET_HOLD_NS after each RST) so
+ * they ride on its record. */
+#define END_GRACE_NS (RESET_HOLD_NS + NS_PER_SEC)
+#define MAX_CACHE_FLOWS (4u << 20)
+
+int parse_ulong_option(const char *opt, const char *s, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
+			  max);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+void export_options_init(struct export_options *o)
+{
+	*o = (struct export_options){
+		.active_timeout = DEFAULT_ACTIVE_TIMEOUT,
+		.inactive_timeout = DEFAULT_INACTIVE_TIMEOUT,
+		.source_id = 1,
+		.max_payload = NF9_DEFAULT_MAX_PAYLOAD,
+		.p2p_period = P2P_DEFAULT_PERIOD_MS / 1000,
+		.p2p_threshold = P2P_DEFAULT_THRESHOLD,
+		.interval = CONN_INTERVAL_DEFAULT_S,
+		.reset_template = true,
+	};
+	prefix_set_default(&o->local);
+	curve_options_init(&o->curve);
+}
+
+void export_options_cleanup(struct export_options *o)
+{
+	asn_table_free(o->asn);
+	o->asn = NULL;
+}
+
+/* Loaded while parsing, so a bad line stops the probe before it starts. */
+static int load_asn_table(struct export_options *o, const char *path)
+{
+	struct asn_table *t;
+	int rc = asn_table_load(&t, path);
+
+	if (rc != EXIT_OK)
+		return rc;
+	asn_table_free(o->asn);		/* the last --asn-table wins */
+	o->asn = t;
+	log_info("--asn-table %s: %zu prefixes", path, asn_table_prefixes(t));
+	return EXIT_OK;
+}
+
+bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
+			  const char *arg, int *rc)
+{
+	if (curve_options_parse(&o->curve, c, arg, rc))
+		return true;
+	switch (c) {
+	case 'c':
+		*rc = exporter_add_collector(ex, arg);
+		return true;
+	case EXPORT_OPT_JSON:
+		o->json = true;
+		break;
+	case EXPORT_OPT_TAP:
+		o->tap = true;
+		break;
+	case EXPORT_OPT_NO_RESETS:
+		o->no_resets = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case EXPORT_OPT_ACTIVE:
+		*rc = parse_ulong_option("--active-timeout", arg, 1, 86400,
+					 &o->active_timeout);
+		return true;
+	case EXPORT_OPT_INACTIVE:
+		*rc = parse_ulong_option("--inactive-timeout", arg, 1, 86400,
+					 &o->inactive_timeout);
+		return true;
+	case EXPORT_OPT_SOURCE_ID:
+		*rc = parse_ulong_option("--source-id", arg, 0, UINT32_MAX,
+					 &o->source_id);
+		return true;
+	case EXPORT_OPT_MAX_PAYLOAD:
+		*rc = parse_ulong_option("--max-payload", arg, 512, NF9_PAYLOAD_LIMIT,
+					 &o->max_payload);
+		return true;
+	case EXPORT_OPT_MAX_FLOWS:
+		*rc = parse_ulong_option("--max-flows", arg, 16, 1ul << 26,
+					 &o->max_flows);
+		return true;
+	case EXPORT_OPT_MAX_CONNS:
+		*rc = parse_ulong_option("--max-connections", arg, 16, 1ul << 26,
+					 &o->max_conns);
+		return true;
+	case EXPORT_OPT_LOCAL:
+		*rc = prefix_set_parse(&o->local, arg, "--local");
+		return true;
+	case EXPORT_OPT_P2P_PERIOD:
+		*rc = parse_ulong_option("--p2p-period", arg, 10, 86400,
+					 &o->p2p_period);
+		return true;
+	case EXPORT_OPT_P2P_THRESHOLD:
+		*rc = parse_ulong_option("--p2p-threshold", arg, 1, 100,
+					 &o->p2p_threshold);
+		return true;
+	case EXPORT_OPT_INTERVAL:
+		*rc = parse_ulong_option("--interval", arg, 1, 86400, &o->interval);
+		return true;
+	case EXPORT_OPT_ASN_TABLE:
+		*rc = load_asn_table(o, arg);
+		return true;
+	case EXPORT_OPT_NO_RESET_TEMPLATE:
+		o->reset_template = false;
+		break;
+	case EXPORT_OPT_TEMPLATE_REFRESH: {
+		unsigned long s = 0;
+
+		*rc = parse_ulong_option("--template-refresh", arg, 1, 3600, &s);
+		ex->template_refresh_ms = s * 1000;
+		return true;
+	}
+	default:
+		return false;
+	}
+	*rc = EXIT_OK;
+	return true;
+}
+
+struct flow_cache_config export_options_cache_config(const struct export_options *o)
+{
+	return (struct flow_cache_config){
+		.active_timeout_ns = o->active_timeout * NS_PER_SEC,
+		.inactive_timeout_ns = o->inactive_timeout * NS_PER_SEC,
+		.end_grace_ns = END_GRACE_NS,
+		.max_flows = MAX_CACHE_FLOWS,
+	};
+}
+
+void export_options_usage(FILE *out)
+{
+	fprintf(out,
+"  -c, --collector HOST:PORT        NetFlow v9 collector (repeatable); IPv6 as\n"
+"                                   [2001:db8::1]:2055. Each collector gets its\n"
+"                                   own sequence numbers and templates.\n"
+"      --json                       each exported flow as one JSON object a\n"
+"                                   line on stdout (JSON Lines)\n"
+"      --active-timeout S           export long flows every S seconds (%d)\n"
+"      --inactive-timeout S         export flows idle for S seconds (%d)\n"
+"      --source-id N                NetFlow source id (observation domain, 1)\n"
+"      --max-payload BYTES          NetFlow packet payload size (%d); export\n"
+"                                   packets are never fragmented\n"
+"      --max-flows N                kernel flow table slots per CPU (default\n"
+"                                   %d shared among the CPUs, at least %d\n"
+"                                   each; rounded up to a power of two; 88\n"
+"                                   bytes each, twice: two generations; here\n"
+"                                   %u per CPU). A flow that\n"
+"                                   finds its bucket full evicts the least\n"
+"                                   recently seen one to the daemon: still\n"
+"                                   counted.\n"
+"      --max-connections N          TCP connections tracked for reset analysis\n"
+"                                   (%d, rounded up to a power of two; 226\n"
+"                                   bytes each, allocated at start). A new\n"
+"                                   connection evicts a closed, half-open or\n"
+"                                   long-idle one; where there is none it goes\n"
+"                                   untracked, counted in conn_table_full\n"
+"                                   (its flows are counted as always).\n"
+"      --no-resets                  no connection table: no reset verdicts and\n"
+"                                   no connection counters, about 100 ns less\n"
+"                                   per TCP packet\n"
+"      --local PREFIX[,PREFIX...]   the customers' addresses, whose behaviour\n"
+"                                   is scored for peer-to-peer (default:\n"
+"                                   %s)\n"
+"      --p2p-period S               one P2P alarm per host per period (%lu)\n"
+"      --p2p-threshold N            score 1-100 that raises the alarm (%u)\n"
+"      --interval S                 connection counters every S seconds (%d):\n"
+"                                   opens, failures, resets, forged resets and\n"
+"                                   blocked BitTorrent per --local prefix, and\n"
+"                                   where interference sits (protocol, port or\n"
+"                                   direction); JSON \"interval\" objects\n"
+"      --asn-table FILE             prefix-to-AS table (CAIDA prefix2as lines\n"
+"                                   \"192.0.2.0<TAB>24<TAB>64500\", or\n"
+"                                   \"192.0.2.0/24 64500\"): interval rows per\n"
+"                                   remote AS, SRC_AS/DST_AS in NetFlow\n"
+"      --no-reset-template          export flows of reset connections in the\n"
+"                                   normal templates, without the verdict (by\n"
+"                                   default they use templates 260/261, whose\n"
+"                                   private field %u is 1 genuine, 2 suspect,\n"
+"                                   3 forged)\n"
+"      --template-refresh S         send the templates again at least every S\n"
+"                                   seconds (%d; also every %d packets), so a\n"
+"                                   restarted collector decodes records again\n"
+"                                   that soon\n"
+"  -v, --verbose                    debug messages and libbpf's own output\n"
+"  -h, --help                       this text\n"
+"\n"
+"TCP flows also end %llu s after a FIN or RST.\n",
+		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
+		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
+		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
+		(unsigned)NF9_FIELD_RESET_VERDICT, NF9_DEFAULT_REFRESH_MS / 1000,
+		NF9_DEFAULT_REFRESH_PACKETS, END_GRACE_NS / NS_PER_SEC);
+	curve_options_usage(out);
+}

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `flowprobe replay`: push every packet of pcap/pcapng captures through the
+ * same XDP program with BPF_PROG_TEST_RUN, the capture's timestamps as the
+ * probe's clock, and drain, expire and export on capture time exactly as a
+ * live probe would. So a capture gives the flows (and later the verdicts)
+ * the link would have given, and every detector can be tested on captures.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "datapath/capture.h"
+#include "flowprobe.skel.h"
+#include "cli/export_options.h"
+#include "lib/log.h"
+#include "daemon/pipeline.h"
+#include "cli/commands.h"
+
+#define NS_PER_SEC 1000000000ull
+struct replay_state {
+	struct export_options opt;
+	struct pipeline pl;
+	bool started;
+	uint64_t clock_ns;	   /* probe clock: last packet's time, never back */
+	uint64_t next_tick_ns;
+	uint64_t tick_ns;	   /* a second, or the curve's bin if shorter */
+	uint64_t packets;	   /* all files */
+	uint64_t out_of_order;	   /* timestamps earlier than the clock */
+	uint64_t too_short;	   /* frames under 14 bytes: cannot be run */
+	/* progress */
+	bool progress;
+	struct timespec start, last_progress;
+};
+
+static void replay_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: flowprobe replay FILE... [-c HOST:PORT]... [--json] [options]\n"
+"\n"
+"Run every packet of the captures (pcap or pcapng; Ethernet, Linux cooked v1\n"
+"and v2, raw IP, BSD loopback) through the same XDP program a live probe uses,\n"
+"with the capture's timestamps as the clock, and export the flows exactly as a\n"
+"live probe would have: same timeouts, same NetFlow. Several files are one\n"
+"timeline, in the order given. Flows still open at the end are exported with\n"
+"flowEndReason 4 (forced). Without -c, flows go to stdout as JSON Lines.\n"
+"\n"
+"      --tap                        run the program in tap mode (same counts)\n");
+	export_options_usage(out);
+	fprintf(out,
+"A progress line is shown on stderr when it is a terminal. On a bad file the\n"
+"error names the file and the packet number; the flows counted up to there\n"
+"are still exported, and the exit code is 1.\n"
+"\n"
+"Example: flowprobe replay monday.pcap tuesday.pcapng -c 127.0.0.1:2055\n");
+}
+
+static int parse_options(struct replay_state *st, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		EXPORT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c, rc = EXIT_OK;
+
+	export_options_init(&st->opt);
+	optind = 1;
+	while (rc == EXIT_OK &&
+	       (c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		if (export_options_parse(&st->opt, &st->pl.exporter, c, optarg, &rc))
+			continue;
+		switch (c) {
+		case 'h':
+			replay_usage(stdout);
+			exit(EXIT_OK);
+		default:
+			fprintf(stderr, "Try 'flowprobe replay --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (rc != EXIT_OK)
+		return rc;
+	if (optind >= argc) {
+		log_error("no capture file given (try 'flowprobe replay --help')");
+		return EXIT_USAGE;
+	}
+	if (st->pl.exporter.n_collectors == 0)
+		st->opt.json = true;
+	return EXIT_OK;
+}
+
+static double seconds_since(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - a->tv_sec) + (now.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void show_progress(struct replay_state *st, const char *file,
+			  struct capture *c, bool final)
+{
+	double elapsed = seconds_since(&st->start);
+
+	if (!st->progress || elapsed < 2.0)
+		return;
+	if (!final && seconds_since(&st->last_progress) < 0.5)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &st->last_progress);
+	fprintf(stderr, "\rreplay: %s: %llu packets, %3.0f%%, %.0f packets/s   %s", file,
+		(unsigned long long)st->packets, c ? 100.0 * capture_progress(c) : 100.0,
+		st->packets / elapsed, final ? "\n" : "");
+}
+
+/* Tick on capture time: once per second of capture that has packets (per
+ * curve bin when that is shorter, so drains fall on its edges). */
+static void advance_clock(struct replay_state *st, uint64_t ts_ns)
+{
+	uint64_t gap_ns = st->pl.exporter.max_flow_age_ms * 1000000ull;
+
+	if (ts_ns < st->clock_ns) {
+		st->out_of_order++;
+		ts_ns = st->clock_ns;
+	}
+	/* A gap longer than any flow can stay open (captures days apart):
+	 * end the old flows when a live probe would have, before the gap, not
+	 * on its far side, where sysUptime-relative times (FIRST/
+	 * LAST_SWITCHED) could not reach back to them past 2^32 ms. */
+	if (st->started && gap_ns && ts_ns - st->clock_ns > gap_ns)
+		pipeline_tick(&st->pl, st->clock_ns + gap_ns,
+			      (st->clock_ns + gap_ns) / 1000000, 0);
+	st->clock_ns = ts_ns;
+	if (!st->started) {
+		exporter_start(&st->pl.exporter, st->opt.source_id, st->opt.max_payload,
+			       ts_ns / 1000000);
+		st->started = true;
+		pipeline_start(&st->pl, ts_ns);
+		st->next_tick_ns = ts_ns - ts_ns % st->tick_ns + st->tick_ns;
+	}
+	if (ts_ns >= st->next_tick_ns) {
+		pipeline_tick(&st->pl, ts_ns, ts_ns / 1000000, 0);
+		st->next_tick_ns = ts_ns - ts_ns % st->tick_ns + st->tick_ns;
+	}
+}
+
+static int run_packet(struct replay_state *st, const unsigned char *frame, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
+		    .repeat = 1);
+	int err;
+
+	st->pl.probe.skel->bss->replay_now_ns = st->clock_ns;
+	err = bpf_prog_test_run_opts(probe_prog_fd(&st->pl.probe), &opts);
+	return err ? -errno : 0;
+}
+
+/* Replays one file. Returns EXIT_OK, or EXIT_RUNTIME after a clear error. */
+static int replay_file(struct replay_state *st, const char *file)
+{
+	struct capture_packet pkt = { 0 };
+	char err[512];
+	struct capture *c;
+	int r, rc = EXIT_OK;
+
+	c = capture_open(file, err, sizeof(err));
+	if (!c) {
+		log_error("replay: %s", err);
+		return EXIT_RUNTIME;
+	}
+	while ((r = capture_next(c, &pkt)) == 1) {
+		st->packets++;
+		advance_clock(st, pkt.ts_ns);
+		if (pkt.len == 0) {
+			st->too_short++;
+			continue;
+		}
+		if (run_packet(st, pkt.frame, pkt.len) != 0) {
+			log_error("replay: %s: packet %llu: the kernel refused to run it: "
+				  "%s", file, (unsigned long long)pkt.number, strerror(errno));
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		if ((pkt.number & 0xffff) == 0)
+			show_progress(st, file, c, false);
+	}
+	if (r < 0) {
+		log_error("replay: %s: packet %llu: %s (the file is damaged or "
+			  "truncated; flows up to there are exported)", file,
+			  (unsigned long long)pkt.number + 1, capture_error(c));
+		rc = EXIT_RUNTIME;
+	}
+	show_progress(st, file, NULL, true);
+	capture_close(c);
+	return rc;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	struct replay_state *st = calloc(1, sizeof(*st));
+	struct probe_config pc = { .replay_clock = true };
+	int rc, i;
+
+	if (!st)
+		return EXIT_RUNTIME;
+	st->pl.probe.daemon_stats_fd = -1;
+	st->pl.quiescent = true;
+	rc = parse_options(st, argc, argv);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	log_setup_libbpf(st->opt.verbose);
+	if (st->opt.json)
+		st->pl.exporter.json = stdout;
+	st->progress = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &st->start);
+
+	rc = probe_check_environment();
+	if (rc != EXIT_OK)
+		goto cleanup;
+	pc.tap_mode = st->opt.tap;
+	pc.max_flows = st->opt.max_flows;
+	pc.max_conns = st->opt.max_conns;
+	pc.no_conns = st->opt.no_resets;
+	rc = probe_load(&st->pl.probe, &pc);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	rc = pipeline_init(&st->pl, &st->opt);
+	if (rc != EXIT_OK)
+		goto cleanup;
+	st->tick_ns = NS_PER_SEC;
+	if (pipeline_sample_ns(&st->pl) && pipeline_sample_ns(&st->pl) < st->tick_ns)
+		st->tick_ns = pipeline_sample_ns(&st->pl);
+
+	for (i = optind; i < argc && rc == EXIT_OK; i++)
+		rc = replay_file(st, argv[i]);
+
+	/* Whatever happened, what was counted is exported. */
+	if (st->started) {
+		pipeline_finish(&st->pl, st->clock_ns / 1000000, 0);
+		/* After an error, the error is what the user must see. */
+		if (rc == EXIT_OK)
+			pipeline_log_p2p_summary(&st->pl);
+	}
+	if (st->out_of_order)
+		log_warn("replay: %llu packets had timestamps earlier than the packet "
+			 "before; they were counted at the later time",
+			 (unsigned long long)st->out_of_order);
+	if (st->too_short)
+		log_warn("replay: %llu frames were shorter than an Ethernet header and "
+			 "were not counted", (unsigned long long)st->too_short);
+	log_debug("replay: %llu packets, %llu flows exported",
+		  (unsigned long long)st->packets,
+		  (unsigned long long)st->pl.ds.v[DS_flows_exported]);
+cleanup:
+	pipeline_destroy(&st->pl);
+	free(st);
+	return rc;
+}

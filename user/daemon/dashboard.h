@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * `run`'s dashboard options and their wiring: the history, the HTTP
+ * server and the --events file, set up around the pipeline so run.c only
+ * calls four functions.
+ */
+#ifndef DASHBOARD_H
+#define DASHBOARD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "web/history.h"
+#include "web/http_server.h"
+#include "daemon/pipeline.h"
+
+struct dashboard_options {
+	const char *http;	/* --http ADDR:PORT; NULL: default or none */
+	bool no_http;
+	bool http_default;	/* interactive: serve on HTTP_DEFAULT_ADDR */
+	const char *token_file;
+	const char *web_dir;
+	const char *events;	/* --events FILE */
+	unsigned long history_s;
+};
+
+enum {
+	DASHBOARD_OPT_HTTP = 0x300,
+	DASHBOARD_OPT_NO_HTTP,
+	DASHBOARD_OPT_TOKEN,
+	DASHBOARD_OPT_WEB_DIR,
+	DASHBOARD_OPT_EVENTS,
+	DASHBOARD_OPT_HISTORY,
+};
+
+#define DASHBOARD_LONGOPTS                                                   \
+	{ "http", required_argument, NULL, DASHBOARD_OPT_HTTP },            \
+	{ "no-http", no_argument, NULL, DASHBOARD_OPT_NO_HTTP },            \
+	{ "http-token-file", required_argument, NULL, DASHBOARD_OPT_TOKEN }, \
+	{ "web-dir", required_argument, NULL, DASHBOARD_OPT_WEB_DIR },      \
+	{ "events", required_argument, NULL, DASHBOARD_OPT_EVENTS },        \
+	{ "history", required_argument, NULL, DASHBOARD_OPT_HISTORY }
+
+void dashboard_options_init(struct dashboard_options *o);
+/* Like export_options_parse: true if c was ours, *rc set. */
+bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg,
+			     int *rc);
+/* After parsing: the HTTP address and token are checked. */
+int dashboard_options_check(const struct dashboard_options *o);
+void dashboard_options_usage(FILE *out);
+
+struct dashboard {
+	struct history *history;
+	struct http_server *http;
+	struct event_log *events;
+	const char *listen;
+};
+
+/* Before pipeline_init: the history and the JSON Lines split, hooked into
+ * pl (pl->history, pl->exporter.json). json_stdout: --json was given. */
+int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
+		      const struct export_options *ex, struct pipeline *pl);
+/* After pipeline_init: interface names, then the server starts. */
+int dashboard_start(struct dashboard *d, const struct dashboard_options *o,
+		    struct pipeline *pl);
+/* SIGHUP: the --events file is reopened. */
+void dashboard_reopen(struct dashboard *d);
+/* After pipeline_finish (the last lines are written), before destroy. */
+void dashboard_stop(struct dashboard *d, struct pipeline *pl);
+
+#endif /* DASHBOARD_H */

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The drain-expire-export tick shared by live capture and replay, and the
+ * bookkeeping of the daemon's own statistics along the way.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+#include "flowprobe.skel.h"
+#include "web/history.h"
+#include "lib/json_output.h"
+#include "lib/log.h"
+#include "daemon/pipeline.h"
+#include "daemon/tcp_analysis.h"
+
+/* A flow's 5-tuple, whichever interface or VLAN it came by. */
+static struct flow_key tuple_of(const struct flow_key *key)
+{
+	struct flow_key t = *key;
+
+	t.ifindex = 0;
+	t.vlan = 0;
+	return t;
+}
+
+static struct flow_key reverse_tuple_of(const struct flow_key *key)
+{
+	struct flow_key t = tuple_of(key);
+
+	memcpy(t.src, key->dst, sizeof(t.src));
+	memcpy(t.dst, key->src, sizeof(t.dst));
+	t.sport = key->dport;
+	t.dport = key->sport;
+	return t;
+}
+
+/* The flow cache's export hook: apply marks, count, hand to the outputs. */
+static void export_flow(void *ctx, const struct flow_key *key,
+			const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct pipeline *pl = ctx;
+	struct flow_key tuple = tuple_of(key);
+	struct flow_value marked;
+	uint8_t app = flow_cache_get_app(pl->marks, &tuple, val->last_ns);
+
+	pl->ds.v[DS_flows_exported]++;
+	if (reason == END_FORCED)
+		pl->ds.v[DS_flows_exported_forced]++;
+	if (app && !val->app) {
+		marked = *val;
+		marked.app = app;
+		val = &marked;
+	}
+	exporter_flow(&pl->exporter, key, val, reason);
+}
+
+static void on_event(void *ctx, const struct event *ev)
+{
+	struct pipeline *pl = ctx;
+	struct flow_key tuple, reverse;
+
+	if (ev->type != EVENT_BITTORRENT) {
+		if (pl->tcp)
+			tcp_analysis_event(pl->tcp, ev);
+		return;
+	}
+	pl->ds.v[DS_bt_events]++;
+	tuple = tuple_of(&ev->key);
+	reverse = reverse_tuple_of(&ev->key);
+	flow_cache_mark_app(pl->marks, &tuple, APP_BITTORRENT, ev->time_ns);
+	flow_cache_mark_app(pl->marks, &reverse, APP_BITTORRENT, ev->time_ns);
+	exporter_event(&pl->exporter, ev);
+	p2p_hosts_add_event(pl->p2p, ev, exporter_wall_ms(&pl->exporter, ev->time_ns));
+}
+
+static void on_drained(void *ctx, const struct flow_key *key,
+		       const struct flow_value *val)
+{
+	struct pipeline *pl = ctx;
+
+	curve_observe(pl->curve, key, val);
+}
+
+/* The curve of each attached interface, or of the whole capture. */
+static int curve_init(struct pipeline *pl, const struct export_options *opt,
+		      uint64_t gap_ns)
+{
+	struct curve_link links[MAX_IFACES];
+	int n = pl->probe.n_ifaces;
+
+	for (int i = 0; i < n; i++)
+		links[i] = (struct curve_link){ pl->probe.ifaces[i].name,
+						pl->probe.ifaces[i].ifindex };
+	return curve_setup(&pl->curve, &opt->curve, links, n, gap_ns,
+			   pl->exporter.json);
+}
+
+static void on_record(void *ctx, const struct flow_record *rec)
+{
+	struct pipeline *pl = ctx;
+
+	p2p_hosts_add_flow(pl->p2p, rec);
+	if (pl->history)
+		history_add_flow(pl->history, rec);
+	if (pl->tcp)
+		tcp_analysis_flow(pl->tcp, rec);
+}
+
+static void annotate(void *ctx, struct flow_record *rec)
+{
+	struct pipeline *pl = ctx;
+
+	if (pl->tcp)
+		tcp_analysis_annotate(pl->tcp, rec);
+}
+
+static void on_alarm(void *ctx, const struct p2p_host_report *r)
+{
+	struct pipeline *pl = ctx;
+	char line[512];
+
+	pl->ds.v[DS_p2p_alarms]++;
+	p2p_format_log(line, sizeof(line), r);
+	log_warn("%s", line);
+	if (pl->exporter.json && p2p_write_json(pl->exporter.json, r) != 0)
+		pl->exporter.json_errors++;
+}
+
+int pipeline_init(struct pipeline *pl, const struct export_options *opt)
+{
+	struct flow_cache_config cfg = export_options_cache_config(opt);
+	/* A mark outlives the gaps between its flow's records. */
+	struct flow_cache_config marks_cfg = {
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = cfg.active_timeout_ns + cfg.inactive_timeout_ns,
+		.max_flows = cfg.max_flows,
+	};
+	struct p2p_config p2p = {
+		.period_ms = opt->p2p_period * 1000,
+		.threshold = opt->p2p_threshold,
+		.local = &opt->local,
+		.on_alarm = on_alarm,
+		.ctx = pl,
+	};
+	struct bpf_map *events;
+	int rc;
+
+	pl->cache = flow_cache_new(&cfg, export_flow, pl);
+	pl->marks = flow_cache_new(&marks_cfg, export_flow, pl);
+	pl->p2p = p2p_hosts_new(&p2p);
+	if (!pl->cache || !pl->marks || !pl->p2p) {
+		log_error("out of memory for the flow cache");
+		return EXIT_RUNTIME;
+	}
+	pl->drainer = drainer_new(&pl->probe, pl->cache);
+	if (!pl->drainer) {
+		log_error("cannot set up the drain: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	if (pl->curve)
+		drainer_set_observer(pl->drainer, on_drained, pl);
+	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
+	if (events) {
+		pl->events = events_reader_new(bpf_map__fd(events), on_event, pl);
+		if (!pl->events) {
+			log_error("cannot read the event ring: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	pl->tcp = tcp_analysis_new(opt, opt->no_resets ? -1 :
+				   bpf_map__fd(pl->probe.skel->maps.conns),
+				   &pl->exporter);
+	if (!pl->tcp)
+		return EXIT_RUNTIME;
+	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
+	pl->exporter.annotate = annotate;
+	pl->exporter.as_numbers = opt->asn != NULL;
+	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;
+	pl->exporter.on_record = on_record;
+	pl->exporter.on_record_ctx = pl;
+	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
+	pl->p2p_threshold = opt->p2p_threshold;
+	return EXIT_OK;
+}
+
+static void publish(struct pipeline *pl, bool force_stats)
+{
+	struct probe_stats ps = {
+		.packets_seen = pl->counters[CNT_PACKETS],
+		.bytes_seen = pl->counters[CNT_BYTES],
+		.flows_exported = pl->ds.v[DS_flows_exported],
+		.packets_uncounted = pl->counters[CNT_UNCOUNTED_PACKETS],
+		.bytes_uncounted = pl->counters[CNT_UNCOUNTED_BYTES],
+		.sampling_interval = 1,
+		.sampling_algorithm = 1,
+	};
+
+	exporter_stats(&pl->exporter, &ps, force_stats);
+	exporter_flush(&pl->exporter);
+	pl->ds.v[DS_flows_in_cache] = flow_cache_count(pl->cache);
+	pl->ds.v[DS_flows_lack_of_resources] = flow_cache_lack_of_resources(pl->cache);
+	pl->ds.v[DS_export_packets] = exporter_packets_sent(&pl->exporter);
+	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
+	pl->ds.v[DS_export_queued] = exporter_queued(&pl->exporter);
+	pl->ds.v[DS_export_queue_drops] = exporter_queue_drops(&pl->exporter);
+	if (pl->tcp) {
+		const struct tcp_analysis_stats *ts = tcp_analysis_stats(pl->tcp);
+
+		pl->ds.v[DS_resets_decided] = ts->resets;
+		pl->ds.v[DS_resets_forged] = ts->forged;
+		pl->ds.v[DS_resets_suspect] = ts->suspect;
+		pl->ds.v[DS_bt_blocked] = ts->blocked;
+		pl->ds.v[DS_conn_slots] = ts->conn_slots;
+		pl->ds.v[DS_conn_entries] = ts->conn_entries;
+		pl->ds.v[DS_conns_open] = ts->conns_open;
+		pl->ds.v[DS_intervals] = ts->intervals;
+	}
+	probe_publish_daemon_stats(&pl->probe, &pl->ds);
+}
+
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+}
+
+static void drain(struct pipeline *pl)
+{
+	struct drain_result res;
+	uint64_t t0, us;
+	int err;
+
+	/* Events first: a flow recognised now is marked before its export. */
+	if (pl->events)
+		events_reader_consume(pl->events);
+	t0 = monotonic_us();
+	err = pl->quiescent ? drainer_run_quiescent(pl->drainer, &res)
+			    : drainer_run(pl->drainer, &res);
+	/* How long a swap and read take: a soak watches it not grow. */
+	us = monotonic_us() - t0;
+	pl->ds.v[DS_drain_time_last] = us;
+	if (us > pl->ds.v[DS_drain_time_max])
+		pl->ds.v[DS_drain_time_max] = us;
+	if (err)
+		pl->ds.v[DS_drain_errors]++;
+	pl->ds.v[DS_drains]++;
+	pl->ds.v[DS_drained_entries] += res.entries;
+	pl->ds.v[DS_table_entries_last_drain] = res.entries;
+	pl->ds.v[DS_table_slots] = probe_flow_slots(&pl->probe);
+	pl->ds.v[DS_evicted_records] += res.evicted_records;
+	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
+}
+
+void pipeline_start(struct pipeline *pl, uint64_t now_ns)
+{
+	curve_start(pl->curve, now_ns);
+}
+
+uint64_t pipeline_sample_ns(const struct pipeline *pl)
+{
+	return curve_bin_ns(pl->curve);
+}
+
+/* Once a tick, what the dashboard shows besides flows and events. */
+static void feed_history(struct pipeline *pl, uint64_t wall_ms)
+{
+	struct p2p_host_report r[HISTORY_P2P];
+	size_t n;
+
+	if (!pl->history)
+		return;
+	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
+	history_set_p2p(pl->history, r, n);
+	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
+}
+
+void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
+		   int64_t wall_offset_ns)
+{
+	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
+	drain(pl);
+	curve_tick(pl->curve, now_ns, wall_offset_ns);
+	/* Verdicts before expiry: a reset flow leaves the cache only after
+	 * its verdict is decided (the end-of-flow grace outlasts the hold). */
+	tcp_analysis_tick(pl->tcp, now_ns, wall_ms);
+	flood_report_tick(&pl->flood, pl->counters, now_ns);
+	flow_cache_expire(pl->cache, now_ns);
+	flow_cache_expire(pl->marks, now_ns);
+	p2p_hosts_tick(pl->p2p, wall_ms);
+	publish(pl, false);
+	feed_history(pl, wall_ms);
+}
+
+void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)
+{
+	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
+	/* Live: the swap waits for every program run that started before it,
+	 * so afterwards neither table has a writer; the one that becomes live
+	 * may still hold packets of runs that straddled the detach. */
+	drain(pl);
+	/* Still attached (a stop that leaves the probe counting): the live
+	 * table has a writer and stays for the next daemon to drain. */
+	if (!pl->quiescent && !probe_attached(&pl->probe))
+		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
+								 pl->probe.live);
+	if (pl->events)
+		events_reader_consume(pl->events);
+	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
+	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
+	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
+	flood_report_finish(&pl->flood, pl->counters);
+	flow_cache_flush(pl->cache, END_FORCED);
+	publish(pl, true);
+	feed_history(pl, wall_ms);
+}
+
+size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
+			  size_t max)
+{
+	return pl->p2p ? p2p_hosts_list(pl->p2p, out, max) : 0;
+}
+
+#define SUMMARY_HOSTS 10
+
+void pipeline_log_p2p_summary(struct pipeline *pl)
+{
+	struct p2p_host_report *r = calloc(SUMMARY_HOSTS, sizeof(*r));
+	size_t n = r ? pipeline_p2p_hosts(pl, r, SUMMARY_HOSTS) : 0;
+	char addr[64];
+
+	if (n)
+		log_info("P2P scores of the busiest local hosts this period "
+			 "(alarm at %lu):", pl->p2p_threshold);
+	for (size_t i = 0; i < n; i++) {
+		json_format_addr(addr, sizeof(addr), r[i].addr, r[i].ip_version);
+		log_info("  %-39s score %3u  %llu peers, %llu flows, %llu BitTorrent%s%s",
+			 addr, r[i].score, (unsigned long long)r[i].peers,
+			 (unsigned long long)r[i].flows,
+			 (unsigned long long)r[i].bt_flows,
+			 r[i].n_reasons ? ": " : "",
+			 r[i].n_reasons ? r[i].reasons[0] : "");
+	}
+	free(r);
+}
+
+void pipeline_destroy(struct pipeline *pl)
+{
+	tcp_analysis_free(pl->tcp);
+	pl->tcp = NULL;
+	exporter_stop(&pl->exporter);
+	drainer_free(pl->drainer);
+	pl->drainer = NULL;
+	events_reader_free(pl->events);
+	pl->events = NULL;
+	p2p_hosts_free(pl->p2p);
+	pl->p2p = NULL;
+	curve_free(pl->curve);
+	pl->curve = NULL;
+	flow_cache_free(pl->marks);
+	pl->marks = NULL;
+	probe_destroy(&pl->probe);
+	flow_cache_free(pl->cache);
+	pl->cache = NULL;
+}

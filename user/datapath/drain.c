@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The drain: a scan of the mmapped generation that is no longer live,
+ * bucket by bucket, stopping at each bucket's first empty way (ways fill in
+ * order), merging every entry into the flow cache and zeroing it for the
+ * generation's next turn; then the eviction ring.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "flowprobe.skel.h"
+#include "datapath/drain.h"
+#include "lib/log.h"
+
+struct drainer {
+	struct probe *probe;
+	struct flow_cache *cache;
+	struct ring_buffer *evictions;
+	uint64_t evicted_records;
+	uint64_t swaps;
+	drain_observer observer;
+	void *observer_ctx;
+};
+
+void drainer_set_observer(struct drainer *d, drain_observer fn, void *ctx)
+{
+	d->observer = fn;
+	d->observer_ctx = ctx;
+}
+
+static void take(struct drainer *d, const struct flow_key *key,
+		 const struct flow_value *val)
+{
+	if (d->observer)
+		d->observer(d->observer_ctx, key, val);
+	flow_cache_merge(d->cache, key, val);
+}
+
+static int on_eviction(void *ctx, void *data, size_t size)
+{
+	struct drainer *d = ctx;
+	const struct flow_entry *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	take(d, &e->key, &e->val);
+	d->evicted_records++;
+	return 0;
+}
+
+struct drainer *drainer_new(struct probe *p, struct flow_cache *fc)
+{
+	struct drainer *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->probe = p;
+	d->cache = fc;
+	d->evictions = ring_buffer__new(probe_evict_ring_fd(p), on_eviction, d, NULL);
+	if (!d->evictions) {
+		drainer_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void drainer_free(struct drainer *d)
+{
+	if (!d)
+		return;
+	ring_buffer__free(d->evictions);
+	free(d);
+}
+
+uint64_t drain_generation(struct drainer *d, int gen)
+{
+	struct flow_bucket *b = d->probe->gen[gen];
+	size_t nbuckets = (size_t)d->probe->ncpus * d->probe->nbuckets;
+	uint64_t entries = 0;
+
+	for (size_t i = 0; i < nbuckets; i++) {
+		for (int w = 0; w < FLOW_TABLE_WAYS; w++) {
+			struct flow_entry *e = &b[i].way[w];
+
+			if (e->val.packets == 0)
+				break; /* ways fill in order: the rest are empty */
+			take(d, &e->key, &e->val);
+			memset(e, 0, sizeof(*e));
+			entries++;
+		}
+	}
+	return entries;
+}
+
+static void consume_evictions(struct drainer *d, struct drain_result *res)
+{
+	d->evicted_records = 0;
+	ring_buffer__consume(d->evictions);
+	res->evicted_records = d->evicted_records;
+}
+
+/* Forgets which flows were established, so flows long gone stop holding
+ * the eviction ring's reserve. */
+static void clear_established_hint(struct probe *p)
+{
+	static const __u64 zero_bits[ESTABLISHED_HINT_BITS / 64];
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.established_hint), &zero,
+				zero_bits, BPF_ANY) != 0)
+		log_warn("cannot clear the established-flow hint: %s", strerror(errno));
+}
+
+int drainer_run(struct drainer *d, struct drain_result *res)
+{
+	int old_gen, err;
+
+	memset(res, 0, sizeof(*res));
+	err = probe_swap_tables(d->probe, &old_gen);
+	if (err) {
+		log_error("swapping flow tables: %s", strerror(-err));
+		consume_evictions(d, res);
+		return err;
+	}
+	/* Right after the swap: flows re-entering the fresh generation set
+	 * their bit again at their second packet (flow_table.bpf.h). */
+	if (++d->swaps % ESTABLISHED_HINT_DRAINS == 0)
+		clear_established_hint(d->probe);
+	res->entries = drain_generation(d, old_gen);
+	consume_evictions(d, res);
+	return 0;
+}
+
+int drainer_run_quiescent(struct drainer *d, struct drain_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->entries = drain_generation(d, d->probe->live);
+	consume_evictions(d, res);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The loaded datapath: skeleton, the interfaces it is attached to, which
+ * flow table generation is live, and the bpffs pins `flowprobe stats`
+ * reads. Follows the libbpf-bootstrap order: open -> set rodata -> load ->
+ * attach; every step returns an enum exit_code and logs one clear line.
+ */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <stdbool.h>
+#include <net/if.h>
+#include "flowprobe.h"
+#include "lib/daemon_stats.h"
+
+#define MAX_IFACES 16
+#define PIN_ROOT "/sys/fs/bpf/flowprobe"
+#define LOCK_DIR "/run/flowprobe"
+#define PROBE_PROG_NAME "flowprobe_xdp"
+
+enum xdp_mode {
+	XDP_MODE_AUTO,	  /* native, falling back to generic with a warning */
+	XDP_MODE_NATIVE,
+	XDP_MODE_GENERIC,
+};
+
+struct probe_config {
+	bool tap_mode;
+	bool replay_clock;
+	enum xdp_mode xdp_mode;
+	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
+	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
+	bool no_conns;		/* no connection table: no reset analysis */
+	bool require_pins;	/* detach: take over a pinned probe or fail */
+	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
+};
+
+struct probe_iface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	unsigned int attach_flags; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
+	bool attached;
+	bool pinned;
+	int lock_fd;		   /* flock on LOCK_DIR/<name>.lock, or -1 */
+	int link_fd;		   /* the XDP bpf_link, or -1 */
+};
+
+struct flowprobe_bpf;
+
+struct probe {
+	struct flowprobe_bpf *skel;
+	struct probe_iface ifaces[MAX_IFACES];
+	int n_ifaces;
+	int live;	     /* 0: flows_a is live, 1: flows_b */
+	int ncpus;
+	__u32 nbuckets;	     /* per CPU region */
+	struct flow_bucket *gen[2]; /* the two generations, mmapped */
+	size_t gen_bytes;
+	int daemon_stats_fd; /* userspace-owned stats map, pinned */
+	bool takeover;	     /* maps and links came from a pinned probe */
+	bool keep_pinned;    /* at destroy: leave the program counting */
+};
+
+/* Checks that need no BPF: BTF present, enough privilege. */
+int probe_check_environment(void);
+
+/* Resolves an interface name; EXIT_USAGE with a message if unknown. */
+int probe_add_iface(struct probe *p, const char *name);
+
+int probe_load(struct probe *p, const struct probe_config *cfg);
+int probe_attach_all(struct probe *p, enum xdp_mode mode);
+void probe_detach_all(struct probe *p);
+/* True while a program of ours is attached to some interface. */
+bool probe_attached(const struct probe *p);
+void probe_pin_all(struct probe *p);
+void probe_unpin_all(struct probe *p);
+void probe_destroy(struct probe *p);
+
+int probe_counters_fd(struct probe *p);
+int probe_evict_ring_fd(struct probe *p);
+int probe_prog_fd(struct probe *p);
+
+/* Slots per CPU when --max-flows is not given (see flowprobe_limits.h). */
+__u32 probe_default_slots(int ncpus);
+
+/* Flow table slots of one generation (all CPUs) and its kernel memory. */
+size_t probe_flow_slots(const struct probe *p);
+
+/* Makes the other generation live; returns (in *old_gen) the one that was
+ * live, which no program writes any more once this returns. */
+int probe_swap_tables(struct probe *p, int *old_gen);
+
+/* Sums the per-CPU counters of the datapath. */
+int probe_read_counters(int counters_fd, int ncpus, __u64 out[CNT__MAX]);
+
+void probe_publish_daemon_stats(struct probe *p, const struct daemon_stats *ds);
+
+/* Makes sure bpffs is mounted at /sys/fs/bpf (mounting it if not). */
+int probe_ensure_bpffs(void);
+
+#endif /* PROBE_H */

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Parsing and matching of prefix lists (`--local`). Parsing is strict and
+ * names the element it rejects, because a typo here silently changes who
+ * counts as a customer: "10.0.0.0/33" or "10.0.0.0/" must stop the probe
+ * with a clear message rather than fall back to something.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include "lib/log.h"
+#include "detect/prefixes.h"
+
+/* Longest text form of one prefix: an IPv6 address, "/", three digits. */
+#define PREFIX_TEXT_MAX (INET6_ADDRSTRLEN + 4)
+
+static void prefix_mask(struct prefix *p)
+{
+	unsigned int bytes = p->ip_version == 4 ? 4 : 16;
+	unsigned int full = p->len / 8, rest = p->len % 8;
+
+	if (full < bytes && rest) {
+		p->addr[full] &= (uint8_t)(0xff << (8 - rest));
+		full++;
+	}
+	if (full < 16)
+		memset(p->addr + full, 0, 16 - full);
+}
+
+/* "8", "32", "128": digits only, no sign, no spaces. -1 when not a number. */
+static int parse_len(const char *s, size_t n)
+{
+	int v = 0;
+
+	if (n == 0 || n > 3)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* One element, already trimmed. Returns 0 or -1 after logging why. */
+static int parse_one(struct prefix *p, const char *s, size_t n,
+		     const char *what)
+{
+	char text[PREFIX_TEXT_MAX + 1];
+	const char *slash;
+	size_t alen;
+	int len, max;
+
+	if (n > PREFIX_TEXT_MAX) {
+		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 prefix",
+			  what, (int)n, s);
+		return -1;
+	}
+	memcpy(text, s, n);
+	text[n] = '\0';
+	slash = strchr(text, '/');
+	alen = slash ? (size_t)(slash - text) : n;
+	text[alen] = '\0';
+
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, text, p->addr) == 1) {
+		p->ip_version = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, text, p->addr) == 1) {
+		p->ip_version = 6;
+		max = 128;
+	} else if (slash) {
+		log_error("%s: \"%.*s\": \"%s\" is not an IPv4 or IPv6 address",
+			  what, (int)n, s, text);
+		return -1;
+	} else {
+		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 address or prefix",
+			  what, (int)n, s);
+		return -1;
+	}
+
+	len = max;
+	if (slash) {
+		len = parse_len(slash + 1, n - alen - 1);
+		if (len < 0) {
+			log_error("%s: \"%.*s\": the prefix length after '/' must be a number from 0 to %d",
+				  what, (int)n, s, max);
+			return -1;
+		}
+		if (len > max) {
+			log_error("%s: \"%.*s\": an IPv%u prefix length is at most %d",
+				  what, (int)n, s, p->ip_version, max);
+			return -1;
+		}
+	}
+	p->len = (uint8_t)len;
+	prefix_mask(p);
+	return 0;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int prefix_set_parse(struct prefix_set *set, const char *list,
+		     const char *what)
+{
+	struct prefix_set tmp = { 0 };
+	const char *s = list;
+	unsigned int pos = 0;
+
+	for (;;) {
+		const char *end = strchr(s, ',');
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+		const char *b = s, *e = s + n;
+
+		pos++;
+		while (b < e && is_space(*b))
+			b++;
+		while (e > b && is_space(e[-1]))
+			e--;
+		if (b == e && !end && pos == 1) {
+			log_error("%s: no prefix given; write them like 10.0.0.0/8,2001:db8::/32",
+				  what);
+			return EXIT_USAGE;
+		}
+		if (b == e) {
+			log_error("%s: element %u of \"%s\" is empty (a stray comma?)",
+				  what, pos, list);
+			return EXIT_USAGE;
+		}
+		if (tmp.n == PREFIX_SET_MAX) {
+			log_error("%s: more than %d prefixes; merge some into shorter ones",
+				  what, PREFIX_SET_MAX);
+			return EXIT_USAGE;
+		}
+		if (parse_one(&tmp.p[tmp.n], b, (size_t)(e - b), what))
+			return EXIT_USAGE;
+		tmp.n++;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	*set = tmp;
+	return EXIT_OK;
+}
+
+void prefix_set_default(struct prefix_set *set)
+{
+	int err = prefix_set_parse(set, PREFIX_SET_DEFAULT, "default prefixes");
+
+	assert(err == EXIT_OK);
+	(void)err;
+}
+
+static bool prefix_match(const struct prefix *p, const uint8_t addr[16])
+{
+	unsigned int full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr, addr, full))
+		return false;
+	if (!rest)
+		return true;
+	return ((addr[full] ^ p->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
+		      const uint8_t addr[16])
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->p[i].ip_version == ip_version &&
+		    prefix_match(&set->p[i], addr))
+			return true;
+	return false;
+}
+
+void prefix_set_format(const struct prefix_set *set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < set->n && used < len; i++) {
+		const struct prefix *p = &set->p[i];
+		char a[INET6_ADDRSTRLEN];
+		int w;
+
+		inet_ntop(p->ip_version == 4 ? AF_INET : AF_INET6, p->addr, a,
+			  sizeof(a));
+		w = snprintf(buf + used, len - used, "%s%s/%u", i ? "," : "",
+			     a, p->len);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}

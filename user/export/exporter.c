@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The export fan-out. The NetFlow encoder is pure; this file gives it
+ * sockets and a clock, and turns the cache's (key, value, reason) into the
+ * wall-clock flow_record every output shares.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "export/exporter.h"
+#include "lib/json_output.h"
+#include "lib/log.h"
+
+#define STATS_INTERVAL_MS 60000
+#define WALL_STEP_NS 100000000ll /* 100 ms */
+
+static int emit_to_collector(void *ctx, const uint8_t *pkt, size_t len)
+{
+	return collector_send(ctx, pkt, len);
+}
+
+int exporter_add_collector(struct exporter *ex, const char *spec)
+{
+	if (ex->n_collectors >= MAX_COLLECTORS) {
+		log_error("too many collectors (at most %d)", MAX_COLLECTORS);
+		return EXIT_USAGE;
+	}
+	int rc = collector_parse(&ex->collectors[ex->n_collectors], spec);
+
+	if (rc == EXIT_OK)
+		ex->n_collectors++;
+	return rc;
+}
+
+int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
+		   uint64_t now_wall_ms)
+{
+	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload,
+				  .as_numbers = ex->as_numbers,
+				  .reset_verdicts = ex->reset_verdicts,
+				  .refresh_ms = ex->template_refresh_ms };
+
+	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
+	ex->clock.now_ms = now_wall_ms;
+	ex->stats_sent_ms = 0;
+	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
+	if (!ex->streams)
+		return EXIT_RUNTIME;
+	for (int i = 0; i < ex->n_collectors; i++) {
+		int rc = collector_open(&ex->collectors[i]);
+
+		if (rc != EXIT_OK)
+			return rc;
+		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
+				    &ex->collectors[i]) != 0) {
+			log_error("NetFlow payload size %u is not usable (at most %u)",
+				  max_payload, NF9_PAYLOAD_LIMIT);
+			return EXIT_USAGE;
+		}
+		nf9_send_templates(&ex->streams[i], &ex->clock);
+	}
+	return EXIT_OK;
+}
+
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
+			int64_t wall_offset_ns)
+{
+	/* A wall-clock step (NTP, an operator) moves the offset between the
+	 * probe clock and wall time. sysUptime counts time since start and
+	 * must not jump with it: moving backwards would take it below the
+	 * base, where every record would be dated at the base. So the base
+	 * moves with the step. Below WALL_STEP_NS the change is slewing and
+	 * read jitter, which is left alone (each base change resends
+	 * templates). */
+	if (!ex->base_offset_set) {
+		ex->base_offset_ns = wall_offset_ns;
+		ex->base_offset_set = true;
+	} else if (llabs(wall_offset_ns - ex->base_offset_ns) >= WALL_STEP_NS) {
+		int64_t step_ms = (wall_offset_ns - ex->base_offset_ns) / 1000000;
+
+		log_info("wall clock stepped by %+lld ms: sysUptime carries on, "
+			 "flows are dated by the new clock", (long long)step_ms);
+		ex->clock.uptime_base_ms += step_ms;
+		ex->base_offset_ns += step_ms * 1000000;
+	}
+	ex->clock.now_ms = now_wall_ms;
+	ex->wall_offset_ns = wall_offset_ns;
+	/* Move sysUptime's base forward long before it wraps at 2^32 ms. */
+	ex->clock.uptime_base_ms = nf9_next_uptime_base(ex->clock.uptime_base_ms,
+							now_wall_ms,
+							ex->max_flow_age_ms);
+}
+
+uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t ns)
+{
+	int64_t wall = (int64_t)ns + ex->wall_offset_ns;
+
+	return wall > 0 ? (uint64_t)wall / 1000000 : 0;
+}
+
+void exporter_flow(struct exporter *ex, const struct flow_key *key,
+		   const struct flow_value *val, enum flow_end_reason reason)
+{
+	struct flow_record rec = {
+		.key = *key,
+		.packets = val->packets,
+		.bytes = val->bytes,
+		.first_ms = exporter_wall_ms(ex, val->first_ns),
+		.last_ms = exporter_wall_ms(ex, val->last_ns),
+		.tcp_flags = val->tcp_flags,
+		.tos = val->tos,
+		.ttl_min = val->ttl_min,
+		.ttl_max = val->ttl_max,
+		.app = val->app,
+		.end_reason = reason,
+		.direction = 0, /* ingress: XDP sees packets as they arrive */
+		.flags = val->flags,
+	};
+
+	if (ex->annotate)
+		ex->annotate(ex->on_record_ctx, &rec);
+	for (int i = 0; i < ex->n_collectors; i++)
+		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	if (ex->json && json_write_flow(ex->json, &rec) != 0)
+		ex->json_errors++;
+	if (ex->on_record)
+		ex->on_record(ex->on_record_ctx, &rec);
+	ex->flows_exported++;
+}
+
+void exporter_event(struct exporter *ex, const struct event *ev)
+{
+	if (ex->json && ev->type == EVENT_BITTORRENT &&
+	    json_write_bt_event(ex->json, ev, exporter_wall_ms(ex, ev->time_ns)) != 0)
+		ex->json_errors++;
+}
+
+void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force)
+{
+	if (!force && ex->stats_sent_ms &&
+	    ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
+		return;
+	for (int i = 0; i < ex->n_collectors; i++)
+		nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	ex->stats_sent_ms = ex->clock.now_ms;
+}
+
+void exporter_flush(struct exporter *ex)
+{
+	if (ex->json)
+		fflush(ex->json);
+	if (!ex->streams)
+		return; /* never started: nothing queued */
+	for (int i = 0; i < ex->n_collectors; i++) {
+		nf9_flush(&ex->streams[i], &ex->clock);
+		/* A slow collector's queue drains a little every tick. */
+		collector_flush_queue(&ex->collectors[i]);
+	}
+}
+
+uint64_t exporter_queued(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->collectors[i].queue_len;
+	return n;
+}
+
+uint64_t exporter_queue_drops(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->collectors[i].queue_drops;
+	return n;
+}
+
+uint64_t exporter_packets_sent(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->streams[i].packets_sent;
+	return n;
+}
+
+uint64_t exporter_errors(const struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	/* Packets the sockets refused at once, plus those a collector's host
+	 * refused after they left (ICMP: port unreachable). */
+	for (int i = 0; i < ex->n_collectors; i++)
+		n += ex->streams[i].emit_errors + ex->collectors[i].refused;
+	return n;
+}
+
+void exporter_stop(struct exporter *ex)
+{
+	if (!ex->streams)
+		return;
+	exporter_flush(ex);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		struct collector *c = &ex->collectors[i];
+
+		collector_close(c);
+		if (c->send_errors || c->queue_drops || c->refused)
+			log_warn("collector %s: %llu export packets sent, %llu lost: "
+				 "%llu refused, %llu dropped from its full queue",
+				 c->spec, (unsigned long long)c->packets_sent,
+				 (unsigned long long)(c->send_errors + c->refused +
+						      c->queue_drops),
+				 (unsigned long long)(c->send_errors + c->refused),
+				 (unsigned long long)c->queue_drops);
+	}
+	free(ex->streams);
+	ex->streams = NULL;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Fan-out of finished flows to every output: one NetFlow v9 stream per
+ * collector (each with its own sequence and template schedule), plus the
+ * probe's statistics as NetFlow options data once a minute. Converts the
+ * probe clock (ns) to wall-clock ms on the way out.
+ */
+#ifndef EXPORTER_H
+#define EXPORTER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "export/collector.h"
+#include "lib/flow_record.h"
+#include "export/netflow9.h"
+
+#define MAX_COLLECTORS 8
+
+struct exporter {
+	struct collector collectors[MAX_COLLECTORS];
+	struct nf9_stream *streams; /* one per collector */
+	int n_collectors;
+	struct nf9_clock clock;
+	int64_t wall_offset_ns;	    /* wall = probe clock + this */
+	uint64_t stats_sent_ms;	    /* last options data with our statistics */
+	uint64_t flows_exported;
+	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
+	uint64_t max_flow_age_ms;   /* oldest flow start still to export */
+	/* May add to each record before it goes out (reset verdict, ASes). */
+	void (*annotate)(void *ctx, struct flow_record *rec);
+	/* Sees every exported record (host behaviour analysis). */
+	void (*on_record)(void *ctx, const struct flow_record *rec);
+	void *on_record_ctx;	    /* for both hooks */
+	bool as_numbers;	    /* NetFlow SRC_AS/DST_AS (an AS table is given) */
+	bool reset_verdicts;	    /* NetFlow reset templates 260/261 */
+	uint64_t json_errors;
+	uint32_t start_uptime_ms;   /* sysUptime at start (tests); 0 */
+	uint32_t template_refresh_ms; /* --template-refresh; 0: the default */
+	/* sysUptime follows the probe's (monotonic) clock, not wall steps:
+	 * the wall offset its base was last aligned to. */
+	int64_t base_offset_ns;
+	bool base_offset_set;
+};
+
+/* Parses and resolves a collector; EXIT_OK or EXIT_USAGE. */
+int exporter_add_collector(struct exporter *ex, const char *spec);
+
+/* Opens sockets and streams; sends templates at once. EXIT_OK or error. */
+int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
+		   uint64_t now_wall_ms);
+
+/* Sets "now" for what follows: wall ms, and probe-ns to wall offset. */
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
+			int64_t wall_offset_ns);
+
+void exporter_flow(struct exporter *ex, const struct flow_key *key,
+		   const struct flow_value *val, enum flow_end_reason reason);
+
+/* Probe-clock ns to wall-clock ms, with the offset of the last set_clock. */
+uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t probe_ns);
+
+/* An event from the datapath, to the outputs that show events (JSON). */
+void exporter_event(struct exporter *ex, const struct event *ev);
+
+/* Options data with the probe's statistics, when due (or force). */
+void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force);
+
+/* Sends what is queued. */
+void exporter_flush(struct exporter *ex);
+
+uint64_t exporter_packets_sent(const struct exporter *ex);
+uint64_t exporter_errors(const struct exporter *ex);
+/* Export packets waiting in collectors' queues now; dropped from them. */
+uint64_t exporter_queued(const struct exporter *ex);
+uint64_t exporter_queue_drops(const struct exporter *ex);
+
+void exporter_stop(struct exporter *ex);
+
+#endif /* EXPORTER_H */

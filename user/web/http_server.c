@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * libmicrohttpd glue: address and token checks, the few static files of
+ * the dashboard (a fixed list: no path from a URL ever reaches open()),
+ * and the API views of http_api.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "web/http_api.h"
+#include "web/http_server.h"
+#include "lib/log.h"
+
+#ifndef FLOWPROBE_WEB_DIR
+#define FLOWPROBE_WEB_DIR "/usr/share/flowprobe/web"
+#endif
+/* Debian's libjs-chart.js: JavaScript libraries live once per system,
+ * under /usr/share/javascript, not in each application (Debian policy). */
+#ifndef CHARTJS_PATH
+#define CHARTJS_PATH "/usr/share/javascript/chart.js/chart.min.js"
+#endif
+#define TOKEN_MAX 256
+#define STATIC_MAX (4u << 20)
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct history *history;
+	char token[TOKEN_MAX];	/* empty: none required */
+	char web_dir[PATH_MAX];	/* empty: no dashboard files */
+};
+
+/* URL -> files to try, in order, under the web directory (a path that
+ * starts with '/' is the system's own copy). */
+static const struct {
+	const char *url, *type, *files[2];
+} static_files[] = {
+	{ "/", "text/html; charset=utf-8", { "index.html" } },
+	{ "/index.html", "text/html; charset=utf-8", { "index.html" } },
+	{ "/app.js", "text/javascript; charset=utf-8", { "app.js" } },
+	{ "/style.css", "text/css; charset=utf-8", { "style.css" } },
+	{ "/vendor/chart.js", "text/javascript; charset=utf-8",
+	  { "vendor/chart.min.js", CHARTJS_PATH } },
+};
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *loopback)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	if (!colon || colon == s)
+		goto bad;
+	hl = colon - s;
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']')
+			goto bad;
+		s++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, s, hl);
+	host[hl] = 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port > 65535)
+		goto bad;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		*loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+		return 0;
+	}
+bad:
+	return -1;
+}
+
+static int read_token(const char *path, char token[TOKEN_MAX])
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) {
+		log_error("--http-token-file %s: cannot open: %s", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	n = fread(token, 1, TOKEN_MAX - 1, f);
+	fclose(f);
+	token[n] = 0;
+	token[strcspn(token, "\r\n")] = 0;
+	if (strlen(token) < 16) {
+		log_error("--http-token-file %s: the token (first line) must have at "
+			  "least 16 characters, e.g. from 'openssl rand -hex 16'", path);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int http_config_check(const struct http_config *cfg)
+{
+	struct sockaddr_storage ss;
+	bool loopback;
+	char token[TOKEN_MAX];
+
+	if (parse_listen(cfg->listen, &ss, &loopback) != 0) {
+		log_error("--http '%s': not ADDRESS:PORT (e.g. 127.0.0.1:8080 or "
+			  "[::1]:8080)", cfg->listen);
+		return EXIT_USAGE;
+	}
+	if (!loopback && !cfg->token_file) {
+		log_error("--http %s is not a loopback address: give "
+			  "--http-token-file FILE so only holders of the token see "
+			  "customers' traffic", cfg->listen);
+		return EXIT_USAGE;
+	}
+	return cfg->token_file ? read_token(cfg->token_file, token) : EXIT_OK;
+}
+
+/* Same time whatever the first differing byte. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= a[i] ^ b[i];
+	return !diff;
+}
+
+static bool authorised(struct http_server *s, struct MHD_Connection *c)
+{
+	const char *auth, *q;
+
+	if (!s->token[0])
+		return true;
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (auth && !strncmp(auth, "Bearer ", 7) && token_equal(auth + 7, s->token))
+		return true;
+	q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	return q && token_equal(q, s->token);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, int status,
+				  const char *type, char *body, size_t len,
+				  bool no_store)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* Everything the page loads comes from this server: no CDN. */
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data:");
+	if (no_store)
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *msg)
+{
+	char *body = strdup(msg);
+
+	return send_reply(c, status, "text/plain; charset=utf-8", body,
+			  body ? strlen(body) : 0, true);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(STATIC_MAX);
+	*len = buf ? fread(buf, 1, STATIC_MAX, f) : 0;
+	fclose(f);
+	return buf;
+}
+
+static enum MHD_Result serve_static(struct http_server *s, struct MHD_Connection *c,
+				    const char *url)
+{
+	for (size_t i = 0; i < sizeof(static_files) / sizeof(static_files[0]); i++) {
+		if (strcmp(url, static_files[i].url))
+			continue;
+		for (int k = 0; k < 2 && static_files[i].files[k] && s->web_dir[0]; k++) {
+			char path[PATH_MAX + 64];
+			size_t len;
+			char *body;
+
+			const char *file = static_files[i].files[k];
+
+			if (file[0] == '/')
+				snprintf(path, sizeof(path), "%s", file);
+			else
+				snprintf(path, sizeof(path), "%s/%s", s->web_dir, file);
+			body = slurp(path, &len);
+			if (body)
+				return send_reply(c, 200, static_files[i].type, body,
+						  len, false);
+		}
+		return send_text(c, 404, "dashboard files not found: install them "
+				 "(make install) or give --web-dir; the API "
+				 "(/api/hosts, /metrics) works without them\n");
+	}
+	return send_text(c, 404, "not found: try / (dashboard), /api/hosts, "
+			 "/api/events, /api/curve, /api/stats or /metrics\n");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct http_reply rep;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	/* Nothing here changes state: no method but reading is served. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return send_text(c, 405, "read-only: only GET and HEAD\n");
+	if (!authorised(s, c))
+		return send_text(c, 401, "token required: header 'Authorization: "
+				 "Bearer TOKEN' or ?token=TOKEN\n");
+	if (!http_api_handles(url))
+		return serve_static(s, c, url);
+	http_api_get(s->history, url,
+		     MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type"),
+		     &rep);
+	if (!rep.body)
+		return send_text(c, 500, "out of memory\n");
+	return send_reply(c, rep.status, rep.content_type, rep.body, rep.len, true);
+}
+
+static bool has_index(const char *dir)
+{
+	char path[PATH_MAX + 16];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/index.html", dir) >= sizeof(path))
+		return false;
+	return access(path, R_OK) == 0;
+}
+
+/* --web-dir, else web/ next to the binary (the build tree), else the
+ * installed copy. */
+static void find_web_dir(struct http_server *s, const char *given)
+{
+	char exe[PATH_MAX], cand[PATH_MAX + 8];
+	ssize_t n;
+
+	if (given) {
+		snprintf(s->web_dir, sizeof(s->web_dir), "%s", given);
+		if (!has_index(given))
+			log_warn("--web-dir %s has no index.html: the dashboard page "
+				 "will be missing", given);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		if ((size_t)snprintf(cand, sizeof(cand), "%s/web", dirname(exe)) <
+		    sizeof(s->web_dir) && has_index(cand)) {
+			memcpy(s->web_dir, cand, strlen(cand) + 1);
+			return;
+		}
+	}
+	if (has_index(FLOWPROBE_WEB_DIR)) {
+		snprintf(s->web_dir, sizeof(s->web_dir), "%s", FLOWPROBE_WEB_DIR);
+		return;
+	}
+	log_warn("dashboard files not found (" FLOWPROBE_WEB_DIR " or web/ next "
+		 "to the binary): serving the API and /metrics only");
+}
+
+int http_server_start(struct http_server **out, const struct http_config *cfg,
+		      struct history *h)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	bool loopback;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	int rc = http_config_check(cfg);
+
+	*out = NULL;
+	if (rc != EXIT_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return EXIT_RUNTIME;
+	s->history = h;
+	parse_listen(cfg->listen, &ss, &loopback);
+	if (cfg->token_file)
+		read_token(cfg->token_file, s->token);
+	find_web_dir(s, cfg->web_dir);
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		log_error("--http %s: cannot listen (address in use or not on this "
+			  "host?): choose another with --http ADDR:PORT, or --no-http",
+			  cfg->listen);
+		free(s);
+		return EXIT_RUNTIME;
+	}
+	log_info("dashboard at http://%s/%s%s", cfg->listen,
+		 s->token[0] ? " (token required: " : "",
+		 s->token[0] ? "not loopback)" : "");
+	*out = s;
+	return EXIT_OK;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The daemon's own web server (libmicrohttpd, in its own thread): the
+ * dashboard's files, the JSON API and /metrics, all read-only (GET and
+ * HEAD; anything else is 405). It binds to loopback unless told
+ * otherwise; on any other address every request must carry the token of
+ * --http-token-file (header "Authorization: Bearer TOKEN", or "?token="
+ * for a browser), and the server refuses to start without one.
+ */
+#ifndef HTTP_SERVER_H
+#define HTTP_SERVER_H
+
+#include <stdbool.h>
+#include "web/history.h"
+
+#define HTTP_DEFAULT_ADDR "127.0.0.1:8080"
+
+struct http_config {
+	const char *listen;	/* "HOST:PORT", "[V6]:PORT" */
+	const char *token_file;	/* NULL: no token (loopback only) */
+	const char *web_dir;	/* NULL: found next to the binary or installed */
+};
+
+struct http_server;
+
+/* Checks the address and the token file without binding: EXIT_OK, or
+ * EXIT_USAGE after one line saying what to change. */
+int http_config_check(const struct http_config *cfg);
+
+/* Starts serving: EXIT_OK, EXIT_USAGE (bad address or token) or
+ * EXIT_RUNTIME (cannot bind), each after one log line. */
+int http_server_start(struct http_server **out, const struct http_config *cfg,
+		      struct history *h);
+
+void http_server_stop(struct http_server *s);
+
+#endif /* HTTP_SERVER_H */
