@@ -28,8 +28,10 @@ const volatile bool replay_clock = false; /* time from replay_now_ns */
 const volatile bool track_connections = true;
 
 /* Replay only: the capture timestamp of the packet about to run, written
- * by userspace before each BPF_PROG_TEST_RUN. */
+ * by userspace before each BPF_PROG_TEST_RUN, and its length on the wire
+ * (a capture may hold fewer bytes than the wire carried: snap length). */
 __u64 replay_now_ns = 0;
+__u32 replay_wire_bytes = 0;
 
 /* Per-CPU counters indexed by enum counter; written here, summed over CPUs
  * by the daemon and `flowprobe stats`. Per-CPU, so plain increments. */
@@ -61,6 +63,7 @@ struct frag_key {
 };
 
 struct frag_ports {
+	__u64 seen_ns; /* when the first fragment came */
 	__u16 sport;
 	__u16 dport;
 	__u8 proto; /* upper-layer protocol the first fragment reached */
@@ -131,17 +134,44 @@ static __always_inline void frag_key_fill(struct frag_key *fk,
 	fk->ip_version = key->ip_version;
 }
 
-/* A first fragment: remember its ports for the fragments that follow. */
+/* A first fragment: remember its ports for the fragments that follow.
+ * Its IP ID is the sender's (or an attacker's) choice: a second first
+ * fragment with the same ID must not rewrite the ports the first one
+ * left for its later fragments, so a remembered entry stands until the
+ * reassembly timeout has passed. */
 static __always_inline void frag_remember(const struct flow_key *key,
-					  const struct packet_info *pi)
+					  const struct packet_info *pi, __u64 now,
+					  struct counters *cnt)
 {
 	struct frag_ports ports = {
-		.sport = key->sport, .dport = key->dport, .proto = key->proto,
+		.seen_ns = now, .sport = key->sport, .dport = key->dport,
+		.proto = key->proto,
 	};
+	struct frag_ports *old;
 	struct frag_key fk;
 
 	frag_key_fill(&fk, key, pi);
+	old = bpf_map_lookup_elem(&frag_track, &fk);
+	if (old && now - old->seen_ns < FRAG_TIMEOUT_NS) {
+		cnt->v[CNT_FRAG_FIRST_REPEATED]++;
+		return;
+	}
 	bpf_map_update_elem(&frag_track, &fk, &ports, BPF_ANY);
+}
+
+/* Bytes the wire carried, never what a length field claims: a host that
+ * writes 65535 into a 42-byte frame's IP length gets 28 bytes counted
+ * (the mismatch counted by name). Shorter claims stand: Ethernet pads
+ * short packets. */
+static __always_inline void clamp_ip_bytes(struct packet_info *pi, __u32 wire,
+					   __u32 l3_off, struct counters *cnt)
+{
+	__u32 carried = wire > l3_off ? wire - l3_off : 0;
+
+	if (pi->ip_bytes > carried) {
+		pi->ip_bytes = carried;
+		cnt->v[CNT_IP_LEN_BEYOND_FRAME]++;
+	}
 }
 
 /* A later fragment: take the ports its first fragment had, if seen. */
@@ -207,7 +237,7 @@ flow_account(const struct flow_key *key, const struct packet_info *pi,
  * caller passes (or, in tap mode, drops) the packet. Parse failures are
  * counted in the counter the parser names.
  */
-static __always_inline void process_packet(struct xdp_md *ctx,
+static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
 					   struct counters *cnt)
 {
 	struct cursor c = {
@@ -243,6 +273,9 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		return;
 	}
 
+	if (proto >= 0 || proto == PARSE_ERR(CNT_IPV6_EXT_TOO_LONG))
+		clamp_ip_bytes(&pi, wire, l3_off, cnt);
+	now = probe_now();
 	if (proto == PARSE_ERR(CNT_IPV6_EXT_TOO_LONG)) {
 		/* Addresses known, L4 not reached: account with ports 0. */
 		cnt->v[CNT_IPV6_EXT_TOO_LONG]++;
@@ -265,10 +298,9 @@ static __always_inline void process_packet(struct xdp_md *ctx,
 		}
 		if (pi.is_fragment == FRAG_FIRST) {
 			cnt->v[CNT_FRAGMENTS]++;
-			frag_remember(&key, &pi);
+			frag_remember(&key, &pi, now, cnt);
 		}
 	}
-	now = probe_now();
 	entry = flow_account(&key, &pi, now, cnt);
 	/* Recognition looks at a flow's first packets only, and never again
 	 * once it is classified: a settled flow pays one compare here. */
@@ -286,10 +318,16 @@ int flowprobe_xdp(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct counters *cnt = bpf_map_lookup_elem(&counters, &zero);
 
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	/* The frame's length on the wire: what XDP sees live; in replay, what
+	 * the capture says the wire carried. */
+	__u32 wire = replay_clock ? replay_wire_bytes : data_end - data;
+
 	if (cnt) {
 		cnt->v[CNT_PACKETS]++;
-		cnt->v[CNT_BYTES] += ctx->data_end - ctx->data;
-		process_packet(ctx, cnt);
+		cnt->v[CNT_BYTES] += wire;
+		process_packet(ctx, wire, cnt);
 	}
 	return tap_mode ? XDP_DROP : XDP_PASS;
 }

@@ -344,6 +344,8 @@ struct flow_bucket {
 	X(CNT_FRAGMENTS, "fragments", "IP fragments, first and later") \
 	X(CNT_FRAG_MATCHED, "frag_matched", "later fragments counted into their flow by IP ID") \
 	X(CNT_FRAG_UNMATCHED, "frag_unmatched", "later fragments whose first was not seen (ports 0)") \
+	X(CNT_FRAG_FIRST_REPEATED, "frag_first_repeated", "first fragments reusing a remembered IP ID within FRAG_TIMEOUT_NS: the ports of the first one kept") \
+	X(CNT_IP_LEN_BEYOND_FRAME, "ip_len_beyond_frame", "IP headers claiming more bytes than the frame carried: the frame's bytes counted") \
 	X(CNT_BT_FLOWS, "bt_flows", "flows recognised as BitTorrent (per table generation)") \
 	X(CNT_EVENTS_LOST, "events_lost", "events that found the event ring full") \
 	X(CNT_TCP_RESETS, "tcp_resets", "TCP packets with RST (each one is reported as an event)") \

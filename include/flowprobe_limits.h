@@ -89,6 +89,14 @@
 #define MAX_TCP_OPTIONS 12
 
 /* First fragments remembered to put later fragments into their flow. */
+/* How long a first fragment's ports are kept against a later first
+ * fragment with the same addresses, protocol and IP ID (Linux's
+ * reassembly timeout, net.ipv4.ipfrag_time, is 30 s): within it the
+ * first one's ports stand, after it the IP ID may be reused. */
+#ifndef FRAG_TIMEOUT_NS
+#define FRAG_TIMEOUT_NS (30ull * 1000000000ull)
+#endif
+
 #ifndef MAX_FRAG_TRACK
 #define MAX_FRAG_TRACK 8192
 #endif

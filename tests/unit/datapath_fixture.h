@@ -304,7 +304,10 @@ static inline int run_frame(const struct dp *dp, const struct pkt *p, __u32 *ret
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b,
 		    .data_size_in = p->len, .repeat = 1);
-	int err = bpf_prog_test_run_opts(dp->prog, &o);
+	int err;
+
+	dp->skel->bss->replay_wire_bytes = p->len; /* replay: the whole frame */
+	err = bpf_prog_test_run_opts(dp->prog, &o);
 
 	*retval = o.retval;
 	return err;

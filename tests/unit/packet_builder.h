@@ -441,6 +441,7 @@ struct pb_spec {
 	const void *data;	     /* their content; NULL: 0xa5 filler */
 	uint16_t pad_to;	     /* Ethernet padding to this frame length */
 	uint16_t cut;		     /* >0: keep only the first cut bytes */
+	uint16_t ip_len_lie;	     /* >0: IPv4 total / IPv6 payload length */
 };
 
 static inline bool pb_spec_present(const struct pb_spec *s)
@@ -514,6 +515,8 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 		else
 			pb_payload(p, s->payload);
 		pb_finish(p);
+		if (s->ip_len_lie)
+			pb_set16(p, p->l3 + (s->ip == 6 ? 4 : 2), s->ip_len_lie);
 	}
 	pb_pad_to(p, s->pad_to);
 	if (s->cut)

@@ -904,6 +904,7 @@ static long replay_pcap(struct dp *dp, const char *path)
 		if (!pkt.len)
 			continue;
 		dp->skel->bss->replay_now_ns = pkt.ts_ns;
+		dp->skel->bss->replay_wire_bytes = pkt.wire_len;
 		assert_int_equal(bpf_prog_test_run_opts(dp->prog, &o), 0);
 		n++;
 	}

@@ -716,6 +716,7 @@ static void *race_main(void *arg)
 
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
+	w->dp->skel->bss->replay_wire_bytes = w->frame.len;
 	w->err = -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (!w->err)
 		w->err = bpf_prog_test_run_opts(w->dp->prog, &o);

@@ -435,6 +435,29 @@ static const struct dp_case basic_cases[] = {
 			     .ttl_min = 255, .ttl_max = 255 } },
 	},
 	{
+		.desc = "IPv4 length field lying 65535 in a 42-byte frame: the "
+			"28 bytes carried are counted",
+		.frames = { UDP4(.sport = 9, .dport = 9, .ip_len_lie = 65535),
+			    UDP4(.sport = 9, .dport = 9, .ip_len_lie = 65535) },
+		.cnt = { { CNT_IP_LEN_BEYOND_FRAME, 2 } },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 9, .dport = 9,
+			     .packets = 2, .bytes = 2 * 28 } },
+	},
+	{
+		.desc = "IPv6 payload length lying 65535: the bytes carried are counted",
+		.frames = { UDP6(.sport = 9, .dport = 9, .payload = 10,
+				 .ip_len_lie = 65535) },
+		.cnt = { { CNT_IP_LEN_BEYOND_FRAME, 1 } },
+		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 9, .dport = 9,
+			     .packets = 1, .bytes = 40 + 8 + 10 } },
+	},
+	{
+		.desc = "a length field shorter than the frame stands (Ethernet padding)",
+		.frames = { UDP4(.sport = 9, .dport = 9, .pad_to = 60) },
+		.flows = { { .ip = 4, .proto = PB_UDP, .sport = 9, .dport = 9,
+			     .packets = 1, .bytes = 28 } },
+	},
+	{
 		.desc = "flows are unidirectional: the reply is another flow",
 		.frames = {
 			TCP4(.sport = 1025, .dport = 22, .tcp_flags = PB_SYN),
@@ -783,6 +806,22 @@ static const struct dp_case frag_cases[] = {
 		},
 	},
 	{
+		.desc = "IPv4: a second first fragment with the same IP ID keeps "
+			"the first one's ports for the later fragments",
+		.frames = { V4_FIRST(0x4242),
+			    UDP4(.ip_id = 0x4242, .frag = PB_IPV4_MF, .sport = 6666,
+				 .dport = 7777, .payload = 96),
+			    V4_LATER(0x4242, 13, false) },
+		.cnt = { { CNT_FRAGMENTS, 3 }, { CNT_FRAG_MATCHED, 1 },
+			 { CNT_FRAG_FIRST_REPEATED, 1 } },
+		.flows = {
+			{ .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 2000,
+			  .packets = 2, .bytes = 248, .flags = FLOW_F_FRAGMENTED },
+			{ .ip = 4, .proto = PB_UDP, .sport = 6666, .dport = 7777,
+			  .packets = 1, .bytes = 124, .flags = FLOW_F_FRAGMENTED },
+		},
+	},
+	{
 		.desc = "IPv4: fragmented TCP; the flow's flags come from the first",
 		.frames = {
 			TCP4(.ip_id = 9, .frag = PB_IPV4_MF, .sport = 5, .dport = 6,
@@ -985,6 +1024,22 @@ static const struct cut_case cut_cases[] = {
 	},
 };
 
+/* A frame cut inside its IP packet: bytes are counted as the frame
+ * carried them, never as the IP length claims, and the lie is counted. */
+static void expect_cut_bytes(struct dp_case *tc, const struct cut_case *cc,
+			     size_t cut, size_t full_len)
+{
+	size_t l3_off = full_len - cc->flow.bytes, carried = cut - l3_off;
+	int free_slot = 0;
+
+	if (carried >= cc->flow.bytes)
+		return;
+	tc->flows[0].bytes = carried;
+	while (tc->cnt[free_slot].v)
+		free_slot++;
+	tc->cnt[free_slot] = (struct cnt_want){ CNT_IP_LEN_BEYOND_FRAME, 1 };
+}
+
 /* A refused frame: EINVAL, and the program did not run at all. */
 static int check_refused(struct dp *dp, const struct pkt *p, const char *desc)
 {
@@ -1041,10 +1096,12 @@ static void test_truncation(void **state)
 				tc.flows[0].flags |= FLOW_F_L4_TRUNCATED;
 				tc.cnt[0] = (struct cnt_want){ CNT_L4_TRUNCATED, 1 };
 				memcpy(&tc.cnt[1], cc->also, sizeof(cc->also));
+				expect_cut_bytes(&tc, cc, cut, full.len);
 				break;
 			case CUT_COUNTED:
 				tc.flows[0] = cc->flow;
 				memcpy(&tc.cnt[0], cc->also, sizeof(cc->also));
+				expect_cut_bytes(&tc, cc, cut, full.len);
 				break;
 			}
 			bad += run_case(dp, &tc) ? 1 : 0;

@@ -120,11 +120,40 @@ static void random_valid(struct pkt *p)
 	pb_build(p, &s);
 }
 
+/* The IP length field lies: a length of the attacker's choice, mostly
+ * far more than the frame holds. Found behind up to two VLAN tags. */
+static void lie_about_length(struct pkt *p)
+{
+	size_t at = 12;
+	uint16_t claim = below(4) ? 0xffff - below(64) : rnd();
+
+	while (at + 4 <= p->len && (p->b[at] == 0x81 || p->b[at] == 0x88) &&
+	       (p->b[at + 1] == 0x00 || p->b[at + 1] == 0xa8))
+		at += 4;
+	if (at + 2 > p->len)
+		return;
+	if (p->b[at] == 0x08 && p->b[at + 1] == 0x00)
+		at += 2 + 2; /* IPv4 total length */
+	else if (p->b[at] == 0x86 && p->b[at + 1] == 0xdd)
+		at += 2 + 4; /* IPv6 payload length */
+	else
+		return;
+	if (at + 2 <= p->len) {
+		p->b[at] = claim >> 8;
+		p->b[at + 1] = claim & 0xff;
+	}
+}
+
 /* Breaks a valid frame, or replaces it with garbage. */
 static void mutate(struct pkt *p)
 {
-	switch (below(6)) {
+	switch (below(7)) {
 	case 0: /* leave it valid */
+		break;
+	case 6: /* a length field that lies, sometimes in a cut frame */
+		lie_about_length(p);
+		if (below(2))
+			pb_cut(p, below(p->len + 1));
 		break;
 	case 1: /* flip a few bits, mostly in the headers */
 		for (int i = 0, n = 1 + below(8); i < n && p->len; i++) {
@@ -167,9 +196,10 @@ static void dump_frame(const struct pkt *p)
 	fprintf(stderr, "\n");
 }
 
-/* packets == frames run, and every one of them accounted for. */
-static bool invariants_hold(const struct dp *dp, uint64_t frames, char *why,
-			    size_t len)
+/* packets == frames run, and every one of them accounted for; bytes
+ * counted into flows (or as uncounted) never more than the frames held. */
+static bool invariants_hold(const struct dp *dp, uint64_t frames,
+			    uint64_t frame_bytes, char *why, size_t len)
 {
 	__u64 cnt[CNT__MAX], accounted;
 
@@ -187,6 +217,20 @@ static bool invariants_hold(const struct dp *dp, uint64_t frames, char *why,
 		snprintf(why, len, "packets %llu, but flow + uncounted + non_ip + "
 			 "err_* = %llu", (unsigned long long)cnt[CNT_PACKETS],
 			 (unsigned long long)accounted);
+		return false;
+	}
+	if (cnt[CNT_BYTES] != frame_bytes) {
+		snprintf(why, len, "bytes %llu after %llu frame bytes",
+			 (unsigned long long)cnt[CNT_BYTES],
+			 (unsigned long long)frame_bytes);
+		return false;
+	}
+	if (cnt[CNT_FLOW_BYTES] + cnt[CNT_UNCOUNTED_BYTES] > frame_bytes) {
+		snprintf(why, len, "flow_bytes %llu + uncounted_bytes %llu exceed "
+			 "the %llu bytes the frames held",
+			 (unsigned long long)cnt[CNT_FLOW_BYTES],
+			 (unsigned long long)cnt[CNT_UNCOUNTED_BYTES],
+			 (unsigned long long)frame_bytes);
 		return false;
 	}
 	return true;
@@ -212,7 +256,7 @@ static void fuzz_mode(void **state)
 {
 	struct dp *dp = *state;
 	uint64_t deadline = now_ns() + (uint64_t)(fuzz_seconds() * 1e9);
-	uint64_t frames = 0, total = 0;
+	uint64_t frames = 0, total = 0, frame_bytes = 0;
 	struct pkt p, last;
 	char why[200];
 
@@ -232,20 +276,21 @@ static void fuzz_mode(void **state)
 			}
 			last = p;
 			frames++;
+			frame_bytes += p.len;
 			total++;
 		}
 		/* Evictions land in the ring; reading it keeps it from staying
 		 * full (a full ring is exercised too, between reads). */
 		if (below(4) == 0)
 			consume_evicted(dp);
-		if (!invariants_hold(dp, frames, why, sizeof(why))) {
+		if (!invariants_hold(dp, frames, frame_bytes, why, sizeof(why))) {
 			fprintf(stderr, "# last frame of the batch that broke it:\n");
 			dump_frame(&last);
 			fail_msg("%s", why);
 		}
 		if (frames >= RESET_EVERY) {
 			dp_reset(dp);
-			frames = 0;
+			frames = frame_bytes = 0;
 		}
 	}
 	printf("# %s: %llu frames, every return code right, every packet "

@@ -149,13 +149,17 @@ static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 	}
 }
 
-static int run_packet(struct replay_state *st, const unsigned char *frame, size_t len)
+static int run_packet(struct replay_state *st, const struct capture_packet *pkt)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
-		    .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt->frame,
+		    .data_size_in = pkt->len, .repeat = 1);
 	int err;
 
 	st->pl.probe.skel->bss->replay_now_ns = st->clock_ns;
+	/* Bytes are counted as the wire carried them, which a capture cut
+	 * at its snap length (or at CAPTURE_MAX_FRAME) still records. */
+	st->pl.probe.skel->bss->replay_wire_bytes =
+		pkt->wire_len > UINT32_MAX ? UINT32_MAX : pkt->wire_len;
 	err = bpf_prog_test_run_opts(probe_prog_fd(&st->pl.probe), &opts);
 	return err ? -errno : 0;
 }
@@ -180,7 +184,7 @@ static int replay_file(struct replay_state *st, const char *file)
 			st->too_short++;
 			continue;
 		}
-		if (run_packet(st, pkt.frame, pkt.len) != 0) {
+		if (run_packet(st, &pkt) != 0) {
 			log_error("replay: %s: packet %llu: the kernel refused to run it: "
 				  "%s", file, (unsigned long long)pkt.number, strerror(errno));
 			rc = EXIT_RUNTIME;

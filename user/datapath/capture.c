@@ -81,13 +81,17 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 }
 
 /* Returns the frame length, or 0 for a packet too short to carry one. */
+/* The frame, as Ethernet, and how many bytes longer the Ethernet form is
+ * than the captured one (*grown: ETH_HLEN minus the link header dropped),
+ * so that the wire length can be given in the same terms. */
 static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen,
-			  uint8_t *frame)
+			  uint8_t *frame, long *grown)
 {
 	size_t skip = 0, len;
 	uint16_t ethertype = 0;
 	uint32_t af;
 
+	*grown = 0;
 	switch (linktype) {
 	case DLT_EN10MB:
 		len = caplen < CAPTURE_MAX_FRAME ? caplen : CAPTURE_MAX_FRAME;
@@ -130,6 +134,7 @@ static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen,
 	frame[12] = ethertype >> 8;
 	frame[13] = ethertype & 0xff;
 	memcpy(frame + ETH_HLEN, pkt + skip, len);
+	*grown = (long)ETH_HLEN - (long)skip;
 	return len + ETH_HLEN;
 }
 
@@ -137,6 +142,7 @@ int capture_next(struct capture *c, struct capture_packet *pkt)
 {
 	struct pcap_pkthdr *hdr;
 	const u_char *data;
+	long grown, wire;
 	int r = pcap_next_ex(c->pcap, &hdr, &data);
 
 	if (r == PCAP_ERROR_BREAK)
@@ -149,7 +155,10 @@ int capture_next(struct capture *c, struct capture_packet *pkt)
 	pkt->caplen = hdr->caplen;
 	pkt->number = c->number;
 	pkt->frame = c->frame;
-	pkt->len = to_ethernet(c->linktype, data, hdr->caplen, c->frame);
+	pkt->len = to_ethernet(c->linktype, data, hdr->caplen, c->frame, &grown);
+	/* A writer that put len below caplen is taken at its captured bytes. */
+	wire = (hdr->len > hdr->caplen ? hdr->len : hdr->caplen) + grown;
+	pkt->wire_len = pkt->len ? (size_t)wire : 0;
 	return 1;
 }
 

@@ -24,6 +24,7 @@ struct capture_packet {
 	const uint8_t *frame; /* Ethernet, possibly synthesised */
 	size_t len;	      /* 0: too short to form a frame */
 	size_t caplen;	      /* as captured */
+	size_t wire_len;      /* the frame's length on the wire, as Ethernet */
 	uint64_t number;      /* 1-based, within the file */
 };
 
