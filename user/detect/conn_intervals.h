@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Per-interval connection counters (design: "Forged reset detection",
- * last paragraphs; issue 6 items 4 and 5), per local prefix and in total,
+ * Per-interval connection counters (docs/detection.md, "Connection
+ * counters per interval"; docs/intervals.md), per local prefix and in total,
  * like the Vuze ISP Network Monitor's: active opens (SYNs from inside),
  * passive opens (SYNs from outside), failed connections (no SYN-ACK
  * within CONN_FAIL_NS, or a RST before established), resets of
