@@ -50,8 +50,10 @@ void conn_intervals_event(struct conn_intervals *ci, const struct event *ev,
 /* Decided resets and connection summaries from reset_analysis. */
 void conn_intervals_reset(struct conn_intervals *ci, const struct reset_report *r);
 void conn_intervals_connection(struct conn_intervals *ci, const struct conn_report *c);
-/* Every exported flow record (throughput of BitTorrent and other flows). */
-void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec);
+/* Every exported flow record (throughput of BitTorrent and other flows),
+ * classified by the enrich stage (daemon/enrich.h) with cfg->local. */
+void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec,
+			 const struct flow_class *fc);
 /* Called once per connection in the kernel table just before an interval
  * ends (the pipeline sweeps the table): counts the currently open ones. */
 void conn_intervals_open_connection(struct conn_intervals *ci,
