@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * BitTorrent recognition on a flow's first payload bytes (design:
+ * BitTorrent recognition on a flow's first payload bytes (docs/detection.md,
  * "BitTorrent recognition"). Why here and not in userspace: the datapath
  * sees every packet, the daemon only counts; a signature on the first
  * bytes costs little, and only on a flow's first INSPECT_PACKETS packets

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The connection table: what forged-reset detection needs to know about
- * each TCP connection, both directions together (design: "Connection
- * table"), and the TCP events the daemon judges resets from.
+ * each TCP connection, both directions together (docs/architecture.md,
+ * "Connection table"), and the TCP events the daemon judges resets from.
  *
  * Per side it keeps the history a RST is judged against (TTL, IP IDs and
  * how sequential they are, DF, highest seq sent, highest ack, window, TCP

@@ -7,7 +7,7 @@
  * 44-byte key, a bucket walk and a helper call, about 60 ns a packet here,
  * and its insert path takes a lock-free freelist. A bucket of a plain array
  * indexed by a cheap seeded hash, compared way by way, costs a fraction of
- * that (see README, Performance). Regions per CPU keep the hot path free of
+ * that (docs/performance.md). Regions per CPU keep the hot path free of
  * locks and atomics: XDP runs in softirq, one program run per CPU at a time.
  *
  * Why nothing is lost: a flow that does not fit (all ways of its bucket

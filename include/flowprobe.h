@@ -70,7 +70,8 @@ enum flow_app {
 	APP_BITTORRENT = 1,
 };
 
-/* How a BitTorrent flow was recognised (design: "BitTorrent recognition"). */
+/* How a BitTorrent flow was recognised (docs/detection.md, "BitTorrent
+ * recognition"). */
 enum bt_kind {
 	BT_NONE = 0,
 	BT_HANDSHAKE,	  /* TCP peer-wire handshake (BEP 3), also when split */

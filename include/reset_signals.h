@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The evidence a TCP reset is judged by (design: "Forged reset
+ * The evidence a TCP reset is judged by (docs/detection.md, "Forged reset
  * detection"; names after Weaver, Sommer and Paxson, "Detecting Forged TCP
  * Reset Packets", NDSS 2009, and later work on the Great Firewall and ISP
  * traffic managers), and the thresholds behind each signal. Shared by the

@@ -63,7 +63,7 @@ def say(msg):
 
 
 def forged_resets(lab, probe):
-    """Issue 6 in the demo: an on-path injector (rst_injector.py, on R)
+    """Forged resets in the demo: an on-path injector (rst_injector.py, on R)
     kills a BitTorrent connection between A and B with a RST to each end
     (its own TTL, the trigger's IP ID), next to a connection to a closed
     port. Call while the probe runs with --json; returns a function that,

@@ -7,7 +7,7 @@
  *
  *   hash_ktime   a plain per-CPU hash map keyed by the 44-byte flow key,
  *                lookup then insert, bpf_ktime_get_ns() per packet: the
- *                calibration baseline of issue 4 (what published eBPF
+ *                calibration baseline of the targets (what published eBPF
  *                probes do)
  *   sa_ktime     the shipped set-associative array (see below) with
  *                bpf_ktime_get_ns()
@@ -23,7 +23,7 @@
  *                lookup through a helper and an indirect call; time from
  *                user_now_ns. What swapping generations would cost with a
  *                generation index and a grace period instead of
- *                map-in-map (see README, Performance).
+ *                map-in-map (docs/performance.md).
  *
  * The set-associative table here uses the probe's own entry arithmetic
  * (bpf/flow_entry.bpf.h: hash, compare, counts) and repeats only the

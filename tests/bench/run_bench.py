@@ -3,7 +3,7 @@
 """`make bench`: run every benchmark of flowprobe and print one table.
 
 Every figure is a ratio against a baseline measured in the same run, on
-this machine, and every target of issue 4 is marked met or NOT met:
+this machine, and every target is marked met or NOT met:
 
   micro   ns/packet under BPF_PROG_TEST_RUN (build/bench/micro): the hot
           path and a realistic mix over tables of 1k, 100k, 1M flows,
@@ -62,7 +62,7 @@ PIN_ROOT = "/sys/fs/bpf/flowprobe"
 
 FLOW_COUNTS = (1000, 100000, 1000000)
 PEER_FLOWS = (1000, 100000)
-# Issue 4's targets.
+# The targets: what the probe was asked to reach against the baselines.
 TAP_TARGET = {1000: 0.90, 100000: 0.80, 1000000: 0.70}
 INLINE_TARGET = 0.95
 HOT_TARGET_NS = 40.0

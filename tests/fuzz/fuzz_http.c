@@ -9,6 +9,7 @@
  * have a status the API documents and a body of the length it says.
  */
 #include "fuzz_input.h"
+#include "daemon/enrich.h"
 #include "web/http_api.h"
 #include "web/http_server.h"
 
@@ -23,6 +24,8 @@ static struct history *make_history(void)
 				      .max_events = 64, .local = &local };
 	static const char ev[] = "{\"type\":\"reset\",\"time\":\"2026-11-23T08:00:00.000Z\","
 				 "\"src\":\"10.0.1.2\",\"dst\":\"192.0.2.9\",\"verdict\":\"forged\"}";
+	struct enrich_config ec = { .local = &local };
+	struct flow_class fc;
 	struct history *h;
 
 	prefix_set_parse(&local, "10.0.1.0/24,fd00::/8", "--local");
@@ -42,7 +45,8 @@ static struct history *make_history(void)
 		r.bytes = 100 * (i + 1);
 		r.first_ms = 1795420800000ull + i * 1000;
 		r.last_ms = r.first_ms + 500;
-		history_add_flow(h, &r);
+		enrich_flow(&ec, &r, &fc);
+		history_add_flow(h, &r, &fc);
 	}
 	history_add_event_line(h, ev, sizeof(ev) - 1, 1795420800000ull);
 	return h;

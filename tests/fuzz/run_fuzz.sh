@@ -10,7 +10,8 @@
 #   tests/fuzz/run_fuzz.sh [build-fuzz/fuzz_capture ...]   (default: all)
 
 set -u
-[ $# -gt 0 ] || set -- build-fuzz/fuzz_*
+# Every harness built, not the compiler's dependency files beside them.
+[ $# -gt 0 ] || set -- $(ls build-fuzz/fuzz_* | grep -v '\.d$')
 secs=${FUZZ_SECONDS:-3}
 here=$(dirname "$0")
 artifacts=${FUZZ_ARTIFACTS:-build-fuzz/artifacts}

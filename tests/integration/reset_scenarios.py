@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """TCP reset scenarios: short, realistic packet sequences as the probe
-would capture them, each RST with the verdict and signals the design
+would capture them, each RST with the verdict and signals docs/detection.md
 ("Forged reset detection", include/reset_signals.h) demands.
 
 A scenario is one or a few TCP connections written packet by packet: a

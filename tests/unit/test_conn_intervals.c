@@ -20,6 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include "daemon/enrich.h"
 #include "detect/asn_table.h"
 #include "detect/conn_intervals.h"
 #include "lib/log.h"
@@ -236,6 +237,19 @@ static struct asn_table *test_asn_table(void)
 	return t;
 }
 
+/* The enrich stage as the pipeline sets it up: the counters' prefixes
+ * and AS table (new_ci fills it in). */
+static struct enrich_config test_enrich;
+
+/* Hands a record in as the pipeline does: classified first. */
+static void add_flow(struct conn_intervals *ci, struct flow_record *rec)
+{
+	struct flow_class fc;
+
+	enrich_flow(&test_enrich, rec, &fc);
+	conn_intervals_flow(ci, rec, &fc);
+}
+
 static struct conn_intervals *new_ci(struct prefix_set *local, struct reports *rs,
 				     const struct asn_table *asn)
 {
@@ -247,6 +261,7 @@ static struct conn_intervals *new_ci(struct prefix_set *local, struct reports *r
 
 	assert_int_equal(prefix_set_parse(local, "10.0.1.0/24,10.0.2.0/24", "--local"),
 			 EXIT_OK);
+	test_enrich = (struct enrich_config){ .local = local, .asn = asn };
 	ci = conn_intervals_new(&cfg);
 	assert_non_null(ci);
 	return ci;
@@ -436,9 +451,9 @@ static void mix(struct conn_intervals *ci, int n, int bad, uint16_t port,
 		snprintf(remote, sizeof(remote), "198.51.100.%d", i + 1);
 		k = fkey("10.0.1.1", first_eph + i, remote, port);
 		rec.key = k;
-		conn_intervals_flow(ci, &rec);
+		add_flow(ci, &rec);
 		rec.key = reverse(k);
-		conn_intervals_flow(ci, &rec);
+		add_flow(ci, &rec);
 		if (i < bad) {
 			rst(ci, reverse(k), VERDICT_FORGED, true, bt);
 			conn_done(ci, reverse(k), VERDICT_FORGED, true, bt, bt);
@@ -587,14 +602,14 @@ static void transfers(struct conn_intervals *ci, int n, bool bt,
 			.app = bt ? APP_BITTORRENT : APP_UNKNOWN,
 		};
 
-		conn_intervals_flow(ci, &rec);
+		add_flow(ci, &rec);
 	}
 	/* too short to be a transfer: ignored */
 	struct flow_record brief = {
 		.key = fkey("198.51.100.1", 80, "10.0.1.5", 29999),
 		.first_ms = T0_MS, .last_ms = T0_MS + 100, .bytes = 1 << 20,
 	};
-	conn_intervals_flow(ci, &brief);
+	add_flow(ci, &brief);
 }
 
 static void test_rate_limiting(void **state UNUSED)

@@ -3,8 +3,8 @@
  * Unit tests of the JSON Lines writers. Each test writes into a memory
  * stream, checks that exactly one newline-terminated line came out, parses
  * it back with jansson and checks every field against values worked out
- * by hand (times, flag letters, hex), so the contract of the design's
- * "Interfaces" section is what is tested, not the writer's own helpers.
+ * by hand (times, flag letters, hex), so the contract (docs/export.md,
+ * "JSON Lines") is what is tested, not the writer's own helpers.
  */
 #include <errno.h>
 #include <stdarg.h>

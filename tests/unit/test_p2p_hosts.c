@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include "daemon/enrich.h"
 #include "detect/p2p_hosts.h"
 
 /* 2023-11-14T22:15:00Z, a multiple of 5 min. */
@@ -82,6 +83,24 @@ static void put4(uint8_t a[16], uint32_t v)
 	a[3] = v;
 }
 
+/* Hands a record in as the pipeline does: classified first, with the
+ * hosts' local prefixes (NULL: the default ones, as the hosts have). */
+static void add_flow(struct p2p_hosts *ph, const struct prefix_set *local,
+		     struct flow_record *r)
+{
+	static struct prefix_set defaults;
+	struct enrich_config ec = { .local = local };
+	struct flow_class fc;
+
+	if (!local) {
+		if (!defaults.n)
+			prefix_set_default(&defaults);
+		ec.local = &defaults;
+	}
+	enrich_flow(&ec, r, &fc);
+	p2p_hosts_add_flow(ph, r, &fc);
+}
+
 static struct flow_record flow(uint32_t src, uint16_t sport, uint32_t dst,
 			       uint16_t dport, uint8_t proto, uint64_t packets,
 			       uint64_t bytes, uint64_t t)
@@ -110,7 +129,7 @@ static void feed(struct p2p_hosts *ph, uint32_t src, uint16_t sport,
 	struct flow_record r = flow(src, sport, dst, dport, proto, packets,
 				    bytes, t);
 
-	p2p_hosts_add_flow(ph, &r);
+	add_flow(ph, NULL, &r);
 }
 
 static struct event bt_event(uint32_t src, uint16_t sport, uint32_t dst,
@@ -347,9 +366,9 @@ static void test_versions_are_separate_hosts(void **state)
 	assert_int_equal(prefix_set_parse(&local, "10.0.0.0/8,a00::/8", "x"), 0);
 	ph = p2p_hosts_new(&cfg);
 	assert_non_null(ph);
-	p2p_hosts_add_flow(ph, &r);
+	add_flow(ph, &local, &r);
 	r.key.ip_version = 6;
-	p2p_hosts_add_flow(ph, &r);
+	add_flow(ph, &local, &r);
 	assert_int_equal(p2p_hosts_list(ph, list, 4), 2);
 	assert_int_equal(list[0].flows, 1);
 	assert_int_equal(list[1].flows, 1);
@@ -379,7 +398,7 @@ static void feed_modest_host(struct p2p_hosts *ph, uint32_t host,
 					    IPPROTO_TCP, 50, 30000, T0 + 100);
 
 		r.app = recognised ? APP_BITTORRENT : APP_UNKNOWN;
-		p2p_hosts_add_flow(ph, &r);
+		add_flow(ph, NULL, &r);
 	}
 }
 
@@ -461,7 +480,7 @@ static void test_encrypted_guess_alone_not_flagged(void **state)
 
 		r.app = APP_BITTORRENT;
 		p2p_hosts_add_event(ph, &ev, T0 + i);
-		p2p_hosts_add_flow(ph, &r);
+		add_flow(ph, NULL, &r);
 	}
 	assert_int_equal(s.n, 0);
 	p2p_hosts_free(ph);
@@ -488,7 +507,7 @@ static void test_one_alarm_per_host_per_period(void **state)
 
 		r.key.ifindex = 2 + i % 2 * 5;
 		r.app = i % 4 ? APP_UNKNOWN : APP_BITTORRENT;
-		p2p_hosts_add_flow(ph, &r);
+		add_flow(ph, NULL, &r);
 		flows++;
 	}
 	for (int i = 0; i < 500; i++) {
@@ -642,12 +661,12 @@ static void test_ipv6_host(void **state)
 		r.packets = 2;
 		r.bytes = 300;
 		r.last_ms = T0 + i;
-		p2p_hosts_add_flow(ph, &r);
+		add_flow(ph, &local, &r);
 		r.key.dport = BT_PORT;
 		r.key.sport = 20000 + i;
 		memcpy(r.key.src, r.key.dst, 16);
 		inet_pton(AF_INET6, "2001:db8::5", r.key.dst);
-		p2p_hosts_add_flow(ph, &r);
+		add_flow(ph, &local, &r);
 	}
 	assert_int_equal(s.n, 1);
 	p2p_format_log(line, sizeof(line), &s.a[0]);

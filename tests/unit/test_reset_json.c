@@ -3,7 +3,7 @@
  * Unit tests of the reset JSON Lines writers: each writes one line into a
  * memory stream, which is parsed back with jansson and checked field by
  * field against values worked out by hand, so what is tested is the
- * contract (the design's "Interfaces" names) and the facts a person needs
+ * contract (docs/export.md, "JSON Lines") and the facts a person needs
  * to check a verdict, not the writer's helpers.
  */
 #include <errno.h>
@@ -190,7 +190,7 @@ static void test_reset_contract(void **state)
 
 	(void)state;
 	o = write_reset(&r, T0_MS);
-	/* The design's contract. */
+	/* The JSON Lines contract (docs/export.md). */
 	expect_str(o, "type", "reset");
 	expect_str(o, "verdict", "forged");
 	expect_list(o, "signals", "R6,R7,R10,R12");

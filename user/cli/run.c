@@ -88,8 +88,8 @@ static void run_usage(FILE *out, bool detach)
 "      --evict-ring KB              ring for flows pushed out of full table\n"
 "                                   buckets between two reads (%d; a power of\n"
 "                                   two). When it fills too, new flows' packets\n"
-"                                   are counted only as uncounted (see README,\n"
-"                                   Reliability)\n",
+"                                   are counted only as uncounted (see\n"
+"                                   docs/operations.md, Reliability)\n",
 		DEFAULT_DRAIN_INTERVAL_MS, EVICT_RING_BYTES / 1024);
 	export_options_usage(out);
 	dashboard_options_usage(out);

@@ -142,7 +142,7 @@ void curve_options_usage(FILE *out)
 {
 	fprintf(out,
 "\n"
-"Utilisation against active flows (README: \"Utilisation against active flows\"):\n"
+"Utilisation against active flows (docs/curve.md):\n"
 "      --capacity BPS               link capacity C in bits/s, k/M/G suffixes\n"
 "                                   (e.g. 100M). Default: the speed the kernel\n"
 "                                   reports for each interface; needed where it\n"

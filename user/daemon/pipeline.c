@@ -12,6 +12,7 @@
 #include "web/history.h"
 #include "lib/json_output.h"
 #include "lib/log.h"
+#include "daemon/enrich.h"
 #include "daemon/pipeline.h"
 #include "daemon/tcp_analysis.h"
 
@@ -97,21 +98,26 @@ static int curve_init(struct pipeline *pl, const struct export_options *opt,
 			   pl->exporter.json);
 }
 
+/* After the exporters, the consumers: each takes the class that
+ * annotate() gave this same record (the exporter calls both in turn). */
 static void on_record(void *ctx, const struct flow_record *rec)
 {
 	struct pipeline *pl = ctx;
 
-	p2p_hosts_add_flow(pl->p2p, rec);
+	p2p_hosts_add_flow(pl->p2p, rec, &pl->record_class);
 	if (pl->history)
-		history_add_flow(pl->history, rec);
+		history_add_flow(pl->history, rec, &pl->record_class);
 	if (pl->tcp)
-		tcp_analysis_flow(pl->tcp, rec);
+		tcp_analysis_flow(pl->tcp, rec, &pl->record_class);
 }
 
+/* Before the exporters: the enrich stage (ASes on the record, its class
+ * for the consumers), then the connection's reset verdict. */
 static void annotate(void *ctx, struct flow_record *rec)
 {
 	struct pipeline *pl = ctx;
 
+	enrich_flow(&pl->enrich, rec, &pl->record_class);
 	if (pl->tcp)
 		tcp_analysis_annotate(pl->tcp, rec);
 }
@@ -178,6 +184,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	if (!pl->tcp)
 		return EXIT_RUNTIME;
 	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
+	pl->enrich = (struct enrich_config){ .local = &opt->local, .asn = opt->asn };
 	pl->exporter.annotate = annotate;
 	pl->exporter.as_numbers = opt->asn != NULL;
 	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;

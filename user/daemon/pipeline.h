@@ -15,6 +15,7 @@
 #include "datapath/drain.h"
 #include "datapath/events.h"
 #include "cli/export_options.h"
+#include "daemon/enrich.h"
 #include "export/exporter.h"
 #include "datapath/flood_report.h"
 #include "export/flow_cache.h"
@@ -35,7 +36,9 @@ struct pipeline {
 	struct drainer *drainer;
 	struct events_reader *events;
 	struct p2p_hosts *p2p;
-	struct tcp_analysis *tcp;  /* resets, connection counters, ASes */
+	struct enrich_config enrich; /* --local, --asn-table: classifies records */
+	struct flow_class record_class; /* of the record being exported */
+	struct tcp_analysis *tcp;  /* resets, connection counters */
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
 	struct flood_report flood; /* full tables, in the log */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "detect/asn_table.h"
 #include "detect/conn_intervals.h"
 #include "datapath/conn_table.h"
 #include "lib/json_output.h"
@@ -35,7 +34,6 @@ struct verdict_slot {
 
 struct tcp_analysis {
 	struct exporter *ex;
-	const struct asn_table *asn;
 	struct reset_analysis *ra;
 	struct conn_intervals *ci;
 	struct conn_table *ct;
@@ -199,9 +197,8 @@ struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
 	if (!ta)
 		goto oom;
 	ta->ex = ex;
-	ta->asn = opt->asn;
 	if (conns_fd < 0)
-		return ta; /* --no-resets: only AS numbers on flows */
+		return ta; /* --no-resets: nothing on flows */
 	ta->verdicts = calloc(VERDICT_CACHE_SLOTS, sizeof(*ta->verdicts));
 	ta->ra = reset_analysis_new(&rc);
 	ta->ci = conn_intervals_new(&cc);
@@ -255,8 +252,6 @@ void tcp_analysis_annotate(struct tcp_analysis *ta, struct flow_record *rec)
 	struct verdict_slot *slot;
 	struct conn_key k;
 
-	if (ta->asn)
-		asn_table_annotate(ta->asn, rec);
 	if (!ta->verdicts || rec->key.proto != 6)
 		return;
 	conn_key_of_flow(&k, &rec->key);
@@ -266,10 +261,11 @@ void tcp_analysis_annotate(struct tcp_analysis *ta, struct flow_record *rec)
 		rec->reset_verdict = slot->verdict;
 }
 
-void tcp_analysis_flow(struct tcp_analysis *ta, const struct flow_record *rec)
+void tcp_analysis_flow(struct tcp_analysis *ta, const struct flow_record *rec,
+		       const struct flow_class *fc)
 {
 	if (ta->ci)
-		conn_intervals_flow(ta->ci, rec);
+		conn_intervals_flow(ta->ci, rec, fc);
 }
 
 static void count_open(void *ctx, const struct conn_key *key,

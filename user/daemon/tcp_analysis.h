@@ -5,7 +5,7 @@
  * counters (conn_intervals) fed by them and by a read of the connection
  * table at each interval's end (conn_table), their JSON Lines and log
  * lines, and what rides on exported flows: the worst reset verdict of
- * the flow's connection and, with --asn-table, the origin ASes.
+ * the flow's connection (the origin ASes are the enrich stage's).
  *
  * Ordering that matters: a verdict is decided RESET_HOLD_NS after its
  * RST, and a reset flow leaves the flow cache at least the end-of-flow
@@ -38,7 +38,7 @@ struct tcp_analysis_stats {
 
 /*
  * conns_fd: the connection table, or -1 when the probe runs without it
- * (--no-resets: then only AS numbers are added to flows). ex: where JSON
+ * (--no-resets: then nothing is added to flows). ex: where JSON
  * lines go and how probe time becomes wall time. NULL on failure (logged).
  */
 struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
@@ -52,11 +52,13 @@ void tcp_analysis_free(struct tcp_analysis *ta);
 /* A datapath event (TCP ones; others are ignored). */
 void tcp_analysis_event(struct tcp_analysis *ta, const struct event *ev);
 
-/* Before a record is exported: its connection's verdict, its ASes. */
+/* Before a record is exported: its connection's verdict. */
 void tcp_analysis_annotate(struct tcp_analysis *ta, struct flow_record *rec);
 
-/* After: the record counts toward the interval's throughput comparison. */
-void tcp_analysis_flow(struct tcp_analysis *ta, const struct flow_record *rec);
+/* After: the record, classified by the enrich stage (daemon/enrich.h),
+ * counts toward the interval's throughput comparison. */
+void tcp_analysis_flow(struct tcp_analysis *ta, const struct flow_record *rec,
+		       const struct flow_class *fc);
 
 /* Decides held RSTs, ends intervals that are due (reading the table). */
 void tcp_analysis_tick(struct tcp_analysis *ta, uint64_t now_ns, uint64_t wall_ms);

@@ -191,34 +191,11 @@ struct conn_intervals {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static bool prefix_contains(const struct prefix *p, uint8_t ip_version,
-			    const uint8_t addr[16])
-{
-	unsigned int full = p->len / 8, rest = p->len % 8;
-
-	if (p->ip_version != ip_version)
-		return false;
-	if (memcmp(p->addr, addr, full))
-		return false;
-	if (rest && (addr[full] & (uint8_t)(0xff << (8 - rest))) != p->addr[full])
-		return false;
-	return true;
-}
-
 /* The longest prefix of the local set holding addr, or -1. */
 static int prefix_index(const struct conn_intervals *ci, uint8_t ip_version,
 			const uint8_t addr[16])
 {
-	const struct prefix_set *set = ci->cfg.local;
-	int best = -1;
-
-	if (!set)
-		return -1;
-	for (size_t i = 0; i < set->n; i++)
-		if (prefix_contains(&set->p[i], ip_version, addr) &&
-		    (best < 0 || set->p[i].len > set->p[best].len))
-			best = (int)i;
-	return best;
+	return ci->cfg.local ? prefix_set_find(ci->cfg.local, ip_version, addr) : -1;
 }
 
 /* actor: the endpoint that acted (SYN or RST sender, flow source). */
@@ -948,10 +925,11 @@ static void add_sample(struct conn_intervals *ci, struct samples *s, double bps)
 		s->v[ci->rng % s->n] = bps;
 }
 
-void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec)
+void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec,
+			 const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
-	bool bt = rec->app == APP_BITTORRENT;
+	bool bt = fc->bittorrent;
 	uint64_t ms = rec->last_ms > rec->first_ms ? rec->last_ms - rec->first_ms : 0;
 
 	if (k->proto == 6 && (rec->tcp_flags & TCP_SYN)) {
@@ -960,15 +938,19 @@ void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *re
 		add_to_groups(ci, bt, k->sport, k->dport, &d);
 	}
 	if (ms >= RATE_MIN_MS && rec->bytes >= RATE_MIN_BYTES) {
-		struct where w = locate(ci, k->ip_version, k->src, k->dst);
 		double bps = (double)rec->bytes * 8 * 1000 / ms;
-		int dir;
+		bool up = fc->local == FLOW_LOCAL_SRC;
+		int prefix = fc->prefix[up ? FLOW_END_SRC : FLOW_END_DST];
+		int dir = up ? DIR_UP : DIR_DOWN;
 
-		if (w.actor_local == w.other_local)
-			return;		/* rates are of customers' transfers */
-		dir = w.actor_local ? DIR_UP : DIR_DOWN;
+		/* rates are of customers' transfers: exactly one end local,
+		 * in a prefix of this set (none without one) */
+		if (fc->local != FLOW_LOCAL_SRC && fc->local != FLOW_LOCAL_DST)
+			return;
+		if (prefix < 0 || (size_t)prefix >= ci->n_prefixes)
+			return;
 		add_sample(ci, &ci->rates[ci->n_prefixes].s[dir][bt ? KIND_BT : KIND_OTHER], bps);
-		add_sample(ci, &ci->rates[w.prefix].s[dir][bt ? KIND_BT : KIND_OTHER], bps);
+		add_sample(ci, &ci->rates[prefix].s[dir][bt ? KIND_BT : KIND_OTHER], bps);
 	}
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Per-interval connection counters (design: "Forged reset detection",
- * last paragraphs; issue 6 items 4 and 5), per local prefix and in total,
+ * Per-interval connection counters (docs/detection.md, "Connection
+ * counters per interval"; docs/intervals.md), per local prefix and in total,
  * like the Vuze ISP Network Monitor's: active opens (SYNs from inside),
  * passive opens (SYNs from outside), failed connections (no SYN-ACK
  * within CONN_FAIL_NS, or a RST before established), resets of
@@ -50,8 +50,10 @@ void conn_intervals_event(struct conn_intervals *ci, const struct event *ev,
 /* Decided resets and connection summaries from reset_analysis. */
 void conn_intervals_reset(struct conn_intervals *ci, const struct reset_report *r);
 void conn_intervals_connection(struct conn_intervals *ci, const struct conn_report *c);
-/* Every exported flow record (throughput of BitTorrent and other flows). */
-void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec);
+/* Every exported flow record (throughput of BitTorrent and other flows),
+ * classified by the enrich stage (daemon/enrich.h) with cfg->local. */
+void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *rec,
+			 const struct flow_class *fc);
 /* Called once per connection in the kernel table just before an interval
  * ends (the pipeline sweeps the table): counts the currently open ones. */
 void conn_intervals_open_connection(struct conn_intervals *ci,

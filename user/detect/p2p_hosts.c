@@ -551,7 +551,7 @@ static void port_account(struct host *h, const struct flow_end *e,
 }
 
 static void account_flow(struct p2p_hosts *ph, const struct flow_record *rec,
-			 const struct flow_end *e)
+			 const struct flow_class *fc, const struct flow_end *e)
 {
 	const struct flow_key *k = &rec->key;
 	struct host *h = host_get(ph, k->ip_version, e->local);
@@ -563,7 +563,7 @@ static void account_flow(struct p2p_hosts *ph, const struct flow_record *rec,
 	h->flows++;
 	if (rec->packets <= SMALL_PACKETS || rec->bytes <= SMALL_BYTES)
 		h->small_flows++;
-	if (rec->app == APP_BITTORRENT)
+	if (fc->bittorrent)
 		h->bt_flows++;
 	hll_add(&h->peers, remote_hash);
 	if ((k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) &&
@@ -575,26 +575,25 @@ static void account_flow(struct p2p_hosts *ph, const struct flow_record *rec,
 	check_alarm(ph, h);
 }
 
-void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec)
+void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec,
+			const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
-	bool src_local = prefix_set_match(&ph->local, k->ip_version, k->src);
-	bool dst_local = prefix_set_match(&ph->local, k->ip_version, k->dst);
 
 	advance(ph, rec->last_ms);
-	if (!src_local && !dst_local) {
+	if (fc->local == FLOW_LOCAL_NEITHER) {
 		ph->ignored_flows++;
 		return;
 	}
-	if (src_local) {
+	if (fc->local & FLOW_LOCAL_SRC) {
 		struct flow_end e = { k->src, k->dst, k->sport, k->dport, DIR_OUT };
 
-		account_flow(ph, rec, &e);
+		account_flow(ph, rec, fc, &e);
 	}
-	if (dst_local) {
+	if (fc->local & FLOW_LOCAL_DST) {
 		struct flow_end e = { k->dst, k->src, k->dport, k->sport, DIR_IN };
 
-		account_flow(ph, rec, &e);
+		account_flow(ph, rec, fc, &e);
 	}
 }
 

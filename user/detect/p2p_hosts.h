@@ -80,8 +80,10 @@ struct p2p_stats {
 struct p2p_hosts *p2p_hosts_new(const struct p2p_config *cfg);
 void p2p_hosts_free(struct p2p_hosts *ph);
 
-/* One exported flow; its time is rec->last_ms. */
-void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec);
+/* One exported flow, classified by the enrich stage (daemon/enrich.h,
+ * with the same local prefixes as cfg->local); its time is rec->last_ms. */
+void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec,
+			const struct flow_class *fc);
 
 /* One datapath event (EVENT_BITTORRENT); wall_ms is its time, converted
  * from the probe clock by the caller. */

@@ -176,6 +176,19 @@ bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
 	return false;
 }
 
+int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
+		    const uint8_t addr[16])
+{
+	int best = -1;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->p[i].ip_version == ip_version &&
+		    prefix_match(&set->p[i], addr) &&
+		    (best < 0 || set->p[i].len > set->p[best].len))
+			best = (int)i;
+	return best;
+}
+
 void prefix_set_format(const struct prefix_set *set, char *buf, size_t len)
 {
 	size_t used = 0;

@@ -51,6 +51,13 @@ int prefix_set_parse(struct prefix_set *set, const char *list,
 bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
 		      const uint8_t addr[16]);
 
+/*
+ * The longest of the set's prefixes holding addr, as an index into
+ * set->p, or -1 when none does (the same ends prefix_set_match accepts).
+ */
+int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
+		    const uint8_t addr[16]);
+
 /* Writes the set back as a list ("10.0.0.0/8,fc00::/7") for the log. */
 void prefix_set_format(const struct prefix_set *set, char *buf, size_t len);
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Verdicts on TCP resets from the datapath's events (design: "Forged reset
- * detection"). Each RST is held RESET_HOLD_NS of probe time so that what
- * only later packets can show (data after the reset, a RST from the other
- * side, a SYN-ACK after the RST, silence) counts; at decision the signals
- * that need more than one packet are worked out against every other RST
- * the connection's record holds, and the verdict is given. A record lives
- * from a connection's first RST until all its RSTs are decided and none
- * came for RESET_HOLD_NS; then its summary is reported and it is forgotten.
+ * Verdicts on TCP resets from the datapath's events (docs/detection.md,
+ * "Forged reset detection"). Each RST is held RESET_HOLD_NS of probe time so
+ * that what only later packets can show (data after the reset, a RST from the
+ * other side, a SYN-ACK after the RST, silence) counts; at decision the
+ * signals that need more than one packet are worked out against every other
+ * RST the connection's record holds, and the verdict is given. A record lives
+ * from a connection's first RST until all its RSTs are decided and none came
+ * for RESET_HOLD_NS; then its summary is reported and it is forgotten.
  *
  * Records sit in a fixed pool of max_connections, found through an open-
  * addressing index (linear probing, backward-shift deletion so no

@@ -46,7 +46,7 @@
  * from it, below 32768 (so a v9-to-IPFIX converter never reads its top
  * bit as an enterprise bit), and outside every vendor block above.
  * Wireshark shows it as an unknown type with its value as bytes. The
- * clean home is IPFIX with an enterprise number (design).
+ * clean home is IPFIX with an enterprise number.
  */
 #define NF9_FIELD_RESET_VERDICT	21075
 

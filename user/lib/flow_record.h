@@ -8,8 +8,11 @@
 #ifndef FLOW_RECORD_H
 #define FLOW_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "flowprobe.h"
+#include "lib/hash.h"
 
 /* NetFlow flowEndReason (IPFIX IE 136) values. */
 enum flow_end_reason {
@@ -51,6 +54,43 @@ struct flow_record {
 	uint32_t src_as;	/* origin AS of src (asn_table.h); 0 unknown */
 	uint32_t dst_as;	/* origin AS of dst; 0 unknown */
 };
+
+/* Which ends of a flow lie in the local prefixes (--local): a bit each. */
+enum flow_local {
+	FLOW_LOCAL_NEITHER = 0,
+	FLOW_LOCAL_SRC = 1,
+	FLOW_LOCAL_DST = 2,
+	FLOW_LOCAL_BOTH = FLOW_LOCAL_SRC | FLOW_LOCAL_DST,
+};
+
+/* Index of a flow's two ends in struct flow_class's arrays. */
+enum { FLOW_END_SRC = 0, FLOW_END_DST = 1 };
+
+/*
+ * What the pipeline's enrich stage (daemon/enrich.h) decides about a
+ * record, once, before any consumer sees it: the consumers (P2P hosts,
+ * the dashboard's history, the interval counters) read these instead of
+ * asking the prefix set, the AS table or the hash again. Arrays are
+ * indexed by FLOW_END_SRC and FLOW_END_DST.
+ */
+struct flow_class {
+	uint8_t local;		/* enum flow_local */
+	bool bittorrent;	/* app is APP_BITTORRENT */
+	int16_t prefix[2];	/* longest --local prefix holding the end, -1 none */
+	uint32_t remote_as;	/* origin AS of the one non-local end; 0 unknown,
+				 * no AS table, or not exactly one end local */
+	uint64_t hash[2];	/* flow_addr_hash of each end */
+};
+
+/* The daemon's hash of a host: its IP version and address. */
+static inline uint64_t flow_addr_hash(uint8_t ip_version, const uint8_t addr[16])
+{
+	uint8_t key[17];
+
+	key[0] = ip_version;
+	memcpy(key + 1, addr, 16);
+	return hash_bytes(key, sizeof(key));
+}
 
 /* The probe's own statistics, exported as NetFlow options data. */
 struct probe_stats {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * JSON Lines output (--json): one object per exported flow and per event
- * (BitTorrent recognition so far), with the field names the design's
- * "Interfaces" section fixes as a contract. Built with jansson, so
+ * (BitTorrent recognition so far), with the field names docs/export.md
+ * ("JSON Lines") publishes as a contract. Built with jansson, so
  * escaping is never hand-written.
  */
 #ifndef JSON_OUTPUT_H
@@ -26,7 +26,7 @@ const char *flow_reset_verdict_name(uint8_t v);
 /*
  * Writes one {"type":"bittorrent",...} line for an EVENT_BITTORRENT event
  * seen at wall_ms (ms since the epoch): kind, time, src, dst, sport,
- * dport, proto as the design's contract names them, plus ip_version,
+ * dport, proto as the contract names them, plus ip_version,
  * ifindex and vlan. A handshake also carries "info_hash" (40 lowercase
  * hex digits), "extensions" (of "ltep", "dht", "fast", from the reserved
  * bytes) and "reserved" (16 hex digits); all three are null when the

@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/hash.h"
 #include "web/history.h"
 #include "lib/json_output.h"
 
@@ -177,33 +176,26 @@ void history_free(struct history *h)
 
 /* --- hosts ------------------------------------------------------------- */
 
-/* The daemon's one hash (hash.h) over the version and the address. */
-static uint64_t addr_hash(uint8_t ipv, const uint8_t addr[16])
-{
-	uint8_t key[17];
-
-	key[0] = ipv;
-	memcpy(key + 1, addr, 16);
-	return hash_bytes(key, sizeof(key));
-}
-
-/* The peer bitmap's bit: linear counting assumes collisions at random, so
- * take the hash's best-mixed (top) bits, not the low ones of an address
- * (200 peers in one /24 never collide there and would count as 389). */
-static uint32_t peer_bit(uint8_t ipv, const uint8_t addr[16])
+/* The peer bitmap's bit, from the peer's flow_addr_hash: linear counting
+ * assumes collisions at random, so take the hash's best-mixed (top) bits,
+ * not the low ones of an address (200 peers in one /24 never collide
+ * there and would count as 389). */
+static uint32_t peer_bit(uint64_t hash)
 {
 	_Static_assert(PEER_BITS == 256, "one byte of hash per bit index");
-	return addr_hash(ipv, addr) >> 56;
+	return hash >> 56;
 }
 
-static uint32_t *chain_of(struct history *h, uint8_t ipv, const uint8_t addr[16])
+/* hash: flow_addr_hash of the host (lib/flow_record.h). */
+static uint32_t *chain_of(struct history *h, uint64_t hash)
 {
-	return &h->heads[addr_hash(ipv, addr) & (h->n_heads - 1)];
+	return &h->heads[hash & (h->n_heads - 1)];
 }
 
-static struct host *host_find(struct history *h, uint8_t ipv, const uint8_t addr[16])
+static struct host *host_find(struct history *h, uint8_t ipv, const uint8_t addr[16],
+			      uint64_t hash)
 {
-	for (uint32_t i = *chain_of(h, ipv, addr); i != NO_HOST; i = h->hosts[i].next)
+	for (uint32_t i = *chain_of(h, hash); i != NO_HOST; i = h->hosts[i].next)
 		if (h->hosts[i].ip_version == ipv && !memcmp(h->hosts[i].addr, addr, 16))
 			return &h->hosts[i];
 	return NULL;
@@ -233,9 +225,9 @@ static void hosts_forget_stale(struct history *h)
 }
 
 static struct host *host_get(struct history *h, uint8_t ipv, const uint8_t addr[16],
-			     uint64_t t_ms)
+			     uint64_t hash, uint64_t t_ms)
 {
-	struct host *x = host_find(h, ipv, addr);
+	struct host *x = host_find(h, ipv, addr, hash);
 	uint32_t *chain, i;
 
 	if (x)
@@ -254,7 +246,7 @@ static struct host *host_get(struct history *h, uint8_t ipv, const uint8_t addr[
 	x->ip_version = ipv;
 	memcpy(x->addr, addr, 16);
 	x->first_ms = t_ms;
-	chain = chain_of(h, ipv, addr);
+	chain = chain_of(h, hash);
 	x->next = *chain;
 	*chain = i;
 	h->n_hosts++;
@@ -328,12 +320,14 @@ static void count_peer(struct host *x, uint8_t ipv, const uint8_t addr[16],
 	min->bytes += bytes;
 }
 
+/* end: FLOW_END_SRC or FLOW_END_DST, a local one. */
 static void add_flow_end(struct history *h, const struct flow_record *rec,
-			 const uint8_t *local, const uint8_t *remote,
-			 uint16_t service_port)
+			 const struct flow_class *fc, int end, uint16_t service_port)
 {
 	const struct flow_key *k = &rec->key;
-	struct host *x = host_get(h, k->ip_version, local, rec->last_ms);
+	const uint8_t *local = end == FLOW_END_SRC ? k->src : k->dst;
+	const uint8_t *remote = end == FLOW_END_SRC ? k->dst : k->src;
+	struct host *x = host_get(h, k->ip_version, local, fc->hash[end], rec->last_ms);
 	struct bucket *b;
 	uint32_t bit;
 
@@ -351,17 +345,16 @@ static void add_flow_end(struct history *h, const struct flow_record *rec,
 	b->flows++;
 	b->packets += rec->packets;
 	b->bytes += rec->bytes;
-	if (rec->app == APP_BITTORRENT)
+	if (fc->bittorrent)
 		b->bt_flows++;
-	bit = peer_bit(k->ip_version, remote);
+	bit = peer_bit(fc->hash[!end]);
 	b->peer_bits[bit / 64] |= 1ull << (bit % 64);
 }
 
-void history_add_flow(struct history *h, const struct flow_record *rec)
+void history_add_flow(struct history *h, const struct flow_record *rec,
+		      const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
-	bool src_local = prefix_set_match(&h->local, k->ip_version, k->src);
-	bool dst_local = prefix_set_match(&h->local, k->ip_version, k->dst);
 	/* The port that says what the host did: the remote one if the
 	 * local host is the client (the lower port, as a rule of thumb). */
 	uint16_t service = k->sport < k->dport ? k->sport : k->dport;
@@ -373,10 +366,10 @@ void history_add_flow(struct history *h, const struct flow_record *rec)
 	h->flow_next = (h->flow_next + 1) % HISTORY_FLOWS;
 	if (h->n_flows < HISTORY_FLOWS)
 		h->n_flows++;
-	if (src_local)
-		add_flow_end(h, rec, k->src, k->dst, service);
-	if (dst_local)
-		add_flow_end(h, rec, k->dst, k->src, service);
+	if (fc->local & FLOW_LOCAL_SRC)
+		add_flow_end(h, rec, fc, FLOW_END_SRC, service);
+	if (fc->local & FLOW_LOCAL_DST)
+		add_flow_end(h, rec, fc, FLOW_END_DST, service);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -414,7 +407,7 @@ static void count_reset(struct history *h, json_t *o, uint64_t now_ms)
 		if (!parse_addr(ends[i], &ipv, addr) ||
 		    !prefix_set_match(&h->local, ipv, addr))
 			continue;
-		x = host_get(h, ipv, addr, now_ms);
+		x = host_get(h, ipv, addr, flow_addr_hash(ipv, addr), now_ms);
 		if (!x)
 			continue;
 		x->resets++;
@@ -839,7 +832,7 @@ json_t *history_host_json(struct history *h, const char *addr)
 		return NULL;
 	json_format_addr(canon, sizeof(canon), a, ipv);
 	pthread_mutex_lock(&h->lock);
-	x = host_find(h, ipv, a);
+	x = host_find(h, ipv, a, flow_addr_hash(ipv, a));
 	out = x ? host_page(h, x, canon)
 		: json_pack("{s:b, s:s, s:b}", "known", false, "addr", canon,
 			    "local", prefix_set_match(&h->local, ipv, a));

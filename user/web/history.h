@@ -57,8 +57,11 @@ void history_free(struct history *h);
 /* Bytes allocated at creation for the given configuration: the bound. */
 size_t history_memory_bound(const struct history_config *cfg);
 
-/* Pipeline thread: one exported flow record (its local ends are kept). */
-void history_add_flow(struct history *h, const struct flow_record *rec);
+/* Pipeline thread: one exported flow record, classified by the enrich
+ * stage (daemon/enrich.h, with the same local prefixes as cfg->local); its
+ * local ends are kept. */
+void history_add_flow(struct history *h, const struct flow_record *rec,
+		      const struct flow_class *fc);
 
 /* Pipeline thread: one JSON Lines object as the probe writes it (without
  * its newline). Flows are ignored (history_add_flow has them); resets are
