@@ -47,28 +47,42 @@ PORT = 8080
 BASE = f"http://127.0.0.1:{PORT}"
 BROWSER = os.path.join(L.ROOT, "tests", "browser", "dashboard.py")
 OUT_DIR = os.path.join(L.ROOT, "build", "dashboard")
+TOKEN = "0123456789abcdef0123"
+AUTH = [f"Authorization: Bearer {TOKEN}"]
+# One request inside R, redirects not followed (the token's cookie is set
+# on a redirect); prints the status, the headers as JSON, then the body.
 FETCH = r"""
-import sys, urllib.request, urllib.error
-req = urllib.request.Request(sys.argv[1], method=sys.argv[2],
-                             headers=dict(h.split(": ", 1) for h in sys.argv[3:]))
-try:
-    r = urllib.request.urlopen(req, timeout=20)
-    code, body = r.status, r.read()
-except urllib.error.HTTPError as e:
-    code, body = e.code, e.read()
-sys.stdout.write(f"{code}\n"); sys.stdout.flush()
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+headers = dict(h.split(": ", 1) for h in sys.argv[3:])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+c.putrequest(sys.argv[2], u.path + ("?" + u.query if u.query else ""),
+             skip_host="Host" in headers)
+for k, v in headers.items():
+    c.putheader(k, v)
+c.endheaders()
+r = c.getresponse()
+body = r.read()
+sys.stdout.write(f"{r.status}\n{json.dumps(dict(r.getheaders()))}\n"); sys.stdout.flush()
 sys.stdout.buffer.write(body)
 """
 
 
-def fetch(lab, path, method="GET", headers=(), base=BASE):
-    """(status, body) of a request made inside R."""
+def fetch_full(lab, path, method="GET", headers=AUTH, base=BASE):
+    """(status, headers, body) of a request made inside R; by default with
+    the token of the dashboard's probe."""
     cp = lab.run("R", [L.PYTHON, "-c", FETCH, base + path, method] + list(headers),
                  mount=False, check=False, timeout=30)
-    if cp.returncode != 0 or "\n" not in cp.stdout:
-        return 0, cp.stderr
-    code, body = cp.stdout.split("\n", 1)
-    return int(code), body
+    if cp.returncode != 0 or cp.stdout.count("\n") < 2:
+        return 0, {}, cp.stderr
+    code, head, body = cp.stdout.split("\n", 2)
+    return int(code), json.loads(head), body
+
+
+def fetch(lab, path, method="GET", headers=AUTH, base=BASE):
+    """(status, body) of a request made inside R."""
+    code, _, body = fetch_full(lab, path, method, headers, base)
+    return code, body
 
 
 def fetch_json(lab, path):
@@ -101,7 +115,8 @@ def refuse_without_token():
 
 def browser_checks(lab):
     os.makedirs(OUT_DIR, exist_ok=True)
-    cp = lab.run("R", [L.PYTHON, BROWSER, BASE + "/", demo.BT_HOST, OUT_DIR],
+    # The URL a person is given: the token once, then a cookie.
+    cp = lab.run("R", [L.PYTHON, BROWSER, f"{BASE}/?token={TOKEN}", demo.BT_HOST, OUT_DIR],
                  mount=False, check=False, timeout=240)
     try:
         seen = json.loads(cp.stdout.strip().splitlines()[-1])
@@ -153,6 +168,13 @@ def api_checks(lab):
     L.ok((code400, code404, code405) == (400, 404, 405),
          "bad address 400, unknown view 404, POST 405",
          f"{code400} {code404} {code405}")
+    rebound, _ = fetch(lab, "/api/stats", headers=AUTH + [f"Host: evil.example:{PORT}"])
+    local, head, _ = fetch_full(lab, "/api/stats", headers=AUTH + [f"Host: localhost:{PORT}"])
+    L.ok((rebound, local) == (403, 200) and
+         head.get("Referrer-Policy") == "no-referrer",
+         "loopback listener: a request for another Host is 403 (DNS "
+         "rebinding), localhost is 200; no referrer is sent on",
+         f"{rebound} {local} {head}")
     ev = fetch_json(lab, "/api/events?type=bittorrent") or {}
     L.ok(ev.get("events") and all(e.get("type") == "bittorrent"
                                   for e in ev["events"]),
@@ -210,29 +232,52 @@ def events_rotation(lab, probe, path):
          f"old types {types}, {len(lines)} new lines")
 
 
-def token_checks(lab):
+def write_token(lab):
     token_file = os.path.join(lab.dir, "token")
     with open(token_file, "w") as f:
-        f.write("0123456789abcdef0123\n")
+        f.write(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
+    return token_file
+
+
+def token_checks(lab):
     probe = L.Flowprobe(lab, [lab.if_ra], [], extra=[
-        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", token_file])
+        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", write_token(lab)])
     probe.start()
     base = f"http://{lab.V4['RA']}:8081"
+    got = {}
     try:
         L.wait_until(lambda: "token required" in probe.stderr(), 20,
                      "the token notice")
-        no_token, _ = fetch(lab, "/api/stats", base=base)
-        bearer, _ = fetch(lab, "/api/stats", base=base,
-                          headers=["Authorization: Bearer 0123456789abcdef0123"])
-        query, _ = fetch(lab, "/metrics?token=0123456789abcdef0123", base=base)
-        wrong, _ = fetch(lab, "/metrics?token=0123456789abcdef0124", base=base)
+        for name, path, headers in (
+                ("none", "/api/stats", []),
+                ("bearer", "/api/stats", AUTH),
+                ("bearer lower case", "/api/stats", [f"authorization: bearer {TOKEN}"]),
+                ("bearer wrong", "/api/stats", ["Authorization: Bearer " + TOKEN[:-1] + "4"]),
+                ("bearer prefix", "/api/stats", ["Authorization: Bearer " + TOKEN[:-1]]),
+                ("query on an API path", f"/metrics?token={TOKEN}", []),
+                ("query with %00", f"/?token={TOKEN}%00junk", []),
+                ("cookie", "/metrics", [f"Cookie: flowprobe_token={TOKEN}"]),
+                ("cookie wrong", "/metrics", ["Cookie: flowprobe_token=" + TOKEN[:-1] + "4"])):
+            got[name] = fetch(lab, path, headers=headers, base=base)[0]
+        page, page_headers, _ = fetch_full(lab, f"/?token={TOKEN}", headers=[], base=base)
     finally:
         rc = probe.stop()
-    L.ok((no_token, bearer, query, wrong, rc) == (401, 200, 200, 401, 0),
-         "non-loopback with a token: 401 without it, 200 with it (header or "
-         "?token=), 401 with a wrong one; says so at start",
-         f"{no_token} {bearer} {query} {wrong} exit {rc}\n"
-         f"{L.tail(probe.stderr(), 5)}")
+    want = {"none": 401, "bearer": 200, "bearer lower case": 200, "bearer wrong": 401,
+            "bearer prefix": 401, "query on an API path": 401, "query with %00": 401,
+            "cookie": 200, "cookie wrong": 401}
+    L.ok(got == want and rc == 0,
+         "non-loopback with a token: 200 with it in a Bearer header (any case) "
+         "or the cookie; 401 without it, with a wrong one, a prefix, a NUL "
+         "after it, or in an API URL; says so at start",
+         f"got {got}\nwant {want}\nexit {rc}\n{L.tail(probe.stderr(), 5)}")
+    cookie = page_headers.get("Set-Cookie", "")
+    L.ok(page == 303 and page_headers.get("Location") == "/" and
+         cookie.startswith(f"flowprobe_token={TOKEN};") and "HttpOnly" in cookie and
+         "SameSite=Strict" in cookie and page_headers.get("Cache-Control") == "no-store" and
+         page_headers.get("Referrer-Policy") == "no-referrer",
+         "/?token=T sets the token cookie (HttpOnly, SameSite=Strict) and sends "
+         "the browser to / (no-store, no referrer)", f"{page} {page_headers}")
 
 
 def run(lab):
@@ -240,6 +285,7 @@ def run(lab):
     probe = lab.start_probe([lab.if_ra, lab.if_rb], [], active=10, inactive=2,
                             extra=["--local", "10.0.1.0/24,fd00:1::/64",
                                    "--http", f"127.0.0.1:{PORT}",
+                                   "--http-token-file", write_token(lab),
                                    "--history", "60s", "--events", events_path,
                                    "--sample", "1s", "--capacity", "1G"])
     L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,

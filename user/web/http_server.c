@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "web/http_api.h"
+#include "web/http_auth.h"
+#include "web/http_guard.h"
 #include "web/http_server.h"
 #include "lib/log.h"
 
@@ -28,11 +30,25 @@
 #define CHARTJS_PATH "/usr/share/javascript/chart.js/chart.min.js"
 #endif
 #define TOKEN_MAX 256
+/* Against clients that hold connections: a request line and headers
+ * must arrive whole within REQUEST_DEADLINE_S (http_guard.c); an idle
+ * connection is closed after IDLE_TIMEOUT_S; one address holds at most
+ * PER_ADDRESS_LIMIT connections (a browser opens six), all addresses
+ * CONNECTION_LIMIT; a request (line, headers, arguments) gets at most
+ * REQUEST_MEMORY bytes, beyond which libmicrohttpd answers 431 or 414. */
+#define REQUEST_DEADLINE_S 5
+#define IDLE_TIMEOUT_S 15
+#define PER_ADDRESS_LIMIT 16
+#define CONNECTION_LIMIT 512
+#define REQUEST_MEMORY (64u << 10)
 #define STATIC_MAX (4u << 20)
 
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct history *history;
+	struct http_guard *guard;
+	bool loopback;		/* listening on loopback: Host is checked */
+	unsigned int port;
 	char token[TOKEN_MAX];	/* empty: none required */
 	char web_dir[PATH_MAX];	/* empty: no dashboard files */
 };
@@ -137,28 +153,26 @@ int http_config_check(const struct http_config *cfg)
 	return cfg->token_file ? read_token(cfg->token_file, token) : EXIT_OK;
 }
 
-/* Same time whatever the first differing byte. */
-static bool token_equal(const char *a, const char *b)
+static struct http_value value_of(struct MHD_Connection *c, enum MHD_ValueKind kind,
+				   const char *key)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
+	struct http_value v = { NULL, 0 };
 
-	for (size_t i = 0; i < la && i < lb; i++)
-		diff |= a[i] ^ b[i];
-	return !diff;
+	if (MHD_lookup_connection_value_n(c, kind, key, strlen(key), &v.s, &v.len) != MHD_YES)
+		v.s = NULL;
+	return v;
 }
 
-static bool authorised(struct http_server *s, struct MHD_Connection *c)
+static bool authorised(struct http_server *s, struct MHD_Connection *c, const char *url)
 {
-	const char *auth, *q;
+	struct http_credentials cr = {
+		.authorization = value_of(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		.cookie = value_of(c, MHD_COOKIE_KIND, HTTP_TOKEN_COOKIE),
+		.query = value_of(c, MHD_GET_ARGUMENT_KIND, "token"),
+		.is_page = !strcmp(url, "/"),
+	};
 
-	if (!s->token[0])
-		return true;
-	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	if (auth && !strncmp(auth, "Bearer ", 7) && token_equal(auth + 7, s->token))
-		return true;
-	q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-	return q && token_equal(q, s->token);
+	return http_auth_allows(s->token, &cr);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, int status,
@@ -175,6 +189,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status,
 	}
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* The page's URL may carry the token once: never pass it on. */
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	/* Everything the page loads comes from this server: no CDN. */
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'self'; img-src 'self' data:");
@@ -236,6 +252,30 @@ static enum MHD_Result serve_static(struct http_server *s, struct MHD_Connection
 			 "/api/events, /api/curve, /api/stats or /metrics\n");
 }
 
+/* "/?token=T" from a browser: the token goes into a cookie the page's
+ * other requests carry (HttpOnly: no script reads it; SameSite=Strict: no
+ * other site's page sends it), and the browser goes on to "/" so the
+ * token leaves the address bar and the history. */
+static enum MHD_Result set_token_cookie(struct http_server *s, struct MHD_Connection *c)
+{
+	char cookie[TOKEN_MAX + 96];
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, "",
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	snprintf(cookie, sizeof(cookie), HTTP_TOKEN_COOKIE "=%s; Path=/; HttpOnly; "
+		 "SameSite=Strict", s->token);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -248,12 +288,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)req_cls;
+	http_guard_request_arrived(s->guard, c);
+	if (s->loopback &&
+	    !http_host_is_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_HOST),
+				   s->port))
+		return send_text(c, 403, "this server answers only requests to "
+				 "127.0.0.1, localhost or [::1] (Host header)\n");
 	/* Nothing here changes state: no method but reading is served. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(c, 405, "read-only: only GET and HEAD\n");
-	if (!authorised(s, c))
+	if (!authorised(s, c, url))
 		return send_text(c, 401, "token required: header 'Authorization: "
-				 "Bearer TOKEN' or ?token=TOKEN\n");
+				 "Bearer TOKEN', or open /?token=TOKEN once in a "
+				 "browser\n");
+	if (s->token[0] && !strcmp(url, "/") &&
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"))
+		return set_token_cookie(s, c);
 	if (!http_api_handles(url))
 		return serve_static(s, c, url);
 	http_api_get(s->history, url,
@@ -310,7 +361,9 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	struct http_server *s;
 	struct sockaddr_storage ss;
 	bool loopback;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll where there is one: the connection limit is above select's. */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			     MHD_USE_AUTO;
 	int rc = http_config_check(cfg);
 
 	*out = NULL;
@@ -326,12 +379,29 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	find_web_dir(s, cfg->web_dir);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	s->loopback = loopback;
+	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						  : ((struct sockaddr_in *)&ss)->sin_port);
+	if (http_guard_start(&s->guard, REQUEST_DEADLINE_S) != 0) {
+		log_error("--http %s: cannot start the web server's guard thread",
+			  cfg->listen);
+		free(s);
+		return EXIT_RUNTIME;
+	}
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)PER_ADDRESS_LIMIT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
+				  MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection,
+				  s->guard,
+				  MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed,
+				  s->guard,
 				  MHD_OPTION_END);
 	if (!s->mhd) {
+		http_guard_stop(s->guard);
 		log_error("--http %s: cannot listen (address in use or not on this "
 			  "host?): choose another with --http ADDR:PORT, or --no-http",
 			  cfg->listen);
@@ -350,5 +420,6 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->mhd);
+	http_guard_stop(s->guard);
 	free(s);
 }
