@@ -170,7 +170,7 @@ def metrics_checks(lab):
     want = [f"flowprobe_{n}_total" for n in
             names_of("include/flowprobe.h", "counters")]
     want += [f"flowprobe_daemon_{n}" for n in
-             names_of("user/daemon_stats.h", "daemon")]
+             names_of("user/lib/daemon_stats.h", "daemon")]
     have = set(re.findall(r"^# HELP (\S+) ", text, re.M))
     missing = [w for w in want if w not in have and w + "_total" not in have]
     L.ok(len(want) > 40 and not missing,

@@ -891,7 +891,7 @@ json_t *history_stats_json(struct history *h)
 	json_object_set_new(cnt, name, json_integer((json_int_t)h->counters[id]));
 	FLOWPROBE_COUNTERS(COUNTER_JSON)
 #undef COUNTER_JSON
-#define DS_JSON(name, help) \
+#define DS_JSON(name, type, help) \
 	json_object_set_new(ds, #name, json_integer((json_int_t)h->ds.v[DS_##name]));
 	DAEMON_STATS(DS_JSON)
 #undef DS_JSON
