@@ -180,14 +180,14 @@ void export_options_usage(FILE *out)
 "                                   packets are never fragmented\n"
 "      --max-flows N                kernel flow table slots per CPU (default\n"
 "                                   %d shared among the CPUs, at least %d\n"
-"                                   each; rounded up to a power of two; 88\n"
+"                                   each; rounded up to a power of two; %zu\n"
 "                                   bytes each, twice: two generations; here\n"
 "                                   %u per CPU). A flow that\n"
 "                                   finds its bucket full evicts the least\n"
 "                                   recently seen one to the daemon: still\n"
 "                                   counted.\n"
 "      --max-connections N          TCP connections tracked for reset analysis\n"
-"                                   (%d, rounded up to a power of two; 226\n"
+"                                   (%d, rounded up to a power of two; %zu\n"
 "                                   bytes each, allocated at start). A new\n"
 "                                   connection evicts a closed, half-open or\n"
 "                                   long-idle one; where there is none it goes\n"
@@ -224,8 +224,9 @@ void export_options_usage(FILE *out)
 "\n"
 "TCP flows also end %llu s after a FIN or RST.\n",
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
-		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
-		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN, sizeof(struct flow_entry),
+		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS,
+		sizeof(struct conn_bucket) / CONN_WAYS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
 		(unsigned)NF9_FIELD_RESET_VERDICT, NF9_DEFAULT_REFRESH_MS / 1000,
 		NF9_DEFAULT_REFRESH_PACKETS, END_GRACE_NS / NS_PER_SEC);
