@@ -12,9 +12,9 @@
 #include "cli/export_options.h"
 #include "datapath/probe.h"
 #include "lib/log.h"
+#include "lib/units.h"
 #include "detect/p2p_hosts.h"
 
-#define NS_PER_SEC 1000000000ull
 #define DEFAULT_ACTIVE_TIMEOUT 60
 #define DEFAULT_INACTIVE_TIMEOUT 15
 /* After a FIN or RST, a flow waits this long for stragglers, and for its
