@@ -12,6 +12,7 @@
 #include "cli/export_options.h"
 #include "datapath/probe.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
 #include "lib/units.h"
 #include "detect/p2p_hosts.h"
 
@@ -22,23 +23,6 @@
  * they ride on its record. */
 #define END_GRACE_NS (RESET_HOLD_NS + NS_PER_SEC)
 #define MAX_CACHE_FLOWS (4u << 20)
-
-int parse_ulong_option(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
-		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
-			  max);
-		return EXIT_USAGE;
-	}
-	*out = v;
-	return EXIT_OK;
-}
 
 void export_options_init(struct export_options *o)
 {

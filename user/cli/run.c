@@ -21,6 +21,7 @@
 #include "daemon/dashboard.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
 #include "lib/units.h"
 #include "daemon/pipeline.h"
 #include "cli/commands.h"
