@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include "detect/asn_table.h"
 #include "detect/conn_intervals.h"
-#include "lib/json_output.h"
+#include "lib/time_format.h"
 #include "lib/hash.h"
 
 /* ---- decision rules (docs/intervals.md) --------------------------------- */

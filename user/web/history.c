@@ -12,6 +12,7 @@
 #include "lib/hash.h"
 #include "web/history.h"
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 
 #define DEFAULT_SPAN_MS		(3600 * 1000ull)
 #define ACTIVE_WINDOW_MS	(120 * 1000ull) /* "now": the last 2 minutes */
