@@ -42,7 +42,8 @@
 #include "reset_signals.h"
 #include "bittorrent.bpf.h"
 #include "events.bpf.h"
-#include "flow_entry.bpf.h" /* hash_seed */
+#include "flow_entry.bpf.h"
+#include "config.bpf.h" /* hash_seed, conn_bucket_mask */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -78,9 +79,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct conn_scratch);
 } conn_scratch SEC(".maps");
-
-/* Buckets - 1 (a power of two), set by the daemon before load. */
-const volatile __u32 conn_bucket_mask = MAX_CONNS / CONN_WAYS - 1;
 
 /* conn_track_packet's result: what the caller counts. */
 #define CT_RESET 0x1	   /* the packet was a RST */

@@ -13,9 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include "flowprobe.h"
 #include "parse.bpf.h"
-
-/* Set by the daemon before load: random, so no one can aim at a bucket. */
-const volatile __u32 hash_seed = 0;
+#include "config.bpf.h" /* hash_seed */
 
 /* Multiply-xorshift over n 32-bit words (a constant: the loop unrolls),
  * seeded. Cheap, and the seed keeps an attacker from filling one bucket

@@ -42,13 +42,10 @@
 #include "flowprobe.h"
 #include "parse.bpf.h"
 #include "flow_entry.bpf.h"
+#include "config.bpf.h" /* nr_cpus, bucket_mask */
 
 _Static_assert((FLOW_TABLE_WAYS & (FLOW_TABLE_WAYS - 1)) == 0,
 	       "FLOW_TABLE_WAYS must be a power of two");
-
-/* Set by the daemon before load. */
-const volatile __u32 nr_cpus = 1;	 /* possible CPUs: regions per table */
-const volatile __u32 bucket_mask = 0;	 /* buckets per CPU region - 1 */
 
 /* A generation: nr_cpus regions of (bucket_mask + 1) buckets. mmapable,
  * so the daemon reads and zeroes a drained generation in place. */

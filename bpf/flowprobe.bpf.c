@@ -13,19 +13,12 @@
 #include "flowprobe.h"
 #include "parse.bpf.h"
 #include "clock.bpf.h"
+#include "config.bpf.h" /* tap_mode, replay_clock, track_connections */
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
 #include "conn_track.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Set by the daemon through the skeleton before load (more in
- * flow_table.bpf.h). */
-const volatile bool tap_mode = false;	  /* XDP_DROP after counting */
-const volatile bool replay_clock = false; /* time from replay_now_ns */
-/* Keep the connection table (forged-reset detection, connection
- * counters): about 100 ns per TCP packet on the benchmark machine. */
-const volatile bool track_connections = true;
 
 /* Replay only: the capture timestamp of the packet about to run, written
  * by userspace before each BPF_PROG_TEST_RUN, and its length on the wire

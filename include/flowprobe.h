@@ -207,6 +207,9 @@ struct conn_bucket {
 				   which way can hold a key */
 	struct conn_slot way[CONN_WAYS];
 };
+/* 230 bytes a connection: flowprobe_limits.h states it, with the default's
+ * total; `run --help` computes it from this size. */
+_Static_assert(sizeof(struct conn_bucket) == 230 * CONN_WAYS, "conn_bucket layout");
 
 /* What the datapath may read without the lock to decide work that must
  * happen outside it: set under the lock when a way gains the property,

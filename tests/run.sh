@@ -4,12 +4,18 @@
 # Test runner behind `make test`: tests/run.sh UNIT_BIN... -- PY_TEST...
 # Runs each cmocka unit binary with TAP output and each Python integration
 # test with /usr/bin/python3, shows everything they print, keeps going
-# after failures, and ends with exactly one line "N passed, N failed".
-# Counting: every "ok N" line passes, every "not ok N" line fails (unless
-# marked "# TODO"); a program that exits non-zero (crash, timeout) without
-# any "not ok" line, or prints no result at all, counts as one failure; a
-# program whose plan "1..N" promises more results than it printed counts
-# the missing ones as failures. Exit status: 0 only when nothing failed.
+# after failures, and ends with exactly one line "N passed, N failed", or
+# "N passed, N failed, N skipped" when something was skipped (tools read
+# the first two counts: keep that prefix).
+# Counting (TAP): an "ok N" or "not ok N" line marked "# SKIP" is skipped
+# (cmocka's skip() prints "not ok N # SKIP name"); every other "ok N" line
+# passes, every other "not ok N" line fails (unless marked "# TODO"); a
+# program that printed no result but a plan "1..0" (with or without
+# "# SKIP reason") is one skip; a program that exits non-zero (crash,
+# timeout) without any "not ok" line, or prints no result at all, counts
+# as one failure; a program whose plan "1..N" promises more results than it
+# printed counts the missing ones as failures. Exit status: 0 only when
+# nothing failed.
 # TEST_TIMEOUT (seconds, default 300) bounds each program.
 
 set -u
@@ -32,6 +38,7 @@ done
 
 passed=0
 failed=0
+skipped=0
 log=$(mktemp "${TMPDIR:-/tmp}/flowprobe-test.XXXXXX")
 trap 'rm -f "$log"' EXIT
 
@@ -45,12 +52,21 @@ run_one() {
 	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 "$TIMEOUT" "$@" \
 		</dev/null 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
-	local ok notok todo plan ran extra=0
-	ok=$(grep -cE '^ok( |$)' "$log")
-	notok=$(grep -E '^not ok( |$)' "$log" | grep -cvE '#[[:space:]]*TODO')
-	todo=$(grep -E '^not ok( |$)' "$log" | grep -cE '#[[:space:]]*TODO')
+	local ok notok todo skip plan ran extra=0
+	# The SKIP directive, any case, as TAP parsers read it.
+	local skip_re='#[[:space:]]*[Ss][Kk][Ii][Pp]'
+	ok=$(grep -E '^ok( |$)' "$log" | grep -cvE "$skip_re")
+	skip=$(grep -E '^(not )?ok( |$)' "$log" | grep -cE "$skip_re")
+	notok=$(grep -E '^not ok( |$)' "$log" | grep -vE "$skip_re" |
+		grep -cvE '#[[:space:]]*TODO')
+	todo=$(grep -E '^not ok( |$)' "$log" | grep -vE "$skip_re" |
+		grep -cE '#[[:space:]]*TODO')
 	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | tail -n 1)
-	ran=$((ok + notok + todo))
+	ran=$((ok + notok + todo + skip))
+	if [ "$rc" -eq 0 ] && [ "$ran" -eq 0 ] && [ "${plan:-x}" = 0 ]; then
+		skip=1
+		echo "# $label: plan 1..0: counted as one skip"
+	fi
 	if [ -n "$plan" ] && [ "$ran" -lt "$plan" ]; then
 		extra=$((plan - ran))
 		echo "# $label: planned $plan results, saw $ran: $extra counted as failed"
@@ -75,6 +91,7 @@ run_one() {
 	fi
 	passed=$((passed + ok + todo))
 	failed=$((failed + notok + extra))
+	skipped=$((skipped + skip))
 }
 
 for u in "${units[@]}"; do
@@ -97,5 +114,9 @@ for t in "${pys[@]}"; do
 	run_one "$t" "$PY" "$t"
 done
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

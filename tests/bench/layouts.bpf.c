@@ -39,11 +39,8 @@
 #include <bpf/bpf_endian.h>
 #include "flowprobe.h"
 #include "parse.bpf.h"
-#include "flow_entry.bpf.h" /* hash_seed, hash, compare, counts */
-
-/* Set by the benchmark before load. */
-const volatile __u32 nr_cpus = 1;
-const volatile __u32 bucket_mask = 0;
+#include "flow_entry.bpf.h" /* hash, compare, counts */
+#include "config.bpf.h" /* hash_seed, nr_cpus, bucket_mask: set before load */
 
 /* One generation, reached through lay_live as the probe reaches its
  * live generation. */

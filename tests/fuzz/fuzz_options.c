@@ -4,8 +4,8 @@
  * "2.5G"), durations ("1s", "250ms"), whole numbers in a range. The first
  * byte picks the parser, the rest is the argument.
  */
-#include "curve/curve_options.h"
-#include "cli/export_options.h"
+#include "lib/log.h"
+#include "lib/parse_number.h"
 #include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "curve/curve_csv.h"
-#include "curve/curve_options.h"
+#include "lib/parse_number.h"
 
 static void test_rates(void **state)
 {

@@ -326,8 +326,11 @@ static void metrics_every_counter(void **state)
 	assert_non_null(strstr(buf, name));
 	FLOWPROBE_COUNTERS(CHECK_COUNTER)
 #undef CHECK_COUNTER
-#define CHECK_DS(dname, text)                                                  \
+#define CHECK_DS(dname, type, text)                                            \
 	snprintf(name, sizeof(name), "# HELP flowprobe_daemon_%s", #dname);   \
+	assert_non_null(strstr(buf, name));                                    \
+	snprintf(name, sizeof(name), "# TYPE flowprobe_daemon_%s%s " #type "\n", \
+		 #dname, strcmp(#type, "counter") ? "" : "_total");            \
 	assert_non_null(strstr(buf, name));
 	DAEMON_STATS(CHECK_DS)
 #undef CHECK_DS

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 
 /* 2023-11-14T22:13:20.123Z */
 #define T0_MS 1700000000123ULL

@@ -13,7 +13,7 @@
 #include "curve/curve_csv.h"
 #include "curve/curve_options.h"
 #include "curve/curve_plot.h"
-#include "lib/json_output.h"
+#include "lib/time_format.h"
 #include "curve/knee.h"
 #include "lib/log.h"
 #include "cli/commands.h"

@@ -12,9 +12,10 @@
 #include "cli/export_options.h"
 #include "datapath/probe.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
+#include "lib/units.h"
 #include "detect/p2p_hosts.h"
 
-#define NS_PER_SEC 1000000000ull
 #define DEFAULT_ACTIVE_TIMEOUT 60
 #define DEFAULT_INACTIVE_TIMEOUT 15
 /* After a FIN or RST, a flow waits this long for stragglers, and for its
@@ -22,23 +23,6 @@
  * they ride on its record. */
 #define END_GRACE_NS (RESET_HOLD_NS + NS_PER_SEC)
 #define MAX_CACHE_FLOWS (4u << 20)
-
-int parse_ulong_option(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
-		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
-			  max);
-		return EXIT_USAGE;
-	}
-	*out = v;
-	return EXIT_OK;
-}
 
 void export_options_init(struct export_options *o)
 {
@@ -180,14 +164,14 @@ void export_options_usage(FILE *out)
 "                                   packets are never fragmented\n"
 "      --max-flows N                kernel flow table slots per CPU (default\n"
 "                                   %d shared among the CPUs, at least %d\n"
-"                                   each; rounded up to a power of two; 88\n"
+"                                   each; rounded up to a power of two; %zu\n"
 "                                   bytes each, twice: two generations; here\n"
 "                                   %u per CPU). A flow that\n"
 "                                   finds its bucket full evicts the least\n"
 "                                   recently seen one to the daemon: still\n"
 "                                   counted.\n"
 "      --max-connections N          TCP connections tracked for reset analysis\n"
-"                                   (%d, rounded up to a power of two; 226\n"
+"                                   (%d, rounded up to a power of two; %zu\n"
 "                                   bytes each, allocated at start). A new\n"
 "                                   connection evicts a closed, half-open or\n"
 "                                   long-idle one; where there is none it goes\n"
@@ -224,8 +208,9 @@ void export_options_usage(FILE *out)
 "\n"
 "TCP flows also end %llu s after a FIN or RST.\n",
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
-		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN,
-		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN, sizeof(struct flow_entry),
+		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS,
+		sizeof(struct conn_bucket) / CONN_WAYS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
 		(unsigned)NF9_FIELD_RESET_VERDICT, NF9_DEFAULT_REFRESH_MS / 1000,
 		NF9_DEFAULT_REFRESH_PACKETS, END_GRACE_NS / NS_PER_SEC);

@@ -97,9 +97,4 @@ struct flow_cache_config export_options_cache_config(const struct export_options
 /* Prints the help lines of the shared options. */
 void export_options_usage(FILE *out);
 
-/* A whole number in [min, max] for option opt; EXIT_USAGE with a message
- * naming the option and the range otherwise. */
-int parse_ulong_option(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out);
-
 #endif /* EXPORT_OPTIONS_H */

@@ -19,10 +19,10 @@
 #include "flowprobe.skel.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
+#include "lib/units.h"
 #include "daemon/pipeline.h"
 #include "cli/commands.h"
 
-#define NS_PER_SEC 1000000000ull
 struct replay_state {
 	struct export_options opt;
 	struct pipeline pl;

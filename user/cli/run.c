@@ -21,10 +21,11 @@
 #include "daemon/dashboard.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
+#include "lib/units.h"
 #include "daemon/pipeline.h"
 #include "cli/commands.h"
 
-#define NS_PER_SEC 1000000000ull
 #define DEFAULT_DRAIN_INTERVAL_MS 1000
 
 struct run_options {

@@ -13,9 +13,9 @@
 #include "curve/curve_json.h"
 #include "curve/knee.h"
 #include "lib/log.h"
+#include "lib/units.h"
 #include "curve/sampler.h"
 
-#define NS_PER_MS 1000000ull
 /* Samples a knee window holds at most: 24 h of 100 ms bins, 200 MB. */
 #define KNEE_MAX_SAMPLES (1u << 20)
 /* Up to this many samples, every sample is followed by an estimate. */

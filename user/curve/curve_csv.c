@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "curve/curve_csv.h"
-#include "lib/json_output.h"
+#include "lib/time_format.h"
 
 /* Exactly representable in a double, and far beyond any real date. */
 #define MAX_UNIX_MS 9007199254740992.0 /* 2^53 */

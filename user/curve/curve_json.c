@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "curve/curve_json.h"
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 
 /* Samples come a few a second and people tail them: flushed at once. */
 static int write_line(FILE *out, json_t *obj)

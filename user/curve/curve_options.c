@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The curve options, their defaults, ranges and help, and the rate and
- * duration parsers behind them.
+ * The curve options, their defaults, ranges and help.
  */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include "curve/curve_options.h"
 #include "curve/knee.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
 
 #define MIN_SAMPLE_NS (10 * 1000000ull)		/* 10 ms */
 #define MAX_SAMPLE_NS (3600 * 1000000000ull)	/* 1 h */
@@ -22,70 +18,6 @@ void curve_options_init(struct curve_options *o)
 		.sample_ns = CURVE_SAMPLE_NS_DEFAULT,
 		.window_ms = KNEE_WINDOW_MS_DEFAULT,
 	};
-}
-
-/* A non-negative decimal number and where it ends. */
-static int parse_number(const char *s, double *v, const char **end)
-{
-	char *e;
-
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		return -1;
-	errno = 0;
-	*v = strtod(s, &e);
-	if (errno || e == s || !(*v >= 0) || *v > 1e18)
-		return -1;
-	*end = e;
-	return 0;
-}
-
-int parse_rate_bps(const char *s, uint64_t *bps)
-{
-	double v, mult = 1;
-	const char *u;
-
-	if (parse_number(s, &v, &u))
-		return -1;
-	switch (*u) {
-	case 'k': case 'K': mult = 1e3; u++; break;
-	case 'm': case 'M': mult = 1e6; u++; break;
-	case 'g': case 'G': mult = 1e9; u++; break;
-	case 't': case 'T': mult = 1e12; u++; break;
-	}
-	if (*u && strcasecmp(u, "bit") && strcasecmp(u, "bps") &&
-	    strcasecmp(u, "b/s") && strcasecmp(u, "bit/s"))
-		return -1;
-	v *= mult;
-	if (v < 1 || v > 1e16)
-		return -1;
-	*bps = (uint64_t)(v + 0.5);
-	return 0;
-}
-
-int parse_duration_ns(const char *s, uint64_t *ns)
-{
-	double v, mult;
-	const char *u;
-
-	if (parse_number(s, &v, &u))
-		return -1;
-	if (!*u || !strcmp(u, "s"))
-		mult = 1e9;
-	else if (!strcmp(u, "ms"))
-		mult = 1e6;
-	else if (!strcmp(u, "m") || !strcmp(u, "min"))
-		mult = 60e9;
-	else if (!strcmp(u, "h"))
-		mult = 3600e9;
-	else if (!strcmp(u, "d"))
-		mult = 86400e9;
-	else
-		return -1;
-	v *= mult;
-	if (v < 1 || v > 1e19)
-		return -1;
-	*ns = (uint64_t)(v + 0.5);
-	return 0;
 }
 
 static int duration_option(const char *opt, const char *arg, uint64_t min,

@@ -2,8 +2,7 @@
 /*
  * Options of the utilisation curve that `run` and `replay` share: the bin
  * length Δ, the link capacity C where the kernel reports none, the CSV
- * file, the knee's sliding window; and the parsers of rates ("100M") and
- * durations ("250ms", "24h") they take, which `flowprobe curve` uses too.
+ * file, the knee's sliding window (parsed with lib/parse_number.h).
  */
 #ifndef CURVE_OPTIONS_H
 #define CURVE_OPTIONS_H
@@ -43,14 +42,5 @@ void curve_options_init(struct curve_options *o);
 bool curve_options_parse(struct curve_options *o, int c, const char *arg, int *rc);
 
 void curve_options_usage(FILE *out);
-
-/* Bits per second: a number with an optional k, M, G or T suffix (powers
- * of 1000) and an optional "bit"/"bps"; "100M", "1.5G", "20mbit".
- * Returns 0, or -1 when it is not such a rate or is 0. */
-int parse_rate_bps(const char *s, uint64_t *bps);
-
-/* A duration: a number with ms, s, m, h or d (no unit: seconds); "250ms",
- * "1s", "24h". Returns 0, or -1 when it is not such a duration or is 0. */
-int parse_duration_ns(const char *s, uint64_t *ns);
 
 #endif /* CURVE_OPTIONS_H */

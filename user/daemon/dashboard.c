@@ -10,6 +10,7 @@
 #include "daemon/event_log.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
+#include "lib/parse_number.h"
 
 #define DEFAULT_HISTORY_S 3600
 

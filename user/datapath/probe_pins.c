@@ -66,6 +66,11 @@ uint64_t pins_layout_id(struct bpf_object *obj)
 		PIN_LAYOUT_VERSION, sizeof(struct flow_key), sizeof(struct flow_value),
 		sizeof(struct flow_bucket), FLOW_TABLE_WAYS, CNT__MAX, DS__MAX,
 		sizeof(struct pin_info),
+		/* what travels through the rings, whose maps have no
+		 * value size to hash: the events and an evicted flow */
+		sizeof(struct event), sizeof(struct tcp_event),
+		sizeof(struct tcp_packet_facts), sizeof(struct bt_event_facts),
+		sizeof(struct conn_side), sizeof(struct flow_entry),
 	};
 	struct bpf_map *m;
 

@@ -14,8 +14,9 @@
 #include <stdint.h>
 #include "datapath/probe.h"
 
-/* Bump when a map's meaning changes without its size changing: a pinned
- * probe of another layout is refused rather than misread. */
+/* Bump when a map's or an event's meaning changes without its size
+ * changing: a pinned probe of another layout is refused rather than
+ * misread. */
 #define PIN_LAYOUT_VERSION 1
 
 #define PIN_INFO_MAGIC 0x31626f7270776c66ull /* "flwprob1" */
@@ -33,7 +34,8 @@ struct pin_info {
 
 /* A hash of everything two builds must agree on to share maps: each
  * map's name, type, key and value size and flags, the shared structs'
- * sizes, PIN_LAYOUT_VERSION. obj is opened, not necessarily loaded. */
+ * sizes (the events' and the evicted flow's too, which ring buffers do not
+ * describe), PIN_LAYOUT_VERSION. obj is opened, not necessarily loaded. */
 uint64_t pins_layout_id(struct bpf_object *obj);
 
 /*

@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include "detect/asn_table.h"
 #include "detect/conn_intervals.h"
-#include "lib/json_output.h"
+#include "lib/time_format.h"
 #include "lib/hash.h"
 
 /* ---- decision rules (docs/intervals.md) --------------------------------- */
@@ -91,14 +91,16 @@ static const char *const counter_names[C__MAX] = {
 	[C_BLOCKED] = "blocked",
 };
 
-struct counters {
+/* One row's connection counts of an interval (the total, a prefix, an
+ * AS); not the datapath's struct counters. */
+struct conn_counts {
 	uint64_t c[C__MAX];
 };
 
 struct as_row {
 	uint32_t asn;
 	bool used;
-	struct counters c;
+	struct conn_counts c;
 };
 
 /* A comparison group of the interference analysis. */
@@ -169,8 +171,8 @@ struct conn_intervals {
 	bool started;
 	uint64_t start_ms, end_ms;
 
-	struct counters total;
-	struct counters *prefix_rows;	/* cfg.local->n of them */
+	struct conn_counts total;
+	struct conn_counts *prefix_rows;	/* cfg.local->n of them */
 	size_t n_prefixes;
 
 	struct as_row *as_rows;		/* open addressing on asn */
@@ -500,7 +502,7 @@ static json_t *ratio_or_null(double a, double b, double scale)
 	return b > 0 ? json_real(a / b * scale) : json_null();
 }
 
-static void put_counters(json_t *obj, const struct counters *c)
+static void put_counters(json_t *obj, const struct conn_counts *c)
 {
 	double opens = (double)c->c[C_ACTIVE] + c->c[C_PASSIVE] + c->c[C_TRANSIT];
 

@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <jansson.h>
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 #include "detect/p2p_hosts.h"
 
 #define HLL_BITS	8

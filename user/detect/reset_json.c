@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 #include "detect/reset_json.h"
 
 

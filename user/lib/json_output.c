@@ -12,17 +12,7 @@
 #include <time.h>
 #include <jansson.h>
 #include "lib/json_output.h"
-
-void json_format_time(char *buf, size_t len, uint64_t epoch_ms)
-{
-	time_t secs = epoch_ms / 1000;
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&secs, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(epoch_ms % 1000));
-}
+#include "lib/time_format.h"
 
 void json_format_tcp_flags(char *buf, size_t len, uint8_t flags)
 {

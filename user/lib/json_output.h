@@ -42,9 +42,6 @@ int json_write_bt_event(FILE *out, const struct event *ev, uint64_t wall_ms);
  */
 const char *json_bt_kind_name(uint8_t kind);
 
-/* Formats ms since the epoch as RFC 3339 UTC with milliseconds. */
-void json_format_time(char *buf, size_t len, uint64_t epoch_ms);
-
 /* Formats TCP flags as letters in the order F S R P A U E C ("SA"). */
 void json_format_tcp_flags(char *buf, size_t len, uint8_t flags);
 

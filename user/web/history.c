@@ -11,6 +11,7 @@
 #include <string.h>
 #include "web/history.h"
 #include "lib/json_output.h"
+#include "lib/time_format.h"
 
 #define DEFAULT_SPAN_MS		(3600 * 1000ull)
 #define ACTIVE_WINDOW_MS	(120 * 1000ull) /* "now": the last 2 minutes */
@@ -884,7 +885,7 @@ json_t *history_stats_json(struct history *h)
 	json_object_set_new(cnt, name, json_integer((json_int_t)h->counters[id]));
 	FLOWPROBE_COUNTERS(COUNTER_JSON)
 #undef COUNTER_JSON
-#define DS_JSON(name, help) \
+#define DS_JSON(name, type, help) \
 	json_object_set_new(ds, #name, json_integer((json_int_t)h->ds.v[DS_##name]));
 	DAEMON_STATS(DS_JSON)
 #undef DS_JSON

@@ -4,23 +4,7 @@
  * flowprobe_ plus the counter's own name (the one `flowprobe stats`
  * prints); monotonic ones end in _total, as Prometheus expects.
  */
-#include <string.h>
 #include "web/metrics.h"
-
-/* Daemon statistics that go up and down: gauges, without _total. */
-static const char *const daemon_gauges[] = {
-	"table_slots", "table_entries_last_drain", "flows_in_cache",
-	"conn_slots", "conn_entries", "conns_open", "export_queued",
-	"drain_time_last", "drain_time_max",
-};
-
-static bool is_gauge(const char *name)
-{
-	for (size_t i = 0; i < sizeof(daemon_gauges) / sizeof(daemon_gauges[0]); i++)
-		if (!strcmp(name, daemon_gauges[i]))
-			return true;
-	return false;
-}
 
 /* Help text may not hold a raw backslash or newline; ours hold neither,
  * but a future one might: escape as the format says. */
@@ -82,11 +66,10 @@ int metrics_write(FILE *out, const struct history_metrics *m)
 	one(out, name, "counter", "datapath: " text, m->counters[id]);
 	FLOWPROBE_COUNTERS(COUNTER_METRIC)
 #undef COUNTER_METRIC
-#define DS_METRIC(dname, text)                                           \
+#define DS_METRIC(dname, type, text)                                     \
 	snprintf(name, sizeof(name), "flowprobe_daemon_%s%s", #dname,    \
-		 is_gauge(#dname) ? "" : "_total");                     \
-	one(out, name, is_gauge(#dname) ? "gauge" : "counter", "daemon: " text, \
-	    m->ds.v[DS_##dname]);
+		 DAEMON_STAT_MONOTONIC(type) ? "_total" : "");          \
+	one(out, name, #type, "daemon: " text, m->ds.v[DS_##dname]);
 	DAEMON_STATS(DS_METRIC)
 #undef DS_METRIC
 
