@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "daemon/event_log.h"
+#include "lib/private_file.h"
 #include "web/history.h"
 #include "lib/log.h"
 
@@ -89,13 +90,14 @@ static int split_flush_close(void *cookie)
 
 static FILE *open_file(const char *path)
 {
-	FILE *f = fopen(path, "a");
+	FILE *f = private_file_append(path);
 
-	if (!f)
+	if (!f && errno == ELOOP)
+		log_error("--events %s: is a symbolic link; give the file itself "
+			  "(customer addresses are never written through a link)", path);
+	else if (!f)
 		log_error("--events %s: cannot open: %s (check the directory "
 			  "exists and is writable)", path, strerror(errno));
-	else
-		setvbuf(f, NULL, _IOLBF, 0);
 	return f;
 }
 
