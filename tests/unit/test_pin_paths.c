@@ -18,7 +18,7 @@
 
 static const struct {
 	const char *desc;
-	struct bpffs_view own, pid1;
+	struct bpffs_view own, outside;
 	int same_mount_ns;
 	enum bpffs_choice want;
 	bool durable;
@@ -26,17 +26,17 @@ static const struct {
 	{ "on the host", HOST, HOST, 1, BPFFS_USE_OWN, true },
 	{ "a sandboxed service (own mount namespace, the host's bpffs)",
 	  HOST, HOST, 0, BPFFS_USE_OWN, true },
-	{ "ip netns exec: a private bpffs; the host's through /proc/1/root",
-	  PRIVATE, HOST, 0, BPFFS_USE_PID1, true },
-	{ "own namespace without a bpffs; the host has one",
-	  NO_BPFFS, HOST, 0, BPFFS_USE_PID1, true },
+	{ "a private bpffs; the host's through an ancestor's /proc/PID/root",
+	  PRIVATE, HOST, 0, BPFFS_USE_OUTSIDE, true },
+	{ "ip netns exec: no bpffs (a new /sys); the host has one",
+	  NO_BPFFS, HOST, 0, BPFFS_USE_OUTSIDE, true },
 	{ "the host has none: mount it", NO_BPFFS, NO_BPFFS, 1,
 	  BPFFS_MOUNT_OWN, true },
 	{ "ip netns exec on a host without bpffs: pins die with the process",
 	  PRIVATE, NO_BPFFS, 0, BPFFS_USE_OWN, false },
 	{ "own namespace, nothing anywhere: a private mount dies with us",
 	  NO_BPFFS, NO_BPFFS, 0, BPFFS_MOUNT_OWN, false },
-	{ "/proc/1 hidden: trust our own", HOST, UNREACHABLE, -1,
+	{ "ancestors hidden: trust our own", HOST, UNREACHABLE, -1,
 	  BPFFS_USE_OWN, true },
 };
 
@@ -47,7 +47,7 @@ static void test_choices(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool durable = !cases[i].durable;
-		enum bpffs_choice got = pin_paths_choose(cases[i].own, cases[i].pid1,
+		enum bpffs_choice got = pin_paths_choose(cases[i].own, cases[i].outside,
 							 cases[i].same_mount_ns,
 							 &durable);
 

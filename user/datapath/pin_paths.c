@@ -4,6 +4,7 @@
  * however the daemon was started, and a level per network namespace.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,31 +16,35 @@
 #include "lib/log.h"
 
 #define PIN_DIR_NAME "flowprobe"
+#define MAX_ANCESTORS 32
 
 static struct {
 	bool ready;
 	int err;
 	bool durable;
 	uint64_t netns;
-	char top_dir[PIN_PATH_MAX / 4];
+	int root_fd;			  /* O_PATH: the bpffs chosen */
+	char top_dir[PIN_PATH_MAX / 4];	  /* reached through root_fd */
 	char ns_dir[PIN_PATH_MAX / 2];
+	char shown_dir[PIN_PATH_MAX / 2]; /* for people */
 	char lock_dir[PIN_PATH_MAX / 2];
-} pp;
+} pp = { .root_fd = -1 };
 
-enum bpffs_choice pin_paths_choose(struct bpffs_view own, struct bpffs_view pid1,
+enum bpffs_choice pin_paths_choose(struct bpffs_view own, struct bpffs_view outside,
 				   int same_mount_ns, bool *durable)
 {
-	/* PID 1's bpffs is the host's: use it, through our own path when
-	 * that is the same instance (the usual case, and a sandboxed
-	 * service's), through /proc/1/root when ours is private or absent. */
-	if (pid1.reachable && pid1.is_bpffs) {
+	/* An ancestor elsewhere sees a bpffs: that is the host's. Use it
+	 * through our own path when ours is the same instance (a sandboxed
+	 * service's view), through the ancestor's when ours is private or
+	 * absent (ip netns exec). */
+	if (outside.reachable && outside.is_bpffs) {
 		*durable = true;
-		if (own.is_bpffs && own.dev == pid1.dev)
+		if (own.is_bpffs && own.dev == outside.dev)
 			return BPFFS_USE_OWN;
-		return BPFFS_USE_PID1;
+		return BPFFS_USE_OUTSIDE;
 	}
-	/* The host has none, or we cannot look: ours outlives us only if
-	 * our mount namespace is the host's (or we cannot tell it is not). */
+	/* None outside, or we cannot look: ours outlives us only if our
+	 * mount namespace is our ancestors' (or we cannot tell it is not). */
 	*durable = same_mount_ns != 0;
 	return own.is_bpffs ? BPFFS_USE_OWN : BPFFS_MOUNT_OWN;
 }
@@ -68,14 +73,52 @@ static int inode_of(const char *path, uint64_t *ino)
 	return 0;
 }
 
-/* 1 same, 0 different, -1 cannot tell. */
-static int same_mount_ns(void)
+static int parent_of(int pid)
 {
-	uint64_t self, init;
+	char path[64], buf[512], *close_paren;
+	int ppid = 0;
+	FILE *f;
 
-	if (inode_of("/proc/self/ns/mnt", &self) || inode_of("/proc/1/ns/mnt", &init))
-		return -1;
-	return self == init;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* "pid (comm) state ppid ...": comm may hold spaces and ')'. */
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')))
+		sscanf(close_paren + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/*
+ * The nearest ancestor in another mount namespace: what it sees at
+ * /sys/fs/bpf (its path in *path), and whether we share our ancestors'
+ * mount namespace (1), do not (0) or cannot tell (-1).
+ */
+static struct bpffs_view look_outside(char *path, size_t len, int *same_ns)
+{
+	struct bpffs_view none = { 0 };
+	uint64_t self = 0, theirs = 0;
+	int pid = getpid();
+	char ns[64];
+
+	*same_ns = -1;
+	if (inode_of("/proc/self/ns/mnt", &self))
+		return none;
+	for (int i = 0; i < MAX_ANCESTORS && pid > 1; i++) {
+		pid = parent_of(pid);
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", pid);
+		if (pid <= 0 || inode_of(ns, &theirs))
+			return none;
+		if (theirs == self) {
+			*same_ns = 1;
+			continue;
+		}
+		*same_ns = 0;
+		snprintf(path, len, "/proc/%d/root" BPFFS_DEFAULT, pid);
+		return look_at(path);
+	}
+	return none;
 }
 
 static int mount_own(void)
@@ -87,9 +130,41 @@ static int mount_own(void)
 	return 0;
 }
 
+static int choose_root(char *shown, size_t len)
+{
+	char outside[64] = "";
+	int same_ns, r;
+	struct bpffs_view out = look_outside(outside, sizeof(outside), &same_ns);
+
+	snprintf(shown, len, BPFFS_DEFAULT);
+	switch (pin_paths_choose(look_at(BPFFS_DEFAULT), out, same_ns, &pp.durable)) {
+	case BPFFS_USE_OUTSIDE:
+		snprintf(shown, len, "%s", outside);
+		break;
+	case BPFFS_MOUNT_OWN:
+		r = mount_own();
+		if (r) {
+			log_error("no bpffs at " BPFFS_DEFAULT " and cannot mount "
+				  "one: %s; mount it ('mount -t bpf bpf "
+				  BPFFS_DEFAULT "') and start again", strerror(-r));
+			return r;
+		}
+		break;
+	case BPFFS_USE_OWN:
+		break;
+	}
+	pp.root_fd = open(shown, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pp.root_fd < 0) {
+		r = -errno;
+		log_error("cannot open the bpffs at %s: %s", shown, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int pin_paths_init(void)
 {
-	const char *root = BPFFS_DEFAULT;
+	char shown[64];
 	int r;
 
 	if (pp.ready)
@@ -101,28 +176,23 @@ int pin_paths_init(void)
 			  "(/proc/self/ns/net: %s): is /proc mounted?", strerror(-r));
 		return pp.err = r;
 	}
-	switch (pin_paths_choose(look_at(BPFFS_DEFAULT), look_at(BPFFS_OF_PID1),
-				 same_mount_ns(), &pp.durable)) {
-	case BPFFS_USE_PID1:
-		root = BPFFS_OF_PID1;
-		break;
-	case BPFFS_MOUNT_OWN:
-		r = mount_own();
-		if (r) {
-			log_error("no bpffs at " BPFFS_DEFAULT " and cannot mount "
-				  "one: %s; mount it ('mount -t bpf bpf "
-				  BPFFS_DEFAULT "') and start again", strerror(-r));
-			return pp.err = r;
-		}
-		break;
-	case BPFFS_USE_OWN:
-		break;
-	}
-	snprintf(pp.top_dir, sizeof(pp.top_dir), "%s/" PIN_DIR_NAME, root);
+	r = choose_root(shown, sizeof(shown));
+	if (r)
+		return pp.err = r;
+	snprintf(pp.top_dir, sizeof(pp.top_dir), "/proc/self/fd/%d/" PIN_DIR_NAME,
+		 pp.root_fd);
 	snprintf(pp.ns_dir, sizeof(pp.ns_dir), "%s/net:%llu", pp.top_dir,
 		 (unsigned long long)pp.netns);
+	snprintf(pp.shown_dir, sizeof(pp.shown_dir), "%s/" PIN_DIR_NAME "/net:%llu",
+		 shown, (unsigned long long)pp.netns);
 	snprintf(pp.lock_dir, sizeof(pp.lock_dir), LOCK_ROOT "/net:%llu",
 		 (unsigned long long)pp.netns);
+	if (!pp.durable)
+		log_warn("the pins of this probe live in a bpffs of this process's "
+			 "own mount namespace (%s): they end with it, so on SIGTERM "
+			 "it exports everything and detaches; started by 'ip netns "
+			 "exec', mount a bpffs on the host's " BPFFS_DEFAULT
+			 " to keep the probe counting across restarts", shown);
 	return 0;
 }
 
@@ -131,9 +201,9 @@ uint64_t pin_paths_netns(void)
 	return pp.netns;
 }
 
-const char *pin_paths_ns_dir(void)
+const char *pin_paths_shown_dir(void)
 {
-	return pp.ns_dir;
+	return pp.shown_dir;
 }
 
 bool pin_paths_durable(void)

@@ -13,13 +13,18 @@
  * never be mistaken for an interface.)
  *
  * <bpffs> is the host's bpffs however the daemon was started. `ip netns
- * exec NS` gives its process a private mount namespace with a bpffs of
- * its own, which vanishes with the process: pins there would not outlive
- * the daemon. When that is so and the host's bpffs is reachable through
- * /proc/1/root (PID 1's mount namespace), the pins go there. When it is
- * not reachable, the pins cannot outlive the process and
- * pin_paths_durable() says so: the daemon then detaches on SIGTERM too,
- * after exporting everything, and says why.
+ * exec NS` gives its process a private mount namespace, where /sys is
+ * mounted anew without a bpffs: one mounted there vanishes with the
+ * process, and pins in it would not outlive the daemon. So the daemon
+ * looks at the /sys/fs/bpf of the nearest ancestor process in another
+ * mount namespace (for `ip netns exec`, the shell or service manager that
+ * ran it; /proc/PID/root), and pins there when that is a bpffs. The
+ * directory is opened once (O_PATH) and reached through /proc/self/fd
+ * afterwards, so the ancestor may exit and the daemon may give up its
+ * capabilities without losing the way. When no such bpffs exists, the
+ * pins cannot outlive the process and pin_paths_durable() says so: the
+ * daemon then detaches on SIGTERM too, after exporting everything, and
+ * says why.
  */
 #ifndef FLOWPROBE_PIN_PATHS_H
 #define FLOWPROBE_PIN_PATHS_H
@@ -28,7 +33,6 @@
 #include <stdint.h>
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
-#define BPFFS_OF_PID1 "/proc/1/root/sys/fs/bpf"
 #define LOCK_ROOT "/run/flowprobe"
 
 /* Finds the bpffs and the namespace (once per process; later calls
@@ -39,9 +43,10 @@ int pin_paths_init(void);
 /* This process's network namespace: the inode of /proc/self/ns/net. */
 uint64_t pin_paths_netns(void);
 
-/* The directory holding every probe of this namespace, e.g.
- * "/sys/fs/bpf/flowprobe/net:4026531840". */
-const char *pin_paths_ns_dir(void);
+/* The directory holding every probe of this namespace, as a person would
+ * name it ("/sys/fs/bpf/flowprobe/net:4026531840"; through an ancestor:
+ * "/proc/PID/root/sys/fs/bpf/..."), for messages. */
+const char *pin_paths_shown_dir(void);
 
 /* "<ns_dir>/<iface>" and "<ns_dir>/<iface>/<what>"; the buffers take
  * PIN_PATH_MAX bytes. */
@@ -61,8 +66,9 @@ void pin_paths_rmdirs(void);
 bool pin_paths_durable(void);
 
 /* The decision itself, pure for the unit tests: what this process sees
- * at /sys/fs/bpf and at PID 1's /sys/fs/bpf, and whether it shares PID
- * 1's mount namespace. */
+ * at /sys/fs/bpf, what the nearest ancestor in another mount namespace
+ * sees there ("outside"), and whether this process shares the mount
+ * namespace of its ancestors (1), does not (0) or cannot tell (-1). */
 struct bpffs_view {
 	bool reachable; /* the path could be looked at */
 	bool is_bpffs;	/* and a bpffs is mounted there */
@@ -71,11 +77,11 @@ struct bpffs_view {
 
 enum bpffs_choice {
 	BPFFS_USE_OWN,	 /* /sys/fs/bpf as this process sees it */
-	BPFFS_USE_PID1,	 /* the host's, through /proc/1/root */
+	BPFFS_USE_OUTSIDE, /* the host's, through /proc/PID/root */
 	BPFFS_MOUNT_OWN, /* none: mount one on /sys/fs/bpf */
 };
 
-enum bpffs_choice pin_paths_choose(struct bpffs_view own, struct bpffs_view pid1,
+enum bpffs_choice pin_paths_choose(struct bpffs_view own, struct bpffs_view outside,
 				   int same_mount_ns, bool *durable);
 
 #endif
