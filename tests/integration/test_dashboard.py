@@ -280,6 +280,30 @@ def token_checks(lab):
          "the browser to / (no-store, no referrer)", f"{page} {page_headers}")
 
 
+CAP_NET_ADMIN, CAP_BPF = 12, 39
+
+
+def capability_checks(probe):
+    """Once attached: the daemon's threads hold CAP_BPF and CAP_NET_ADMIN
+    at most (bounding set too), the web server's threads nothing."""
+    pid = probe.proc.popen.pid
+    threads = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        threads[tid] = (int(st["CapEff"], 16), int(st["CapPrm"], 16),
+                        int(st["CapBnd"], 16))
+    allowed = 1 << CAP_NET_ADMIN | 1 << CAP_BPF
+    L.ok(len(threads) >= 3 and all(e & ~allowed == 0 and p & ~allowed == 0
+                                   for e, p, _ in threads.values()) and
+         threads[str(pid)][2] & ~allowed == 0 and
+         sum(1 for e, p, _ in threads.values() if e == p == 0) >= 2,
+         "after attaching, the daemon keeps only CAP_BPF and CAP_NET_ADMIN "
+         "(bounding set too); the web server's threads hold none",
+         "\n".join(f"{t}: eff {e:x} prm {p:x} bnd {b:x}"
+                   for t, (e, p, b) in threads.items()))
+
+
 def run(lab):
     events_path = os.path.join(lab.dir, "events.jsonl")
     probe = lab.start_probe([lab.if_ra, lab.if_rb], [], active=10, inactive=2,
@@ -290,6 +314,7 @@ def run(lab):
                                    "--sample", "1s", "--capacity", "1G"])
     L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
                  "the dashboard's start line")
+    capability_checks(probe)
     L.comment(demo.bittorrent_customer(lab))
     live = RI.LiveResets(lab, L)
     live.start()

@@ -20,6 +20,7 @@
 #include <time.h>
 #include "daemon/dashboard.h"
 #include "cli/export_options.h"
+#include "lib/capabilities.h"
 #include "lib/log.h"
 #include "lib/parse_number.h"
 #include "lib/units.h"
@@ -353,6 +354,12 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	if (rc != EXIT_OK)
 		goto cleanup;
 	probe_pin_all(&pl->probe);
+	/* Attached and pinned: what is left needs CAP_BPF (bpf() on the maps
+	 * held) and CAP_NET_ADMIN (detaching on Ctrl-C), nothing else. */
+	rc = caps_keep_only(CAP_BIT(CAP_BPF) | CAP_BIT(CAP_NET_ADMIN));
+	if (rc != 0)
+		log_warn("cannot give up the capabilities no longer needed: %s",
+			 strerror(-rc));
 	if (detach)
 		stop_requested = 1;
 	else

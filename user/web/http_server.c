@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <microhttpd.h>
+#include "lib/capabilities.h"
 #include "web/http_api.h"
 #include "web/http_auth.h"
 #include "web/http_guard.h"
@@ -355,6 +357,84 @@ static void find_web_dir(struct http_server *s, const char *given)
 		 "to the binary): serving the API and /metrics only");
 }
 
+/* The listening socket, made here: binding a port below 1024 needs a
+ * capability that the server's threads will not have. */
+static int listen_on(const struct sockaddr_storage *ss)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+struct web_start {
+	struct http_server *s;
+	unsigned int flags;
+	int listen_fd;
+};
+
+/* In a thread of its own that first gives up every capability: the
+ * server's threads (libmicrohttpd's, the guard's) are created here and
+ * inherit none, so a flaw in HTTP parsing finds no privilege to use. */
+static void *start_web_threads(void *arg)
+{
+	struct web_start *w = arg;
+	struct http_server *s = w->s;
+	int r = caps_keep_only(0);
+
+	if (r != 0)
+		log_warn("web: cannot give up capabilities (%s); serving with them",
+			 strerror(-r));
+	if (http_guard_start(&s->guard, REQUEST_DEADLINE_S) != 0)
+		return NULL;
+	s->mhd = MHD_start_daemon(w->flags, 0, NULL, NULL, on_request, s,
+				  MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)PER_ADDRESS_LIMIT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
+				  MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection,
+				  s->guard,
+				  MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed,
+				  s->guard,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		http_guard_stop(s->guard);
+		s->guard = NULL;
+	}
+	return NULL;
+}
+
+static int start_unprivileged(struct http_server *s, unsigned int flags, int listen_fd)
+{
+	struct web_start w = { s, flags, listen_fd };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, start_web_threads, &w) != 0) {
+		close(listen_fd);
+		return -1;
+	}
+	pthread_join(t, NULL);
+	if (!s->mhd) {
+		close(listen_fd);
+		return -1;
+	}
+	return 0;
+}
+
 int http_server_start(struct http_server **out, const struct http_config *cfg,
 		      struct history *h)
 {
@@ -377,31 +457,11 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	if (cfg->token_file)
 		read_token(cfg->token_file, s->token);
 	find_web_dir(s, cfg->web_dir);
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	s->loopback = loopback;
 	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 						  : ((struct sockaddr_in *)&ss)->sin_port);
-	if (http_guard_start(&s->guard, REQUEST_DEADLINE_S) != 0) {
-		log_error("--http %s: cannot start the web server's guard thread",
-			  cfg->listen);
-		free(s);
-		return EXIT_RUNTIME;
-	}
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  (unsigned int)PER_ADDRESS_LIMIT,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
-				  MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection,
-				  s->guard,
-				  MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed,
-				  s->guard,
-				  MHD_OPTION_END);
-	if (!s->mhd) {
-		http_guard_stop(s->guard);
+	rc = listen_on(&ss);
+	if (rc < 0 || start_unprivileged(s, flags, rc) != 0) {
 		log_error("--http %s: cannot listen (address in use or not on this "
 			  "host?): choose another with --http ADDR:PORT, or --no-http",
 			  cfg->listen);
