@@ -1413,6 +1413,106 @@ static void test_ab_swap(void **state)
 	assert_int_equal(table_sum(dp, 1).entries, 2);
 }
 
+/*
+ * The daemon's drain, step by step, on one CPU and without timing: the
+ * proof that draining is exact must not rest only on the concurrency
+ * test, which needs two CPUs. drainer_run flips the live generation,
+ * hands every entry of the old one to the flow cache exactly once and
+ * leaves it zeroed; the established-flow hint is cleared after exactly
+ * ESTABLISHED_HINT_DRAINS drains and not before.
+ */
+struct drain_tally {
+	__u64 packets, records;
+};
+
+static void tally_export(void *ctx, const struct flow_key *key, const struct flow_value *val,
+			 enum flow_end_reason reason)
+{
+	struct drain_tally *t = ctx;
+
+	(void)key;
+	(void)reason;
+	t->packets += val->packets;
+	t->records++;
+}
+
+static bool hint_is_clear(const struct dp *dp)
+{
+	__u64 bits[ESTABLISHED_HINT_BITS / 64];
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.established_hint),
+					     &zero, bits), 0);
+	for (size_t i = 0; i < ESTABLISHED_HINT_BITS / 64; i++)
+		if (bits[i])
+			return false;
+	return true;
+}
+
+static bool generation_zeroed(const struct dp *dp, int gen)
+{
+	static const struct flow_bucket zero_bucket;
+
+	for (size_t b = 0; b < (size_t)ncpus * dp->p.nbuckets; b++)
+		if (memcmp(&dp->p.gen[gen][b], &zero_bucket, sizeof(zero_bucket)))
+			return false;
+	return true;
+}
+
+static void test_drain_steps(void **state)
+{
+	struct flow_cache_config cfg = {
+		.active_timeout_ns = UINT64_MAX, .inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX, .max_flows = 1 << 16,
+	};
+	struct dp *dp = *state;
+	struct drain_tally t = { 0 };
+	struct drain_result res;
+	struct flow_cache *fc;
+	struct drainer *d;
+	int first;
+
+	dp_reset(dp);
+	fc = flow_cache_new(&cfg, tally_export, &t);
+	assert_non_null(fc);
+	d = drainer_new(&dp->p, fc);
+	assert_non_null(d);
+	/* Flow 0 twice (established: its hint bit set), flow 1 once. */
+	send_flow(dp, 0, 0);
+	send_flow(dp, 0, 0);
+	send_flow(dp, 1, 0);
+	first = dp->p.live;
+	assert_false(hint_is_clear(dp));
+	assert_int_equal(table_sum(dp, first).entries, 2);
+
+	assert_int_equal(drainer_run(d, &res), 0);
+	assert_int_equal(dp->p.live, !first);
+	assert_int_equal(res.entries, 2);
+	assert_true(generation_zeroed(dp, first));
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(t.packets, 3);
+	assert_int_equal(t.records, 2);
+
+	/* New packets land in the new live generation only. */
+	send_flow(dp, 0, 0);
+	assert_int_equal(table_sum(dp, !first).entries, 1);
+	assert_int_equal(table_sum(dp, first).entries, 0);
+
+	/* The hint stands until the ESTABLISHED_HINT_DRAINS-th drain. */
+	for (int n = 2; n < ESTABLISHED_HINT_DRAINS; n++) {
+		assert_int_equal(drainer_run(d, &res), 0);
+		assert_false(hint_is_clear(dp));
+	}
+	assert_int_equal(drainer_run(d, &res), 0);
+	assert_true(hint_is_clear(dp));
+	assert_true(generation_zeroed(dp, 0) && generation_zeroed(dp, 1));
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(t.packets, 4);
+
+	drainer_free(d);
+	flow_cache_free(fc);
+}
+
 /* ---- exactness under concurrency ----------------------------------------- */
 
 #define RACE_REPEAT 1000
@@ -1629,6 +1729,8 @@ int main(void)
 		{ "bucket and ring full: uncounted", test_ring_full_uncounted,
 		  setup_one_bucket_small_ring, teardown_dp, NULL },
 		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },
+		{ "drain: flip, hand over, zero; hint cleared on its period",
+		  test_drain_steps, setup_inline, teardown_dp, NULL },
 		{ "exact under concurrency", test_exact_under_concurrency, setup_race,
 		  teardown_dp, NULL },
 	};
