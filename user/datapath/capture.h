@@ -14,7 +14,8 @@
 /* The largest frame handed out. BPF_PROG_TEST_RUN takes about a page for a
  * program without XDP frags support, and captures taken on hosts with
  * TSO/GRO hold larger "packets"; the datapath only reads headers (bytes
- * come from the IP length field), so longer frames are cut. */
+ * are counted up to wire_len, the length the wire carried), so longer
+ * frames are cut. */
 #define CAPTURE_MAX_FRAME 3000
 
 struct capture;
