@@ -34,10 +34,10 @@ int parse_ulong_option(const char *opt, const char *s, unsigned long min,
 	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
 		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
 			  max);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	*out = v;
-	return EXIT_OK;
+	return 0;
 }
 
 void export_options_init(struct export_options *o)
@@ -68,12 +68,12 @@ static int load_asn_table(struct export_options *o, const char *path)
 	struct asn_table *t;
 	int rc = asn_table_load(&t, path);
 
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	asn_table_free(o->asn);		/* the last --asn-table wins */
 	o->asn = t;
 	log_info("--asn-table %s: %zu prefixes", path, asn_table_prefixes(t));
-	return EXIT_OK;
+	return 0;
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
@@ -151,7 +151,7 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 	default:
 		return false;
 	}
-	*rc = EXIT_OK;
+	*rc = 0;
 	return true;
 }
 

@@ -86,7 +86,8 @@ void export_options_cleanup(struct export_options *o);
 
 /*
  * If c (a getopt_long result) is a shared option, applies it and returns
- * true, with *rc EXIT_OK or EXIT_USAGE (after a one-line error).
+ * true, with *rc 0 or a negative errno (after a one-line error; -EINVAL
+ * for a bad value, lib/errors.h): the subcommand makes it an exit code.
  */
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 			  const char *arg, int *rc);
@@ -97,7 +98,7 @@ struct flow_cache_config export_options_cache_config(const struct export_options
 /* Prints the help lines of the shared options. */
 void export_options_usage(FILE *out);
 
-/* A whole number in [min, max] for option opt; EXIT_USAGE with a message
+/* A whole number in [min, max] for option opt; -EINVAL with a message
  * naming the option and the range otherwise. */
 int parse_ulong_option(const char *opt, const char *s, unsigned long min,
 		       unsigned long max, unsigned long *out);
