@@ -71,8 +71,10 @@ MAIN_OBJ   := $(filter %/main.o,$(USER_OBJS))
 LIB_OBJS   := $(filter-out $(MAIN_OBJ),$(USER_OBJS))
 LIB_SRCS   := $(filter-out %/main.c,$(USER_SRCS))
 
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+# tests/unit/: C units, no privilege needed. tests/datapath/: the XDP
+# program itself under BPF_PROG_TEST_RUN, as root.
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c) $(wildcard tests/datapath/test_*.c)
+UNIT_BINS  := $(patsubst %.c,$(OUT)/tests/%,$(notdir $(UNIT_SRCS)))
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(TOOL_SRCS))
 BENCH_BPF_SRCS := $(wildcard tests/bench/*.bpf.c)
@@ -138,7 +140,7 @@ flowprobe: $(USER_OBJS)
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the code that reads outside
 # bytes, linked with every user object built by clang with ASan and UBSan
 # into build-fuzz/. `make test` runs each FUZZ_TEST_SECONDS and the packet
-# fuzzer (tests/unit/test_datapath_fuzz.c) briefly; `make fuzz` runs them
+# fuzzer (tests/datapath/test_datapath_fuzz.c) briefly; `make fuzz` runs them
 # FUZZ_SECONDS each.
 FUZZ_OUT      := build-fuzz
 FUZZ_SECONDS  ?= 60
@@ -173,29 +175,35 @@ fuzz: fuzz-build
 SAN_OUT       := build-asan
 SAN_CFLAGS    := $(USER_CFLAGS) $(SANITIZE)
 SAN_LIB_OBJS  := $(patsubst %.c,$(SAN_OUT)/%.o,$(LIB_SRCS))
-SAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_OUT)/tests/%,\
-	$(filter-out tests/unit/test_datapath_fuzz.c,$(UNIT_SRCS)))
+SAN_UNIT_BINS := $(patsubst %.c,$(SAN_OUT)/tests/%,\
+	$(notdir $(filter-out tests/datapath/test_datapath_fuzz.c,$(UNIT_SRCS))))
 
 $(SAN_OUT)/user/%.o: user/%.c | $(SKELS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(SAN_OUT)/tests/%: tests/unit/%.c $(SAN_LIB_OBJS)
-	$(call msg,TEST-SAN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/unit $< $(SAN_LIB_OBJS) \
-		$(USER_LIBS) -lcmocka -o $@
+define san_test_rule
+$(SAN_OUT)/tests/%: $(1)/%.c $$(SAN_LIB_OBJS)
+	$$(call msg,TEST-SAN,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(SAN_CFLAGS) $$(DEPFLAGS) -I$(1) $$< $$(SAN_LIB_OBJS) \
+		$$(USER_LIBS) -lcmocka -o $$@
+endef
+$(foreach d,tests/unit tests/datapath,$(eval $(call san_test_rule,$(d))))
 
 test-sanitize: deps-test-check $(SAN_UNIT_BINS)
 	@tests/run.sh $(SAN_UNIT_BINS) --
 
 # --- tests -----------------------------------------------------------------
-$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS)
-	$(call msg,TEST,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(USER_CFLAGS) $(DEPFLAGS) -Itests/unit $< $(LIB_OBJS) \
-		$(USER_LIBS) -lcmocka -o $@
+define test_rule
+$(OUT)/tests/%: $(1)/%.c $$(LIB_OBJS)
+	$$(call msg,TEST,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(USER_CFLAGS) $$(DEPFLAGS) -I$(1) $$< $$(LIB_OBJS) \
+		$$(USER_LIBS) -lcmocka -o $$@
+endef
+$(foreach d,tests/unit tests/datapath,$(eval $(call test_rule,$(d))))
 
 $(OUT)/tools/%.bpf.o: tests/progs/%.bpf.c
 	$(call msg,BPF,$@)

@@ -129,12 +129,12 @@ int main(int argc, char **argv)
 	cfg.max_flows = slots ? slots : 2 * flows / ncpus;
 	pl->probe.daemon_stats_fd = -1;
 	export_options_init(&eo);
-	if (probe_load(&pl->probe, &cfg) != EXIT_OK || pipeline_init(pl, &eo) != EXIT_OK)
+	if (probe_load(&pl->probe, &cfg) != 0 || pipeline_init(pl, &eo) != 0)
 		goto out;
 	sink = open_sink(&port);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-	if (sink < 0 || exporter_add_collector(&pl->exporter, spec) != EXIT_OK ||
-	    exporter_start(&pl->exporter, 1, 1400, 1700000000000ull) != EXIT_OK) {
+	if (sink < 0 || exporter_add_collector(&pl->exporter, spec) != 0 ||
+	    exporter_start(&pl->exporter, 1, 1400, 1700000000000ull) != 0) {
 		fprintf(stderr, "drain: cannot set up the local collector\n");
 		goto out;
 	}

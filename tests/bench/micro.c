@@ -130,7 +130,7 @@ static int load_tables(struct ctx *c, uint32_t slots, uint32_t hash_entries)
 	memset(&c->probe, 0, sizeof(c->probe));
 	c->probe.daemon_stats_fd = -1;
 	rc = probe_load(&c->probe, &cfg);
-	if (rc != EXIT_OK)
+	if (rc != 0)
 		return -1;
 	c->probe_loaded = true;
 	c->fds[1] = probe_prog_fd(&c->probe);
@@ -140,7 +140,7 @@ static int load_tables(struct ctx *c, uint32_t slots, uint32_t hash_entries)
 	c->probe_noresets.daemon_stats_fd = -1;
 	cfg.no_conns = true;
 	cfg.max_flows = 1024;
-	if (probe_load(&c->probe_noresets, &cfg) != EXIT_OK)
+	if (probe_load(&c->probe_noresets, &cfg) != 0)
 		return -1;
 	c->fds[PROG_NORESETS] = probe_prog_fd(&c->probe_noresets);
 

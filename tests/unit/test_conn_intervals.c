@@ -232,7 +232,7 @@ static struct asn_table *test_asn_table(void)
 	FILE *in = fmemopen((void *)text, strlen(text), "r");
 	struct asn_table *t;
 
-	assert_int_equal(asn_table_load_stream(&t, in, "test"), EXIT_OK);
+	assert_int_equal(asn_table_load_stream(&t, in, "test"), 0);
 	fclose(in);
 	return t;
 }
@@ -260,7 +260,7 @@ static struct conn_intervals *new_ci(struct prefix_set *local, struct reports *r
 	struct conn_intervals *ci;
 
 	assert_int_equal(prefix_set_parse(local, "10.0.1.0/24,10.0.2.0/24", "--local"),
-			 EXIT_OK);
+			 0);
 	test_enrich = (struct enrich_config){ .local = local, .asn = asn };
 	ci = conn_intervals_new(&cfg);
 	assert_non_null(ci);

@@ -4,6 +4,7 @@
 #define COMMANDS_H
 
 #include <stdio.h>
+#include "cli/exit_codes.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -126,7 +126,7 @@ int cmd_curve(int argc, char **argv)
 	struct knee *k = NULL;
 	const char *out = NULL, *iface = NULL, *csv;
 	char *default_out = NULL, err[512];
-	int c, rc = EXIT_OK;
+	int c, opt_err, rc = EXIT_OK;
 
 	curve_options_init(&copt);
 	optind = 1;
@@ -139,9 +139,9 @@ int cmd_curve(int argc, char **argv)
 			iface = optarg;
 			break;
 		case CURVE_OPT_WINDOW:
-			curve_options_parse(&copt, c, optarg, &rc);
-			if (rc != EXIT_OK)
-				return rc;
+			curve_options_parse(&copt, c, optarg, &opt_err);
+			if (opt_err)
+				return exit_code_of(opt_err);
 			break;
 		case 'h':
 			curve_usage(stdout);

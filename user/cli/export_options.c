@@ -52,12 +52,12 @@ static int load_asn_table(struct export_options *o, const char *path)
 	struct asn_table *t;
 	int rc = asn_table_load(&t, path);
 
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	asn_table_free(o->asn);		/* the last --asn-table wins */
 	o->asn = t;
 	log_info("--asn-table %s: %zu prefixes", path, asn_table_prefixes(t));
-	return EXIT_OK;
+	return 0;
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
@@ -135,7 +135,7 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 	default:
 		return false;
 	}
-	*rc = EXIT_OK;
+	*rc = 0;
 	return true;
 }
 

@@ -86,7 +86,8 @@ void export_options_cleanup(struct export_options *o);
 
 /*
  * If c (a getopt_long result) is a shared option, applies it and returns
- * true, with *rc EXIT_OK or EXIT_USAGE (after a one-line error).
+ * true, with *rc 0 or a negative errno (after a one-line error; -EINVAL
+ * for a bad value, lib/errors.h): the subcommand makes it an exit code.
  */
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 			  const char *arg, int *rc);

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "datapath/capture.h"
 #include "flowprobe.skel.h"
+#include "cli/exit_codes.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
 #include "lib/units.h"
@@ -67,14 +68,16 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c, rc = EXIT_OK;
+	int c, err, rc = EXIT_OK;
 
 	export_options_init(&st->opt);
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
-		if (export_options_parse(&st->opt, &st->pl.exporter, c, optarg, &rc))
+		if (export_options_parse(&st->opt, &st->pl.exporter, c, optarg, &err)) {
+			rc = exit_code_of(err);
 			continue;
+		}
 		switch (c) {
 		case 'h':
 			replay_usage(stdout);
@@ -223,17 +226,17 @@ int cmd_replay(int argc, char **argv)
 	st->progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &st->start);
 
-	rc = probe_check_environment();
+	rc = exit_code_of(probe_check_environment());
 	if (rc != EXIT_OK)
 		goto cleanup;
 	pc.tap_mode = st->opt.tap;
 	pc.max_flows = st->opt.max_flows;
 	pc.max_conns = st->opt.max_conns;
 	pc.no_conns = st->opt.no_resets;
-	rc = probe_load(&st->pl.probe, &pc);
+	rc = exit_code_of(probe_load(&st->pl.probe, &pc));
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = pipeline_init(&st->pl, &st->opt);
+	rc = exit_code_of(pipeline_init(&st->pl, &st->opt));
 	if (rc != EXIT_OK)
 		goto cleanup;
 	st->tick_ns = NS_PER_SEC;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "daemon/dashboard.h"
+#include "cli/exit_codes.h"
 #include "cli/export_options.h"
 #include "lib/capabilities.h"
 #include "lib/log.h"
@@ -114,18 +115,19 @@ static void run_usage(FILE *out, bool detach)
 "missing, 4 interface already carries an XDP program.\n");
 }
 
+/* 0 or a negative errno, as probe_add_iface. */
 static int add_interfaces(struct probe *p, const char *list)
 {
 	char *copy = strdup(list), *save = NULL, *name;
-	int rc = EXIT_OK;
+	int err = 0;
 
 	if (!copy)
-		return EXIT_RUNTIME;
-	for (name = strtok_r(copy, ",", &save); name && rc == EXIT_OK;
+		return -ENOMEM;
+	for (name = strtok_r(copy, ",", &save); name && !err;
 	     name = strtok_r(NULL, ",", &save))
-		rc = probe_add_iface(p, name);
+		err = probe_add_iface(p, name);
 	free(copy);
-	return rc;
+	return err;
 }
 
 enum {
@@ -151,7 +153,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		{},
 	};
 	struct run_options *o = &st->opt;
-	int c, rc = EXIT_OK;
+	int c, err, rc = EXIT_OK;
 
 	export_options_init(&o->ex);
 	dashboard_options_init(&o->dash);
@@ -159,13 +161,14 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	optind = 1;
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
-		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &rc))
+		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &err) ||
+		    dashboard_options_parse(&o->dash, c, optarg, &err)) {
+			rc = exit_code_of(err);
 			continue;
-		if (dashboard_options_parse(&o->dash, c, optarg, &rc))
-			continue;
+		}
 		switch (c) {
 		case 'i':
-			rc = add_interfaces(&st->pl.probe, optarg);
+			rc = exit_code_of(add_interfaces(&st->pl.probe, optarg));
 			break;
 		case OPT_XDP_MODE:
 			if (strcmp(optarg, "native") == 0) {
@@ -179,19 +182,21 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			}
 			break;
 		case OPT_DRAIN:
-			rc = parse_ulong_option("--drain-interval", optarg, 10, 60000,
-						&o->drain_interval_ms);
+			rc = exit_code_of(parse_ulong_option("--drain-interval", optarg,
+							     10, 60000,
+							     &o->drain_interval_ms));
 			break;
 		case OPT_TEST_CLOCK:
 			o->test_clock_file = optarg;
 			break;
 		case OPT_TEST_UPTIME:
-			rc = parse_ulong_option("--test-uptime", optarg, 0, UINT32_MAX,
-						&o->test_uptime_ms);
+			rc = exit_code_of(parse_ulong_option("--test-uptime", optarg, 0,
+							     UINT32_MAX,
+							     &o->test_uptime_ms));
 			break;
 		case OPT_EVICT_RING:
-			rc = parse_ulong_option("--evict-ring", optarg, 4, 1048576,
-						&o->evict_ring_kb);
+			rc = exit_code_of(parse_ulong_option("--evict-ring", optarg, 4,
+							     1048576, &o->evict_ring_kb));
 			break;
 		case 'h':
 			run_usage(stdout, st->detach);
@@ -213,7 +218,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
-	rc = dashboard_options_check(&o->dash);
+	rc = exit_code_of(dashboard_options_check(&o->dash));
 	if (rc != EXIT_OK)
 		return rc;
 	if (o->ex.json)
@@ -314,7 +319,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	if (st->opt.ex.verbose)
 		log_level = LOG_DEBUG;
 
-	rc = probe_check_environment();
+	rc = exit_code_of(probe_check_environment());
 	if (rc != EXIT_OK)
 		goto cleanup;
 	pc.tap_mode = st->opt.ex.tap;
@@ -323,23 +328,24 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	pc.no_conns = st->opt.ex.no_resets;
 	pc.require_pins = detach;
 	pc.evict_ring_kb = st->opt.evict_ring_kb;
-	rc = probe_load(&pl->probe, &pc);
+	rc = exit_code_of(probe_load(&pl->probe, &pc));
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = dashboard_prepare(&st->dash, &st->opt.dash, &st->opt.ex, pl);
+	rc = exit_code_of(dashboard_prepare(&st->dash, &st->opt.dash, &st->opt.ex, pl));
 	if (rc != EXIT_OK)
 		goto cleanup;
 	pl->ds.v[DS_took_over] = pl->probe.takeover;
-	rc = pipeline_init(pl, &st->opt.ex);
+	rc = exit_code_of(pipeline_init(pl, &st->opt.ex));
 	if (rc != EXIT_OK)
 		goto cleanup;
 	test_clock_file = st->opt.test_clock_file;
 	pl->exporter.start_uptime_ms = st->opt.test_uptime_ms;
-	rc = dashboard_start(&st->dash, &st->opt.dash, pl);
+	rc = exit_code_of(dashboard_start(&st->dash, &st->opt.dash, pl));
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = exporter_start(&pl->exporter, st->opt.ex.source_id, st->opt.ex.max_payload,
-			    wall_clock_ns() / 1000000);
+	rc = exit_code_of(exporter_start(&pl->exporter, st->opt.ex.source_id,
+					 st->opt.ex.max_payload,
+					 wall_clock_ns() / 1000000));
 	if (rc != EXIT_OK)
 		goto cleanup;
 
@@ -350,7 +356,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = probe_attach_all(&pl->probe, st->opt.xdp_mode);
+	rc = exit_code_of(probe_attach_all(&pl->probe, st->opt.xdp_mode));
 	if (rc != EXIT_OK)
 		goto cleanup;
 	probe_pin_all(&pl->probe);

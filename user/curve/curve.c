@@ -12,6 +12,7 @@
 #include "curve/curve_csv.h"
 #include "curve/curve_json.h"
 #include "curve/knee.h"
+#include "lib/errors.h"
 #include "lib/log.h"
 #include "lib/units.h"
 #include "curve/sampler.h"
@@ -181,14 +182,14 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 	if (!n && !o->capacity_bps) {
 		/* A replay: the capture says nothing about the link. */
 		if (!o->asked)
-			return EXIT_OK;
+			return 0;
 		log_error("curve samples of a capture need the link's capacity: "
 			  "give --capacity BPS (e.g. --capacity 100M)");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	if (!n) {
 		snprintf(c->ifaces[0].name, sizeof(c->ifaces[0].name), "capture");
 		c->ifaces[0].capacity_bps = o->capacity_bps;
@@ -206,10 +207,10 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 	if (!c->n) {
 		free(c);
 		if (!o->asked)
-			return EXIT_OK;
+			return 0;
 		log_error("curve samples asked for (--sample, --curve-csv) but no "
 			  "interface has a known capacity: give --capacity BPS");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (window > KNEE_MAX_SAMPLES) {
 		log_warn("curve: the knee window holds at most %u samples of %.3f s: "
@@ -223,7 +224,7 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 		if (!c->st[i].knee) {
 			log_error("curve: out of memory for the knee window");
 			curve_free(c);
-			return EXIT_RUNTIME;
+			return -ENOMEM;
 		}
 	}
 	cfg = (struct sampler_config){
@@ -236,9 +237,11 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 	};
 	c->sampler = sampler_new(&cfg);
 	if (!c->sampler) {
-		log_error("curve: cannot set up the sampler: %s", strerror(errno));
+		int err = -errno;
+
+		log_error("curve: cannot set up the sampler: %s", strerror(-err));
 		curve_free(c);
-		return EXIT_RUNTIME;
+		return err_runtime(err);
 	}
 	c->bin_ns = o->sample_ns;
 	c->json = json;
@@ -246,17 +249,19 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 		c->csv_path = o->csv_path;
 		c->csv = fopen(o->csv_path, "w");
 		if (!c->csv || curve_csv_write_header(c->csv) != 0) {
+			int err = -errno;
+
 			log_error("--curve-csv: cannot write %s: %s", o->csv_path,
-				  strerror(errno));
+				  strerror(-err));
 			curve_free(c);
-			return EXIT_RUNTIME;
+			return err_runtime(err);
 		}
 	}
 	for (size_t i = 0; i < c->n; i++)
 		log_info("curve: %s at %.6g Mbit/s, a sample every %.3g s", c->ifaces[i].name,
 			 c->ifaces[i].capacity_bps / 1e6, o->sample_ns / 1e9);
 	*out = c;
-	return EXIT_OK;
+	return 0;
 }
 
 uint64_t curve_bin_ns(const struct curve *c)

@@ -26,8 +26,8 @@ struct curve_link {
  * every packet, named "capture". gap_ns: the flow cache's inactive
  * timeout. json: where JSON Lines go, or NULL. Sets *out to NULL when
  * there is nothing to sample (no capacity anywhere and none asked for).
- * Returns EXIT_OK, EXIT_USAGE (samples asked for without a capacity) or
- * EXIT_RUNTIME (the CSV cannot be written, out of memory).
+ * Returns 0, -EINVAL (samples asked for without a capacity) or another
+ * negative errno (the CSV cannot be written, out of memory), logged.
  */
 int curve_setup(struct curve **out, const struct curve_options *o,
 		const struct curve_link *links, size_t n, uint64_t gap_ns,

@@ -2,6 +2,7 @@
 /*
  * The curve options, their defaults, ranges and help.
  */
+#include <errno.h>
 #include "curve/curve_options.h"
 #include "curve/knee.h"
 #include "lib/log.h"
@@ -30,10 +31,10 @@ static int duration_option(const char *opt, const char *arg, uint64_t min,
 			  "(e.g. 250ms, 1s, 24h)", opt, arg,
 			  (unsigned long long)(min / 1000000),
 			  (unsigned long long)(max / 1000000000));
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	*out = ns;
-	return EXIT_OK;
+	return 0;
 }
 
 bool curve_options_parse(struct curve_options *o, int c, const char *arg, int *rc)
@@ -50,15 +51,15 @@ bool curve_options_parse(struct curve_options *o, int c, const char *arg, int *r
 		if (parse_rate_bps(arg, &o->capacity_bps)) {
 			log_error("--capacity: '%s' is not a link rate in bits/s "
 				  "(e.g. 100M, 1G, 20mbit)", arg);
-			*rc = EXIT_USAGE;
+			*rc = -EINVAL;
 		} else {
-			*rc = EXIT_OK;
+			*rc = 0;
 		}
 		return true;
 	case CURVE_OPT_CSV:
 		o->csv_path = arg;
 		o->asked = true;
-		*rc = EXIT_OK;
+		*rc = 0;
 		return true;
 	case CURVE_OPT_WINDOW:
 		*rc = duration_option("--knee-window", arg, MIN_WINDOW_NS,

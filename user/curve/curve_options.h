@@ -37,8 +37,8 @@ enum {
 
 void curve_options_init(struct curve_options *o);
 
-/* If c is a curve option, applies it and returns true, with *rc EXIT_OK
- * or EXIT_USAGE (after a one-line error naming the option). */
+/* If c is a curve option, applies it and returns true, with *rc 0 or
+ * -EINVAL (after a one-line error naming the option). */
 bool curve_options_parse(struct curve_options *o, int c, const char *arg, int *rc);
 
 void curve_options_usage(FILE *out);

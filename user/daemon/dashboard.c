@@ -3,6 +3,7 @@
  * The dashboard's options (--http, --no-http, --http-token-file,
  * --web-dir, --events, --history) and their setup around the pipeline.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,23 +42,23 @@ static int parse_duration(const char *arg, unsigned long *out)
 	if (!*arg || strspn(arg, "0123456789") != strlen(arg)) {
 		log_error("--history: '%s' is not a duration: seconds, or a number "
 			  "with s, m or h (90s, 15m, 2h)", given);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
-	if (parse_ulong_option("--history", arg, 1, 7 * 86400 / mult, &v) != EXIT_OK)
-		return EXIT_USAGE;
+	if (parse_ulong_option("--history", arg, 1, 7 * 86400 / mult, &v) != 0)
+		return -EINVAL;
 	if (v * mult < HISTORY_BUCKETS) {
 		log_error("--history: at least %d seconds (one per time bucket)",
 			  HISTORY_BUCKETS);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	*out = v * mult;
-	return EXIT_OK;
+	return 0;
 }
 
 bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg,
 			     int *rc)
 {
-	*rc = EXIT_OK;
+	*rc = 0;
 	switch (c) {
 	case DASHBOARD_OPT_HTTP:
 		o->http = arg;
@@ -99,7 +100,7 @@ int dashboard_options_check(const struct dashboard_options *o)
 {
 	struct http_config hc = http_config(o);
 
-	return hc.listen ? http_config_check(&hc) : EXIT_OK;
+	return hc.listen ? http_config_check(&hc) : 0;
 }
 
 void dashboard_options_usage(FILE *out)
@@ -143,21 +144,21 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	memset(d, 0, sizeof(*d));
 	d->listen = listen_addr(o);
 	if (!d->listen && !o->events)
-		return EXIT_OK;		/* --json alone: stdout as before */
+		return 0;		/* --json alone: stdout as before */
 	if (d->listen) {
 		d->history = history_new(&hc);
 		if (!d->history) {
 			log_error("out of memory for the dashboard's history "
 				  "(shorten --history or use --no-http)");
-			return EXIT_RUNTIME;
+			return -ENOMEM;
 		}
 	}
 	d->events = event_log_open(ex->json, o->events, d->history);
 	if (!d->events)
-		return o->events ? EXIT_USAGE : EXIT_RUNTIME;
+		return o->events ? -EINVAL : -ENOMEM;
 	pl->exporter.json = event_log_stream(d->events);
 	pl->history = d->history;
-	return EXIT_OK;
+	return 0;
 }
 
 int dashboard_start(struct dashboard *d, const struct dashboard_options *o,
@@ -166,7 +167,7 @@ int dashboard_start(struct dashboard *d, const struct dashboard_options *o,
 	struct http_config hc = http_config(o);
 
 	if (!d->history)
-		return EXIT_OK;
+		return 0;
 	for (int i = 0; i < pl->probe.n_ifaces; i++)
 		history_set_iface(d->history, pl->probe.ifaces[i].ifindex,
 				  pl->probe.ifaces[i].name);

@@ -42,10 +42,10 @@ enum {
 	{ "history", required_argument, NULL, DASHBOARD_OPT_HISTORY }
 
 void dashboard_options_init(struct dashboard_options *o);
-/* Like export_options_parse: true if c was ours, *rc set. */
+/* Like export_options_parse: true if c was ours, *rc set (0 or -EINVAL). */
 bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg,
 			     int *rc);
-/* After parsing: the HTTP address and token are checked. */
+/* After parsing: the HTTP address and token are checked (0 or -EINVAL). */
 int dashboard_options_check(const struct dashboard_options *o);
 void dashboard_options_usage(FILE *out);
 
@@ -57,7 +57,8 @@ struct dashboard {
 };
 
 /* Before pipeline_init: the history and the JSON Lines split, hooked into
- * pl (pl->history, pl->exporter.json). json_stdout: --json was given. */
+ * pl (pl->history, pl->exporter.json). json_stdout: --json was given.
+ * 0, -EINVAL (the --events file cannot be opened) or -ENOMEM. */
 int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 		      const struct export_options *ex, struct pipeline *pl);
 /* After pipeline_init: interface names, then the server starts. */

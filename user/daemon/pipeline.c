@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "web/history.h"
+#include "lib/errors.h"
 #include "lib/json_output.h"
 #include "lib/log.h"
 #include "daemon/enrich.h"
@@ -158,15 +159,16 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->p2p = p2p_hosts_new(&p2p);
 	if (!pl->cache || !pl->marks || !pl->p2p) {
 		log_error("out of memory for the flow cache");
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	}
 	pl->drainer = drainer_new(&pl->probe, pl->cache);
 	if (!pl->drainer) {
-		log_error("cannot set up the drain: %s", strerror(errno));
-		return EXIT_RUNTIME;
+		rc = -errno;
+		log_error("cannot set up the drain: %s", strerror(-rc));
+		return err_runtime(rc);
 	}
 	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	if (pl->curve)
 		drainer_set_observer(pl->drainer, on_drained, pl);
@@ -174,15 +176,16 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	if (events) {
 		pl->events = events_reader_new(bpf_map__fd(events), on_event, pl);
 		if (!pl->events) {
-			log_error("cannot read the event ring: %s", strerror(errno));
-			return EXIT_RUNTIME;
+			rc = -errno;
+			log_error("cannot read the event ring: %s", strerror(-rc));
+			return err_runtime(rc);
 		}
 	}
 	pl->tcp = tcp_analysis_new(opt, opt->no_resets ? -1 :
 				   bpf_map__fd(pl->probe.skel->maps.conns),
 				   &pl->exporter);
 	if (!pl->tcp)
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
 	pl->enrich = (struct enrich_config){ .local = &opt->local, .asn = opt->asn };
 	pl->exporter.annotate = annotate;
@@ -192,7 +195,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->exporter.on_record_ctx = pl;
 	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
 	pl->p2p_threshold = opt->p2p_threshold;
-	return EXIT_OK;
+	return 0;
 }
 
 static void publish(struct pipeline *pl, bool force_stats)

@@ -49,7 +49,8 @@ struct pipeline {
 };
 
 /* After probe_load: creates the cache, drain, event reader and host
- * analysis from the options. EXIT_OK or EXIT_RUNTIME. */
+ * analysis from the options. 0, -EINVAL (curve samples asked for without
+ * a capacity) or another negative errno, logged. */
 int pipeline_init(struct pipeline *pl, const struct export_options *opt);
 
 /* Counting starts at now_ns (probe clock): the utilisation curve's bins

@@ -4,7 +4,10 @@
  * deliberate: flowprobe never replaces an XDP program it did not load (an
  * operator's firewall or load balancer may be that program), never runs
  * twice on one interface (two probes would split every flow's counts), and
- * says which of these it hit and what to do, with a distinct exit code.
+ * says which of these it hit and what to do, with a distinct errno
+ * (lib/errors.h): -EBUSY for a taken interface, -EPERM, -EACCES or -ENOTSUP
+ * for missing privileges or kernel features, -EINVAL or -ENODEV for a bad
+ * interface name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
+#include "lib/errors.h"
 #include "lib/log.h"
 #include "datapath/probe.h"
 #include "datapath/probe_pins.h"
@@ -56,27 +60,27 @@ int probe_check_environment(void)
 		log_error("Linux %s is too old: flowprobe needs Linux %d.%d or later "
 			  "(its datapath uses %s)", release, KERNEL_MIN_MAJOR,
 			  KERNEL_MIN_MINOR, KERNEL_MIN_FEATURE);
-		return EXIT_NO_PRIVILEGE;
+		return -ENOTSUP;
 	}
 	if (access(btf, R_OK) != 0) {
 		log_error("kernel BTF not found at %s (%s): flowprobe needs a kernel "
 			  "built with CONFIG_DEBUG_INFO_BTF=y", btf, strerror(errno));
-		return EXIT_NO_PRIVILEGE;
+		return -ENOTSUP;
 	}
 	if (syscall(SYS_capget, &hdr, caps) != 0) {
 		log_error("cannot read process capabilities: %s", strerror(errno));
-		return EXIT_NO_PRIVILEGE;
+		return -EPERM;
 	}
 	/* CAP_SYS_ADMIN covers everything; otherwise the three split ones. */
 	if (has_effective_cap(caps, CAP_SYS_ADMIN))
-		return EXIT_OK;
+		return 0;
 	if (!has_effective_cap(caps, CAP_BPF) || !has_effective_cap(caps, CAP_NET_ADMIN) ||
 	    !has_effective_cap(caps, CAP_PERFMON)) {
 		log_error("insufficient privileges to load XDP programs: run as root "
 			  "(sudo) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
-		return EXIT_NO_PRIVILEGE;
+		return -EPERM;
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 int probe_add_iface(struct probe *p, const char *name)
@@ -86,23 +90,23 @@ int probe_add_iface(struct probe *p, const char *name)
 
 	if (p->n_ifaces >= MAX_IFACES) {
 		log_error("too many interfaces (at most %d per probe)", MAX_IFACES);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (strlen(name) == 0 || strlen(name) >= IF_NAMESIZE) {
 		log_error("interface name '%s' is not valid (1 to %d characters)", name,
 			  IF_NAMESIZE - 1);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	ifindex = if_nametoindex(name);
 	if (!ifindex) {
 		log_error("unknown interface '%s': no such network interface in this "
 			  "network namespace (list them with 'ip link')", name);
-		return EXIT_USAGE;
+		return -ENODEV;
 	}
 	for (int i = 0; i < p->n_ifaces; i++) {
 		if (p->ifaces[i].ifindex == ifindex) {
 			log_error("interface '%s' given twice", name);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	pi = &p->ifaces[p->n_ifaces++];
@@ -111,7 +115,7 @@ int probe_add_iface(struct probe *p, const char *name)
 	pi->link_fd = -1;
 	snprintf(pi->name, sizeof(pi->name), "%s", name);
 	pi->ifindex = ifindex;
-	return EXIT_OK;
+	return 0;
 }
 
 int probe_ensure_bpffs(void)
@@ -209,14 +213,14 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 	int rc;
 
 	if (cfg->replay_clock || p->n_ifaces == 0)
-		return EXIT_OK;
+		return 0;
 	for (int i = 0; i < p->n_ifaces; i++) {
 		rc = lock_iface(&p->ifaces[i]);
-		if (rc != EXIT_OK)
+		if (rc)
 			return rc;
 	}
 	rc = pins_find(p, &found);
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	if (!found) {
 		if (cfg->require_pins) {
@@ -224,12 +228,12 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 				  "/%s): nothing to detach", p->ifaces[0].name,
 				  p->n_ifaces > 1 ? " and the others" : "",
 				  p->ifaces[0].name);
-			return EXIT_RUNTIME;
+			return -ENOENT;
 		}
-		return EXIT_OK;
+		return 0;
 	}
 	rc = pins_reuse_maps(p);
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	p->takeover = true;
 	/* Until this daemon stops with a detach, the pins stay: a takeover
@@ -237,7 +241,7 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 	p->keep_pinned = true;
 	for (int i = 0; i < p->n_ifaces; i++)
 		p->ifaces[i].pinned = true;
-	return EXIT_OK;
+	return 0;
 }
 
 /* After loading over reused maps: the sizes are the pinned probe's. */
@@ -249,7 +253,7 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 		log_error("the pinned probe was set up for %u CPUs, this machine has "
 			  "%d: 'flowprobe detach' it and start again",
 			  p->skel->rodata->nr_cpus, p->ncpus);
-		return EXIT_RUNTIME;
+		return -ESTALE;
 	}
 	p->nbuckets = p->skel->rodata->bucket_mask + 1;
 	/* The pinned program's settings live in its reused .rodata. */
@@ -269,7 +273,7 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 	if (live < 0) {
 		log_error("cannot read which pinned flow table is live: %s",
 			  strerror(-live));
-		return EXIT_RUNTIME;
+		return err_runtime(live);
 	}
 	p->live = live;
 	fd = pins_open_map(p, "daemon_stats");
@@ -278,7 +282,7 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 	log_info("took over the pinned probe on %s%s: its tables, rings and "
 		 "connections carry on, nothing it counted meanwhile is lost",
 		 p->ifaces[0].name, p->n_ifaces > 1 ? " and the others" : "");
-	return EXIT_OK;
+	return 0;
 }
 
 int probe_load(struct probe *p, const struct probe_config *cfg)
@@ -289,17 +293,18 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		log_error("cannot count possible CPUs: %s", strerror(-p->ncpus));
-		return EXIT_RUNTIME;
+		return err_runtime(p->ncpus);
 	}
 	p->daemon_stats_fd = -1;
 	p->skel = flowprobe_bpf__open();
 	if (!p->skel) {
+		err = -errno;
 		log_error("cannot open the BPF object: %s (run with -v for libbpf's "
-			  "messages)", strerror(errno));
-		return EXIT_RUNTIME;
+			  "messages)", strerror(-err));
+		return err_runtime(err);
 	}
 	rc = takeover_prepare(p, cfg);
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	p->skel->rodata->tap_mode = cfg->tap_mode;
 	p->skel->rodata->replay_clock = cfg->replay_clock;
@@ -335,17 +340,17 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 		else
 			log_error("cannot load the XDP program: %s (run with -v to see "
 				  "the verifier's log)", strerror(-err));
-		return err == -EPERM || err == -EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+		return err == -EPERM || err == -EACCES ? err : err_runtime(err);
 	}
 	if (p->takeover) {
 		rc = takeover_finish(p, cfg);
-		if (rc != EXIT_OK)
+		if (rc)
 			return rc;
 	}
 	err = map_generations(p);
 	if (err) {
 		log_error("cannot map the flow tables into memory: %s", strerror(-err));
-		return EXIT_RUNTIME;
+		return err_runtime(err);
 	}
 	if (!cfg->replay_clock)
 		start_clock(p);
@@ -358,7 +363,7 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 		log_warn("cannot create the daemon statistics map (%s): 'flowprobe "
 			 "stats' will show datapath counters only",
 			 strerror(errno));
-	return EXIT_OK;
+	return 0;
 }
 
 static const char *xdp_mode_name(__u8 attach_mode)
@@ -415,12 +420,12 @@ static int remove_orphan(const struct probe_iface *pi, int fd, __u32 id,
 			  "that did not exit cleanly, and removing it failed: %s; remove "
 			  "it with 'ip link set dev %s %s off'", pi->name, id,
 			  strerror(-err), pi->name, ip_link_xdp_keyword(attach_mode));
-		return EXIT_BUSY;
+		return -EBUSY;
 	}
 	log_warn("%s: replaced flowprobe XDP program id %u left by an instance that "
 		 "did not exit cleanly; packets it counted after its last drain are "
 		 "lost", pi->name, id);
-	return EXIT_OK;
+	return 0;
 }
 
 /* Refuses an interface that already carries an XDP program, saying whose. */
@@ -435,13 +440,13 @@ static int check_iface_free(const struct probe_iface *pi)
 	err = bpf_xdp_query(pi->ifindex, 0, &q);
 	if (err) {
 		log_warn("cannot query XDP state of %s: %s", pi->name, strerror(-err));
-		return EXIT_OK; /* the attach itself will refuse if busy */
+		return 0; /* the attach itself will refuse if busy */
 	}
 	id = q.prog_id ? q.prog_id : q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
 	if (!id)
 		id = q.hw_prog_id;
 	if (!id)
-		return EXIT_OK;
+		return 0;
 
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd >= 0)
@@ -458,7 +463,7 @@ static int check_iface_free(const struct probe_iface *pi)
 		  "%s off' and start flowprobe again",
 		  pi->name, info.name[0] ? info.name : "?", id,
 		  xdp_mode_name(q.attach_mode), pi->name, ip_link_xdp_keyword(q.attach_mode));
-	return EXIT_BUSY;
+	return -EBUSY;
 }
 
 /*
@@ -476,8 +481,10 @@ static int lock_iface(struct probe_iface *pi)
 	snprintf(path, sizeof(path), LOCK_DIR "/%s.lock", pi->name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_error("cannot open %s: %s", path, strerror(errno));
-		return errno == EACCES ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+		int err = -errno;
+
+		log_error("cannot open %s: %s", path, strerror(-err));
+		return err == -EACCES ? err : err_runtime(err);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		n = pread(fd, owner, sizeof(owner) - 1, 0);
@@ -487,12 +494,12 @@ static int lock_iface(struct probe_iface *pi)
 			  "that instance first; 'flowprobe stats -i %s' shows its counters",
 			  pi->name, owner[0] ? owner : "?", path, pi->name);
 		close(fd);
-		return EXIT_BUSY;
+		return -EBUSY;
 	}
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", getpid());
 	pi->lock_fd = fd;
-	return EXIT_OK;
+	return 0;
 }
 
 /*
@@ -522,12 +529,12 @@ static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mod
 		if (!err)
 			goto attached;
 		if (err == -EBUSY || err == -EEXIST)
-			return check_iface_free(pi) ?: EXIT_BUSY;
+			return check_iface_free(pi) ?: -EBUSY;
 		if (mode == XDP_MODE_NATIVE) {
 			log_error("cannot attach native XDP to %s: %s (the driver may not "
 				  "support XDP; try --xdp-mode generic)", pi->name,
 				  strerror(-err));
-			return err == -EPERM ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+			return err == -EPERM ? err : err_runtime(err);
 		}
 		log_warn("native XDP not available on %s (%s): falling back to generic "
 			 "XDP, which is slower", pi->name, strerror(-err));
@@ -535,15 +542,15 @@ static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mod
 	err = link_xdp(pi, prog_fd, XDP_FLAGS_SKB_MODE);
 	if (err) {
 		if (err == -EBUSY || err == -EEXIST)
-			return check_iface_free(pi) ?: EXIT_BUSY;
+			return check_iface_free(pi) ?: -EBUSY;
 		log_error("cannot attach XDP to %s: %s", pi->name, strerror(-err));
-		return err == -EPERM ? EXIT_NO_PRIVILEGE : EXIT_RUNTIME;
+		return err == -EPERM ? err : err_runtime(err);
 	}
 attached:
 	pi->attached = true;
 	log_info("attached to %s (ifindex %d, %s XDP)", pi->name, pi->ifindex,
 		 pi->attach_flags == XDP_FLAGS_DRV_MODE ? "native" : "generic");
-	return EXIT_OK;
+	return 0;
 }
 
 /* The pinned link still attached to this interface, or -1 (gone with its
@@ -577,15 +584,17 @@ static int takeover_one(struct probe *p, struct probe_iface *pi, enum xdp_mode m
 		return check_iface_free(pi) ?: attach_one(p, pi, mode);
 	}
 	if (bpf_link_update(fd, prog_fd, NULL) != 0) {
+		int err = -errno;
+
 		log_error("cannot swap the new program into %s's pinned link: %s",
-			  pi->name, strerror(errno));
+			  pi->name, strerror(-err));
 		close(fd);
-		return EXIT_RUNTIME;
+		return err_runtime(err);
 	}
 	pi->link_fd = fd;
 	pi->attached = true;
 	log_info("%s: the pinned link now runs this program", pi->name);
-	return EXIT_OK;
+	return 0;
 }
 
 int probe_attach_all(struct probe *p, enum xdp_mode mode)
@@ -593,24 +602,24 @@ int probe_attach_all(struct probe *p, enum xdp_mode mode)
 	/* Every interface is checked before any is touched, so a refusal
 	 * leaves nothing half done. */
 	for (int i = 0; i < p->n_ifaces; i++) {
-		int rc = p->ifaces[i].lock_fd >= 0 ? EXIT_OK : lock_iface(&p->ifaces[i]);
+		int rc = p->ifaces[i].lock_fd >= 0 ? 0 : lock_iface(&p->ifaces[i]);
 
-		if (rc == EXIT_OK && !p->takeover)
+		if (rc == 0 && !p->takeover)
 			rc = check_iface_free(&p->ifaces[i]);
-		if (rc != EXIT_OK)
+		if (rc)
 			return rc;
 	}
 	for (int i = 0; i < p->n_ifaces; i++) {
 		int rc = p->takeover ? takeover_one(p, &p->ifaces[i], mode)
 				     : attach_one(p, &p->ifaces[i], mode);
 
-		if (rc != EXIT_OK) {
+		if (rc) {
 			if (!p->takeover)
 				probe_detach_all(p);
 			return rc;
 		}
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 void probe_detach_all(struct probe *p)

@@ -3,7 +3,8 @@
  * The loaded datapath: skeleton, the interfaces it is attached to, which
  * flow table generation is live, and the bpffs pins `flowprobe stats`
  * reads. Follows the libbpf-bootstrap order: open -> set rodata -> load ->
- * attach; every step returns an enum exit_code and logs one clear line.
+ * attach; every step returns 0 or a negative errno (lib/errors.h) and
+ * logs one clear line.
  */
 #ifndef PROBE_H
 #define PROBE_H
@@ -61,13 +62,21 @@ struct probe {
 	bool keep_pinned;    /* at destroy: leave the program counting */
 };
 
-/* Checks that need no BPF: BTF present, enough privilege. */
+/* Checks that need no BPF: BTF present, enough privilege. -ENOTSUP (old
+ * kernel, no BTF) or -EPERM. */
 int probe_check_environment(void);
 
-/* Resolves an interface name; EXIT_USAGE with a message if unknown. */
+/* Resolves an interface name; -ENODEV with a message if unknown, -EINVAL
+ * if not a valid name, given twice or one too many. */
 int probe_add_iface(struct probe *p, const char *name);
 
+/* -EPERM or -EACCES: the kernel refused; -EBUSY: the interface or its
+ * pins belong to another instance or version; -ENOENT: nothing pinned
+ * where cfg->require_pins asked for it; -ESTALE: the pins are for another
+ * number of CPUs; other errnos: a failure while loading. */
 int probe_load(struct probe *p, const struct probe_config *cfg);
+/* -EBUSY: an interface carries another XDP program or another instance;
+ * -EPERM or -EACCES: not allowed; other errnos: the attach failed. */
 int probe_attach_all(struct probe *p, enum xdp_mode mode);
 void probe_detach_all(struct probe *p);
 /* True while a program of ours is attached to some interface. */

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "lib/daemon_stats.h"
+#include "lib/errors.h"
 #include "lib/log.h"
 #include "datapath/probe_pins.h"
 
@@ -148,7 +149,7 @@ int pins_find(struct probe *p, bool *found)
 			log_error("cannot read the pinned probe of %s (" PIN_ROOT "/%s/"
 				  PIN_INFO ": %s): remove it with 'flowprobe detach -i %s'",
 				  ifname, ifname, strerror(-err), ifname);
-			return EXIT_RUNTIME;
+			return err_runtime(err);
 		}
 		if (info.magic != PIN_INFO_MAGIC || info.layout_id != layout) {
 			log_error("%s carries a pinned flowprobe of another version (%.31s, "
@@ -159,14 +160,14 @@ int pins_find(struct probe *p, bool *found)
 				  info.magic == PIN_INFO_MAGIC ? info.version : "?",
 				  (unsigned long long)info.layout_id,
 				  (unsigned long long)layout, ifname, ifname);
-			return EXIT_BUSY;
+			return -EBUSY;
 		}
 		if (!same_ifaces(p, &info)) {
 			format_ifaces(names, sizeof(names), &info);
 			log_error("%s belongs to a pinned flowprobe on %s: run it on exactly "
 				  "those interfaces (-i %s), or 'flowprobe detach -i %s' first",
 				  ifname, names, names, names);
-			return EXIT_BUSY;
+			return -EBUSY;
 		}
 		if (!with_pins++)
 			first = info;
@@ -176,10 +177,10 @@ int pins_find(struct probe *p, bool *found)
 		log_error("the pinned flowprobe on %s lacks the pins of some of its "
 			  "interfaces: 'flowprobe detach -i %s' exports and removes it",
 			  names, names);
-		return EXIT_BUSY;
+		return -EBUSY;
 	}
 	*found = with_pins > 0;
-	return EXIT_OK;
+	return 0;
 }
 
 int pins_open_map(const struct probe *p, const char *name)
@@ -204,17 +205,17 @@ int pins_reuse_maps(struct probe *p)
 			log_error("the pinned flowprobe on %s has no map '%s' (%s): "
 				  "'flowprobe detach -i %s' removes it", p->ifaces[0].name,
 				  bpf_map__name(m), strerror(-fd), p->ifaces[0].name);
-			return EXIT_BUSY;
+			return -EBUSY;
 		}
 		err = bpf_map__reuse_fd(m, fd);
 		close(fd); /* reuse_fd keeps its own duplicate */
 		if (err) {
 			log_error("cannot reuse the pinned map '%s': %s",
 				  bpf_map__name(m), strerror(-err));
-			return EXIT_RUNTIME;
+			return err_runtime(err);
 		}
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 static int pin_fd(int fd, const char *ifname, const char *what)

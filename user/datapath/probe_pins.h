@@ -40,13 +40,15 @@ uint64_t pins_layout_id(struct bpf_object *obj);
 
 /*
  * Looks for a pinned probe on p's interfaces. *found is false when none of
- * them has pins (a fresh start). EXIT_OK when there is none, or one this
- * build can take over (same layout, same interfaces); otherwise an exit
- * code with one line saying what differs and what to do.
+ * them has pins (a fresh start). 0 when there is none, or one this
+ * build can take over (same layout, same interfaces); otherwise -EBUSY
+ * (another version, other interfaces, pins missing) or another negative
+ * errno (unreadable), with one line saying what differs and what to do.
  */
 int pins_find(struct probe *p, bool *found);
 
-/* Before load: points every map of the skeleton at its pinned twin. */
+/* Before load: points every map of the skeleton at its pinned twin.
+ * -EBUSY when a map is missing from the pins. */
 int pins_reuse_maps(struct probe *p);
 
 /* After load and attach: pins maps, links and info for every interface.

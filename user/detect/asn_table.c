@@ -308,11 +308,11 @@ int asn_table_load_stream(struct asn_table **out, FILE *in, const char *name)
 	unsigned long lineno = 0;
 	char *line = NULL;
 	size_t cap = 0;
-	int rc = EXIT_OK;
+	int rc = 0;
 
 	if (!t) {
 		log_error("%s: out of memory", name);
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	}
 	while (getline(&line, &cap, in) >= 0) {
 		struct asn_prefix p;
@@ -321,27 +321,27 @@ int asn_table_load_stream(struct asn_table **out, FILE *in, const char *name)
 		lineno++;
 		r = parse_line(line, name, lineno, &p, &family);
 		if (r < 0) {
-			rc = EXIT_USAGE;
+			rc = -EINVAL;
 			goto cleanup;
 		}
 		if (r == 0)
 			continue;
 		if (list_push(&lists[family], &p) < 0) {
 			log_error("%s line %lu: out of memory", name, lineno);
-			rc = EXIT_RUNTIME;
+			rc = -ENOMEM;
 			goto cleanup;
 		}
 	}
 	if (ferror(in)) {
 		log_error("%s: read error after line %lu", name, lineno);
-		rc = EXIT_USAGE;
+		rc = -EINVAL;
 		goto cleanup;
 	}
 	t->prefixes = lists[0].n + lists[1].n;
 	for (int f = 0; f < 2; f++) {
 		if (flatten(&t->fam[f], &lists[f]) < 0) {
 			log_error("%s: out of memory", name);
-			rc = EXIT_RUNTIME;
+			rc = -ENOMEM;
 			goto cleanup;
 		}
 	}
@@ -349,7 +349,7 @@ cleanup:
 	free(line);
 	free(lists[0].p);
 	free(lists[1].p);
-	if (rc != EXIT_OK) {
+	if (rc) {
 		asn_table_free(t);
 		t = NULL;
 	}
@@ -365,7 +365,7 @@ int asn_table_load(struct asn_table **out, const char *path)
 	if (!in) {
 		log_error("--asn-table %s: %s", path, strerror(errno));
 		*out = NULL;
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	rc = asn_table_load_stream(out, in, path);
 	fclose(in);

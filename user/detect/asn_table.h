@@ -20,9 +20,9 @@
 struct asn_table;
 
 /*
- * Loads path. Returns EXIT_OK with *out set, or EXIT_USAGE after one
- * log_error line naming the file, the line number and what was wrong
- * (EXIT_RUNTIME when out of memory). Accepted lines, fields separated by
+ * Loads path. Returns 0 with *out set, or -EINVAL after one log_error
+ * line naming the file, the line number and what was wrong, or that the
+ * file cannot be read (-ENOMEM when out of memory). Accepted lines, fields separated by
  * blanks or tabs:
  *   192.0.2.0	24	64500		prefix2as: address, length, origin
  *   192.0.2.0/24 64500			CIDR, origin

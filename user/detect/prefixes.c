@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "lib/log.h"
@@ -124,34 +125,34 @@ int prefix_set_parse(struct prefix_set *set, const char *list,
 		if (b == e && !end && pos == 1) {
 			log_error("%s: no prefix given; write them like 10.0.0.0/8,2001:db8::/32",
 				  what);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		if (b == e) {
 			log_error("%s: element %u of \"%s\" is empty (a stray comma?)",
 				  what, pos, list);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		if (tmp.n == PREFIX_SET_MAX) {
 			log_error("%s: more than %d prefixes; merge some into shorter ones",
 				  what, PREFIX_SET_MAX);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		if (parse_one(&tmp.p[tmp.n], b, (size_t)(e - b), what))
-			return EXIT_USAGE;
+			return -EINVAL;
 		tmp.n++;
 		if (!end)
 			break;
 		s = end + 1;
 	}
 	*set = tmp;
-	return EXIT_OK;
+	return 0;
 }
 
 void prefix_set_default(struct prefix_set *set)
 {
 	int err = prefix_set_parse(set, PREFIX_SET_DEFAULT, "default prefixes");
 
-	assert(err == EXIT_OK);
+	assert(err == 0);
 	(void)err;
 }
 

@@ -40,8 +40,8 @@ void prefix_set_default(struct prefix_set *set);
 /*
  * Parses a comma-separated list of prefixes ("10.0.0.0/8,2001:db8::/32";
  * a bare address is a /32 or /128; host bits are cleared). `what` names
- * the option in the error ("--local"). Returns EXIT_OK, or EXIT_USAGE
- * after one log_error line naming the bad element; on error the set is
+ * the option in the error ("--local"). Returns 0, or -EINVAL after one
+ * log_error line naming the bad element; on error the set is
  * left as it was.
  */
 int prefix_set_parse(struct prefix_set *set, const char *list,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "export/collector.h"
+#include "lib/errors.h"
 #include "lib/log.h"
 
 #define CLOSE_WAIT_STEPS 50
@@ -39,7 +40,7 @@ int collector_parse(struct collector *c, const char *spec)
 
 		if (!close || close[1] != ':') {
 			log_error("collector '%s': expected [IPv6-address]:PORT", spec);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		host_len = close - spec - 1;
 		memcpy(host, spec + 1, host_len < sizeof(host) ? host_len : 0);
@@ -49,14 +50,14 @@ int collector_parse(struct collector *c, const char *spec)
 		if (!colon || strchr(spec, ':') != colon) {
 			log_error("collector '%s': expected HOST:PORT (write IPv6 "
 				  "addresses as [2001:db8::1]:2055)", spec);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		host_len = colon - spec;
 		memcpy(host, spec, host_len < sizeof(host) ? host_len : 0);
 	}
 	if (host_len == 0 || host_len >= sizeof(host)) {
 		log_error("collector '%s': missing or too long host", spec);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	host[host_len] = '\0';
 
@@ -66,7 +67,7 @@ int collector_parse(struct collector *c, const char *spec)
 	if (!*port_str || *end || errno || port < 1 || port > 65535) {
 		log_error("collector '%s': port '%s' is not a number from 1 to 65535",
 			  spec, port_str);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 
 	err = getaddrinfo(host, port_str, &hints, &res);
@@ -74,30 +75,34 @@ int collector_parse(struct collector *c, const char *spec)
 		log_error("collector '%s': cannot resolve '%s': %s (give an IP address, "
 			  "or a name this host can resolve)", spec, host,
 			  gai_strerror(err));
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
 	c->addr_len = res->ai_addrlen;
 	freeaddrinfo(res);
-	return EXIT_OK;
+	return 0;
 }
 
 int collector_open(struct collector *c)
 {
+	int err;
+
 	c->fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
+		err = -errno;
 		log_error("collector %s: cannot create a UDP socket: %s", c->spec,
-			  strerror(errno));
-		return EXIT_RUNTIME;
+			  strerror(-err));
+		return err_runtime(err);
 	}
 	if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) != 0) {
+		err = -errno;
 		log_error("collector %s: %s (is there a route to it?)", c->spec,
-			  strerror(errno));
+			  strerror(-err));
 		close(c->fd);
 		c->fd = -1;
-		return EXIT_RUNTIME;
+		return err_runtime(err);
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 static uint64_t monotonic_ms(void)

@@ -48,10 +48,11 @@ struct collector {
 	unsigned int queue_head, queue_len;
 };
 
-/* Parses and resolves spec; returns EXIT_OK or EXIT_USAGE with a message. */
+/* Parses and resolves spec; returns 0 or -EINVAL with a message. */
 int collector_parse(struct collector *c, const char *spec);
 
-/* Opens the UDP socket; returns EXIT_OK or EXIT_RUNTIME with a message. */
+/* Opens the UDP socket; returns 0 or a negative errno with a message
+ * (never one of lib/errors.h's kinds: a failure while running). */
 int collector_open(struct collector *c);
 
 /*

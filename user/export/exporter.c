@@ -23,11 +23,11 @@ int exporter_add_collector(struct exporter *ex, const char *spec)
 {
 	if (ex->n_collectors >= MAX_COLLECTORS) {
 		log_error("too many collectors (at most %d)", MAX_COLLECTORS);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	int rc = collector_parse(&ex->collectors[ex->n_collectors], spec);
 
-	if (rc == EXIT_OK)
+	if (rc == 0)
 		ex->n_collectors++;
 	return rc;
 }
@@ -45,21 +45,21 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	ex->stats_sent_ms = 0;
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
 	if (!ex->streams)
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	for (int i = 0; i < ex->n_collectors; i++) {
 		int rc = collector_open(&ex->collectors[i]);
 
-		if (rc != EXIT_OK)
+		if (rc)
 			return rc;
 		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
 				    &ex->collectors[i]) != 0) {
 			log_error("NetFlow payload size %u is not usable (at most %u)",
 				  max_payload, NF9_PAYLOAD_LIMIT);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		nf9_send_templates(&ex->streams[i], &ex->clock);
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,

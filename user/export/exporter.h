@@ -42,10 +42,11 @@ struct exporter {
 	bool base_offset_set;
 };
 
-/* Parses and resolves a collector; EXIT_OK or EXIT_USAGE. */
+/* Parses and resolves a collector; 0 or -EINVAL (logged). */
 int exporter_add_collector(struct exporter *ex, const char *spec);
 
-/* Opens sockets and streams; sends templates at once. EXIT_OK or error. */
+/* Opens sockets and streams; sends templates at once. 0, -EINVAL (the
+ * payload size), or another negative errno (logged). */
 int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
 		   uint64_t now_wall_ms);
 

@@ -1,21 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Logging to stderr with levels, and the exit codes every subcommand uses.
- * Errors are one line: what failed, why, and what to do about it; scripts
- * and tests rely on the exit codes to tell a typo from a busy interface.
+ * Logging to stderr with levels. Errors are one line: what failed, why,
+ * and what to do about it (the error convention: lib/errors.h; the exit
+ * codes: cli/exit_codes.h).
  */
 #ifndef LOG_H
 #define LOG_H
 
 #include <stdbool.h>
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_RUNTIME = 1,   /* something failed while running */
-	EXIT_USAGE = 2,	    /* the command line is wrong: fix it */
-	EXIT_NO_PRIVILEGE = 3, /* not root, or the kernel lacks a feature */
-	EXIT_BUSY = 4,	    /* the interface already carries an XDP program */
-};
 
 enum log_level {
 	LOG_ERROR,

@@ -21,10 +21,10 @@ int parse_ulong_option(const char *opt, const char *s, unsigned long min,
 	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
 		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
 			  max);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	*out = v;
-	return EXIT_OK;
+	return 0;
 }
 
 /* A non-negative decimal number and where it ends. */

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-/* A whole number in [min, max] for option opt; EXIT_USAGE with a message
+/* A whole number in [min, max] for option opt; -EINVAL with a message
  * naming the option and the range otherwise. */
 int parse_ulong_option(const char *opt, const char *s, unsigned long min,
 		       unsigned long max, unsigned long *out);

@@ -121,7 +121,7 @@ static int read_token(const char *path, char token[TOKEN_MAX])
 
 	if (!f) {
 		log_error("--http-token-file %s: cannot open: %s", path, strerror(errno));
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	n = fread(token, 1, TOKEN_MAX - 1, f);
 	fclose(f);
@@ -130,9 +130,9 @@ static int read_token(const char *path, char token[TOKEN_MAX])
 	if (strlen(token) < 16) {
 		log_error("--http-token-file %s: the token (first line) must have at "
 			  "least 16 characters, e.g. from 'openssl rand -hex 16'", path);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
-	return EXIT_OK;
+	return 0;
 }
 
 int http_config_check(const struct http_config *cfg)
@@ -144,15 +144,15 @@ int http_config_check(const struct http_config *cfg)
 	if (parse_listen(cfg->listen, &ss, &loopback) != 0) {
 		log_error("--http '%s': not ADDRESS:PORT (e.g. 127.0.0.1:8080 or "
 			  "[::1]:8080)", cfg->listen);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (!loopback && !cfg->token_file) {
 		log_error("--http %s is not a loopback address: give "
 			  "--http-token-file FILE so only holders of the token see "
 			  "customers' traffic", cfg->listen);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
-	return cfg->token_file ? read_token(cfg->token_file, token) : EXIT_OK;
+	return cfg->token_file ? read_token(cfg->token_file, token) : 0;
 }
 
 static struct http_value value_of(struct MHD_Connection *c, enum MHD_ValueKind kind,
@@ -447,11 +447,11 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	int rc = http_config_check(cfg);
 
 	*out = NULL;
-	if (rc != EXIT_OK)
+	if (rc)
 		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return EXIT_RUNTIME;
+		return -ENOMEM;
 	s->history = h;
 	parse_listen(cfg->listen, &ss, &loopback);
 	if (cfg->token_file)
@@ -466,13 +466,13 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 			  "host?): choose another with --http ADDR:PORT, or --no-http",
 			  cfg->listen);
 		free(s);
-		return EXIT_RUNTIME;
+		return -EADDRNOTAVAIL;
 	}
 	log_info("dashboard at http://%s/%s%s", cfg->listen,
 		 s->token[0] ? " (token required: " : "",
 		 s->token[0] ? "not loopback)" : "");
 	*out = s;
-	return EXIT_OK;
+	return 0;
 }
 
 void http_server_stop(struct http_server *s)

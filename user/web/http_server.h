@@ -23,12 +23,12 @@ struct http_config {
 
 struct http_server;
 
-/* Checks the address and the token file without binding: EXIT_OK, or
- * EXIT_USAGE after one line saying what to change. */
+/* Checks the address and the token file without binding: 0, or -EINVAL
+ * after one line saying what to change. */
 int http_config_check(const struct http_config *cfg);
 
-/* Starts serving: EXIT_OK, EXIT_USAGE (bad address or token) or
- * EXIT_RUNTIME (cannot bind), each after one log line. */
+/* Starts serving: 0, -EINVAL (bad address or token) or -EADDRNOTAVAIL
+ * (cannot listen), each after one log line; -ENOMEM. */
 int http_server_start(struct http_server **out, const struct http_config *cfg,
 		      struct history *h);
 
