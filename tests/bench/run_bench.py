@@ -306,10 +306,14 @@ class Bench:
                 p.stop(signal.SIGKILL, 10)
             except Exception:
                 pass
+        try:        # the namespace's pins and locks: flowprobe keys them by its inode
+            ino = os.stat(f"/run/netns/{self.ns}").st_ino
+        except OSError:
+            ino = None
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        pin = os.path.join(PIN_ROOT, self.rx)
-        if os.path.isdir(pin):
-            shutil.rmtree(pin, ignore_errors=True)
+        if ino is not None:
+            for root in (PIN_ROOT, "/run/flowprobe"):
+                shutil.rmtree(os.path.join(root, f"net:{ino}"), ignore_errors=True)
             try:
                 os.rmdir(PIN_ROOT)
             except OSError:

@@ -49,6 +49,28 @@ PROBE_KIND = os.environ.get("FLOWPROBE_PROBE", "flowprobe")
 if PROBE_KIND not in ("flowprobe", "softflowd"):
     sys.exit(f"FLOWPROBE_PROBE={PROBE_KIND}: use flowprobe or softflowd")
 BPFFS_PIN_ROOT = "/sys/fs/bpf/flowprobe"
+LOCK_ROOT = "/run/flowprobe"
+
+
+def netns_inode(name):
+    """The inode that names a network namespace (what flowprobe keys its
+    pins and locks by), or None once it is gone."""
+    try:
+        return os.stat(f"/run/netns/{name}").st_ino
+    except OSError:
+        return None
+
+
+def remove_probe_dirs(ino):
+    """The pins and locks of every probe of the namespace with inode ino."""
+    if ino is None:
+        return
+    for root in (BPFFS_PIN_ROOT, LOCK_ROOT):
+        shutil.rmtree(os.path.join(root, f"net:{ino}"), ignore_errors=True)
+    try:
+        os.rmdir(BPFFS_PIN_ROOT)    # only when no other probe pins there
+    except OSError:
+        pass
 
 PROTO_NAMES = {"ICMP": 1, "IGMP": 2, "TCP": 6, "UDP": 17, "GRE": 47,
                "ESP": 50, "AH": 51, "ICMP6": 58, "IPV6-ICMP": 58,
@@ -287,15 +309,10 @@ class Lab:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ValueError, ProcessLookupError):
                     pass
+            ino = netns_inode(m.group(0))
             subprocess.run(["ip", "netns", "del", m.group(0)],
                            capture_output=True)
-            for suffix in ("a", "ra", "rb", "b"):
-                shutil.rmtree(os.path.join(BPFFS_PIN_ROOT, m.group(1) + suffix),
-                              ignore_errors=True)
-            try:
-                os.rmdir(BPFFS_PIN_ROOT)
-            except OSError:
-                pass
+            remove_probe_dirs(ino)
 
     def setup(self):
         self.reap_stale()
@@ -351,16 +368,13 @@ class Lab:
         for p in reversed(self.procs):
             if p.running() and p.wait(5) is None:
                 p.kill()
+        inodes = [netns_inode(self.ns[r]) for r in "ARB"]
         if self._up:
             for r in "ARB":
                 subprocess.run(["ip", "netns", "del", self.ns[r]],
                                capture_output=True)
-        for ifn in (self.if_a, self.if_ra, self.if_rb, self.if_b):
-            shutil.rmtree(os.path.join(BPFFS_PIN_ROOT, ifn), ignore_errors=True)
-        try:
-            os.rmdir(BPFFS_PIN_ROOT)    # only when no other probe pins there
-        except OSError:
-            pass
+        for ino in inodes:
+            remove_probe_dirs(ino)
         if os.environ.get("FLOWPROBE_KEEP") or \
                 (TAP.failed and self.keep_dir_on_failure):
             print(f"# lab files kept in {self.dir}", flush=True)
@@ -435,8 +449,10 @@ class Lab:
     def tx_dropped(self, role, ifname):
         return self.link(role, ifname)["stats64"]["tx"]["dropped"]
 
-    def pin_dir(self, ifname):
-        return os.path.join(BPFFS_PIN_ROOT, ifname)
+    def pin_dir(self, ifname, role="R"):
+        """Where a probe in role's namespace pins for ifname."""
+        return os.path.join(BPFFS_PIN_ROOT, f"net:{netns_inode(self.ns[role])}",
+                            ifname)
 
     def udp_rx_queue(self, role, port):
         """Bytes waiting in the receive queue of the UDP socket on port."""
@@ -608,9 +624,13 @@ class Flowprobe:
     ok_exit = (0,)
 
     def __init__(self, lab, ifaces, collectors, tap=False, active=60,
-                 inactive=15, xdp_mode=None, extra=()):
+                 inactive=15, xdp_mode=None, extra=(), ip_netns_exec=False):
         self.lab = lab
         self.ifaces = list(ifaces)
+        # ip_netns_exec: started as operators do, with `ip netns exec`
+        # (a private mount namespace with a new /sys); otherwise nsenter
+        # enters the network namespace only.
+        self.mount = ip_netns_exec
         self.argv = [FLOWPROBE_BIN, "run", "-i", ",".join(ifaces)]
         for c in collectors:
             self.argv += ["-c", c]
@@ -627,7 +647,7 @@ class Flowprobe:
         if not os.access(FLOWPROBE_BIN, os.X_OK):
             raise LabError(f"{FLOWPROBE_BIN} is missing: run make first")
         self.proc = self.lab.spawn("R", self.argv, name="flowprobe",
-                                   mount=False)
+                                   mount=self.mount)
         self.proc.teardown_signal = signal.SIGINT
         self.proc.wait_for(r"flowprobe: running", timeout)
 
@@ -635,7 +655,7 @@ class Flowprobe:
         """This instance's counters (bpffs is the host's: without -i,
         `flowprobe stats` would sum every lab's probe on the machine)."""
         argv = [FLOWPROBE_BIN, "stats", "-i", iface or self.ifaces[0]]
-        cp = self.lab.run("R", argv, mount=False, check=False, timeout=30)
+        cp = self.lab.run("R", argv, mount=self.mount, check=False, timeout=30)
         out = {}
         for line in cp.stdout.splitlines():
             parts = line.split()
@@ -654,7 +674,7 @@ class Flowprobe:
         """flowprobe detach with this probe's interfaces and collectors:
         exports what a pinned probe counted since its daemon stopped."""
         argv = [FLOWPROBE_BIN, "detach"] + self.argv[2:]
-        return self.lab.run("R", argv, mount=False, check=False,
+        return self.lab.run("R", argv, mount=self.mount, check=False,
                             timeout=timeout)
 
     def stderr(self):

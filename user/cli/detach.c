@@ -15,8 +15,9 @@ void detach_usage(FILE *out)
 	fprintf(out,
 "Usage: flowprobe detach -i IFACE[,IFACE...] [-c HOST:PORT]... [options]\n"
 "\n"
-"Remove the flowprobe left attached and pinned on the interfaces (under\n"
-PIN_ROOT "/IFACE/) by a 'flowprobe run' stopped with SIGTERM: take\n"
+"Remove the flowprobe left attached and pinned on the interfaces of this\n"
+"network namespace (under /sys/fs/bpf/flowprobe/net:<namespace inode>/IFACE/)\n"
+"by a 'flowprobe run' stopped with SIGTERM: take\n"
 "over its tables, detach the XDP program, export every flow it counted\n"
 "since its daemon's last export to the collectors (-c, --json), unpin.\n"
 "Give the interfaces the probe ran on, all of them, and the collectors to\n"

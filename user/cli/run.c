@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "daemon/dashboard.h"
+#include "datapath/pin_paths.h"
 #include "cli/exit_codes.h"
 #include "cli/export_options.h"
 #include "lib/capabilities.h"
@@ -104,9 +105,10 @@ static void run_usage(FILE *out, bool detach)
 "\n"
 "Stopping: on SIGTERM (systemctl stop/restart, an upgrade) every flow the\n"
 "daemon holds is exported (flowEndReason 4) and the XDP program stays attached\n"
-"and pinned under " PIN_ROOT "/IFACE/, still counting; the next\n"
-"'flowprobe run' on the same interfaces takes it over and exports what it\n"
-"counted meanwhile. On SIGINT (Ctrl-C) the program is detached and unpinned\n"
+"and pinned under /sys/fs/bpf/flowprobe/net:<network namespace inode>/IFACE/,\n"
+"still counting; the next 'flowprobe run' on the same interfaces in the same\n"
+"network namespace (started by 'ip netns exec' or not) takes it over and\n"
+"exports what it counted meanwhile. On SIGINT (Ctrl-C) the program is detached and unpinned\n"
 "after a last export. 'flowprobe detach -i IFACE' removes a pinned probe\n"
 "whose daemon is gone.\n"
 "\n"
@@ -389,6 +391,12 @@ static int run_or_detach(int argc, char **argv, bool detach)
 			dashboard_reopen(&st->dash);
 		}
 		live_tick(pl, false);
+	}
+	if (stop_keeps && !pin_paths_durable()) {
+		log_warn("stopping on SIGTERM, but the pins of this probe end with "
+			 "this process (see the warning at start): detaching after "
+			 "exporting every open flow, so nothing is counted unseen");
+		stop_keeps = 0;
 	}
 	pl->probe.keep_pinned = stop_keeps;
 	if (stop_keeps) {

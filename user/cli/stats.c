@@ -17,6 +17,7 @@
 #include "lib/daemon_stats.h"
 #include "flowprobe.h"
 #include "lib/log.h"
+#include "datapath/pin_paths.h"
 #include "datapath/probe.h"
 #include "cli/commands.h"
 
@@ -61,14 +62,18 @@ static __u32 value_size_of(int fd)
 
 static int find_instances(struct instance *inst, const char *only_iface)
 {
-	DIR *d = opendir(PIN_ROOT);
+	char dir[PIN_PATH_MAX];
+	DIR *d;
+
+	pin_paths_iface_dir(dir, "");
+	d = opendir(dir);
 	struct dirent *de;
 	int n = 0;
 
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) && n < MAX_INSTANCES) {
-		char path[512];
+		char path[PIN_PATH_MAX];
 		__u32 id, vsize = 0;
 		int fd, i;
 
@@ -76,7 +81,7 @@ static int find_instances(struct instance *inst, const char *only_iface)
 			continue;
 		if (only_iface && strcmp(de->d_name, only_iface) != 0)
 			continue;
-		snprintf(path, sizeof(path), PIN_ROOT "/%s/counters", de->d_name);
+		pin_paths_file(path, de->d_name, "counters");
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
@@ -110,11 +115,11 @@ static int print_instance(const struct instance *in, int ncpus)
 {
 	__u64 counters[CNT__MAX];
 	struct daemon_stats ds = {};
-	char path[512];
+	char path[PIN_PATH_MAX];
 	__u32 zero = 0;
 	int fd, err;
 
-	snprintf(path, sizeof(path), PIN_ROOT "/%s/counters", in->dir);
+	pin_paths_file(path, in->dir, "counters");
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -123,7 +128,7 @@ static int print_instance(const struct instance *in, int ncpus)
 	if (err)
 		return err;
 
-	snprintf(path, sizeof(path), PIN_ROOT "/%s/daemon_stats", in->dir);
+	pin_paths_file(path, in->dir, "daemon_stats");
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		if (value_size_of(fd) == sizeof(ds))
@@ -144,12 +149,13 @@ static void stats_usage(FILE *out)
 	fprintf(out,
 "Usage: flowprobe stats [-i IFACE]\n"
 "\n"
-"Print the counters of the flowprobe instances running on this host (or the\n"
-"one on IFACE), one 'name value' line each: packets seen, packets counted\n"
+"Print the counters of the flowprobe instances running in this network\n"
+"namespace (or the one on IFACE), one 'name value' line each: packets seen, packets counted\n"
 "into flows, every kind of parse failure, flows evicted early to the daemon\n"
 "and packets uncounted because a bucket and the eviction ring were full, and\n"
 "the daemon's export\n"
-"counters. Reads the maps pinned under " PIN_ROOT "/<iface>/.\n");
+"counters. Reads the maps pinned under\n"
+"/sys/fs/bpf/flowprobe/net:<this namespace's inode>/<iface>/.\n");
 }
 
 int cmd_stats(int argc, char **argv)
@@ -178,15 +184,18 @@ int cmd_stats(int argc, char **argv)
 		}
 	}
 	log_setup_libbpf(false);
-	probe_ensure_bpffs();
+	if (pin_paths_init() != 0)
+		return EXIT_RUNTIME;
 	n = find_instances(inst, iface);
 	if (n == 0) {
 		if (geteuid() != 0)
-			log_error("no running flowprobe found (reading " PIN_ROOT
-				  " needs root: try sudo)");
+			log_error("no running flowprobe found (reading %s needs root: "
+				  "try sudo)", pin_paths_shown_dir());
 		else
-			log_error("no running flowprobe found%s%s (nothing pinned under "
-				  PIN_ROOT ")", iface ? " on " : "", iface ? iface : "");
+			log_error("no running flowprobe found%s%s in this network "
+				  "namespace (nothing pinned under %s)",
+				  iface ? " on " : "", iface ? iface : "",
+				  pin_paths_shown_dir());
 		return EXIT_RUNTIME;
 	}
 	ncpus = libbpf_num_possible_cpus();

@@ -32,10 +32,10 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "datapath/probe.h"
+#include "datapath/pin_paths.h"
 #include "datapath/probe_pins.h"
 #include "datapath/kernel_version.h"
 
-#define BPFFS_ROOT "/sys/fs/bpf"
 #define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
 
 static bool has_effective_cap(const struct __user_cap_data_struct caps[2], int cap)
@@ -115,19 +115,6 @@ int probe_add_iface(struct probe *p, const char *name)
 	pi->link_fd = -1;
 	snprintf(pi->name, sizeof(pi->name), "%s", name);
 	pi->ifindex = ifindex;
-	return 0;
-}
-
-int probe_ensure_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs(BPFFS_ROOT, &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mkdir(BPFFS_ROOT, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700") != 0)
-		return -errno;
 	return 0;
 }
 
@@ -214,6 +201,9 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 
 	if (cfg->replay_clock || p->n_ifaces == 0)
 		return 0;
+	rc = pin_paths_init();
+	if (rc)
+		return rc;
 	for (int i = 0; i < p->n_ifaces; i++) {
 		rc = lock_iface(&p->ifaces[i]);
 		if (rc)
@@ -224,10 +214,11 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 		return rc;
 	if (!found) {
 		if (cfg->require_pins) {
-			log_error("no pinned flowprobe on %s%s (nothing under " PIN_ROOT
-				  "/%s): nothing to detach", p->ifaces[0].name,
+			log_error("no pinned flowprobe on %s%s in this network "
+				  "namespace (nothing under %s/%s): nothing to detach",
+				  p->ifaces[0].name,
 				  p->n_ifaces > 1 ? " and the others" : "",
-				  p->ifaces[0].name);
+				  pin_paths_shown_dir(), p->ifaces[0].name);
 			return -ENOENT;
 		}
 		return 0;
@@ -473,12 +464,11 @@ static int check_iface_free(const struct probe_iface *pi)
  */
 static int lock_iface(struct probe_iface *pi)
 {
-	char path[128], owner[32] = "";
+	char path[PIN_PATH_MAX], owner[32] = "";
 	ssize_t n;
 	int fd;
 
-	mkdir(LOCK_DIR, 0755);
-	snprintf(path, sizeof(path), LOCK_DIR "/%s.lock", pi->name);
+	pin_paths_lock(path, pi->name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		int err = -errno;
@@ -664,7 +654,7 @@ void probe_unpin_all(struct probe *p)
 		pins_remove(&p->ifaces[i]);
 		p->ifaces[i].pinned = false;
 	}
-	rmdir(PIN_ROOT); /* only succeeds when no other instance pins there */
+	pin_paths_rmdirs();
 }
 
 static void unlock_ifaces(struct probe *p)

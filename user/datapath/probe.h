@@ -15,8 +15,6 @@
 #include "lib/daemon_stats.h"
 
 #define MAX_IFACES 16
-#define PIN_ROOT "/sys/fs/bpf/flowprobe"
-#define LOCK_DIR "/run/flowprobe"
 #define PROBE_PROG_NAME "flowprobe_xdp"
 
 enum xdp_mode {
@@ -42,7 +40,7 @@ struct probe_iface {
 	unsigned int attach_flags; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
 	bool attached;
 	bool pinned;
-	int lock_fd;		   /* flock on LOCK_DIR/<name>.lock, or -1 */
+	int lock_fd;		   /* flock on its lock (pin_paths_lock), or -1 */
 	int link_fd;		   /* the XDP bpf_link, or -1 */
 };
 
@@ -103,8 +101,5 @@ int probe_swap_tables(struct probe *p, int *old_gen);
 int probe_read_counters(int counters_fd, int ncpus, __u64 out[CNT__MAX]);
 
 void probe_publish_daemon_stats(struct probe *p, const struct daemon_stats *ds);
-
-/* Makes sure bpffs is mounted at /sys/fs/bpf (mounting it if not). */
-int probe_ensure_bpffs(void);
 
 #endif /* PROBE_H */

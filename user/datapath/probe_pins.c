@@ -19,6 +19,7 @@
 #include "lib/daemon_stats.h"
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "datapath/pin_paths.h"
 #include "datapath/probe_pins.h"
 
 #ifndef FLOWPROBE_VERSION
@@ -31,12 +32,14 @@
 
 static void dir_of(char *buf, size_t len, const char *ifname)
 {
-	snprintf(buf, len, PIN_ROOT "/%s", ifname);
+	(void)len;
+	pin_paths_iface_dir(buf, ifname);
 }
 
 static void path_of(char *buf, size_t len, const char *ifname, const char *what)
 {
-	snprintf(buf, len, PIN_ROOT "/%s/%s", ifname, what);
+	(void)len;
+	pin_paths_file(buf, ifname, what);
 }
 
 /* bpffs refuses names with a dot ("flowprob.bss"): EPERM. */
@@ -91,7 +94,7 @@ uint64_t pins_layout_id(struct bpf_object *obj)
 
 static int read_info(const char *ifname, struct pin_info *info)
 {
-	char path[256];
+	char path[PIN_PATH_MAX];
 	__u32 zero = 0;
 	int fd, err = 0;
 
@@ -146,9 +149,9 @@ int pins_find(struct probe *p, bool *found)
 		if (err == -ENOENT)
 			continue;
 		if (err) {
-			log_error("cannot read the pinned probe of %s (" PIN_ROOT "/%s/"
-				  PIN_INFO ": %s): remove it with 'flowprobe detach -i %s'",
-				  ifname, ifname, strerror(-err), ifname);
+			log_error("cannot read the pinned probe of %s (%s/%s/" PIN_INFO
+				  ": %s): remove it with 'flowprobe detach -i %s'", ifname,
+				  pin_paths_shown_dir(), ifname, strerror(-err), ifname);
 			return err_runtime(err);
 		}
 		if (info.magic != PIN_INFO_MAGIC || info.layout_id != layout) {
@@ -156,10 +159,11 @@ int pins_find(struct probe *p, bool *found)
 				  "layout %016llx; this is " FLOWPROBE_VERSION ", layout "
 				  "%016llx) whose tables this version cannot read: export "
 				  "its counts with that version's 'flowprobe detach -i %s', "
-				  "or drop them with 'rm -r " PIN_ROOT "/%s'", ifname,
+				  "or drop them with 'rm -r %s/%s'", ifname,
 				  info.magic == PIN_INFO_MAGIC ? info.version : "?",
 				  (unsigned long long)info.layout_id,
-				  (unsigned long long)layout, ifname, ifname);
+				  (unsigned long long)layout, ifname, pin_paths_shown_dir(),
+				  ifname);
 			return -EBUSY;
 		}
 		if (!same_ifaces(p, &info)) {
@@ -185,7 +189,7 @@ int pins_find(struct probe *p, bool *found)
 
 int pins_open_map(const struct probe *p, const char *name)
 {
-	char path[256];
+	char path[PIN_PATH_MAX];
 	int fd;
 
 	path_of(path, sizeof(path), p->ifaces[0].name, name);
@@ -220,7 +224,7 @@ int pins_reuse_maps(struct probe *p)
 
 static int pin_fd(int fd, const char *ifname, const char *what)
 {
-	char path[256];
+	char path[PIN_PATH_MAX];
 
 	path_of(path, sizeof(path), ifname, what);
 	unlink(path); /* a takeover re-pins what is already there */
@@ -264,17 +268,14 @@ static int write_info(struct probe *p, int *fd_out)
 
 int pins_save(struct probe *p)
 {
-	char dir[256];
+	char dir[PIN_PATH_MAX];
 	struct bpf_map *m;
 	int info_fd = -1, err;
 
-	err = probe_ensure_bpffs();
-	if (err) {
-		log_error("bpffs is not mounted at /sys/fs/bpf and mounting it failed "
-			  "(%s): the probe cannot outlive this process", strerror(-err));
+	err = pin_paths_init();
+	if (err)
 		return err;
-	}
-	mkdir(PIN_ROOT, 0700);
+	pin_paths_mkdirs();
 	err = write_info(p, &info_fd);
 	if (err) {
 		log_error("cannot create the pin info map: %s", strerror(-err));
@@ -312,7 +313,7 @@ int pins_save(struct probe *p)
 
 int pins_open_link(const struct probe_iface *pi)
 {
-	char path[256];
+	char path[PIN_PATH_MAX];
 	int fd;
 
 	path_of(path, sizeof(path), pi->name, PIN_LINK);
@@ -322,7 +323,7 @@ int pins_open_link(const struct probe_iface *pi)
 
 void pins_remove(const struct probe_iface *pi)
 {
-	char dir[256], path[512];
+	char dir[PIN_PATH_MAX], path[PIN_PATH_MAX + 256];
 	struct dirent *de;
 	DIR *d;
 
