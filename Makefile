@@ -18,6 +18,10 @@
 # stripped, BTF kept) -> bpftool gen skeleton -> .skel.h included by the
 # daemon.
 
+VERSION    := 0.2.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
 CLANG      ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL    ?= bpftool
@@ -50,7 +54,12 @@ CFLAGS      ?= -O2 -g
 # -MMD -MP: each object's header dependencies, written by the compiler.
 DEPFLAGS    := -MMD -MP
 USER_INCS   := -Iinclude -Iuser -I$(OUT) -I/usr/include/plplot
-USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE
+# Where the binary looks is where `make install` puts things (lib/build_info.h).
+BUILD_DEFS  := -DFLOWPROBE_VERSION='"$(VERSION)"' \
+	-DFLOWPROBE_WEB_DIR='"$(PREFIX)/share/flowprobe/web"' \
+	-DFLOWPROBE_CONFIG='"$(SYSCONFDIR)/flowprobe/flowprobe.conf"'
+USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE \
+	$(BUILD_DEFS)
 USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
@@ -148,7 +157,7 @@ FUZZ_TEST_SECONDS := 3
 SANITIZE      := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS   := -O1 -g -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) \
-	-D_GNU_SOURCE $(SANITIZE)
+	-D_GNU_SOURCE $(BUILD_DEFS) $(SANITIZE)
 FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OUT)/%.o,$(LIB_SRCS))
@@ -262,9 +271,6 @@ clean:
 # files, the systemd unit and its /etc/default file (never overwritten if
 # present). Nothing is enabled or started. Chart.js is Debian's
 # libjs-chart.js, which the daemon finds in /usr/share/javascript.
-PREFIX     ?= /usr/local
-DESTDIR    ?=
-SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 WEBDIR     := $(PREFIX)/share/flowprobe/web
 install: all

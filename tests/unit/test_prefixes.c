@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "lib/log.h"
@@ -30,27 +32,42 @@ static bool match(const struct prefix_set *set, const char *text)
 	return prefix_set_match(set, 6, addr);
 }
 
-/* Parses list with stderr captured into err; returns the exit code. */
+/* stderr into a file between the two calls, then into err. */
+static FILE *captured;
+static int saved_stderr;
+
+static void capture_begin(void)
+{
+	captured = tmpfile();
+	assert_non_null(captured);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_true(dup2(fileno(captured), STDERR_FILENO) >= 0);
+}
+
+static void capture_end(char *err, size_t len)
+{
+	size_t n;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	rewind(captured);
+	n = fread(err, 1, len - 1, captured);
+	err[n] = '\0';
+	fclose(captured);
+}
+
+/* Parses list with stderr captured into err; returns the result. */
 static int parse_capture(struct prefix_set *set, const char *list, char *err,
 			 size_t len)
 {
-	FILE *tmp = tmpfile();
-	int saved, rc;
-	size_t n;
+	int rc;
 
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	capture_begin();
 	rc = prefix_set_parse(set, list, "--local");
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	rewind(tmp);
-	n = fread(err, 1, len - 1, tmp);
-	err[n] = '\0';
-	fclose(tmp);
+	capture_end(err, len);
 	return rc;
 }
 
@@ -187,14 +204,15 @@ static void test_bad_input(void **state)
 
 static void test_too_many(void **state)
 {
-	char list[PREFIX_SET_MAX * 16 + 32] = "", err[256];
-	struct prefix_set set;
+	static char list[PREFIX_SET_MAX * 20 + 32];
+	static struct prefix_set set;
+	char err[256];
 	size_t used = 0;
 
 	(void)state;
 	for (int i = 0; i <= PREFIX_SET_MAX; i++)
-		used += snprintf(list + used, sizeof(list) - used, "%s10.%d.0.0/16",
-				 i ? "," : "", i);
+		used += snprintf(list + used, sizeof(list) - used, "%s10.%d.%d.0/24",
+				 i ? "," : "", i >> 8, i & 255);
 	assert_int_equal(parse_capture(&set, list, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "more than"));
 	/* Exactly the maximum is fine. */
@@ -204,6 +222,135 @@ static void test_too_many(void **state)
 }
 
 /* Same leading bytes, different versions: never the same host. */
+/* The same answers as a plain scan of every prefix, longest wins. */
+static int find_by_scan(const struct prefix_set *set, uint8_t v, const uint8_t a[16])
+{
+	int best = -1;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prefix *p = &set->p[i];
+		unsigned int full = p->len / 8, rest = p->len % 8;
+
+		if (p->ip_version != v || memcmp(p->addr, a, full) ||
+		    (rest && ((a[full] ^ p->addr[full]) & (0xff << (8 - rest)))))
+			continue;
+		if (best < 0 || p->len > set->p[best].len)
+			best = (int)i;
+	}
+	return best;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* 10,000 customer prefixes from a file (/24s, /22s, /16s, IPv6 /48s and
+ * /56s, overlapping): every lookup agrees with a scan, and costs little. */
+static void test_ten_thousand_from_file(void **state)
+{
+	static struct prefix_set set;
+	char path[] = "/tmp/flowprobe-prefixes-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	uint64_t seed = 42, t0, t_index = 0, t_scan = 0;
+	int disagree = 0, found = 0;
+	const int lookups = 50000;
+	volatile int sink = 0;
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "# customers\n\n");
+	for (int i = 0; i < 10000; i++) {
+		switch (i % 5) {
+		case 0: fprintf(f, "10.%d.%d.0/24\n", (i >> 8) & 255, i & 255); break;
+		case 1: fprintf(f, "100.%d.%d.0/22  # a comment\n", (i >> 6) & 63, (i & 63) << 2); break;
+		case 2: fprintf(f, "172.%d.0.0/16\n", 16 + i % 16); break;
+		case 3: fprintf(f, "2001:db8:%x::/48\n", i); break;
+		default: fprintf(f, "2001:db8:%x:%x00::/56\n", i % 97, i & 255); break;
+		}
+	}
+	fclose(f);
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(prefix_set_parse_file(&set, path, "--local-file"), 0);
+	unlink(path);
+	assert_int_equal(set.n, 10000);
+
+	/* 0: timed lookups with the index; 1: timed scans; 2: both, compared. */
+	for (int pass = 0; pass < 3; pass++) {
+		seed = 42;
+		t0 = now_ns();
+		for (int i = 0; i < lookups; i++) {
+			uint8_t a[16], v;
+			const struct prefix *p;
+
+			/* A host inside a listed prefix, or (odd draws) one moved
+			 * away from it, which may or may not be inside another. */
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			p = &set.p[(seed >> 33) % set.n];
+			memcpy(a, p->addr, 16);
+			v = p->ip_version;
+			a[v == 4 ? 3 : 15] ^= (uint8_t)(seed >> 8);
+			if (seed & (1ull << 40))
+				a[1] ^= (uint8_t)(seed >> 16) | 1;
+			if (pass == 0) {
+				int got = prefix_set_find(&set, v, a);
+
+				found += got >= 0;
+				sink += got;
+			} else if (pass == 2) {
+				int got = prefix_set_find(&set, v, a), want = find_by_scan(&set, v, a);
+
+				/* Equal prefixes listed twice may give either index. */
+				if (got != want && (got < 0 || want < 0 ||
+						    set.p[got].len != set.p[want].len))
+					disagree++;
+			} else {
+				sink += find_by_scan(&set, v, a);
+			}
+		}
+		if (pass == 0)
+			t_index = now_ns() - t0;
+		else if (pass == 1)
+			t_scan = now_ns() - t0;
+	}
+	(void)sink;
+	assert_int_equal(disagree, 0);
+	assert_true(found > lookups / 10);
+	print_message("# 10,000 prefixes: %.0f ns a lookup with the index, %.0f ns "
+		      "scanning them all (%d of %d addresses matched)\n",
+		      (double)t_index / lookups, (double)t_scan / lookups, found, lookups);
+	/* Generous against noise; the scan is about 100 times slower. */
+	assert_true(t_index * 10 < t_scan);
+}
+
+static void test_file_errors(void **state)
+{
+	static struct prefix_set set;
+	char path[] = "/tmp/flowprobe-prefixes-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	fprintf(f, "10.0.0.0/8\n# fine\n10.1.0.0/33\n");
+	fclose(f);
+	prefix_set_default(&set);
+	capture_begin();
+	assert_int_equal(prefix_set_parse_file(&set, path, "--local-file"), -EINVAL);
+	capture_end(err, sizeof(err));
+	assert_non_null(strstr(err, ":3"));
+	assert_non_null(strstr(err, "10.1.0.0/33"));
+	/* Left as it was. */
+	assert_true(prefix_set_match(&set, 4, (const uint8_t[16]){ 192, 168, 1, 1 }));
+	assert_false(prefix_set_match(&set, 4, (const uint8_t[16]){ 8, 8, 8, 8 }));
+	unlink(path);
+	assert_int_equal(prefix_set_parse_file(&set, "/nonexistent/x", "--local-file"),
+			 -EINVAL);
+}
+
 static void test_versions_not_confused(void **state)
 {
 	struct prefix_set v4, v6, mapped;
@@ -238,6 +385,8 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_versions_not_confused),
+		cmocka_unit_test(test_ten_thousand_from_file),
+		cmocka_unit_test(test_file_errors),
 	};
 
 	return cmocka_run_group_tests_name("prefixes", tests, NULL, NULL);

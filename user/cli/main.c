@@ -5,12 +5,10 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "lib/build_info.h"
 #include "lib/log.h"
 #include "cli/commands.h"
 
-#ifndef FLOWPROBE_VERSION
-#define FLOWPROBE_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *out)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "lib/build_info.h"
 #include "daemon/dashboard.h"
 #include "daemon/event_log.h"
 #include "cli/export_options.h"
@@ -19,9 +20,6 @@ void dashboard_options_init(struct dashboard_options *o)
 {
 	*o = (struct dashboard_options){
 		.history_s = DEFAULT_HISTORY_S,
-		/* Someone at a terminal gets the dashboard without asking; a
-		 * service or a script asks with --http. */
-		.http_default = isatty(STDIN_FILENO),
 	};
 }
 
@@ -88,7 +86,7 @@ static const char *listen_addr(const struct dashboard_options *o)
 {
 	if (o->no_http)
 		return NULL;
-	return o->http ? o->http : o->http_default ? HTTP_DEFAULT_ADDR : NULL;
+	return o->http;
 }
 
 static struct http_config http_config(const struct dashboard_options *o)
@@ -110,17 +108,18 @@ void dashboard_options_usage(FILE *out)
 	fprintf(out,
 "Dashboard, JSON API, metrics, event log:\n"
 "      --http ADDR:PORT             serve the dashboard, /api/... and /metrics\n"
-"                                   (default when run from a terminal: %s;\n"
-"                                   otherwise off). Read-only. An address\n"
-"                                   other than loopback needs a token:\n"
+"                                   (off unless asked; e.g. %s).\n"
+"                                   Read-only. An address that cannot be\n"
+"                                   listened on is a warning, not a stop. An\n"
+"                                   address other than loopback needs a token:\n"
 "      --http-token-file FILE       first line: the token (16+ characters) every\n"
 "                                   request must carry: 'Authorization: Bearer\n"
 "                                   TOKEN' (Prometheus: authorization), or in a\n"
 "                                   browser open /?token=TOKEN once (it becomes\n"
 "                                   a cookie)\n"
-"      --no-http                    no web server, even from a terminal\n"
+"      --no-http                    no web server, even if the config file asks\n"
 "      --web-dir DIR                the dashboard's files (default: web/ next\n"
-"                                   to the binary, else /usr/share/flowprobe/web)\n"
+"                                   to the binary, else " FLOWPROBE_WEB_DIR ")\n"
 "      --history DURATION           what the dashboard remembers (1h; e.g. 90s,\n"
 "                                   15m, 2h): per-host series in 60 buckets,\n"
 "                                   %d hosts, %d recent flows, %d events; at\n"

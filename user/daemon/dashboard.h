@@ -17,7 +17,6 @@
 struct dashboard_options {
 	const char *http;	/* --http ADDR:PORT; NULL: default or none */
 	bool no_http;
-	bool http_default;	/* interactive: serve on HTTP_DEFAULT_ADDR */
 	const char *token_file;
 	const char *web_dir;
 	const char *events;	/* --events FILE */

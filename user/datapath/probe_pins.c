@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lib/build_info.h"
 #include "flowprobe.skel.h"
 #include "lib/daemon_stats.h"
 #include "lib/errors.h"
@@ -22,9 +23,6 @@
 #include "datapath/pin_paths.h"
 #include "datapath/probe_pins.h"
 
-#ifndef FLOWPROBE_VERSION
-#define FLOWPROBE_VERSION "0.1.0"
-#endif
 
 #define PIN_INFO "info"
 #define PIN_LINK "link"

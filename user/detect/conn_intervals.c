@@ -519,9 +519,7 @@ static void put_counters(json_t *obj, const struct conn_counts *c)
 
 static void format_prefix(char *buf, size_t len, const struct prefix *p)
 {
-	struct prefix_set one = { .n = 1, .p = { *p } };
-
-	prefix_set_format(&one, buf, len);
+	prefix_format(p, buf, len);
 }
 
 static uint64_t connections_of(const struct group *g)

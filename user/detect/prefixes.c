@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/log.h"
 #include "detect/prefixes.h"
@@ -100,6 +101,38 @@ static int parse_one(struct prefix *p, const char *s, size_t n,
 	return 0;
 }
 
+/* qsort_r order: version, length descending, address. */
+static int index_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct prefix *p = ctx, *x = &p[*(const uint16_t *)a],
+			     *y = &p[*(const uint16_t *)b];
+
+	if (x->ip_version != y->ip_version)
+		return x->ip_version - y->ip_version;
+	if (x->len != y->len)
+		return y->len - x->len;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static void build_index(struct prefix_set *set)
+{
+	set->nruns = 0;
+	for (size_t i = 0; i < set->n; i++)
+		set->order[i] = (uint16_t)i;
+	qsort_r(set->order, set->n, sizeof(set->order[0]), index_cmp, set->p);
+	for (size_t i = 0; i < set->n; i++) {
+		const struct prefix *p = &set->p[set->order[i]];
+		struct prefix_run *r = set->nruns ? &set->runs[set->nruns - 1] : NULL;
+
+		if (!r || r->ip_version != p->ip_version || r->len != p->len) {
+			r = &set->runs[set->nruns++];
+			*r = (struct prefix_run){ .ip_version = p->ip_version,
+						  .len = p->len, .start = (uint32_t)i };
+		}
+		r->count++;
+	}
+}
+
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t';
@@ -144,6 +177,62 @@ int prefix_set_parse(struct prefix_set *set, const char *list,
 			break;
 		s = end + 1;
 	}
+	build_index(&tmp);
+	*set = tmp;
+	return 0;
+}
+
+int prefix_set_parse_file(struct prefix_set *set, const char *path, const char *what)
+{
+	static struct prefix_set tmp; /* large: off the stack; main thread only */
+	char line[256];
+	unsigned int lineno = 0;
+	FILE *f = fopen(path, "r");
+	int err = 0;
+
+	if (!f) {
+		log_error("%s %s: cannot open: %s", what, path, strerror(errno));
+		return -EINVAL;
+	}
+	tmp = *set;
+	while (!err && fgets(line, sizeof(line), f)) {
+		char *b = line, *e;
+		char where[64];
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			log_error("%s %s:%u: line too long", what, path, lineno);
+			err = -EINVAL;
+			break;
+		}
+		line[strcspn(line, "#\r\n")] = '\0';
+		while (is_space(*b))
+			b++;
+		e = b + strlen(b);
+		while (e > b && is_space(e[-1]))
+			e--;
+		if (b == e)
+			continue;
+		if (tmp.n == PREFIX_SET_MAX) {
+			log_error("%s %s:%u: more than %d prefixes; merge some into "
+				  "shorter ones", what, path, lineno, PREFIX_SET_MAX);
+			err = -EINVAL;
+			break;
+		}
+		snprintf(where, sizeof(where), "%s %.30s:%u", what, path, lineno);
+		if (parse_one(&tmp.p[tmp.n], b, (size_t)(e - b), where))
+			err = -EINVAL;
+		else
+			tmp.n++;
+	}
+	if (!err && ferror(f)) {
+		log_error("%s %s: read error", what, path);
+		err = -EINVAL;
+	}
+	fclose(f);
+	if (err)
+		return err;
+	build_index(&tmp);
 	*set = tmp;
 	return 0;
 }
@@ -156,38 +245,57 @@ void prefix_set_default(struct prefix_set *set)
 	(void)err;
 }
 
-static bool prefix_match(const struct prefix *p, const uint8_t addr[16])
-{
-	unsigned int full = p->len / 8, rest = p->len % 8;
-
-	if (memcmp(p->addr, addr, full))
-		return false;
-	if (!rest)
-		return true;
-	return ((addr[full] ^ p->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
 bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
 		      const uint8_t addr[16])
 {
-	for (size_t i = 0; i < set->n; i++)
-		if (set->p[i].ip_version == ip_version &&
-		    prefix_match(&set->p[i], addr))
-			return true;
-	return false;
+	return prefix_set_find(set, ip_version, addr) >= 0;
+}
+
+/* The run's prefix equal to addr cut to the run's length, or -1. */
+static int search_run(const struct prefix_set *set, const struct prefix_run *r,
+		      const uint8_t addr[16])
+{
+	struct prefix key = { .ip_version = r->ip_version, .len = r->len };
+	uint32_t lo = r->start, hi = r->start + r->count;
+
+	memcpy(key.addr, addr, 16);
+	prefix_mask(&key);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(set->p[set->order[mid]].addr, key.addr, 16);
+
+		if (c == 0)
+			return set->order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
 int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
 		    const uint8_t addr[16])
 {
-	int best = -1;
+	/* Runs are longest first: the first hit is the longest match. */
+	for (size_t i = 0; i < set->nruns; i++) {
+		int at;
 
-	for (size_t i = 0; i < set->n; i++)
-		if (set->p[i].ip_version == ip_version &&
-		    prefix_match(&set->p[i], addr) &&
-		    (best < 0 || set->p[i].len > set->p[best].len))
-			best = (int)i;
-	return best;
+		if (set->runs[i].ip_version != ip_version)
+			continue;
+		at = search_run(set, &set->runs[i], addr);
+		if (at >= 0)
+			return at;
+	}
+	return -1;
+}
+
+void prefix_format(const struct prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->ip_version == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->len);
 }
 
 void prefix_set_format(const struct prefix_set *set, char *buf, size_t len)

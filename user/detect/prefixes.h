@@ -6,7 +6,11 @@
  * first 4) together with an IP version, and a prefix only ever matches
  * addresses of its own version, so an IPv4 prefix never matches an IPv6
  * address whose bytes happen to agree (or an IPv4-mapped one).
- * The set is a fixed array: parsing allocates nothing.
+ * The set is a fixed array: parsing allocates nothing, and a set can be
+ * copied by value. Lookups use an index built by every parse: one sorted
+ * run per (version, length), searched longest first by binary search, so
+ * a lookup costs a few binary searches (one per distinct length in use)
+ * whether the set holds ten prefixes or ten thousand.
  */
 #ifndef PREFIXES_H
 #define PREFIXES_H
@@ -15,9 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* About 20 bytes a prefix, in each copy (the options, the P2P hosts, the
+ * history): 16,384 prefixes cost about 1 MB in all. */
 #ifndef PREFIX_SET_MAX
-#define PREFIX_SET_MAX 64
+#define PREFIX_SET_MAX 16384
 #endif
+/* Distinct (version, length) pairs: /0../32 and /0../128. */
+#define PREFIX_SET_RUNS (33 + 129)
 
 /* Where an ISP's customers sit: RFC 1918, CGNAT (RFC 6598), ULA. */
 #define PREFIX_SET_DEFAULT \
@@ -29,9 +37,22 @@ struct prefix {
 	uint8_t addr[16];	/* host bits already cleared */
 };
 
+/* Prefixes of one version and length, at order[start .. start+count). */
+struct prefix_run {
+	uint8_t ip_version;
+	uint8_t len;
+	uint16_t pad;
+	uint32_t start, count;
+};
+
 struct prefix_set {
 	size_t n;
 	struct prefix p[PREFIX_SET_MAX];
+	/* The index: p's positions sorted by version, length (longest
+	 * first) and address; and the runs, in that order. */
+	uint16_t order[PREFIX_SET_MAX];
+	size_t nruns;
+	struct prefix_run runs[PREFIX_SET_RUNS];
 };
 
 /* Fills the set with PREFIX_SET_DEFAULT. */
@@ -47,6 +68,15 @@ void prefix_set_default(struct prefix_set *set);
 int prefix_set_parse(struct prefix_set *set, const char *list,
 		     const char *what);
 
+/*
+ * Reads prefixes from a file, one per line (blank lines and text after '#'
+ * ignored), for thousands of customer prefixes (`--local-file`). Returns
+ * 0, or -EINVAL after one log_error line naming the file and line; on
+ * error the set is left as it was. The file's prefixes are added to the
+ * set's (which may be empty).
+ */
+int prefix_set_parse_file(struct prefix_set *set, const char *path, const char *what);
+
 /* Whether addr (flow key layout) lies in one of the set's prefixes. */
 bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
 		      const uint8_t addr[16]);
@@ -57,6 +87,9 @@ bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
  */
 int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
 		    const uint8_t addr[16]);
+
+/* One prefix as text: "10.0.0.0/8". */
+void prefix_format(const struct prefix *p, char *buf, size_t len);
 
 /* Writes the set back as a list ("10.0.0.0/8,fc00::/7") for the log. */
 void prefix_set_format(const struct prefix_set *set, char *buf, size_t len);

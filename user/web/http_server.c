@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <microhttpd.h>
+#include "lib/build_info.h"
 #include "lib/capabilities.h"
 #include "web/http_api.h"
 #include "web/http_auth.h"
@@ -23,9 +24,6 @@
 #include "web/http_server.h"
 #include "lib/log.h"
 
-#ifndef FLOWPROBE_WEB_DIR
-#define FLOWPROBE_WEB_DIR "/usr/share/flowprobe/web"
-#endif
 /* Debian's libjs-chart.js: JavaScript libraries live once per system,
  * under /usr/share/javascript, not in each application (Debian policy). */
 #ifndef CHARTJS_PATH
@@ -462,11 +460,13 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 						  : ((struct sockaddr_in *)&ss)->sin_port);
 	rc = listen_on(&ss);
 	if (rc < 0 || start_unprivileged(s, flags, rc) != 0) {
-		log_error("--http %s: cannot listen (address in use or not on this "
-			  "host?): choose another with --http ADDR:PORT, or --no-http",
-			  cfg->listen);
+		/* The web page is optional; counting and export are not. */
+		log_warn("--http %s: cannot listen (%s): no dashboard or /metrics; "
+			 "counting and export go on. Free the port, or choose "
+			 "another with --http ADDR:PORT", cfg->listen,
+			 rc < 0 ? strerror(-rc) : "cannot start the server");
 		free(s);
-		return -EADDRNOTAVAIL;
+		return 0;
 	}
 	log_info("dashboard at http://%s/%s%s", cfg->listen,
 		 s->token[0] ? " (token required: " : "",

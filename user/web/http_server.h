@@ -4,8 +4,8 @@
  * dashboard's files, the JSON API and /metrics, all read-only (GET and
  * HEAD; anything else is 405). It binds to loopback unless told
  * otherwise; on any other address every request must carry the token of
- * --http-token-file (header "Authorization: Bearer TOKEN", or "?token="
- * for a browser), and the server refuses to start without one.
+ * --http-token-file (http_auth.h), and the server refuses to start
+ * without one.
  */
 #ifndef HTTP_SERVER_H
 #define HTTP_SERVER_H
@@ -27,8 +27,10 @@ struct http_server;
  * after one line saying what to change. */
 int http_config_check(const struct http_config *cfg);
 
-/* Starts serving: 0, -EINVAL (bad address or token) or -EADDRNOTAVAIL
- * (cannot listen), each after one log line; -ENOMEM. */
+/* Starts serving: 0, or -EINVAL (bad address or token) after one log
+ * line; -ENOMEM. An address that cannot be listened on (in use, not on
+ * this host) is one warning and 0 with *out NULL: the web page is
+ * optional, counting and export go on without it. */
 int http_server_start(struct http_server **out, const struct http_config *cfg,
 		      struct history *h);
 
