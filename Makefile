@@ -60,7 +60,7 @@ BUILD_DEFS  := -DFLOWPROBE_VERSION='"$(VERSION)"' \
 	-DFLOWPROBE_CONFIG='"$(SYSCONFDIR)/flowprobe/flowprobe.conf"'
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE \
 	$(BUILD_DEFS)
-USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm
+USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -linih -lpthread -lm
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # The test and benchmark programs include libc's headers for the target.

@@ -106,7 +106,14 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 					 &o->max_conns);
 		return true;
 	case EXPORT_OPT_LOCAL:
-		*rc = prefix_set_parse(&o->local, arg, "--local");
+	case EXPORT_OPT_LOCAL_FILE:
+		/* The first one given replaces the defaults; later ones add. */
+		if (!o->local_given)
+			o->local.n = 0;
+		o->local_given = true;
+		*rc = c == EXPORT_OPT_LOCAL ? prefix_set_add(&o->local, arg, "--local")
+					    : prefix_set_parse_file(&o->local, arg,
+								    "--local-file");
 		return true;
 	case EXPORT_OPT_P2P_PERIOD:
 		*rc = parse_ulong_option("--p2p-period", arg, 10, 86400,
@@ -183,6 +190,9 @@ void export_options_usage(FILE *out)
 "      --local PREFIX[,PREFIX...]   the customers' addresses, whose behaviour\n"
 "                                   is scored for peer-to-peer (default:\n"
 "                                   %s)\n"
+"      --local-file FILE            the same from a file, one prefix a line ('#'\n"
+"                                   comments), up to %d; --local and\n"
+"                                   --local-file add up, and replace the default\n"
 "      --p2p-period S               one P2P alarm per host per period (%lu)\n"
 "      --p2p-threshold N            score 1-100 that raises the alarm (%u)\n"
 "      --interval S                 connection counters every S seconds (%d):\n"
@@ -210,7 +220,8 @@ void export_options_usage(FILE *out)
 		DEFAULT_ACTIVE_TIMEOUT, DEFAULT_INACTIVE_TIMEOUT, NF9_DEFAULT_MAX_PAYLOAD,
 		MAX_FLOWS_TOTAL, MAX_FLOWS_MIN, sizeof(struct flow_entry),
 		probe_default_slots(libbpf_num_possible_cpus()), MAX_CONNS,
-		sizeof(struct conn_bucket) / CONN_WAYS, PREFIX_SET_DEFAULT, (unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
+		sizeof(struct conn_bucket) / CONN_WAYS, PREFIX_SET_DEFAULT, PREFIX_SET_MAX,
+		(unsigned long)P2P_DEFAULT_PERIOD_MS / 1000,
 		(unsigned)P2P_DEFAULT_THRESHOLD, CONN_INTERVAL_DEFAULT_S,
 		(unsigned)NF9_FIELD_RESET_VERDICT, NF9_DEFAULT_REFRESH_MS / 1000,
 		NF9_DEFAULT_REFRESH_PACKETS, END_GRACE_NS / NS_PER_SEC);

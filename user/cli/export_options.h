@@ -25,6 +25,7 @@ struct export_options {
 	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
 	unsigned long max_conns;	/* connection table entries */
 	struct prefix_set local;	/* where the customers are */
+	bool local_given;		/* --local or --local-file seen */
 	unsigned long p2p_period;	/* seconds */
 	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
 	struct curve_options curve;	/* utilisation against active flows */
@@ -46,6 +47,7 @@ enum {
 	EXPORT_OPT_MAX_PAYLOAD,
 	EXPORT_OPT_MAX_FLOWS,
 	EXPORT_OPT_LOCAL,
+	EXPORT_OPT_LOCAL_FILE,
 	EXPORT_OPT_P2P_PERIOD,
 	EXPORT_OPT_P2P_THRESHOLD,
 	EXPORT_OPT_MAX_CONNS,
@@ -68,6 +70,7 @@ enum {
 	{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },   \
 	{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },       \
 	{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },               \
+	{ "local-file", required_argument, NULL, EXPORT_OPT_LOCAL_FILE },     \
 	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \

@@ -21,7 +21,9 @@
 #include "daemon/dashboard.h"
 #include "datapath/pin_paths.h"
 #include "cli/exit_codes.h"
+#include "cli/config_file.h"
 #include "cli/export_options.h"
+#include "lib/build_info.h"
 #include "lib/capabilities.h"
 #include "lib/log.h"
 #include "lib/parse_number.h"
@@ -45,6 +47,7 @@ struct run_options {
 };
 
 struct run_state {
+	struct config_args args; /* the config file's words, then argv's */
 	struct run_options opt;
 	struct pipeline pl;
 	struct dashboard dash;
@@ -80,6 +83,13 @@ static void run_usage(FILE *out, bool detach)
 "Count every packet arriving on the interfaces into unidirectional flows with\n"
 "an XDP program, and export the flows as NetFlow v9 to each collector.\n"
 "\n"
+"Every option can also come from the configuration file, one 'name = value'\n"
+"a line with the long name and no dashes ('interface = eth0,eth1', 'tap =\n"
+"yes'); the command line wins, and replaces the file's collectors, interfaces\n"
+"and local prefixes when it gives any.\n"
+"      --config FILE                the configuration file (default: " FLOWPROBE_CONFIG ",\n"
+"                                   read when it exists)\n"
+"      --no-config                  read no configuration file\n"
 "  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable). XDP\n"
 "                                   sees arriving packets: give both sides of\n"
 "                                   a router to see both directions.\n"
@@ -138,6 +148,8 @@ enum {
 	OPT_TEST_CLOCK,
 	OPT_TEST_UPTIME,
 	OPT_EVICT_RING,
+	OPT_CONFIG,
+	OPT_NO_CONFIG,
 };
 
 static int parse_options(struct run_state *st, int argc, char **argv)
@@ -151,12 +163,21 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		{ "test-clock", required_argument, NULL, OPT_TEST_CLOCK },
 		{ "test-uptime", required_argument, NULL, OPT_TEST_UPTIME },
 		{ "evict-ring", required_argument, NULL, OPT_EVICT_RING },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "no-config", no_argument, NULL, OPT_NO_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct run_options *o = &st->opt;
 	int c, err, rc = EXIT_OK;
 
+	/* The configuration file's options first, the command line's after:
+	 * getopt keeps the last value, so the command line wins. The words
+	 * live as long as the run: options keep pointers into them. */
+	if (config_args_build(&st->args, argc, argv, longopts, FLOWPROBE_CONFIG))
+		return EXIT_USAGE;
+	argc = st->args.argc;
+	argv = st->args.argv;
 	export_options_init(&o->ex);
 	dashboard_options_init(&o->dash);
 	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
@@ -200,6 +221,9 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			rc = exit_code_of(parse_ulong_option("--evict-ring", optarg, 4,
 							     1048576, &o->evict_ring_kb));
 			break;
+		case OPT_CONFIG:
+		case OPT_NO_CONFIG:
+			break; /* read before: config_args_build */
 		case 'h':
 			run_usage(stdout, st->detach);
 			exit(EXIT_OK);
@@ -422,6 +446,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 cleanup:
 	dashboard_stop(&st->dash, pl);
 	pipeline_destroy(pl);
+	config_args_free(&st->args);
 	free(st);
 	return rc;
 }

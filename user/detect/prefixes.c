@@ -138,13 +138,19 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-int prefix_set_parse(struct prefix_set *set, const char *list,
-		     const char *what)
+/* The list's prefixes, after the set's own (replace: instead of them),
+ * into a copy; the set changes only when all of them parse. */
+static int add_list(struct prefix_set *set, const char *list, const char *what,
+		    bool replace)
 {
-	struct prefix_set tmp = { 0 };
+	static struct prefix_set tmp; /* large: off the stack; main thread only */
 	const char *s = list;
 	unsigned int pos = 0;
 
+	if (replace)
+		tmp.n = 0;
+	else
+		tmp = *set;
 	for (;;) {
 		const char *end = strchr(s, ',');
 		size_t n = end ? (size_t)(end - s) : strlen(s);
@@ -180,6 +186,16 @@ int prefix_set_parse(struct prefix_set *set, const char *list,
 	build_index(&tmp);
 	*set = tmp;
 	return 0;
+}
+
+int prefix_set_parse(struct prefix_set *set, const char *list, const char *what)
+{
+	return add_list(set, list, what, true);
+}
+
+int prefix_set_add(struct prefix_set *set, const char *list, const char *what)
+{
+	return add_list(set, list, what, false);
 }
 
 int prefix_set_parse_file(struct prefix_set *set, const char *path, const char *what)

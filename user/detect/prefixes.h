@@ -68,6 +68,9 @@ void prefix_set_default(struct prefix_set *set);
 int prefix_set_parse(struct prefix_set *set, const char *list,
 		     const char *what);
 
+/* The same, adding the list's prefixes to those the set holds. */
+int prefix_set_add(struct prefix_set *set, const char *list, const char *what);
+
 /*
  * Reads prefixes from a file, one per line (blank lines and text after '#'
  * ignored), for thousands of customer prefixes (`--local-file`). Returns
