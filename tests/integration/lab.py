@@ -631,7 +631,8 @@ class Flowprobe:
         # (a private mount namespace with a new /sys); otherwise nsenter
         # enters the network namespace only.
         self.mount = ip_netns_exec
-        self.argv = [FLOWPROBE_BIN, "run", "-i", ",".join(ifaces)]
+        # A configuration file on this machine must not change the tests.
+        self.argv = [FLOWPROBE_BIN, "run", "--no-config", "-i", ",".join(ifaces)]
         for c in collectors:
             self.argv += ["-c", c]
         self.argv += ["--active-timeout", str(active),
