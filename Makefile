@@ -60,7 +60,7 @@ BUILD_DEFS  := -DFLOWPROBE_VERSION='"$(VERSION)"' \
 	-DFLOWPROBE_CONFIG='"$(SYSCONFDIR)/flowprobe/flowprobe.conf"'
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE \
 	$(BUILD_DEFS)
-USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -linih -lpthread -lm
+USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -linih -lsystemd -lpthread -lm
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # The test and benchmark programs include libc's headers for the target.
@@ -267,22 +267,26 @@ clean:
 	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe
 
 # --- install -----------------------------------------------------------------
-# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the dashboard's
-# files, the systemd unit and its /etc/default file (never overwritten if
-# present). Nothing is enabled or started. Chart.js is Debian's
-# libjs-chart.js, which the daemon finds in /usr/share/javascript.
+# make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=...]: the
+# binary, the dashboard's files, the documentation, the systemd unit, the
+# logrotate file and the configuration file (never overwritten if present).
+# Nothing is enabled or started. Chart.js is Debian's libjs-chart.js, which
+# the daemon finds in /usr/share/javascript. The paths are the ones the
+# binary was built to look in (BUILD_DEFS above).
 UNITDIR    ?= /lib/systemd/system
 WEBDIR     := $(PREFIX)/share/flowprobe/web
+DOCDIR     := $(PREFIX)/share/doc/flowprobe
+CONFIG     := $(SYSCONFDIR)/flowprobe/flowprobe.conf
 install: all
 	install -D -m 0755 flowprobe $(DESTDIR)$(PREFIX)/sbin/flowprobe
-	install -D -m 0644 web/index.html $(DESTDIR)$(WEBDIR)/index.html
-	install -D -m 0644 web/app.js $(DESTDIR)$(WEBDIR)/app.js
-	install -D -m 0644 web/style.css $(DESTDIR)$(WEBDIR)/style.css
-	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@WEBDIR@|$(WEBDIR)|g' \
-		dist/flowprobe.service > $(OUT)/flowprobe.service
+	install -D -m 0644 -t $(DESTDIR)$(WEBDIR) web/index.html web/app.js web/style.css
+	install -D -m 0644 -t $(DESTDIR)$(DOCDIR) README.md
+	install -D -m 0644 -t $(DESTDIR)$(DOCDIR)/docs docs/*.md docs/*.png
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		-e 's|@CONFIG@|$(CONFIG)|g' dist/flowprobe.service > $(OUT)/flowprobe.service
 	install -D -m 0644 $(OUT)/flowprobe.service $(DESTDIR)$(UNITDIR)/flowprobe.service
-	[ -e $(DESTDIR)$(SYSCONFDIR)/default/flowprobe ] || \
-		install -D -m 0644 dist/flowprobe.default $(DESTDIR)$(SYSCONFDIR)/default/flowprobe
+	install -D -m 0644 dist/flowprobe.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/flowprobe
+	[ -e $(DESTDIR)$(CONFIG) ] || install -D -m 0640 dist/flowprobe.conf $(DESTDIR)$(CONFIG)
 
 # Keep intermediate BPF objects: the tests load them directly.
 .SECONDARY:

@@ -52,6 +52,24 @@ BPFFS_PIN_ROOT = "/sys/fs/bpf/flowprobe"
 LOCK_ROOT = "/run/flowprobe"
 
 
+def service_capabilities():
+    """The capabilities dist/flowprobe.service grants (its bounding set):
+    the tests run every probe with exactly these, so a probe that needs
+    another one fails here before it fails under systemd."""
+    with open(os.path.join(ROOT, "dist", "flowprobe.service")) as f:
+        for line in f:
+            if line.startswith("CapabilityBoundingSet="):
+                return [c.lower().removeprefix("cap_")
+                        for c in line.split("=", 1)[1].split()]
+    raise LabError("dist/flowprobe.service has no CapabilityBoundingSet=")
+
+
+def with_service_capabilities(argv):
+    """argv run by root with the service's capabilities and no others."""
+    keep = ",".join("+" + c for c in service_capabilities())
+    return ["setpriv", f"--bounding-set=-all,{keep}", "--inh-caps=-all", "--"] + argv
+
+
 def netns_inode(name):
     """The inode that names a network namespace (what flowprobe keys its
     pins and locks by), or None once it is gone."""
@@ -647,7 +665,7 @@ class Flowprobe:
     def start(self, timeout=30):
         if not os.access(FLOWPROBE_BIN, os.X_OK):
             raise LabError(f"{FLOWPROBE_BIN} is missing: run make first")
-        self.proc = self.lab.spawn("R", self.argv, name="flowprobe",
+        self.proc = self.lab.spawn("R", self.caps(self.argv), name="flowprobe",
                                    mount=self.mount)
         self.proc.teardown_signal = signal.SIGINT
         self.proc.wait_for(r"flowprobe: running", timeout)
@@ -656,7 +674,8 @@ class Flowprobe:
         """This instance's counters (bpffs is the host's: without -i,
         `flowprobe stats` would sum every lab's probe on the machine)."""
         argv = [FLOWPROBE_BIN, "stats", "-i", iface or self.ifaces[0]]
-        cp = self.lab.run("R", argv, mount=self.mount, check=False, timeout=30)
+        cp = self.lab.run("R", self.caps(argv), mount=self.mount, check=False,
+                          timeout=30)
         out = {}
         for line in cp.stdout.splitlines():
             parts = line.split()
@@ -675,8 +694,15 @@ class Flowprobe:
         """flowprobe detach with this probe's interfaces and collectors:
         exports what a pinned probe counted since its daemon stopped."""
         argv = [FLOWPROBE_BIN, "detach"] + self.argv[2:]
-        return self.lab.run("R", argv, mount=self.mount, check=False,
+        return self.lab.run("R", self.caps(argv), mount=self.mount, check=False,
                             timeout=timeout)
+
+    def caps(self, argv):
+        """The service's capabilities, except under `ip netns exec`: there
+        the daemon reaches the host's bpffs through its parent's
+        /proc/PID/root, which takes the privileges of a root shell (a
+        service in a namespace uses NetworkNamespacePath= instead)."""
+        return argv if self.mount else with_service_capabilities(argv)
 
     def stderr(self):
         return self.proc.stderr() if self.proc else ""

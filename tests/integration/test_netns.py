@@ -114,6 +114,12 @@ class TwinNamespaces:
             for p, s in zip(self.p, self.s):
                 self.sh("ip", "netns", "add", p)
                 self.sh("ip", "netns", "add", s)
+                # No IPv6 chatter (router solicitations, DAD) on the new
+                # links: only the packets the test sends are counted.
+                for ns in (p, s):
+                    for scope in ("all", "default"):
+                        self.sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                                f"net.ipv6.conf.{scope}.disable_ipv6=1")
                 self.sh("ip", "-n", p, "link", "add", "vb", "type", "veth", "peer",
                         "name", "va", "netns", s)
                 self.sh("ip", "-n", p, "addr", "add", "10.77.0.2/24", "dev", "vb")

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <systemd/sd-daemon.h>
 #include "daemon/dashboard.h"
 #include "datapath/pin_paths.h"
 #include "cli/exit_codes.h"
@@ -331,6 +332,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	struct probe_config pc = {};
 	struct pipeline *pl;
 	uint64_t next, interval_ns;
+	bool watchdog;
 	int rc;
 
 	if (!st)
@@ -396,6 +398,10 @@ static int run_or_detach(int argc, char **argv, bool detach)
 		stop_requested = 1;
 	else
 		print_ready(st);
+	/* systemd (Type=notify): ready once attached and pinned. */
+	sd_notifyf(0, "READY=1\nSTATUS=counting on %d interface%s", pl->probe.n_ifaces,
+		   pl->probe.n_ifaces == 1 ? "" : "s");
+	watchdog = sd_watchdog_enabled(0, NULL) > 0;
 
 	/* Drains on the edges of the curve's bins (a whole number of drains
 	 * per bin) put every drained entry in one bin: exact bytes. */
@@ -415,6 +421,9 @@ static int run_or_detach(int argc, char **argv, bool detach)
 			dashboard_reopen(&st->dash);
 		}
 		live_tick(pl, false);
+		/* Every drain: a loop stuck for WatchdogSec gets restarted. */
+		if (watchdog)
+			sd_notify(0, "WATCHDOG=1");
 	}
 	if (stop_keeps && !pin_paths_durable()) {
 		log_warn("stopping on SIGTERM, but the pins of this probe end with "
@@ -422,6 +431,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 			 "exporting every open flow, so nothing is counted unseen");
 		stop_keeps = 0;
 	}
+	sd_notify(0, "STOPPING=1");
 	pl->probe.keep_pinned = stop_keeps;
 	if (stop_keeps) {
 		log_info("stopping on SIGTERM: exporting every open flow; the probe "
