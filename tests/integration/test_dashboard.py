@@ -99,7 +99,9 @@ def names_of(header, macro):
         text = f.read()
     if macro == "counters":
         return re.findall(r'X\(CNT_\w+, "(\w+)"', text)
-    return re.findall(r"^\s*X\((\w+),", text, re.M)
+    # X(name, type, unit, ...): microseconds are served in seconds.
+    return [n + ("_seconds" if unit == "us" else "") for n, unit in
+            re.findall(r"^\s*X\((\w+), \w+, (\w+),", text, re.M)]
 
 
 def refuse_without_token():
@@ -201,10 +203,20 @@ def metrics_checks(lab):
     m = re.search(r'^flowprobe_resets_total\{verdict="forged"\} (\d+)', text, re.M)
     L.ok(m and int(m.group(1)) >= 1, "/metrics counts forged resets",
          L.tail(text, 20))
-    rho = re.findall(r'^flowprobe_utilisation\{interface="(\S+)"\} (\S+)', text, re.M)
+    rho = re.findall(r'^flowprobe_utilisation_ratio\{interface="(\S+)"\} (\S+)', text, re.M)
     n = re.findall(r'^flowprobe_active_flows\{interface="(\S+)"\} (\S+)', text, re.M)
     L.ok({i for i, _ in rho} == {i for i, _ in n} == {lab.if_ra, lab.if_rb},
          "/metrics has rho and N for each interface", f"{rho} {n}")
+    pk = dict(re.findall(r'^flowprobe_interface_packets_total\{interface="(\S+)"\} (\d+)',
+                         text, re.M))
+    flow_packets = re.search(r"^flowprobe_flow_packets_total (\d+)", text, re.M)
+    L.ok(set(pk) == {lab.if_ra, lab.if_rb} and all(int(v) > 0 for v in pk.values()) and
+         re.search(r'^flowprobe_build_info\{version="[\w.]+"\} 1$', text, re.M) and
+         re.search(r"^flowprobe_daemon_drain_time_max_seconds 0\.\d+", text, re.M) and
+         re.search(r"^# TYPE flowprobe_daemon_took_over gauge", text, re.M),
+         "/metrics: packets per interface, build info, drain times in seconds, "
+         "the takeover flag a gauge",
+         f"{pk} (flow_packets_total {flow_packets and flow_packets.group(1)})")
 
 
 def events_rotation(lab, probe, path):

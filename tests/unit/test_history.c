@@ -315,8 +315,12 @@ static void metrics_every_counter(void **state)
 	ds.v[DS_resets_suspect] = 2;
 	ds.v[DS_table_slots] = 1000;
 	ds.v[DS_table_entries_last_drain] = 250;
+	ds.v[DS_drain_time_max] = 1234; /* microseconds */
 	history_set_iface(h, 2, "eth0");
 	history_set_counters(h, counters, &ds, T0);
+	history_set_iface_traffic(h, 2, 777, 88888);
+	history_set_collectors(h, (struct history_collector[]){
+		{ "192.0.2.10:2055", 40, 0, 0 }, { "[2001:db8::5]:2055", 38, 2, 1 } }, 2);
 	history_add_event_line(h, curve, strlen(curve), T0);
 	history_metrics(h, &m);
 	assert_int_equal(metrics_write(f, &m), 0);
@@ -326,11 +330,13 @@ static void metrics_every_counter(void **state)
 	assert_non_null(strstr(buf, name));
 	FLOWPROBE_COUNTERS(CHECK_COUNTER)
 #undef CHECK_COUNTER
-#define CHECK_DS(dname, type, text)                                            \
-	snprintf(name, sizeof(name), "# HELP flowprobe_daemon_%s", #dname);   \
+#define CHECK_DS(dname, type, unit, text)                                      \
+	snprintf(name, sizeof(name), "# HELP flowprobe_daemon_%s%s", #dname,  \
+		 DAEMON_STAT_SUFFIX(unit));                                    \
 	assert_non_null(strstr(buf, name));                                    \
-	snprintf(name, sizeof(name), "# TYPE flowprobe_daemon_%s%s " #type "\n", \
-		 #dname, strcmp(#type, "counter") ? "" : "_total");            \
+	snprintf(name, sizeof(name), "# TYPE flowprobe_daemon_%s%s%s " #type "\n", \
+		 #dname, DAEMON_STAT_SUFFIX(unit),                             \
+		 strcmp(#type, "counter") ? "" : "_total");                    \
 	assert_non_null(strstr(buf, name));
 	DAEMON_STATS(CHECK_DS)
 #undef CHECK_DS
@@ -339,8 +345,16 @@ static void metrics_every_counter(void **state)
 	assert_non_null(strstr(buf, "flowprobe_resets_total{verdict=\"genuine\"} 5\n"));
 	assert_non_null(strstr(buf, "flowprobe_table_fill_ratio 0.25\n"));
 	assert_non_null(strstr(buf, "flowprobe_daemon_table_slots 1000\n"));
-	assert_non_null(strstr(buf, "flowprobe_utilisation{interface=\"eth0\"} 0.5\n"));
+	assert_non_null(strstr(buf, "flowprobe_utilisation_ratio{interface=\"eth0\"} 0.5\n"));
 	assert_non_null(strstr(buf, "flowprobe_active_flows{interface=\"eth0\"} 12\n"));
+	assert_non_null(strstr(buf, "flowprobe_interface_packets_total{interface=\"eth0\"} 777\n"));
+	assert_non_null(strstr(buf, "flowprobe_interface_bytes_total{interface=\"eth0\"} 88888\n"));
+	assert_non_null(strstr(buf, "flowprobe_collector_errors_total"
+				    "{collector=\"[2001:db8::5]:2055\"} 2\n"));
+	assert_non_null(strstr(buf, "flowprobe_collector_packets_sent_total"
+				    "{collector=\"192.0.2.10:2055\"} 40\n"));
+	assert_non_null(strstr(buf, "\nflowprobe_daemon_drain_time_max_seconds 0.001234\n"));
+	assert_non_null(strstr(buf, "\nflowprobe_build_info{version=\""));
 	free(buf);
 	history_free(h);
 }

@@ -27,7 +27,7 @@
 static const char *const counter_names[CNT__MAX] = {
 	FLOWPROBE_COUNTERS(COUNTER_NAME)
 };
-#define DAEMON_STAT_NAME(name, type, help) [DS_##name] = #name,
+#define DAEMON_STAT_NAME(name, type, unit, help) [DS_##name] = #name,
 static const char *const daemon_stat_names[DS__MAX] = {
 	DAEMON_STATS(DAEMON_STAT_NAME)
 };

@@ -82,7 +82,15 @@ static void on_drained(void *ctx, const struct flow_key *key,
 {
 	struct pipeline *pl = ctx;
 
-	curve_observe(pl->curve, key, val);
+	for (int i = 0; i < pl->probe.n_ifaces; i++) {
+		if (pl->probe.ifaces[i].ifindex != (int)key->ifindex)
+			continue;
+		pl->traffic[i].packets += val->packets;
+		pl->traffic[i].bytes += val->bytes;
+		break;
+	}
+	if (pl->curve)
+		curve_observe(pl->curve, key, val);
 }
 
 /* The curve of each attached interface, or of the whole capture. */
@@ -170,8 +178,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
 	if (rc)
 		return rc;
-	if (pl->curve)
-		drainer_set_observer(pl->drainer, on_drained, pl);
+	drainer_set_observer(pl->drainer, on_drained, pl);
 	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
 	if (events) {
 		pl->events = events_reader_new(bpf_map__fd(events), on_event, pl);
@@ -278,6 +285,23 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 	return curve_bin_ns(pl->curve);
 }
 
+static void feed_collectors(struct pipeline *pl)
+{
+	struct history_collector hc[HISTORY_COLLECTORS];
+	int n = pl->exporter.n_collectors < HISTORY_COLLECTORS ?
+		pl->exporter.n_collectors : HISTORY_COLLECTORS;
+
+	for (int i = 0; i < n; i++) {
+		const struct collector *c = &pl->exporter.collectors[i];
+
+		snprintf(hc[i].name, sizeof(hc[i].name), "%s", c->spec);
+		hc[i].sent = c->packets_sent;
+		hc[i].errors = c->send_errors + c->queue_drops;
+		hc[i].queued = c->queue_len;
+	}
+	history_set_collectors(pl->history, hc, n);
+}
+
 /* Once a tick, what the dashboard shows besides flows and events. */
 static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 {
@@ -289,6 +313,10 @@ static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
 	history_set_p2p(pl->history, r, n);
 	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
+	for (int i = 0; i < pl->probe.n_ifaces; i++)
+		history_set_iface_traffic(pl->history, pl->probe.ifaces[i].ifindex,
+					  pl->traffic[i].packets, pl->traffic[i].bytes);
+	feed_collectors(pl);
 }
 
 void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,

@@ -43,6 +43,10 @@ struct pipeline {
 	__u64 counters[CNT__MAX];
 	struct flood_report flood; /* full tables, in the log */
 	struct curve *curve;	/* utilisation samples, or NULL */
+	/* Packets and bytes counted into flows, by the interface they arrived
+	 * on (the probe's interfaces, in its order): /metrics' per-interface
+	 * series. From the drained entries, so exact like the flows. */
+	struct { uint64_t packets, bytes; } traffic[MAX_IFACES];
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */

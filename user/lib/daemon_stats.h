@@ -4,9 +4,11 @@
  * include/flowprobe.h). The daemon keeps these in a one-entry BPF array it
  * pins next to the datapath's counters, so `flowprobe stats` reads both the
  * same way, from bpffs, without talking to the daemon.
- * X(name, type, help) — the name is what `flowprobe stats` prints; the
- * type is the Prometheus one: counter (monotonic, /metrics adds _total) or
- * gauge (goes up and down).
+ * X(name, type, unit, help) — the name is what `flowprobe stats` prints;
+ * the type is the Prometheus one: counter (monotonic, /metrics adds
+ * _total) or gauge (goes up and down); the unit is the value's: one (a
+ * count) or us (microseconds, which /metrics gives in seconds, the base
+ * unit, with the suffix _seconds).
  */
 #ifndef DAEMON_STATS_H
 #define DAEMON_STATS_H
@@ -14,40 +16,48 @@
 #include <stdint.h>
 
 #define DAEMON_STATS(X)                                                        \
-	X(drains, counter, "table swaps and drains done")                              \
-	X(drained_entries, counter, "flow table entries read by the drains")       \
-	X(table_slots, gauge, "flow table slots per generation, all CPUs")          \
-	X(table_entries_last_drain, gauge, "entries the last drain read: the table's fill") \
-	X(evicted_records, counter, "evicted flows read from the eviction ring")       \
-	X(flows_in_cache, gauge, "flows the daemon holds, waiting for a timeout")    \
-	X(flows_exported, counter, "flow records exported")                            \
-	X(flows_exported_forced, counter, "of those, exported at shutdown")            \
-	X(flows_lack_of_resources, counter, "flows exported early: cache full")        \
-	X(export_packets, counter, "NetFlow packets sent, all collectors")             \
-	X(export_errors, counter, "NetFlow packets lost: refused by a collector's socket or dropped from its full queue") \
-	X(export_queued, gauge, "NetFlow packets waiting for a slow collector now")  \
-	X(export_queue_drops, counter, "of export_errors, dropped from a full queue (bound 64 a collector)") \
-	X(drain_time_last, gauge, "microseconds the last drain took (swap, read, delete)")  \
-	X(drain_time_max, gauge, "microseconds the slowest drain took")               \
-	X(drain_errors, counter, "drains that failed (see the log)")                   \
-	X(bt_events, counter, "BitTorrent recognitions reported by the datapath")      \
-	X(p2p_alarms, counter, "P2P host alarms raised (one per host per period)")    \
-	X(resets_decided, counter, "TCP resets judged (every RST seen)")              \
-	X(resets_forged, counter, "of those, forged")                                  \
-	X(resets_suspect, counter, "of those, suspect")                                \
-	X(bt_blocked, counter, "BitTorrent connections blocked by forged or suspect resets") \
-	X(conn_slots, gauge, "connection table ways")                                \
-	X(conn_entries, gauge, "connections in the table at the last interval's read") \
-	X(conns_open, gauge, "of those, open (established, not reset, not idle)")  \
-	X(intervals, counter, "interval reports written")                              \
-	X(took_over, counter, "1: this daemon took over a pinned probe (datapath counters carry its history)")
+	X(drains, counter, one, "table swaps and drains done")                              \
+	X(drained_entries, counter, one, "flow table entries read by the drains")       \
+	X(table_slots, gauge, one, "flow table slots per generation, all CPUs")          \
+	X(table_entries_last_drain, gauge, one, "entries the last drain read: the table's fill") \
+	X(evicted_records, counter, one, "evicted flows read from the eviction ring")       \
+	X(flows_in_cache, gauge, one, "flows the daemon holds, waiting for a timeout")    \
+	X(flows_exported, counter, one, "flow records exported")                            \
+	X(flows_exported_forced, counter, one, "of those, exported at shutdown")            \
+	X(flows_lack_of_resources, counter, one, "flows exported early: cache full")        \
+	X(export_packets, counter, one, "NetFlow packets sent, all collectors")             \
+	X(export_errors, counter, one, "NetFlow packets lost: refused by a collector's socket or dropped from its full queue") \
+	X(export_queued, gauge, one, "NetFlow packets waiting for a slow collector now")  \
+	X(export_queue_drops, counter, one, "of export_errors, dropped from a full queue (bound 64 a collector)") \
+	X(drain_time_last, gauge, us, "how long the last drain took (swap, read, delete)")  \
+	X(drain_time_max, gauge, us, "how long the slowest drain took")               \
+	X(drain_errors, counter, one, "drains that failed (see the log)")                   \
+	X(bt_events, counter, one, "BitTorrent recognitions reported by the datapath")      \
+	X(p2p_alarms, counter, one, "P2P host alarms raised (one per host per period)")    \
+	X(resets_decided, counter, one, "TCP resets judged (every RST seen)")              \
+	X(resets_forged, counter, one, "of those, forged")                                  \
+	X(resets_suspect, counter, one, "of those, suspect")                                \
+	X(bt_blocked, counter, one, "BitTorrent connections blocked by forged or suspect resets") \
+	X(conn_slots, gauge, one, "connection table ways")                                \
+	X(conn_entries, gauge, one, "connections in the table at the last interval's read") \
+	X(conns_open, gauge, one, "of those, open (established, not reset, not idle)")  \
+	X(intervals, counter, one, "interval reports written")                              \
+	X(took_over, gauge, one, "1: this daemon took over a pinned probe (datapath counters carry its history)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */
 #define DAEMON_STAT_MONOTONIC(type) DAEMON_STAT_MONOTONIC_##type
 #define DAEMON_STAT_MONOTONIC_counter 1
 #define DAEMON_STAT_MONOTONIC_gauge 0
 
-#define DAEMON_STAT_ENUM(name, type, help) DS_##name,
+/* The unit's suffix and scale in /metrics. */
+#define DAEMON_STAT_SUFFIX(unit) DAEMON_STAT_SUFFIX_##unit
+#define DAEMON_STAT_SUFFIX_one ""
+#define DAEMON_STAT_SUFFIX_us "_seconds"
+#define DAEMON_STAT_SCALE(unit) DAEMON_STAT_SCALE_##unit
+#define DAEMON_STAT_SCALE_one 1.0
+#define DAEMON_STAT_SCALE_us 1e-6
+
+#define DAEMON_STAT_ENUM(name, type, unit, help) DS_##name,
 enum daemon_stat {
 	DAEMON_STATS(DAEMON_STAT_ENUM)
 	DS__MAX,

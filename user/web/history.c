@@ -93,6 +93,8 @@ struct history {
 	uint64_t counters[CNT__MAX];
 	struct daemon_stats ds;
 	struct history_iface_gauge iface[HISTORY_IFACES];
+	size_t n_collectors;
+	struct history_collector collector[HISTORY_COLLECTORS];
 	size_t n_ifaces;
 };
 
@@ -519,6 +521,28 @@ void history_set_iface(struct history *h, int ifindex, const char *name)
 	pthread_mutex_unlock(&h->lock);
 }
 
+void history_set_iface_traffic(struct history *h, int ifindex, uint64_t packets,
+			       uint64_t bytes)
+{
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->n_ifaces; i++) {
+		if (h->iface[i].ifindex != ifindex)
+			continue;
+		h->iface[i].packets = packets;
+		h->iface[i].bytes = bytes;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void history_set_collectors(struct history *h, const struct history_collector *c,
+			    size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	h->n_collectors = n < HISTORY_COLLECTORS ? n : HISTORY_COLLECTORS;
+	memcpy(h->collector, c, h->n_collectors * sizeof(*c));
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* --- views (HTTP thread, under the lock) -------------------------------- */
 
 static json_t *addr_json(uint8_t ipv, const uint8_t addr[16])
@@ -885,7 +909,7 @@ json_t *history_stats_json(struct history *h)
 	json_object_set_new(cnt, name, json_integer((json_int_t)h->counters[id]));
 	FLOWPROBE_COUNTERS(COUNTER_JSON)
 #undef COUNTER_JSON
-#define DS_JSON(name, type, help) \
+#define DS_JSON(name, type, unit, help) \
 	json_object_set_new(ds, #name, json_integer((json_int_t)h->ds.v[DS_##name]));
 	DAEMON_STATS(DS_JSON)
 #undef DS_JSON
@@ -916,5 +940,7 @@ void history_metrics(struct history *h, struct history_metrics *out)
 	out->events = h->n_events;
 	out->n_ifaces = h->n_ifaces;
 	memcpy(out->iface, h->iface, sizeof(out->iface));
+	out->n_collectors = h->n_collectors;
+	memcpy(out->collector, h->collector, sizeof(out->collector));
 	pthread_mutex_unlock(&h->lock);
 }

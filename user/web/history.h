@@ -92,6 +92,16 @@ struct history_iface_gauge {
 	bool have;		/* a curve sample was seen */
 	double utilisation;	/* ρ of the last sample */
 	double active_flows;	/* N of the last sample */
+	uint64_t packets, bytes; /* counted into flows, arriving here */
+};
+
+/* One collector's export, for /metrics. */
+#define HISTORY_COLLECTORS	8
+struct history_collector {
+	char name[64];		/* as given: "192.0.2.10:2055" */
+	uint64_t sent;		/* export packets sent */
+	uint64_t errors;	/* refused by the socket or dropped from the queue */
+	uint64_t queued;	/* waiting now */
 };
 struct history_metrics {
 	uint64_t counters[CNT__MAX];
@@ -102,7 +112,16 @@ struct history_metrics {
 	uint64_t events;	/* event lines kept */
 	size_t n_ifaces;
 	struct history_iface_gauge iface[HISTORY_IFACES];
+	size_t n_collectors;
+	struct history_collector collector[HISTORY_COLLECTORS];
 };
 void history_metrics(struct history *h, struct history_metrics *out);
+
+/* What the pipeline counted per interface (flows' packets and bytes by
+ * the interface they arrived on) and per collector, once a tick. */
+void history_set_iface_traffic(struct history *h, int ifindex, uint64_t packets,
+			       uint64_t bytes);
+void history_set_collectors(struct history *h, const struct history_collector *c,
+			    size_t n);
 
 #endif /* HISTORY_H */

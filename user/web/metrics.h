@@ -14,4 +14,8 @@
 /* Writes the whole exposition to out; 0, or -1 when writing failed. */
 int metrics_write(FILE *out, const struct history_metrics *m);
 
+/* docs/metrics.md: every metric's name, type, labels and meaning, from
+ * the same descriptions metrics_write uses. */
+int metrics_write_doc(FILE *out);
+
 #endif /* METRICS_H */
