@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <errno.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include "cli/export_options.h"
@@ -88,11 +89,41 @@ static void test_defaults(void **state)
 	export_options_cleanup(&o);
 }
 
+/* The probe id: in every JSON line and, hashed, the NetFlow source id, so
+ * probes of a fleet differ without anyone numbering them; --source-id
+ * still wins. */
+static void test_probe_id(void **state)
+{
+	struct export_options a, b;
+	int rc;
+
+	(void)state;
+	export_options_init(&a);
+	export_options_init(&b);
+	assert_true(a.probe_id[0] != '\0'); /* the host name */
+	assert_true(export_options_parse(&a, NULL, EXPORT_OPT_PROBE_ID, "bras-1", &rc));
+	assert_int_equal(rc, 0);
+	assert_true(export_options_parse(&b, NULL, EXPORT_OPT_PROBE_ID, "bras-2", &rc));
+	assert_string_equal(a.probe_id, "bras-1");
+	assert_true(export_options_source_id(&a) != export_options_source_id(&b));
+	assert_true(export_options_source_id(&a) != 0);
+	assert_true(export_options_parse(&a, NULL, EXPORT_OPT_SOURCE_ID, "7", &rc));
+	assert_int_equal(export_options_source_id(&a), 7);
+	assert_true(export_options_parse(&b, NULL, EXPORT_OPT_PROBE_ID, "two words", &rc));
+	assert_int_equal(rc, -EINVAL);
+	assert_true(export_options_parse(&b, NULL, EXPORT_OPT_PROBE_ID, "", &rc));
+	assert_int_equal(rc, -EINVAL);
+	assert_string_equal(b.probe_id, "bras-2");
+	export_options_cleanup(&a);
+	export_options_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_probe_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "detect/asn_table.h"
 #include "detect/conn_intervals.h"
@@ -37,6 +39,9 @@ void export_options_init(struct export_options *o)
 		.reset_template = true,
 	};
 	prefix_set_default(&o->local);
+	if (gethostname(o->probe_id, sizeof(o->probe_id)) != 0 || !o->probe_id[0])
+		snprintf(o->probe_id, sizeof(o->probe_id), "flowprobe");
+	o->probe_id[sizeof(o->probe_id) - 1] = '\0';
 	curve_options_init(&o->curve);
 }
 
@@ -58,6 +63,34 @@ static int load_asn_table(struct export_options *o, const char *path)
 	o->asn = t;
 	log_info("--asn-table %s: %zu prefixes", path, asn_table_prefixes(t));
 	return 0;
+}
+
+/* Letters, digits and ".-_:" (a host name, a router's name): it goes
+ * into every JSON line and into the fleet store's rows. */
+static int set_probe_id(struct export_options *o, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!n || n >= sizeof(o->probe_id) ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789.-_:") != n) {
+		log_error("--probe-id '%s': 1 to %zu letters, digits or .-_: (e.g. "
+			  "the router's name)", id, sizeof(o->probe_id) - 1);
+		return -EINVAL;
+	}
+	memcpy(o->probe_id, id, n + 1);
+	return 0;
+}
+
+uint32_t export_options_source_id(const struct export_options *o)
+{
+	uint32_t h = 0x811c9dc5;
+
+	if (o->source_id_given)
+		return (uint32_t)o->source_id;
+	for (const char *c = o->probe_id; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x01000193;
+	return h ? h : 1;
 }
 
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
@@ -89,7 +122,11 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 		*rc = parse_ulong_option("--inactive-timeout", arg, 1, 86400,
 					 &o->inactive_timeout);
 		return true;
+	case EXPORT_OPT_PROBE_ID:
+		*rc = set_probe_id(o, arg);
+		return true;
 	case EXPORT_OPT_SOURCE_ID:
+		o->source_id_given = true;
 		*rc = parse_ulong_option("--source-id", arg, 0, UINT32_MAX,
 					 &o->source_id);
 		return true;
@@ -166,7 +203,11 @@ void export_options_usage(FILE *out)
 "                                   line on stdout (JSON Lines)\n"
 "      --active-timeout S           export long flows every S seconds (%d)\n"
 "      --inactive-timeout S         export flows idle for S seconds (%d)\n"
-"      --source-id N                NetFlow source id (observation domain, 1)\n"
+"      --probe-id NAME              this probe's name in every JSON line\n"
+"                                   (\"probe_id\") and, hashed, its NetFlow\n"
+"                                   source id (default: the host name)\n"
+"      --source-id N                NetFlow source id (observation domain;\n"
+"                                   default: a hash of the probe id)\n"
 "      --max-payload BYTES          NetFlow packet payload size (%d); export\n"
 "                                   packets are never fragmented\n"
 "      --max-flows N                kernel flow table slots per CPU (default\n"

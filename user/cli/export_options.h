@@ -20,7 +20,9 @@ struct asn_table;
 struct export_options {
 	unsigned long active_timeout;	/* seconds */
 	unsigned long inactive_timeout; /* seconds */
-	unsigned long source_id;
+	unsigned long source_id;	/* --source-id; else from the probe id */
+	bool source_id_given;
+	char probe_id[64];		/* --probe-id; default: the host name */
 	unsigned long max_payload;	/* NetFlow payload bytes per packet */
 	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
 	unsigned long max_conns;	/* connection table entries */
@@ -44,6 +46,7 @@ enum {
 	EXPORT_OPT_ACTIVE,
 	EXPORT_OPT_INACTIVE,
 	EXPORT_OPT_SOURCE_ID,
+	EXPORT_OPT_PROBE_ID,
 	EXPORT_OPT_MAX_PAYLOAD,
 	EXPORT_OPT_MAX_FLOWS,
 	EXPORT_OPT_LOCAL,
@@ -67,6 +70,7 @@ enum {
 	{ "active-timeout", required_argument, NULL, EXPORT_OPT_ACTIVE },     \
 	{ "inactive-timeout", required_argument, NULL, EXPORT_OPT_INACTIVE }, \
 	{ "source-id", required_argument, NULL, EXPORT_OPT_SOURCE_ID },       \
+	{ "probe-id", required_argument, NULL, EXPORT_OPT_PROBE_ID },         \
 	{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },   \
 	{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },       \
 	{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },               \
@@ -94,6 +98,10 @@ void export_options_cleanup(struct export_options *o);
  */
 bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 			  const char *arg, int *rc);
+
+/* The NetFlow source id (observation domain): --source-id, or a hash of
+ * the probe id, so that probes of a fleet differ without configuring it. */
+uint32_t export_options_source_id(const struct export_options *o);
 
 /* Flow cache timeouts and bounds that follow from the options. */
 struct flow_cache_config export_options_cache_config(const struct export_options *o);

@@ -19,6 +19,7 @@
 #include "flowprobe.skel.h"
 #include "cli/exit_codes.h"
 #include "cli/export_options.h"
+#include "lib/json_output.h"
 #include "lib/log.h"
 #include "lib/units.h"
 #include "daemon/pipeline.h"
@@ -140,7 +141,8 @@ static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 			      (st->clock_ns + gap_ns) / 1000000, 0);
 	st->clock_ns = ts_ns;
 	if (!st->started) {
-		exporter_start(&st->pl.exporter, st->opt.source_id, st->opt.max_payload,
+		exporter_start(&st->pl.exporter, export_options_source_id(&st->opt),
+			       st->opt.max_payload,
 			       ts_ns / 1000000);
 		st->started = true;
 		pipeline_start(&st->pl, ts_ns);
@@ -218,6 +220,7 @@ int cmd_replay(int argc, char **argv)
 	st->pl.probe.daemon_stats_fd = -1;
 	st->pl.quiescent = true;
 	rc = parse_options(st, argc, argv);
+	json_output_set_probe_id(st->opt.probe_id);
 	if (rc != EXIT_OK)
 		goto cleanup;
 	log_setup_libbpf(st->opt.verbose);

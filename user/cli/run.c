@@ -26,6 +26,7 @@
 #include "cli/export_options.h"
 #include "lib/build_info.h"
 #include "lib/capabilities.h"
+#include "lib/json_output.h"
 #include "lib/log.h"
 #include "lib/parse_number.h"
 #include "lib/units.h"
@@ -371,7 +372,9 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	rc = exit_code_of(dashboard_start(&st->dash, &st->opt.dash, pl));
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = exit_code_of(exporter_start(&pl->exporter, st->opt.ex.source_id,
+	json_output_set_probe_id(st->opt.ex.probe_id);
+	rc = exit_code_of(exporter_start(&pl->exporter,
+					 export_options_source_id(&st->opt.ex),
 					 st->opt.ex.max_payload,
 					 wall_clock_ns() / 1000000));
 	if (rc != EXIT_OK)

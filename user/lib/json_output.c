@@ -50,13 +50,27 @@ static const char *end_reason_name(uint8_t reason)
 	return "unknown";
 }
 
+/* Set once at start, before any line is written; read by every writer. */
+static char probe_id[64];
+
+void json_output_set_probe_id(const char *id)
+{
+	snprintf(probe_id, sizeof(probe_id), "%s", id ? id : "");
+}
+
+/* Reals to 9 significant digits: 1.178, not 1.1779999999999999. */
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+
 int json_write_line(FILE *out, json_t *obj)
 {
 	int err;
 
 	if (!obj)
 		return -ENOMEM;
-	err = json_dumpf(obj, out, JSON_COMPACT);
+	/* Every line names the probe that wrote it: logs of a fleet merge. */
+	if (probe_id[0] && json_is_object(obj))
+		json_object_set_new(obj, "probe_id", json_string(probe_id));
+	err = json_dumpf(obj, out, JSON_FLAGS);
 	json_decref(obj);
 	if (err || fputc('\n', out) == EOF)
 		return -EIO;

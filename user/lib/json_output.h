@@ -16,6 +16,9 @@
  * out of memory). Returns 0, -ENOMEM or -EIO. Every JSON writer uses it. */
 int json_write_line(FILE *out, json_t *obj);
 
+/* Every line written from now on carries "probe_id": ID (--probe-id). */
+void json_output_set_probe_id(const char *id);
+
 /* Writes one {"type":"flow",...} line; returns 0, -ENOMEM or -EIO. */
 int json_write_flow(FILE *out, const struct flow_record *rec);
 

@@ -19,7 +19,7 @@ bool http_api_handles(const char *path)
 static void json_reply(struct http_reply *out, json_t *o)
 {
 	out->content_type = "application/json";
-	out->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	out->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 	out->len = out->body ? strlen(out->body) : 0;
 	json_decref(o);
 }
