@@ -5,6 +5,7 @@
  * wall-clock flow_record every output shares.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "export/exporter.h"
@@ -47,7 +48,20 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	if (!ex->streams)
 		return -ENOMEM;
 	for (int i = 0; i < ex->n_collectors; i++) {
-		int rc = collector_open(&ex->collectors[i]);
+		struct collector *c = &ex->collectors[i];
+		int rc;
+
+		c->rate = ex->export_rate;
+		c->queue_max = ex->queue_max;
+		if (ex->source_len && ex->source.ss_family != c->addr.ss_family) {
+			log_error("collector %s: --source is an %s address, the "
+				  "collector is not; give one of its family",
+				  c->spec, ex->source.ss_family == AF_INET ? "IPv4" : "IPv6");
+			return -EINVAL;
+		}
+		memcpy(&c->source, &ex->source, sizeof(c->source));
+		c->source_len = ex->source_len;
+		rc = collector_open(c);
 
 		if (rc)
 			return rc;
@@ -156,6 +170,81 @@ void exporter_flush(struct exporter *ex)
 		/* A slow collector's queue drains a little every tick. */
 		collector_flush_queue(&ex->collectors[i]);
 	}
+}
+
+size_t exporter_room_flows(const struct exporter *ex)
+{
+	size_t room = SIZE_MAX;
+
+	if (!ex->streams)
+		return room;
+	for (int i = 0; i < ex->n_collectors; i++) {
+		unsigned int packets = collector_room(&ex->collectors[i]);
+		size_t flows;
+
+		/* Two packets spare: the one being filled, and the stats. */
+		packets = packets > 2 ? packets - 2 : 0;
+		flows = packets * nf9_min_flows_per_packet(&ex->streams[i]);
+		if (flows < room)
+			room = flows;
+	}
+	return room;
+}
+
+void exporter_pace(struct exporter *ex)
+{
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		collector_flush_queue(&ex->collectors[i]);
+}
+
+uint64_t exporter_wake_ns(const struct exporter *ex)
+{
+	uint64_t wake = 0;
+
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		uint64_t w = collector_wake_ns(&ex->collectors[i]);
+
+		if (w && (!wake || w < wake))
+			wake = w;
+	}
+	return wake;
+}
+
+int exporter_wait_room(struct exporter *ex, unsigned int min_packets,
+		       uint64_t deadline_ns)
+{
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		struct collector *c = &ex->collectors[i];
+
+		while (c->fd >= 0 && c->queue_len && collector_room(c) < min_packets) {
+			uint64_t now = collector_monotonic_ns();
+			/* Until a burst has left: wake once a slice, not a packet. */
+			uint64_t until = now + PACER_SLICE_NS;
+
+			if (now >= deadline_ns)
+				return -ETIMEDOUT;
+			collector_drain(c, until < deadline_ns ? until : deadline_ns);
+		}
+	}
+	return 0;
+}
+
+uint64_t exporter_seconds_for(const struct exporter *ex, size_t n_flows)
+{
+	uint64_t worst = 0;
+
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		const struct collector *c = &ex->collectors[i];
+		uint64_t packets = n_flows / nf9_min_flows_per_packet(&ex->streams[i]) + 1;
+		uint64_t s;
+
+		if (!c->rate)
+			continue;
+		s = (packets + c->queue_len + c->rate - 1) / c->rate;
+		if (s > worst)
+			worst = s;
+	}
+	return worst;
 }
 
 uint64_t exporter_queued(const struct exporter *ex)

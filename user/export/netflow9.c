@@ -488,6 +488,16 @@ int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
 	return 0;
 }
 
+size_t nf9_min_flows_per_packet(const struct nf9_stream *s)
+{
+	/* A packet with the templates, then the largest record each in a
+	 * FlowSet of its own (families alternating): a lower bound. */
+	size_t room = s->cfg.max_payload - NF9_HEADER_LEN - templates_len(&s->cfg);
+	size_t n = room / largest_set_len(&s->cfg);
+
+	return n ? n : 1;
+}
+
 /*
  * A wall clock stepped backwards makes the unsigned age huge, so templates
  * go out again: resending early costs a few hundred bytes, resending late

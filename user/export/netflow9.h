@@ -193,6 +193,11 @@ int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st,
 /* Emit the open packet, if any (never an empty one). Returns 0 or emit's error. */
 int nf9_flush(struct nf9_stream *s, const struct nf9_clock *clk);
 
+/* Flow records any export packet of this stream holds at least, whatever
+ * the families and templates in it: how the caller turns room for
+ * packets into room for flows. */
+size_t nf9_min_flows_per_packet(const struct nf9_stream *s);
+
 /*
  * Emit what is pending, then a packet of templates alone: at start-up, so
  * collectors know the templates before the first flow, and whenever the
