@@ -207,7 +207,7 @@ static void publish(struct pipeline *pl, bool force_stats)
 	struct probe_stats ps = {
 		.packets_seen = pl->counters[CNT_PACKETS],
 		.bytes_seen = pl->counters[CNT_BYTES],
-		.flows_exported = pl->ds.v[DS_flows_exported],
+		.flows_evicted = pl->counters[CNT_FLOWS_EVICTED],
 		.packets_uncounted = pl->counters[CNT_UNCOUNTED_PACKETS],
 		.bytes_uncounted = pl->counters[CNT_UNCOUNTED_BYTES],
 		.sampling_interval = 1,
