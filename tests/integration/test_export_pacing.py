@@ -18,7 +18,8 @@ more than the collector's buffer holds. The test fails if R's UDP
 RcvbufErrors (/proc/net/snmp in R's namespace) grow, if nfdump lacks any
 flow or packet, if nfdump counts sequence failures, or if the shutdown
 export left faster than the rate allows (so it was not paced) or took
-longer than the probe announced.
+longer than the probe announced. The probe sends from --source 127.0.0.9,
+which nfdump must show as the exporter.
 
 FLOWS (environment, default 100000) sets N; EXPORT_RATE the rate;
 INACTIVE the inactive timeout (2 s; sending 1,000,000 flows takes longer
@@ -38,6 +39,7 @@ from lab import ok, comment  # noqa: E402
 N = int(os.environ.get("FLOWS", "100000"))
 RATE = int(os.environ.get("EXPORT_RATE", "4000"))
 PORT = 2055
+SOURCE = "127.0.0.9"         # --source: what nfdump must show as exporter
 INACTIVE = int(os.environ.get("INACTIVE", "2"))
 PAYLOAD = 18
 DPORTS = 50000               # destination ports 1..DPORTS, then next sport
@@ -98,7 +100,8 @@ def main():
         try:
             probe = lab.start_probe(
                 [lab.if_ra], [f"127.0.0.1:{PORT}"], tap=True,
-                inactive=INACTIVE, extra=["--export-rate", str(RATE)])
+                inactive=INACTIVE, extra=["--export-rate", str(RATE),
+                                          "--source", SOURCE])
         except L.LabError as e:
             ok(False, f"flowprobe starts in tap mode on {lab.if_ra}", str(e))
             return
@@ -194,6 +197,16 @@ def main():
         total = sum(v[0] for v in flows.values())
         ok(total == 2 * N, f"nfdump's packets from A to B: {total:,} of "
            f"{2 * N:,}")
+        exporters = set()
+        header = None
+        for line in nfcapd._nfdump(["-o", "csv", "-c", "1000"]).splitlines():
+            cols = [c.strip() for c in line.split(",")]
+            if cols[:3] == ["ts", "te", "td"]:
+                header = cols
+            elif header and len(cols) == len(header):
+                exporters.add(dict(zip(header, cols))["ra"])
+        ok(exporters == {SOURCE}, f"--source {SOURCE}: nfdump names the "
+           "exporter by it", f"exporters in nfdump: {sorted(exporters)}")
         info = nfcapd.info()
         ok(info.get("Sequence failures", -1) == 0,
            "nfdump: 0 sequence failures", f"nfdump -I: {info}")

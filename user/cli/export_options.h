@@ -59,6 +59,7 @@ enum {
 	EXPORT_OPT_EXPORT_RATE,
 	EXPORT_OPT_EXPORT_QUEUE,
 	EXPORT_OPT_SOURCE,
+	EXPORT_OPT_IPFIX_PEN,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -84,6 +85,7 @@ enum {
 	{ "export-rate", required_argument, NULL, EXPORT_OPT_EXPORT_RATE },   \
 	{ "export-queue", required_argument, NULL, EXPORT_OPT_EXPORT_QUEUE }, \
 	{ "source", required_argument, NULL, EXPORT_OPT_SOURCE },             \
+	{ "ipfix-pen", required_argument, NULL, EXPORT_OPT_IPFIX_PEN },       \
 	{ "verbose", no_argument, NULL, 'v' },                                \
 	CURVE_LONGOPTS
 

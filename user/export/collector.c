@@ -39,6 +39,19 @@ int collector_parse(struct collector *c, const char *spec)
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	snprintf(c->spec, sizeof(c->spec), "%s", spec);
+	if (strncmp(spec, "ipfix+tcp://", 12) == 0) {
+		log_error("collector '%s': IPFIX over TCP is not supported yet; "
+			  "use ipfix://HOST:PORT (UDP)", spec);
+		return -EINVAL;
+	}
+	if (strncmp(spec, "ipfix://", 8) == 0) {
+		c->ipfix = true;
+		spec += 8;
+	} else if (strstr(spec, "://")) {
+		log_error("collector '%s': unknown scheme; give HOST:PORT (NetFlow "
+			  "v9) or ipfix://HOST:PORT", spec);
+		return -EINVAL;
+	}
 
 	if (spec[0] == '[') {
 		const char *close = strchr(spec, ']');

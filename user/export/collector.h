@@ -8,6 +8,7 @@
 #ifndef COLLECTOR_H
 #define COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -50,6 +51,7 @@ struct collector {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int fd;
+	bool ipfix;	      /* ipfix://HOST:PORT: IPFIX, not NetFlow v9 */
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
 	uint64_t refused;     /* earlier packets the collector's host refused
@@ -70,7 +72,8 @@ struct collector {
 	socklen_t source_len;
 };
 
-/* Parses and resolves spec; returns 0 or -EINVAL with a message. */
+/* Parses and resolves spec (HOST:PORT, or ipfix://HOST:PORT for IPFIX over
+ * UDP); returns 0 or -EINVAL with a message. */
 int collector_parse(struct collector *c, const char *spec);
 
 /* Parses --source ADDR[:PORT] (a numeric address; IPv6 bare or as

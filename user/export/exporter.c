@@ -20,6 +20,18 @@ static int emit_to_collector(void *ctx, const uint8_t *pkt, size_t len)
 	return collector_send(ctx, pkt, len);
 }
 
+/* Collector i's stream is NetFlow v9 or IPFIX (-c ipfix://...). */
+static bool is_ipfix(const struct exporter *ex, int i)
+{
+	return ex->collectors[i].ipfix;
+}
+
+static size_t min_flows(const struct exporter *ex, int i)
+{
+	return is_ipfix(ex, i) ? ipfix_min_flows_per_packet(&ex->ipfix[i])
+			       : nf9_min_flows_per_packet(&ex->streams[i]);
+}
+
 int exporter_add_collector(struct exporter *ex, const char *spec)
 {
 	if (ex->n_collectors >= MAX_COLLECTORS) {
@@ -44,8 +56,14 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
 	ex->clock.now_ms = now_wall_ms;
 	ex->stats_sent_ms = 0;
+	struct ipfix_config icfg = { .domain_id = source_id, .max_payload = max_payload,
+				     .pen = ex->ipfix_pen, .as_numbers = ex->as_numbers,
+				     .reset_verdicts = ex->reset_verdicts,
+				     .refresh_ms = ex->template_refresh_ms };
+
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
-	if (!ex->streams)
+	ex->ipfix = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->ipfix));
+	if (!ex->streams || !ex->ipfix)
 		return -ENOMEM;
 	for (int i = 0; i < ex->n_collectors; i++) {
 		struct collector *c = &ex->collectors[i];
@@ -65,6 +83,16 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 
 		if (rc)
 			return rc;
+		if (is_ipfix(ex, i)) {
+			if (ipfix_stream_init(&ex->ipfix[i], &icfg, emit_to_collector,
+					      c) != 0) {
+				log_error("IPFIX message size %u is not usable (at "
+					  "most %u)", max_payload, IPFIX_PAYLOAD_LIMIT);
+				return -EINVAL;
+			}
+			ipfix_send_templates(&ex->ipfix[i], now_wall_ms);
+			continue;
+		}
 		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
 				    &ex->collectors[i]) != 0) {
 			log_error("NetFlow payload size %u is not usable (at most %u)",
@@ -133,8 +161,12 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 
 	if (ex->annotate)
 		ex->annotate(ex->on_record_ctx, &rec);
-	for (int i = 0; i < ex->n_collectors; i++)
-		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		if (is_ipfix(ex, i))
+			ipfix_add_flow(&ex->ipfix[i], &rec, ex->clock.now_ms);
+		else
+			nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	}
 	if (ex->json && json_write_flow(ex->json, &rec) != 0)
 		ex->json_errors++;
 	if (ex->on_record)
@@ -154,8 +186,12 @@ void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool forc
 	if (!force && ex->stats_sent_ms &&
 	    ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
 		return;
-	for (int i = 0; i < ex->n_collectors; i++)
-		nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		if (is_ipfix(ex, i))
+			ipfix_add_stats(&ex->ipfix[i], st, ex->clock.now_ms);
+		else
+			nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	}
 	ex->stats_sent_ms = ex->clock.now_ms;
 }
 
@@ -166,7 +202,10 @@ void exporter_flush(struct exporter *ex)
 	if (!ex->streams)
 		return; /* never started: nothing queued */
 	for (int i = 0; i < ex->n_collectors; i++) {
-		nf9_flush(&ex->streams[i], &ex->clock);
+		if (is_ipfix(ex, i))
+			ipfix_flush(&ex->ipfix[i], ex->clock.now_ms);
+		else
+			nf9_flush(&ex->streams[i], &ex->clock);
 		/* A slow collector's queue drains a little every tick. */
 		collector_flush_queue(&ex->collectors[i]);
 	}
@@ -184,7 +223,7 @@ size_t exporter_room_flows(const struct exporter *ex)
 
 		/* Two packets spare: the one being filled, and the stats. */
 		packets = packets > 2 ? packets - 2 : 0;
-		flows = packets * nf9_min_flows_per_packet(&ex->streams[i]);
+		flows = packets * min_flows(ex, i);
 		if (flows < room)
 			room = flows;
 	}
@@ -235,7 +274,7 @@ uint64_t exporter_seconds_for(const struct exporter *ex, size_t n_flows)
 
 	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
 		const struct collector *c = &ex->collectors[i];
-		uint64_t packets = n_flows / nf9_min_flows_per_packet(&ex->streams[i]) + 1;
+		uint64_t packets = n_flows / min_flows(ex, i) + 1;
 		uint64_t s;
 
 		if (!c->rate)
@@ -269,8 +308,9 @@ uint64_t exporter_packets_sent(const struct exporter *ex)
 {
 	uint64_t n = 0;
 
-	for (int i = 0; i < ex->n_collectors; i++)
-		n += ex->streams[i].packets_sent;
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		n += is_ipfix(ex, i) ? ex->ipfix[i].packets_sent
+				     : ex->streams[i].packets_sent;
 	return n;
 }
 
@@ -280,8 +320,10 @@ uint64_t exporter_errors(const struct exporter *ex)
 
 	/* Packets the sockets refused at once, plus those a collector's host
 	 * refused after they left (ICMP: port unreachable). */
-	for (int i = 0; i < ex->n_collectors; i++)
-		n += ex->streams[i].emit_errors + ex->collectors[i].refused;
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		n += (is_ipfix(ex, i) ? ex->ipfix[i].emit_errors
+				      : ex->streams[i].emit_errors) +
+		     ex->collectors[i].refused;
 	return n;
 }
 
@@ -305,4 +347,6 @@ void exporter_stop(struct exporter *ex)
 	}
 	free(ex->streams);
 	ex->streams = NULL;
+	free(ex->ipfix);
+	ex->ipfix = NULL;
 }

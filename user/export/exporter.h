@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Fan-out of finished flows to every output: one NetFlow v9 stream per
- * collector (each with its own sequence and template schedule), plus the
+ * Fan-out of finished flows to every output: one NetFlow v9 or IPFIX
+ * stream per collector (each with its own sequence and template schedule), plus the
  * probe's statistics as NetFlow options data once a minute. Converts the
  * probe clock (ns) to wall-clock ms on the way out.
  */
@@ -12,13 +12,16 @@
 #include <stdio.h>
 #include "export/collector.h"
 #include "lib/flow_record.h"
+#include "export/ipfix.h"
 #include "export/netflow9.h"
 
 #define MAX_COLLECTORS 8
 
 struct exporter {
 	struct collector collectors[MAX_COLLECTORS];
-	struct nf9_stream *streams; /* one per collector */
+	struct nf9_stream *streams; /* one per collector (NetFlow v9 ones) */
+	struct ipfix_stream *ipfix; /* one per collector (IPFIX ones) */
+	uint32_t ipfix_pen;	    /* --ipfix-pen; 0: IPFIX_DEFAULT_PEN */
 	int n_collectors;
 	struct nf9_clock clock;
 	int64_t wall_offset_ns;	    /* wall = probe clock + this */
