@@ -261,6 +261,24 @@ static void test_source_forms(void **state)
 	assert_int_equal(collector_parse_source(&ss, &len, "192.0.2.7:"), -EINVAL);
 }
 
+/* -c: the protocol and transport each scheme selects. */
+static void test_collector_schemes(void **state)
+{
+	struct collector c;
+
+	(void)state;
+	assert_int_equal(collector_parse(&c, "127.0.0.1:2055"), 0);
+	assert_false(c.ipfix);
+	assert_int_equal(collector_parse(&c, "ipfix://127.0.0.1:4739"), 0);
+	assert_true(c.ipfix);
+	assert_false(c.tcp);
+	assert_int_equal(collector_parse(&c, "ipfix+tcp://[::1]:4739"), 0);
+	assert_true(c.ipfix && c.tcp);
+	assert_int_equal(c.addr.ss_family, AF_INET6);
+	assert_int_equal(collector_parse(&c, "sflow://127.0.0.1:6343"), -EINVAL);
+	assert_int_equal(collector_parse(&c, "ipfix://127.0.0.1"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_paced_collector_spreads_a_burst),
 		cmocka_unit_test(test_room_is_the_bound_less_what_waits),
 		cmocka_unit_test(test_source_forms),
+		cmocka_unit_test(test_collector_schemes),
 	};
 
 	log_level = LOG_ERROR; /* the warnings are expected here */

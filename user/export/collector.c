@@ -22,6 +22,9 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 
+/* TCP: the first wait before connecting again, and the longest. */
+#define RECONNECT_FIRST_NS 1000000000ull
+#define RECONNECT_MAX_NS 30000000000ull
 /* At close, a queue gets the time it needs at the rate plus this. */
 #define CLOSE_SLACK_NS 1000000000ull
 /* Unpaced, a full socket is polled this often while draining. */
@@ -40,11 +43,9 @@ int collector_parse(struct collector *c, const char *spec)
 	c->fd = -1;
 	snprintf(c->spec, sizeof(c->spec), "%s", spec);
 	if (strncmp(spec, "ipfix+tcp://", 12) == 0) {
-		log_error("collector '%s': IPFIX over TCP is not supported yet; "
-			  "use ipfix://HOST:PORT (UDP)", spec);
-		return -EINVAL;
-	}
-	if (strncmp(spec, "ipfix://", 8) == 0) {
+		c->ipfix = c->tcp = true;
+		spec += 12;
+	} else if (strncmp(spec, "ipfix://", 8) == 0) {
 		c->ipfix = true;
 		spec += 8;
 	} else if (strstr(spec, "://")) {
@@ -158,10 +159,17 @@ int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
 	return 0;
 }
 
+static int tcp_connect(struct collector *c);
+
 int collector_open(struct collector *c)
 {
 	int err;
 
+	if (c->tcp) {
+		pacer_init(&c->pacer, c->rate);
+		c->backoff_ns = RECONNECT_FIRST_NS;
+		return tcp_connect(c);
+	}
 	c->fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		err = -errno;
@@ -258,15 +266,182 @@ static int try_send(struct collector *c, const uint8_t *buf, size_t len)
 	return n >= 0 ? EMSGSIZE : errno;
 }
 
+static int enqueue(struct collector *c, const uint8_t *buf, size_t len);
+
+/* Puts a packet at the head of the queue (the preamble of a new TCP
+ * session); a full queue loses its newest packet, counted. */
+static void push_front(struct collector *c, const uint8_t *buf, size_t len)
+{
+	unsigned int max = queue_bound(c);
+	struct collector_packet *p;
+
+	if (!c->queue_len) {
+		enqueue(c, buf, len);
+		return;
+	}
+	if (c->queue_len >= max) {
+		p = &c->queue[(c->queue_head + c->queue_len - 1) % max];
+		free(p->buf);
+		p->buf = NULL;
+		c->queue_len--;
+		c->queue_drops++;
+	}
+	p = &c->queue[(c->queue_head + max - 1) % max];
+	p->buf = malloc(len);
+	if (!p->buf) {
+		c->queue_drops++;
+		return;
+	}
+	memcpy(p->buf, buf, len);
+	p->len = len;
+	c->queue_head = (c->queue_head + max - 1) % max;
+	c->queue_len++;
+}
+
+int collector_set_preamble(struct collector *c, const uint8_t *buf, size_t len)
+{
+	uint8_t *copy = malloc(len);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	free(c->preamble);
+	c->preamble = copy;
+	c->preamble_len = len;
+	return 0;
+}
+
+/* The connection is lost (or never came): what waits stays queued, the
+ * message half sent goes again whole, and a new connection is tried
+ * after a wait that doubles up to RECONNECT_MAX_NS. */
+static void tcp_down(struct collector *c, int err)
+{
+	log_loss(c, err, c->connecting ? "cannot connect, will retry"
+				       : "connection lost, reconnecting");
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->connecting = false;
+	c->head_off = 0;
+	c->reconnect_ns = collector_monotonic_ns() + c->backoff_ns;
+	c->backoff_ns = c->backoff_ns * 2 > RECONNECT_MAX_NS ? RECONNECT_MAX_NS
+							     : c->backoff_ns * 2;
+}
+
+static void tcp_established(struct collector *c)
+{
+	c->connecting = false;
+	c->backoff_ns = RECONNECT_FIRST_NS;
+	c->sessions++;
+	/* A new session knows no templates: they go first. The first
+	 * session's were queued by the exporter at start. */
+	if (c->sessions > 1) {
+		log_info("collector %s: connected again; templates go first",
+			 c->spec);
+		if (c->preamble)
+			push_front(c, c->preamble, c->preamble_len);
+	}
+}
+
+static int tcp_connect(struct collector *c)
+{
+	int err;
+
+	c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = -errno;
+		log_error("collector %s: cannot create a TCP socket: %s", c->spec,
+			  strerror(-err));
+		return err_runtime(err);
+	}
+	if (c->source_len &&
+	    bind(c->fd, (struct sockaddr *)&c->source, c->source_len) != 0) {
+		err = -errno;
+		log_error("collector %s: cannot send from the --source address: %s",
+			  c->spec, strerror(-err));
+		close(c->fd);
+		c->fd = -1;
+		return err_runtime(err);
+	}
+	c->connecting = true;
+	if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) == 0)
+		tcp_established(c);
+	else if (errno != EINPROGRESS)
+		tcp_down(c, errno);
+	return 0;
+}
+
+/* Connects again when due, finishes a connect in progress; true when the
+ * connection is up. */
+static bool tcp_ready(struct collector *c)
+{
+	if (c->fd < 0) {
+		if (collector_monotonic_ns() < c->reconnect_ns ||
+		    tcp_connect(c) != 0 || c->fd < 0)
+			return false;
+	}
+	if (c->connecting) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (poll(&pfd, 1, 0) <= 0)
+			return false;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err) {
+			tcp_down(c, err);
+			return false;
+		}
+		tcp_established(c);
+	}
+	/* A collector that closed its end (it stopped, restarted) would take
+	 * the next message into the void before the reset arrives: see the
+	 * FIN first and connect again. IPFIX collectors send nothing back. */
+	struct pollfd pfd = { .fd = c->fd, .events = POLLRDHUP };
+
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+		tcp_down(c, ECONNRESET);
+		c->reconnect_ns = collector_monotonic_ns(); /* at once, this time */
+		return tcp_ready(c);
+	}
+	return true;
+}
+
+/* Sends the oldest waiting packet over TCP, resuming a partial send.
+ * 0 when all of it has gone, EAGAIN when the socket is full. */
+static int tcp_send_head(struct collector *c)
+{
+	struct collector_packet *p = &c->queue[c->queue_head];
+	ssize_t n = send(c->fd, p->buf + c->head_off, p->len - c->head_off,
+			 MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (is_backpressure(errno))
+			return EAGAIN;
+		tcp_down(c, errno);
+		return EAGAIN; /* stays queued for the next connection */
+	}
+	c->head_off += n;
+	if (c->head_off < p->len)
+		return EAGAIN;
+	c->head_off = 0;
+	pacer_take(&c->pacer, collector_monotonic_ns());
+	c->packets_sent++;
+	return 0;
+}
+
 void collector_flush_queue(struct collector *c)
 {
+	if (c->tcp && c->queue_len && !tcp_ready(c))
+		return;
 	while (c->queue_len && c->fd >= 0) {
 		struct collector_packet *p = &c->queue[c->queue_head];
 		int err;
 
 		if (!pacer_ready(&c->pacer, collector_monotonic_ns()))
 			return; /* not yet: the rest leave at the next wake */
-		err = try_send(c, p->buf, p->len);
+		err = c->tcp ? tcp_send_head(c) : try_send(c, p->buf, p->len);
 
 		if (err && is_backpressure(err))
 			return; /* still full: keep the rest, in order */
@@ -291,6 +466,10 @@ uint64_t collector_wake_ns(const struct collector *c)
 {
 	uint64_t now = collector_monotonic_ns(), wake;
 
+	if (c->tcp && c->queue_len && c->fd < 0 && !c->closed)
+		return c->reconnect_ns > now ? c->reconnect_ns : now + 1;
+	if (c->tcp && c->queue_len && c->connecting)
+		return now + DRAIN_POLL_MS * 1000000ull;
 	if (!c->queue_len || c->fd < 0)
 		return 0;
 	wake = pacer_wake_ns(&c->pacer, now);
@@ -315,12 +494,16 @@ void collector_drain(struct collector *c, uint64_t deadline_ns)
 		uint64_t now;
 
 		collector_flush_queue(c);
-		if (!c->queue_len || c->fd < 0)
+		if (!c->queue_len || (c->fd < 0 && !c->tcp))
 			return;
 		now = collector_monotonic_ns();
 		if (now >= deadline_ns)
 			return;
-		if (!pacer_ready(&c->pacer, now)) {
+		if (c->tcp && (c->fd < 0 || c->connecting)) {
+			uint64_t until = collector_wake_ns(c);
+
+			sleep_until_ns(until < deadline_ns ? until : deadline_ns);
+		} else if (!pacer_ready(&c->pacer, now)) {
 			uint64_t until = pacer_wake_ns(&c->pacer, now);
 
 			sleep_until_ns(until < deadline_ns ? until : deadline_ns);
@@ -366,6 +549,13 @@ int collector_send(struct collector *c, const uint8_t *buf, size_t len)
 {
 	int err;
 
+	if (c->tcp) {
+		/* Everything waits its turn in the queue, which resumes
+		 * partial sends and outlives reconnections. */
+		err = enqueue(c, buf, len);
+		collector_flush_queue(c);
+		return err;
+	}
 	if (c->fd < 0)
 		return -EBADF;
 	collector_flush_queue(c);
@@ -388,7 +578,7 @@ void collector_close(struct collector *c)
 	/* At exit what waits gets the time it needs at the rate, plus a
 	 * second for a slow collector (bounded: exit must not hang on a
 	 * collector that never reads). */
-	if (c->queue_len && c->fd >= 0) {
+	if (c->queue_len && (c->fd >= 0 || c->tcp)) {
 		uint64_t need = c->pacer.interval_ns * c->queue_len;
 
 		collector_drain(c, collector_monotonic_ns() + need + CLOSE_SLACK_NS);
@@ -405,7 +595,10 @@ void collector_close(struct collector *c)
 	}
 	free(c->queue);
 	c->queue = NULL;
+	free(c->preamble);
+	c->preamble = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->closed = true;
 }

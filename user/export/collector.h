@@ -52,6 +52,15 @@ struct collector {
 	socklen_t addr_len;
 	int fd;
 	bool ipfix;	      /* ipfix://HOST:PORT: IPFIX, not NetFlow v9 */
+	bool tcp;	      /* ipfix+tcp://: a TCP connection, kept up */
+	bool connecting;      /* TCP: connect() in progress */
+	size_t head_off;      /* TCP: bytes of the oldest waiting packet sent */
+	uint64_t reconnect_ns;	/* TCP, down: when to connect again */
+	uint64_t backoff_ns;	/* TCP: the wait after the next failure */
+	uint64_t sessions;    /* TCP: connections established */
+	uint8_t *preamble;    /* TCP: sent first on every new connection */
+	size_t preamble_len;
+	bool closed;	      /* collector_close done */
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
 	uint64_t refused;     /* earlier packets the collector's host refused
@@ -72,8 +81,9 @@ struct collector {
 	socklen_t source_len;
 };
 
-/* Parses and resolves spec (HOST:PORT, or ipfix://HOST:PORT for IPFIX over
- * UDP); returns 0 or -EINVAL with a message. */
+/* Parses and resolves spec (HOST:PORT, ipfix://HOST:PORT for IPFIX over
+ * UDP, ipfix+tcp://HOST:PORT over TCP); returns 0 or -EINVAL with a
+ * message. */
 int collector_parse(struct collector *c, const char *spec);
 
 /* Parses --source ADDR[:PORT] (a numeric address; IPv6 bare or as
@@ -81,7 +91,8 @@ int collector_parse(struct collector *c, const char *spec);
 int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
 			   const char *spec);
 
-/* Opens the UDP socket (bound to the source, if one is set); returns 0 or a negative errno with a message
+/* Opens the UDP socket (bound to the source, if one is set), or starts
+ * connecting over TCP (a collector that is down is retried, not fatal); returns 0 or a negative errno with a message
  * (never one of lib/errors.h's kinds: a failure while running). */
 int collector_open(struct collector *c);
 
@@ -91,6 +102,10 @@ int collector_open(struct collector *c);
  * dropped (queue full, or the collector refuses: ECONNREFUSED, ...).
  */
 int collector_send(struct collector *c, const uint8_t *buf, size_t len);
+
+/* A message (the templates) sent first whenever a TCP connection is made
+ * again, so the new session can decode what follows. Copied. */
+int collector_set_preamble(struct collector *c, const uint8_t *buf, size_t len);
 
 /* Sends what waits in the queue, as far as the pacer and the socket let it. */
 void collector_flush_queue(struct collector *c);

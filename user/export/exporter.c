@@ -84,11 +84,30 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 		if (rc)
 			return rc;
 		if (is_ipfix(ex, i)) {
-			if (ipfix_stream_init(&ex->ipfix[i], &icfg, emit_to_collector,
+			struct ipfix_config tcfg = icfg;
+
+			/* Over TCP templates go once per session (RFC 7011
+			 * 8.1), not on a refresh schedule. */
+			if (c->tcp)
+				tcfg.refresh_packets = tcfg.refresh_ms = UINT32_MAX;
+			if (ipfix_stream_init(&ex->ipfix[i], &tcfg, emit_to_collector,
 					      c) != 0) {
 				log_error("IPFIX message size %u is not usable (at "
 					  "most %u)", max_payload, IPFIX_PAYLOAD_LIMIT);
 				return -EINVAL;
+			}
+			if (c->tcp) {
+				uint8_t *msg = malloc(IPFIX_PAYLOAD_LIMIT);
+				size_t len;
+
+				if (!msg)
+					return -ENOMEM;
+				len = ipfix_template_message(&ex->ipfix[i], msg,
+							     now_wall_ms);
+				rc = collector_set_preamble(c, msg, len);
+				free(msg);
+				if (rc)
+					return rc;
 			}
 			ipfix_send_templates(&ex->ipfix[i], now_wall_ms);
 			continue;

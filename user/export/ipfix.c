@@ -425,6 +425,20 @@ int ipfix_flush(struct ipfix_stream *s, uint64_t now_ms)
 	return s->len ? emit_message(s, now_ms) : 0;
 }
 
+size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf,
+			      uint64_t now_ms)
+{
+	size_t len = HEADER_LEN + put_templates(buf + HEADER_LEN, &s->cfg);
+	uint8_t *p = buf;
+
+	p = put_be(p, IPFIX_VERSION, 2);
+	p = put_be(p, len, 2);
+	p = put_be(p, now_ms / 1000, 4);
+	p = put_be(p, 0, 4);	/* a new session: no data record before */
+	put_be(p, s->cfg.domain_id, 4);
+	return len;
+}
+
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms)
 {
 	int err = ipfix_flush(s, now_ms), err2;

@@ -81,6 +81,12 @@ int ipfix_flush(struct ipfix_stream *s, uint64_t now_ms);
 /* Emits what is pending, then a message of templates alone. */
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms);
 
+/* A message of the templates alone, for the start of a new TCP session
+ * (sequence 0); buf must hold IPFIX_PAYLOAD_LIMIT bytes. Returns its
+ * length. The stream is not changed. */
+size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf,
+			      uint64_t now_ms);
+
 /* Flow records any message of this stream holds at least. */
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s);
 
