@@ -402,8 +402,9 @@ static bool tcp_ready(struct collector *c)
 
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
 		tcp_down(c, ECONNRESET);
-		c->reconnect_ns = collector_monotonic_ns(); /* at once, this time */
-		return tcp_ready(c);
+		/* At once, this time: the next wake-up connects. */
+		c->reconnect_ns = collector_monotonic_ns();
+		return false;
 	}
 	return true;
 }
