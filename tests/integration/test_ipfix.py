@@ -4,10 +4,11 @@
 
 Lab A -- R -- B, flowprobe inline in R exporting to two nfcapd on R's
 loopback: one as NetFlow v9 (-c 127.0.0.1:2055), one as IPFIX
-(-c ipfix://127.0.0.1:2057, --ipfix-pen 32473), with a tcpdump capture
-of both streams. A and B exchange the lab's mix (TCP, UDP, ICMP, ICMPv6
+(-c ipfix://127.0.0.1:2057, --ipfix-pen 32473), and to pmacct's nfacctd
+as IPFIX over IPv6 (-c ipfix://[::1]:2058), with a tcpdump capture of the
+nfcapd streams. A and B exchange the lab's mix (TCP, UDP, ICMP, ICMPv6
 over IPv4 and IPv6). After the probe stops, each ground-truth flow must
-be in both nfcapd with exactly its packets and bytes, nfdump must count 0
+be in both nfcapd and in nfacctd with exactly its packets and bytes, nfdump must count 0
 sequence failures in either, tshark must decode every export packet of
 the IPFIX stream as IPFIX (version 10) with exact per-flow totals and no
 expert warning, and show the enterprise elements with their PEN.
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as L  # noqa: E402
 from lab import ok, comment  # noqa: E402
 
-V9_PORT, IPFIX_PORT = 2055, 2057
+V9_PORT, IPFIX_PORT, NFACCTD_PORT = 2055, 2057, 2058
 PEN = 32473
 
 
@@ -41,12 +42,15 @@ def main():
         ends = lab.endpoints()
         v9 = lab.start_nfcapd(V9_PORT)
         ipfix = lab.start_nfcapd(IPFIX_PORT)
+        # pmacct's nfacctd reads IPFIX too, here over IPv6.
+        nfacctd = lab.start_nfacctd(NFACCTD_PORT, ip="::1")
         cap = lab.start_export_capture([V9_PORT, IPFIX_PORT])
         lab.start_server()
         try:
             probe = lab.start_probe(
                 [lab.if_ra, lab.if_rb],
-                [f"127.0.0.1:{V9_PORT}", f"ipfix://127.0.0.1:{IPFIX_PORT}"],
+                [f"127.0.0.1:{V9_PORT}", f"ipfix://127.0.0.1:{IPFIX_PORT}",
+                 f"ipfix://[::1]:{NFACCTD_PORT}"],
                 extra=["--ipfix-pen", str(PEN)])
         except L.LabError as e:
             ok(False, "flowprobe starts with a v9 and an IPFIX collector",
@@ -75,6 +79,8 @@ def main():
             sums[name] = {k: v[:2] for k, v in got.items()}
         ok(sums["v9"] == sums["IPFIX"], "nfdump: the IPFIX stream holds the "
            "same flows, packets and bytes as the NetFlow v9 stream")
+        nfacctd.stop()
+        exact("nfacctd (IPFIX over IPv6)", truth, nfacctd.flows(), ends)
         cap.stop()
 
         d = cap.decode()

@@ -302,6 +302,26 @@ static void test_split_at_max_payload(void **state)
 		    (1400 - HDR_LEN - TEMPLATES_LEN) / (4 + V6_REC_LEN));
 }
 
+/* ICMP echo: type·256+code in destinationTransportPort (where pmacct
+ * reads it, as in v9) and in icmpTypeCodeIPv4; source port 0. */
+static void test_icmp_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	const uint8_t *rec;
+
+	r.key.proto = 1;
+	r.key.sport = 0;
+	r.key.dport = 8 << 8;
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	rec = f->cap.msg[0] + HDR_LEN + TEMPLATES_LEN + 4;
+	assert_int_equal(rec[16], 1);				/* protocol */
+	assert_int_equal(rec[20] << 8 | rec[21], 0);		/* source port */
+	assert_int_equal(rec[26] << 8 | rec[27], 0x0800);	/* destination port */
+	assert_int_equal(rec[40] << 8 | rec[41], 0x0800);	/* icmpTypeCodeIPv4 */
+}
+
 static void test_payload_bounds(void **state)
 {
 	struct ipfix_stream *s = malloc(sizeof(*s));
@@ -328,6 +348,7 @@ int main(void)
 		T(test_ipv4_record_bytes),
 		T(test_sequence_and_stats),
 		T(test_split_at_max_payload),
+		T(test_icmp_fields),
 		cmocka_unit_test(test_payload_bounds),
 	};
 

@@ -45,8 +45,10 @@ static uint64_t packets(const struct view *v) { return v->rec->packets; }
 static uint64_t proto(const struct view *v) { return v->rec->key.proto; }
 static uint64_t tos(const struct view *v) { return v->rec->tos; }
 static uint64_t tcp_flags(const struct view *v) { return v->rec->tcp_flags; }
-static uint64_t sport(const struct view *v) { return is_icmp(v->rec->key.proto) ? 0 : v->rec->key.sport; }
-static uint64_t dport(const struct view *v) { return is_icmp(v->rec->key.proto) ? 0 : v->rec->key.dport; }
+/* ICMP: 0 and type·256+code, as in v9 and as other exporters do: pmacct
+ * reads ICMP type and code only there; icmpTypeCode has them too. */
+static uint64_t sport(const struct view *v) { return v->rec->key.sport; }
+static uint64_t dport(const struct view *v) { return v->rec->key.dport; }
 static uint64_t ifindex(const struct view *v) { return v->rec->key.ifindex; }
 static uint64_t zero(const struct view *v) { (void)v; return 0; }
 /* The key holds ICMP type << 8 | code in dport: icmpTypeCode's layout. */
