@@ -1028,7 +1028,7 @@ class ExportCapture:
                 if fld.get("name") in ("cflow.version", "cflow.sequence",
                                        "cflow.source_id", "cflow.count"):
                     hdr[fld.get("name")] = int(fld.get("show"))
-            if hdr.get("cflow.version") != 9:
+            if hdr.get("cflow.version") not in (9, 10):  # v9, IPFIX
                 res["not_cflow"].append(num)
                 continue
             res["seq"][port].append((hdr.get("cflow.source_id"),

@@ -284,10 +284,64 @@ static void test_app_mark_before_first_packet(void **state)
 	flow_cache_free(fc);
 }
 
+/*
+ * Paced export takes the cache in parts: expire_some and flush_some export
+ * at most what they are allowed, keep the rest exactly (a later call
+ * exports it with its counts), and together export every flow once.
+ */
+static void test_expire_and_flush_in_parts(void **state)
+{
+	struct sink s = {};
+	struct flow_cache *fc = flow_cache_new(&cfg, collect, &s);
+
+	(void)state;
+	for (uint32_t i = 0; i < 50; i++) {
+		struct flow_key k = key_n(i, 17);
+		struct flow_value v = val_at(i + 1, 100 * SEC_NS, 0);
+
+		flow_cache_merge(fc, &k, &v);
+	}
+	/* All 50 idle: 20 at most now, 20 more, then the last 10. */
+	assert_int_equal(flow_cache_expire_some(fc, 200 * SEC_NS, 20), 20);
+	assert_int_equal(flow_cache_count(fc), 30);
+	assert_int_equal(flow_cache_expire_some(fc, 200 * SEC_NS, 20), 20);
+	assert_int_equal(flow_cache_expire_some(fc, 200 * SEC_NS, 20), 10);
+	assert_int_equal(flow_cache_count(fc), 0);
+	assert_int_equal(s.flows, 50);
+	assert_int_equal(s.packets, 50 * 51 / 2);
+
+	s = (struct sink){ 0 };
+	for (uint32_t i = 0; i < 50; i++) {
+		struct flow_key k = key_n(i, 6);
+		struct flow_value v = val_at(i + 1, 300 * SEC_NS, 0);
+
+		flow_cache_merge(fc, &k, &v);
+	}
+	assert_int_equal(flow_cache_flush_some(fc, END_FORCED, 7), 7);
+	assert_int_equal(flow_cache_count(fc), 43);
+	/* What stays is still found and merged into. */
+	for (uint32_t i = 0; i < 50; i++) {
+		struct flow_key k = key_n(i, 6);
+		struct flow_value v = val_at(1, 301 * SEC_NS, 0);
+
+		flow_cache_merge(fc, &k, &v);
+	}
+	assert_int_equal(flow_cache_count(fc), 50);
+	while (flow_cache_count(fc))
+		assert_true(flow_cache_flush_some(fc, END_FORCED, 7) <= 7);
+	/* 50 + 7 records: the 7 flushed came back as new flows. */
+	assert_int_equal(s.flows, 57);
+	assert_int_equal(s.packets, 50 * 51 / 2 + 50);
+	for (size_t i = 0; i < 57 && i < 64; i++)
+		assert_int_equal(s.rec[i].reason, END_FORCED);
+	flow_cache_free(fc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inactive_timeout),
+		cmocka_unit_test(test_expire_and_flush_in_parts),
 		cmocka_unit_test(test_active_timeout_restarts_record),
 		cmocka_unit_test(test_tcp_end_after_grace),
 		cmocka_unit_test(test_rst_ends_flow),

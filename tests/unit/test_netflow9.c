@@ -30,14 +30,14 @@
 #define HDR_LEN		20
 #define V4_REC_LEN	77	/* 72 + 5 APPLICATION_ID */
 #define V6_REC_LEN	101	/* 96 + 5 APPLICATION_ID */
-#define STATS_REC_LEN	49	/* 4 scope + 4 + 1 + 5 * 8 */
+#define STATS_REC_LEN	81	/* 4 scope + 4 + 1 + 9 * 8 */
 #define APP_REC_LEN	65	/* 4 scope + 5 id + 24 name + 32 description */
 /*
  * Template FlowSet 196 (4 + 2 * (4 + 23 * 4)), options template FlowSets
- * 44 (4 + 6 + 4 + 7 * 4, padded) and 28 (4 + 6 + 4 + 3 * 4, padded),
+ * 60 (4 + 6 + 4 + 11 * 4, padded) and 28 (4 + 6 + 4 + 3 * 4, padded),
  * application names 72 (4 + 65, padded).
  */
-#define TEMPLATES_LEN	340
+#define TEMPLATES_LEN	356
 #define TEMPLATE_SETS	3	/* FlowSets with id 0 or 1 in such a packet */
 #define TEMPLATE_RECORDS 5	/* 2 templates, 2 options templates, 1 app */
 /* A FlowSet of n records of len bytes, padded to 4. */
@@ -150,7 +150,7 @@ static struct probe_stats some_stats(void)
 {
 	struct probe_stats st = {
 		.packets_seen = 0x1111, .bytes_seen = 0x22222222,
-		.flows_exported = 0x33, .packets_uncounted = 4,
+		.flows_evicted = 0x33, .packets_uncounted = 4,
 		.bytes_uncounted = 0x500, .sampling_interval = 100,
 		.sampling_algorithm = 1,
 	};
@@ -322,18 +322,22 @@ static const uint8_t expected_templates_packet[] = {
 	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
 	/* options template FlowSet: statistics */
 	0x00, 0x01,		/* FlowSet id 1 */
-	0x00, 0x2c,		/* length 44, padding included */
+	0x00, 0x3c,		/* length 60, padding included */
 	0x01, 0x02,		/* template 258 */
 	0x00, 0x04,		/* scope length: 1 field */
-	0x00, 0x1c,		/* options length: 7 fields */
+	0x00, 0x2c,		/* options length: 11 fields */
 	0x00, 0x01, 0x00, 0x04,	/* scope System */
 	0x00, 0x22, 0x00, 0x04,	/* SAMPLING_INTERVAL */
 	0x00, 0x23, 0x00, 0x01,	/* SAMPLING_ALGORITHM */
-	0x00, 0x28, 0x00, 0x08,	/* TOTAL_BYTES_EXP */
-	0x00, 0x29, 0x00, 0x08,	/* TOTAL_PKTS_EXP */
-	0x00, 0x2a, 0x00, 0x08,	/* TOTAL_FLOWS_EXP */
+	0x00, 0x28, 0x00, 0x08,	/* TOTAL_BYTES_EXP: export bytes sent */
+	0x00, 0x29, 0x00, 0x08,	/* TOTAL_PKTS_EXP: export packets sent */
+	0x00, 0x2a, 0x00, 0x08,	/* TOTAL_FLOWS_EXP: flow records sent */
+	0x00, 0xa6, 0x00, 0x08,	/* notSentFlowTotalCount */
 	0x00, 0xa4, 0x00, 0x08,	/* ignoredPacketTotalCount */
 	0x00, 0xa5, 0x00, 0x08,	/* ignoredOctetTotalCount */
+	0x52, 0x54, 0x00, 0x08,	/* 21076 private: packets seen */
+	0x52, 0x55, 0x00, 0x08,	/* 21077 private: bytes seen */
+	0x52, 0x56, 0x00, 0x08,	/* 21078 private: flows evicted early */
 	0x00, 0x00,		/* padding */
 	/* options template FlowSet: application names, a FlowSet of its own */
 	0x00, 0x01,		/* FlowSet id 1 */
@@ -474,32 +478,52 @@ static void test_ipv6_record_bytes(void **state)
 			    sizeof(expected_ipv6_set));
 }
 
+/* After one packet of two flows (568 bytes) sent and one of one flow lost. */
 static const uint8_t expected_stats_set[] = {
 	0x01, 0x02,		/* FlowSet id 258 */
-	0x00, 0x38,		/* length 56: 4 + 49, padding included */
+	0x00, 0x58,		/* length 88: 4 + 81, padding included */
 	0x01, 0x02, 0x03, 0x04,	/* scope System: the source id */
 	0x00, 0x00, 0x00, 0x64,	/* SAMPLING_INTERVAL 100 */
 	0x01,			/* SAMPLING_ALGORITHM deterministic */
-	0x00, 0x00, 0x00, 0x00, 0x22, 0x22, 0x22, 0x22,	/* bytes seen */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x11,	/* packets seen */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33,	/* flows exported */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* packets uncounted */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00,	/* bytes uncounted */
-	0x00, 0x00, 0x00,	/* padding: 3 < 49 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x38,	/* 40: 568 bytes sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/* 41: 1 packet sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/* 42: 2 flows sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/* 166: 1 flow lost */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* 164: packets uncounted */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00,	/* 165: bytes uncounted */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x11,	/* 21076: packets seen */
+	0x00, 0x00, 0x00, 0x00, 0x22, 0x22, 0x22, 0x22,	/* 21077: bytes seen */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33,	/* 21078: flows evicted */
+	0x00, 0x00, 0x00,	/* padding: 3 < 81 */
 };
 
+/*
+ * Fields 40/41/42 count what went to this collector (RFC 3954, IANA's
+ * exportedOctetTotalCount and friends), not what the probe saw, which has
+ * private fields of its own; a lost packet's flows are not sent (166).
+ */
 static void test_stats_record_padded(void **state)
 {
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct probe_stats st = some_stats();
-	const uint8_t *set = f->cap.pkt[0] + HDR_LEN + TEMPLATES_LEN;
+	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
+	const uint8_t *set = f->cap.pkt[1] + HDR_LEN;
 
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.len[0], 568);
+	f->cap.fail = 1;
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
+	f->cap.fail = 0;
 	memset(f->s.pkt, 0xee, sizeof(f->s.pkt)); /* padding must be written */
 	assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
-	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56);
-	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS + 1);
+	assert_int_equal(f->cap.n, 2);
+	assert_int_equal(f->cap.len[1], HDR_LEN + 88);
+	assert_int_equal(be16(f->cap.pkt[1] + 2), 1);
 	assert_memory_equal(set, expected_stats_set, sizeof(expected_stats_set));
 	assert_true(be16(set + 2) - 4 - STATS_REC_LEN < STATS_REC_LEN);
 }
@@ -523,7 +547,7 @@ static void test_padding_between_sets(void **state)
 	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN +
 			 SET_LEN(1, STATS_REC_LEN) + SET_LEN(1, V4_REC_LEN) +
 			 SET_LEN(2, STATS_REC_LEN) + SET_LEN(1, V6_REC_LEN));
-	assert_int_equal(SET_LEN(2, STATS_REC_LEN), 4 + 98 + 2);
+	assert_int_equal(SET_LEN(2, STATS_REC_LEN), 4 + 162 + 2);
 	p = parse_packet(f->cap.pkt[0], f->cap.len[0]);
 	assert_int_equal(p.stats, 3);
 	assert_int_equal(p.v4, 1);
@@ -737,7 +761,7 @@ static void test_mtu_exact_fit(void **state)
 }
 
 /*
- * Leaving a FlowSet that needs padding (stats: 53 -> 56 bytes) costs that
+ * Leaving a FlowSet that needs padding (stats: 85 -> 88 bytes) costs that
  * padding too: the next set fits exactly, and not in one byte less.
  */
 static void test_mtu_counts_padding_of_left_set(void **state)
@@ -746,7 +770,7 @@ static void test_mtu_counts_padding_of_left_set(void **state)
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct probe_stats st = some_stats();
 	struct flow_record r = ipv4_flow();
-	uint32_t exact = HDR_LEN + TEMPLATES_LEN + 56 + SET_LEN(1, V4_REC_LEN);
+	uint32_t exact = HDR_LEN + TEMPLATES_LEN + 88 + SET_LEN(1, V4_REC_LEN);
 	struct nf9_config cfg = { .max_payload = exact };
 
 	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
@@ -763,7 +787,7 @@ static void test_mtu_counts_padding_of_left_set(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.n, 2);
-	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 56);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 88);
 	assert_int_equal(parse_packet(f->cap.pkt[1], f->cap.len[1]).v4, 1);
 }
 

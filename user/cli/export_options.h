@@ -33,6 +33,8 @@ struct export_options {
 	struct curve_options curve;	/* utilisation against active flows */
 	unsigned long interval;		/* seconds per interval report */
 	struct asn_table *asn;		/* --asn-table, loaded; NULL: none */
+	unsigned long export_rate;	/* packets/s a collector; 0: unpaced */
+	unsigned long export_queue;	/* packets a collector may hold */
 	bool reset_template;		/* NetFlow templates 260/261 (default on) */
 	bool json;
 	bool tap;
@@ -59,6 +61,10 @@ enum {
 	EXPORT_OPT_ASN_TABLE,
 	EXPORT_OPT_NO_RESET_TEMPLATE,
 	EXPORT_OPT_TEMPLATE_REFRESH,
+	EXPORT_OPT_EXPORT_RATE,
+	EXPORT_OPT_EXPORT_QUEUE,
+	EXPORT_OPT_SOURCE,
+	EXPORT_OPT_IPFIX_PEN,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -83,6 +89,10 @@ enum {
 	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
 	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \
 	{ "template-refresh", required_argument, NULL, EXPORT_OPT_TEMPLATE_REFRESH }, \
+	{ "export-rate", required_argument, NULL, EXPORT_OPT_EXPORT_RATE },   \
+	{ "export-queue", required_argument, NULL, EXPORT_OPT_EXPORT_QUEUE }, \
+	{ "source", required_argument, NULL, EXPORT_OPT_SOURCE },             \
+	{ "ipfix-pen", required_argument, NULL, EXPORT_OPT_IPFIX_PEN },       \
 	{ "verbose", no_argument, NULL, 'v' },                                \
 	CURVE_LONGOPTS
 

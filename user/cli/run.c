@@ -315,6 +315,22 @@ static void sleep_until(uint64_t deadline_ns)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
+/* Sleeps until deadline_ns, waking to send paced export packets as they
+ * fall due: between drains the export queue empties at the export rate. */
+static void pace_until(struct pipeline *pl, uint64_t deadline_ns)
+{
+	while (!stop_requested) {
+		uint64_t wake = exporter_wake_ns(&pl->exporter);
+
+		if (!wake || wake >= deadline_ns) {
+			sleep_until(deadline_ns);
+			return;
+		}
+		sleep_until(wake);
+		exporter_pace(&pl->exporter);
+	}
+}
+
 static void print_ready(const struct run_state *st)
 {
 	fprintf(stderr, "flowprobe: running on ");
@@ -416,7 +432,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	next -= next % interval_ns;
 	while (!stop_requested) {
 		next += interval_ns;
-		sleep_until(next);
+		pace_until(pl, next);
 		if (stop_requested)
 			break;
 		if (reopen_requested) {

@@ -201,6 +201,10 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->exporter.on_record = on_record;
 	pl->exporter.on_record_ctx = pl;
 	pl->exporter.max_flow_age_ms = (opt->active_timeout + 10) * 1000;
+	pl->exporter.export_rate = opt->export_rate;
+	pl->exporter.queue_max = opt->export_queue;
+	pl->ds.v[DS_export_rate] = opt->export_rate;
+	pl->ds.v[DS_export_queue_limit] = opt->export_queue;
 	pl->p2p_threshold = opt->p2p_threshold;
 	return 0;
 }
@@ -210,7 +214,7 @@ static void publish(struct pipeline *pl, bool force_stats)
 	struct probe_stats ps = {
 		.packets_seen = pl->counters[CNT_PACKETS],
 		.bytes_seen = pl->counters[CNT_BYTES],
-		.flows_exported = pl->ds.v[DS_flows_exported],
+		.flows_evicted = pl->counters[CNT_FLOWS_EVICTED],
 		.packets_uncounted = pl->counters[CNT_UNCOUNTED_PACKETS],
 		.bytes_uncounted = pl->counters[CNT_UNCOUNTED_BYTES],
 		.sampling_interval = 1,
@@ -319,6 +323,31 @@ static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 	feed_collectors(pl);
 }
 
+/*
+ * Expiry no faster than the collectors take it: at most what their queues
+ * have room for now. Live, the rest stays in the cache for the next tick
+ * (the drain loop must not stall: the kernel tables fill meanwhile). In
+ * replay nothing runs concurrently, so the replay waits for room instead,
+ * and its records are those a live probe would have made.
+ */
+static void expire_paced(struct pipeline *pl, uint64_t now_ns)
+{
+	for (;;) {
+		size_t room = exporter_room_flows(&pl->exporter);
+		size_t n = flow_cache_expire_some(pl->cache, now_ns, room);
+
+		if (n < room)
+			return;
+		if (!pl->quiescent) {
+			pl->ds.v[DS_export_deferred]++;
+			return;
+		}
+		exporter_flush(&pl->exporter);
+		exporter_wait_room(&pl->exporter, pl->exporter.queue_max / 2 + 1,
+				   UINT64_MAX);
+	}
+}
+
 void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 		   int64_t wall_offset_ns)
 {
@@ -329,11 +358,60 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	 * its verdict is decided (the end-of-flow grace outlasts the hold). */
 	tcp_analysis_tick(pl->tcp, now_ns, wall_ms);
 	flood_report_tick(&pl->flood, pl->counters, now_ns);
-	flow_cache_expire(pl->cache, now_ns);
+	expire_paced(pl, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
 	feed_history(pl, wall_ms);
+}
+
+/* How long the shutdown export may take beyond its estimate. */
+#define FLUSH_SLACK_S 10
+
+/*
+ * Every open flow, as forced, at the export rate: the daemon waits (the
+ * queues would overflow otherwise), bounded by the time the packets need
+ * at the rate plus FLUSH_SLACK_S; past that, the rest go into the queues
+ * anyway and what does not fit is dropped and counted.
+ */
+static void flush_paced(struct pipeline *pl)
+{
+	struct exporter *ex = &pl->exporter;
+	size_t flows = flow_cache_count(pl->cache);
+	uint64_t est = exporter_seconds_for(ex, flows);
+	uint64_t t0 = collector_monotonic_ns();
+	uint64_t deadline = t0 + (est + FLUSH_SLACK_S) * 1000000000ull;
+	bool waited = false;
+
+	if (est > 1)
+		log_info("exporting %zu open flows at %u packets/s a collector: "
+			 "at most %llu s (the daemon waits; --export-rate sets "
+			 "the pace)", flows, ex->export_rate,
+			 (unsigned long long)est);
+	while (flow_cache_count(pl->cache)) {
+		size_t room = exporter_room_flows(ex);
+
+		if (room) {
+			flow_cache_flush_some(pl->cache, END_FORCED, room);
+			continue;
+		}
+		exporter_flush(ex);
+		waited = true;
+		if (exporter_wait_room(ex, ex->queue_max / 2 + 1, deadline) != 0) {
+			log_warn("the shutdown export took longer than %llu s: "
+				 "the %zu flows left go out unpaced",
+				 (unsigned long long)(est + FLUSH_SLACK_S),
+				 flow_cache_count(pl->cache));
+			flow_cache_flush(pl->cache, END_FORCED);
+			break;
+		}
+	}
+	exporter_flush(ex);
+	/* What the queues hold leaves paced too, before the sockets close. */
+	exporter_wait_room(ex, UINT32_MAX, deadline);
+	if (waited || est > 1)
+		log_info("exported %zu open flows in %.1f s", flows,
+			 (collector_monotonic_ns() - t0) / 1e9);
 }
 
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)
@@ -354,7 +432,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	curve_finish(pl->curve, wall_ms * 1000000 - wall_offset_ns, wall_offset_ns);
 	tcp_analysis_finish(pl->tcp, wall_ms * 1000000 - wall_offset_ns, wall_ms);
 	flood_report_finish(&pl->flood, pl->counters);
-	flow_cache_flush(pl->cache, END_FORCED);
+	flush_paced(pl);
 	publish(pl, true);
 	feed_history(pl, wall_ms);
 }

@@ -5,6 +5,7 @@
  * wall-clock flow_record every output shares.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "export/exporter.h"
@@ -17,6 +18,18 @@
 static int emit_to_collector(void *ctx, const uint8_t *pkt, size_t len)
 {
 	return collector_send(ctx, pkt, len);
+}
+
+/* Collector i's stream is NetFlow v9 or IPFIX (-c ipfix://...). */
+static bool is_ipfix(const struct exporter *ex, int i)
+{
+	return ex->collectors[i].ipfix;
+}
+
+static size_t min_flows(const struct exporter *ex, int i)
+{
+	return is_ipfix(ex, i) ? ipfix_min_flows_per_packet(&ex->ipfix[i])
+			       : nf9_min_flows_per_packet(&ex->streams[i]);
 }
 
 int exporter_add_collector(struct exporter *ex, const char *spec)
@@ -43,14 +56,62 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
 	ex->clock.now_ms = now_wall_ms;
 	ex->stats_sent_ms = 0;
+	struct ipfix_config icfg = { .domain_id = source_id, .max_payload = max_payload,
+				     .pen = ex->ipfix_pen, .as_numbers = ex->as_numbers,
+				     .reset_verdicts = ex->reset_verdicts,
+				     .refresh_ms = ex->template_refresh_ms };
+
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
-	if (!ex->streams)
+	ex->ipfix = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->ipfix));
+	if (!ex->streams || !ex->ipfix)
 		return -ENOMEM;
 	for (int i = 0; i < ex->n_collectors; i++) {
-		int rc = collector_open(&ex->collectors[i]);
+		struct collector *c = &ex->collectors[i];
+		int rc;
+
+		c->rate = ex->export_rate;
+		c->queue_max = ex->queue_max;
+		if (ex->source_len && ex->source.ss_family != c->addr.ss_family) {
+			log_error("collector %s: --source is an %s address, the "
+				  "collector is not; give one of its family",
+				  c->spec, ex->source.ss_family == AF_INET ? "IPv4" : "IPv6");
+			return -EINVAL;
+		}
+		memcpy(&c->source, &ex->source, sizeof(c->source));
+		c->source_len = ex->source_len;
+		rc = collector_open(c);
 
 		if (rc)
 			return rc;
+		if (is_ipfix(ex, i)) {
+			struct ipfix_config tcfg = icfg;
+
+			/* Over TCP templates go once per session (RFC 7011
+			 * 8.1), not on a refresh schedule. */
+			if (c->tcp)
+				tcfg.refresh_packets = tcfg.refresh_ms = UINT32_MAX;
+			if (ipfix_stream_init(&ex->ipfix[i], &tcfg, emit_to_collector,
+					      c) != 0) {
+				log_error("IPFIX message size %u is not usable (at "
+					  "most %u)", max_payload, IPFIX_PAYLOAD_LIMIT);
+				return -EINVAL;
+			}
+			if (c->tcp) {
+				uint8_t *msg = malloc(IPFIX_PAYLOAD_LIMIT);
+				size_t len;
+
+				if (!msg)
+					return -ENOMEM;
+				len = ipfix_template_message(&ex->ipfix[i], msg,
+							     now_wall_ms);
+				rc = collector_set_preamble(c, msg, len);
+				free(msg);
+				if (rc)
+					return rc;
+			}
+			ipfix_send_templates(&ex->ipfix[i], now_wall_ms);
+			continue;
+		}
 		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
 				    &ex->collectors[i]) != 0) {
 			log_error("NetFlow payload size %u is not usable (at most %u)",
@@ -119,8 +180,12 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 
 	if (ex->annotate)
 		ex->annotate(ex->on_record_ctx, &rec);
-	for (int i = 0; i < ex->n_collectors; i++)
-		nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		if (is_ipfix(ex, i))
+			ipfix_add_flow(&ex->ipfix[i], &rec, ex->clock.now_ms);
+		else
+			nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
+	}
 	if (ex->json && json_write_flow(ex->json, &rec) != 0)
 		ex->json_errors++;
 	if (ex->on_record)
@@ -140,8 +205,12 @@ void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool forc
 	if (!force && ex->stats_sent_ms &&
 	    ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
 		return;
-	for (int i = 0; i < ex->n_collectors; i++)
-		nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	for (int i = 0; i < ex->n_collectors; i++) {
+		if (is_ipfix(ex, i))
+			ipfix_add_stats(&ex->ipfix[i], st, ex->clock.now_ms);
+		else
+			nf9_add_stats(&ex->streams[i], st, &ex->clock);
+	}
 	ex->stats_sent_ms = ex->clock.now_ms;
 }
 
@@ -152,10 +221,88 @@ void exporter_flush(struct exporter *ex)
 	if (!ex->streams)
 		return; /* never started: nothing queued */
 	for (int i = 0; i < ex->n_collectors; i++) {
-		nf9_flush(&ex->streams[i], &ex->clock);
+		if (is_ipfix(ex, i))
+			ipfix_flush(&ex->ipfix[i], ex->clock.now_ms);
+		else
+			nf9_flush(&ex->streams[i], &ex->clock);
 		/* A slow collector's queue drains a little every tick. */
 		collector_flush_queue(&ex->collectors[i]);
 	}
+}
+
+size_t exporter_room_flows(const struct exporter *ex)
+{
+	size_t room = SIZE_MAX;
+
+	if (!ex->streams)
+		return room;
+	for (int i = 0; i < ex->n_collectors; i++) {
+		unsigned int packets = collector_room(&ex->collectors[i]);
+		size_t flows;
+
+		/* Two packets spare: the one being filled, and the stats. */
+		packets = packets > 2 ? packets - 2 : 0;
+		flows = packets * min_flows(ex, i);
+		if (flows < room)
+			room = flows;
+	}
+	return room;
+}
+
+void exporter_pace(struct exporter *ex)
+{
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		collector_flush_queue(&ex->collectors[i]);
+}
+
+uint64_t exporter_wake_ns(const struct exporter *ex)
+{
+	uint64_t wake = 0;
+
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		uint64_t w = collector_wake_ns(&ex->collectors[i]);
+
+		if (w && (!wake || w < wake))
+			wake = w;
+	}
+	return wake;
+}
+
+int exporter_wait_room(struct exporter *ex, unsigned int min_packets,
+		       uint64_t deadline_ns)
+{
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		struct collector *c = &ex->collectors[i];
+
+		while (c->fd >= 0 && c->queue_len && collector_room(c) < min_packets) {
+			uint64_t now = collector_monotonic_ns();
+			/* Until a burst has left: wake once a slice, not a packet. */
+			uint64_t until = now + PACER_SLICE_NS;
+
+			if (now >= deadline_ns)
+				return -ETIMEDOUT;
+			collector_drain(c, until < deadline_ns ? until : deadline_ns);
+		}
+	}
+	return 0;
+}
+
+uint64_t exporter_seconds_for(const struct exporter *ex, size_t n_flows)
+{
+	uint64_t worst = 0;
+
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
+		const struct collector *c = &ex->collectors[i];
+		uint64_t packets = n_flows / min_flows(ex, i) + 1;
+		uint64_t s;
+
+		if (!c->rate)
+			continue;
+		s = (packets + c->queue_len + c->rate - 1) / c->rate;
+		if (s > worst)
+			worst = s;
+	}
+	return worst;
 }
 
 uint64_t exporter_queued(const struct exporter *ex)
@@ -180,8 +327,9 @@ uint64_t exporter_packets_sent(const struct exporter *ex)
 {
 	uint64_t n = 0;
 
-	for (int i = 0; i < ex->n_collectors; i++)
-		n += ex->streams[i].packets_sent;
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		n += is_ipfix(ex, i) ? ex->ipfix[i].packets_sent
+				     : ex->streams[i].packets_sent;
 	return n;
 }
 
@@ -191,8 +339,10 @@ uint64_t exporter_errors(const struct exporter *ex)
 
 	/* Packets the sockets refused at once, plus those a collector's host
 	 * refused after they left (ICMP: port unreachable). */
-	for (int i = 0; i < ex->n_collectors; i++)
-		n += ex->streams[i].emit_errors + ex->collectors[i].refused;
+	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
+		n += (is_ipfix(ex, i) ? ex->ipfix[i].emit_errors
+				      : ex->streams[i].emit_errors) +
+		     ex->collectors[i].refused;
 	return n;
 }
 
@@ -216,4 +366,6 @@ void exporter_stop(struct exporter *ex)
 	}
 	free(ex->streams);
 	ex->streams = NULL;
+	free(ex->ipfix);
+	ex->ipfix = NULL;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Fan-out of finished flows to every output: one NetFlow v9 stream per
- * collector (each with its own sequence and template schedule), plus the
+ * Fan-out of finished flows to every output: one NetFlow v9 or IPFIX
+ * stream per collector (each with its own sequence and template schedule), plus the
  * probe's statistics as NetFlow options data once a minute. Converts the
  * probe clock (ns) to wall-clock ms on the way out.
  */
@@ -12,13 +12,16 @@
 #include <stdio.h>
 #include "export/collector.h"
 #include "lib/flow_record.h"
+#include "export/ipfix.h"
 #include "export/netflow9.h"
 
 #define MAX_COLLECTORS 8
 
 struct exporter {
 	struct collector collectors[MAX_COLLECTORS];
-	struct nf9_stream *streams; /* one per collector */
+	struct nf9_stream *streams; /* one per collector (NetFlow v9 ones) */
+	struct ipfix_stream *ipfix; /* one per collector (IPFIX ones) */
+	uint32_t ipfix_pen;	    /* --ipfix-pen; 0: IPFIX_DEFAULT_PEN */
 	int n_collectors;
 	struct nf9_clock clock;
 	int64_t wall_offset_ns;	    /* wall = probe clock + this */
@@ -40,6 +43,10 @@ struct exporter {
 	 * the wall offset its base was last aligned to. */
 	int64_t base_offset_ns;
 	bool base_offset_set;
+	uint32_t export_rate;	    /* --export-rate, packets/s a collector */
+	uint32_t queue_max;	    /* --export-queue, packets a collector */
+	struct sockaddr_storage source; /* --source; family 0: the kernel's */
+	socklen_t source_len;
 };
 
 /* Parses and resolves a collector; 0 or -EINVAL (logged). */
@@ -68,6 +75,32 @@ void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool forc
 
 /* Sends what is queued. */
 void exporter_flush(struct exporter *ex);
+
+/*
+ * Flows that may be exported now without overflowing any collector's
+ * queue (SIZE_MAX without collectors): callers that can wait (expiry, the
+ * shutdown export) export no more than this and keep the rest.
+ */
+size_t exporter_room_flows(const struct exporter *ex);
+
+/* Sends the queued packets the pacers allow now, without closing the
+ * packet being filled. */
+void exporter_pace(struct exporter *ex);
+
+/* CLOCK_MONOTONIC ns when queued packets may leave next; 0 if none wait. */
+uint64_t exporter_wake_ns(const struct exporter *ex);
+
+/*
+ * Blocks, sending paced, until every collector has room for min_packets
+ * more packets (or its queue is empty) or deadline_ns (CLOCK_MONOTONIC)
+ * passes. Returns 0, or -ETIMEDOUT at the deadline.
+ */
+int exporter_wait_room(struct exporter *ex, unsigned int min_packets,
+		       uint64_t deadline_ns);
+
+/* Seconds the packets of n flows take at the export rate, rounded up; 0
+ * when not paced or without collectors. */
+uint64_t exporter_seconds_for(const struct exporter *ex, size_t n_flows);
 
 uint64_t exporter_packets_sent(const struct exporter *ex);
 uint64_t exporter_errors(const struct exporter *ex);

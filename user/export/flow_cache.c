@@ -217,9 +217,14 @@ static void restart_record(struct flow_value *v)
 
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 {
+	return flow_cache_expire_some(fc, now_ns, SIZE_MAX);
+}
+
+size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max)
+{
 	size_t n = 0;
 
-	for (uint32_t i = 0; i < fc->count;) {
+	for (uint32_t i = 0; i < fc->count && n < max;) {
 		struct cache_entry *e = &fc->entries[i];
 		int reason = end_reason_at(&fc->cfg, &e->val, now_ns);
 
@@ -241,6 +246,25 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 			continue;
 		}
 		remove_at(fc, i);
+	}
+	return n;
+}
+
+size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
+			     size_t max)
+{
+	size_t n = 0;
+
+	/* From the end: removing the last entry moves no other. */
+	while (fc->count && n < max) {
+		uint32_t last = fc->count - 1;
+
+		if (fc->entries[last].val.packets) {
+			fc->export(fc->ctx, &fc->entries[last].key,
+				   &fc->entries[last].val, reason);
+			n++;
+		}
+		remove_at(fc, last);
 	}
 	return n;
 }

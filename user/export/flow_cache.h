@@ -41,8 +41,17 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 /* Exports and forgets every flow whose timeout has passed at now_ns. */
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
 
+/* The same, exporting at most max records (paced export: what the
+ * collectors' queues have room for); the rest wait for the next call. */
+size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max);
+
 /* Exports everything with the given reason (shutdown: END_FORCED). */
 size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason);
+
+/* The same, at most max records (entries holding no packets are forgotten
+ * on the way, uncounted); the rest stay for the next call. */
+size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
+			     size_t max);
 
 /*
  * Marks a flow with an application (e.g. both directions of a connection

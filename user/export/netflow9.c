@@ -39,6 +39,10 @@ enum nf9_field_id {
 	NF9_ICMP_TYPE = 32,
 	NF9_SAMPLING_INTERVAL = 34,
 	NF9_SAMPLING_ALGORITHM = 35,
+	/* exportedOctetTotalCount, exportedMessageTotalCount,
+	 * exportedFlowRecordTotalCount: what this exporter sent to this
+	 * collector (export packet bytes, packets, flow records), as IANA
+	 * and RFC 3954 define them, not what the probe saw. */
 	NF9_TOTAL_BYTES_EXP = 40,
 	NF9_TOTAL_PKTS_EXP = 41,
 	NF9_TOTAL_FLOWS_EXP = 42,
@@ -55,6 +59,7 @@ enum nf9_field_id {
 	NF9_FLOW_END_MS = 153,
 	NF9_IGNORED_PACKET_TOTAL = 164,
 	NF9_IGNORED_OCTET_TOTAL = 165,
+	NF9_NOT_SENT_FLOW_TOTAL = 166,
 };
 
 /* Which data templates a field belongs to. */
@@ -110,6 +115,7 @@ struct nf9_view {
 	const struct probe_stats *stats;
 	const struct nf9_app *app;
 	const struct nf9_clock *clk;
+	const struct nf9_stream *stream;
 	uint32_t source_id;
 };
 
@@ -217,11 +223,15 @@ static const struct nf9_field flow_fields[] = {
 static uint64_t system_scope(const struct nf9_view *v) { return v->source_id; }
 static uint64_t sampling_interval(const struct nf9_view *v) { return v->stats->sampling_interval; }
 static uint64_t sampling_algorithm(const struct nf9_view *v) { return v->stats->sampling_algorithm; }
-static uint64_t bytes_seen(const struct nf9_view *v) { return v->stats->bytes_seen; }
-static uint64_t packets_seen(const struct nf9_view *v) { return v->stats->packets_seen; }
-static uint64_t flows_exported(const struct nf9_view *v) { return v->stats->flows_exported; }
+static uint64_t octets_sent(const struct nf9_view *v) { return v->stream->octets_sent; }
+static uint64_t packets_sent(const struct nf9_view *v) { return v->stream->packets_sent; }
+static uint64_t flows_sent(const struct nf9_view *v) { return v->stream->flows_sent; }
+static uint64_t flows_lost(const struct nf9_view *v) { return v->stream->flows_lost; }
 static uint64_t packets_uncounted(const struct nf9_view *v) { return v->stats->packets_uncounted; }
 static uint64_t bytes_uncounted(const struct nf9_view *v) { return v->stats->bytes_uncounted; }
+static uint64_t packets_seen(const struct nf9_view *v) { return v->stats->packets_seen; }
+static uint64_t bytes_seen(const struct nf9_view *v) { return v->stats->bytes_seen; }
+static uint64_t flows_evicted(const struct nf9_view *v) { return v->stats->flows_evicted; }
 
 static const struct nf9_field stats_scope[] = {
 	{ NF9_SCOPE_SYSTEM, 4, FAM_ALL, .number = system_scope },
@@ -230,11 +240,19 @@ static const struct nf9_field stats_scope[] = {
 static const struct nf9_field stats_fields[] = {
 	{ NF9_SAMPLING_INTERVAL, 4, FAM_ALL, .number = sampling_interval },
 	{ NF9_SAMPLING_ALGORITHM, 1, FAM_ALL, .number = sampling_algorithm },
-	{ NF9_TOTAL_BYTES_EXP, 8, FAM_ALL, .number = bytes_seen },
-	{ NF9_TOTAL_PKTS_EXP, 8, FAM_ALL, .number = packets_seen },
-	{ NF9_TOTAL_FLOWS_EXP, 8, FAM_ALL, .number = flows_exported },
+	/* sent to this collector before this record's packet */
+	{ NF9_TOTAL_BYTES_EXP, 8, FAM_ALL, .number = octets_sent },
+	{ NF9_TOTAL_PKTS_EXP, 8, FAM_ALL, .number = packets_sent },
+	{ NF9_TOTAL_FLOWS_EXP, 8, FAM_ALL, .number = flows_sent },
+	/* flow records in packets the socket or the queue refused */
+	{ NF9_NOT_SENT_FLOW_TOTAL, 8, FAM_ALL, .number = flows_lost },
+	/* IP packets and bytes the datapath could not count */
 	{ NF9_IGNORED_PACKET_TOTAL, 8, FAM_ALL, .number = packets_uncounted },
 	{ NF9_IGNORED_OCTET_TOTAL, 8, FAM_ALL, .number = bytes_uncounted },
+	/* only this probe's: private ids (netflow9.h) */
+	{ NF9_FIELD_PACKETS_SEEN, 8, FAM_ALL, .number = packets_seen },
+	{ NF9_FIELD_BYTES_SEEN, 8, FAM_ALL, .number = bytes_seen },
+	{ NF9_FIELD_FLOWS_EVICTED, 8, FAM_ALL, .number = flows_evicted },
 };
 
 static uint64_t app_id(const struct nf9_view *v) { return v->app->id; }
@@ -488,6 +506,16 @@ int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
 	return 0;
 }
 
+size_t nf9_min_flows_per_packet(const struct nf9_stream *s)
+{
+	/* A packet with the templates, then the largest record each in a
+	 * FlowSet of its own (families alternating): a lower bound. */
+	size_t room = s->cfg.max_payload - NF9_HEADER_LEN - templates_len(&s->cfg);
+	size_t n = room / largest_set_len(&s->cfg);
+
+	return n ? n : 1;
+}
+
 /*
  * A wall clock stepped backwards makes the unsigned age huge, so templates
  * go out again: resending early costs a few hundred bytes, resending late
@@ -589,11 +617,13 @@ static void account_emit(struct nf9_stream *s, int err,
 	if (err < 0) {
 		s->emit_errors++;
 		s->records_lost += s->count;
+		s->flows_lost += s->flows;
 		/* the schedule only advances on success; this covers forced sends */
 		if (s->pkt_has_templates)
 			s->templates_sent = false;
 	} else {
 		s->packets_sent++;
+		s->octets_sent += s->len;
 		s->records_sent += s->count;
 		s->flows_sent += s->flows;
 		if (s->pkt_has_templates) {
@@ -679,6 +709,7 @@ int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st,
 {
 	struct nf9_view v = {
 		.stats = st, .clk = clk, .source_id = s->cfg.source_id,
+		.stream = s,
 	};
 	uint8_t *p;
 	int err;

@@ -51,6 +51,22 @@
 #define NF9_FIELD_RESET_VERDICT	21075
 
 /*
+ * The statistics options record (template 258) carries what the probe saw
+ * beside what it exported. Fields 40/41/42 are exported totals (bytes and
+ * packets of export packets, flow records: RFC 3954, IANA
+ * exportedOctetTotalCount and friends) and 164/165 the packets and bytes
+ * the datapath could not count (ignoredPacketTotalCount and
+ * ignoredOctetTotalCount); what the datapath saw, and the flows pushed out
+ * of full kernel table buckets early (counted, exported as their own
+ * records), have no standard field, so they get private ids next to
+ * 21075, chosen by the same rules (free in every registry and vendor
+ * block above, below 32768). Collectors that do not know them skip them.
+ */
+#define NF9_FIELD_PACKETS_SEEN	21076
+#define NF9_FIELD_BYTES_SEEN	21077
+#define NF9_FIELD_FLOWS_EVICTED	21078
+
+/*
  * APPLICATION_ID (field 95, RFC 6759): 1 byte classification engine id,
  * then the selector id, here 4 bytes. Flows carry it in both data
  * templates; 0 (engine 0, "invalid" in IANA's registry) means not
@@ -157,10 +173,12 @@ struct nf9_stream {
 
 	/* counters for the daemon's own statistics */
 	uint64_t packets_sent;		/* emit succeeded */
+	uint64_t octets_sent;		/* bytes of those packets */
 	uint64_t records_sent;		/* header counts of those packets */
 	uint64_t flows_sent;		/* flow data records in them */
 	uint64_t emit_errors;		/* packets whose emit failed */
 	uint64_t records_lost;		/* header counts of those packets */
+	uint64_t flows_lost;		/* flow data records in them */
 };
 
 /*
@@ -192,6 +210,11 @@ int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st,
 
 /* Emit the open packet, if any (never an empty one). Returns 0 or emit's error. */
 int nf9_flush(struct nf9_stream *s, const struct nf9_clock *clk);
+
+/* Flow records any export packet of this stream holds at least, whatever
+ * the families and templates in it: how the caller turns room for
+ * packets into room for flows. */
+size_t nf9_min_flows_per_packet(const struct nf9_stream *s);
 
 /*
  * Emit what is pending, then a packet of templates alone: at start-up, so

@@ -28,7 +28,10 @@
 	X(export_packets, counter, one, "NetFlow packets sent, all collectors")             \
 	X(export_errors, counter, one, "NetFlow packets lost: refused by a collector's socket or dropped from its full queue") \
 	X(export_queued, gauge, one, "NetFlow packets waiting for a slow collector now")  \
-	X(export_queue_drops, counter, one, "of export_errors, dropped from a full queue (bound 64 a collector)") \
+	X(export_queue_drops, counter, one, "of export_errors, dropped from a full queue (--export-queue)") \
+	X(export_rate, gauge, one, "export packets a second each collector gets at most (--export-rate; 0: unpaced)") \
+	X(export_queue_limit, gauge, one, "export packets a collector may have waiting (--export-queue)") \
+	X(export_deferred, counter, one, "drains after which expired flows waited in the cache for room in the export queues") \
 	X(drain_time_last, gauge, us, "how long the last drain took (swap, read, delete)")  \
 	X(drain_time_max, gauge, us, "how long the slowest drain took")               \
 	X(drain_errors, counter, one, "drains that failed (see the log)")                   \

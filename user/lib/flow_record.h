@@ -96,7 +96,7 @@ static inline uint64_t flow_addr_hash(uint8_t ip_version, const uint8_t addr[16]
 struct probe_stats {
 	uint64_t packets_seen;
 	uint64_t bytes_seen;
-	uint64_t flows_exported;
+	uint64_t flows_evicted;	/* pushed out of full buckets early, counted */
 	uint64_t packets_uncounted;
 	uint64_t bytes_uncounted;
 	uint32_t sampling_interval; /* 1: every packet */

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The IPFIX encoder byte for byte, against RFC 7011 and IANA's registry
+ * read by hand: the message header (version 10, length, export time,
+ * sequence counting data records, observation domain), the template set
+ * with enterprise elements (bit 15 set, then the PEN), the options
+ * template with its scope count, an IPv4 record, the statistics record
+ * with exported totals, and the sequence across lost messages.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "export/ipfix.h"
+
+#define NOW_MS		1700000000123ULL
+#define HDR_LEN		16
+/*
+ * Template set 212: 4 + 2 * (4 + 21 * 4 + 2 * 8), the data templates with
+ * two enterprise elements (bittorrent, reset verdict); options template
+ * set 64: 4 + 6 + 7 * 4 + 3 * 8 = 62, padded.
+ */
+#define TEMPLATES_LEN	276
+#define V4_REC_LEN	72
+#define V6_REC_LEN	96
+#define STATS_REC_LEN	76	/* 4 scope + 9 * 8 */
+#define MAX_MSGS	16
+
+struct capture {
+	int n, fail;
+	size_t len[MAX_MSGS];
+	uint8_t msg[MAX_MSGS][IPFIX_PAYLOAD_LIMIT];
+};
+
+struct fixture {
+	struct capture cap;
+	struct ipfix_stream s;
+};
+
+static int capture_emit(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct capture *c = ctx;
+
+	if (c->fail)
+		return -EIO;
+	assert_true(c->n < MAX_MSGS);
+	memcpy(c->msg[c->n], msg, len);
+	c->len[c->n++] = len;
+	return 0;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct ipfix_config cfg = { .domain_id = 0x01020304, .reset_verdicts = true };
+
+	assert_non_null(f);
+	assert_int_equal(ipfix_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static struct flow_record ipv4_flow(void)
+{
+	struct flow_record r = {
+		.key = {
+			.ifindex = 3, .vlan = 100, .ip_version = 4, .proto = 6,
+			.src = { 192, 0, 2, 1 }, .dst = { 198, 51, 100, 7 },
+			.sport = 40000, .dport = 443,
+		},
+		.packets = 1000, .bytes = 0x123456789ULL,
+		.first_ms = NOW_MS - 4000, .last_ms = NOW_MS - 1000,
+		.tcp_flags = 0x1b, .tos = 0x10, .ttl_min = 60, .ttl_max = 64,
+		.end_reason = END_OF_FLOW, .reset_verdict = FLOW_RESET_FORGED,
+		.app = APP_BITTORRENT,
+	};
+	return r;
+}
+
+#define E(id, len) 0x80, (id), 0x00, (len), 0x00, 0x00, 0x7e, 0xd9 /* PEN 32473 */
+
+static const uint8_t expected_templates[] = {
+	0x00, 0x0a,		/* version 10 */
+	0x01, 0x24,		/* length 292 */
+	0x65, 0x53, 0xf1, 0x00,	/* export time 1700000000 */
+	0x00, 0x00, 0x00, 0x00,	/* sequence: no data record yet */
+	0x01, 0x02, 0x03, 0x04,	/* observation domain */
+	0x00, 0x02, 0x00, 0xd4,	/* template set, 212 bytes */
+	0x01, 0x00, 0x00, 0x17,	/* template 256, 23 fields */
+	0x00, 0x01, 0x00, 0x08,	/* octetDeltaCount */
+	0x00, 0x02, 0x00, 0x08,	/* packetDeltaCount */
+	0x00, 0x04, 0x00, 0x01,	/* protocolIdentifier */
+	0x00, 0x05, 0x00, 0x01,	/* ipClassOfService */
+	0x00, 0x06, 0x00, 0x02,	/* tcpControlBits */
+	0x00, 0x07, 0x00, 0x02,	/* sourceTransportPort */
+	0x00, 0x08, 0x00, 0x04,	/* sourceIPv4Address */
+	0x00, 0x0b, 0x00, 0x02,	/* destinationTransportPort */
+	0x00, 0x0c, 0x00, 0x04,	/* destinationIPv4Address */
+	0x00, 0x0a, 0x00, 0x04,	/* ingressInterface */
+	0x00, 0x0e, 0x00, 0x04,	/* egressInterface */
+	0x00, 0x20, 0x00, 0x02,	/* icmpTypeCodeIPv4 */
+	0x00, 0x34, 0x00, 0x01,	/* minimumTTL */
+	0x00, 0x35, 0x00, 0x01,	/* maximumTTL */
+	0x00, 0x3a, 0x00, 0x02,	/* vlanId */
+	0x00, 0x3c, 0x00, 0x01,	/* ipVersion */
+	0x00, 0x3d, 0x00, 0x01,	/* flowDirection */
+	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
+	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
+	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
+	0x00, 0x5f, 0x00, 0x05,	/* applicationId */
+	E(2, 1),		/* enterprise 2: BitTorrent */
+	E(1, 1),		/* enterprise 1: reset verdict */
+	0x01, 0x01, 0x00, 0x17,	/* template 257, 23 fields */
+	0x00, 0x01, 0x00, 0x08,
+	0x00, 0x02, 0x00, 0x08,
+	0x00, 0x04, 0x00, 0x01,
+	0x00, 0x05, 0x00, 0x01,
+	0x00, 0x06, 0x00, 0x02,
+	0x00, 0x07, 0x00, 0x02,
+	0x00, 0x1b, 0x00, 0x10,	/* sourceIPv6Address */
+	0x00, 0x0b, 0x00, 0x02,
+	0x00, 0x1c, 0x00, 0x10,	/* destinationIPv6Address */
+	0x00, 0x0a, 0x00, 0x04,
+	0x00, 0x0e, 0x00, 0x04,
+	0x00, 0x8b, 0x00, 0x02,	/* icmpTypeCodeIPv6 */
+	0x00, 0x34, 0x00, 0x01,
+	0x00, 0x35, 0x00, 0x01,
+	0x00, 0x3a, 0x00, 0x02,
+	0x00, 0x3c, 0x00, 0x01,
+	0x00, 0x3d, 0x00, 0x01,
+	0x00, 0x88, 0x00, 0x01,
+	0x00, 0x98, 0x00, 0x08,
+	0x00, 0x99, 0x00, 0x08,
+	0x00, 0x5f, 0x00, 0x05,
+	E(2, 1),
+	E(1, 1),
+	0x00, 0x03, 0x00, 0x40,	/* options template set, 64 bytes */
+	0x01, 0x02,		/* template 258 */
+	0x00, 0x0a,		/* 10 fields */
+	0x00, 0x01,		/*  of which 1 scope */
+	0x00, 0x95, 0x00, 0x04,	/* scope observationDomainId */
+	0x00, 0x28, 0x00, 0x08,	/* exportedOctetTotalCount */
+	0x00, 0x29, 0x00, 0x08,	/* exportedMessageTotalCount */
+	0x00, 0x2a, 0x00, 0x08,	/* exportedFlowRecordTotalCount */
+	0x00, 0xa6, 0x00, 0x08,	/* notSentFlowTotalCount */
+	0x00, 0xa4, 0x00, 0x08,	/* ignoredPacketTotalCount */
+	0x00, 0xa5, 0x00, 0x08,	/* ignoredOctetTotalCount */
+	E(3, 8),		/* enterprise 3: packets seen */
+	E(4, 8),		/* enterprise 4: bytes seen */
+	E(5, 8),		/* enterprise 5: flows evicted */
+	0x00, 0x00,		/* padding */
+};
+
+static void test_template_message_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(sizeof(expected_templates), HDR_LEN + TEMPLATES_LEN);
+	assert_int_equal(ipfix_send_templates(&f->s, NOW_MS), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], sizeof(expected_templates));
+	assert_memory_equal(f->cap.msg[0], expected_templates, sizeof(expected_templates));
+}
+
+static const uint8_t expected_ipv4_set[] = {
+	0x01, 0x00, 0x00, 0x4c,	/* set 256, 76 bytes: 4 + 72 */
+	0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,	/* octets */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,	/* packets 1000 */
+	0x06,			/* TCP */
+	0x10,			/* ToS */
+	0x00, 0x1b,		/* tcpControlBits FIN SYN PSH ACK */
+	0x9c, 0x40,		/* 40000 */
+	0xc0, 0x00, 0x02, 0x01,	/* 192.0.2.1 */
+	0x01, 0xbb,		/* 443 */
+	0xc6, 0x33, 0x64, 0x07,	/* 198.51.100.7 */
+	0x00, 0x00, 0x00, 0x03,	/* ingressInterface 3 */
+	0x00, 0x00, 0x00, 0x00,	/* egressInterface unknown */
+	0x00, 0x00,		/* icmpTypeCodeIPv4: not ICMP */
+	0x3c, 0x40,		/* TTL 60..64 */
+	0x00, 0x64,		/* vlanId 100 */
+	0x04,			/* ipVersion */
+	0x00,			/* ingress */
+	0x03,			/* end of flow */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x58, 0xdb,	/* start: now - 4000 */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x64, 0x93,	/* end: now - 1000 */
+	0x16, 0x00, 0x00, 0x00, 0x25,	/* applicationId nDPI 37 */
+	0x01,			/* BitTorrent */
+	0x03,			/* reset verdict: forged */
+};
+
+static void test_ipv4_record_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 4 + V4_REC_LEN);
+	/* the first message opens with the templates */
+	assert_memory_equal(f->cap.msg[0] + HDR_LEN, expected_templates + HDR_LEN,
+			    TEMPLATES_LEN);
+	assert_memory_equal(f->cap.msg[0] + HDR_LEN + TEMPLATES_LEN,
+			    expected_ipv4_set, sizeof(expected_ipv4_set));
+	assert_int_equal(be32(f->cap.msg[0] + 8), 0);
+}
+
+/*
+ * The sequence counts data records sent before the message (RFC 7011
+ * 3.1), lost messages' records too; the statistics record carries what
+ * went to this collector (40/41/42), what was lost (166), and the probe's
+ * own counts under the PEN.
+ */
+static void test_sequence_and_stats(void **state)
+{
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	struct probe_stats st = {
+		.packets_seen = 0x1111, .bytes_seen = 0x22222222,
+		.flows_evicted = 0x33, .packets_uncounted = 4,
+		.bytes_uncounted = 0x500,
+	};
+	static const uint8_t expected_stats_set[] = {
+		0x01, 0x02, 0x00, 0x50,	/* set 258, 80 bytes: 4 + 76 */
+		0x01, 0x02, 0x03, 0x04,	/* scope: observation domain */
+		0, 0, 0, 0, 0, 0, 0x01, 0xb8,	/* 40: 440 bytes sent */
+		0, 0, 0, 0, 0, 0, 0, 0x01,	/* 41: 1 message */
+		0, 0, 0, 0, 0, 0, 0, 0x02,	/* 42: 2 flow records */
+		0, 0, 0, 0, 0, 0, 0, 0x01,	/* 166: 1 flow record lost */
+		0, 0, 0, 0, 0, 0, 0, 0x04,	/* 164: uncounted packets */
+		0, 0, 0, 0, 0, 0, 0x05, 0x00,	/* 165: uncounted bytes */
+		0, 0, 0, 0, 0, 0, 0x11, 0x11,	/* PEN 3: packets seen */
+		0, 0, 0, 0, 0x22, 0x22, 0x22, 0x22, /* PEN 4: bytes seen */
+		0, 0, 0, 0, 0, 0, 0, 0x33,	/* PEN 5: flows evicted */
+	};
+
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);	/* seq 0, 2 records */
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 4 + 2 * V4_REC_LEN);
+	f->cap.fail = 1;
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), -EIO);	/* seq 2, lost */
+	f->cap.fail = 0;
+	assert_int_equal(ipfix_add_stats(&f->s, &st, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);	/* seq 3 */
+	assert_int_equal(f->cap.n, 2);
+	assert_int_equal(be32(f->cap.msg[0] + 8), 0);
+	assert_int_equal(be32(f->cap.msg[1] + 8), 3);
+	assert_int_equal(f->cap.len[1], HDR_LEN + 4 + STATS_REC_LEN);
+	assert_int_equal(f->cap.msg[1][2] << 8 | f->cap.msg[1][3], f->cap.len[1]);
+	assert_memory_equal(f->cap.msg[1] + HDR_LEN, expected_stats_set,
+			    sizeof(expected_stats_set));
+	assert_int_equal(f->s.sequence, 4);
+}
+
+/* Full messages: each at most max_payload, sets tile it, records whole. */
+static void test_split_at_max_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	size_t per_msg = (1400 - HDR_LEN - 4) / V4_REC_LEN;
+
+	(void)state;
+	for (size_t i = 0; i < per_msg + 1; i++)
+		assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	/* first message: templates, then as many records as fit */
+	assert_int_equal(f->cap.n, 2);
+	for (int i = 0; i < f->cap.n; i++) {
+		size_t len = f->cap.len[i];
+		size_t off = HDR_LEN;
+
+		assert_true(len <= 1400);
+		while (off < len) {
+			size_t slen = f->cap.msg[i][off + 2] << 8 | f->cap.msg[i][off + 3];
+
+			assert_true(slen >= 4 && off + slen <= len);
+			off += slen;
+		}
+		assert_int_equal(off, len);
+	}
+	assert_int_equal(be32(f->cap.msg[1] + 8),
+			 (1400 - HDR_LEN - TEMPLATES_LEN - 4) / V4_REC_LEN);
+	assert_true(ipfix_min_flows_per_packet(&f->s) >= 1);
+	assert_true(ipfix_min_flows_per_packet(&f->s) <=
+		    (1400 - HDR_LEN - TEMPLATES_LEN) / (4 + V6_REC_LEN));
+}
+
+/* ICMP echo: type·256+code in destinationTransportPort (where pmacct
+ * reads it, as in v9) and in icmpTypeCodeIPv4; source port 0. */
+static void test_icmp_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	const uint8_t *rec;
+
+	r.key.proto = 1;
+	r.key.sport = 0;
+	r.key.dport = 8 << 8;
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	rec = f->cap.msg[0] + HDR_LEN + TEMPLATES_LEN + 4;
+	assert_int_equal(rec[16], 1);				/* protocol */
+	assert_int_equal(rec[20] << 8 | rec[21], 0);		/* source port */
+	assert_int_equal(rec[26] << 8 | rec[27], 0x0800);	/* destination port */
+	assert_int_equal(rec[40] << 8 | rec[41], 0x0800);	/* icmpTypeCodeIPv4 */
+}
+
+static void test_payload_bounds(void **state)
+{
+	struct ipfix_stream *s = malloc(sizeof(*s));
+	/* the smallest: templates and one IPv6 record set (4 + 96) */
+	struct ipfix_config cfg = { .max_payload = HDR_LEN + TEMPLATES_LEN + 99,
+				    .reset_verdicts = true };
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(ipfix_stream_init(s, &cfg, capture_emit, NULL), -EINVAL);
+	cfg.max_payload = IPFIX_PAYLOAD_LIMIT + 1;
+	assert_int_equal(ipfix_stream_init(s, &cfg, capture_emit, NULL), -EINVAL);
+	cfg.max_payload = HDR_LEN + TEMPLATES_LEN + 100;
+	assert_int_equal(ipfix_stream_init(s, &cfg, capture_emit, NULL), 0);
+	assert_int_equal(s->cfg.pen, IPFIX_DEFAULT_PEN);
+	free(s);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_template_message_bytes),
+		T(test_ipv4_record_bytes),
+		T(test_sequence_and_stats),
+		T(test_split_at_max_payload),
+		T(test_icmp_fields),
+		cmocka_unit_test(test_payload_bounds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
