@@ -34,6 +34,8 @@ struct export_options {
 	bool json;
 	bool tap;
 	bool no_resets;			/* --no-resets: no connection table */
+	bool tunnels_outer;		/* --tunnels outer: count tunnels as
+					   their outer flow */
 	bool verbose;
 };
 
@@ -54,6 +56,7 @@ enum {
 	EXPORT_OPT_ASN_TABLE,
 	EXPORT_OPT_NO_RESET_TEMPLATE,
 	EXPORT_OPT_TEMPLATE_REFRESH,
+	EXPORT_OPT_TUNNELS,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -72,6 +75,7 @@ enum {
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
 	{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },             \
+	{ "tunnels", required_argument, NULL, EXPORT_OPT_TUNNELS },           \
 	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
 	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
 	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \
