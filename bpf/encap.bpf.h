@@ -360,6 +360,33 @@ static __always_inline int parse_tunnel(struct cursor *c, int proto,
 	return 0;
 }
 
+/*
+ * Whether the IP payload at the cursor may be a tunnel: the hot path's only
+ * cost of decapsulation, inline, so a plain TCP or UDP packet never pays
+ * the call to tunnel_decap (a few ns a packet in the micro benchmark).
+ */
+static __always_inline bool tunnel_candidate(const struct cursor *c, int proto)
+{
+	__be16 *udp = c->pos;
+	__u16 sport, dport;
+
+	switch (proto) {
+	case PROTO_IPIP:
+	case PROTO_IPV6:
+	case PROTO_GRE:
+		return true;
+	case PROTO_UDP:
+		if ((void *)(udp + 2) > c->end)
+			return false;
+		sport = bpf_ntohs(udp[0]);
+		dport = bpf_ntohs(udp[1]);
+		return dport == UDP_PORT_VXLAN || dport == UDP_PORT_GENEVE ||
+		       dport == UDP_PORT_GTPU || dport == UDP_PORT_TEREDO ||
+		       sport == UDP_PORT_TEREDO;
+	}
+	return false;
+}
+
 /* The parser never looks further than this into a frame for an inner
  * packet (a power of two: offsets are masked with it). */
 #define ENCAP_MAX_OFFSET 1024

@@ -315,6 +315,8 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
 				cnt->v[CNT_TUNNEL_OUTER_FRAGMENT]++;
 			break;
 		}
+		if (!tunnel_candidate(&c, proto))
+			break;
 		inner = tunnel_decap(ctx, frame_offset(ctx, c.pos), proto);
 		if (inner == 0)
 			break;
