@@ -292,10 +292,16 @@ static __always_inline int parse_gtpu(struct cursor *c, struct packet_info *pi)
 
 /* Teredo (RFC 4380): IPv6 in UDP 3544, after an optional origin
  * indication (0x0000, 8 bytes) or authentication header (0x0001, then
- * client identifier and authentication value lengths, 13 bytes fixed). */
-static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi)
+ * client identifier and authentication value lengths, 13 bytes fixed).
+ * Any UDP flow may use port 3544 (a DHT query starts "d1:", a 6 nibble),
+ * and a wrong guess must stay an outer flow: the payload must be exactly
+ * one IPv6 packet, its header whole and its payload length what the UDP
+ * length leaves. */
+static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi,
+					__u32 udp_payload)
 {
-	__u8 *h = c->pos;
+	__u8 *start = c->pos, *h = c->pos;
+	__u32 left;
 
 	if ((void *)(h + 2) > c->end)
 		return PARSE_ERR(CNT_TUNNEL_NOT_IP);
@@ -310,9 +316,11 @@ static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi
 	if (h[0] == 0 && h[1] == 0)
 		c->pos = h + 8;
 	h = c->pos;
-	/* Only a whole IPv6 header is taken for Teredo: any UDP flow may use
-	 * port 3544, and a wrong guess must stay an outer flow. */
 	if ((void *)(h + 40) > c->end || (h[0] >> 4) != 6)
+		return PARSE_ERR(CNT_TUNNEL_NOT_IP);
+	left = udp_payload - (__u32)((void *)h - (void *)start);
+	if (udp_payload < (__u32)((void *)h - (void *)start) ||
+	    left != 40u + (h[4] << 8 | h[5]))
 		return PARSE_ERR(CNT_TUNNEL_NOT_IP);
 	pi->tunnel = TUN_TEREDO;
 	return ETH_P_IPV6;
@@ -329,7 +337,7 @@ static __always_inline int parse_tunnel(struct cursor *c, int proto,
 					struct packet_info *pi)
 {
 	__be16 *udp = c->pos;
-	__u16 sport, dport;
+	__u16 sport, dport, ulen;
 
 	switch (proto) {
 	case PROTO_IPIP:
@@ -352,8 +360,12 @@ static __always_inline int parse_tunnel(struct cursor *c, int proto,
 			return parse_geneve(c, pi);
 		if (dport == UDP_PORT_GTPU)
 			return parse_gtpu(c, pi);
-		if (dport == UDP_PORT_TEREDO || sport == UDP_PORT_TEREDO)
-			return parse_teredo(c, pi);
+		if (dport == UDP_PORT_TEREDO || sport == UDP_PORT_TEREDO) {
+			if ((void *)(udp + 3) > c->end)
+				return PARSE_ERR(CNT_TUNNEL_TRUNCATED);
+			ulen = bpf_ntohs(udp[2]);
+			return parse_teredo(c, pi, ulen > 8 ? ulen - 8 : 0);
+		}
 		c->pos = udp;
 		return 0;
 	}
