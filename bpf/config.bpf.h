@@ -42,4 +42,9 @@ const volatile bool replay_clock = false;
  * false with --no-resets. */
 const volatile bool track_connections = true;
 
+/* --tunnels outer: count a tunnel's packets as its outer flow (GRE,
+ * IP-in-IP, VXLAN, Geneve, GTP-U, Teredo) instead of the flow inside.
+ * PPPoE and MPLS are always looked through: there is no flow outside them. */
+const volatile bool count_tunnel_outer = false;
+
 #endif /* CONFIG_BPF_H */

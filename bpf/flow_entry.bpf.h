@@ -65,6 +65,10 @@ static __always_inline void flow_value_start(struct flow_value *v,
 	v->ttl_max = pi->ttl;
 	v->app = 0;
 	v->flags = pi->flags;
+	v->tunnel = pi->tunnel;
+	v->encap = pi->encap;
+	v->mpls_label = pi->mpls_label;
+	v->inner_vlan = pi->inner_vlan;
 }
 
 static __always_inline void flow_value_add(struct flow_value *v,

@@ -19,6 +19,24 @@
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
+#define ETH_P_PPP_DISC 0x8863
+#define ETH_P_PPP_SES 0x8864
+#define ETH_P_MPLS_UC 0x8847
+#define ETH_P_MPLS_MC 0x8848
+/* "An Ethernet frame follows": GRE's Transparent Ethernet Bridging
+ * protocol type, which the parser also uses for VXLAN, Geneve, ERSPAN and
+ * MPLS pseudowires. */
+#define ETH_P_TEB 0x6558
+#define ETH_P_ERSPAN 0x88BE
+#define ETH_P_ERSPAN3 0x22EB
+
+#define PPP_IP 0x0021
+#define PPP_IPV6 0x0057
+
+#define UDP_PORT_VXLAN 4789
+#define UDP_PORT_GENEVE 6081
+#define UDP_PORT_GTPU 2152
+#define UDP_PORT_TEREDO 3544
 
 #define IPV4_MF 0x2000
 #define IPV4_OFFSET_MASK 0x1fff
@@ -29,11 +47,14 @@
 enum {
 	PROTO_HOPOPTS = 0,
 	PROTO_ICMP = 1,
+	PROTO_IPIP = 4,
 	PROTO_TCP = 6,
 	PROTO_UDP = 17,
 	PROTO_DCCP = 33,
+	PROTO_IPV6 = 41,
 	PROTO_ROUTING = 43,
 	PROTO_FRAGMENT = 44,
+	PROTO_GRE = 47,
 	PROTO_AH = 51,
 	PROTO_ICMPV6 = 58,
 	PROTO_DSTOPTS = 60,
@@ -74,8 +95,12 @@ struct packet_info {
 	 * upper-layer protocol, which the first fragment alone reaches when
 	 * extension headers follow the fragment header (RFC 8200 4.5). */
 	__u8 frag_nexthdr;
-	__u8 pad[2];
+	__u8 tunnel;	 /* enum flow_tunnel: the outermost one taken off */
+	__u8 encap;	 /* enum flow_encap */
 	__u32 payload_len; /* L4 payload bytes per the IP length (TCP, UDP) */
+	__u32 mpls_label; /* top label stack entry, host order */
+	__u16 inner_vlan; /* second VLAN tag's VID */
+	__u8 pad[2];
 };
 
 #define FRAG_FIRST 1
@@ -84,7 +109,15 @@ struct packet_info {
 /* A parse error: the counter that explains it, as a negative number. */
 #define PARSE_ERR(counter) (-(int)(counter))
 
-static __always_inline int parse_ethernet(struct cursor *c, struct flow_key *key)
+/*
+ * Ethernet and up to MAX_VLAN_TAGS tags; returns the ethertype after them.
+ * The link's own frame (outer) sets the key's VLAN (NetFlow's SRC_VLAN is
+ * the outer tag: the one the link sees) and the inner VLAN of QinQ; a
+ * frame inside a tunnel or pseudowire (outer false) sets nothing: its
+ * tags belong to a network the probe is not on.
+ */
+static __always_inline int parse_ethernet(struct cursor *c, struct flow_key *key,
+					  struct packet_info *pi, const bool outer)
 {
 	struct ethhdr *eth = c->pos;
 	__be16 proto;
@@ -103,9 +136,10 @@ static __always_inline int parse_ethernet(struct cursor *c, struct flow_key *key
 			break;
 		if ((void *)(tag + 1) > c->end)
 			return PARSE_ERR(CNT_ERR_VLAN_TRUNCATED);
-		/* NetFlow's SRC_VLAN is the outer tag: the one the link sees. */
-		if (i == 0)
+		if (outer && i == 0)
 			key->vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		if (outer && i == 1)
+			pi->inner_vlan = bpf_ntohs(tag->tci) & 0x0fff;
 		proto = tag->encap_proto;
 		c->pos = tag + 1;
 	}

@@ -61,9 +61,38 @@ struct flow_value {
 	__u8 ttl_max;
 	__u8 app;	/* enum flow_app */
 	__u8 flags;	/* enum flow_value_flags */
-	__u8 pad[2];
+	/* What carried the flow's first packet (docs/architecture.md,
+	 * "Encapsulations"): kept with the flow, outside the key, so a
+	 * flow is the same flow however it is carried. */
+	__u8 tunnel;	  /* enum flow_tunnel: the outermost tunnel taken off */
+	__u8 encap;	  /* enum flow_encap bits */
+	__u32 mpls_label; /* top label stack entry as on the wire (label <<
+			     12 | TC << 9 | S << 8 | TTL), 0 without MPLS */
+	__u16 inner_vlan; /* second 802.1Q/802.1ad VID (QinQ), 0 if none */
+	__u8 pad2[2];
 };
-_Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
+_Static_assert(sizeof(struct flow_value) == 48, "flow_value layout");
+
+/* flow_value.tunnel: the outermost tunnel the datapath took off to reach
+ * the flow (with --tunnels outer, none are taken off: always 0). */
+enum flow_tunnel {
+	TUN_NONE = 0,
+	TUN_IPIP,	/* IPv4 or IPv6 in IPv4 or IPv6 (protocols 4, 41) */
+	TUN_GRE,	/* GRE (protocol 47), IP or Ethernet inside */
+	TUN_ERSPAN,	/* GRE carrying ERSPAN type II or III */
+	TUN_VXLAN,	/* UDP 4789 */
+	TUN_GENEVE,	/* UDP 6081 */
+	TUN_GTPU,	/* GTP-U G-PDU, UDP 2152 */
+	TUN_TEREDO,	/* IPv6 in UDP 3544 */
+};
+
+/* flow_value.encap bits */
+enum flow_encap {
+	ENCAP_PPPOE = 1 << 0,	  /* PPPoE session */
+	ENCAP_MPLS = 1 << 1,	  /* MPLS label stack (mpls_label is valid) */
+	ENCAP_PSEUDOWIRE = 1 << 2, /* Ethernet pseudowire under MPLS */
+	ENCAP_NESTED = 1 << 3,	  /* more than one tunnel taken off */
+};
 
 enum flow_app {
 	APP_UNKNOWN = 0,
@@ -306,7 +335,7 @@ struct flow_entry {
 	__u32 pad;
 	struct flow_value val;
 };
-_Static_assert(sizeof(struct flow_entry) == 88, "flow_entry layout");
+_Static_assert(sizeof(struct flow_entry) == 96, "flow_entry layout");
 
 /*
  * A set-associative bucket: FLOW_TABLE_WAYS entries, filled from way 0 up
@@ -335,6 +364,18 @@ struct flow_bucket {
 	X(CNT_UNCOUNTED_PACKETS, "uncounted_packets", "bucket and eviction ring full: packets in no flow") \
 	X(CNT_UNCOUNTED_BYTES, "uncounted_bytes", "bucket and eviction ring full: IP bytes in no flow") \
 	X(CNT_NON_IP, "non_ip", "frames that are not IP (ARP, LLDP, ...)")  \
+	X(CNT_PPPOE_DISCOVERY, "pppoe_discovery", "PPPoE discovery frames (PADI, PADO, PADR, PADS, PADT): not IP") \
+	X(CNT_PPP_CONTROL, "ppp_control", "PPPoE session frames of PPP control (LCP, IPCP, IPV6CP, PAP, CHAP, ...): not IP") \
+	X(CNT_MPLS_NON_IP, "mpls_non_ip", "MPLS frames whose payload is neither IP nor an Ethernet pseudowire with a control word") \
+	X(CNT_ERR_PPPOE_TRUNCATED, "err_pppoe_truncated", "frames cut inside the PPPoE or PPP header") \
+	X(CNT_ERR_PPPOE_BAD_HEADER, "err_pppoe_bad_header", "PPPoE session frames with a version/type other than 1/1 or a code other than 0") \
+	X(CNT_ERR_MPLS_TRUNCATED, "err_mpls_truncated", "frames cut inside the MPLS label stack or the byte after it") \
+	X(CNT_ERR_MPLS_TOO_DEEP, "err_mpls_too_deep", "MPLS stacks deeper than MAX_MPLS_LABELS") \
+	X(CNT_TUNNEL_DECAPSULATED, "tunnel_decapsulated", "packets counted as the flow inside a tunnel (GRE, IP-in-IP, VXLAN, Geneve, GTP-U, Teredo)") \
+	X(CNT_TUNNEL_NOT_IP, "tunnel_not_ip", "tunnel packets carrying no IP (GTP signalling, Teredo bubbles with no IPv6, GRE of PPP, ...): counted as the outer flow") \
+	X(CNT_TUNNEL_OUTER_FRAGMENT, "tunnel_outer_fragment", "tunnel packets fragmented outside: not decapsulated, counted as the outer flow") \
+	X(CNT_TUNNEL_TRUNCATED, "tunnel_truncated", "tunnel headers (GRE, ERSPAN, VXLAN, Geneve, GTP-U, Teredo) cut short or malformed: counted as the outer flow") \
+	X(CNT_TUNNEL_TOO_DEEP, "tunnel_too_deep", "tunnels nested deeper than MAX_TUNNEL_DEPTH: counted as the deepest flow reached") \
 	X(CNT_ERR_ETH_TRUNCATED, "err_eth_truncated", "frames shorter than an Ethernet header") \
 	X(CNT_ERR_VLAN_TRUNCATED, "err_vlan_truncated", "frames cut inside a VLAN tag") \
 	X(CNT_ERR_VLAN_TOO_DEEP, "err_vlan_too_deep", "frames with more VLAN tags than MAX_VLAN_TAGS") \

@@ -35,6 +35,21 @@
 #define MAX_VLAN_TAGS 2
 #endif
 
+/* MPLS label stack entries walked; a deeper stack is a counted parse
+ * error (backbones use 2-4: transport, VPN, entropy labels). */
+#ifndef MAX_MPLS_LABELS
+#define MAX_MPLS_LABELS 6
+#endif
+
+/* Tunnels taken off one packet (GRE, IP-in-IP, VXLAN, ...); a packet
+ * with more is counted as the flow the last one carried. */
+#ifndef MAX_TUNNEL_DEPTH
+#define MAX_TUNNEL_DEPTH 2
+#endif
+
+/* GTP-U extension headers walked before the payload. */
+#define MAX_GTP_EXT_HDRS 4
+
 /* IPv6 extension headers walked before giving up on finding L4. */
 #ifndef MAX_IPV6_EXT_HDRS
 #define MAX_IPV6_EXT_HDRS 6

@@ -196,7 +196,7 @@ static __always_inline int lay_parse(struct xdp_md *ctx, struct flow_key *key,
 
 	__builtin_memset(key, 0, sizeof(*key));
 	key->ifindex = ctx->ingress_ifindex;
-	proto = parse_ethernet(&c, key);
+	proto = parse_ethernet(&c, key, pi, true);
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, key, pi);
 	else if (proto == ETH_P_IPV6)

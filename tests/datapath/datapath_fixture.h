@@ -65,6 +65,7 @@ struct dp_opts {
 	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
 	__u32 event_ring_bytes; /* 0: compiled-in EVENT_RING_BYTES */
 	__u32 max_conns;	/* a power of two; 0: DEFAULT_CONNS */
+	bool tunnels_outer;	/* --tunnels outer */
 };
 
 #define DEFAULT_CONNS 1024 /* small, so a reset is quick */
@@ -151,6 +152,7 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->skel->rodata->nr_cpus = ncpus;
 	dp->skel->rodata->bucket_mask = buckets - 1;
 	dp->skel->rodata->hash_seed = TEST_HASH_SEED;
+	dp->skel->rodata->count_tunnel_outer = o->tunnels_outer;
 	bpf_map__set_max_entries(dp->skel->maps.flows_a, ncpus * buckets);
 	bpf_map__set_max_entries(dp->skel->maps.flows_b, ncpus * buckets);
 	if (o->ring_bytes)
@@ -325,6 +327,10 @@ static inline void value_add(struct flow_value *sum, const struct flow_value *v)
 	if (!sum->packets || v->first_ns < sum->first_ns) {
 		sum->first_ns = v->first_ns;
 		sum->tos = v->tos;
+		sum->tunnel = v->tunnel;
+		sum->encap = v->encap;
+		sum->mpls_label = v->mpls_label;
+		sum->inner_vlan = v->inner_vlan;
 	}
 	if (!sum->packets || v->ttl_min < sum->ttl_min)
 		sum->ttl_min = v->ttl_min;

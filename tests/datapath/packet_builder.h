@@ -5,7 +5,9 @@
  * any version nibble), IPv6 with extension header chains (hop-by-hop,
  * routing, destination options, mobility, fragment, AH), TCP, UDP, SCTP,
  * ICMP/ICMPv6, payload of any length (filler or given bytes), Ethernet
- * padding, and cutting the frame at any byte. Two layers: push-style
+ * padding, and cutting the frame at any byte; the IP packet may be
+ * encapsulated (PPPoE, MPLS, GRE with options, ERSPAN II/III, IP-in-IP,
+ * VXLAN, Geneve, GTP-U, Teredo: pb_encap). Two layers: push-style
  * primitives (pb_eth, pb_ipv4, pb_tcp, ... then pb_finish) and a
  * declarative `struct pb_spec` that the tests' tables are written in
  * (pb_build). Header-only because only tests/unit/test_*.c files are
@@ -31,6 +33,12 @@
 #define PB_ETH_LLDP 0x88CC
 #define PB_TPID_8021Q 0x8100
 #define PB_TPID_8021AD 0x88A8
+#define PB_ETH_PPPOE_DISC 0x8863
+#define PB_ETH_PPPOE 0x8864
+#define PB_ETH_MPLS 0x8847
+#define PB_ETH_TEB 0x6558
+#define PB_ETH_ERSPAN2 0x88BE
+#define PB_ETH_ERSPAN3 0x22EB
 
 #define PB_IPV4_DF 0x4000
 #define PB_IPV4_MF 0x2000
@@ -39,9 +47,11 @@
 enum {
 	PB_HOPOPTS = 0,
 	PB_ICMP = 1,
+	PB_IPIP = 4,
 	PB_TCP = 6,
 	PB_UDP = 17,
 	PB_DCCP = 33,
+	PB_IPV6 = 41,
 	PB_ROUTING = 43,
 	PB_FRAGMENT = 44,
 	PB_GRE = 47,
@@ -90,6 +100,10 @@ struct pkt {
 	size_t nh;  /* offset of the byte naming the next protocol, 0: none */
 	int ip;	    /* 4 or 6 once an IP header is pushed */
 	uint8_t l4_proto;
+	bool bare_ip; /* the next IP header follows without an ethertype */
+	/* Where pb_encap_finish fixes lengths (0: nothing there). */
+	size_t outer_l3, outer_udp, pppoe, gtp;
+	int outer_ip;
 };
 
 static inline void pb_init(struct pkt *p)
@@ -182,7 +196,9 @@ static inline void pb_ipv4(struct pkt *p, const struct pb_ip4 *o)
 	struct in_addr a;
 	uint8_t *h;
 
-	pb_ethertype(p, PB_ETH_IPV4);
+	if (!p->bare_ip)
+		pb_ethertype(p, PB_ETH_IPV4);
+	p->bare_ip = false;
 	p->ip = 4;
 	p->l3 = p->len;
 	h = pb_put(p, NULL, hlen);
@@ -216,7 +232,9 @@ static inline void pb_ipv6(struct pkt *p, const struct pb_ip6 *o)
 	struct in6_addr a;
 	uint8_t *h;
 
-	pb_ethertype(p, PB_ETH_IPV6);
+	if (!p->bare_ip)
+		pb_ethertype(p, PB_ETH_IPV6);
+	p->bare_ip = false;
 	p->ip = 6;
 	p->l3 = p->len;
 	h = pb_put(p, NULL, 40);
@@ -403,6 +421,213 @@ static inline void pb_cut(struct pkt *p, size_t len)
 		p->len = len;
 }
 
+
+/* ---- encapsulations ----------------------------------------------------- */
+
+enum pb_encap_kind {
+	PB_ENC_NONE = 0,
+	PB_ENC_PPPOE,	/* PPPoE session, PPP protocol from the inner IP */
+	PB_ENC_MPLS,	/* a label stack of n_labels entries */
+	PB_ENC_MPLS_PW,	/* labels, control word, Ethernet (pseudowire) */
+	PB_ENC_IPIP,	/* outer IPv4/IPv6, protocol 4 or 41 */
+	PB_ENC_GRE,	/* outer IP, GRE (flags: C K S), inner IP */
+	PB_ENC_GRE_TEB,	/* GRE carrying Ethernet */
+	PB_ENC_ERSPAN2,	/* GRE (S set) + ERSPAN type II + Ethernet */
+	PB_ENC_ERSPAN3,	/* GRE (S set) + ERSPAN type III + Ethernet */
+	PB_ENC_VXLAN,	/* outer IP, UDP 4789, VXLAN, Ethernet */
+	PB_ENC_GENEVE,	/* outer IP, UDP 6081, Geneve (8 bytes of options) */
+	PB_ENC_GTPU,	/* outer IP, UDP 2152, GTP-U with sequence number */
+	PB_ENC_TEREDO,	/* outer IPv4, UDP 3544, origin indication, IPv6 */
+};
+
+#define PB_OUTER_V4_SRC "192.0.2.1"
+#define PB_OUTER_V4_DST "192.0.2.2"
+#define PB_OUTER_V6_SRC "2001:db8:ff::1"
+#define PB_OUTER_V6_DST "2001:db8:ff::2"
+
+struct pb_encap_spec {
+	uint8_t kind;	     /* enum pb_encap_kind */
+	uint8_t outer_ip;    /* tunnels: 4 (default) or 6 */
+	uint8_t n_labels;    /* MPLS: entries (0: 1) */
+	uint32_t label;	     /* MPLS: the top label (20 bits) */
+	uint16_t gre_flags;  /* GRE: C 0x8000, K 0x2000, S 0x1000 */
+	uint16_t ppp_proto;  /* PPPoE: 0 from the inner IP, else this */
+	bool inner_vlan;     /* tunnels carrying Ethernet: tag it (VID 7) */
+};
+
+static inline void pb_outer_ip(struct pkt *p, int ver, uint8_t proto)
+{
+	const char *src = ver == 6 ? PB_OUTER_V6_SRC : PB_OUTER_V4_SRC;
+	const char *dst = ver == 6 ? PB_OUTER_V6_DST : PB_OUTER_V4_DST;
+	uint8_t a[16];
+	uint8_t *h;
+
+	pb_ethertype(p, ver == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4);
+	p->outer_l3 = p->len;
+	p->outer_ip = ver;
+	if (ver == 6) {
+		h = pb_put(p, NULL, 40);
+		h[0] = 0x60;
+		h[6] = proto;
+		h[7] = 33;
+		inet_pton(AF_INET6, src, a);
+		memcpy(h + 8, a, 16);
+		inet_pton(AF_INET6, dst, a);
+		memcpy(h + 24, a, 16);
+	} else {
+		h = pb_put(p, NULL, 20);
+		h[0] = 0x45;
+		h[8] = 33;
+		h[9] = proto;
+		inet_pton(AF_INET, src, a);
+		memcpy(h + 12, a, 4);
+		inet_pton(AF_INET, dst, a);
+		memcpy(h + 16, a, 4);
+	}
+}
+
+static inline void pb_inner_eth(struct pkt *p, bool tagged)
+{
+	pb_eth(p);
+	if (tagged)
+		pb_vlan(p, PB_TPID_8021Q, 7);
+}
+
+static inline void pb_outer_udp(struct pkt *p, uint16_t sport, uint16_t dport)
+{
+	p->outer_udp = p->len;
+	pb_put16(p, sport);
+	pb_put16(p, dport);
+	pb_put32(p, 0);
+}
+
+/* Everything between the link's tags and the inner IP header; the inner
+ * IP header's ethertype is written by pb_ipv4/pb_ipv6 where one is due. */
+static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int inner_ip)
+{
+	int ov = e->outer_ip ? e->outer_ip : 4;
+	int labels = e->n_labels ? e->n_labels : 1;
+
+	switch (e->kind) {
+	case PB_ENC_PPPOE:
+		pb_ethertype(p, PB_ETH_PPPOE);
+		pb_put8(p, 0x11);
+		pb_put8(p, 0);
+		pb_put16(p, 0x1234);
+		p->pppoe = p->len;
+		pb_put16(p, 0);
+		pb_put16(p, e->ppp_proto ? e->ppp_proto : inner_ip == 6 ? 0x0057 : 0x0021);
+		p->bare_ip = true;
+		break;
+	case PB_ENC_MPLS:
+	case PB_ENC_MPLS_PW:
+		pb_ethertype(p, PB_ETH_MPLS);
+		for (int i = 0; i < labels; i++)
+			pb_put32(p, (i ? 16u + i : e->label) << 12 |
+				 (i + 1 == labels ? 0x100 : 0) | 64);
+		if (e->kind == PB_ENC_MPLS_PW) {
+			pb_put32(p, 0); /* control word */
+			pb_inner_eth(p, e->inner_vlan);
+		} else {
+			p->bare_ip = true;
+		}
+		break;
+	case PB_ENC_IPIP:
+		pb_outer_ip(p, ov, inner_ip == 6 ? PB_IPV6 : PB_IPIP);
+		p->bare_ip = true;
+		break;
+	case PB_ENC_GRE:
+	case PB_ENC_GRE_TEB:
+	case PB_ENC_ERSPAN2:
+	case PB_ENC_ERSPAN3: {
+		uint16_t flags = e->gre_flags;
+		uint16_t proto = e->kind == PB_ENC_GRE ? (inner_ip == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4) :
+				 e->kind == PB_ENC_GRE_TEB ? PB_ETH_TEB :
+				 e->kind == PB_ENC_ERSPAN2 ? PB_ETH_ERSPAN2 : PB_ETH_ERSPAN3;
+
+		if (e->kind == PB_ENC_ERSPAN2 || e->kind == PB_ENC_ERSPAN3)
+			flags |= 0x1000;
+		pb_outer_ip(p, ov, PB_GRE);
+		pb_put16(p, flags);
+		pb_put16(p, proto);
+		if (flags & 0x8000)
+			pb_put32(p, 0);
+		if (flags & 0x2000)
+			pb_put32(p, 0xabcd);
+		if (flags & 0x1000)
+			pb_put32(p, 42);
+		if (e->kind == PB_ENC_ERSPAN2) {
+			pb_put32(p, 0x10000000 | 5); /* version 1, session 5 */
+			pb_put32(p, 0);
+		} else if (e->kind == PB_ENC_ERSPAN3) {
+			pb_put32(p, 0x20000000 | 5); /* version 2 */
+			pb_put32(p, 0x12345678);     /* timestamp */
+			pb_put32(p, 0);		     /* no O flag */
+		}
+		if (e->kind == PB_ENC_GRE)
+			p->bare_ip = true;
+		else
+			pb_inner_eth(p, e->inner_vlan);
+		break;
+	}
+	case PB_ENC_VXLAN:
+		pb_outer_ip(p, ov, PB_UDP);
+		pb_outer_udp(p, 50000, 4789);
+		pb_put32(p, 0x08000000);
+		pb_put32(p, 0x00123400); /* VNI 0x1234 */
+		pb_inner_eth(p, e->inner_vlan);
+		break;
+	case PB_ENC_GENEVE:
+		pb_outer_ip(p, ov, PB_UDP);
+		pb_outer_udp(p, 50000, 6081);
+		pb_put8(p, 2);	  /* version 0, 2 words of options */
+		pb_put8(p, 0);
+		pb_put16(p, PB_ETH_TEB);
+		pb_put32(p, 0x00123400);
+		pb_put32(p, 0x01020304); /* an option: class, type, length 0 */
+		pb_put32(p, 0);
+		pb_inner_eth(p, e->inner_vlan);
+		break;
+	case PB_ENC_GTPU:
+		pb_outer_ip(p, ov, PB_UDP);
+		pb_outer_udp(p, 2152, 2152);
+		pb_put8(p, 0x32); /* version 1, PT, S */
+		pb_put8(p, 0xff); /* G-PDU */
+		p->gtp = p->len;
+		pb_put16(p, 0);
+		pb_put32(p, 0x11223344); /* TEID */
+		pb_put32(p, 0x00070000); /* sequence 7, N-PDU 0, no extension */
+		p->bare_ip = true;
+		break;
+	case PB_ENC_TEREDO:
+		pb_outer_ip(p, 4, PB_UDP);
+		pb_outer_udp(p, 3544, 40000);
+		pb_put16(p, 0);	 /* origin indication */
+		pb_put16(p, 0x1234);
+		pb_put32(p, 0xc0000201);
+		p->bare_ip = true;
+		break;
+	}
+}
+
+/* The outer lengths, once the inner packet is complete. */
+static inline void pb_encap_finish(struct pkt *p)
+{
+	if (p->pppoe)
+		pb_set16(p, p->pppoe, p->len - p->pppoe - 2);
+	if (p->gtp)
+		pb_set16(p, p->gtp, p->len - p->gtp - 6);
+	if (p->outer_udp)
+		pb_set16(p, p->outer_udp + 4, p->len - p->outer_udp);
+	if (p->outer_ip == 4) {
+		pb_set16(p, p->outer_l3 + 2, p->len - p->outer_l3);
+		pb_set16(p, p->outer_l3 + 10, 0);
+		pb_set16(p, p->outer_l3 + 10, pb_csum(&p->b[p->outer_l3], 20));
+	} else if (p->outer_ip == 6) {
+		pb_set16(p, p->outer_l3 + 4, p->len - p->outer_l3 - 40);
+	}
+}
+
 /* ---- declarative frames ------------------------------------------------- */
 
 struct pb_ext {
@@ -442,6 +667,7 @@ struct pb_spec {
 	uint16_t pad_to;	     /* Ethernet padding to this frame length */
 	uint16_t cut;		     /* >0: keep only the first cut bytes */
 	uint16_t ip_len_lie;	     /* >0: IPv4 total / IPv6 payload length */
+	struct pb_encap_spec encap;  /* what carries the IP packet */
 };
 
 static inline bool pb_spec_present(const struct pb_spec *s)
@@ -460,6 +686,7 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 		pb_ethertype(p, s->ethertype);
 		pb_payload(p, s->payload);
 	} else {
+		pb_encap(p, &s->encap, s->ip);
 		if (s->ip == 6) {
 			struct pb_ip6 o = { .src = s->src, .dst = s->dst,
 					    .version = s->version, .tclass = s->tos,
@@ -515,6 +742,7 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 		else
 			pb_payload(p, s->payload);
 		pb_finish(p);
+		pb_encap_finish(p);
 		if (s->ip_len_lie)
 			pb_set16(p, p->l3 + (s->ip == 6 ? 4 : 2), s->ip_len_lie);
 	}

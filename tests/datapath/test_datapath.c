@@ -114,7 +114,8 @@ static void dump_table(const struct dp *dp, int gen)
 static void check_no_silent_loss(struct check *c, const __u64 cnt[CNT__MAX])
 {
 	__u64 accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] +
-			  cnt[CNT_NON_IP];
+			  cnt[CNT_NON_IP] + cnt[CNT_PPPOE_DISCOVERY] +
+			  cnt[CNT_PPP_CONTROL] + cnt[CNT_MPLS_NON_IP];
 
 	for (int i = 0; i < CNT__MAX; i++)
 		if (strncmp(counter_names[i], "err_", 4) == 0)
@@ -167,6 +168,9 @@ struct flow_want {
 	__u64 packets; /* 0 ends the list */
 	__u64 bytes;
 	uint8_t tcp_flags, tos, ttl_min, ttl_max, flags;
+	uint8_t tunnel, encap;	/* enum flow_tunnel, enum flow_encap */
+	uint32_t mpls_label;	/* the top entry, as on the wire */
+	uint16_t inner_vlan;
 };
 
 #define MAX_CASE_FRAMES 6
@@ -235,6 +239,10 @@ static void check_flow(struct check *c, const struct dp *dp,
 	FLOW_FIELD(ttl_max, w->ttl_max ? w->ttl_max : PB_TTL);
 	FLOW_FIELD(flags, w->flags);
 	FLOW_FIELD(app, APP_UNKNOWN);
+	FLOW_FIELD(tunnel, w->tunnel);
+	FLOW_FIELD(encap, w->encap);
+	FLOW_FIELD(mpls_label, w->mpls_label);
+	FLOW_FIELD(inner_vlan, w->inner_vlan);
 #undef FLOW_FIELD
 	snprintf(what, sizeof(what), "flow %s: 0 < first_ns <= last_ns", key);
 	check_true(c, what, v.first_ns && v.first_ns <= v.last_ns);
@@ -352,7 +360,13 @@ static void test_header_matrix(void **state)
 					.ip = ip, .vlan = vlans ? 100 : 0, .proto = proto,
 					.packets = 1,
 					.bytes = (ip == 4 ? 20 : 40) + l4s[l].l4_len + 33,
+					.inner_vlan = vlans == 2 ? 200 : 0,
 				};
+				/* GRE whose "header" is the 0xa5 filler: the
+				 * routing bit and version 5, not taken off,
+				 * so the outer flow. */
+				if (proto == PB_GRE)
+					tc.cnt[0] = (struct cnt_want){ CNT_TUNNEL_NOT_IP, 1 };
 				switch (proto) {
 				case PB_TCP:
 					w->tcp_flags = PB_PSH | PB_ACK;
@@ -504,13 +518,13 @@ static const struct dp_case basic_cases[] = {
 				 .tci = { 0xb000 | 0x123, 0xf000 | 0x456 }, .sport = 1,
 				 .dport = 2) },
 		.flows = { { .ip = 4, .vlan = 0x123, .proto = PB_UDP, .sport = 1,
-			     .dport = 2, .packets = 1, .bytes = 28 } },
+			     .dport = 2, .packets = 1, .bytes = 28, .inner_vlan = 0x456 } },
 	},
 	{
 		.desc = "two 802.1Q tags (0x8100 twice)",
 		.frames = { UDP6(.n_vlans = 2, .tci = { 4094, 1 }, .sport = 1, .dport = 2) },
 		.flows = { { .ip = 6, .vlan = 4094, .proto = PB_UDP, .sport = 1,
-			     .dport = 2, .packets = 1, .bytes = 48 } },
+			     .dport = 2, .packets = 1, .bytes = 48, .inner_vlan = 1 } },
 	},
 	{
 		.desc = "priority-tagged frame (VID 0): key.vlan 0",
@@ -926,6 +940,149 @@ static void test_fragment_dstopts_after_frag(void **state)
 	run_cases(*state, frag_dstopts_cases, ARRAY_SIZE(frag_dstopts_cases));
 }
 
+/* ---- encapsulations ------------------------------------------------------ */
+
+#define IN4(...) { .ip = 4, .proto = PB_UDP, .packets = 1, .bytes = 38,       \
+		   .sport = 1000, .dport = 53, __VA_ARGS__ }
+#define IN6(...) { .ip = 6, .proto = PB_UDP, .packets = 1, .bytes = 58,       \
+		   .sport = 1000, .dport = 53, __VA_ARGS__ }
+#define ENC4(...) UDP4(.sport = 1000, .dport = 53, .payload = 10, __VA_ARGS__)
+#define ENC6(...) UDP6(.sport = 1000, .dport = 53, .payload = 10, __VA_ARGS__)
+#define DECAP { { CNT_TUNNEL_DECAPSULATED, 1 } }
+#define MPLS_ENTRY(label, s) ((label) << 12 | (s) << 8 | 64)
+
+/* Every encapsulation is counted as the flow it carries, with how it came. */
+static const struct dp_case encap_cases[] = {
+	{ .desc = "PPPoE session, IPv4",
+	  .frames = { ENC4(.encap = { PB_ENC_PPPOE }) },
+	  .flows = { IN4(.encap = ENCAP_PPPOE) } },
+	{ .desc = "PPPoE session in 802.1Q, IPv6",
+	  .frames = { ENC6(.n_vlans = 1, .tci = { 100 }, .encap = { PB_ENC_PPPOE }) },
+	  .flows = { IN6(.vlan = 100, .encap = ENCAP_PPPOE) } },
+	{ .desc = "PPPoE session in QinQ: outer VLAN in the key, inner kept",
+	  .frames = { ENC4(.n_vlans = 2, .tpid = { PB_TPID_8021AD, PB_TPID_8021Q },
+			   .tci = { 10, 20 }, .encap = { PB_ENC_PPPOE }) },
+	  .flows = { IN4(.vlan = 10, .inner_vlan = 20, .encap = ENCAP_PPPOE) } },
+	{ .desc = "PPPoE discovery: its own kind of non-IP",
+	  .frames = { { .ethertype = PB_ETH_PPPOE_DISC, .payload = 20 } },
+	  .cnt = { { CNT_PPPOE_DISCOVERY, 1 } } },
+	{ .desc = "PPPoE session carrying LCP: PPP control, not an error",
+	  .frames = { ENC4(.encap = { PB_ENC_PPPOE, .ppp_proto = 0xc021 }) },
+	  .cnt = { { CNT_PPP_CONTROL, 1 } } },
+	{ .desc = "MPLS, one label, IPv4",
+	  .frames = { ENC4(.encap = { PB_ENC_MPLS, .label = 16 }) },
+	  .flows = { IN4(.encap = ENCAP_MPLS, .mpls_label = MPLS_ENTRY(16, 1)) } },
+	{ .desc = "MPLS in 802.1Q, MAX_MPLS_LABELS labels, IPv6",
+	  .frames = { ENC6(.n_vlans = 1, .tci = { 5 },
+			   .encap = { PB_ENC_MPLS, .label = 0xfffff,
+				      .n_labels = MAX_MPLS_LABELS }) },
+	  .flows = { IN6(.vlan = 5, .encap = ENCAP_MPLS,
+			 .mpls_label = MPLS_ENTRY(0xfffff, 0)) } },
+	{ .desc = "MPLS deeper than MAX_MPLS_LABELS",
+	  .frames = { ENC4(.encap = { PB_ENC_MPLS, .label = 16,
+				      .n_labels = MAX_MPLS_LABELS + 1 }) },
+	  .cnt = { { CNT_ERR_MPLS_TOO_DEEP, 1 } } },
+	{ .desc = "MPLS Ethernet pseudowire with control word (tagged inside)",
+	  .frames = { ENC4(.encap = { PB_ENC_MPLS_PW, .label = 99, .inner_vlan = true }) },
+	  .flows = { IN4(.encap = ENCAP_MPLS | ENCAP_PSEUDOWIRE,
+			 .mpls_label = MPLS_ENTRY(99, 1)) } },
+	{ .desc = "IPv4 in IPv4",
+	  .frames = { ENC4(.encap = { PB_ENC_IPIP }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_IPIP) } },
+	{ .desc = "IPv6 in IPv4 (6in4)",
+	  .frames = { ENC6(.encap = { PB_ENC_IPIP }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_IPIP) } },
+	{ .desc = "IPv4 in IPv6 (4in6)",
+	  .frames = { ENC4(.encap = { PB_ENC_IPIP, .outer_ip = 6 }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_IPIP) } },
+	{ .desc = "IPv6 in IPv6",
+	  .frames = { ENC6(.encap = { PB_ENC_IPIP, .outer_ip = 6 }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_IPIP) } },
+	{ .desc = "GRE, IPv4 inside",
+	  .frames = { ENC4(.encap = { PB_ENC_GRE }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GRE) } },
+	{ .desc = "GRE with key and sequence number over IPv6, IPv6 inside",
+	  .frames = { ENC6(.encap = { PB_ENC_GRE, .outer_ip = 6, .gre_flags = 0x3000 }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_GRE) } },
+	{ .desc = "GRE carrying Ethernet (TEB), tagged inside",
+	  .frames = { ENC4(.encap = { PB_ENC_GRE_TEB, .inner_vlan = true }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GRE) } },
+	{ .desc = "ERSPAN type II",
+	  .frames = { ENC4(.encap = { PB_ENC_ERSPAN2 }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_ERSPAN) } },
+	{ .desc = "ERSPAN type III, IPv6 inside",
+	  .frames = { ENC6(.encap = { PB_ENC_ERSPAN3 }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_ERSPAN) } },
+	{ .desc = "VXLAN over IPv4",
+	  .frames = { ENC4(.encap = { PB_ENC_VXLAN }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_VXLAN) } },
+	{ .desc = "VXLAN over IPv6, tagged inside",
+	  .frames = { ENC6(.encap = { PB_ENC_VXLAN, .outer_ip = 6, .inner_vlan = true }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_VXLAN) } },
+	{ .desc = "Geneve with options",
+	  .frames = { ENC4(.encap = { PB_ENC_GENEVE }) },
+	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GENEVE) } },
+	{ .desc = "GTP-U G-PDU",
+	  .frames = { ENC6(.encap = { PB_ENC_GTPU }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_GTPU) } },
+	{ .desc = "Teredo with origin indication",
+	  .frames = { ENC6(.encap = { PB_ENC_TEREDO }) },
+	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_TEREDO) } },
+	{ .desc = "UDP to port 3544 that is not Teredo: the outer flow",
+	  .frames = { UDP4(.sport = 3544, .dport = 9, .payload = 50) },
+	  .cnt = { { CNT_TUNNEL_NOT_IP, 1 } },
+	  .flows = { { .ip = 4, .proto = PB_UDP, .sport = 3544, .dport = 9,
+		       .packets = 1, .bytes = 78 } } },
+	{ .desc = "UDP to 3544 with a 6 nibble and 40 bytes, not one IPv6 packet",
+	  .frames = { UDP4(.sport = 50000, .dport = 3544, .payload = 56,
+			   .data = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe") },
+	  .cnt = { { CNT_TUNNEL_NOT_IP, 1 } },
+	  .flows = { { .ip = 4, .proto = PB_UDP, .sport = 50000, .dport = 3544,
+		       .packets = 1, .bytes = 84 } } },
+	{ .desc = "first fragment of a GRE packet: the outer flow",
+	  .frames = { { .ip = 4, .proto = PB_GRE, .no_l4 = true, .frag = PB_IPV4_MF,
+			.ip_id = 7, .payload = 40 } },
+	  .cnt = { { CNT_TUNNEL_OUTER_FRAGMENT, 1 }, { CNT_FRAGMENTS, 1 } },
+	  .flows = { { .ip = 4, .proto = PB_GRE, .packets = 1, .bytes = 60,
+		       .flags = FLOW_F_FRAGMENTED } } },
+};
+
+static void test_encap_cases(void **state)
+{
+	run_cases(*state, encap_cases, ARRAY_SIZE(encap_cases));
+}
+
+/* --tunnels outer: tunnels are counted as themselves; PPPoE and MPLS are
+ * still looked through (there is no other flow to count). */
+static const struct dp_case tunnels_outer_cases[] = {
+	{ .desc = "GRE counted as the outer flow",
+	  .frames = { ENC4(.encap = { PB_ENC_GRE }) },
+	  .flows = { { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
+		       .proto = PB_GRE, .packets = 1, .bytes = 20 + 4 + 38,
+		       .ttl_min = 33, .ttl_max = 33 } } },
+	{ .desc = "VXLAN counted as the outer flow",
+	  .frames = { ENC6(.encap = { PB_ENC_VXLAN }) },
+	  .flows = { { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
+		       .proto = PB_UDP, .sport = 50000, .dport = 4789, .packets = 1,
+		       .bytes = 20 + 8 + 8 + 14 + 58, .ttl_min = 33, .ttl_max = 33 } } },
+	{ .desc = "PPPoE still looked through",
+	  .frames = { ENC4(.encap = { PB_ENC_PPPOE }) },
+	  .flows = { IN4(.encap = ENCAP_PPPOE) } },
+	{ .desc = "MPLS still looked through",
+	  .frames = { ENC4(.encap = { PB_ENC_MPLS, .label = 16 }) },
+	  .flows = { IN4(.encap = ENCAP_MPLS, .mpls_label = MPLS_ENTRY(16, 1)) } },
+};
+
+static void test_tunnels_outer(void **state)
+{
+	run_cases(*state, tunnels_outer_cases, ARRAY_SIZE(tunnels_outer_cases));
+}
+
+static int setup_tunnels_outer(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .tunnels_outer = true });
+}
+
 /* ---- truncation at every byte ---------------------------------------- */
 
 enum cut_outcome {
@@ -933,6 +1090,8 @@ enum cut_outcome {
 	CUT_ERROR,	 /* the named error counter, no flow */
 	CUT_L4_TRUNCATED, /* counted, ports 0, CNT_L4_TRUNCATED */
 	CUT_COUNTED,	 /* counted with its ports */
+	CUT_OUTER,	 /* tunnel not taken off: the outer flow, and err */
+	CUT_OUTER_L4,	 /* the outer flow, ports 0, CNT_L4_TRUNCATED */
 };
 
 struct cut_region {
@@ -946,7 +1105,10 @@ struct cut_case {
 	struct pb_spec frame;
 	struct flow_want flow;	/* what the whole frame counts as */
 	struct cnt_want also[2]; /* counted with the flow (e.g. fragments) */
-	struct cut_region regions[8]; /* the last has below = SIZE_MAX */
+	struct cut_region regions[10]; /* the last has below = SIZE_MAX */
+	struct flow_want outer;	/* tunnels: the outer flow (CUT_OUTER) */
+	size_t decap_at;	/* tunnels: from this cut on, the tunnel is
+				   taken off (CNT_TUNNEL_DECAPSULATED) */
 };
 
 /*
@@ -980,7 +1142,8 @@ static const struct cut_case cut_cases[] = {
 			      .ext = { EXT(PB_HOPOPTS, 8), EXT(PB_DSTOPTS, 16) },
 			      .sport = 5000, .dport = 6000, .payload = 10),
 		.flow = { .ip = 6, .vlan = 100, .proto = PB_UDP, .sport = 5000,
-			  .dport = 6000, .packets = 1, .bytes = 40 + 24 + 8 + 10 },
+			  .dport = 6000, .packets = 1, .bytes = 40 + 24 + 8 + 10,
+			  .inner_vlan = 200 },
 		.regions = {
 			ETH_REFUSED,
 			{ 18, CUT_ERROR, CNT_ERR_VLAN_TRUNCATED },  /* outer tag */
@@ -1022,17 +1185,121 @@ static const struct cut_case cut_cases[] = {
 			{ SIZE_MAX, CUT_COUNTED, 0 },
 		},
 	},
+	{
+		.desc = "PPPoE + IPv4 + UDP",
+		.frame = UDP4(.encap = { PB_ENC_PPPOE }, .sport = 1000, .dport = 53,
+			      .payload = 10),
+		.flow = { .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 53,
+			  .packets = 1, .bytes = 38, .encap = ENCAP_PPPOE },
+		.regions = {
+			ETH_REFUSED,
+			{ 22, CUT_ERROR, CNT_ERR_PPPOE_TRUNCATED },
+			{ 42, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 46, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "802.1Q + MPLS (2 labels) + IPv6 + TCP",
+		.frame = { .ip = 6, .proto = PB_TCP, .n_vlans = 1, .tci = { 100 },
+			   .encap = { PB_ENC_MPLS, .n_labels = 2, .label = 1000 },
+			   .sport = 1, .dport = 2, .tcp_flags = PB_ACK, .payload = 10 },
+		.flow = { .ip = 6, .vlan = 100, .proto = PB_TCP, .sport = 1,
+			  .dport = 2, .packets = 1, .bytes = 70, .tcp_flags = PB_ACK,
+			  .encap = ENCAP_MPLS, .mpls_label = 1000 << 12 | 64 },
+		.regions = {
+			ETH_REFUSED,
+			{ 18, CUT_ERROR, CNT_ERR_VLAN_TRUNCATED },
+			{ 27, CUT_ERROR, CNT_ERR_MPLS_TRUNCATED }, /* + next nibble */
+			{ 66, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },
+			{ 86, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "IPv4 + GRE (checksum, key, sequence) + IPv4 + UDP",
+		.frame = UDP4(.encap = { PB_ENC_GRE, .gre_flags = 0xb000 },
+			      .sport = 1000, .dport = 53, .payload = 10),
+		.flow = { .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 53,
+			  .packets = 1, .bytes = 38, .tunnel = TUN_GRE },
+		.outer = { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
+			   .proto = PB_GRE, .packets = 1, .bytes = 20 + 16 + 38,
+			   .ttl_min = 33, .ttl_max = 33 },
+		.decap_at = 50,
+		.regions = {
+			ETH_REFUSED,
+			{ 34, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 50, CUT_OUTER, CNT_TUNNEL_TRUNCATED },
+			{ 70, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 74, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "IPv4 + UDP + VXLAN + Ethernet + IPv6 + UDP",
+		.frame = UDP6(.encap = { PB_ENC_VXLAN }, .sport = 1000, .dport = 53,
+			      .payload = 10),
+		.flow = { .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 53,
+			  .packets = 1, .bytes = 58, .tunnel = TUN_VXLAN },
+		.outer = { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
+			   .proto = PB_UDP, .sport = 50000, .dport = 4789,
+			   .packets = 1, .bytes = 20 + 8 + 8 + 14 + 58,
+			   .ttl_min = 33, .ttl_max = 33 },
+		.decap_at = 64,
+		.regions = {
+			ETH_REFUSED,
+			{ 34, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 38, CUT_OUTER_L4, 0 },
+			{ 64, CUT_OUTER, CNT_TUNNEL_TRUNCATED }, /* UDP, VXLAN, Ethernet */
+			{ 104, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },
+			{ 108, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
+	{
+		.desc = "IPv6 + UDP + GTP-U (sequence) + IPv4 + TCP",
+		.frame = TCP4(.encap = { PB_ENC_GTPU, .outer_ip = 6 }, .sport = 5,
+			      .dport = 6, .tcp_flags = PB_SYN),
+		.flow = { .ip = 4, .proto = PB_TCP, .sport = 5, .dport = 6,
+			  .packets = 1, .bytes = 40, .tcp_flags = PB_SYN,
+			  .tunnel = TUN_GTPU },
+		.outer = { .ip = 6, .src = PB_OUTER_V6_SRC, .dst = PB_OUTER_V6_DST,
+			   .proto = PB_UDP, .sport = 2152, .dport = 2152,
+			   .packets = 1, .bytes = 40 + 8 + 12 + 40,
+			   .ttl_min = 33, .ttl_max = 33 },
+		.decap_at = 75,
+		.regions = {
+			ETH_REFUSED,
+			{ 54, CUT_ERROR, CNT_ERR_IPV6_TRUNCATED },
+			{ 58, CUT_OUTER_L4, 0 },
+			{ 74, CUT_OUTER, CNT_TUNNEL_TRUNCATED }, /* UDP, GTP-U */
+			{ 75, CUT_OUTER, CNT_TUNNEL_NOT_IP },	 /* no version nibble */
+			{ 94, CUT_ERROR, CNT_ERR_IPV4_TRUNCATED },
+			{ 114, CUT_L4_TRUNCATED, 0 },
+			{ SIZE_MAX, CUT_COUNTED, 0 },
+		},
+	},
 };
 
 /* A frame cut inside its IP packet: bytes are counted as the frame
  * carried them, never as the IP length claims, and the lie is counted. */
+static void add_cnt(struct dp_case *tc, enum counter id)
+{
+	int free_slot = 0;
+
+	while (tc->cnt[free_slot].v)
+		free_slot++;
+	tc->cnt[free_slot] = (struct cnt_want){ id, 1 };
+}
+
 static void expect_cut_bytes(struct dp_case *tc, const struct cut_case *cc,
 			     size_t cut, size_t full_len)
 {
-	size_t l3_off = full_len - cc->flow.bytes, carried = cut - l3_off;
+	size_t l3_off = full_len - tc->flows[0].bytes, carried = cut - l3_off;
 	int free_slot = 0;
 
-	if (carried >= cc->flow.bytes)
+	(void)cc;
+	if (carried >= tc->flows[0].bytes)
 		return;
 	tc->flows[0].bytes = carried;
 	while (tc->cnt[free_slot].v)
@@ -1103,7 +1370,21 @@ static void test_truncation(void **state)
 				memcpy(&tc.cnt[0], cc->also, sizeof(cc->also));
 				expect_cut_bytes(&tc, cc, cut, full.len);
 				break;
+			case CUT_OUTER:
+				tc.flows[0] = cc->outer;
+				tc.cnt[0] = (struct cnt_want){ r->err, 1 };
+				expect_cut_bytes(&tc, cc, cut, full.len);
+				break;
+			case CUT_OUTER_L4:
+				tc.flows[0] = cc->outer;
+				tc.flows[0].sport = tc.flows[0].dport = 0;
+				tc.flows[0].flags |= FLOW_F_L4_TRUNCATED;
+				tc.cnt[0] = (struct cnt_want){ CNT_L4_TRUNCATED, 1 };
+				expect_cut_bytes(&tc, cc, cut, full.len);
+				break;
 			}
+			if (cc->decap_at && cut >= cc->decap_at)
+				add_cnt(&tc, CNT_TUNNEL_DECAPSULATED);
 			bad += run_case(dp, &tc) ? 1 : 0;
 		}
 	}
@@ -1720,6 +2001,9 @@ int main(void)
 		BOTH_MODES("IPv6 extension chain at the bound", test_ipv6_ext_chain_bound),
 		BOTH_MODES("fragments", test_fragment_cases),
 		BOTH_MODES("truncation at every byte", test_truncation),
+		BOTH_MODES("encapsulations: the inner flow", test_encap_cases),
+		{ "--tunnels outer", test_tunnels_outer, setup_tunnels_outer,
+		  teardown_dp, NULL },
 		{ "IPv6 fragments with dest opts after the fragment header",
 		  test_fragment_dstopts_after_frag, setup_inline, teardown_dp, NULL },
 		{ "bucket full: eviction to the ring", test_bucket_eviction,

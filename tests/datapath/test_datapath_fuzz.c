@@ -7,7 +7,8 @@
  * returns XDP_PASS inline (never drops what it cannot parse) and XDP_DROP
  * on a tap; every frame run is counted in `packets`; and every counted
  * packet is accounted for: packets = flow_packets + uncounted_packets +
- * non_ip + the err_* counters (evicted flows keep their counts in
+ * non_ip (and its kinds: pppoe_discovery, ppp_control, mpls_non_ip) + the
+ * err_* counters (evicted flows keep their counts in
  * flow_packets). A small table (4 buckets a CPU) makes evictions and a
  * full ring happen too.
  *
@@ -100,6 +101,19 @@ static void random_valid(struct pkt *p)
 		s.src = v6_addrs[below(3)];
 		s.dst = v6_addrs[below(3)];
 	}
+	/* An encapsulation in half the IP frames: PPPoE, MPLS, pseudowire,
+	 * and every tunnel, with random options. */
+	if (s.ip && below(2)) {
+		s.encap.kind = 1 + below(PB_ENC_TEREDO);
+		s.encap.outer_ip = below(2) ? 4 : 6;
+		s.encap.n_labels = 1 + below(MAX_MPLS_LABELS + 2);
+		s.encap.label = rnd() & 0xfffff;
+		s.encap.gre_flags = below(4) == 0 ? (uint16_t)rnd() : rnd() & 0xb000;
+		s.encap.ppp_proto = below(8) == 0 ? (uint16_t)rnd() : 0;
+		s.encap.inner_vlan = below(2);
+		if (s.encap.kind == PB_ENC_TEREDO)
+			s.ip = 6;
+	}
 	if (s.ip) {
 		s.version = below(16) == 0 ? PB_SET(below(16)) : 0;
 		s.proto = protos[below(sizeof(protos))];
@@ -174,13 +188,18 @@ static void mutate(struct pkt *p)
 		for (size_t n = below(300); n && p->len < PB_MAX_FRAME; n--)
 			p->b[p->len++] = rnd();
 		break;
-	default: /* pure garbage of a random length, sometimes an IP ethertype */
+	default: /* pure garbage of a random length, sometimes an IP,
+		  * PPPoE or MPLS ethertype */
 		p->len = below(PB_MAX_FRAME);
 		for (size_t i = 0; i < p->len; i++)
 			p->b[i] = rnd();
 		if (p->len >= ETH_HEADER && below(2)) {
-			p->b[12] = below(2) ? 0x08 : 0x86;
-			p->b[13] = p->b[12] == 0x08 ? 0x00 : 0xdd;
+			/* IPv4, IPv6, PPPoE session, MPLS */
+			static const uint16_t types[] = { 0x0800, 0x86dd, 0x8864, 0x8847 };
+			uint16_t t = types[below(4)];
+
+			p->b[12] = t >> 8;
+			p->b[13] = t & 0xff;
 		}
 		break;
 	}
@@ -204,7 +223,8 @@ static bool invariants_hold(const struct dp *dp, uint64_t frames,
 	__u64 cnt[CNT__MAX], accounted;
 
 	sum_counters(dp, cnt);
-	accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] + cnt[CNT_NON_IP];
+	accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] + cnt[CNT_NON_IP] +
+		    cnt[CNT_PPPOE_DISCOVERY] + cnt[CNT_PPP_CONTROL] + cnt[CNT_MPLS_NON_IP];
 	for (int i = 0; i < CNT__MAX; i++)
 		if (strncmp(counter_names[i], "err_", 4) == 0)
 			accounted += cnt[i];
@@ -252,8 +272,25 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* Counters every run must have moved: one path of each encapsulation. */
+static const enum counter must_reach[] = {
+	CNT_TUNNEL_DECAPSULATED, CNT_TUNNEL_TRUNCATED, CNT_TUNNEL_NOT_IP,
+	CNT_PPP_CONTROL, CNT_ERR_PPPOE_TRUNCATED, CNT_ERR_MPLS_TRUNCATED,
+	CNT_ERR_MPLS_TOO_DEEP,
+};
+
+static void reached_add(const struct dp *dp, __u64 reached[CNT__MAX])
+{
+	__u64 cnt[CNT__MAX];
+
+	sum_counters(dp, cnt);
+	for (int i = 0; i < CNT__MAX; i++)
+		reached[i] += cnt[i];
+}
+
 static void fuzz_mode(void **state)
 {
+	__u64 reached[CNT__MAX] = { 0 };
 	struct dp *dp = *state;
 	uint64_t deadline = now_ns() + (uint64_t)(fuzz_seconds() * 1e9);
 	uint64_t frames = 0, total = 0, frame_bytes = 0;
@@ -289,10 +326,19 @@ static void fuzz_mode(void **state)
 			fail_msg("%s", why);
 		}
 		if (frames >= RESET_EVERY) {
+			reached_add(dp, reached);
 			dp_reset(dp);
 			frames = frame_bytes = 0;
 		}
 	}
+	reached_add(dp, reached);
+	/* The encapsulation paths were taken, not just survived: a parser
+	 * that never recognised them would pass every invariant above. */
+	for (size_t i = 0; i < sizeof(must_reach) / sizeof(must_reach[0]); i++)
+		if (!reached[must_reach[i]])
+			fail_msg("after %llu frames, %s is still 0: the fuzzer does "
+				 "not reach that path", (unsigned long long)total,
+				 counter_names[must_reach[i]]);
 	printf("# %s: %llu frames, every return code right, every packet "
 	       "accounted for\n", dp->tap ? "tap" : "inline", (unsigned long long)total);
 }

@@ -29,7 +29,9 @@ ports-0 flow when the first fragment was not seen. So the expected value
 of a flow is nDPI's plus the later fragments that tshark attributes to it.
 
 Tunnels: nDPI's reader decapsulates GTP-U, TZSP, CAPWAP and VXLAN and
-keys such flows on the inner header; flowprobe keys on the outer header.
+keys such flows on the inner header; flowprobe does so for GTP-U and
+VXLAN (and GRE, IP-in-IP, Geneve, Teredo), not for TZSP and CAPWAP
+(tests/integration/test_replay_encap.py checks its inner flows).
 A capture holding a tunnel is reported in a TAP comment. (ICMP errors that
 quote an IP header are not tunnels: both sides count them as ICMP.)
 

@@ -206,6 +206,41 @@ static void test_flow_ipv6(void **state)
 	json_decref(o);
 }
 
+/* What carried a flow: only when something did, named, the MPLS entry
+ * split into label and traffic class. */
+static void test_flow_carriers(void **state)
+{
+	struct flow_record r = ipv4_flow();
+	json_t *o;
+
+	(void)state;
+	o = write_flow(&r);
+	expect_absent(o, "tunnel");
+	expect_absent(o, "encap");
+	expect_absent(o, "mpls_label");
+	expect_absent(o, "inner_vlan");
+	json_decref(o);
+
+	r.tunnel = TUN_VXLAN;
+	r.encap = ENCAP_PPPOE | ENCAP_MPLS | ENCAP_NESTED;
+	r.mpls_label = 1000u << 12 | 5u << 9 | 1u << 8 | 64;
+	r.inner_vlan = 20;
+	o = write_flow(&r);
+	expect_str(o, "tunnel", "vxlan");
+	expect_list(o, "encap", "pppoe,mpls,nested");
+	expect_int(o, "mpls_label", 1000);
+	expect_int(o, "mpls_tc", 5);
+	expect_int(o, "inner_vlan", 20);
+	json_decref(o);
+
+	r.tunnel = TUN_TEREDO;
+	r.encap = 0;
+	o = write_flow(&r);
+	expect_str(o, "tunnel", "teredo");
+	expect_absent(o, "mpls_label"); /* an entry without the MPLS bit */
+	json_decref(o);
+}
+
 static void test_flow_tcp_flags_letters(void **state)
 {
 	static const struct { uint8_t flags; const char *want; } cases[] = {
@@ -475,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flow_ipv4),
 		cmocka_unit_test(test_flow_ipv6),
+		cmocka_unit_test(test_flow_carriers),
 		cmocka_unit_test(test_flow_tcp_flags_letters),
 		cmocka_unit_test(test_flow_end_reasons),
 		cmocka_unit_test(test_time_format),

@@ -113,6 +113,17 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
 	case EXPORT_OPT_NO_RESETS:
 		o->no_resets = true;
 		break;
+	case EXPORT_OPT_TUNNELS:
+		if (strcmp(arg, "inner") == 0 || strcmp(arg, "outer") == 0) {
+			o->tunnels_outer = arg[0] == 'o';
+		} else {
+			log_error("--tunnels %s: say 'inner' (count the flow inside "
+				  "each tunnel) or 'outer' (count the tunnel itself)",
+				  arg);
+			*rc = -EINVAL;
+			return true;
+		}
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -257,6 +268,14 @@ void export_options_usage(FILE *out)
 "      --no-resets                  no connection table: no reset verdicts and\n"
 "                                   no connection counters, about 100 ns less\n"
 "                                   per TCP packet\n"
+"      --tunnels inner|outer        inner (default): a packet in a GRE, ERSPAN,\n"
+"                                   IP-in-IP, VXLAN, Geneve, GTP-U or Teredo\n"
+"                                   tunnel is the flow inside (its addresses,\n"
+"                                   ports and IP bytes in the NetFlow record;\n"
+"                                   the tunnel's endpoints are not exported);\n"
+"                                   outer: it is the tunnel's own flow, as a\n"
+"                                   router forwarding it sees it. PPPoE and\n"
+"                                   MPLS are always looked through\n"
 "      --local PREFIX[,PREFIX...]   the customers' addresses, whose behaviour\n"
 "                                   is scored for peer-to-peer (default:\n"
 "                                   %s)\n"

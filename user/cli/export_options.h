@@ -39,6 +39,8 @@ struct export_options {
 	bool json;
 	bool tap;
 	bool no_resets;			/* --no-resets: no connection table */
+	bool tunnels_outer;		/* --tunnels outer: count tunnels as
+					   their outer flow */
 	bool verbose;
 };
 
@@ -65,6 +67,7 @@ enum {
 	EXPORT_OPT_EXPORT_QUEUE,
 	EXPORT_OPT_SOURCE,
 	EXPORT_OPT_IPFIX_PEN,
+	EXPORT_OPT_TUNNELS,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -85,6 +88,7 @@ enum {
 	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
 	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
 	{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },             \
+	{ "tunnels", required_argument, NULL, EXPORT_OPT_TUNNELS },           \
 	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
 	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
 	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \

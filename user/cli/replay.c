@@ -236,6 +236,7 @@ int cmd_replay(int argc, char **argv)
 	pc.max_flows = st->opt.max_flows;
 	pc.max_conns = st->opt.max_conns;
 	pc.no_conns = st->opt.no_resets;
+	pc.tunnels_outer = st->opt.tunnels_outer;
 	rc = exit_code_of(probe_load(&st->pl.probe, &pc));
 	if (rc != EXIT_OK)
 		goto cleanup;

@@ -371,6 +371,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	pc.max_flows = st->opt.ex.max_flows;
 	pc.max_conns = st->opt.ex.max_conns;
 	pc.no_conns = st->opt.ex.no_resets;
+	pc.tunnels_outer = st->opt.ex.tunnels_outer;
 	pc.require_pins = detach;
 	pc.evict_ring_kb = st->opt.evict_ring_kb;
 	rc = exit_code_of(probe_load(&pl->probe, &pc));

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libpcap reading and link-layer normalisation for replay. Cooked, raw-IP
- * and loopback captures get a synthetic Ethernet header carrying the right
- * ethertype, so the XDP program parses every capture the same way.
+ * libpcap reading and link-layer normalisation for replay. Captures of
+ * other link types get a synthetic Ethernet header carrying the ethertype
+ * their own header names (never one guessed from the payload, except raw
+ * IP, whose version nibble is the only name it has), so the XDP program
+ * parses every capture the same way: Linux cooked (SLL, SLL2), raw IP,
+ * BSD loopback, PPP (with or without HDLC-like framing), Cisco HDLC,
+ * PPPoE without Ethernet (PPP_ETHER), NFLOG, 802.11 data frames with
+ * LLC/SNAP (bare, radiotap or PPI). A packet whose header names no IP (an
+ * 802.11 beacon, an encrypted frame, LCP) gets ethertype 0 and is counted
+ * as non-IP by the datapath, never dropped here.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +21,14 @@
 #include "datapath/capture.h"
 
 #define ETH_HLEN 14
+
+/* Link types libpcap may not name in older headers. */
+#ifndef DLT_PPP_ETHER
+#define DLT_PPP_ETHER 51
+#endif
+#ifndef DLT_NFLOG
+#define DLT_NFLOG 239
+#endif
 
 struct capture {
 	pcap_t *pcap;
@@ -34,9 +49,139 @@ static bool linktype_supported(int linktype)
 	case DLT_RAW:
 	case DLT_IPV4:
 	case DLT_IPV6:
+	case DLT_PPP:
+	case DLT_PPP_SERIAL:
+	case DLT_PPP_ETHER:
+	case DLT_C_HDLC:
+	case DLT_NFLOG:
+	case DLT_IEEE802_11:
+	case DLT_IEEE802_11_RADIO:
+	case DLT_PPI:
 		return true;
 	}
 	return false;
+}
+
+/* PPP protocol numbers to ethertypes: IP, IPv6, MPLS; 0 for the rest
+ * (LCP, IPCP, CHAP, compressed ...: not IP). */
+static uint16_t ppp_ethertype(uint16_t proto)
+{
+	switch (proto) {
+	case 0x0021:
+		return 0x0800;
+	case 0x0057:
+		return 0x86DD;
+	case 0x0281:
+		return 0x8847;
+	case 0x0283:
+		return 0x8848;
+	}
+	return 0;
+}
+
+/* PPP (RFC 1661) as DLT_PPP and DLT_PPP_SERIAL carry it: the HDLC-like
+ * address and control bytes 0xff 0x03 when present (RFC 1662), then the
+ * protocol, one byte when its low bit says it is compressed. PPP_SERIAL
+ * may hold Cisco HDLC frames instead (address 0x0f or 0x8f). */
+static int ppp_header(const uint8_t *pkt, size_t caplen, size_t *skip,
+		      uint16_t *ethertype)
+{
+	size_t at = 0;
+
+	if (caplen >= 4 && (pkt[0] == 0x0f || pkt[0] == 0x8f)) {
+		*ethertype = pkt[2] << 8 | pkt[3];
+		*skip = 4;
+		return 0;
+	}
+	if (caplen >= 2 && pkt[0] == 0xff && pkt[1] == 0x03)
+		at = 2;
+	if (caplen < at + 1)
+		return -1;
+	if (pkt[at] & 1) {
+		*ethertype = ppp_ethertype(pkt[at]);
+		*skip = at + 1;
+		return 0;
+	}
+	if (caplen < at + 2)
+		return -1;
+	*ethertype = ppp_ethertype(pkt[at] << 8 | pkt[at + 1]);
+	*skip = at + 2;
+	return 0;
+}
+
+/* NFLOG: family, version, resource id, then TLVs (length and type in host
+ * byte order, each padded to 4 bytes); type 9 holds the packet, whose
+ * family the first byte names. */
+static int nflog_header(const uint8_t *pkt, size_t caplen, size_t *skip,
+			uint16_t *ethertype)
+{
+	size_t at = 4;
+
+	if (caplen < 4)
+		return -1;
+	while (at + 4 <= caplen) {
+		uint16_t len, type;
+
+		memcpy(&len, pkt + at, 2);
+		memcpy(&type, pkt + at + 2, 2);
+		if (len < 4)
+			return -1;
+		if (type == 9) {
+			*skip = at + 4;
+			*ethertype = pkt[0] == 2 ? 0x0800 : pkt[0] == 10 ? 0x86DD : 0;
+			return 0;
+		}
+		at += (len + 3u) & ~3u;
+	}
+	return -1;
+}
+
+/* An 802.11 frame: data frames with an LLC/SNAP header carry an
+ * ethertype; anything else (management, control, null data, protected
+ * frames, A-MSDUs) is named 0. */
+static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip,
+		       uint16_t *ethertype)
+{
+	static const uint8_t snap[6] = { 0xaa, 0xaa, 0x03, 0, 0, 0 };
+	size_t hlen = 24;
+
+	*ethertype = 0;
+	*skip = caplen;
+	if (caplen < 2)
+		return -1;
+	if (((pkt[0] >> 2) & 3) != 2 || (pkt[1] & 0x40) || (pkt[0] & 0x40))
+		return 0; /* not data, protected, or no body (null data) */
+	if ((pkt[1] & 3) == 3)
+		hlen += 6; /* four addresses */
+	if (pkt[0] & 0x80) {
+		hlen += 2; /* QoS control */
+		if (caplen > hlen && (pkt[hlen - 2] & 0x80))
+			return 0; /* A-MSDU: subframes, not one packet */
+		if (pkt[1] & 0x80)
+			hlen += 4; /* HT control */
+	}
+	if (caplen < hlen + 8 || memcmp(pkt + hlen, snap, 6) != 0)
+		return 0;
+	*ethertype = pkt[hlen + 6] << 8 | pkt[hlen + 7];
+	*skip = hlen + 8;
+	return 0;
+}
+
+/* Radiotap: version, pad, little-endian length, then the 802.11 frame. */
+static int radiotap_header(const uint8_t *pkt, size_t caplen, size_t *skip,
+			   uint16_t *ethertype)
+{
+	size_t len;
+
+	if (caplen < 4)
+		return -1;
+	len = pkt[2] | pkt[3] << 8;
+	if (len < 4 || caplen < len)
+		return -1;
+	if (wlan_header(pkt + len, caplen - len, skip, ethertype))
+		return -1;
+	*skip += len;
+	return 0;
 }
 
 struct capture *capture_open(const char *file, char *err, size_t errlen)
@@ -72,12 +217,76 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 		const char *name = pcap_datalink_val_to_name(c->linktype);
 
 		snprintf(err, errlen, "%s: link type %s (%d) is not supported; flowprobe "
-			 "replays Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD "
-			 "loopback captures", file, name ? name : "unknown", c->linktype);
+			 "replays Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD "
+			 "loopback, PPP, Cisco HDLC, PPPoE (PPP_ETHER), NFLOG, 802.11 "
+			 "(bare, radiotap, PPI) captures", file, name ? name : "unknown", c->linktype);
 		capture_close(c);
 		return NULL;
 	}
 	return c;
+}
+
+/* The link header of a non-Ethernet packet: how many bytes it takes and
+ * the ethertype it names. -1: too short to tell. */
+static int link_header(int linktype, const uint8_t *pkt, size_t caplen,
+		       size_t *skip, uint16_t *ethertype)
+{
+	uint32_t af;
+
+	*skip = 0;
+	*ethertype = 0;
+	switch (linktype) {
+	case DLT_LINUX_SLL: /* 16 bytes, protocol in the last two */
+		if (caplen < 16)
+			return -1;
+		*ethertype = pkt[14] << 8 | pkt[15];
+		*skip = 16;
+		return 0;
+	case DLT_LINUX_SLL2: /* 20 bytes, protocol in the first two */
+		if (caplen < 20)
+			return -1;
+		*ethertype = pkt[0] << 8 | pkt[1];
+		*skip = 20;
+		return 0;
+	case DLT_NULL:
+	case DLT_LOOP: /* 4-byte address family, in the writer's byte order */
+		if (caplen < 4)
+			return -1;
+		memcpy(&af, pkt, 4);
+		if (af > 0xffff)
+			af = __builtin_bswap32(af);
+		/* AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS. */
+		*ethertype = af == 2 ? 0x0800 :
+			     (af == 10 || af == 24 || af == 28 || af == 30) ? 0x86DD : 0;
+		*skip = 4;
+		return 0;
+	case DLT_PPP:
+	case DLT_PPP_SERIAL:
+		return ppp_header(pkt, caplen, skip, ethertype);
+	case DLT_C_HDLC: /* address, control, then an ethertype */
+		if (caplen < 4)
+			return -1;
+		*ethertype = pkt[2] << 8 | pkt[3];
+		*skip = 4;
+		return 0;
+	case DLT_PPP_ETHER: /* a PPPoE header where Ethernet's would end */
+		*ethertype = 0x8864;
+		return 0;
+	case DLT_NFLOG:
+		return nflog_header(pkt, caplen, skip, ethertype);
+	case DLT_IEEE802_11:
+		return wlan_header(pkt, caplen, skip, ethertype);
+	case DLT_IEEE802_11_RADIO:
+		return radiotap_header(pkt, caplen, skip, ethertype);
+	case DLT_PPI: /* inside PPI, a link type not replayed */
+		*skip = caplen;
+		return 0;
+	}
+	/* raw IP: the version nibble says which */
+	if (caplen < 1)
+		return -1;
+	*ethertype = (pkt[0] >> 4) == 6 ? 0x86DD : 0x0800;
+	return 0;
 }
 
 /* Returns the frame length, or 0 for a packet too short to carry one. */
@@ -89,44 +298,32 @@ static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen,
 {
 	size_t skip = 0, len;
 	uint16_t ethertype = 0;
-	uint32_t af;
 
 	*grown = 0;
-	switch (linktype) {
-	case DLT_EN10MB:
+	/* PPI (Per-Packet Information): version, flags, a little-endian
+	 * length and the link type of what follows. */
+	if (linktype == DLT_PPI) {
+		size_t hlen;
+
+		if (caplen < 8)
+			return 0;
+		hlen = pkt[2] | pkt[3] << 8;
+		if (hlen < 8 || caplen < hlen)
+			return 0;
+		linktype = pkt[4] | pkt[5] << 8 | pkt[6] << 16 | (uint32_t)pkt[7] << 24;
+		pkt += hlen;
+		caplen -= hlen;
+		*grown = -(long)hlen;
+		if (linktype == DLT_PPI || !linktype_supported(linktype))
+			linktype = DLT_PPI; /* names nothing: ethertype 0 */
+	}
+	if (linktype == DLT_EN10MB) {
 		len = caplen < CAPTURE_MAX_FRAME ? caplen : CAPTURE_MAX_FRAME;
 		memcpy(frame, pkt, len);
 		return len >= ETH_HLEN ? len : 0;
-	case DLT_LINUX_SLL: /* 16 bytes, protocol in the last two */
-		if (caplen < 16)
-			return 0;
-		ethertype = pkt[14] << 8 | pkt[15];
-		skip = 16;
-		break;
-	case DLT_LINUX_SLL2: /* 20 bytes, protocol in the first two */
-		if (caplen < 20)
-			return 0;
-		ethertype = pkt[0] << 8 | pkt[1];
-		skip = 20;
-		break;
-	case DLT_NULL:
-	case DLT_LOOP: /* 4-byte address family, in the writer's byte order */
-		if (caplen < 4)
-			return 0;
-		memcpy(&af, pkt, 4);
-		if (af > 0xffff)
-			af = __builtin_bswap32(af);
-		/* AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS. */
-		ethertype = af == 2 ? 0x0800 :
-			    (af == 10 || af == 24 || af == 28 || af == 30) ? 0x86DD : 0;
-		skip = 4;
-		break;
-	default: /* raw IP: the version nibble says which */
-		if (caplen < 1)
-			return 0;
-		ethertype = (pkt[0] >> 4) == 6 ? 0x86DD : 0x0800;
-		break;
 	}
+	if (link_header(linktype, pkt, caplen, &skip, &ethertype))
+		return 0;
 	len = caplen - skip;
 	if (len > CAPTURE_MAX_FRAME - ETH_HLEN)
 		len = CAPTURE_MAX_FRAME - ETH_HLEN;
@@ -134,7 +331,7 @@ static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen,
 	frame[12] = ethertype >> 8;
 	frame[13] = ethertype & 0xff;
 	memcpy(frame + ETH_HLEN, pkt + skip, len);
-	*grown = (long)ETH_HLEN - (long)skip;
+	*grown += (long)ETH_HLEN - (long)skip;
 	return len + ETH_HLEN;
 }
 

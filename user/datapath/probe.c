@@ -249,12 +249,16 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 	p->nbuckets = p->skel->rodata->bucket_mask + 1;
 	/* The pinned program's settings live in its reused .rodata. */
 	if (cfg->tap_mode != p->skel->rodata->tap_mode ||
-	    cfg->no_conns == p->skel->rodata->track_connections)
-		log_warn("the pinned probe keeps its settings (%s%s): --tap and "
-			 "--no-resets take effect after 'flowprobe detach'",
+	    cfg->no_conns == p->skel->rodata->track_connections ||
+	    cfg->tunnels_outer != p->skel->rodata->count_tunnel_outer)
+		log_warn("the pinned probe keeps its settings (%s%s%s): --tap, "
+			 "--no-resets and --tunnels take effect after 'flowprobe "
+			 "detach'",
 			 p->skel->rodata->tap_mode ? "tap" : "inline",
 			 p->skel->rodata->track_connections ? ", tracking connections"
-							    : ", no connection table");
+							    : ", no connection table",
+			 p->skel->rodata->count_tunnel_outer ? ", tunnels outer"
+							     : ", tunnels inner");
 	if (cfg->max_flows && round_up_pow2(cfg->max_flows) !=
 	    p->nbuckets * FLOW_TABLE_WAYS)
 		log_warn("--max-flows %u ignored: the pinned tables keep their %u "
@@ -300,6 +304,7 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->skel->rodata->tap_mode = cfg->tap_mode;
 	p->skel->rodata->replay_clock = cfg->replay_clock;
 	p->skel->rodata->track_connections = !cfg->no_conns;
+	p->skel->rodata->count_tunnel_outer = cfg->tunnels_outer;
 
 	/* Per CPU: a power of two of buckets, so the hash is masked, not
 	 * divided. */

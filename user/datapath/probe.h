@@ -30,6 +30,7 @@ struct probe_config {
 	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
 	bool no_conns;		/* no connection table: no reset analysis */
+	bool tunnels_outer;	/* count tunnels as their outer flow */
 	bool require_pins;	/* detach: take over a pinned probe or fail */
 	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
 };

@@ -176,6 +176,10 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key,
 		.end_reason = reason,
 		.direction = 0, /* ingress: XDP sees packets as they arrive */
 		.flags = val->flags,
+		.tunnel = val->tunnel,
+		.encap = val->encap,
+		.inner_vlan = val->inner_vlan,
+		.mpls_label = val->mpls_label,
 	};
 
 	if (ex->annotate)

@@ -93,6 +93,11 @@ void flow_value_merge(struct flow_value *acc, const struct flow_value *add)
 	if (acc->packets == 0 || add->first_ns < acc->first_ns) {
 		acc->first_ns = add->first_ns;
 		acc->tos = add->tos; /* ToS of the flow's first packet */
+		/* and what carried it (a flow is one flow however it came) */
+		acc->tunnel = add->tunnel;
+		acc->encap = add->encap;
+		acc->mpls_label = add->mpls_label;
+		acc->inner_vlan = add->inner_vlan;
 	}
 	if (acc->packets == 0 || add->ttl_min < acc->ttl_min)
 		acc->ttl_min = add->ttl_min;

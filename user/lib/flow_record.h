@@ -53,6 +53,11 @@ struct flow_record {
 	uint8_t reset_verdict;	/* enum flow_reset_verdict */
 	uint32_t src_as;	/* origin AS of src (asn_table.h); 0 unknown */
 	uint32_t dst_as;	/* origin AS of dst; 0 unknown */
+	/* What carried the flow's first packet (struct flow_value). */
+	uint8_t tunnel;		/* enum flow_tunnel */
+	uint8_t encap;		/* enum flow_encap bits */
+	uint16_t inner_vlan;	/* QinQ's second VID, 0 if none */
+	uint32_t mpls_label;	/* top label stack entry, 0 without MPLS */
 };
 
 /* Which ends of a flow lie in the local prefixes (--local): a bit each. */

@@ -113,11 +113,53 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 	if (obj && rec->reset_verdict)
 		json_object_set_new(obj, "reset_verdict",
 				    json_string(flow_reset_verdict_name(rec->reset_verdict)));
+	if (obj && rec->tunnel)
+		json_object_set_new(obj, "tunnel", json_string(flow_tunnel_name(rec->tunnel)));
+	if (obj && rec->encap) {
+		json_t *encap = json_array();
+
+		if (rec->encap & ENCAP_PPPOE)
+			json_array_append_new(encap, json_string("pppoe"));
+		if (rec->encap & ENCAP_MPLS)
+			json_array_append_new(encap, json_string("mpls"));
+		if (rec->encap & ENCAP_PSEUDOWIRE)
+			json_array_append_new(encap, json_string("pseudowire"));
+		if (rec->encap & ENCAP_NESTED)
+			json_array_append_new(encap, json_string("nested"));
+		json_object_set_new(obj, "encap", encap);
+	}
+	if (obj && (rec->encap & ENCAP_MPLS)) {
+		json_object_set_new(obj, "mpls_label", json_integer(rec->mpls_label >> 12));
+		json_object_set_new(obj, "mpls_tc", json_integer((rec->mpls_label >> 9) & 7));
+	}
+	if (obj && rec->inner_vlan)
+		json_object_set_new(obj, "inner_vlan", json_integer(rec->inner_vlan));
 	if (obj && (rec->src_as || rec->dst_as)) {
 		json_object_set_new(obj, "src_as", json_integer(rec->src_as));
 		json_object_set_new(obj, "dst_as", json_integer(rec->dst_as));
 	}
 	return json_write_line(out, obj);
+}
+
+const char *flow_tunnel_name(uint8_t t)
+{
+	switch (t) {
+	case TUN_IPIP:
+		return "ipip";
+	case TUN_GRE:
+		return "gre";
+	case TUN_ERSPAN:
+		return "erspan";
+	case TUN_VXLAN:
+		return "vxlan";
+	case TUN_GENEVE:
+		return "geneve";
+	case TUN_GTPU:
+		return "gtpu";
+	case TUN_TEREDO:
+		return "teredo";
+	}
+	return "none";
 }
 
 const char *flow_reset_verdict_name(uint8_t v)

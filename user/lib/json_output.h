@@ -25,6 +25,8 @@ int json_write_flow(FILE *out, const struct flow_record *rec);
 /* enum flow_reset_verdict as the JSON shows it: "genuine", "suspect",
  * "forged" ("none" for 0). */
 const char *flow_reset_verdict_name(uint8_t v);
+/* "gre", "vxlan", ... for enum flow_tunnel (JSON "tunnel"). */
+const char *flow_tunnel_name(uint8_t t);
 
 /*
  * Writes one {"type":"bittorrent",...} line for an EVENT_BITTORRENT event
