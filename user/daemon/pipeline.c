@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "web/history.h"
+#include "store/store.h"
 #include "lib/errors.h"
 #include "lib/json_output.h"
 #include "lib/log.h"
@@ -108,6 +109,8 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	p2p_hosts_add_flow(pl->p2p, rec, &pl->record_class);
 	if (pl->history)
 		history_add_flow(pl->history, rec, &pl->record_class);
+	if (pl->store)
+		store_add_flow(pl->store, rec, &pl->record_class);
 	if (pl->tcp)
 		tcp_analysis_flow(pl->tcp, rec, &pl->record_class);
 }
@@ -278,12 +281,29 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 	return curve_bin_ns(pl->curve);
 }
 
+/* Once a tick: the tick's rows to the embedded history's writer (one
+ * transaction, on its thread), its counts into the daemon's. */
+static void feed_store(struct pipeline *pl, uint64_t wall_ms)
+{
+	struct store_stats st;
+
+	if (!pl->store)
+		return;
+	store_tick(pl->store, wall_ms);
+	store_get_stats(pl->store, &st);
+	pl->ds.v[DS_store_rows] = st.rows_written;
+	pl->ds.v[DS_store_rows_lost] = st.rows_lost;
+	pl->ds.v[DS_store_write_errors] = st.write_errors;
+	pl->ds.v[DS_store_commit_us] = st.commit_us_last;
+}
+
 /* Once a tick, what the dashboard shows besides flows and events. */
 static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 {
 	struct p2p_host_report r[HISTORY_P2P];
 	size_t n;
 
+	feed_store(pl, wall_ms);
 	if (!pl->history)
 		return;
 	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);

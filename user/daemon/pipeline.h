@@ -24,6 +24,7 @@
 
 struct tcp_analysis;
 struct history;
+struct store;
 
 struct pipeline {
 	struct probe probe;
@@ -46,6 +47,7 @@ struct pipeline {
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */
+	struct store *store;	/* the embedded history, or NULL; not owned */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host

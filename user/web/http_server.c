@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -48,6 +49,7 @@
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct history *history;
+	struct store *store;	/* NULL: no stored history */
 	struct http_guard *guard;
 	bool loopback;		/* listening on loopback: Host is checked */
 	unsigned int port;
@@ -278,6 +280,19 @@ static enum MHD_Result set_token_cookie(struct http_server *s, struct MHD_Connec
 	return ret;
 }
 
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -309,9 +324,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return set_token_cookie(s, c);
 	if (!http_api_handles(url))
 		return serve_static(s, c, url);
-	http_api_get(s->history, url,
-		     MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type"),
-		     &rep);
+	http_api_query(s->history, s->store, url, &(struct http_api_args){
+		.type = arg(c, "type"), .from = arg(c, "from"), .to = arg(c, "to"),
+		.host = arg(c, "host"), .before = arg(c, "before"),
+		.after = arg(c, "after"), .now_ms = wall_ms(),
+	}, &rep);
 	if (!rep.body)
 		return send_text(c, 500, "out of memory\n");
 	return send_reply(c, rep.status, rep.content_type, rep.body, rep.len, true);
@@ -453,6 +470,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	if (!s)
 		return -ENOMEM;
 	s->history = h;
+	s->store = cfg->store;
 	parse_listen(cfg->listen, &ss, &loopback);
 	if (cfg->token_file)
 		read_token(cfg->token_file, s->token);

@@ -13,12 +13,15 @@
 #include <stdbool.h>
 #include "web/history.h"
 
+struct store;
+
 #define HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
 struct http_config {
 	const char *listen;	/* "HOST:PORT", "[V6]:PORT" */
 	const char *token_file;	/* NULL: no token (loopback only) */
 	const char *web_dir;	/* NULL: found next to the binary or installed */
+	struct store *store;	/* the embedded history, or NULL */
 };
 
 struct http_server;
