@@ -242,7 +242,8 @@ def write_token(lab):
 
 def token_checks(lab):
     probe = L.Flowprobe(lab, [lab.if_ra], [], extra=[
-        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", write_token(lab)])
+        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", write_token(lab),
+        "--state-dir", os.path.join(lab.dir, "state")])
     probe.start()
     base = f"http://{lab.V4['RA']}:8081"
     got = {}
@@ -311,6 +312,7 @@ def run(lab):
                                    "--http", f"127.0.0.1:{PORT}",
                                    "--http-token-file", write_token(lab),
                                    "--history", "60s", "--events", events_path,
+                                   "--state-dir", os.path.join(lab.dir, "state"),
                                    "--sample", "1s", "--capacity", "1G"])
     L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
                  "the dashboard's start line")

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "daemon/dashboard.h"
 #include "daemon/event_log.h"
+#include "daemon/live_flows.h"
 #include "cli/export_options.h"
 #include "lib/log.h"
 #include "lib/parse_number.h"
@@ -120,7 +122,15 @@ static struct http_config http_config(const struct dashboard_options *o)
 int dashboard_options_check(const struct dashboard_options *o)
 {
 	struct http_config hc = http_config(o);
+	struct stat st;
 
+	/* Before anything is attached: a file given as the directory. */
+	if (o->state_dir && !o->no_store && !stat(o->state_dir, &st) &&
+	    !S_ISDIR(st.st_mode)) {
+		log_error("--state-dir %s: not a directory (give a directory for "
+			  "the history database)", o->state_dir);
+		return -EINVAL;
+	}
 	return hc.listen ? http_config_check(&hc) : 0;
 }
 
@@ -204,7 +214,8 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	}
 	if (d->listen) {
 		d->history = history_new(&hc);
-		if (!d->history) {
+		d->live = live_flows_new(LIVE_FLOWS_DEFAULT, &ex->local);
+		if (!d->history || !d->live) {
 			log_error("out of memory for the dashboard's history "
 				  "(shorten --history or use --no-http)");
 			return -ENOMEM;
@@ -217,6 +228,7 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	pl->exporter.json = event_log_stream(d->events);
 	pl->history = d->history;
 	pl->store = d->store;
+	pl->live = d->live;
 	return 0;
 }
 
@@ -250,6 +262,9 @@ void dashboard_stop(struct dashboard *d, struct pipeline *pl)
 		event_log_close(d->events);
 		d->events = NULL;
 	}
+	pl->live = NULL;
+	live_flows_free(d->live);
+	d->live = NULL;
 	/* After the last lines: the store's final batch is in them. */
 	pl->store = NULL;
 	store_close(d->store);

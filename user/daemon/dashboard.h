@@ -59,10 +59,12 @@ int dashboard_options_check(const struct dashboard_options *o);
 void dashboard_options_usage(FILE *out);
 
 struct store;
+struct live_flows;
 
 struct dashboard {
 	struct history *history;
 	struct store *store;	/* the embedded history, or NULL */
+	struct live_flows *live; /* with the history: flows shown live */
 	struct http_server *http;
 	struct event_log *events;
 	const char *listen;

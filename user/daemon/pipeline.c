@@ -15,6 +15,7 @@
 #include "lib/json_output.h"
 #include "lib/log.h"
 #include "daemon/enrich.h"
+#include "daemon/live_flows.h"
 #include "daemon/pipeline.h"
 #include "daemon/tcp_analysis.h"
 
@@ -83,7 +84,10 @@ static void on_drained(void *ctx, const struct flow_key *key,
 {
 	struct pipeline *pl = ctx;
 
-	curve_observe(pl->curve, key, val);
+	if (pl->curve)
+		curve_observe(pl->curve, key, val);
+	if (pl->live)
+		live_flows_observe(pl->live, key, val);
 }
 
 /* The curve of each attached interface, or of the whole capture. */
@@ -107,6 +111,8 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	p2p_hosts_add_flow(pl->p2p, rec, &pl->record_class);
+	if (pl->live)
+		live_flows_exported(pl->live, &rec->key);
 	if (pl->history)
 		history_add_flow(pl->history, rec, &pl->record_class);
 	if (pl->store)
@@ -173,7 +179,13 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
 	if (rc)
 		return rc;
-	if (pl->curve)
+	if (pl->live) {
+		pl->live_buf = calloc(HISTORY_LIVE, sizeof(*pl->live_buf));
+		if (!pl->live_buf)
+			return -ENOMEM;
+		pl->live_idle_ns = cfg.inactive_timeout_ns;
+	}
+	if (pl->curve || pl->live)
 		drainer_set_observer(pl->drainer, on_drained, pl);
 	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
 	if (events) {
@@ -281,6 +293,11 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 	return curve_bin_ns(pl->curve);
 }
 
+static uint64_t wall_of(void *ctx, uint64_t probe_ns)
+{
+	return exporter_wall_ms(ctx, probe_ns);
+}
+
 /* Once a tick: the tick's rows to the embedded history's writer (one
  * transaction, on its thread), its counts into the daemon's. */
 static void feed_store(struct pipeline *pl, uint64_t wall_ms)
@@ -306,6 +323,13 @@ static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 	feed_store(pl, wall_ms);
 	if (!pl->history)
 		return;
+	if (pl->live) {
+		pl->ds.v[DS_live_flows] = live_flows_count(pl->live);
+		pl->ds.v[DS_live_flows_untracked] = live_flows_dropped(pl->live);
+		n = live_flows_snapshot(pl->live, pl->live_buf, HISTORY_LIVE,
+					wall_of, &pl->exporter);
+		history_set_live(pl->history, pl->live_buf, n, wall_ms);
+	}
 	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
 	history_set_p2p(pl->history, r, n);
 	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
@@ -323,6 +347,8 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	flood_report_tick(&pl->flood, pl->counters, now_ns);
 	flow_cache_expire(pl->cache, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
+	if (pl->live)
+		live_flows_expire(pl->live, now_ns, pl->live_idle_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
 	feed_history(pl, wall_ms);
@@ -393,6 +419,8 @@ void pipeline_destroy(struct pipeline *pl)
 	pl->p2p = NULL;
 	curve_free(pl->curve);
 	pl->curve = NULL;
+	free(pl->live_buf);
+	pl->live_buf = NULL;
 	flow_cache_free(pl->marks);
 	pl->marks = NULL;
 	probe_destroy(&pl->probe);

@@ -25,6 +25,7 @@
 struct tcp_analysis;
 struct history;
 struct store;
+struct live_flows;
 
 struct pipeline {
 	struct probe probe;
@@ -48,6 +49,10 @@ struct pipeline {
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */
 	struct store *store;	/* the embedded history, or NULL; not owned */
+	/* The flows the dashboard shows live, or NULL; not owned. */
+	struct live_flows *live;
+	struct flow_record *live_buf;	/* HISTORY_LIVE, for the hand-over */
+	uint64_t live_idle_ns;		/* the cache's inactive timeout */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host

@@ -40,6 +40,8 @@
 	X(conn_entries, gauge, "connections in the table at the last interval's read") \
 	X(conns_open, gauge, "of those, open (established, not reset, not idle)")  \
 	X(intervals, counter, "interval reports written")                              \
+	X(live_flows, gauge, "local flows the dashboard shows live (read by a drain, not yet exported)") \
+	X(live_flows_untracked, counter, "local flows not shown live: the live table was full (they reach the history at export)") \
 	X(store_rows, counter, "history database rows written: host-minute deltas and events (--state-dir)") \
 	X(store_rows_lost, counter, "history rows not written: a tick's batch was full or its transaction failed (see the log)") \
 	X(store_write_errors, counter, "history database transactions that failed") \

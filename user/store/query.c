@@ -55,15 +55,17 @@ uint64_t store_bucket_s(uint64_t from_ms, uint64_t to_ms)
 	return b <= unit ? unit : (b + unit - 1) / unit * unit;
 }
 
-/* Minutes and hours as one relation of (t seconds, counts...). */
+/* Minutes and hours as one relation of (t seconds, counts...): the rows
+ * that start in [from, to), so that two adjacent periods never share a
+ * row (a before/after comparison counts each minute once). */
 #define RANGE_SQL                                                              \
 	"SELECT minute * 60 AS t, flows, bt_flows, resets, forged, packets_in, " \
 	"packets_out, bytes_in, bytes_out, peers, ports FROM host_minutes "   \
-	"WHERE host = ?1 AND minute >= ?2 / 60 AND minute <= (?3 - 1) / 60 "  \
+	"WHERE host = ?1 AND minute >= (?2 + 59) / 60 AND minute < (?3 + 59) / 60 "  \
 	"UNION ALL "                                                          \
 	"SELECT hour * 3600 AS t, flows, bt_flows, resets, forged, packets_in, " \
 	"packets_out, bytes_in, bytes_out, peers, ports FROM host_hours "     \
-	"WHERE host = ?1 AND hour >= ?2 / 3600 AND hour <= (?3 - 1) / 3600"
+	"WHERE host = ?1 AND hour >= (?2 + 3599) / 3600 AND hour < (?3 + 3599) / 3600"
 
 static const char series_sql[] =
 	"SELECT t / ?4 * ?4, sum(flows), hll_count(hll_merge_agg(peers)), "
@@ -109,7 +111,7 @@ static void bind_range(sqlite3_stmt *s, const char *addr, uint64_t from_ms,
 		       uint64_t to_ms)
 {
 	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)(from_ms / 1000));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)((from_ms + 999) / 1000));
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)((to_ms + 999) / 1000));
 }
 

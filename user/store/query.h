@@ -19,7 +19,8 @@ struct store_reader *store_reader_new(const char *path);
 void store_reader_free(struct store_reader *r);
 
 /*
- * addr: canonical text, as the store writes it. [from_ms, to_ms).
+ * addr: canonical text, as the store writes it. The minutes (and hours)
+ * that start in [from_ms, to_ms): adjacent ranges share no row.
  * {"addr", "from", "to", "bucket_s", "series": [{"t" (ms), "flows",
  * "peers", "packets_in", "packets_out", "bytes_in", "bytes_out",
  * "bt_flows", "resets", "forged"}...], "totals": {same, "ports",
