@@ -311,7 +311,7 @@ static void feed_store(struct pipeline *pl, uint64_t wall_ms)
 	pl->ds.v[DS_store_rows] = st.rows_written;
 	pl->ds.v[DS_store_rows_lost] = st.rows_lost;
 	pl->ds.v[DS_store_write_errors] = st.write_errors;
-	pl->ds.v[DS_store_commit_us] = st.commit_us_last;
+	pl->ds.v[DS_store_commit_time_last] = st.commit_us_last;
 }
 
 /* Once a tick, what the dashboard shows besides flows and events. */

@@ -45,7 +45,7 @@
 	X(store_rows, counter, "history database rows written: host-minute deltas and events (--state-dir)") \
 	X(store_rows_lost, counter, "history rows not written: a tick's batch was full or its transaction failed (see the log)") \
 	X(store_write_errors, counter, "history database transactions that failed") \
-	X(store_commit_us, gauge, "microseconds the last history commit took (writer thread)") \
+	X(store_commit_time_last, gauge, "microseconds the last history commit took (writer thread)") \
 	X(took_over, counter, "1: this daemon took over a pinned probe (datapath counters carry its history)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
+#include "lib/capabilities.h"
 #include "lib/log.h"
 #include "store/batch.h"
 #include "store/query.h"
@@ -53,6 +54,13 @@ static void *writer_main(void *arg)
 {
 	struct store *s = arg;
 	uint64_t last_upkeep_ms = 0, last_log_us = 0, unlogged = 0;
+
+	/* Writing a file it opened in a directory root owns needs no
+	 * capability: this thread gives up all of them, as the web server's
+	 * do (it was started before the daemon dropped its own). */
+	if (caps_effective() && caps_keep_only(0))
+		log_warn("history writer: cannot give up capabilities; writing "
+			 "with them");
 
 	for (;;) {
 		struct store_batch *b;
