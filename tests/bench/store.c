@@ -12,7 +12,7 @@
  *          pipeline thread per second of traffic for each (the store's
  *          ratio to the baseline), and the writer thread's CPU (the
  *          process's minus the pipeline thread's), and the rows a second
- *          the writer committed.
+ *          the writer committed. Paced: one tick a second of real time.
  *   size   --minutes minutes with every host active in every minute
  *          (--per-minute flows each): the file's bytes per host-minute
  *          after a checkpoint, then rolled up into hours, and from those
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	struct flow_class fc;
 	struct flow_record r;
 	double t0, base_cpu, store_cpu, proc0, writer_cpu;
-	uint64_t rows_cpu;
+	uint64_t rows_cpu, cpu_dropped, upserts;
 	off_t min_bytes, hour_bytes;
 	uint64_t host_minutes, host_hours;
 	const char *why;
@@ -184,16 +184,27 @@ int main(int argc, char **argv)
 		return 1;
 	rng = 1;
 	proc0 = process_cpu();
-	t0 = thread_cpu();
+	store_cpu = 0;
 	for (uint64_t sec = 0; sec < seconds; sec++) {
+		struct timespec next;
+
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		next.tv_sec++;
+		t0 = thread_cpu();
 		for (unsigned int i = 0; i < rate; i++) {
 			make_flow(&r, next_rand() % hosts, T0 + sec * 1000);
 			enrich_flow(&ec, &r, &fc);
 			store_add_flow(s, &r, &fc);
 		}
 		store_tick(s, T0 + sec * 1000 + 999);
+		store_cpu += thread_cpu() - t0;
+		/* Paced as the daemon's ticks are: one a second of real time,
+		 * so the writer commits a tick's rows, not a minute's. */
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
-	store_cpu = thread_cpu() - t0;
+	store_get_stats(s, &st);
+	cpu_dropped = st.records_dropped + st.rows_lost;
+	upserts = st.rows_written;
 	store_close(s);		/* waits for the writer's last batch */
 	writer_cpu = process_cpu() - proc0 - store_cpu;
 	s = NULL;
@@ -230,6 +241,7 @@ int main(int argc, char **argv)
 				store_add_flow(s, &r, &fc);
 			}
 		store_tick(s, T0 + m * MIN_MS + 30000);
+		store_wait_idle(s);	/* a minute's rows, not more, a batch */
 	}
 	store_get_stats(s, &st);
 	store_close(s);
@@ -271,15 +283,18 @@ int main(int argc, char **argv)
 		printf("{\"hosts\": %u, \"peers\": %u, \"rate\": %u, \"seconds\": %u, "
 		       "\"baseline_cpu_per_s\": %.4f, \"store_cpu_per_s\": %.4f, "
 		       "\"store_over_baseline\": %.2f, \"writer_cpu_per_s\": %.4f, "
-		       "\"rows_per_s\": %.0f, \"size_minutes\": %u, "
+		       "\"rows_per_s\": %.0f, \"rows_in_file\": %llu, \"size_minutes\": %u, "
 		       "\"per_minute\": %u, \"bytes_per_host_minute\": %.1f, "
 		       "\"bytes_per_host_hour\": %.1f, \"day_of_minutes_mb\": %.1f, "
-		       "\"retention_7d_mb\": %.1f, \"size_rows_lost\": %llu}\n",
+		       "\"retention_7d_mb\": %.1f, \"size_dropped\": %llu, "
+		       "\"cpu_dropped\": %llu}\n",
 		       hosts, peers, rate, seconds, base_cpu / seconds,
 		       store_cpu / seconds, store_cpu / base_cpu,
-		       writer_cpu / seconds, (double)rows_cpu / seconds, minutes,
+		       writer_cpu / seconds, (double)upserts / seconds,
+		       (unsigned long long)rows_cpu, minutes,
 		       per_minute, per_min, per_hour, day_minutes / 1e6, steady / 1e6,
-		       (unsigned long long)st.rows_lost);
+		       (unsigned long long)(st.records_dropped + st.rows_lost),
+		       (unsigned long long)cpu_dropped);
 	}
 	sh("rm -rf '%s'", dir);
 	return 0;

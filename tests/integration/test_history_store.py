@@ -166,7 +166,8 @@ def run(lab):
         vals = {"error": str(e)}
     L.ok(vals.get("flowprobe_daemon_store_rows_total", 0) > 0 and
          vals.get("flowprobe_daemon_store_rows_lost_total") == 0 and
-         vals.get("flowprobe_daemon_store_write_errors_total") == 0,
+         vals.get("flowprobe_daemon_store_write_errors_total") == 0 and
+         vals.get("flowprobe_daemon_store_records_dropped_total") == 0,
          "/metrics: store rows written, none lost, no failed write",
          json.dumps(vals))
     rc = probe.stop()

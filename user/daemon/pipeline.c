@@ -310,6 +310,7 @@ static void feed_store(struct pipeline *pl, uint64_t wall_ms)
 	store_get_stats(pl->store, &st);
 	pl->ds.v[DS_store_rows] = st.rows_written;
 	pl->ds.v[DS_store_rows_lost] = st.rows_lost;
+	pl->ds.v[DS_store_records_dropped] = st.records_dropped;
 	pl->ds.v[DS_store_write_errors] = st.write_errors;
 	pl->ds.v[DS_store_commit_time_last] = st.commit_us_last;
 }

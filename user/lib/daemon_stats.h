@@ -43,7 +43,8 @@
 	X(live_flows, gauge, "local flows the dashboard shows live (read by a drain, not yet exported)") \
 	X(live_flows_untracked, counter, "local flows not shown live: the live table was full (they reach the history at export)") \
 	X(store_rows, counter, "history database rows written: host-minute deltas and events (--state-dir)") \
-	X(store_rows_lost, counter, "history rows not written: a tick's batch was full or its transaction failed (see the log)") \
+	X(store_rows_lost, counter, "history rows not written: their transaction failed (see the log)") \
+	X(store_records_dropped, counter, "flow records, resets and events the history could not take: a tick's batch was full (the writer fell behind)") \
 	X(store_write_errors, counter, "history database transactions that failed") \
 	X(store_commit_time_last, gauge, "microseconds the last history commit took (writer thread)") \
 	X(took_over, counter, "1: this daemon took over a pinned probe (datapath counters carry its history)")

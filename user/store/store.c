@@ -274,7 +274,7 @@ void store_tick(struct store *s, uint64_t now_ms)
 {
 	s->last_now_ms = now_ms;
 	pthread_mutex_lock(&s->lock);
-	s->stats.rows_lost += s->lost_filling;
+	s->stats.records_dropped += s->lost_filling;
 	s->lost_filling = 0;
 	/* Nothing new: only wake the writer for its upkeep, once a minute. */
 	if (!s->have_pending && (store_batch_size(s->filling) ||
@@ -299,6 +299,14 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void store_wait_idle(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->have_pending)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
 struct store_reader *store_reader_of(struct store *s)
 {
 	return s ? s->reader : NULL;
@@ -315,10 +323,7 @@ void store_close(struct store *s)
 		return;
 	/* The last batch: wait for the writer, hand it over (on the last
 	 * tick's clock: a test's or a replay's, not the machine's). */
-	pthread_mutex_lock(&s->lock);
-	while (s->have_pending)
-		pthread_cond_wait(&s->cond, &s->lock);
-	pthread_mutex_unlock(&s->lock);
+	store_wait_idle(s);
 	if (store_batch_size(s->filling))
 		store_tick(s, s->last_now_ms);
 	pthread_mutex_lock(&s->lock);

@@ -36,7 +36,8 @@ struct store_config {
 
 struct store_stats {
 	uint64_t rows_written;	/* host-minute deltas and events committed */
-	uint64_t rows_lost;	/* not in the file: batch full, or write failed */
+	uint64_t rows_lost;	/* rows of transactions that failed */
+	uint64_t records_dropped; /* flows, resets, events a full batch refused */
 	uint64_t write_errors;	/* transactions that failed */
 	uint64_t commit_us_last; /* how long the last commit took */
 };
@@ -59,6 +60,9 @@ void store_add_event_line(struct store *s, const char *line, size_t len,
 void store_tick(struct store *s, uint64_t now_ms);
 
 void store_get_stats(struct store *s, struct store_stats *out);
+/* Waits until the writer has committed what it was handed (tests,
+ * benchmarks: a condition instead of a sleep). */
+void store_wait_idle(struct store *s);
 /* For the HTTP thread's queries. */
 struct store_reader *store_reader_of(struct store *s);
 const char *store_path(const struct store *s);
