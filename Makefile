@@ -51,7 +51,7 @@ CFLAGS      ?= -O2 -g
 DEPFLAGS    := -MMD -MP
 USER_INCS   := -Iinclude -Iuser -I$(OUT) -I/usr/include/plplot
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE
-USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm -lsqlite3
+USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -lpthread -lm -lsqlite3 -lcurl
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # The test and benchmark programs include libc's headers for the target.

@@ -212,6 +212,14 @@ async function refreshStored(host) {
   }
 }
 
+function bits(bps) {
+  const u = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
+  let i = 0;
+  bps = bps || 0;
+  while (bps >= 1000 && i < u.length - 1) { bps /= 1000; i++; }
+  return `${bps.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
 function ratio(v) { return v == null ? '' : `× ${v.toFixed(2)}`; }
 
 async function compare(host) {
@@ -222,8 +230,7 @@ async function compare(host) {
     const rows = [
       ['connections', num(c.before.flows), num(c.after.flows), ratio(c.change.flows)],
       ['distinct peers', num(c.before.peers), num(c.after.peers), ratio(c.change.peers)],
-      ['throughput', `${(c.before.throughput_bps / 1e6).toFixed(3)} Mbit/s`, `${(c.after.throughput_bps / 1e6).toFixed(3)} Mbit/s`,
-       ratio(c.change.throughput_bps)],
+      ['throughput', bits(c.before.throughput_bps), bits(c.after.throughput_bps), ratio(c.change.throughput_bps)],
       ['BitTorrent flows', num(c.before.bt_flows), num(c.after.bt_flows), ''],
       ['resets', num(c.before.resets), num(c.after.resets), ''],
     ];

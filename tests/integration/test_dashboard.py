@@ -157,7 +157,7 @@ def browser_checks(lab):
                                               "range_chart_points")}))
     cmp_rows = seen.get("compare_text", "").splitlines()
     L.ok(len(cmp_rows) >= 6 and cmp_rows[1].startswith("connections") and
-         "Mbit/s" in seen.get("compare_text", ""),
+         "bit/s" in seen.get("compare_text", ""),
          "before/after: the comparison table has connections, peers and "
          "throughput for both periods",
          json.dumps({k: seen.get(k) for k in ("wait_compare", "compare_text")}))

@@ -15,6 +15,7 @@
 #include "cli/export_options.h"
 #include "lib/log.h"
 #include "lib/parse_number.h"
+#include "store/fleet.h"
 #include "store/schema.h"
 #include "store/state_dir.h"
 #include "store/store.h"
@@ -100,6 +101,15 @@ bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg
 	case DASHBOARD_OPT_NO_STORE:
 		o->no_store = true;
 		return true;
+	case DASHBOARD_OPT_STORE:
+		o->store_url = arg;
+		return true;
+	case DASHBOARD_OPT_STORE_PASSWORD:
+		o->store_password_file = arg;
+		return true;
+	case DASHBOARD_OPT_PROBE_ID:
+		o->probe_id = arg;
+		return true;
 	default:
 		return false;
 	}
@@ -129,6 +139,18 @@ int dashboard_options_check(const struct dashboard_options *o)
 	    !S_ISDIR(st.st_mode)) {
 		log_error("--state-dir %s: not a directory (give a directory for "
 			  "the history database)", o->state_dir);
+		return -EINVAL;
+	}
+	if (o->store_url) {
+		struct fleet_config fc = { .url = o->store_url,
+					   .password_file = o->store_password_file,
+					   .probe_id = o->probe_id };
+
+		if (fleet_check(&fc))
+			return -EINVAL;
+	} else if (o->store_password_file || o->probe_id) {
+		log_error("--store-password-file and --probe-id go with --store "
+			  "clickhouse://HOST:PORT/DB");
 		return -EINVAL;
 	}
 	return hc.listen ? http_config_check(&hc) : 0;
@@ -165,7 +187,15 @@ void dashboard_options_usage(FILE *out)
 "                                   On with the dashboard, or when given\n"
 "      --retention DURATION         how long it keeps (7d; e.g. 36h, 30d);\n"
 "                                   minutes become hours after two days\n"
-"      --no-store                   keep the dashboard's history in memory only\n",
+"      --no-store                   keep the dashboard's history in memory only\n"
+"      --store clickhouse://[USER@]HOST:PORT/DB\n"
+"                                   also send flows, peers, events and P2P\n"
+"                                   reports to a fleet's ClickHouse (HTTP port,\n"
+"                                   8123); one alarm per host and period on\n"
+"                                   the evidence of every probe\n"
+"      --store-password-file FILE   first line: the ClickHouse user's password\n"
+"      --probe-id NAME              this probe's name in the fleet (default:\n"
+"                                   the host name)\n",
 		HTTP_DEFAULT_ADDR, HISTORY_DEFAULT_HOSTS, HISTORY_FLOWS,
 		HISTORY_DEFAULT_EVENTS, history_memory_bound(&hc) >> 20,
 		STORE_FILE, STATE_DIR_DEFAULT);
@@ -205,8 +235,24 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 
 	memset(d, 0, sizeof(*d));
 	d->listen = listen_addr(o);
-	if (!d->listen && !o->events && !want_store)
+	if (!d->listen && !o->events && !want_store && !o->store_url)
 		return 0;		/* --json alone: stdout as before */
+	if (o->store_url) {
+		struct fleet_config fc = {
+			.url = o->store_url,
+			.password_file = o->store_password_file,
+			.probe_id = o->probe_id,
+			.period_ms = ex->p2p_period * 1000ull,
+			.threshold = ex->p2p_threshold,
+			/* Every probe's records of a period are in by then. */
+			.grace_ms = (ex->active_timeout + 10) * 1000ull,
+			.local = &ex->local,
+		};
+
+		rc = fleet_open(&d->fleet, &fc);
+		if (rc)
+			return rc;
+	}
 	if (want_store) {
 		rc = open_store(d, o, ex);
 		if (rc)
@@ -225,10 +271,12 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	if (!d->events)
 		return o->events ? -EINVAL : -ENOMEM;
 	event_log_set_store(d->events, d->store);
+	event_log_set_fleet(d->events, d->fleet);
 	pl->exporter.json = event_log_stream(d->events);
 	pl->history = d->history;
 	pl->store = d->store;
 	pl->live = d->live;
+	pl->fleet = d->fleet;
 	return 0;
 }
 
@@ -265,7 +313,10 @@ void dashboard_stop(struct dashboard *d, struct pipeline *pl)
 	pl->live = NULL;
 	live_flows_free(d->live);
 	d->live = NULL;
-	/* After the last lines: the store's final batch is in them. */
+	/* After the last lines: the stores' final batches are in them. */
+	pl->fleet = NULL;
+	fleet_close(d->fleet);
+	d->fleet = NULL;
 	pl->store = NULL;
 	store_close(d->store);
 	d->store = NULL;

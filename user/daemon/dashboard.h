@@ -25,6 +25,9 @@ struct dashboard_options {
 	const char *state_dir;	/* --state-dir; NULL: the default */
 	unsigned long retention_s;	/* --retention */
 	bool no_store;		/* --no-store */
+	const char *store_url;	/* --store clickhouse://... */
+	const char *store_password_file;
+	const char *probe_id;	/* --probe-id; NULL: the host name */
 };
 
 enum {
@@ -37,6 +40,9 @@ enum {
 	DASHBOARD_OPT_STATE_DIR,
 	DASHBOARD_OPT_RETENTION,
 	DASHBOARD_OPT_NO_STORE,
+	DASHBOARD_OPT_STORE,
+	DASHBOARD_OPT_STORE_PASSWORD,
+	DASHBOARD_OPT_PROBE_ID,
 };
 
 #define DASHBOARD_LONGOPTS                                                   \
@@ -48,7 +54,10 @@ enum {
 	{ "history", required_argument, NULL, DASHBOARD_OPT_HISTORY },      \
 	{ "state-dir", required_argument, NULL, DASHBOARD_OPT_STATE_DIR },  \
 	{ "retention", required_argument, NULL, DASHBOARD_OPT_RETENTION },  \
-	{ "no-store", no_argument, NULL, DASHBOARD_OPT_NO_STORE }
+	{ "no-store", no_argument, NULL, DASHBOARD_OPT_NO_STORE },          \
+	{ "store", required_argument, NULL, DASHBOARD_OPT_STORE },          \
+	{ "store-password-file", required_argument, NULL, DASHBOARD_OPT_STORE_PASSWORD }, \
+	{ "probe-id", required_argument, NULL, DASHBOARD_OPT_PROBE_ID }
 
 void dashboard_options_init(struct dashboard_options *o);
 /* Like export_options_parse: true if c was ours, *rc set (0 or -EINVAL). */
@@ -60,8 +69,10 @@ void dashboard_options_usage(FILE *out);
 
 struct store;
 struct live_flows;
+struct fleet;
 
 struct dashboard {
+	struct fleet *fleet;	/* --store clickhouse://, or NULL */
 	struct history *history;
 	struct store *store;	/* the embedded history, or NULL */
 	struct live_flows *live; /* with the history: flows shown live */

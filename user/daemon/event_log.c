@@ -10,6 +10,7 @@
 #include "daemon/event_log.h"
 #include "lib/private_file.h"
 #include "web/history.h"
+#include "store/fleet.h"
 #include "store/store.h"
 #include "lib/log.h"
 
@@ -21,6 +22,7 @@ struct event_log {
 	FILE *file;
 	struct history *history;
 	struct store *store;
+	struct fleet *fleet;
 	FILE *stream;
 	char *line;
 	size_t len, cap;
@@ -46,9 +48,11 @@ static void emit(struct event_log *el, const char *line, size_t len)
 		if (fputc('\n', el->file) == EOF)
 			el->errors++;
 	}
-	if (el->history || el->store) {
+	if (el->history || el->store || el->fleet) {
 		uint64_t now = wall_ms();
 
+		if (el->fleet)
+			fleet_add_event_line(el->fleet, line, len, now);
 		if (el->history)
 			history_add_event_line(el->history, line, len, now);
 		if (el->store)
@@ -180,4 +184,9 @@ void event_log_close(struct event_log *el)
 void event_log_set_store(struct event_log *el, struct store *store)
 {
 	el->store = store;
+}
+
+void event_log_set_fleet(struct event_log *el, struct fleet *fleet)
+{
+	el->fleet = fleet;
 }

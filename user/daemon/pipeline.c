@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "web/history.h"
+#include "store/fleet.h"
 #include "store/store.h"
 #include "lib/errors.h"
 #include "lib/json_output.h"
@@ -117,6 +118,8 @@ static void on_record(void *ctx, const struct flow_record *rec)
 		history_add_flow(pl->history, rec, &pl->record_class);
 	if (pl->store)
 		store_add_flow(pl->store, rec, &pl->record_class);
+	if (pl->fleet)
+		fleet_add_flow(pl->fleet, rec, &pl->record_class);
 	if (pl->tcp)
 		tcp_analysis_flow(pl->tcp, rec, &pl->record_class);
 }
@@ -299,11 +302,22 @@ static uint64_t wall_of(void *ctx, uint64_t probe_ns)
 }
 
 /* Once a tick: the tick's rows to the embedded history's writer (one
- * transaction, on its thread), its counts into the daemon's. */
+ * transaction, on its thread) and to the fleet's sender, their counts into
+ * the daemon's. */
 static void feed_store(struct pipeline *pl, uint64_t wall_ms)
 {
 	struct store_stats st;
 
+	if (pl->fleet) {
+		struct fleet_stats fs;
+
+		fleet_tick(pl->fleet, wall_ms);
+		fleet_get_stats(pl->fleet, &fs);
+		pl->ds.v[DS_fleet_rows] = fs.rows_sent;
+		pl->ds.v[DS_fleet_rows_dropped] = fs.rows_dropped;
+		pl->ds.v[DS_fleet_send_errors] = fs.send_errors;
+		pl->ds.v[DS_fleet_buffered_bytes] = fs.buffered;
+	}
 	if (!pl->store)
 		return;
 	store_tick(pl->store, wall_ms);

@@ -26,6 +26,7 @@ struct tcp_analysis;
 struct history;
 struct store;
 struct live_flows;
+struct fleet;
 
 struct pipeline {
 	struct probe probe;
@@ -49,6 +50,7 @@ struct pipeline {
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */
 	struct store *store;	/* the embedded history, or NULL; not owned */
+	struct fleet *fleet;	/* --store clickhouse://, or NULL; not owned */
 	/* The flows the dashboard shows live, or NULL; not owned. */
 	struct live_flows *live;
 	struct flow_record *live_buf;	/* HISTORY_LIVE, for the hand-over */

@@ -47,6 +47,10 @@
 	X(store_records_dropped, counter, "flow records, resets and events the history could not take: a tick's batch was full (the writer fell behind)") \
 	X(store_write_errors, counter, "history database transactions that failed") \
 	X(store_commit_time_last, gauge, "microseconds the last history commit took (writer thread)") \
+	X(fleet_rows, counter, "rows sent to the fleet's ClickHouse (--store)") \
+	X(fleet_rows_dropped, counter, "rows for ClickHouse dropped: the bounded buffer was full while the server was away") \
+	X(fleet_send_errors, counter, "requests to ClickHouse that failed (their rows are retried)") \
+	X(fleet_buffered_bytes, gauge, "bytes of rows waiting for ClickHouse") \
 	X(took_over, counter, "1: this daemon took over a pinned probe (datapath counters carry its history)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */
