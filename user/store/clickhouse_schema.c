@@ -33,7 +33,7 @@ static const char *const statements[] = {
 	"ENGINE = MergeTree() PARTITION BY toYYYYMMDD(time) ORDER BY (type, time)",
 	"CREATE TABLE IF NOT EXISTS %1$s.alarms (host String, "
 	"period_start DateTime, period_end DateTime, peers UInt64, "
-	"probes Array(String), max_score UInt8, bt_flows UInt64, "
+	"probes Array(String), score UInt8, max_score UInt8, bt_flows UInt64, "
 	"reasons String, raised_by String, version UInt64) "
 	"ENGINE = ReplacingMergeTree(version) ORDER BY (host, period_start)",
 };

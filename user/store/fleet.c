@@ -22,7 +22,7 @@
 #define LOG_EVERY_MS	60000ull
 #define RETRY_MS	1000
 #define MAX_JOBS	64
-#define PEERS_ALARM	200	/* merged distinct peers that alarm alone */
+#define PEERS_ALARM	200	/* merged distinct peers worth the threshold */
 
 enum { T_FLOWS, T_PEERS, T_REPORTS, T_EVENTS, T__MAX };
 static const char *const table_names[T__MAX] = {
@@ -247,23 +247,33 @@ static int judge(struct fleet *f, uint64_t p0)
 	uint64_t s0 = p0 / 1000, s1 = (p0 + f->period_ms) / 1000;
 	const char *db = f->url.db;
 
+	/* peers: merged; max_score: the highest of the probes' own P2P
+	 * scores; score: that or what the merged peers alone are worth (as
+	 * many as PEERS_ALARM reach the threshold); bt_flows: BitTorrent flow
+	 * records of every probe (a flow two routers saw counts twice). */
 	if (run_sql(f,
-		"INSERT INTO %s.alarms SELECT host, toDateTime(%llu), "
-		"toDateTime(%llu), peers, probes, max_score, bt_flows, "
+		"INSERT INTO %1$s.alarms SELECT host, toDateTime(%2$llu), "
+		"toDateTime(%3$llu), peers, probes, score, max_score, bt_flows, "
 		"concat(toString(peers), ' distinct peers across ', "
 		"arrayStringConcat(arraySort(probes), ', '), ' (merged); ', "
-		"'highest P2P score ', toString(max_score), ', ', "
-		"toString(bt_flows), ' BitTorrent flows'), '%s', %llu "
-		"FROM (SELECT host, uniqMerge(peers) AS peers, "
-		"groupUniqArrayMerge(probes) AS probes FROM %s.host_peers_agg "
-		"WHERE period_start = toDateTime(%llu) GROUP BY host) "
-		"ANY LEFT JOIN (SELECT host, max(score) AS max_score, "
-		"sum(bt_flows) AS bt_flows FROM %s.p2p_reports "
-		"WHERE period_start = toDateTime(%llu) GROUP BY host) USING host "
-		"WHERE max_score >= %u OR peers >= %u",
+		"'highest P2P score of a probe ', toString(max_score), '; ', "
+		"toString(bt_flows), ' BitTorrent flow records'), '%4$s', %5$llu "
+		"FROM (SELECT host, peers, probes, max_score, bt_flows, "
+		"greatest(max_score, toUInt8(least(100, intDiv(peers * %6$u, %7$u)))) "
+		"AS score FROM (SELECT host, peers, probes, max_score FROM "
+		"(SELECT host, uniqMerge(peers) AS peers, "
+		"groupUniqArrayMerge(probes) AS probes FROM %1$s.host_peers_agg "
+		"WHERE period_start = toDateTime(%2$llu) GROUP BY host) "
+		"ANY LEFT JOIN (SELECT host, max(score) AS max_score "
+		"FROM %1$s.p2p_reports WHERE period_start = toDateTime(%2$llu) "
+		"GROUP BY host) USING host) "
+		"ANY LEFT JOIN (SELECT arrayJoin(arrayFilter(x -> x != '', "
+		"[if(src_local = 1, src, ''), if(dst_local = 1, dst, '')])) AS host, "
+		"count() AS bt_flows FROM %1$s.flows WHERE app = 'bittorrent' AND "
+		"last >= toDateTime(%2$llu) AND last < toDateTime(%3$llu) "
+		"GROUP BY host) USING host) WHERE score >= %6$u",
 		db, (unsigned long long)s0, (unsigned long long)s1, f->probe_id,
-		(unsigned long long)wall_ms(), db, (unsigned long long)s0, db,
-		(unsigned long long)s0, f->threshold, PEERS_ALARM)) {
+		(unsigned long long)wall_ms(), f->threshold, PEERS_ALARM)) {
 		failed(f, "writing the period's alarms");
 		return -EIO;
 	}
