@@ -13,6 +13,11 @@
  *          ratio to the baseline), and the writer thread's CPU (the
  *          process's minus the pipeline thread's), and the rows a second
  *          the writer committed. Paced: one tick a second of real time.
+ *   fleet  the pipeline thread's side of --store clickhouse://: the same
+ *          records formatted as ClickHouse rows (flows and host_peers,
+ *          JSONEachRow) for 3 simulated seconds into the buffer, no
+ *          server (its sending is another thread's, and ClickHouse's own
+ *          cost is the server's): CPU seconds per second of traffic.
  *   size   --minutes minutes with every host active in every minute
  *          (--per-minute flows each): the file's bytes per host-minute
  *          after a checkpoint, then rolled up into hours, and from those
@@ -34,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon/enrich.h"
+#include "store/fleet.h"
 #include "store/schema.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -135,6 +141,7 @@ int main(int argc, char **argv)
 	struct flow_record r;
 	double t0, base_cpu, store_cpu, proc0, writer_cpu;
 	uint64_t rows_cpu, cpu_dropped, upserts;
+	double fleet_cpu, fleet_bytes_per_flow;
 	off_t min_bytes, hour_bytes;
 	uint64_t host_minutes, host_hours;
 	const char *why;
@@ -229,6 +236,32 @@ int main(int argc, char **argv)
 		sqlite3_close(db);
 	}
 
+	/* --- fleet: formatting rows for ClickHouse ------------------------ */
+	{
+		struct fleet_config fcfg = {
+			.url = "clickhouse://127.0.0.1:1/bench", .period_ms = 300000,
+			.threshold = 60, .local = &local, .max_buffer = 1ull << 30,
+		};
+		struct fleet *fl;
+		struct fleet_stats fs;
+
+		if (fleet_open(&fl, &fcfg))
+			return 1;
+		rng = 1;
+		t0 = thread_cpu();
+		for (uint64_t sec = 0; sec < 3; sec++)
+			for (unsigned int i = 0; i < rate; i++) {
+				make_flow(&r, next_rand() % hosts, T0 + sec * 1000);
+				enrich_flow(&ec, &r, &fc);
+				fleet_add_flow(fl, &r, &fc);
+			}
+		fleet_cpu = (thread_cpu() - t0) / 3;
+		fleet_tick(fl, T0 + 3000);
+		fleet_get_stats(fl, &fs);
+		fleet_bytes_per_flow = (double)fs.buffered / (3.0 * rate);
+		fleet_close(fl);
+	}
+
 	/* --- size: every host in every minute ---------------------------- */
 	scfg.state_dir = size_dir;
 	if (store_open(&s, &scfg))
@@ -287,14 +320,17 @@ int main(int argc, char **argv)
 		       "\"per_minute\": %u, \"bytes_per_host_minute\": %.1f, "
 		       "\"bytes_per_host_hour\": %.1f, \"day_of_minutes_mb\": %.1f, "
 		       "\"retention_7d_mb\": %.1f, \"size_dropped\": %llu, "
-		       "\"cpu_dropped\": %llu}\n",
+		       "\"cpu_dropped\": %llu, \"fleet_cpu_per_s\": %.4f, "
+		       "\"fleet_over_baseline\": %.2f, "
+		       "\"fleet_bytes_per_flow\": %.0f}\n",
 		       hosts, peers, rate, seconds, base_cpu / seconds,
 		       store_cpu / seconds, store_cpu / base_cpu,
 		       writer_cpu / seconds, (double)upserts / seconds,
 		       (unsigned long long)rows_cpu, minutes,
 		       per_minute, per_min, per_hour, day_minutes / 1e6, steady / 1e6,
 		       (unsigned long long)(st.records_dropped + st.rows_lost),
-		       (unsigned long long)cpu_dropped);
+		       (unsigned long long)cpu_dropped, fleet_cpu,
+		       fleet_cpu / (base_cpu / seconds), fleet_bytes_per_flow);
 	}
 	sh("rm -rf '%s'", dir);
 	return 0;

@@ -89,6 +89,26 @@ static bool room(struct fleet *f, size_t more)
 	       + more <= f->max_buffer;
 }
 
+#define ROW_RESERVE 1024	/* a flow row is about 420 bytes */
+
+static bool grow(struct sbuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 65536;
+	char *p;
+
+	if (b->len + need <= b->cap)
+		return true;
+	while (cap < b->len + need)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		return false;
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+/* One row and its newline; formatted once, straight into the buffer. */
 static __attribute__((format(printf, 3, 4)))
 void row(struct fleet *f, int t, const char *fmt, ...)
 {
@@ -96,30 +116,26 @@ void row(struct fleet *f, int t, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !room(f, n + 1)) {
+	if (!room(f, ROW_RESERVE) || !grow(b, ROW_RESERVE)) {
 		f->dropped_filling++;
 		return;
 	}
-	if (b->len + n + 2 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		char *p;
-
-		while (cap < b->len + n + 2)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n + 2 > b->cap - b->len) {	/* a long event */
+		if (!room(f, n + 2) || !grow(b, n + 2)) {
 			f->dropped_filling++;
 			return;
 		}
-		b->p = p;
-		b->cap = cap;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
 	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, n + 1, fmt, ap);
-	va_end(ap);
+	if (n < 0) {
+		f->dropped_filling++;
+		return;
+	}
 	b->len += n;
 	b->p[b->len++] = '\n';
 	b->rows++;
