@@ -8,7 +8,22 @@ const REFRESH_MS = 5000;
 const token = new URLSearchParams(location.search).get('token');
 const charts = {};
 
+// The fleet dashboard (flowprobe dashboard --store): a router filter.
+let fleet = false;
+function routerArg(path) {
+  const r = document.getElementById('router').value;
+  return fleet && r ? `${path}${path.includes('?') ? '&' : '?'}router=${encodeURIComponent(r)}` : path;
+}
+
+function showRouters(list) {
+  const sel = document.getElementById('router');
+  const have = [...sel.options].map(o => o.value);
+  for (const r of list || []) if (!have.includes(r)) sel.append(el('option', { value: r }, r));
+  document.getElementById('router-filter').hidden = false;
+}
+
 function api(path) {
+  path = routerArg(path);
   const url = token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path;
   return fetch(url, { cache: 'no-store' }).then(r => {
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
@@ -86,6 +101,7 @@ function hostRows(list, key, format) {
 }
 
 function showHosts(h) {
+  if (h.fleet) { fleet = true; showRouters(h.routers); }
   fill(document.getElementById('top-flows'), ['host', '#connections', '#P2P score'], hostRows(h.by_flows, 'flows', num));
   fill(document.getElementById('top-peers'), ['host', '#peers', '#P2P score'], hostRows(h.by_peers, 'peers', num));
   fill(document.getElementById('top-bytes'), ['host', '#bytes', '#P2P score'], hostRows(h.by_bytes, 'bytes', bytes));
@@ -133,6 +149,7 @@ async function refreshOverview() {
 }
 
 function showHostPage(h) {
+  document.getElementById('host-stored').hidden = !!h.fleet;
   document.getElementById('host-addr').textContent = h.addr;
   const sum = document.getElementById('host-summary');
   if (!h.known) {
@@ -142,6 +159,13 @@ function showHostPage(h) {
       document.getElementById(id).replaceChildren());
     document.getElementById('host-p2p').textContent = '';
     return;
+  }
+  const routers = document.getElementById('host-routers');
+  routers.hidden = !h.fleet;
+  if (h.fleet) {
+    fleet = true;
+    fill(routers, ['router', '#connections', '#distinct peers', '#bytes'],
+         (h.routers || []).map(r => [r.router, num(r.flows), num(r.peers), bytes(r.bytes)]));
   }
   sum.textContent = `Now (last ${h.window_s} s): ${num(h.now.flows)} connections to ${num(h.now.peers)} peers, ${bytes(h.now.bytes)}. ` +
     `Over the history: ${num(h.history.flows)} connections, ${bytes(h.history.bytes)}, ${num(h.resets)} resets (${num(h.forged_resets)} forged or suspect).`;
@@ -252,8 +276,9 @@ async function refresh() {
   document.getElementById('host-page').hidden = !host;
   try {
     if (host) {
-      showHostPage(await api(`/api/hosts/${encodeURIComponent(host)}`));
-      await refreshStored(host);
+      const page = await api(`/api/hosts/${encodeURIComponent(host)}`);
+      showHostPage(page);
+      if (!page.fleet) await refreshStored(host);
     } else {
       await refreshOverview();
     }
@@ -273,6 +298,7 @@ document.getElementById('compare-form').addEventListener('submit', ev => {
   ev.preventDefault();
   if (currentHost()) compare(currentHost());
 });
+document.getElementById('router').addEventListener('change', refresh);
 window.addEventListener('hashchange', refresh);
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -26,6 +26,10 @@ Asserts:
   exporting, counts its failed requests, and what it sent later (after
   the server is back) is there: rows in ClickHouse = rows exported -
   rows counted as dropped;
+- `flowprobe dashboard --store ...` run as nobody: /api/hosts lists the
+  customer once with both routers and the merged peers, the router filter
+  shows one router's share, the customer's page has a row per router and
+  the alarm;
 - a bad --store URL: exit 2 and one line.
 """
 
@@ -267,6 +271,7 @@ def run(l1, l2, ch):
          f"flows of both; the reasons name both routers",
          json.dumps(rows))
 
+    fleet_dashboard(l1, pwfile)
     fault_and_catch_up(l1, ch, probes[0])
 
     counts = []
@@ -287,6 +292,76 @@ def run(l1, l2, ch):
         L.ok(udp and udp[0][1:] == [str(N_UDP), str(N_UDP * IP_BYTES)],
              f"{pid}: the UDP flow sent through it, exactly: {N_UDP} packets, "
              f"{N_UDP * IP_BYTES} bytes", json.dumps(udp))
+
+
+DASH = 18880
+# One GET inside R, the JSON body on stdout.
+GET = r"""
+import sys, urllib.request
+try:
+    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode())
+"""
+
+
+def fleet_dashboard(lab, pwfile):
+    """`flowprobe dashboard --store ...` as nobody (no XDP, no root): the
+    customer with both routers, the router filter, its page per router,
+    the alarm."""
+    # A copy nobody can read (the lab's directory is root's, 0700).
+    fd, pwfile = tempfile.mkstemp(prefix="flowprobe-fleet-pw-")
+    os.write(fd, (PASSWORD + "\n").encode())
+    os.close(fd)
+    os.chmod(pwfile, 0o644)
+    try:
+        dashboard_checks(lab, pwfile)
+    finally:
+        os.unlink(pwfile)
+
+
+def dashboard_checks(lab, pwfile):
+    dash = lab.spawn("R", ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                           "--clear-groups", "--inh-caps=-all",
+                           L.FLOWPROBE_BIN, "dashboard", "--store",
+                           f"clickhouse://flowprobe@127.0.0.1:{CH_PORT}/fleet",
+                           "--store-password-file", pwfile,
+                           "--http", f"127.0.0.1:{DASH}"], name="fleet-dashboard")
+
+    def get(path):
+        cp = lab.run("R", [L.PYTHON, "-c", GET, f"http://127.0.0.1:{DASH}{path}"],
+                     check=False, timeout=30)
+        try:
+            return json.loads(cp.stdout)
+        except json.JSONDecodeError:
+            return {}
+    try:
+        L.wait_until(lambda: "fleet dashboard at" in dash.stderr(), 20,
+                     "the fleet dashboard's start line")
+    except L.LabError as e:
+        L.comment(str(e) + "\n" + dash.stderr())
+    hosts = get("/api/hosts")
+    row = next((h for h in hosts.get("by_peers", []) if h.get("addr") == demo.BT_HOST), {})
+    L.ok(sorted(row.get("routers") or []) == ["router1", "router2"] and
+         sorted(hosts.get("routers") or []) == ["router1", "router2"] and
+         180 <= row.get("peers", 0) <= 220,
+         "fleet dashboard (as nobody, no XDP): the customer is one host seen "
+         "by both routers, with its merged peers", json.dumps(hosts)[:1500])
+    one = get("/api/hosts?router=router1")
+    row1 = next((h for h in one.get("by_peers", []) if h.get("addr") == demo.BT_HOST), {})
+    L.ok(row1.get("routers") == ["router1"] and 90 <= row1.get("peers", 0) <= 110,
+         "the router filter: router1 alone sees about 100 of its peers",
+         json.dumps(row1))
+    page = get(f"/api/hosts/{demo.BT_HOST}")
+    per = {r.get("router"): r.get("peers") for r in page.get("routers", [])}
+    L.ok(set(per) == {"router1", "router2"} and
+         any("router1, router2" in " ".join(a.get("reasons", []))
+             for a in page.get("alarms", [])),
+         "the customer's page: a row per router and the alarm naming both",
+         json.dumps({k: page.get(k) for k in ("routers", "alarms")})[:1500])
+    bad = get("/api/hosts?router=x%27y")
+    L.ok("error" in bad, "a router that is not a probe id is refused", json.dumps(bad))
+    dash.stop()
 
 
 def fleet_dropped(probe):

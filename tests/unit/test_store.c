@@ -551,7 +551,7 @@ static void api_stored_views(void **state)
 	/* The API reads the file, not the batch. */
 	store_wait_idle(s);
 	a.from = "-1h";
-	http_api_query(h, s, "/api/hosts/10.0.1.2", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/hosts/10.0.1.2", &a, &r);
 	assert_int_equal(r.status, 200);
 	o = json_loads(r.body, 0, NULL);
 	assert_int_equal(int_at(json_object_get(o, "totals"), "flows"), 100);
@@ -560,20 +560,20 @@ static void api_stored_views(void **state)
 	free(r.body);
 
 	a.from = "yesterday";
-	http_api_query(h, s, "/api/hosts/10.0.1.2", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/hosts/10.0.1.2", &a, &r);
 	assert_int_equal(r.status, 400);
 	free(r.body);
 	a.from = "-1h";
-	http_api_query(h, NULL, "/api/hosts/10.0.1.2", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, NULL, NULL }, "/api/hosts/10.0.1.2", &a, &r);
 	assert_int_equal(r.status, 404);	/* no store: said so */
 	free(r.body);
-	http_api_query(h, s, "/api/hosts/10.0.1.", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/hosts/10.0.1.", &a, &r);
 	assert_int_equal(r.status, 400);
 	free(r.body);
 
 	a = (struct http_api_args){ .now_ms = T0 + 10 * MIN_MS, .host = "10.0.1.2",
 				    .before = "-20m,-10m", .after = "-10m,now" };
-	http_api_query(h, s, "/api/compare", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/compare", &a, &r);
 	assert_int_equal(r.status, 200);
 	o = json_loads(r.body, 0, NULL);
 	assert_int_equal(int_at(json_object_get(o, "after"), "flows"), 100);
@@ -582,7 +582,7 @@ static void api_stored_views(void **state)
 	json_decref(o);
 	free(r.body);
 	a.before = "-10m";
-	http_api_query(h, s, "/api/compare", &a, &r);
+	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/compare", &a, &r);
 	assert_int_equal(r.status, 400);
 	free(r.body);
 

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "web/http_api.h"
 #include "web/metrics.h"
+#include "web/fleet_view.h"
 #include "web/time_arg.h"
 
 #define TOP_HOSTS	20
@@ -111,14 +112,52 @@ static void compare(struct store *st, const struct http_api_args *a,
 	json_reply(out, store_compare_json(store_reader_of(st), canon, bf, bt, af, at));
 }
 
-void http_api_query(struct history *h, struct store *st, const char *path,
+/* `flowprobe dashboard`: the same paths, from ClickHouse. */
+static void fleet_query(struct fleet_view *v, const char *path,
+			const struct http_api_args *a, struct http_reply *out)
+{
+	const char *why = "no such view";
+	json_t *o = NULL;
+	int status = 404;
+
+	if (!strcmp(path, "/api/hosts") || !strcmp(path, "/api/hosts/")) {
+		o = fleet_hosts_json(v, a->router, &why);
+		status = 502;
+	} else if (!strncmp(path, "/api/hosts/", 11) && !a->from && !a->to) {
+		o = fleet_host_json(v, path + 11, a->router, &why);
+		status = strncmp(why, "ClickHouse", 10) ? 400 : 502;
+	} else if (!strcmp(path, "/api/events")) {
+		o = fleet_events_json(v, a->type && *a->type ? a->type : NULL, &why);
+		status = 502;
+	} else if (!strcmp(path, "/api/curve")) {
+		o = fleet_curve_json(v, a->router, &why);
+		status = 502;
+	} else if (!strcmp(path, "/api/stats")) {
+		o = fleet_stats_json(v, &why);
+		status = 502;
+	} else if (!strcmp(path, "/metrics")) {
+		why = "the fleet dashboard has no /metrics: each probe serves its own";
+	} else if (!strcmp(path, "/api/compare") || !strncmp(path, "/api/hosts/", 11)) {
+		why = "stored ranges and comparisons are each probe's (--state-dir)";
+	}
+	if (o)
+		json_reply(out, o);
+	else
+		error_reply(out, status, why);
+}
+
+void http_api_query(const struct http_api_sources *src, const char *path,
 		    const struct http_api_args *args, struct http_reply *out)
 {
+	struct history *h = src->history;
+	struct store *st = src->store;
 	const char *type = args->type;
 
 	memset(out, 0, sizeof(*out));
 	out->status = 200;
-	if (!strcmp(path, "/metrics")) {
+	if (src->fleet) {
+		fleet_query(src->fleet, path, args, out);
+	} else if (!strcmp(path, "/metrics")) {
 		metrics_reply(h, out);
 	} else if (!strcmp(path, "/api/hosts") || !strcmp(path, "/api/hosts/")) {
 		json_reply(out, history_hosts_json(h, TOP_HOSTS));
@@ -153,6 +192,7 @@ void http_api_get(struct history *h, const char *path, const char *type,
 		  struct http_reply *out)
 {
 	struct http_api_args a = { .type = type };
+	struct http_api_sources src = { .history = h };
 
-	http_api_query(h, NULL, path, &a, out);
+	http_api_query(&src, path, &a, out);
 }

@@ -26,17 +26,26 @@ struct http_reply {
 bool http_api_handles(const char *path);
 
 struct store;
+struct fleet_view;
+
+/* Where the views come from: one probe's history (and its store), or a
+ * fleet's ClickHouse (then history and store are NULL). */
+struct http_api_sources {
+	struct history *history;
+	struct store *store;		/* NULL: the stored views answer 404 */
+	struct fleet_view *fleet;	/* non-NULL: `flowprobe dashboard` */
+};
 
 /* The query arguments the views take; NULL when absent. */
 struct http_api_args {
 	const char *type;		/* /api/events */
 	const char *from, *to;		/* /api/hosts/IP: a stored range */
 	const char *host, *before, *after; /* /api/compare */
+	const char *router;		/* fleet: one probe's rows only */
 	uint64_t now_ms;		/* wall clock, for relative times */
 };
 
-/* store: the embedded history, or NULL (the stored views answer 404). */
-void http_api_query(struct history *h, struct store *store, const char *path,
+void http_api_query(const struct http_api_sources *src, const char *path,
 		    const struct http_api_args *args, struct http_reply *out);
 
 /* type: the "type" query argument of /api/events, or NULL. Without a

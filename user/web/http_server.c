@@ -50,6 +50,7 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	struct history *history;
 	struct store *store;	/* NULL: no stored history */
+	struct fleet_view *fleet; /* NULL: one probe's views */
 	struct http_guard *guard;
 	bool loopback;		/* listening on loopback: Host is checked */
 	unsigned int port;
@@ -324,10 +325,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return set_token_cookie(s, c);
 	if (!http_api_handles(url))
 		return serve_static(s, c, url);
-	http_api_query(s->history, s->store, url, &(struct http_api_args){
+	http_api_query(&(struct http_api_sources){ s->history, s->store, s->fleet },
+		       url, &(struct http_api_args){
 		.type = arg(c, "type"), .from = arg(c, "from"), .to = arg(c, "to"),
 		.host = arg(c, "host"), .before = arg(c, "before"),
-		.after = arg(c, "after"), .now_ms = wall_ms(),
+		.after = arg(c, "after"), .router = arg(c, "router"),
+		.now_ms = wall_ms(),
 	}, &rep);
 	if (!rep.body)
 		return send_text(c, 500, "out of memory\n");
@@ -409,7 +412,8 @@ static void *start_web_threads(void *arg)
 {
 	struct web_start *w = arg;
 	struct http_server *s = w->s;
-	int r = caps_keep_only(0);
+	/* Nothing to give up (`flowprobe dashboard` as a user): no warning. */
+	int r = caps_effective() ? caps_keep_only(0) : 0;
 
 	if (r != 0)
 		log_warn("web: cannot give up capabilities (%s); serving with them",
@@ -471,6 +475,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 		return -ENOMEM;
 	s->history = h;
 	s->store = cfg->store;
+	s->fleet = cfg->fleet;
 	parse_listen(cfg->listen, &ss, &loopback);
 	if (cfg->token_file)
 		read_token(cfg->token_file, s->token);

@@ -14,6 +14,7 @@
 #include "web/history.h"
 
 struct store;
+struct fleet_view;
 
 #define HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
@@ -22,6 +23,8 @@ struct http_config {
 	const char *token_file;	/* NULL: no token (loopback only) */
 	const char *web_dir;	/* NULL: found next to the binary or installed */
 	struct store *store;	/* the embedded history, or NULL */
+	struct fleet_view *fleet; /* `flowprobe dashboard`: the views from
+				   * ClickHouse (history NULL) */
 };
 
 struct http_server;
