@@ -361,7 +361,33 @@ def dashboard_checks(lab, pwfile):
          json.dumps({k: page.get(k) for k in ("routers", "alarms")})[:1500])
     bad = get("/api/hosts?router=x%27y")
     L.ok("error" in bad, "a router that is not a probe id is refused", json.dumps(bad))
+    browser_checks(lab)
     dash.stop()
+
+
+def browser_checks(lab):
+    """The fleet page in Debian's headless Chromium (tests/browser/fleet.py)."""
+    if not shutil.which("chromedriver"):
+        L.ok(False, "chromedriver is installed (deps/test.txt)")
+        return
+    out_dir = os.path.join(L.ROOT, "build", "dashboard")
+    cp = lab.run("R", [L.PYTHON, os.path.join(L.ROOT, "tests", "browser", "fleet.py"),
+                       f"http://127.0.0.1:{DASH}/", demo.BT_HOST, out_dir],
+                 mount=False, check=False, timeout=240)
+    try:
+        seen = json.loads(cp.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        seen = {"fatal": cp.stdout[-500:] + cp.stderr[-1500:]}
+    errors = seen.get("console_errors", []) + seen.get("failed_requests", [])
+    L.ok("fatal" not in seen and not errors and seen.get("filter_shown") and
+         {"router1", "router2"} <= set(seen.get("routers") or []) and
+         not seen.get("wait_top") and not seen.get("wait_router1"),
+         "browser: the fleet page lists the customer, offers both routers, "
+         "and with router1 chosen shows its share of the peers; no console "
+         "error or failed request", json.dumps(seen)[:2000])
+    L.ok(not seen.get("wait_host") and seen.get("stored_hidden") is True,
+         "browser: the customer's page has a row per router",
+         json.dumps({k: seen.get(k) for k in ("wait_host", "host_routers")}))
 
 
 def fleet_dropped(probe):
