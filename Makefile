@@ -5,6 +5,7 @@
 #   make            build ./flowprobe (installs Debian packages if missing)
 #   make test       build and run every test; last line "N passed, N failed"
 #   make demo       two-host lab in network namespaces, NetFlow into nfcapd
+#   make demo-fleet two routers into a local ClickHouse: one alarm on merged evidence
 #   make deps       install the Debian packages of deps/build.txt, deps/test.txt
 #   make vmlinux    regenerate vmlinux/vmlinux.h from this kernel's BTF
 #   make bench      the performance table (ratios against same-run baselines)
@@ -60,7 +61,7 @@ BUILD_DEFS  := -DFLOWPROBE_VERSION='"$(VERSION)"' \
 	-DFLOWPROBE_CONFIG='"$(SYSCONFDIR)/flowprobe/flowprobe.conf"'
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(USER_INCS) -D_GNU_SOURCE \
 	$(BUILD_DEFS)
-USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -linih -lsystemd -lpthread -lm
+USER_LIBS   := -lbpf -lelf -lz -ljansson -lpcap -lplplot -lmicrohttpd -linih -lsystemd -lsqlite3 -lcurl -lpthread -lm
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Iinclude -Ivmlinux -Ibpf
 # The test and benchmark programs include libc's headers for the target.
@@ -95,7 +96,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 TEST_BPF_SRCS := $(wildcard tests/progs/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/progs/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
 
-.PHONY: all deps deps-check deps-test-check test unit integration demo clean \
+.PHONY: all deps deps-check deps-test-check test unit integration demo demo-fleet clean \
 	vmlinux bench install fuzz fuzz-build test-sanitize soak
 
 all: deps-check flowprobe
@@ -256,6 +257,11 @@ integration: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
 
 demo: deps-test-check flowprobe $(TOOL_BINS) $(TEST_BPF_OBJS)
 	$(PYTHON) tests/demo.py
+
+# Two routers into a local ClickHouse (clickhouse-server, deps/test.txt);
+# prints the one alarm on merged evidence (docs/fleet.md).
+demo-fleet: deps-test-check flowprobe
+	$(PYTHON) tests/demo_fleet.py
 
 # The probe under steady churning load: RSS, table fill, drain time and
 # counts lost (must be 0) every few seconds. SOAK_RATE packets a second.

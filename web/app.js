@@ -8,7 +8,22 @@ const REFRESH_MS = 5000;
 const token = new URLSearchParams(location.search).get('token');
 const charts = {};
 
+// The fleet dashboard (flowprobe dashboard --store): a router filter.
+let fleet = false;
+function routerArg(path) {
+  const r = document.getElementById('router').value;
+  return fleet && r ? `${path}${path.includes('?') ? '&' : '?'}router=${encodeURIComponent(r)}` : path;
+}
+
+function showRouters(list) {
+  const sel = document.getElementById('router');
+  const have = [...sel.options].map(o => o.value);
+  for (const r of list || []) if (!have.includes(r)) sel.append(el('option', { value: r }, r));
+  document.getElementById('router-filter').hidden = false;
+}
+
 function api(path) {
+  path = routerArg(path);
   const url = token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path;
   return fetch(url, { cache: 'no-store' }).then(r => {
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
@@ -86,6 +101,7 @@ function hostRows(list, key, format) {
 }
 
 function showHosts(h) {
+  if (h.fleet) { fleet = true; showRouters(h.routers); }
   fill(document.getElementById('top-flows'), ['host', '#connections', '#P2P score'], hostRows(h.by_flows, 'flows', num));
   fill(document.getElementById('top-peers'), ['host', '#peers', '#P2P score'], hostRows(h.by_peers, 'peers', num));
   fill(document.getElementById('top-bytes'), ['host', '#bytes', '#P2P score'], hostRows(h.by_bytes, 'bytes', bytes));
@@ -133,6 +149,7 @@ async function refreshOverview() {
 }
 
 function showHostPage(h) {
+  document.getElementById('host-stored').hidden = !!h.fleet;
   document.getElementById('host-addr').textContent = h.addr;
   const sum = document.getElementById('host-summary');
   if (!h.known) {
@@ -142,6 +159,13 @@ function showHostPage(h) {
       document.getElementById(id).replaceChildren());
     document.getElementById('host-p2p').textContent = '';
     return;
+  }
+  const routers = document.getElementById('host-routers');
+  routers.hidden = !h.fleet;
+  if (h.fleet) {
+    fleet = true;
+    fill(routers, ['router', '#connections', '#distinct peers', '#bytes'],
+         (h.routers || []).map(r => [r.router, num(r.flows), num(r.peers), bytes(r.bytes)]));
   }
   sum.textContent = `Now (last ${h.window_s} s): ${num(h.now.flows)} connections to ${num(h.now.peers)} peers, ${bytes(h.now.bytes)}. ` +
     `Over the history: ${num(h.history.flows)} connections, ${bytes(h.history.bytes)}, ${num(h.resets)} resets (${num(h.forged_resets)} forged or suspect).`;
@@ -170,9 +194,75 @@ function showHostPage(h) {
          e.type === 'reset' ? `${e.src}:${e.sport} > ${e.dst}:${e.dport} ${e.verdict} ${(e.signals || []).join(',')}`
            : e.type === 'bittorrent' ? `${e.kind || ''} ${e.src}:${e.sport} > ${e.dst}:${e.dport}`
            : e.type === 'p2p_host' ? `score ${e.score}` : e.verdict || '']));
+  fill(document.getElementById('host-live'), ['since', 'last', 'flow', '#packets', '#bytes', 'app'],
+       (h.live || []).slice(0, 30).map(f => [String(f.first || '').slice(11, 19), String(f.last || '').slice(11, 19),
+                                            `${f.proto} ${f.src}:${f.sport} > ${f.dst}:${f.dport}`,
+                                            num(f.packets), bytes(f.bytes), f.app || '']),
+       'no flow active now');
   fill(document.getElementById('host-flows'), ['end', 'flow', '#packets', '#bytes', 'app'],
        h.flows.slice(0, 30).map(f => [String(f.last || '').slice(11, 19), `${f.proto} ${f.src}:${f.sport} > ${f.dst}:${f.dport}`,
                                      num(f.packets), bytes(f.bytes), f.app || '']));
+}
+
+// The stored history (--state-dir): any range of the file, and two periods
+// side by side. A probe without it answers 404: the section says so.
+function showStored(host, r) {
+  document.getElementById('range-summary').textContent =
+    `${r.from.slice(0, 16)} to ${r.to.slice(0, 16)} UTC: ${num(r.totals.flows)} connections to ${num(r.totals.peers)} distinct peers, ` +
+    `${bytes(r.totals.bytes_out)} out, ${bytes(r.totals.bytes_in)} in, ${num(r.totals.bt_flows)} BitTorrent, ${num(r.totals.resets)} resets; ` +
+    `${r.alarms.length} P2P alarm(s).`;
+  chart('range-chart', {
+    type: 'line',
+    data: { datasets: [
+      { label: 'connections', data: r.series.map(p => ({ x: p.t, y: p.flows })), stepped: true },
+      { label: 'distinct peers', data: r.series.map(p => ({ x: p.t, y: p.peers })), stepped: true },
+      { label: 'Mbit/s', data: r.series.map(p => ({ x: p.t, y: 8 * (p.bytes_in + p.bytes_out) / r.bucket_s / 1e6 })),
+        stepped: true, yAxisID: 'rate' },
+    ] },
+    options: { maintainAspectRatio: false, animation: false,
+               scales: { x: { type: 'linear', title: { display: true, text: `time (UTC), ${r.bucket_s / 60} min per point` },
+                              ticks: { callback: v => new Date(v).toISOString().slice(5, 16).replace('T', ' '), maxTicksLimit: 8 } },
+                         y: { min: 0 }, rate: { position: 'right', min: 0, grid: { drawOnChartArea: false } } } },
+  });
+}
+
+async function refreshStored(host) {
+  const range = document.getElementById('range').value;
+  try {
+    showStored(host, await api(`/api/hosts/${encodeURIComponent(host)}?from=${encodeURIComponent(range)}`));
+  } catch (e) {
+    document.getElementById('range-summary').textContent = e.message.includes('404')
+      ? 'No stored history: the probe runs without --state-dir (or with --no-store).' : e.message;
+  }
+}
+
+function bits(bps) {
+  const u = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
+  let i = 0;
+  bps = bps || 0;
+  while (bps >= 1000 && i < u.length - 1) { bps /= 1000; i++; }
+  return `${bps.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+function ratio(v) { return v == null ? '' : `× ${v.toFixed(2)}`; }
+
+async function compare(host) {
+  const b = document.getElementById('before').value.trim(), a = document.getElementById('after').value.trim();
+  const table = document.getElementById('compare');
+  try {
+    const c = await api(`/api/compare?host=${encodeURIComponent(host)}&before=${encodeURIComponent(b)}&after=${encodeURIComponent(a)}`);
+    const rows = [
+      ['connections', num(c.before.flows), num(c.after.flows), ratio(c.change.flows)],
+      ['distinct peers', num(c.before.peers), num(c.after.peers), ratio(c.change.peers)],
+      ['throughput', bits(c.before.throughput_bps), bits(c.after.throughput_bps), ratio(c.change.throughput_bps)],
+      ['BitTorrent flows', num(c.before.bt_flows), num(c.after.bt_flows), ''],
+      ['resets', num(c.before.resets), num(c.after.resets), ''],
+    ];
+    fill(table, ['', `#before (${c.before.from.slice(0, 16)} to ${c.before.to.slice(0, 16)})`,
+                 `#after (${c.after.from.slice(0, 16)} to ${c.after.to.slice(0, 16)})`, '#change'], rows);
+  } catch (e) {
+    fill(table, ['comparison'], [], e.message);
+  }
 }
 
 function currentHost() {
@@ -185,8 +275,13 @@ async function refresh() {
   document.getElementById('overview').hidden = !!host;
   document.getElementById('host-page').hidden = !host;
   try {
-    if (host) showHostPage(await api(`/api/hosts/${encodeURIComponent(host)}`));
-    else await refreshOverview();
+    if (host) {
+      const page = await api(`/api/hosts/${encodeURIComponent(host)}`);
+      showHostPage(page);
+      if (!page.fleet) await refreshStored(host);
+    } else {
+      await refreshOverview();
+    }
     document.getElementById('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     document.getElementById('updated').textContent = `cannot reach the probe: ${e.message}`;
@@ -198,6 +293,12 @@ document.getElementById('search').addEventListener('submit', ev => {
   const ip = document.getElementById('ip').value.trim();
   location.hash = ip ? `#host/${ip}` : '';
 });
+document.getElementById('range').addEventListener('change', () => currentHost() && refreshStored(currentHost()));
+document.getElementById('compare-form').addEventListener('submit', ev => {
+  ev.preventDefault();
+  if (currentHost()) compare(currentHost());
+});
+document.getElementById('router').addEventListener('change', refresh);
 window.addEventListener('hashchange', refresh);
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -117,6 +117,23 @@ def look(driver, url, bt_host, out_dir, seen):
     for key in ("host-addr", "host-summary", "host-ports", "host-p2p"):
         seen[key.replace("-", "_")] = text(driver, "#" + key)
     seen["host_chart_points"] = chart_points(driver, "host-chart", sum_y=True)
+    seen["host_live"] = text(driver, "#host-live")
+
+    # The stored history (--state-dir): the range chart, then before/after.
+    seen["wait_stored"] = wait_for(driver, """
+      return document.getElementById('range-summary').textContent.includes('connections');""")
+    seen["range_summary"] = text(driver, "#range-summary")
+    seen["range_chart_points"] = chart_points(driver, "range-chart", sum_y=True)
+    before = driver.find_element(By.ID, "before")
+    before.clear()
+    before.send_keys("-2h,-1h")
+    after = driver.find_element(By.ID, "after")
+    after.clear()
+    after.send_keys("-1h,now")
+    driver.find_element(By.CSS_SELECTOR, "#compare-form button").click()
+    seen["wait_compare"] = wait_for(driver, """
+      return document.querySelectorAll('#compare tbody tr').length === 5;""")
+    seen["compare_text"] = text(driver, "#compare")
     full_screenshot(driver, os.path.join(out_dir, "dashboard-host.png"))
 
 

@@ -15,7 +15,9 @@ Asserts:
   list by peers and in the BitTorrent hosts with its score; a forged reset
   appears in the resets list; the utilisation curve has points; typing the customer's IP in the search box
   shows its page (its ports, including 6881, its P2P score, a connections
-  chart with points); screenshots in build/dashboard/;
+  chart with points); its stored history (--state-dir in the lab
+  directory) shows a summary and a chart, and a before/after comparison
+  fills its table; screenshots in build/dashboard/;
 - the API: the host page has the BitTorrent port and forged resets; bad
   addresses are 400, unknown paths 404, POST 405 (nothing changes state);
 - /metrics passes `promtool check metrics` and has every datapath counter
@@ -149,6 +151,18 @@ def browser_checks(lab):
                      "host_summary", "host_ports", "host_p2p",
                      "host_chart_points")}, indent=1))
     shot = os.path.join(OUT_DIR, "dashboard.png")
+    L.ok("connections" in seen.get("range_summary", "") and
+         (seen.get("range_chart_points") or 0) > 0,
+         "the host's page shows its stored history (--state-dir): a summary "
+         "and a chart with connections",
+         json.dumps({k: seen.get(k) for k in ("wait_stored", "range_summary",
+                                              "range_chart_points")}))
+    cmp_rows = seen.get("compare_text", "").splitlines()
+    L.ok(len(cmp_rows) >= 6 and cmp_rows[1].startswith("connections") and
+         "bit/s" in seen.get("compare_text", ""),
+         "before/after: the comparison table has connections, peers and "
+         "throughput for both periods",
+         json.dumps({k: seen.get(k) for k in ("wait_compare", "compare_text")}))
     L.ok(os.path.exists(shot) and os.path.getsize(shot) > 10000,
          f"screenshots saved ({shot})")
 
@@ -254,7 +268,8 @@ def write_token(lab):
 
 def token_checks(lab):
     probe = L.Flowprobe(lab, [lab.if_ra], [], extra=[
-        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", write_token(lab)])
+        "--http", f"{lab.V4['RA']}:8081", "--http-token-file", write_token(lab),
+        "--state-dir", os.path.join(lab.dir, "state")])
     probe.start()
     base = f"http://{lab.V4['RA']}:8081"
     got = {}
@@ -326,6 +341,7 @@ def run(lab):
                                    "--http", f"127.0.0.1:{PORT}",
                                    "--http-token-file", write_token(lab),
                                    "--history", "60s", "--events", events_path,
+                                   "--state-dir", os.path.join(lab.dir, "state"),
                                    "--sample", "1s", "--capacity", "1G"])
     L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
                  "the dashboard's start line")

@@ -60,7 +60,8 @@ def main():
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
         probe = lab.start_probe([lab.if_ra], [], extra=[
-            "--http", f"127.0.0.1:{PORT}", "--http-token-file", token_file])
+            "--http", f"127.0.0.1:{PORT}", "--http-token-file", token_file,
+            "--state-dir", os.path.join(lab.dir, "state")])
         L.wait_until(lambda: "dashboard at" in probe.stderr(), 20,
                      "the dashboard's start line")
         base = f"http://127.0.0.1:{PORT}"

@@ -11,6 +11,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_curve(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 /* detach.c: what `flowprobe detach --help` says before the export options. */
 void detach_usage(FILE *out);

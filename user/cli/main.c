@@ -27,6 +27,8 @@ static void usage(FILE *out)
 "  stats   print the counters of running probes (flowprobe stats --help)\n"
 "  curve   the overload point of a link from its utilisation samples, and\n"
 "          their picture as SVG (flowprobe curve --help)\n"
+"  dashboard  the dashboard over every probe writing to one ClickHouse\n"
+"          (run --store); no XDP, no root (flowprobe dashboard --help)\n"
 "  help    this text\n"
 "\n"
 "Example, on an access router exporting to nfcapd on 192.0.2.10:\n"
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dashboard") == 0)
+		return cmd_dashboard(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(argv[1], "detach") == 0)

@@ -246,6 +246,8 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 		log_error("no interface given: use -i IFACE (try 'flowprobe run --help')");
 		return EXIT_USAGE;
 	}
+	/* One name for the probe: in JSON lines, NetFlow and the fleet's rows. */
+	o->dash.probe_id = o->ex.probe_id;
 	rc = exit_code_of(dashboard_options_check(&o->dash));
 	if (rc != EXIT_OK)
 		return rc;

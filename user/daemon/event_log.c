@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * A FILE * that splits what is written to it into lines and hands each
- * whole line to stdout, the --events file and the history.
+ * whole line to stdout, the --events file, the history and the store.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +10,8 @@
 #include "daemon/event_log.h"
 #include "lib/private_file.h"
 #include "web/history.h"
+#include "store/fleet.h"
+#include "store/store.h"
 #include "lib/log.h"
 
 #define LINE_MAX_BYTES (1u << 20) /* longer lines are passed on in pieces */
@@ -19,6 +21,8 @@ struct event_log {
 	char *path;
 	FILE *file;
 	struct history *history;
+	struct store *store;
+	struct fleet *fleet;
 	FILE *stream;
 	char *line;
 	size_t len, cap;
@@ -44,8 +48,16 @@ static void emit(struct event_log *el, const char *line, size_t len)
 		if (fputc('\n', el->file) == EOF)
 			el->errors++;
 	}
-	if (el->history)
-		history_add_event_line(el->history, line, len, wall_ms());
+	if (el->history || el->store || el->fleet) {
+		uint64_t now = wall_ms();
+
+		if (el->fleet)
+			fleet_add_event_line(el->fleet, line, len, now);
+		if (el->history)
+			history_add_event_line(el->history, line, len, now);
+		if (el->store)
+			store_add_event_line(el->store, line, len, now);
+	}
 }
 
 static ssize_t split_write(void *cookie, const char *buf, size_t size)
@@ -167,4 +179,14 @@ void event_log_close(struct event_log *el)
 	free(el->path);
 	free(el->line);
 	free(el);
+}
+
+void event_log_set_store(struct event_log *el, struct store *store)
+{
+	el->store = store;
+}
+
+void event_log_set_fleet(struct event_log *el, struct fleet *fleet)
+{
+	el->fleet = fleet;
 }

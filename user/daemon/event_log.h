@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 struct history;
+struct store;
+struct fleet;
 
 struct event_log;
 
@@ -23,6 +25,12 @@ struct event_log;
  */
 struct event_log *event_log_open(bool to_stdout, const char *path,
 				 struct history *history);
+
+/* Every line also goes to the embedded history (NULL: none). Lines are
+ * written on the pipeline thread, the store's feeding side. */
+void event_log_set_store(struct event_log *el, struct store *store);
+/* And to the fleet's ClickHouse (NULL: none). */
+void event_log_set_fleet(struct event_log *el, struct fleet *fleet);
 
 /* The FILE * to hand to the writers (exporter.json). */
 FILE *event_log_stream(struct event_log *el);

@@ -10,10 +10,13 @@
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "web/history.h"
+#include "store/fleet.h"
+#include "store/store.h"
 #include "lib/errors.h"
 #include "lib/json_output.h"
 #include "lib/log.h"
 #include "daemon/enrich.h"
+#include "daemon/live_flows.h"
 #include "daemon/pipeline.h"
 #include "daemon/tcp_analysis.h"
 
@@ -91,6 +94,8 @@ static void on_drained(void *ctx, const struct flow_key *key,
 	}
 	if (pl->curve)
 		curve_observe(pl->curve, key, val);
+	if (pl->live)
+		live_flows_observe(pl->live, key, val);
 }
 
 /* The curve of each attached interface, or of the whole capture. */
@@ -114,8 +119,14 @@ static void on_record(void *ctx, const struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	p2p_hosts_add_flow(pl->p2p, rec, &pl->record_class);
+	if (pl->live)
+		live_flows_exported(pl->live, &rec->key);
 	if (pl->history)
 		history_add_flow(pl->history, rec, &pl->record_class);
+	if (pl->store)
+		store_add_flow(pl->store, rec, &pl->record_class);
+	if (pl->fleet)
+		fleet_add_flow(pl->fleet, rec, &pl->record_class);
 	if (pl->tcp)
 		tcp_analysis_flow(pl->tcp, rec, &pl->record_class);
 }
@@ -178,6 +189,12 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	rc = curve_init(pl, opt, cfg.inactive_timeout_ns);
 	if (rc)
 		return rc;
+	if (pl->live) {
+		pl->live_buf = calloc(HISTORY_LIVE, sizeof(*pl->live_buf));
+		if (!pl->live_buf)
+			return -ENOMEM;
+		pl->live_idle_ns = cfg.inactive_timeout_ns;
+	}
 	drainer_set_observer(pl->drainer, on_drained, pl);
 	events = bpf_object__find_map_by_name(pl->probe.skel->obj, "events");
 	if (events) {
@@ -306,14 +323,55 @@ static void feed_collectors(struct pipeline *pl)
 	history_set_collectors(pl->history, hc, n);
 }
 
+static uint64_t wall_of(void *ctx, uint64_t probe_ns)
+{
+	return exporter_wall_ms(ctx, probe_ns);
+}
+
+/* Once a tick: the tick's rows to the embedded history's writer (one
+ * transaction, on its thread) and to the fleet's sender, their counts into
+ * the daemon's. */
+static void feed_store(struct pipeline *pl, uint64_t wall_ms)
+{
+	struct store_stats st;
+
+	if (pl->fleet) {
+		struct fleet_stats fs;
+
+		fleet_tick(pl->fleet, wall_ms);
+		fleet_get_stats(pl->fleet, &fs);
+		pl->ds.v[DS_fleet_rows] = fs.rows_sent;
+		pl->ds.v[DS_fleet_rows_dropped] = fs.rows_dropped;
+		pl->ds.v[DS_fleet_send_errors] = fs.send_errors;
+		pl->ds.v[DS_fleet_buffered_bytes] = fs.buffered;
+	}
+	if (!pl->store)
+		return;
+	store_tick(pl->store, wall_ms);
+	store_get_stats(pl->store, &st);
+	pl->ds.v[DS_store_rows] = st.rows_written;
+	pl->ds.v[DS_store_rows_lost] = st.rows_lost;
+	pl->ds.v[DS_store_records_dropped] = st.records_dropped;
+	pl->ds.v[DS_store_write_errors] = st.write_errors;
+	pl->ds.v[DS_store_commit_time_last] = st.commit_us_last;
+}
+
 /* Once a tick, what the dashboard shows besides flows and events. */
 static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 {
 	struct p2p_host_report r[HISTORY_P2P];
 	size_t n;
 
+	feed_store(pl, wall_ms);
 	if (!pl->history)
 		return;
+	if (pl->live) {
+		pl->ds.v[DS_live_flows] = live_flows_count(pl->live);
+		pl->ds.v[DS_live_flows_untracked] = live_flows_dropped(pl->live);
+		n = live_flows_snapshot(pl->live, pl->live_buf, HISTORY_LIVE,
+					wall_of, &pl->exporter);
+		history_set_live(pl->history, pl->live_buf, n, wall_ms);
+	}
 	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
 	history_set_p2p(pl->history, r, n);
 	history_set_counters(pl->history, pl->counters, &pl->ds, wall_ms);
@@ -360,6 +418,8 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 	flood_report_tick(&pl->flood, pl->counters, now_ns);
 	expire_paced(pl, now_ns);
 	flow_cache_expire(pl->marks, now_ns);
+	if (pl->live)
+		live_flows_expire(pl->live, now_ns, pl->live_idle_ns);
 	p2p_hosts_tick(pl->p2p, wall_ms);
 	publish(pl, false);
 	feed_history(pl, wall_ms);
@@ -479,6 +539,8 @@ void pipeline_destroy(struct pipeline *pl)
 	pl->p2p = NULL;
 	curve_free(pl->curve);
 	pl->curve = NULL;
+	free(pl->live_buf);
+	pl->live_buf = NULL;
 	flow_cache_free(pl->marks);
 	pl->marks = NULL;
 	probe_destroy(&pl->probe);

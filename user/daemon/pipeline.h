@@ -24,6 +24,9 @@
 
 struct tcp_analysis;
 struct history;
+struct store;
+struct live_flows;
+struct fleet;
 
 struct pipeline {
 	struct probe probe;
@@ -50,6 +53,12 @@ struct pipeline {
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */
+	struct store *store;	/* the embedded history, or NULL; not owned */
+	struct fleet *fleet;	/* --store clickhouse://, or NULL; not owned */
+	/* The flows the dashboard shows live, or NULL; not owned. */
+	struct live_flows *live;
+	struct flow_record *live_buf;	/* HISTORY_LIVE, for the hand-over */
+	uint64_t live_idle_ns;		/* the cache's inactive timeout */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host

@@ -45,6 +45,17 @@
 	X(conn_entries, gauge, one, "connections in the table at the last interval's read") \
 	X(conns_open, gauge, one, "of those, open (established, not reset, not idle)")  \
 	X(intervals, counter, one, "interval reports written")                              \
+	X(live_flows, gauge, one, "local flows the dashboard shows live (read by a drain, not yet exported)") \
+	X(live_flows_untracked, counter, one, "local flows not shown live: the live table was full (they reach the history at export)") \
+	X(store_rows, counter, one, "history database rows written: host-minute deltas and events (--state-dir)") \
+	X(store_rows_lost, counter, one, "history rows not written: their transaction failed (see the log)") \
+	X(store_records_dropped, counter, one, "flow records, resets and events the history could not take: a tick's batch was full (the writer fell behind)") \
+	X(store_write_errors, counter, one, "history database transactions that failed") \
+	X(store_commit_time_last, gauge, us, "how long the last history commit took (writer thread)") \
+	X(fleet_rows, counter, one, "rows sent to the fleet's ClickHouse (--store)") \
+	X(fleet_rows_dropped, counter, one, "rows for ClickHouse dropped: the bounded buffer was full while the server was away") \
+	X(fleet_send_errors, counter, one, "requests to ClickHouse that failed (their rows are retried)") \
+	X(fleet_buffered_bytes, gauge, one, "bytes of rows waiting for ClickHouse") \
 	X(took_over, gauge, one, "1: this daemon took over a pinned probe (datapath counters carry its history)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */

@@ -52,6 +52,9 @@ struct host {
 	struct bucket b[HISTORY_BUCKETS];
 	struct port_count ports[HISTORY_TOP];
 	struct peer_count peers[HISTORY_TOP];
+	/* The live flows' counts (history_set_live), replaced each tick. */
+	uint64_t live_flows, live_packets, live_bytes;
+	uint64_t live_bits[PEER_BITS / 64];
 };
 
 struct event_line {
@@ -79,6 +82,9 @@ struct history {
 
 	struct flow_record flows[HISTORY_FLOWS];
 	size_t flow_next, n_flows;
+
+	struct flow_record live[HISTORY_LIVE];
+	size_t n_live;
 
 	struct event_line *events;
 	size_t max_events, event_next, n_events;
@@ -490,6 +496,49 @@ void history_add_event_line(struct history *h, const char *line, size_t len,
 
 /* --- per-tick state ------------------------------------------------------ */
 
+static void add_live_end(struct history *h, const struct flow_record *r,
+			 const uint8_t *local, const uint8_t *remote)
+{
+	uint8_t ipv = r->key.ip_version;
+	struct host *x = host_get(h, ipv, local, flow_addr_hash(ipv, local), r->last_ms);
+	uint32_t bit;
+
+	if (!x)
+		return;
+	x->live_flows++;
+	x->live_packets += r->packets;
+	x->live_bytes += r->bytes;
+	if (r->last_ms > x->last_ms)
+		x->last_ms = r->last_ms;
+	bit = peer_bit(flow_addr_hash(ipv, remote));
+	x->live_bits[bit / 64] |= 1ull << (bit % 64);
+}
+
+void history_set_live(struct history *h, const struct flow_record *r, size_t n,
+		      uint64_t now_ms)
+{
+	pthread_mutex_lock(&h->lock);
+	if (now_ms > h->now_ms)
+		h->now_ms = now_ms;
+	for (size_t i = 0; i < h->max_hosts; i++) {
+		struct host *x = &h->hosts[i];
+
+		x->live_flows = x->live_packets = x->live_bytes = 0;
+		memset(x->live_bits, 0, sizeof(x->live_bits));
+	}
+	h->n_live = n < HISTORY_LIVE ? n : HISTORY_LIVE;
+	memcpy(h->live, r, h->n_live * sizeof(*r));
+	for (size_t i = 0; i < h->n_live; i++) {
+		const struct flow_key *k = &r[i].key;
+
+		if (prefix_set_match(&h->local, k->ip_version, k->src))
+			add_live_end(h, &r[i], k->src, k->dst);
+		if (prefix_set_match(&h->local, k->ip_version, k->dst))
+			add_live_end(h, &r[i], k->dst, k->src);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
 void history_set_p2p(struct history *h, const struct p2p_host_report *r, size_t n)
 {
 	pthread_mutex_lock(&h->lock);
@@ -583,13 +632,19 @@ static uint64_t peer_estimate(const uint64_t bits[PEER_BITS / 64])
 struct host_summary {
 	const struct host *x;
 	uint64_t flows, peers, bytes, packets, resets;
+	uint64_t live_flows;	/* of flows, not exported yet */
 };
 
 static struct host_summary summarise(const struct history *h, const struct host *x,
 				     uint64_t since_ms)
 {
-	struct host_summary s = { .x = x };
-	uint64_t bits[PEER_BITS / 64] = {};
+	/* The live flows are "now", whatever the window. */
+	struct host_summary s = { .x = x, .flows = x->live_flows,
+				  .bytes = x->live_bytes, .packets = x->live_packets,
+				  .live_flows = x->live_flows };
+	uint64_t bits[PEER_BITS / 64];
+
+	memcpy(bits, x->live_bits, sizeof(bits));
 
 	for (int i = 0; i < HISTORY_BUCKETS; i++) {
 		const struct bucket *b = &x->b[i];
@@ -636,9 +691,11 @@ static json_t *summary_json(const struct history *h, const struct host_summary *
 {
 	const struct p2p_host_report *p = p2p_of(h, s->x->ip_version, s->x->addr);
 
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:o}",
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o}",
 			 "addr", addr_json(s->x->ip_version, s->x->addr),
-			 "flows", (json_int_t)s->flows, "peers", (json_int_t)s->peers,
+			 "flows", (json_int_t)s->flows,
+			 "live_flows", (json_int_t)s->live_flows,
+			 "peers", (json_int_t)s->peers,
 			 "bytes", (json_int_t)s->bytes, "packets", (json_int_t)s->packets,
 			 "resets", (json_int_t)s->resets,
 			 "p2p_score", p ? (int)p->score : 0,
@@ -711,9 +768,10 @@ json_t *history_hosts_json(struct history *h, size_t top)
 	for (size_t i = 0; i < h->n_p2p; i++)
 		if (h->p2p[i].score >= h->p2p_threshold || h->p2p[i].bt_flows)
 			json_array_append_new(bt, p2p_json(&h->p2p[i]));
-	out = json_pack("{s:o, s:I, s:I, s:I, s:I}",
+	out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}",
 			"now", time_json(h->now_ms),
 			"window_s", (json_int_t)((h->now_ms - since) / 1000),
+			"live_flows", (json_int_t)h->n_live,
 			"hosts", (json_int_t)h->n_hosts,
 			"active_hosts", (json_int_t)n,
 			"p2p_threshold", (json_int_t)h->p2p_threshold);
@@ -789,7 +847,7 @@ static json_t *host_page(const struct history *h, const struct host *x,
 	struct host_summary now = summarise(h, x, window_start(h));
 	struct host_summary all = summarise(h, x, 0);
 	json_t *ports = json_array(), *peers = json_array(), *protos = json_object();
-	json_t *flows = json_array(), *events = json_array(), *out;
+	json_t *flows = json_array(), *events = json_array(), *live = json_array(), *out;
 
 	for (int i = 0; i < HISTORY_TOP; i++) {
 		const struct port_count *pc = &x->ports[i];
@@ -819,6 +877,14 @@ static json_t *host_page(const struct history *h, const struct host *x,
 		    (!memcmp(r->key.src, x->addr, 16) || !memcmp(r->key.dst, x->addr, 16)))
 			json_array_append_new(flows, flow_json(r));
 	}
+	/* Busiest first, as the pipeline handed them. */
+	for (size_t k = 0; k < h->n_live && json_array_size(live) < HOST_FLOWS_MAX; k++) {
+		const struct flow_record *r = &h->live[k];
+
+		if ((r->key.ip_version == x->ip_version) &&
+		    (!memcmp(r->key.src, x->addr, 16) || !memcmp(r->key.dst, x->addr, 16)))
+			json_array_append_new(live, flow_json(r));
+	}
 	for (size_t k = 1; k <= h->n_events && json_array_size(events) < HOST_EVENTS_MAX; k++) {
 		const struct event_line *e =
 			&h->events[(h->event_next + h->max_events - k) % h->max_events];
@@ -840,6 +906,7 @@ static json_t *host_page(const struct history *h, const struct host *x,
 	json_object_set_new(out, "ports", ports);
 	json_object_set_new(out, "peers", peers);
 	json_object_set_new(out, "protocols", protos);
+	json_object_set_new(out, "live", live);
 	json_object_set_new(out, "flows", flows);
 	json_object_set_new(out, "events", events);
 	json_object_set_new(out, "p2p", p ? p2p_json(p) : json_null());

@@ -40,6 +40,7 @@
 #define HISTORY_DEFAULT_EVENTS	2048
 #define HISTORY_P2P		64	/* P2P host reports kept */
 #define HISTORY_IFACES		8
+#define HISTORY_LIVE		1024	/* live flows shown, busiest first */
 
 struct history_config {
 	uint64_t span_ms;	/* --history; 0: one hour */
@@ -68,6 +69,14 @@ void history_add_flow(struct history *h, const struct flow_record *rec,
  * counted on their local host. now_ms: wall clock. */
 void history_add_event_line(struct history *h, const char *line, size_t len,
 			    uint64_t now_ms);
+
+/* Pipeline thread, once a tick: the flows active now (read by the drains,
+ * not yet exported; daemon/live_flows.h), busiest first. They replace the
+ * previous tick's; their counts show on their local hosts (in /api/hosts
+ * and the host's page, "live") until their export moves them into the
+ * buckets. */
+void history_set_live(struct history *h, const struct flow_record *r, size_t n,
+		      uint64_t now_ms);
 
 /* Pipeline thread, once a tick: the current P2P period's hosts, the
  * datapath counters and the daemon's, and the interfaces' names. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -46,6 +47,8 @@
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct history *history;
+	struct store *store;	/* NULL: no stored history */
+	struct fleet_view *fleet; /* NULL: one probe's views */
 	struct http_guard *guard;
 	bool loopback;		/* listening on loopback: Host is checked */
 	unsigned int port;
@@ -276,6 +279,19 @@ static enum MHD_Result set_token_cookie(struct http_server *s, struct MHD_Connec
 	return ret;
 }
 
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -307,9 +323,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return set_token_cookie(s, c);
 	if (!http_api_handles(url))
 		return serve_static(s, c, url);
-	http_api_get(s->history, url,
-		     MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type"),
-		     &rep);
+	http_api_query(&(struct http_api_sources){ s->history, s->store, s->fleet },
+		       url, &(struct http_api_args){
+		.type = arg(c, "type"), .from = arg(c, "from"), .to = arg(c, "to"),
+		.host = arg(c, "host"), .before = arg(c, "before"),
+		.after = arg(c, "after"), .router = arg(c, "router"),
+		.now_ms = wall_ms(),
+	}, &rep);
 	if (!rep.body)
 		return send_text(c, 500, "out of memory\n");
 	return send_reply(c, rep.status, rep.content_type, rep.body, rep.len, true);
@@ -390,7 +410,8 @@ static void *start_web_threads(void *arg)
 {
 	struct web_start *w = arg;
 	struct http_server *s = w->s;
-	int r = caps_keep_only(0);
+	/* Nothing to give up (`flowprobe dashboard` as a user): no warning. */
+	int r = caps_effective() ? caps_keep_only(0) : 0;
 
 	if (r != 0)
 		log_warn("web: cannot give up capabilities (%s); serving with them",
@@ -451,6 +472,8 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	if (!s)
 		return -ENOMEM;
 	s->history = h;
+	s->store = cfg->store;
+	s->fleet = cfg->fleet;
 	parse_listen(cfg->listen, &ss, &loopback);
 	if (cfg->token_file)
 		read_token(cfg->token_file, s->token);

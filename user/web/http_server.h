@@ -13,12 +13,18 @@
 #include <stdbool.h>
 #include "web/history.h"
 
+struct store;
+struct fleet_view;
+
 #define HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
 struct http_config {
 	const char *listen;	/* "HOST:PORT", "[V6]:PORT" */
 	const char *token_file;	/* NULL: no token (loopback only) */
 	const char *web_dir;	/* NULL: found next to the binary or installed */
+	struct store *store;	/* the embedded history, or NULL */
+	struct fleet_view *fleet; /* `flowprobe dashboard`: the views from
+				   * ClickHouse (history NULL) */
 };
 
 struct http_server;
