@@ -5,7 +5,7 @@
 Bad input: a real capture cut in the middle of a packet record (pcap and
 pcapng, in the record's data and in its header, and in the first packet),
 random bytes, a pcap header followed by random bytes, an empty file, a
-directory, a missing file, a capture of an unsupported link type (802.11),
+directory, a missing file, a capture of an unsupported link type (802.15.4),
 and a good file followed by a missing one. Each must end with a non-zero
 exit code that is not a signal (no crash), and exactly one line on stderr
 that names the file (and, for a cut capture, the number of the packet that
@@ -385,14 +385,15 @@ def main():
         missing = tmp / "no-such-file.pcap"
         case_error(tap, "missing file: exit non-zero, one line naming it",
                    missing)
-        wlan = tmp / "ieee802_11.pcap"
+        # IEEE 802.15.4 (ZigBee and friends): no IP to map to.
+        wpan = tmp / "ieee802_15_4.pcap"
         frame = bytes(40)
-        wlan.write_bytes(pcap_header(105) +
+        wpan.write_bytes(pcap_header(195) +
                          struct.pack("<IIII", 1700000000, 0, len(frame),
                                      len(frame)) + frame)
-        case_error(tap, "link type 105 (802.11): exit non-zero, one line "
-                   "naming the file and the link type", wlan,
-                   must_contain=("105",))
+        case_error(tap, "link type 195 (802.15.4): exit non-zero, one line "
+                   "naming the file and the link type", wpan,
+                   must_contain=("195",))
 
         # 12: a good file, then a missing one: the good file's flows stay.
         run = Run([str(PCAP_FILE), str(missing)])
