@@ -447,6 +447,23 @@ static __always_inline enum bt_kind bt_utp(const __u8 *p, const void *end,
 	return answers ? BT_UTP : BT_NONE;
 }
 
+/* The last DHT_TAIL_LEN bytes of the payload are "1:y1:" q, r or e, then
+ * the dictionary's end. */
+#define DHT_TAIL_LEN 7
+#define DHT_MAX_LEN 2047
+static __always_inline bool bt_krpc_tail(const __u8 *p, const void *end, __u32 len)
+{
+	const __u8 *t;
+
+	if (len < 12 || len > DHT_MAX_LEN)
+		return false;
+	t = p + ((len - DHT_TAIL_LEN) & DHT_MAX_LEN);
+	if ((void *)(t + DHT_TAIL_LEN) > end)
+		return false;
+	return bt_match(t, "1:y1:", 5) && (t[5] == 'q' || t[5] == 'r' || t[5] == 'e') &&
+	       t[6] == 'e';
+}
+
 static __always_inline bool bt_reserved_port(__u16 port)
 {
 	return port < 1024 || port == BT_TEREDO_PORT;
@@ -474,14 +491,22 @@ static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end,
 		return BT_NONE;
 
 	/* BEP 5: a bencoded query, response or error; BEP 42 responses may
-	 * start with the requester's "ip" key. */
+	 * start with the requester's "ip" key. A prefix alone is not
+	 * enough (any bencoding starts "d1:"): the message must also end
+	 * as every KRPC message's dictionary ends, keys sorted, "y" (the
+	 * message type, q, r or e) the last key, then the dictionary's
+	 * "e" as the payload's last byte. */
 	if (p[0] == 'd') {
+		bool head = false;
+
 		if (bt_match(p, "d1:e", 4))
-			return BT_DHT;
-		if (len >= 12 && (void *)(p + 12) <= end &&
-		    (bt_match(p, "d1:ad2:id20:", 12) || bt_match(p, "d1:rd2:id20:", 12)))
-			return BT_DHT;
-		if (len >= 7 && (void *)(p + 7) <= end && bt_match(p, "d2:ip6:", 7))
+			head = true;
+		else if (len >= 12 && (void *)(p + 12) <= end &&
+			 (bt_match(p, "d1:ad2:id20:", 12) || bt_match(p, "d1:rd2:id20:", 12)))
+			head = true;
+		else if (len >= 7 && (void *)(p + 7) <= end && bt_match(p, "d2:ip6:", 7))
+			head = true;
+		if (head && bt_krpc_tail(p, end, len))
 			return BT_DHT;
 		return BT_NONE;
 	}

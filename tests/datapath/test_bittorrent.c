@@ -186,6 +186,10 @@ static const char DHT_ERROR[] = "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y
 static const char DHT_BEP42[] = "d2:ip6:\x0a\x00\x00\x01\x1a\xe1" "1:rd2:id20:" NODE_ID
 				"e1:t2:aa1:y1:re";
 static const char DHT_X[] = "d1:xd2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
+/* A DHT prefix on a message that does not end as KRPC's do: cut short
+ * (no closing "e"), or a dictionary whose last key is not "y". */
+static const char DHT_CUT[] = "d1:ad2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:q";
+static const char DHT_NO_Y[] = "d1:ad2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:z1:qe";
 static const char DHT_IX[] = "d1:ad2:ix20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
 
 /* UDP tracker (BEP 15): protocol id, action, transaction id. */
@@ -665,6 +669,10 @@ static const struct bt_case cases[] = {
 	{ .desc = "DHT response with BEP 42 ip",
 	  .frames = { UDP4(.sport = 6881, .dport = 50000, STR(DHT_BEP42)) },
 	  .kind = BT_DHT },
+	{ .desc = "near miss: DHT query cut before its end",
+	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_CUT)) } },
+	{ .desc = "near miss: DHT prefix, last key not y",
+	  .frames = { UDP6(.sport = 50000, .dport = 6881, STR(DHT_NO_Y)) } },
 	{ .desc = "near miss: DHT d1:x",
 	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_X)) } },
 	{ .desc = "near miss: DHT d1:ad2:ix20:",
