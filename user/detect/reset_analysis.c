@@ -115,13 +115,19 @@ const char *reset_signal_name(enum reset_signal s)
 	return names[s];
 }
 
+/*
+ * One false accusation in a published report costs more than ten missed
+ * forgeries: only what no honest stack produces convicts alone, and weak
+ * signals convict only in numbers honest traffic did not reach on the
+ * development corpus (docs/detection.md, "The verdict rule").
+ */
 enum reset_verdict reset_verdict_of(uint32_t signals)
 {
-	int header = __builtin_popcount(signals & RESET_HEADER_SIGNALS);
+	int weak = __builtin_popcount(signals & RESET_WEAK_SIGNALS);
 
-	if ((signals & RESET_RACE_SIGNALS) || header >= 2)
+	if ((signals & RESET_PROOF_SIGNALS) || weak >= RESET_FORGED_WEAK)
 		return VERDICT_FORGED;
-	return header == 1 ? VERDICT_SUSPECT : VERDICT_GENUINE;
+	return weak ? VERDICT_SUSPECT : VERDICT_GENUINE;
 }
 
 /* ---- keys ---------------------------------------------------------------- */
