@@ -7,7 +7,7 @@
  * datapath, which computes what one RST shows against the connection's
  * history (R2, R5 ahead, R6 against the side's TTL, R7, R8, R9), and the
  * daemon, which computes what needs several packets or a timer (R1 from
- * the datapath's after-reset event, R3, R4, R5 burst, R6 between RSTs,
+ * the datapath's after-reset event, R3, R4, R5 burst, R6 and R7 between RSTs,
  * R10, R11, R12) and gives the verdict.
  *
  * Verdict (docs/detection.md, "The verdict rule"): forged on a proof

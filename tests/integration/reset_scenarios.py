@@ -1047,6 +1047,40 @@ def gfw_three_resets():
 
 
 @scenario
+def gfw_type1_fixed_window():
+    s, c, a, b = established("gfw_type1_fixed_window",
+                             "the Great Firewall's first fingerprint: after "
+                             "a forbidden request, RSTs without ACK 'from "
+                             "B', window 0x2c4a and IP ID 0x1b39 both fixed, "
+                             "TTL 8 above B's (the border is nearer)",
+                             port=80, segs=2)
+    c.ms(200)
+    c.data(a, 380)
+    c.after(600)
+    for _ in range(2):
+        c.rst(b, forged("R6", "R7", "R8", hasnt=("R10",)), flags=R, ack=0,
+              window=0x2c4a, ipid=0x1b39, ttl=b.ttl + 8)
+        c.after(30)
+    return s
+
+
+@scenario
+def inpath_drop_and_reset():
+    s, c, a, b = established("inpath_drop_and_reset",
+                             "an in-path device drops A's request and "
+                             "answers with its own RST|ACK as B: seq and ack "
+                             "right (it saw both sides), its own TTL (6 "
+                             "above B's) and IP ID; no genuine packet races "
+                             "it, so only header evidence: suspect")
+    c.ms(300)
+    trig = c.data(a, 512)
+    c.after(700)
+    c.rst(b, suspect("R6", "R7", hasnt=RACE), ack=trig[TCP].seq + 512,
+          ttl=b.ttl + 6, ipid=(b.ipid + 31000) & 0xffff)
+    return s
+
+
+@scenario
 def ttl_copying_injector():
     s, c, a, b = established("ttl_copying_injector",
                              "BitTorrent piece transfer; an injector that "

@@ -727,6 +727,52 @@ static void test_r5_burst(void **state)
 	reset_analysis_free(ra);
 }
 
+/* ---- R7 pair --------------------------------------------------------------- */
+
+/* Two RSTs of one side with one non-zero IP ID (a fixed-ID injector):
+ * R7 on both; IDs that move, or 0, or on the two sides: nothing. */
+static void test_r7_ip_id_pair(void **state)
+{
+	struct sink s;
+	struct reset_analysis *ra = new_ra(&s, 0, false);
+	struct sim c;
+	struct event ev;
+
+	(void)state;
+	sim_established(&c);
+	ev = sim_rst(&c, T0, SRV, 120001, 0);
+	ev.tcp.pkt.ip_id = 0x1b39;
+	feed(ra, &ev);
+	ev = sim_rst(&c, T0 + 30 * MS, SRV, 120001, 0);
+	ev.tcp.pkt.ip_id = 0x1b39;
+	feed(ra, &ev);
+	reset_analysis_finish(ra, T0 + 10 * SEC);
+	assert_int_equal(signals_at(&s, T0) & BIT(R7_IP_ID), BIT(R7_IP_ID));
+	assert_int_equal(signals_at(&s, T0 + 30 * MS) & BIT(R7_IP_ID), BIT(R7_IP_ID));
+
+	for (int variant = 0; variant < 3; variant++) {
+		memset(&s, 0, sizeof(s));
+		sim_established(&c);
+		ev = sim_rst(&c, T0, SRV, 120001, 0);
+		if (variant == 1)
+			ev.tcp.pkt.ip_id = 0;
+		if (variant == 2)
+			ev.tcp.pkt.ip_id = 0x1b39;
+		feed(ra, &ev);
+		ev = sim_rst(&c, T0 + 30 * MS, variant == 2 ? CLI : SRV,
+			     variant == 2 ? 5001 : 120001, 0);
+		if (variant == 1)
+			ev.tcp.pkt.ip_id = 0;
+		if (variant == 2)
+			ev.tcp.pkt.ip_id = 0x1b39;
+		feed(ra, &ev);
+		reset_analysis_finish(ra, T0 + 10 * SEC);
+		assert_int_equal(signals_at(&s, T0) & BIT(R7_IP_ID), 0);
+		assert_int_equal(signals_at(&s, T0 + 30 * MS) & BIT(R7_IP_ID), 0);
+	}
+	reset_analysis_free(ra);
+}
+
 /* ---- R6 pair --------------------------------------------------------------- */
 
 static void test_r6_ttl_pair(void **state)
@@ -1443,6 +1489,7 @@ int main(void)
 		cmocka_unit_test(test_r4_ack_change),
 		cmocka_unit_test(test_r5_burst),
 		cmocka_unit_test(test_r6_ttl_pair),
+		cmocka_unit_test(test_r7_ip_id_pair),
 		cmocka_unit_test(test_r10_both_directions),
 		cmocka_unit_test(test_r10_idle_middlebox_timeout),
 		cmocka_unit_test(test_r11_handshake_race),

@@ -448,6 +448,26 @@ static bool sig_r6_pair(const struct conn_rec *r, const struct held_rst *x)
 	return false;
 }
 
+/*
+ * R7 between RSTs: two RSTs of one side with the same non-zero IP ID.
+ * No stack gives two datagrams one ID (IPv4 IDs are per packet, and a
+ * stack that zeroes them under DF sends 0); an injector with a fixed ID,
+ * the Great Firewall's first fingerprint, does. IPv6 has no ID (0).
+ */
+static bool sig_r7_pair(const struct conn_rec *r, const struct held_rst *x)
+{
+	if (!x->ev.tcp.pkt.ip_id)
+		return false;
+	for (uint32_t i = 0; i < r->n; i++) {
+		const struct held_rst *y = &r->rst[i];
+
+		if (y != x && y->ev.tcp.sender == x->ev.tcp.sender &&
+		    y->ev.tcp.pkt.ip_id == x->ev.tcp.pkt.ip_id)
+			return true;
+	}
+	return false;
+}
+
 /* No packet other than RSTs either way for RESET_STALE_NS before t. */
 static bool idle_before(const struct tcp_event *t, uint64_t at_ns)
 {
@@ -578,6 +598,8 @@ static void decide(struct reset_analysis *ra, struct conn_rec *r,
 		s |= RESET_SIGNAL_BIT(R5_AHEAD);
 	if (sig_r6_pair(r, x))
 		s |= RESET_SIGNAL_BIT(R6_TTL);
+	if (sig_r7_pair(r, x))
+		s |= RESET_SIGNAL_BIT(R7_IP_ID);
 	if (sig_r10(r, x))
 		s |= RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS);
 	if (sig_r11(r, x))

@@ -4,7 +4,7 @@
  * "Forged reset detection"). The datapath reports every RST with the signals
  * one packet shows against the connection's history; this module adds what
  * needs more than one packet or a wait (R1 from the after-reset events, R3,
- * R4, R5 bursts, R6 between RSTs, R10, R11, R12), holds each RST for
+ * R4, R5 bursts, R6 and R7 between RSTs, R10, R11, R12), holds each RST for
  * RESET_HOLD_NS of probe time so later evidence can count, then reports it
  * with its verdict, and reports a summary per connection once its resets are
  * all decided. Pure: no I/O, no kernel; the probe clock comes in through the
