@@ -328,9 +328,19 @@ static bool has_ack(const struct event *ev)
  * datapath's bit says beyond its first RST; checking each RST's own seq
  * keeps a retransmission below a later RST from counting).
  */
+static bool reply_shaped(const struct held_rst *x);
+
 static bool sig_r1(const struct conn_rec *r, const struct held_rst *x)
 {
 	const struct new_data *nd = &r->new_data[x->ev.tcp.sender & 1];
+
+	/* A RST without ACK whose seq is an ack the peer sent is a stack's
+	 * answer to a stray segment (RFC 793: seq = the segment's ack), in
+	 * the peer's idea of the sequence space, not the sender's: a client
+	 * answering a bogus ACK to its SYN this way, then retrying the SYN
+	 * and carrying on (suricata's tls-subjectaltname), is honest. */
+	if (reply_shaped(x))
+		return false;
 
 	return nd->seen && nd->ns >= x->ev.time_ns &&
 	       seq_after(nd->seq_end, x->ev.tcp.pkt.seq);
