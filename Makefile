@@ -12,6 +12,11 @@
 #   make fuzz       libFuzzer harnesses and the packet fuzzer, FUZZ_SECONDS each
 #   make test-sanitize  the unit tests built with ASan, LSan and UBSan
 #   make soak       the probe under steady churning load for SOAK_SECONDS
+#   make corpus     replay ../shared/corpus (2 jobs): resets by verdict and
+#                   signal, BitTorrent against nDPI, parse errors, failures,
+#                   compared with tests/corpus/baseline.json
+#   make corpus-baseline  the same, and rewrite that baseline
+#   make corpus-labels    relabel the corpus's BitTorrent flows with ndpiReader
 #   make install    binary, dashboard files, systemd unit (PREFIX, DESTDIR)
 #   V=1             show every command line in full
 #
@@ -97,7 +102,8 @@ TEST_BPF_SRCS := $(wildcard tests/progs/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/progs/%.bpf.c,$(OUT)/tools/%.bpf.o,$(TEST_BPF_SRCS))
 
 .PHONY: all deps deps-check deps-test-check test unit integration demo demo-fleet clean \
-	vmlinux bench install fuzz fuzz-build test-sanitize soak
+	vmlinux bench install fuzz fuzz-build test-sanitize soak corpus corpus-baseline \
+	corpus-labels
 
 all: deps-check flowprobe
 
@@ -268,6 +274,18 @@ demo-fleet: deps-test-check flowprobe
 SOAK_SECONDS ?= 600
 soak: deps-test-check flowprobe
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/soak.py
+
+# The development corpus (docs/detection.md, "Measured on the corpus"):
+# every rule change is measured on captures nobody tuned it to.
+CORPUS_JOBS ?= 2
+corpus: deps-test-check flowprobe
+	$(PYTHON) tests/corpus/corpus.py run --jobs $(CORPUS_JOBS)
+
+corpus-baseline: deps-test-check flowprobe
+	$(PYTHON) tests/corpus/corpus.py run --jobs $(CORPUS_JOBS) --update-baseline
+
+corpus-labels: deps-test-check
+	$(PYTHON) tests/corpus/corpus.py label --jobs $(CORPUS_JOBS)
 
 clean:
 	rm -rf $(OUT) $(FUZZ_OUT) $(SAN_OUT) flowprobe

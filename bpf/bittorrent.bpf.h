@@ -270,13 +270,208 @@ static __always_inline enum bt_kind bt_tcp_known_peer(const __u8 *p,
 	return BT_NONE;
 }
 
+/* uTP (BEP 29) packet types, the high nibble of the first byte. */
+#define UTP_DATA 0
+#define UTP_FIN 1
+#define UTP_STATE 2
+#define UTP_RESET 3
+#define UTP_SYN 4
+#define UTP_HEADER_LEN 20
+/* Extensions a header may chain: 1 selective ACK (a bitmask of 4n bytes),
+ * 2 extension bits (8 bytes). More than UTP_MAX_EXTS is no uTP stack. */
+#define UTP_MAX_EXTS 3
+/* How far one side's ack_nr may be from the other side's seq_nr (16-bit,
+ * either way) when both headers belong to one connection: the packets in
+ * flight between two snapshots of the first packets. */
+#define UTP_ACK_WINDOW 64
+
+/* A header whose every field fits uTP: seq and ack of one side, kept per
+ * direction (flow key) until the other direction answers. */
+struct bt_utp_hdr {
+	__u32 ts;	/* the sender's clock, in microseconds */
+	__u16 conn_id;
+	__u16 seq_nr;
+	__u16 ack_nr;
+	__u8 type;
+	__u8 pad;
+};
+
+/*
+ * uTP headers seen on flows not yet recognised, keyed by the flow (one
+ * direction). One header fits uTP by chance too often (WireGuard's
+ * handshake initiation starts 01 00 00 00, a uTP DATA header; STUN,
+ * CAPWAP and game protocols have version-1 bytes there): a flow is uTP
+ * only when the reverse direction's header answers it (same connection
+ * id or the id one off, as BEP 29 pairs them, and an ack_nr within
+ * UTP_ACK_WINDOW of the other side's seq_nr: a SYN's seq acked by the
+ * STATE, or two sides of a running transfer). An LRU: a lost pairing
+ * only costs a detection.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_BT_PEERS / 8);
+	__type(key, struct flow_key);
+	__type(value, struct bt_utp_hdr);
+} bt_utp_pending SEC(".maps");
+
+/*
+ * One packet's header fits uTP and nothing looser: version 1, a known
+ * type, a non-zero connection id and timestamp (STUN's magic cookie
+ * there is STUN), an extension chain of known extensions with lengths
+ * they allow that ends inside the packet, and a payload only where the
+ * type has one (SYN and STATE carry none, DATA always some).
+ */
+static __always_inline bool bt_utp_header(const __u8 *p, const void *end, __u32 len,
+					  struct bt_utp_hdr *h)
+{
+	__u32 off = UTP_HEADER_LEN, ts;
+	__u8 ext, type;
+
+	if (len < UTP_HEADER_LEN || (void *)(p + UTP_HEADER_LEN) > end)
+		return false;
+	type = p[0] >> 4;
+	if ((p[0] & 0x0f) != 1 || type > UTP_SYN)
+		return false;
+	ts = *(const __u32 *)(p + 4);
+	if (ts == 0 || ts == bpf_htonl(BT_STUN_MAGIC))
+		return false;
+	/* uTP has no length field; protocols that do carry it where uTP
+	 * has its connection id or timestamp: SOME/IP (32-bit length of
+	 * what follows it, at 4), HART-IP (16-bit byte count, at 6),
+	 * CAPWAP-style and others (16-bit length at 2). */
+	if (bpf_ntohl(ts) == len - 8 || bpf_ntohs(*(const __u16 *)(p + 6)) == len ||
+	    bpf_ntohs(*(const __u16 *)(p + 2)) == len)
+		return false;
+	h->ts = ts;
+	h->conn_id = bpf_ntohs(*(const __u16 *)(p + 2));
+	h->seq_nr = bpf_ntohs(*(const __u16 *)(p + 16));
+	h->ack_nr = bpf_ntohs(*(const __u16 *)(p + 18));
+	h->type = type;
+	h->pad = 0;
+	if (h->conn_id == 0)
+		return false;
+	ext = p[1];
+	/* A bounded loop: the verifier walks its UTP_MAX_EXTS rounds. */
+	for (int i = 0; i < UTP_MAX_EXTS; i++) {
+		const __u8 *e;
+		__u8 elen;
+
+		if (ext == 0)
+			break;
+		off &= 0x3ff;	/* 20 + 3 * 257 at most; for the verifier */
+		e = p + off;
+		if ((void *)(e + 2) > end || off + 2 > len)
+			return false;
+		elen = e[1];
+		if (ext == 1 && (elen < 4 || (elen & 3)))
+			return false;
+		if (ext == 2 && elen != 8)
+			return false;
+		if (ext > 2)
+			return false;
+		ext = e[0];
+		off += 2 + elen;
+	}
+	if (ext != 0 || off > len)
+		return false;
+	if (type == UTP_SYN || type == UTP_STATE)
+		return off == len;
+	if (type == UTP_DATA)
+		return off < len;
+	return true;
+}
+
+/* a and b within UTP_ACK_WINDOW of each other, modulo 2^16. */
+static __always_inline bool bt_utp_near(__u16 a, __u16 b)
+{
+	__s16 d = (__s16)(a - b);
+
+	return d >= -UTP_ACK_WINDOW && d <= UTP_ACK_WINDOW;
+}
+
+/* h (this direction) answers r (the reverse direction's last header). */
+static __always_inline bool bt_utp_answers(const struct bt_utp_hdr *h,
+					   const struct bt_utp_hdr *r)
+{
+	__u16 d = h->conn_id - r->conn_id;
+
+	if (d != 0 && d != 1 && d != 0xffff)
+		return false;
+	/* Two uTP stacks' microsecond clocks never read the same; a
+	 * request and its answer with the same word there (a length, a
+	 * transaction id) are something else. */
+	if (h->ts == r->ts)
+		return false;
+	/* A SYN answers nothing; a STATE answering a SYN acks its seq
+	 * exactly. */
+	if (h->type == UTP_SYN)
+		return false;
+	if (r->type == UTP_SYN)
+		return h->ack_nr == r->seq_nr && h->conn_id == r->conn_id;
+	return bt_utp_near(h->ack_nr, r->seq_nr);
+}
+
+static __always_inline void bt_flow_key_reverse(struct flow_key *r,
+						const struct flow_key *k)
+{
+	*r = *k;
+	__builtin_memcpy(r->src, k->dst, 16);
+	__builtin_memcpy(r->dst, k->src, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+}
+
+/*
+ * uTP by a pair of headers: this packet's, if it fits uTP, is kept for
+ * its direction; it proves uTP when the reverse direction's kept header
+ * is answered by it. The first direction is marked on its next packet
+ * (INSPECT_PACKETS gives it room), which then answers the reverse's.
+ */
+static __always_inline enum bt_kind bt_utp(const __u8 *p, const void *end,
+					   __u32 len, const struct flow_key *key,
+					   bool *utp_shaped)
+{
+	struct bt_utp_hdr h, *r;
+	struct flow_key rk;
+	bool answers;
+
+	if (!bt_utp_header(p, end, len, &h))
+		return BT_NONE;
+	*utp_shaped = true;
+	bt_flow_key_reverse(&rk, key);
+	r = bpf_map_lookup_elem(&bt_utp_pending, &rk);
+	answers = r && bt_utp_answers(&h, r);
+	/* Kept even when it answers: the reverse direction, still
+	 * unrecognised, is proven by answering this one. */
+	bpf_map_update_elem(&bt_utp_pending, key, &h, BPF_ANY);
+	return answers ? BT_UTP : BT_NONE;
+}
+
+/* The last DHT_TAIL_LEN bytes of the payload are "1:y1:" q, r or e, then
+ * the dictionary's end. */
+#define DHT_TAIL_LEN 7
+#define DHT_MAX_LEN 2047
+static __always_inline bool bt_krpc_tail(const __u8 *p, const void *end, __u32 len)
+{
+	const __u8 *t;
+
+	if (len < 12 || len > DHT_MAX_LEN)
+		return false;
+	t = p + ((len - DHT_TAIL_LEN) & DHT_MAX_LEN);
+	if ((void *)(t + DHT_TAIL_LEN) > end)
+		return false;
+	return bt_match(t, "1:y1:", 5) && (t[5] == 'q' || t[5] == 'r' || t[5] == 'e') &&
+	       t[6] == 'e';
+}
+
 static __always_inline bool bt_reserved_port(__u16 port)
 {
 	return port < 1024 || port == BT_TEREDO_PORT;
 }
 
 static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end,
-					   __u32 len, const struct flow_key *key)
+					   __u32 len, const struct flow_key *key,
+					   bool *utp_shaped)
 {
 	if ((void *)(p + 4) > end || len < 4)
 		return BT_NONE;
@@ -296,30 +491,27 @@ static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end,
 		return BT_NONE;
 
 	/* BEP 5: a bencoded query, response or error; BEP 42 responses may
-	 * start with the requester's "ip" key. */
+	 * start with the requester's "ip" key. A prefix alone is not
+	 * enough (any bencoding starts "d1:"): the message must also end
+	 * as every KRPC message's dictionary ends, keys sorted, "y" (the
+	 * message type, q, r or e) the last key, then the dictionary's
+	 * "e" as the payload's last byte. */
 	if (p[0] == 'd') {
+		bool head = false;
+
 		if (bt_match(p, "d1:e", 4))
-			return BT_DHT;
-		if (len >= 12 && (void *)(p + 12) <= end &&
-		    (bt_match(p, "d1:ad2:id20:", 12) || bt_match(p, "d1:rd2:id20:", 12)))
-			return BT_DHT;
-		if (len >= 7 && (void *)(p + 7) <= end && bt_match(p, "d2:ip6:", 7))
+			head = true;
+		else if (len >= 12 && (void *)(p + 12) <= end &&
+			 (bt_match(p, "d1:ad2:id20:", 12) || bt_match(p, "d1:rd2:id20:", 12)))
+			head = true;
+		else if (len >= 7 && (void *)(p + 7) <= end && bt_match(p, "d2:ip6:", 7))
+			head = true;
+		if (head && bt_krpc_tail(p, end, len))
 			return BT_DHT;
 		return BT_NONE;
 	}
 
-	/* BEP 29: type (0 DATA .. 4 SYN) << 4 | version 1, extension 0..2,
-	 * non-zero timestamp in microseconds at 4..7; 20-byte header. A STUN
-	 * binding success response (0x0101, then a length, then the magic
-	 * cookie at 4..7, RFC 5389) has the same first bytes: excluded. */
-	if (len >= 20 && (void *)(p + 20) <= end && (p[0] & 0x0f) == 1 &&
-	    p[0] <= 0x41 && p[1] <= 2) {
-		__u32 ts = *(const __u32 *)(p + 4);
-
-		if (ts != 0 && ts != bpf_htonl(BT_STUN_MAGIC))
-			return BT_UTP;
-	}
-	return BT_NONE;
+	return bt_utp(p, end, len, key, utp_shaped);
 }
 
 /* Trackers and the LSD multicast group are not peers: only peer-to-peer
@@ -366,6 +558,7 @@ __noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
 	void *end = (void *)(long)ctx->data_end;
 	__u32 off = off_len >> 32, len = (__u32)off_len;
 	const __u8 *facts = NULL;
+	bool utp_shaped = false;
 	const __u8 *p;
 	enum bt_kind kind;
 	struct event *ev;
@@ -378,12 +571,21 @@ __noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
 	if (key->proto == PROTO_TCP)
 		kind = bt_tcp(p, end, len, entry, &facts);
 	else if (key->proto == PROTO_UDP)
-		kind = bt_udp(p, end, len, key);
+		kind = bt_udp(p, end, len, key, &utp_shaped);
 	else
 		return BT_NONE;
 
 	/* The map lookups only where they can change the outcome: after a
 	 * peer signature, or for TCP that matched nothing. */
+	if (kind == BT_NONE && utp_shaped) {
+		/* A uTP header between two known peers (the other direction
+		 * was recognised first, by DHT or uTP, and is not inspected
+		 * any more, so it gives no header to answer). */
+		if (bt_known_ends(key) != BT_KNOWN_BOTH)
+			return BT_NONE;
+		entry->val.app = APP_BITTORRENT;
+		return BT_UTP | BT_QUIET;
+	}
 	if (kind == BT_NONE) {
 		if (key->proto != PROTO_TCP)
 			return BT_NONE;

@@ -7,14 +7,19 @@
  * datapath, which computes what one RST shows against the connection's
  * history (R2, R5 ahead, R6 against the side's TTL, R7, R8, R9), and the
  * daemon, which computes what needs several packets or a timer (R1 from
- * the datapath's after-reset event, R3, R4, R5 burst, R6 between RSTs,
+ * the datapath's after-reset event, R3, R4, R5 burst, R6 and R7 between RSTs,
  * R10, R11, R12) and gives the verdict.
  *
- * Verdict: forged when a race signal fires (R1, R3, R4, R10, R11) or two
- * or more header signals (R5-R9); suspect with one header signal; genuine
- * otherwise. R2 and R12 are reported as facts but decide nothing alone:
- * a lone RST, a RST after FIN, a RST from a closed port, IP ID 0 with DF
- * and middlebox timeouts are all normal.
+ * Verdict (docs/detection.md, "The verdict rule"): forged on a proof
+ * signal (R1, R3, R4, R11: evidence that no endpoint's stack produces),
+ * or on RESET_FORGED_WEAK or more weak signals together (R5-R10: each
+ * fires on honest traffic, measured on the development corpus, and the
+ * pairs honest traffic makes, R10 with R7, R9 or R12 when two stacks
+ * close at once, R5 with R6 behind a load balancer, must not convict);
+ * suspect with one or two weak signals; genuine otherwise. R2 and R12
+ * are reported as facts but decide nothing: a lone RST, a RST after FIN,
+ * a RST from a closed port, IP ID 0 with DF and middlebox timeouts are
+ * all normal.
  */
 #ifndef RESET_SIGNALS_H
 #define RESET_SIGNALS_H
@@ -38,17 +43,26 @@ enum reset_signal {
 
 #define RESET_SIGNAL_BIT(n) (1u << (n))
 
-/* Race signals prove a second sender: one alone makes a RST forged. */
-#define RESET_RACE_SIGNALS                                                     \
+/* Proof signals: a second sender, shown by the sequence space or the
+ * handshake; one alone makes a RST forged. */
+#define RESET_PROOF_SIGNALS                                                    \
 	(RESET_SIGNAL_BIT(R1_DATA_AFTER_RESET) | RESET_SIGNAL_BIT(R3_SEQ_JUMP) | \
-	 RESET_SIGNAL_BIT(R4_ACK_CHANGE) | RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS) | \
-	 RESET_SIGNAL_BIT(R11_HANDSHAKE_RACE))
+	 RESET_SIGNAL_BIT(R4_ACK_CHANGE) | RESET_SIGNAL_BIT(R11_HANDSHAKE_RACE))
 
-/* Header signals: two make a RST forged, one suspect. */
-#define RESET_HEADER_SIGNALS                                                   \
+/* Weak signals: header fields and timing that honest stacks, load
+ * balancers and path changes also produce. R10 is one of them: two
+ * applications aborting at once, or one side's RST answering the
+ * other's application message, pass a probe near one end within
+ * microseconds. */
+#define RESET_WEAK_SIGNALS                                                     \
 	(RESET_SIGNAL_BIT(R5_AHEAD) | RESET_SIGNAL_BIT(R6_TTL) |               \
 	 RESET_SIGNAL_BIT(R7_IP_ID) | RESET_SIGNAL_BIT(R8_WINDOW) |            \
-	 RESET_SIGNAL_BIT(R9_TIMESTAMP))
+	 RESET_SIGNAL_BIT(R9_TIMESTAMP) | RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS))
+
+/* Weak signals that together convict: three independent anomalies (a
+ * forger's TTL, IP ID and timing, say) where honest traffic on the corpus
+ * shows at most two. */
+#define RESET_FORGED_WEAK 3
 
 /* ---- thresholds ------------------------------------------------------- */
 

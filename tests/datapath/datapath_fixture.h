@@ -51,6 +51,7 @@ struct dp {
 	struct flow_entry evicted[MAX_EVICTED]; /* read by consume_evicted */
 	size_t n_evicted;
 	int bt_peers;			   /* the known BitTorrent peers LRU */
+	int bt_utp_pending;		   /* uTP headers awaiting their answer */
 	int conns;			   /* the connection table */
 	__u32 conn_buckets;
 	struct ring_buffer *events_rb;
@@ -191,6 +192,7 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	if (!dp->evict_rb)
 		goto fail;
 	dp->bt_peers = bpf_map__fd(dp->skel->maps.bt_peers);
+	dp->bt_utp_pending = bpf_map__fd(dp->skel->maps.bt_utp_pending);
 	dp->conns = bpf_map__fd(dp->skel->maps.conns);
 	dp->events_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
 					 collect_event, dp, NULL);
@@ -285,6 +287,7 @@ static inline void dp_reset(struct dp *dp)
 	map_clear(dp->frag);
 	assert_int_equal(bpf_map_update_elem(dp->counters, &zero, zeros, BPF_ANY), 0);
 	map_clear(dp->bt_peers);
+	map_clear(dp->bt_utp_pending);
 	conns_clear(dp);
 	consume_evicted(dp);
 	dp->n_evicted = 0;

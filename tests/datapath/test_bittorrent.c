@@ -89,18 +89,54 @@ static const uint8_t MSG_PIECE_1MIB[] = { 0, 0x10, 0, 9, 7, 0, 0, 0, 1, 0, 0,
 					  0, 0 };
 static const uint8_t MSG_CUT[] = { 0, 0, 0, 3 };
 
-/* uTP headers from nDPI's bittorrent_utp.pcap: a SYN, a STATE with
- * extension 2, a DATA packet. */
+/* uTP headers from nDPI's bittorrent_utp.pcap (127.0.0.1:49861 to
+ * 127.0.0.1:33333): a SYN (connection id 0x4567, seq 0x23c6), the STATE
+ * answering it (same id, ack 0x23c6), then DATA on id + 1 acking the
+ * STATE's seq less one. And (82.243.113.43:64969 to 192.168.1.5:40959) a
+ * SYN (id 0x5302, seq 0xe7f5) answered by a STATE with extension 2. */
 static const uint8_t UTP_SYN[] = { 0x41, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92, 0x96,
 				   0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
 				   0x23, 0xc6, 0x00, 0x00 };
+static const uint8_t UTP_SYN_STATE[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
+					 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+					 0x45, 0x67, 0x23, 0xc6 };
+static const uint8_t UTP_DATA[] = { 0x01, 0x00, 0x45, 0x68, 0xed, 0x7a, 0x59, 0x1d,
+				    0x00, 0x00, 0x00, 0xa7, 0x00, 0x10, 0x00, 0x00,
+				    0x23, 0xc7, 0x45, 0x66, 0x62, 0x6c, 0x61, 0x0a };
+static const uint8_t UTP_SYN2[] = { 0x41, 0x00, 0x53, 0x02, 0x10, 0xee, 0xb2, 0xf0,
+				    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+				    0xe7, 0xf5, 0x00, 0x00 };
 static const uint8_t UTP_STATE[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
 				     0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
 				     0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x08, 0x00, 0x00,
 				     0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
-static const uint8_t UTP_DATA[] = { 0x01, 0x00, 0x45, 0x68, 0xed, 0x7a, 0x59, 0x1d,
-				    0x00, 0x00, 0x00, 0xa7, 0x00, 0x10, 0x00, 0x00,
-				    0x23, 0xc7, 0x45, 0x66, 0x62, 0x6c, 0x61, 0x0a };
+/* Near misses of one field each. */
+static const uint8_t UTP_STATE_WRONG_ACK[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
+					       0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+					       0x45, 0x67, 0x23, 0xc7 };
+static const uint8_t UTP_STATE_OTHER_ID[] = { 0x21, 0x00, 0x45, 0x69, 0xed, 0x63, 0x93, 0x41,
+					      0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+					      0x45, 0x67, 0x23, 0xc6 };
+static const uint8_t UTP_STATE_SAME_TS[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92, 0x96,
+					     0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+					     0x45, 0x67, 0x23, 0xc6 };
+/* A STATE carries no payload: 4 bytes after its header. */
+static const uint8_t UTP_STATE_PAYLOAD[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
+					     0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+					     0x45, 0x67, 0x23, 0xc6, 1, 2, 3, 4 };
+/* Extension 2 claiming 9 bytes; a selective ACK of 3; a chain that runs
+ * past the packet. */
+static const uint8_t UTP_STATE_EXT2_LEN9[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
+					       0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
+					       0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x09, 0x00, 0x00,
+					       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t UTP_STATE_SACK3[] = { 0x21, 0x01, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
+					   0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
+					   0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x03, 0x00, 0x00, 0x00 };
+static const uint8_t UTP_STATE_CHAIN_OUT[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
+					       0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
+					       0x49, 0xc7, 0xe7, 0xf5, 0x01, 0x08, 0x00, 0x00,
+					       0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 #define UTP_REST 0x45, 0x67, 0xed, 0x63, 0x92, 0x96, 0x00, 0x00, 0x00, 0x00, \
 		 0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0x00, 0x00
 static const uint8_t UTP_V2[] = { 0x02, 0x00, UTP_REST };
@@ -115,6 +151,32 @@ static const uint8_t STUN_SUCCESS[] = { 0x01, 0x01, 0x00, 0x34, 0x21, 0x12, 0xa4
 					0x00, 0x01, 0xcd, 0xf0, 0x49, 0x3c, 0x8c, 0x73 };
 static const uint8_t UTP_NO_TIME[] = { 0x41, 0x00, 0x45, 0x67, 0, 0, 0, 0, 0, 0, 0,
 				       0, 0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0, 0 };
+/* Protocols whose first bytes read as a uTP header (filled by main()):
+ * WireGuard's handshake initiation (type 1, three zero bytes, a random
+ * sender index: a uTP DATA header with id 0), sent by both ends at once;
+ * CAPWAP's DTLS preamble (01 00 00 00) then a DTLS record; a SOME/IP
+ * request and its response (service 0x0100, method 0x8001, length 16:
+ * DATA, id 0x8001, the length where uTP has its clock, the same both
+ * ways); a HART-IP request and response (version 1, byte count at 6). */
+static uint8_t WG_INIT_A[148], WG_INIT_B[148];
+static const uint8_t CAPWAP_DTLS_A[] = { 0x01, 0x00, 0x00, 0x00, 0x16, 0xfe, 0xfd, 0x00,
+					 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					 0x30, 0x01, 0x00, 0x00, 0x24, 0x00, 0x00, 0x00 };
+static const uint8_t CAPWAP_DTLS_B[] = { 0x01, 0x00, 0x00, 0x00, 0x16, 0xfe, 0xfd, 0x00,
+					 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					 0x30, 0x02, 0x00, 0x01, 0x24, 0x00, 0x00, 0x00 };
+static const uint8_t SOMEIP_REQ[] = { 0x01, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00, 0x10,
+				      0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x00, 0x00,
+				      0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t SOMEIP_RESP[] = { 0x01, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00, 0x10,
+				       0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x80, 0x00,
+				       0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t HARTIP_REQ[] = { 0x01, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x18,
+				      0x02, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+				      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t HARTIP_RESP[] = { 0x01, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x18,
+				       0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 
 /* DHT (BEP 5) messages; the 20-byte node ids are arbitrary. */
 #define NODE_ID "abcdefghij0123456789"
@@ -124,6 +186,10 @@ static const char DHT_ERROR[] = "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y
 static const char DHT_BEP42[] = "d2:ip6:\x0a\x00\x00\x01\x1a\xe1" "1:rd2:id20:" NODE_ID
 				"e1:t2:aa1:y1:re";
 static const char DHT_X[] = "d1:xd2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
+/* A DHT prefix on a message that does not end as KRPC's do: cut short
+ * (no closing "e"), or a dictionary whose last key is not "y". */
+static const char DHT_CUT[] = "d1:ad2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:q";
+static const char DHT_NO_Y[] = "d1:ad2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:z1:qe";
 static const char DHT_IX[] = "d1:ad2:ix20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
 
 /* UDP tracker (BEP 15): protocol id, action, transaction id. */
@@ -177,6 +243,12 @@ static void fill_payloads(void)
 	}
 	for (size_t i = 0; i < sizeof(TEXT); i++)
 		TEXT[i] = words[i % (sizeof(words) - 1)];
+	/* WireGuard initiations: 01 00 00 00, then random sender index,
+	 * ephemeral key, encrypted static and timestamp, MACs. */
+	memcpy(WG_INIT_A, RANDOM, sizeof(WG_INIT_A));
+	memcpy(WG_INIT_B, RANDOM + 300, sizeof(WG_INIT_B));
+	memcpy(WG_INIT_A, "\x01\x00\x00\x00", 4);
+	memcpy(WG_INIT_B, "\x01\x00\x00\x00", 4);
 	for (size_t i = 0; i < sizeof(DISTINCT_48); i++) {
 		DISTINCT_48[i] = i < 48 ? 0x80 + i : i < 64 ? 0x80 : RANDOM[i];
 		DISTINCT_47[i] = i < 47 ? 0x80 + i : i < 64 ? 0x80 : RANDOM[i];
@@ -486,15 +558,84 @@ static const struct bt_case cases[] = {
 			   STR(ANNOUNCE_NO_QUERY)) },
 	  .taught = 1 },
 	/* uTP */
-	{ .desc = "uTP SYN IPv4",
-	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)) },
+	/* uTP: a header is proof only when the other direction answers it */
+	{ .desc = "uTP STATE answering a SYN, IPv4",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_SYN_STATE)) },
 	  .kind = BT_UTP },
-	{ .desc = "uTP STATE with extension 2, IPv6",
-	  .frames = { UDP6(.sport = 40959, .dport = 64969, BIN(UTP_STATE)) },
+	{ .desc = "uTP STATE with extension 2 answering a SYN, IPv6",
+	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
+			   .dport = 64969, BIN(UTP_STATE)) },
 	  .kind = BT_UTP },
-	{ .desc = "uTP DATA",
-	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)) },
+	{ .desc = "uTP DATA on id + 1 after the STATE: the SYN's direction, quietly",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_SYN_STATE)),
+		      UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)) },
+	  .quiet = true, .taught = 1 },
+	{ .desc = "uTP mid-stream: DATA answered by a STATE (no SYN seen)",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_SYN_STATE)) },
 	  .kind = BT_UTP },
+	{ .desc = "near miss: uTP SYN alone",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)) } },
+	{ .desc = "near miss: uTP DATA alone, twice",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)),
+		      UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)) } },
+	{ .desc = "near miss: uTP STATE alone, IPv6",
+	  .frames = { UDP6(.sport = 40959, .dport = 64969, BIN(UTP_STATE)) } },
+	{ .desc = "near miss: STATE acking another seq than the SYN's",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_STATE_WRONG_ACK)) } },
+	{ .desc = "near miss: STATE on another connection id",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_STATE_OTHER_ID)) } },
+	{ .desc = "near miss: STATE with the SYN's own timestamp",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_STATE_SAME_TS)) } },
+	{ .desc = "near miss: STATE with a payload",
+	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
+			   .dport = 49861, BIN(UTP_STATE_PAYLOAD)) } },
+	{ .desc = "near miss: extension bits of 9 bytes",
+	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
+			   .dport = 64969, BIN(UTP_STATE_EXT2_LEN9)) } },
+	{ .desc = "near miss: selective ACK of 3 bytes",
+	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
+			   .dport = 64969, BIN(UTP_STATE_SACK3)) } },
+	{ .desc = "near miss: extension chain past the packet's end",
+	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
+			   .dport = 64969, BIN(UTP_STATE_CHAIN_OUT)) } },
+	{ .desc = "near miss: WireGuard handshake initiations both ways",
+	  .frames = { UDP4(.sport = 51820, .dport = 51821, BIN(WG_INIT_A)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 51821,
+			   .dport = 51820, BIN(WG_INIT_B)),
+		      UDP4(.sport = 51820, .dport = 51821, BIN(WG_INIT_A)) } },
+	{ .desc = "near miss: CAPWAP DTLS both ways",
+	  .frames = { UDP4(.sport = 40000, .dport = 5246, BIN(CAPWAP_DTLS_A)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 5246,
+			   .dport = 40000, BIN(CAPWAP_DTLS_B)) } },
+	{ .desc = "near miss: SOME/IP request and response",
+	  .frames = { UDP4(.sport = 30501, .dport = 30509, BIN(SOMEIP_REQ)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 30509,
+			   .dport = 30501, BIN(SOMEIP_RESP)) } },
+	{ .desc = "near miss: HART-IP request and response",
+	  .frames = { UDP6(.sport = 40000, .dport = 5094, BIN(HARTIP_REQ)),
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 5094,
+			   .dport = 40000, BIN(HARTIP_RESP)) } },
+	{ .desc = "near miss: STUN binding success answering a STUN request",
+	  .frames = { UDP4(.sport = 60642, .dport = 49282, BIN(UTP_SYN)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 49282,
+			   .dport = 60642, BIN(STUN_SUCCESS)) } },
 	{ .desc = "near miss: uTP version 2",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_V2)) } },
 	{ .desc = "near miss: uTP FIN version 2",
@@ -528,6 +669,10 @@ static const struct bt_case cases[] = {
 	{ .desc = "DHT response with BEP 42 ip",
 	  .frames = { UDP4(.sport = 6881, .dport = 50000, STR(DHT_BEP42)) },
 	  .kind = BT_DHT },
+	{ .desc = "near miss: DHT query cut before its end",
+	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_CUT)) } },
+	{ .desc = "near miss: DHT prefix, last key not y",
+	  .frames = { UDP6(.sport = 50000, .dport = 6881, STR(DHT_NO_Y)) } },
 	{ .desc = "near miss: DHT d1:x",
 	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_X)) } },
 	{ .desc = "near miss: DHT d1:ad2:ix20:",
@@ -829,7 +974,8 @@ static void test_known_peers(void **state)
 	} teach[] = {
 		{ TCP4(.sport = 50000, .dport = 6881, STR(HS)), 2 },
 		{ UDP6(.sport = 6881, .dport = 50000, STR(DHT_RESPONSE)), 2 },
-		{ UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)), 2 },
+		/* a uTP header alone is no detection (it needs its answer) */
+		{ UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)), 0 },
 		{ TCP4(.sport = 50000, .dport = 80, STR(ANNOUNCE)), 0 },
 		{ UDP4(.sport = 50000, .dport = 6969, STR(TRACKER_CONNECT)), 0 },
 		{ UDP4(.dst = "239.192.152.143", .sport = 6771, .dport = 6771, STR(LSD)), 0 },

@@ -103,9 +103,15 @@ def genuine(*hasnt, has=(), why=""):
     return Expect("genuine", has, hasnt, why)
 
 
-# Every signal that can make a verdict: a genuine RST must show none of
-# the race signals, and the header signals are checked by the verdict.
+# Signals a genuine RST must not show (timing and sequence evidence); the
+# header signals are checked by the verdict.
 RACE = ("R1", "R3", "R4", "R10", "R11")
+# The verdict rule (docs/detection.md, "The verdict rule"): a proof signal
+# convicts alone; weak signals (R10 among them: two stacks aborting at
+# once show it too) convict three together, and make a RST suspect below.
+PROOF = {"R1", "R3", "R4", "R11"}
+WEAK = {"R5", "R6", "R7", "R8", "R9", "R10"}
+FORGED_WEAK = 3
 
 
 # ------------------------------------------------------------ hosts, conns --
@@ -772,11 +778,13 @@ def r9_timestamp_slightly_ahead():
 def r10_both_directions():
     s, c, a, b = established("r10_both_directions",
                              "RST|ACKs 'from B' and 'from A' 80 us apart, "
-                             "every header field right (RTT 30.5 ms)")
+                             "every header field right (RTT 30.5 ms): what "
+                             "two applications aborting at once show too, "
+                             "so suspect, not forged")
     c.ms(2)
-    c.rst(b, forged("R10", hasnt=("R6", "R7")))
+    c.rst(b, suspect("R10", hasnt=("R6", "R7")))
     c.after(80)
-    c.rst(a, forged("R10", hasnt=("R6", "R7")))
+    c.rst(a, suspect("R10", hasnt=("R6", "R7")))
     return s
 
 
@@ -785,9 +793,24 @@ def r10_both_directions_v6():
     s, c, a, b = established("r10_both_directions_v6",
                              "IPv6: the same pair, 50 us apart", v6=True)
     c.ms(2)
-    c.rst(b, forged("R10", hasnt=("R6",)))
+    c.rst(b, suspect("R10", hasnt=("R6",)))
     c.after(50)
-    c.rst(a, forged("R10", hasnt=("R6",)))
+    c.rst(a, suspect("R10", hasnt=("R6",)))
+    return s
+
+
+@scenario
+def r10_injector_both_ends():
+    s, c, a, b = established("r10_injector_both_ends",
+                             "an injector resets both ends 60 us apart with "
+                             "its own TTL (8 hops short) and its own IP IDs: "
+                             "R10 with R6 and R7, three weak signals")
+    c.ms(2)
+    c.rst(b, forged("R6", "R7", "R10"), ttl=b.ttl - 8,
+          ipid=(b.ipid + 20000) & 0xffff)
+    c.after(60)
+    c.rst(a, forged("R6", "R7", "R10"), ttl=a.ttl - 8,
+          ipid=(a.ipid + 20000) & 0xffff)
     return s
 
 
@@ -836,9 +859,9 @@ def r10_midstream_fast_pair():
     s, c, a, b = _midstream("r10_midstream_fast_pair",
                             "no handshake seen: RSTs from both sides 50 us "
                             "apart (under 200 us)")
-    c.rst(b, forged("R10", hasnt=("R6", "R7")))
+    c.rst(b, suspect("R10", hasnt=("R6", "R7")))
     c.after(50)
-    c.rst(a, forged("R10", hasnt=("R6", "R7")))
+    c.rst(a, suspect("R10", hasnt=("R6", "R7")))
     return s
 
 
@@ -1020,6 +1043,40 @@ def gfw_three_resets():
     c.after(300)
     c.reply_rst(a, seg[TCP].ack, Expect(None, hasnt=("R11",)))
     s.expect_connection(verdict="forged", signals_has={"R3", "R10"})
+    return s
+
+
+@scenario
+def gfw_type1_fixed_window():
+    s, c, a, b = established("gfw_type1_fixed_window",
+                             "the Great Firewall's first fingerprint: after "
+                             "a forbidden request, RSTs without ACK 'from "
+                             "B', window 0x2c4a and IP ID 0x1b39 both fixed, "
+                             "TTL 8 above B's (the border is nearer)",
+                             port=80, segs=2)
+    c.ms(200)
+    c.data(a, 380)
+    c.after(600)
+    for _ in range(2):
+        c.rst(b, forged("R6", "R7", "R8", hasnt=("R10",)), flags=R, ack=0,
+              window=0x2c4a, ipid=0x1b39, ttl=b.ttl + 8)
+        c.after(30)
+    return s
+
+
+@scenario
+def inpath_drop_and_reset():
+    s, c, a, b = established("inpath_drop_and_reset",
+                             "an in-path device drops A's request and "
+                             "answers with its own RST|ACK as B: seq and ack "
+                             "right (it saw both sides), its own TTL (6 "
+                             "above B's) and IP ID; no genuine packet races "
+                             "it, so only header evidence: suspect")
+    c.ms(300)
+    trig = c.data(a, 512)
+    c.after(700)
+    c.rst(b, suspect("R6", "R7", hasnt=RACE), ack=trig[TCP].seq + 512,
+          ttl=b.ttl + 6, ipid=(b.ipid + 31000) & 0xffff)
     return s
 
 
@@ -1259,11 +1316,11 @@ def model(scen):
                 r["sig"].add("R10")
     for r in rsts:
         sig = r["sig"]
-        if sig & set(RACE):
+        weak = len(sig & WEAK)
+        if sig & PROOF or weak >= FORGED_WEAK:
             v = "forged"
         else:
-            hdr = len(sig & {"R5", "R6", "R7", "R8", "R9"})
-            v = "forged" if hdr >= 2 else "suspect" if hdr else "genuine"
+            v = "suspect" if weak else "genuine"
         out.append((rst_facts(r["pkt"]), sorted(sig, key=_sig_order), v))
     return out
 

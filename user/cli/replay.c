@@ -29,6 +29,7 @@ struct replay_state {
 	struct export_options opt;
 	struct pipeline pl;
 	bool started;
+	bool counters;		   /* --counters: one JSON line of them at the end */
 	uint64_t clock_ns;	   /* probe clock: last packet's time, never back */
 	uint64_t next_tick_ns;
 	uint64_t tick_ns;	   /* a second, or the curve's bin if shorter */
@@ -52,7 +53,10 @@ static void replay_usage(FILE *out)
 "timeline, in the order given. Flows still open at the end are exported with\n"
 "flowEndReason 4 (forced). Without -c, flows go to stdout as JSON Lines.\n"
 "\n"
-"      --tap                        run the program in tap mode (same counts)\n");
+"      --tap                        run the program in tap mode (same counts)\n"
+"      --counters                   at the end, the datapath's counters (parse\n"
+"                                   errors included) as one JSON line on stdout:\n"
+"                                   {\"type\":\"counters\",\"packets\":N,...}\n");
 	export_options_usage(out);
 	fprintf(out,
 "A progress line is shown on stderr when it is a terminal. On a bad file the\n"
@@ -67,6 +71,7 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 	static const struct option longopts[] = {
 		EXPORT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
+		{ "counters", no_argument, NULL, 'K' },
 		{},
 	};
 	int c, err, rc = EXIT_OK;
@@ -83,6 +88,9 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 		case 'h':
 			replay_usage(stdout);
 			exit(EXIT_OK);
+		case 'K':
+			st->counters = true;
+			break;
 		default:
 			fprintf(stderr, "Try 'flowprobe replay --help'.\n");
 			return EXIT_USAGE;
@@ -97,6 +105,25 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 	if (st->pl.exporter.n_collectors == 0)
 		st->opt.json = true;
 	return EXIT_OK;
+}
+
+#define COUNTER_NAME(id, name, help) [id] = name,
+static const char *const counter_names[CNT__MAX] = {
+	FLOWPROBE_COUNTERS(COUNTER_NAME)
+};
+
+/* --counters: what the datapath counted over all files, parse failures
+ * included, for tools that replay many captures (tests/corpus/). */
+static void print_counters(const struct replay_state *st)
+{
+	printf("{\"type\":\"counters\"");
+	for (int i = 0; i < CNT__MAX; i++)
+		printf(",\"%s\":%llu", counter_names[i],
+		       (unsigned long long)st->pl.counters[i]);
+	printf(",\"frames_too_short\":%llu,\"out_of_order\":%llu}\n",
+	       (unsigned long long)st->too_short,
+	       (unsigned long long)st->out_of_order);
+	fflush(stdout);
 }
 
 static double seconds_since(const struct timespec *a)
@@ -256,6 +283,8 @@ int cmd_replay(int argc, char **argv)
 		/* After an error, the error is what the user must see. */
 		if (rc == EXIT_OK)
 			pipeline_log_p2p_summary(&st->pl);
+		if (st->counters)
+			print_counters(st);
 	}
 	if (st->out_of_order)
 		log_warn("replay: %llu packets had timestamps earlier than the packet "

@@ -4,7 +4,7 @@
  * "Forged reset detection"). The datapath reports every RST with the signals
  * one packet shows against the connection's history; this module adds what
  * needs more than one packet or a wait (R1 from the after-reset events, R3,
- * R4, R5 bursts, R6 between RSTs, R10, R11, R12), holds each RST for
+ * R4, R5 bursts, R6 and R7 between RSTs, R10, R11, R12), holds each RST for
  * RESET_HOLD_NS of probe time so later evidence can count, then reports it
  * with its verdict, and reports a summary per connection once its resets are
  * all decided. Pure: no I/O, no kernel; the probe clock comes in through the
@@ -113,8 +113,9 @@ const struct reset_analysis_stats *reset_analysis_stats(const struct reset_analy
 void conn_key_of_flow(struct conn_key *out, const struct flow_key *key);
 
 const char *reset_verdict_name(enum reset_verdict v);
-/* The verdict rule: forged on a race signal or two header signals,
- * suspect on one header signal, genuine otherwise (R2, R12 decide nothing). */
+/* The verdict rule: forged on a proof signal (R1, R3, R4, R11) or
+ * RESET_FORGED_WEAK weak ones (R5-R10), suspect on one or two weak
+ * signals, genuine otherwise (R2, R12 decide nothing). */
 enum reset_verdict reset_verdict_of(uint32_t signals);
 /* "R1".."R12" */
 const char *reset_signal_name(enum reset_signal s);
