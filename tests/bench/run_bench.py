@@ -10,7 +10,8 @@ this machine, and every target is marked met or NOT met:
           against the empty XDP program; the table layouts compared
   live    build/bench/live, a live-frames generator (BPF_PROG_TEST_RUN with
           BPF_F_TEST_XDP_LIVE_FRAMES) redirecting 64-byte UDP frames over N
-          flows out of one end of a veth pair into `flowprobe run --tap` on
+          flows (then TCP ACKs, with the connection table and with
+          --no-resets) out of one end of a veth pair into `flowprobe run --tap` on
           the other end, against the empty XDP_DROP program (and the plain
           per-CPU hash table, for calibration); Mpps and counted / sent,
           where counted is what reached the collector as NetFlow
@@ -64,6 +65,8 @@ FLOW_COUNTS = (1000, 100000, 1000000)
 PEER_FLOWS = (1000, 100000)
 # The targets: what the probe was asked to reach against the baselines.
 TAP_TARGET = {1000: 0.90, 100000: 0.80, 1000000: 0.70}
+# TCP with forged-reset detection on: the connection table's share too.
+TCP_TAP_TARGET = {1000: 0.85, 100000: 0.65}
 INLINE_TARGET = 0.95
 HOT_TARGET_NS = 40.0
 DRAIN_TARGET = 1e6
@@ -322,11 +325,12 @@ class Bench:
 
     # --- building blocks -------------------------------------------------
     def live(self, flows, frames, runs, attach=None, warmup=0, slots=0, ip_len=46,
-             pair=0):
+             pair=0, proto="udp"):
         gen, rx = (self.gen, self.rx) if pair == 0 else (self.gen_b, self.rx_b)
         argv = [os.path.join(BUILD, "live"), "--ifname", gen, "--peer", rx,
                 "--flows", str(flows), "--frames", str(frames), "--runs", str(runs),
-                "--objdir", BUILD, "--ip-len", str(ip_len), "--cpu", "0"]
+                "--objdir", BUILD, "--ip-len", str(ip_len), "--cpu", "0",
+                "--proto", proto]
         if attach:
             argv += ["--attach", attach]
         if warmup:
@@ -384,7 +388,7 @@ class Bench:
             s *= 2
         return s
 
-    def probe_live(self, flows, frames, runs, tap, extra=(), also=()):
+    def probe_live(self, flows, frames, runs, tap, extra=(), also=(), proto="udp"):
         """flowprobe on pair 0, `runs` runs alternating with the empty
         program on pair 1 (one more of those at the end, so the baseline
         brackets the probe in time), and with each (name, attach, slots)
@@ -399,14 +403,17 @@ class Bench:
             res[name] = []
         try:
             # create the flows first, as a running probe has them
-            res["warmup"] = self.live(flows, min(flows, frames), 1)
+            res["warmup"] = self.live(flows, min(flows, frames), 1, proto=proto)
             for _ in range(runs):
-                res["empty"].append(self.live(flows, frames, 1, attach=base, pair=1))
-                res["probe"].append(self.live(flows, frames, 1))
+                res["empty"].append(self.live(flows, frames, 1, attach=base, pair=1,
+                                              proto=proto))
+                res["probe"].append(self.live(flows, frames, 1, proto=proto))
                 for name, attach, slots in also:
                     res[name].append(self.live(flows, frames, 1, attach=attach,
-                                               warmup=flows, slots=slots, pair=1))
-            res["empty"].append(self.live(flows, frames, 1, attach=base, pair=1))
+                                               warmup=flows, slots=slots, pair=1,
+                                               proto=proto))
+            res["empty"].append(self.live(flows, frames, 1, attach=base, pair=1,
+                                          proto=proto))
             time.sleep(1.2)     # one drain tick: stats see every packet
             stats = self.probe_stats()
         finally:
@@ -460,6 +467,16 @@ class Bench:
                 also += [(prog, prog, self.slots_for(n)) for prog, _ in LIVE_LAYOUTS]
             out[n] = self.probe_live(n, frames, 3, tap=True, also=also)
         self.results["live"] = out
+        # TCP: every packet also pays for the connection table (forged-
+        # reset detection), the traffic users have; --no-resets beside it
+        # as the comparison, not the headline.
+        tcp = {}
+        for n in FLOW_COUNTS:
+            for label, extra in (("tcp", ()), ("tcp --no-resets", ("--no-resets",))):
+                log(f"live, tap, {label}: {n} flows")
+                tcp[(label, n)] = self.probe_live(n, frames, 3, tap=True, extra=extra,
+                                                  proto="tcp")
+        self.results["live_tcp"] = tcp
 
     def run_inline(self):
         a = self.args
@@ -566,6 +583,8 @@ pidfile: {self.dir}/pmacctd.pid
             self.table_micro(r["micro"])
         if "live" in r:
             self.table_live(r["live"])
+        if "live_tcp" in r:
+            self.table_live_tcp(r["live_tcp"])
         if "inline" in r:
             self.table_inline(r["inline"])
         if "peers" in r:
@@ -643,6 +662,19 @@ pidfile: {self.dir}/pmacctd.pid
             self.count_rows("live tap", n, p)
             self.notes.append(f"live tap {n:,} flows, Mpps per run: empty "
                               f"{e['runs']}, probe {p['runs']}, hash {h['runs']}")
+
+    def table_live_tcp(self, tcp):
+        for (label, n), x in tcp.items():
+            e, p = x["empty"], x["probe"]
+            ratio = p["mpps"] / e["mpps"]
+            tgt = TCP_TAP_TARGET.get(n) if label == "tcp" else None
+            self.row("live tap", f"{label}, {n:,} flows (Mpps)", f"{p['mpps']:.2f}",
+                     f"{e['mpps']:.2f} drop", f"{ratio:.3f}",
+                     f">= {tgt:.2f}" if tgt else "",
+                     "" if tgt is None else "met" if ratio >= tgt else "NOT met")
+            self.count_rows("live tap", n, p)
+            self.notes.append(f"live tap {label} {n:,} flows, Mpps per run: empty "
+                              f"{e['runs']}, probe {p['runs']}")
 
     def count_rows(self, section, n, p):
         st, nf = p["stats"], p["netflow"]
