@@ -72,8 +72,8 @@ struct bt_peer_key {
 _Static_assert(sizeof(struct bt_peer_key) == 20, "bt_peer_key layout");
 
 struct bt_peer {
-	__u64 seen_ns;	/* probe clock of the latest detection */
-	__u8 kind;	/* enum bt_kind of that detection */
+	__u64 seen_ns; /* probe clock of the latest detection */
+	__u8 kind; /* enum bt_kind of that detection */
 	__u8 pad[7];
 };
 
@@ -126,8 +126,7 @@ static __always_inline bool bt_match(const __u8 *p, const char *s, const int n)
 	return diff == 0;
 }
 
-static __always_inline void bt_peer_key_fill(struct bt_peer_key *k,
-					     const struct flow_key *key,
+static __always_inline void bt_peer_key_fill(struct bt_peer_key *k, const struct flow_key *key,
 					     const __u8 *addr, __u16 port)
 {
 	__builtin_memset(k, 0, sizeof(*k));
@@ -155,8 +154,7 @@ static __always_inline int bt_known_ends(const struct flow_key *key)
 	return known;
 }
 
-static __always_inline void bt_remember(const struct flow_key *key, __u8 kind,
-					__u64 now)
+static __always_inline void bt_remember(const struct flow_key *key, __u8 kind, __u64 now)
 {
 	struct bt_peer v = { .seen_ns = now, .kind = kind };
 	struct bt_peer_key k;
@@ -216,9 +214,8 @@ static __always_inline bool bt_high_entropy(const __u8 *p, const void *end)
 
 /* TCP's plain signatures. *facts: where the handshake's reserved bytes
  * start. */
-static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end,
-					   __u32 len, struct flow_entry *entry,
-					   const __u8 **facts)
+static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end, __u32 len,
+					   struct flow_entry *entry, const __u8 **facts)
 {
 	if ((void *)(p + 1) > end)
 		return BT_NONE;
@@ -240,8 +237,7 @@ static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end,
 			entry->val.flags |= FLOW_F_BT_PSTRLEN;
 			return BT_NONE;
 		}
-		if (len >= 1 + BT_PROTOCOL_LEN &&
-		    (void *)(p + 1 + BT_PROTOCOL_LEN) <= end &&
+		if (len >= 1 + BT_PROTOCOL_LEN && (void *)(p + 1 + BT_PROTOCOL_LEN) <= end &&
 		    bt_match(p + 1, BT_PROTOCOL, BT_PROTOCOL_LEN)) {
 			*facts = p + 1 + BT_PROTOCOL_LEN;
 			return BT_HANDSHAKE;
@@ -251,8 +247,7 @@ static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end,
 	if (p[0] == 'G' && len >= 12 && (void *)(p + 12) <= end) {
 		if (bt_match(p, "GET /scrape?", 12))
 			return BT_HTTP_TRACKER;
-		if (len >= 14 && (void *)(p + 14) <= end &&
-		    bt_match(p, "GET /announce?", 14))
+		if (len >= 14 && (void *)(p + 14) <= end && bt_match(p, "GET /announce?", 14))
 			return BT_HTTP_TRACKER;
 	}
 	return BT_NONE;
@@ -260,8 +255,7 @@ static __always_inline enum bt_kind bt_tcp(const __u8 *p, const void *end,
 
 /* TCP between a known peer and an unknown endpoint: a peer-wire message
  * header (alone it would match too much), or MSE/PE's first payload. */
-static __always_inline enum bt_kind bt_tcp_known_peer(const __u8 *p,
-						      const void *end, __u32 len)
+static __always_inline enum bt_kind bt_tcp_known_peer(const __u8 *p, const void *end, __u32 len)
 {
 	if (bt_message(p, end, len))
 		return BT_MESSAGE;
@@ -288,7 +282,7 @@ static __always_inline enum bt_kind bt_tcp_known_peer(const __u8 *p,
 /* A header whose every field fits uTP: seq and ack of one side, kept per
  * direction (flow key) until the other direction answers. */
 struct bt_utp_hdr {
-	__u32 ts;	/* the sender's clock, in microseconds */
+	__u32 ts; /* the sender's clock, in microseconds */
 	__u16 conn_id;
 	__u16 seq_nr;
 	__u16 ack_nr;
@@ -358,7 +352,7 @@ static __always_inline bool bt_utp_header(const __u8 *p, const void *end, __u32 
 
 		if (ext == 0)
 			break;
-		off &= 0x3ff;	/* 20 + 3 * 257 at most; for the verifier */
+		off &= 0x3ff; /* 20 + 3 * 257 at most; for the verifier */
 		e = p + off;
 		if ((void *)(e + 2) > end || off + 2 > len)
 			return false;
@@ -390,8 +384,7 @@ static __always_inline bool bt_utp_near(__u16 a, __u16 b)
 }
 
 /* h (this direction) answers r (the reverse direction's last header). */
-static __always_inline bool bt_utp_answers(const struct bt_utp_hdr *h,
-					   const struct bt_utp_hdr *r)
+static __always_inline bool bt_utp_answers(const struct bt_utp_hdr *h, const struct bt_utp_hdr *r)
 {
 	__u16 d = h->conn_id - r->conn_id;
 
@@ -411,8 +404,7 @@ static __always_inline bool bt_utp_answers(const struct bt_utp_hdr *h,
 	return bt_utp_near(h->ack_nr, r->seq_nr);
 }
 
-static __always_inline void bt_flow_key_reverse(struct flow_key *r,
-						const struct flow_key *k)
+static __always_inline void bt_flow_key_reverse(struct flow_key *r, const struct flow_key *k)
 {
 	*r = *k;
 	__builtin_memcpy(r->src, k->dst, 16);
@@ -427,9 +419,8 @@ static __always_inline void bt_flow_key_reverse(struct flow_key *r,
  * is answered by it. The first direction is marked on its next packet
  * (INSPECT_PACKETS gives it room), which then answers the reverse's.
  */
-static __always_inline enum bt_kind bt_utp(const __u8 *p, const void *end,
-					   __u32 len, const struct flow_key *key,
-					   bool *utp_shaped)
+static __always_inline enum bt_kind bt_utp(const __u8 *p, const void *end, __u32 len,
+					   const struct flow_key *key, bool *utp_shaped)
 {
 	struct bt_utp_hdr h, *r;
 	struct flow_key rk;
@@ -469,9 +460,8 @@ static __always_inline bool bt_reserved_port(__u16 port)
 	return port < 1024 || port == BT_TEREDO_PORT;
 }
 
-static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end,
-					   __u32 len, const struct flow_key *key,
-					   bool *utp_shaped)
+static __always_inline enum bt_kind bt_udp(const __u8 *p, const void *end, __u32 len,
+					   const struct flow_key *key, bool *utp_shaped)
 {
 	if ((void *)(p + 4) > end || len < 4)
 		return BT_NONE;
@@ -550,8 +540,7 @@ static __always_inline bool bt_kind_is_peer(__u8 kind)
  * parser's "no payload" cursor (set to the frame's end, a pointer the
  * verifier allows no arithmetic on).
  */
-__noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
-				  const struct flow_key *key,
+__noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len, const struct flow_key *key,
 				  struct flow_entry *entry, __u64 now)
 {
 	void *data = (void *)(long)ctx->data;
@@ -625,8 +614,7 @@ __noinline int bt_inspect_payload(struct xdp_md *ctx, __u64 off_len,
  * there (the program then exceeds its budget). The empty asm pins the
  * subtraction here, so the compiler cannot sink it to its use.
  */
-static __always_inline __u32 bt_payload_offset(struct xdp_md *ctx,
-					       const struct cursor *c)
+static __always_inline __u32 bt_payload_offset(struct xdp_md *ctx, const struct cursor *c)
 {
 	__u64 off = c->pos - (void *)(long)ctx->data;
 
@@ -643,15 +631,12 @@ static __always_inline __u32 bt_payload_offset(struct xdp_md *ctx,
  * connection table.
  */
 static __always_inline __u32 bt_inspect(struct xdp_md *ctx, __u32 payload_off,
-				       const struct flow_key *key,
-				       const struct packet_info *pi,
-				       struct flow_entry *entry, __u64 now,
-				       __u64 *cnt)
+					const struct flow_key *key, const struct packet_info *pi,
+					struct flow_entry *entry, __u64 now, __u64 *cnt)
 {
 	int r;
 
-	r = bt_inspect_payload(ctx, (__u64)payload_off << 32 | pi->payload_len,
-			       key, entry, now);
+	r = bt_inspect_payload(ctx, (__u64)payload_off << 32 | pi->payload_len, key, entry, now);
 	if (r == BT_NONE)
 		return BT_NONE;
 	cnt[CNT_BT_FLOWS]++;

@@ -60,8 +60,7 @@ int clock_start(struct xdp_md *ctx)
 	/* -EBUSY: a takeover, the timer of the pinned probe is still armed.
 	 * Point it at this program's callback, so the old program it holds
 	 * can go. */
-	if ((err && err != -CLOCK_EBUSY) ||
-	    bpf_timer_set_callback(&st->timer, clock_tick) != 0 ||
+	if ((err && err != -CLOCK_EBUSY) || bpf_timer_set_callback(&st->timer, clock_tick) != 0 ||
 	    bpf_timer_start(&st->timer, CLOCK_TICK_NS, 0) != 0)
 		return XDP_ABORTED;
 	return XDP_PASS;

@@ -57,10 +57,10 @@ struct {
 struct conn_packet {
 	struct tcp_packet_facts f;
 	__u64 now;
-	__u8 sender;	 /* side index of the packet's source */
+	__u8 sender; /* side index of the packet's source */
 	__u8 ip_version;
-	__u8 bt_kind;	 /* what recognition found in this packet */
-	__u8 bt_piece;	 /* its payload starts with a piece message */
+	__u8 bt_kind; /* what recognition found in this packet */
+	__u8 bt_piece; /* its payload starts with a piece message */
 	__u8 pad[4];
 };
 
@@ -81,11 +81,11 @@ struct {
 } conn_scratch SEC(".maps");
 
 /* conn_track_packet's result: what the caller counts. */
-#define CT_RESET 0x1	   /* the packet was a RST */
-#define CT_CREATED 0x2	   /* a connection entered the table */
-#define CT_TABLE_FULL 0x4  /* no room: the connection is not tracked */
-#define CT_EVENT_LOST 0x8  /* an event found the ring full */
-#define CT_EVICTED 0x10	   /* a connection made room for this one */
+#define CT_RESET 0x1 /* the packet was a RST */
+#define CT_CREATED 0x2 /* a connection entered the table */
+#define CT_TABLE_FULL 0x4 /* no room: the connection is not tracked */
+#define CT_EVENT_LOST 0x8 /* an event found the ring full */
+#define CT_EVICTED 0x10 /* a connection made room for this one */
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -105,8 +105,7 @@ struct {
 
 /* Where the headers are, as offsets from the frame's start, and the
  * payload length: packed into one scalar for the global function. */
-#define CT_OFFS(l3, l4, payload_len)                                           \
-	((__u64)(payload_len) << 32 | (__u64)(l4) << 16 | (__u64)(l3))
+#define CT_OFFS(l3, l4, payload_len) ((__u64)(payload_len) << 32 | (__u64)(l4) << 16 | (__u64)(l3))
 /* The parser never reaches further than this into a frame (a power of
  * two: offsets are masked with it). */
 #define CT_MAX_OFFSET 1024
@@ -158,8 +157,7 @@ static __always_inline int endpoint_cmp(const struct flow_key *key)
 }
 
 /* The canonical key; returns the packet's sender side (0 or 1). */
-static __always_inline __u8 conn_key_fill(struct conn_key *ck,
-					  const struct flow_key *key)
+static __always_inline __u8 conn_key_fill(struct conn_key *ck, const struct flow_key *key)
 {
 	__u8 sender = endpoint_cmp(key) <= 0 ? 0 : 1;
 
@@ -181,8 +179,8 @@ static __always_inline __u8 conn_key_fill(struct conn_key *ck,
 
 /* The TCP timestamp option's TSval, if the packet carries one. A bounded
  * loop (the verifier walks it), not unrolled: options vary in length. */
-static __always_inline bool tcp_tsval(const __u8 *opt, const __u8 *opt_end,
-				      const void *end, __u32 *tsval)
+static __always_inline bool tcp_tsval(const __u8 *opt, const __u8 *opt_end, const void *end,
+				      __u32 *tsval)
 {
 	for (int i = 0; i < MAX_TCP_OPTIONS; i++) {
 		__u8 kind, len;
@@ -202,11 +200,10 @@ static __always_inline bool tcp_tsval(const __u8 *opt, const __u8 *opt_end,
 		if (len < 2)
 			return false;
 		if (kind == TCPOPT_TIMESTAMP) {
-			if (len != TCPOLEN_TIMESTAMP ||
-			    (void *)(opt + TCPOLEN_TIMESTAMP) > end)
+			if (len != TCPOLEN_TIMESTAMP || (void *)(opt + TCPOLEN_TIMESTAMP) > end)
 				return false;
-			*tsval = (__u32)opt[2] << 24 | (__u32)opt[3] << 16 |
-				 (__u32)opt[4] << 8 | opt[5];
+			*tsval = (__u32)opt[2] << 24 | (__u32)opt[3] << 16 | (__u32)opt[4] << 8 |
+				 opt[5];
 			return true;
 		}
 		opt += len;
@@ -222,8 +219,7 @@ static __always_inline bool bt_piece_at(const __u8 *p, const void *end)
 	if ((void *)(p + 5) > end)
 		return false;
 	len = (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
-	return p[4] == BT_PIECE_ID && len >= BT_PIECE_MIN_LEN &&
-	       len <= BT_PIECE_MAX_LEN;
+	return p[4] == BT_PIECE_ID && len >= BT_PIECE_MIN_LEN && len <= BT_PIECE_MAX_LEN;
 }
 
 /*
@@ -231,10 +227,9 @@ static __always_inline bool bt_piece_at(const __u8 *p, const void *end)
  * other side's (r). History older than RESET_STALE_NS is no evidence; a
  * side never seen sending has none.
  */
-static __always_inline __u32 reset_signals(const struct conn_side *s,
-					   const struct conn_side *r,
-					   const struct tcp_packet_facts *f,
-					   __u8 ip_version, __u64 now)
+static __always_inline __u32 reset_signals(const struct conn_side *s, const struct conn_side *r,
+					   const struct tcp_packet_facts *f, __u8 ip_version,
+					   __u64 now)
 {
 	bool ack = f->tcp_flags & TCP_ACK;
 	__u32 sig = 0, snd_max;
@@ -263,8 +258,8 @@ static __always_inline __u32 reset_signals(const struct conn_side *s,
 		__s32 ahead = (__s32)(f->tsval - s->last_tsval);
 		/* Ticks allowed: elapsed time at RESET_TS_MAX_HZ, plus one
 		 * second's worth. */
-		__u64 allowed = (now - s->last_ns) / (1000000000ULL / RESET_TS_MAX_HZ) +
-				RESET_TS_MAX_HZ;
+		__u64 allowed =
+			(now - s->last_ns) / (1000000000ULL / RESET_TS_MAX_HZ) + RESET_TS_MAX_HZ;
 
 		if (ahead < 0 || (__u64)ahead > allowed)
 			sig |= RESET_SIGNAL_BIT(R9_TIMESTAMP);
@@ -289,12 +284,11 @@ static __always_inline __u32 reset_signals(const struct conn_side *s,
 }
 
 /* A side's history after one of its packets other than a RST. */
-static __always_inline void side_update(struct conn_side *s,
-					const struct tcp_packet_facts *f,
+static __always_inline void side_update(struct conn_side *s, const struct tcp_packet_facts *f,
 					__u64 now)
 {
-	__u32 end = f->seq + f->payload_len +
-		    !!(f->tcp_flags & TCP_SYN) + !!(f->tcp_flags & TCP_FIN);
+	__u32 end =
+		f->seq + f->payload_len + !!(f->tcp_flags & TCP_SYN) + !!(f->tcp_flags & TCP_FIN);
 	__u16 step = f->ip_id - s->last_ip_id;
 
 	if (!(s->flags & SIDE_SEEN)) {
@@ -308,8 +302,7 @@ static __always_inline void side_update(struct conn_side *s,
 		if (f->ttl > s->ttl_max)
 			s->ttl_max = f->ttl;
 		s->snd_max = seq_max(s->snd_max, end);
-		s->ipid_run = (step >= 1 && step <= IPID_SEQ_STEP) ?
-				      sat_inc8(s->ipid_run) : 0;
+		s->ipid_run = (step >= 1 && step <= IPID_SEQ_STEP) ? sat_inc8(s->ipid_run) : 0;
 	}
 	s->flags |= SIDE_SEEN;
 	s->ttl_last = f->ttl;
@@ -341,8 +334,7 @@ static __always_inline void side_update(struct conn_side *s,
 
 /* The event's connection snapshot, taken under the lock before the
  * packet changes anything. */
-static __always_inline void snapshot(struct tcp_event *t,
-				     const struct conn_state *st, __u8 sender)
+static __always_inline void snapshot(struct tcp_event *t, const struct conn_state *st, __u8 sender)
 {
 	__builtin_memcpy(&t->snd, &st->side[sender & 1], sizeof(t->snd));
 	__builtin_memcpy(&t->rcv, &st->side[!sender], sizeof(t->rcv));
@@ -357,8 +349,7 @@ static __always_inline void snapshot(struct tcp_event *t,
 /* A SYN without ACK that is not a retransmission of the connection's
  * SYN starts a new connection on the same ports. */
 static __always_inline bool new_incarnation(const struct conn_state *st,
-					    const struct tcp_packet_facts *f,
-					    __u8 sender)
+					    const struct tcp_packet_facts *f, __u8 sender)
 {
 	const struct conn_side *s = &st->side[sender & 1];
 
@@ -372,7 +363,6 @@ static __always_inline void conn_restart(struct conn_state *st)
 	__builtin_memset(st, 0, sizeof(*st));
 }
 
-
 /*
  * Under the lock: update the connection with one packet and fill the
  * event reserved for it, if any. Returns the event type to submit, or 0
@@ -380,9 +370,8 @@ static __always_inline void conn_restart(struct conn_state *st)
  * frame keeps the caller's under the 512 bytes all frames share (a static
  * call is allowed under a spin lock, a global one is not).
  */
-static __always_inline __u8 conn_update(struct conn_state *st,
-				    const struct conn_packet *cp,
-				    struct event *ev)
+static __always_inline __u8 conn_update(struct conn_state *st, const struct conn_packet *cp,
+					struct event *ev)
 {
 	const struct tcp_packet_facts *f = &cp->f;
 	__u8 sender = cp->sender, ip_version = cp->ip_version;
@@ -433,8 +422,7 @@ static __always_inline __u8 conn_update(struct conn_state *st,
 	if ((s->flags | r->flags) & SIDE_RST) {
 		if (!(s->after_rst & AFTER_RST_PACKET))
 			after |= AFTER_RST_PACKET;
-		if (!(s->after_rst & AFTER_RST_LATE) &&
-		    now - st->rst_last_ns > RESET_DIED_GRACE_NS)
+		if (!(s->after_rst & AFTER_RST_LATE) && now - st->rst_last_ns > RESET_DIED_GRACE_NS)
 			after |= AFTER_RST_LATE;
 		if ((s->flags & SIDE_RST) && !(s->after_rst & AFTER_RST_NEW_DATA) &&
 		    f->payload_len && seq_after(f->seq + f->payload_len, s->rst_seq))
@@ -488,8 +476,7 @@ static __always_inline __u32 conn_hash(const struct conn_key *k)
 	return hash_words((const __u32 *)k, sizeof(*k) / 4, hash_seed ^ 0x2545F491);
 }
 
-static __always_inline bool conn_key_equal(const struct conn_key *a,
-					   const struct conn_key *b)
+static __always_inline bool conn_key_equal(const struct conn_key *a, const struct conn_key *b)
 {
 	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
 	__u64 diff = 0;
@@ -502,8 +489,8 @@ static __always_inline bool conn_key_equal(const struct conn_key *a,
 
 /* Under the lock: the way holding key, or -1. The tags (the keys'
  * hashes, side by side) rule out the other ways without reading them. */
-static __always_inline int conn_find(const struct conn_bucket *b,
-				     const struct conn_key *key, __u32 tag)
+static __always_inline int conn_find(const struct conn_bucket *b, const struct conn_key *key,
+				     __u32 tag)
 {
 #pragma unroll
 	for (int w = 0; w < CONN_WAYS; w++)
@@ -584,9 +571,8 @@ static __always_inline int conn_claim(struct conn_bucket *b, __u64 now)
  * bt_inspect_payload); it re-reads the headers from the frame by offset
  * rather than taking the parser's pointers.
  */
-__noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
-				 const struct flow_key *key, __u64 now,
-				 __u32 bt_kind)
+__noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct flow_key *key,
+				 __u64 now, __u32 bt_kind)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -698,8 +684,7 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs,
 
 		type = conn_update(&b->way[w].st, &scratch->cp, ev);
 		b->hints |= slot_hints(st);
-	}
-	else if (ev && (fp->tcp_flags & TCP_RST))
+	} else if (ev && (fp->tcp_flags & TCP_RST))
 		type = EVENT_TCP_RESET; /* reported with no history */
 	bpf_spin_unlock(&b->lock);
 

@@ -26,8 +26,8 @@
 
 /* PPPoE session header (RFC 2516) with the PPP protocol field after it. */
 struct pppoe_ppp_hdr {
-	__u8 ver_type;	/* 0x11 */
-	__u8 code;	/* 0 in session frames */
+	__u8 ver_type; /* 0x11 */
+	__u8 code; /* 0 in session frames */
 	__be16 session;
 	__be16 length;
 	__be16 ppp_proto;
@@ -127,12 +127,9 @@ static __always_inline int parse_link(struct cursor *c, struct flow_key *key,
 	return proto;
 }
 
-
-
 /* The inner frame of a tunnel that carries Ethernet (VXLAN, Geneve, GRE
  * TEB, ERSPAN): its ethertype must be IP; its tags are not the link's. */
-static __always_inline int tunnel_inner_ethernet(struct cursor *c,
-						 struct packet_info *pi)
+static __always_inline int tunnel_inner_ethernet(struct cursor *c, struct packet_info *pi)
 {
 	int proto = parse_ethernet(c, NULL, pi, false);
 
@@ -297,8 +294,7 @@ static __always_inline int parse_gtpu(struct cursor *c, struct packet_info *pi)
  * and a wrong guess must stay an outer flow: the payload must be exactly
  * one IPv6 packet, its header whole and its payload length what the UDP
  * length leaves. */
-static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi,
-					__u32 udp_payload)
+static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi, __u32 udp_payload)
 {
 	__u8 *start = c->pos, *h = c->pos;
 	__u32 left;
@@ -319,8 +315,7 @@ static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi
 	if ((void *)(h + 40) > c->end || (h[0] >> 4) != 6)
 		return PARSE_ERR(CNT_TUNNEL_NOT_IP);
 	left = udp_payload - (__u32)((void *)h - (void *)start);
-	if (udp_payload < (__u32)((void *)h - (void *)start) ||
-	    left != 40u + (h[4] << 8 | h[5]))
+	if (udp_payload < (__u32)((void *)h - (void *)start) || left != 40u + (h[4] << 8 | h[5]))
 		return PARSE_ERR(CNT_TUNNEL_NOT_IP);
 	pi->tunnel = TUN_TEREDO;
 	return ETH_P_IPV6;
@@ -333,8 +328,7 @@ static __always_inline int parse_teredo(struct cursor *c, struct packet_info *pi
  * unmoved), or the counter of why it cannot be taken off (the caller then
  * counts the outer flow). Sets pi->tunnel to the type.
  */
-static __always_inline int parse_tunnel(struct cursor *c, int proto,
-					struct packet_info *pi)
+static __always_inline int parse_tunnel(struct cursor *c, int proto, struct packet_info *pi)
 {
 	__be16 *udp = c->pos;
 	__u16 sport, dport, ulen;
@@ -409,7 +403,7 @@ static __always_inline bool tunnel_candidate(const struct cursor *c, int proto)
 #define ENCAP_RESULT(off, what, proto) ((int)((off) << 20 | (what) << 16 | (proto)))
 #define ENCAP_OFF(r) (((__u32)(r) >> 20) & (ENCAP_MAX_OFFSET - 1))
 #define ENCAP_WHAT(r) (((__u32)(r) >> 16) & 0xf)
-#define ENCAP_PROTO(r) ((__u32)(r) & 0xffff)
+#define ENCAP_PROTO(r) ((__u32)(r)&0xffff)
 
 /*
  * The link encapsulation at frame offset off, of ethertype proto (PPPoE

@@ -22,8 +22,7 @@ struct {
 
 /* A zeroed event with its header filled, or NULL (counted) if the ring is
  * full. Submit with event_submit(). */
-static __always_inline struct event *event_reserve(__u8 type, __u8 kind,
-						   const struct flow_key *key,
+static __always_inline struct event *event_reserve(__u8 type, __u8 kind, const struct flow_key *key,
 						   __u64 now, __u64 *lost)
 {
 	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -39,8 +39,7 @@ static __always_inline __u32 flow_hash(const struct flow_key *key)
 }
 
 /* Keys are 8-byte aligned in entries and on the stack (see callers). */
-static __always_inline bool flow_key_equal(const struct flow_key *a,
-					   const struct flow_key *b)
+static __always_inline bool flow_key_equal(const struct flow_key *a, const struct flow_key *b)
 {
 	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
 	__u64 diff = 0;
@@ -52,8 +51,8 @@ static __always_inline bool flow_key_equal(const struct flow_key *a,
 	return diff == 0;
 }
 
-static __always_inline void flow_value_start(struct flow_value *v,
-					     const struct packet_info *pi, __u64 now)
+static __always_inline void flow_value_start(struct flow_value *v, const struct packet_info *pi,
+					     __u64 now)
 {
 	v->packets = 1;
 	v->bytes = pi->ip_bytes;
@@ -71,8 +70,8 @@ static __always_inline void flow_value_start(struct flow_value *v,
 	v->inner_vlan = pi->inner_vlan;
 }
 
-static __always_inline void flow_value_add(struct flow_value *v,
-					   const struct packet_info *pi, __u64 now)
+static __always_inline void flow_value_add(struct flow_value *v, const struct packet_info *pi,
+					   __u64 now)
 {
 	v->packets++;
 	v->bytes += pi->ip_bytes;

@@ -125,13 +125,13 @@ static __always_inline bool may_evict(__u32 h)
 }
 
 enum flow_update_result {
-	FLOW_UPDATED,	/* counted into an existing entry */
-	FLOW_CREATED,	/* counted into a new entry */
-	FLOW_EVICTED,	/* new entry, after evicting another flow to the ring */
-	FLOW_NO_ROOM,	/* bucket and ring full: not counted */
-	FLOW_REFUSED,	/* bucket full, ring in reserve, flow not established:
+	FLOW_UPDATED, /* counted into an existing entry */
+	FLOW_CREATED, /* counted into a new entry */
+	FLOW_EVICTED, /* new entry, after evicting another flow to the ring */
+	FLOW_NO_ROOM, /* bucket and ring full: not counted */
+	FLOW_REFUSED, /* bucket full, ring in reserve, flow not established:
 			   not counted */
-	FLOW_NO_TABLE,	/* no live table or bucket: cannot happen */
+	FLOW_NO_TABLE, /* no live table or bucket: cannot happen */
 };
 
 /*
@@ -140,8 +140,8 @@ enum flow_update_result {
  * entry, for payload inspection (unless FLOW_NO_ROOM or FLOW_NO_TABLE).
  */
 static __always_inline enum flow_update_result
-flow_table_update(const struct flow_key *key, const struct packet_info *pi,
-		  __u64 now, struct flow_value *evicted, struct flow_entry **entry)
+flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u64 now,
+		  struct flow_value *evicted, struct flow_entry **entry)
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;

@@ -97,9 +97,8 @@ static __always_inline __u32 frame_offset(struct xdp_md *ctx, const void *pos)
 }
 
 /* Feeds a TCP packet to the connection table and counts the outcome. */
-static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs,
-					 const struct flow_key *key, __u64 now,
-					 __u32 bt_kind, struct counters *cnt)
+static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs, const struct flow_key *key,
+					 __u64 now, __u32 bt_kind, struct counters *cnt)
 {
 	int r = conn_track_packet(ctx, offs, key, now, bt_kind);
 
@@ -117,8 +116,8 @@ static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs,
 
 /* PPPoE, MPLS and the Ethernet of a pseudowire (encap.bpf.h): moves the
  * cursor to what the link carries and notes how it came. */
-static __always_inline int link_step(struct xdp_md *ctx, struct cursor *c,
-				     struct packet_info *pi, int proto)
+static __always_inline int link_step(struct xdp_md *ctx, struct cursor *c, struct packet_info *pi,
+				     int proto)
 {
 	__be32 *top = c->pos;
 	int r = link_decap(ctx, frame_offset(ctx, c->pos), proto);
@@ -138,8 +137,7 @@ static __always_inline __u64 probe_now(void)
 	return replay_clock ? replay_now_ns : clock_read();
 }
 
-static __always_inline void frag_key_fill(struct frag_key *fk,
-					  const struct flow_key *key,
+static __always_inline void frag_key_fill(struct frag_key *fk, const struct flow_key *key,
 					  const struct packet_info *pi)
 {
 	__builtin_memset(fk, 0, sizeof(*fk));
@@ -155,12 +153,13 @@ static __always_inline void frag_key_fill(struct frag_key *fk,
  * fragment with the same ID must not rewrite the ports the first one
  * left for its later fragments, so a remembered entry stands until the
  * reassembly timeout has passed. */
-static __always_inline void frag_remember(const struct flow_key *key,
-					  const struct packet_info *pi, __u64 now,
-					  struct counters *cnt)
+static __always_inline void frag_remember(const struct flow_key *key, const struct packet_info *pi,
+					  __u64 now, struct counters *cnt)
 {
 	struct frag_ports ports = {
-		.seen_ns = now, .sport = key->sport, .dport = key->dport,
+		.seen_ns = now,
+		.sport = key->sport,
+		.dport = key->dport,
 		.proto = key->proto,
 	};
 	struct frag_ports *old;
@@ -179,8 +178,8 @@ static __always_inline void frag_remember(const struct flow_key *key,
  * writes 65535 into a 42-byte frame's IP length gets 28 bytes counted
  * (the mismatch counted by name). Shorter claims stand: Ethernet pads
  * short packets. */
-static __always_inline void clamp_ip_bytes(struct packet_info *pi, __u32 wire,
-					   __u32 l3_off, struct counters *cnt)
+static __always_inline void clamp_ip_bytes(struct packet_info *pi, __u32 wire, __u32 l3_off,
+					   struct counters *cnt)
 {
 	__u32 carried = wire > l3_off ? wire - l3_off : 0;
 
@@ -191,8 +190,7 @@ static __always_inline void clamp_ip_bytes(struct packet_info *pi, __u32 wire,
 }
 
 /* A later fragment: take the ports its first fragment had, if seen. */
-static __always_inline void frag_recall(struct flow_key *key,
-					const struct packet_info *pi,
+static __always_inline void frag_recall(struct flow_key *key, const struct packet_info *pi,
 					struct counters *cnt)
 {
 	struct frag_ports *ports;
@@ -212,9 +210,9 @@ static __always_inline void frag_recall(struct flow_key *key,
 
 /* Counts the packet into its flow; returns the flow's entry, or NULL when
  * the packet could only be counted as uncounted. */
-static __always_inline struct flow_entry *
-flow_account(const struct flow_key *key, const struct packet_info *pi,
-	     __u64 now, struct counters *cnt)
+static __always_inline struct flow_entry *flow_account(const struct flow_key *key,
+						       const struct packet_info *pi, __u64 now,
+						       struct counters *cnt)
 {
 	struct flow_value evicted = {};
 	struct flow_entry *entry = NULL;
@@ -253,8 +251,7 @@ flow_account(const struct flow_key *key, const struct packet_info *pi,
  * caller passes (or, in tap mode, drops) the packet. Parse failures are
  * counted in the counter the parser names.
  */
-static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
-					   struct counters *cnt)
+static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struct counters *cnt)
 {
 	struct cursor c = {
 		.pos = (void *)(long)ctx->data,
@@ -281,7 +278,7 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = link_step(ctx, &c, &pi, proto);
 
-	/*
+		/*
 	 * IP, and the tunnels in it: each level taken off replaces the flow
 	 * the packet is counted in by the one inside (docs/architecture.md,
 	 * "Encapsulations"). A tunnel that cannot be taken off leaves the
@@ -310,8 +307,7 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
 			break;
 		if (pi.is_fragment) {
 			/* Only the first fragment holds the tunnel header. */
-			if (proto == PROTO_IPIP || proto == PROTO_IPV6 ||
-			    proto == PROTO_GRE)
+			if (proto == PROTO_IPIP || proto == PROTO_IPV6 || proto == PROTO_GRE)
 				cnt->v[CNT_TUNNEL_OUTER_FRAGMENT]++;
 			break;
 		}
@@ -381,8 +377,7 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire,
 	    entry->val.packets <= INSPECT_PACKETS)
 		bt_kind = bt_inspect(ctx, payload_off, &key, &pi, entry, now, cnt->v);
 	if (tcp_whole && track_connections)
-		conn_account(ctx, CT_OFFS(l3_off, l4_off, pi.payload_len), &key,
-			     now, bt_kind, cnt);
+		conn_account(ctx, CT_OFFS(l3_off, l4_off, pi.payload_len), &key, now, bt_kind, cnt);
 }
 
 SEC("xdp")

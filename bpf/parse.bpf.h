@@ -83,20 +83,20 @@ struct ipv6_ext {
 
 /* What the parser learns about one packet besides its flow key. */
 struct packet_info {
-	__u32 ip_bytes;	 /* IPv4 total length / IPv6 payload length + 40 */
-	__u32 frag_id;	 /* IPv4 or IPv6 fragment identification */
+	__u32 ip_bytes; /* IPv4 total length / IPv6 payload length + 40 */
+	__u32 frag_id; /* IPv4 or IPv6 fragment identification */
 	__u8 tcp_flags;
 	__u8 tos;
 	__u8 ttl;
-	__u8 flags;	 /* enum flow_value_flags */
+	__u8 flags; /* enum flow_value_flags */
 	__u8 is_fragment; /* 1: first fragment, 2: later fragment */
 	/* The next header the fragment header (IPv6) or the IP header (IPv4)
 	 * names: the same in every fragment of a datagram, unlike the IPv6
 	 * upper-layer protocol, which the first fragment alone reaches when
 	 * extension headers follow the fragment header (RFC 8200 4.5). */
 	__u8 frag_nexthdr;
-	__u8 tunnel;	 /* enum flow_tunnel: the outermost one taken off */
-	__u8 encap;	 /* enum flow_encap */
+	__u8 tunnel; /* enum flow_tunnel: the outermost one taken off */
+	__u8 encap; /* enum flow_encap */
 	__u32 payload_len; /* L4 payload bytes per the IP length (TCP, UDP) */
 	__u32 mpls_label; /* top label stack entry, host order */
 	__u16 inner_vlan; /* second VLAN tag's VID */
@@ -131,8 +131,7 @@ static __always_inline int parse_ethernet(struct cursor *c, struct flow_key *key
 	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
 		struct vlan_tag *tag = c->pos;
 
-		if (proto != bpf_htons(ETH_P_8021Q) &&
-		    proto != bpf_htons(ETH_P_8021AD))
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
 		if ((void *)(tag + 1) > c->end)
 			return PARSE_ERR(CNT_ERR_VLAN_TRUNCATED);
@@ -281,8 +280,8 @@ static __always_inline int parse_ipv6(struct cursor *c, struct flow_key *key,
  * On success the cursor is left at the TCP or UDP payload (at the end for
  * other protocols, whose payload is never inspected).
  */
-static __always_inline int parse_l4(struct cursor *c, __u8 proto,
-				    struct flow_key *key, struct packet_info *pi)
+static __always_inline int parse_l4(struct cursor *c, __u8 proto, struct flow_key *key,
+				    struct packet_info *pi)
 {
 	switch (proto) {
 	case PROTO_TCP: {

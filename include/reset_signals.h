@@ -26,18 +26,18 @@
 
 enum reset_signal {
 	R1_DATA_AFTER_RESET = 1, /* the RST's sender later sends new data */
-	R2_BEHIND_SENT_DATA,	 /* seq behind what the side already sent */
-	R3_SEQ_JUMP,		 /* a second RST with a stepped-up seq */
-	R4_ACK_CHANGE,		 /* two RSTs (both with ACK) with different acks */
-	R5_AHEAD,		 /* seq beyond anything sent, or a RST burst */
-	R6_TTL,			 /* TTL unlike the side's, or unlike its other RST */
-	R7_IP_ID,		 /* IP ID out of the side's sequence, or a copy of
+	R2_BEHIND_SENT_DATA, /* seq behind what the side already sent */
+	R3_SEQ_JUMP, /* a second RST with a stepped-up seq */
+	R4_ACK_CHANGE, /* two RSTs (both with ACK) with different acks */
+	R5_AHEAD, /* seq beyond anything sent, or a RST burst */
+	R6_TTL, /* TTL unlike the side's, or unlike its other RST */
+	R7_IP_ID, /* IP ID out of the side's sequence, or a copy of
 				    the reverse side's last IP ID */
-	R8_WINDOW,		 /* RST without ACK with a non-zero window */
-	R9_TIMESTAMP,		 /* TCP timestamp behind or far ahead of the side's */
-	R10_BOTH_DIRECTIONS,	 /* RSTs from both sides much faster than the RTT */
-	R11_HANDSHAKE_RACE,	 /* responder sent both a SYN-ACK and a RST for one SYN */
-	R12_CONNECTION_DIED,	 /* no packet either way after the RST */
+	R8_WINDOW, /* RST without ACK with a non-zero window */
+	R9_TIMESTAMP, /* TCP timestamp behind or far ahead of the side's */
+	R10_BOTH_DIRECTIONS, /* RSTs from both sides much faster than the RTT */
+	R11_HANDSHAKE_RACE, /* responder sent both a SYN-ACK and a RST for one SYN */
+	R12_CONNECTION_DIED, /* no packet either way after the RST */
 	RESET_SIGNAL__MAX,
 };
 
@@ -45,7 +45,7 @@ enum reset_signal {
 
 /* Proof signals: a second sender, shown by the sequence space or the
  * handshake; one alone makes a RST forged. */
-#define RESET_PROOF_SIGNALS                                                    \
+#define RESET_PROOF_SIGNALS                                                      \
 	(RESET_SIGNAL_BIT(R1_DATA_AFTER_RESET) | RESET_SIGNAL_BIT(R3_SEQ_JUMP) | \
 	 RESET_SIGNAL_BIT(R4_ACK_CHANGE) | RESET_SIGNAL_BIT(R11_HANDSHAKE_RACE))
 
@@ -54,10 +54,10 @@ enum reset_signal {
  * applications aborting at once, or one side's RST answering the
  * other's application message, pass a probe near one end within
  * microseconds. */
-#define RESET_WEAK_SIGNALS                                                     \
-	(RESET_SIGNAL_BIT(R5_AHEAD) | RESET_SIGNAL_BIT(R6_TTL) |               \
-	 RESET_SIGNAL_BIT(R7_IP_ID) | RESET_SIGNAL_BIT(R8_WINDOW) |            \
-	 RESET_SIGNAL_BIT(R9_TIMESTAMP) | RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS))
+#define RESET_WEAK_SIGNALS                                                                    \
+	(RESET_SIGNAL_BIT(R5_AHEAD) | RESET_SIGNAL_BIT(R6_TTL) | RESET_SIGNAL_BIT(R7_IP_ID) | \
+	 RESET_SIGNAL_BIT(R8_WINDOW) | RESET_SIGNAL_BIT(R9_TIMESTAMP) |                       \
+	 RESET_SIGNAL_BIT(R10_BOTH_DIRECTIONS))
 
 /* Weak signals that together convict: three independent anomalies (a
  * forger's TTL, IP ID and timing, say) where honest traffic on the corpus

@@ -48,14 +48,10 @@ struct bench_tmpl {
  * holds the headers.
  */
 static const struct bench_tmpl bench_mix[] = {
-	{ "v4-tcp-64", 4, IPPROTO_TCP, 46, 30 },
-	{ "v4-tcp-1500", 4, IPPROTO_TCP, 1500, 20 },
-	{ "v4-udp-64", 4, IPPROTO_UDP, 46, 10 },
-	{ "v4-udp-576", 4, IPPROTO_UDP, 576, 10 },
-	{ "v4-udp-1500", 4, IPPROTO_UDP, 1500, 5 },
-	{ "v6-tcp-74", 6, IPPROTO_TCP, 60, 10 },
-	{ "v6-tcp-1500", 6, IPPROTO_TCP, 1500, 10 },
-	{ "v6-udp-576", 6, IPPROTO_UDP, 576, 5 },
+	{ "v4-tcp-64", 4, IPPROTO_TCP, 46, 30 },     { "v4-tcp-1500", 4, IPPROTO_TCP, 1500, 20 },
+	{ "v4-udp-64", 4, IPPROTO_UDP, 46, 10 },     { "v4-udp-576", 4, IPPROTO_UDP, 576, 10 },
+	{ "v4-udp-1500", 4, IPPROTO_UDP, 1500, 5 },  { "v6-tcp-74", 6, IPPROTO_TCP, 60, 10 },
+	{ "v6-tcp-1500", 6, IPPROTO_TCP, 1500, 10 }, { "v6-udp-576", 6, IPPROTO_UDP, 576, 5 },
 };
 #define BENCH_MIX_N ((int)(sizeof(bench_mix) / sizeof(bench_mix[0])))
 
@@ -192,8 +188,8 @@ static inline double bench_median(double *v, int n)
 }
 
 /* Sets a `const volatile` global of an opened, not yet loaded, object. */
-static inline int bench_set_rodata(struct bpf_object *obj, const char *var,
-				   const void *val, size_t size)
+static inline int bench_set_rodata(struct bpf_object *obj, const char *var, const void *val,
+				   size_t size)
 {
 	const struct btf *btf = bpf_object__btf(obj);
 	struct bpf_map *map;
@@ -203,7 +199,7 @@ static inline int bench_set_rodata(struct bpf_object *obj, const char *var,
 	size_t msize;
 	char *data = NULL;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map (map, obj) {
 		const char *n = bpf_map__name(map);
 		size_t l = strlen(n);
 
@@ -268,8 +264,8 @@ struct bench_gen_cfg {
 };
 
 /* Sets the walk and restarts every CPU's cursor at flow 0. */
-static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows,
-				uint32_t ifindex, uint32_t base)
+static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows, uint32_t ifindex,
+				uint32_t base)
 {
 	struct bench_gen_cfg cfg = { .nflows = nflows, .ifindex = ifindex, .base = base };
 	int ncpus = libbpf_num_possible_cpus();
@@ -293,8 +289,7 @@ static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows,
  * the tables that program does not use get one entry (memory, load time).
  */
 static inline struct bpf_object *bench_load_layouts(const char *objdir, uint32_t slots,
-						    uint32_t hash_entries,
-						    const char *only)
+						    uint32_t hash_entries, const char *only)
 {
 	uint32_t ncpus = libbpf_num_possible_cpus(), nbuckets, mask, seed = 0x5eed1234;
 	static const char *const tables[] = { "lay_flows", "flows_direct" };

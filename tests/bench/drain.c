@@ -47,8 +47,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
  * (SO_RCVBUFFORCE: we are root), read after the tick. */
 static int open_sink(int *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), sz = 1 << 30;
 
@@ -111,13 +110,21 @@ int main(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'f': flows = strtoul(optarg, NULL, 10); break;
-		case 's': slots = strtoul(optarg, NULL, 10); break;
-		case 'r': runs = atoi(optarg); break;
-		case 'o': objdir = optarg; break;
+		case 'f':
+			flows = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			slots = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		case 'o':
+			objdir = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: drain [--flows N] [--slots S] [--runs R] "
-				"[--objdir DIR]\n");
+					"[--objdir DIR]\n");
 			return 2;
 		}
 	}
@@ -178,8 +185,8 @@ int main(int argc, char **argv)
 		}
 		t1 = bench_now_ns();
 		/* an hour on: every flow is idle */
-		pipeline_tick(pl, bench_now_ns() + 3600000000000ull,
-			      1700000000000ull + r * 1000, 0);
+		pipeline_tick(pl, bench_now_ns() + 3600000000000ull, 1700000000000ull + r * 1000,
+			      0);
 		t2 = bench_now_ns();
 
 		drain_s[r] = (t1 - t0) / 1e9;
@@ -189,9 +196,10 @@ int main(int argc, char **argv)
 		datagrams = exporter_packets_sent(&pl->exporter) - before_pkts;
 		received = sink_count(sink);
 		if (exported != flows / ncpus * ncpus || received != datagrams)
-			fprintf(stderr, "drain: run %d: %llu flows filled, %llu drained, "
-				"%llu exported, %llu of %llu datagrams received\n", r,
-				(unsigned long long)(flows / ncpus * ncpus),
+			fprintf(stderr,
+				"drain: run %d: %llu flows filled, %llu drained, "
+				"%llu exported, %llu of %llu datagrams received\n",
+				r, (unsigned long long)(flows / ncpus * ncpus),
 				(unsigned long long)drained, (unsigned long long)exported,
 				(unsigned long long)received, (unsigned long long)datagrams);
 	}
@@ -206,13 +214,11 @@ int main(int argc, char **argv)
 		       "\"export_flows_per_s\":%.0f,\"slots_per_cpu\":%llu,"
 		       "\"kernel_bytes_per_slot\":%zu,\"generations\":2,"
 		       "\"kernel_bytes\":%llu,\"user_bytes_per_flow\":%zu}\n",
-		       (unsigned long long)(flows / ncpus * ncpus),
-		       (unsigned long long)drained, (unsigned long long)exported,
-		       (unsigned long long)datagrams, (unsigned long long)received, d, e,
-		       s, exported / (d + e), drained / d, exported / e,
-		       (unsigned long long)(probe_flow_slots(&pl->probe) / ncpus),
-		       sizeof(struct flow_entry),
-		       (unsigned long long)(2 * pl->probe.gen_bytes),
+		       (unsigned long long)(flows / ncpus * ncpus), (unsigned long long)drained,
+		       (unsigned long long)exported, (unsigned long long)datagrams,
+		       (unsigned long long)received, d, e, s, exported / (d + e), drained / d,
+		       exported / e, (unsigned long long)(probe_flow_slots(&pl->probe) / ncpus),
+		       sizeof(struct flow_entry), (unsigned long long)(2 * pl->probe.gen_bytes),
 		       flow_cache_bytes_per_flow());
 	}
 	rc = 0;

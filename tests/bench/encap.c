@@ -25,18 +25,27 @@
 
 #define MAX_ROUNDS 31
 
-#define UDP(...) { .ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 53, \
-		   .payload = 64, __VA_ARGS__ }
-#define UDP6(...) { .ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 53, \
-		    .payload = 64, __VA_ARGS__ }
+#define UDP(...)                                                                                 \
+	{                                                                                        \
+		.ip = 4, .proto = PB_UDP, .sport = 1000, .dport = 53, .payload = 64, __VA_ARGS__ \
+	}
+#define UDP6(...)                                                                                \
+	{                                                                                        \
+		.ip = 6, .proto = PB_UDP, .sport = 1000, .dport = 53, .payload = 64, __VA_ARGS__ \
+	}
 
 static const struct {
 	const char *name;
 	struct pb_spec spec;
 } frames[] = {
 	{ "plain IPv4 UDP", UDP() },
-	{ "plain IPv4 TCP", { .ip = 4, .proto = PB_TCP, .sport = 1000, .dport = 80,
-			      .tcp_flags = PB_ACK, .payload = 64 } },
+	{ "plain IPv4 TCP",
+	  { .ip = 4,
+	    .proto = PB_TCP,
+	    .sport = 1000,
+	    .dport = 80,
+	    .tcp_flags = PB_ACK,
+	    .payload = 64 } },
 	{ "plain IPv6 UDP", UDP6() },
 	{ "802.1Q + PPPoE", UDP(.n_vlans = 1, .tci = { 100 }, .encap = { .kind = PB_ENC_PPPOE }) },
 	{ "MPLS, 2 labels", UDP(.encap = { .kind = PB_ENC_MPLS, .n_labels = 2, .label = 16 }) },
@@ -129,15 +138,14 @@ int main(int argc, char **argv)
 			qsort(ns[m][i], rounds, sizeof(double), cmp_double);
 			med[m][i] = ns[m][i][rounds / 2];
 		}
-	printf("%-18s %5s %8s %8s %8s\n", "frame", "bytes", "inner", "outer",
-	       "inner/plain");
+	printf("%-18s %5s %8s %8s %8s\n", "frame", "bytes", "inner", "outer", "inner/plain");
 	for (size_t i = 0; i < N_FRAMES; i++)
-		printf("%-18s %5zu %6.1fns %6.1fns %8.2f\n", frames[i].name, pk[i].len,
-		       med[0][i], med[1][i], med[0][i] / med[0][0]);
+		printf("%-18s %5zu %6.1fns %6.1fns %8.2f\n", frames[i].name, pk[i].len, med[0][i],
+		       med[1][i], med[0][i] / med[0][0]);
 	for (size_t i = 0; i < N_FRAMES; i++)
 		printf("{\"frame\":\"%s\",\"inner_ns\":%.1f,\"outer_ns\":%.1f,"
-		       "\"ratio_to_plain\":%.3f}\n", frames[i].name, med[0][i],
-		       med[1][i], med[0][i] / med[0][0]);
+		       "\"ratio_to_plain\":%.3f}\n",
+		       frames[i].name, med[0][i], med[1][i], med[0][i] / med[0][0]);
 	for (int m = 0; m < 2; m++)
 		probe_destroy(&probe[m]);
 	return 0;

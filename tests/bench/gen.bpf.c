@@ -30,9 +30,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Written by userspace before each run. */
 struct gen_cfg {
-	__u32 nflows;	/* flows to walk; 0 or 1: the frame as given */
-	__u32 ifindex;	/* gen_redirect: transmit out of this device */
-	__u32 base;	/* flow number of the first flow */
+	__u32 nflows; /* flows to walk; 0 or 1: the frame as given */
+	__u32 ifindex; /* gen_redirect: transmit out of this device */
+	__u32 base; /* flow number of the first flow */
 	__u32 pad;
 };
 

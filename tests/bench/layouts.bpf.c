@@ -67,15 +67,21 @@ struct {
 	__uint(max_entries, 1 << 22);
 } lay_ring SEC(".maps");
 
-enum lay_result { RES_UPDATED, RES_CREATED, RES_EVICTED, RES_NO_ROOM, RES_NO_TABLE };
+enum lay_result {
+	RES_UPDATED,
+	RES_CREATED,
+	RES_EVICTED,
+	RES_NO_ROOM,
+	RES_NO_TABLE
+};
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 enum lay_counter {
-	LAY_PACKETS,	/* packets seen */
-	LAY_COUNTED,	/* counted into a table entry */
-	LAY_EVICTED,	/* set-associative: flows pushed to the eviction ring */
-	LAY_UNCOUNTED,	/* no room: counted nowhere */
+	LAY_PACKETS, /* packets seen */
+	LAY_COUNTED, /* counted into a table entry */
+	LAY_EVICTED, /* set-associative: flows pushed to the eviction ring */
+	LAY_UNCOUNTED, /* no room: counted nowhere */
 	LAY__MAX,
 };
 
@@ -114,7 +120,12 @@ struct {
  * millisecond or so); the benchmark leaves it constant. */
 __u64 user_now_ns = 1;
 
-enum clock_kind { CLOCK_FINE, CLOCK_COARSE, CLOCK_USER, CLOCK_NONE };
+enum clock_kind {
+	CLOCK_FINE,
+	CLOCK_COARSE,
+	CLOCK_USER,
+	CLOCK_NONE
+};
 
 static __always_inline __u64 lay_now(enum clock_kind k)
 {
@@ -130,8 +141,7 @@ static __always_inline __u64 lay_now(enum clock_kind k)
 /* bpf/flow_table.bpf.h's flow_table_update: through lay_live (as in the probe)
  * or on flows_direct. */
 static __always_inline enum lay_result
-sa_update(const struct flow_key *key, const struct packet_info *pi, __u64 now,
-	  bool direct)
+sa_update(const struct flow_key *key, const struct packet_info *pi, __u64 now, bool direct)
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
@@ -210,8 +220,7 @@ static __always_inline int lay_parse(struct xdp_md *ctx, struct flow_key *key,
 	return 0;
 }
 
-static __always_inline int sa_account(struct xdp_md *ctx, enum clock_kind k,
-				      bool direct)
+static __always_inline int sa_account(struct xdp_md *ctx, enum clock_kind k, bool direct)
 {
 	struct flow_key key __attribute__((aligned(8)));
 	struct packet_info pi = {};

@@ -52,8 +52,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* Sum of the device's ethtool statistics whose name ends in `suffix`
  * (veth keeps them per queue: rx_queue_0_xdp_packets, ...). */
-static int ethtool_sum(const char *ifname, const char *const *suffixes, int n,
-		       uint64_t *out)
+static int ethtool_sum(const char *ifname, const char *const *suffixes, int n, uint64_t *out)
 {
 	struct ethtool_sset_info *ssi = NULL;
 	struct ethtool_gstrings *gs = NULL;
@@ -127,26 +126,23 @@ static int hwaddr(const char *ifname, uint8_t mac[6])
 static const char *const rx_stats[] = { "_xdp_packets" };
 static const char *const tx_stats[] = { "_xdp_xmit", "_xdp_xmit_errors" };
 
-static int one_run(const struct opts *o, int gen_fd, struct bench_frame *f,
-		   unsigned long frames, int idx)
+static int one_run(const struct opts *o, int gen_fd, struct bench_frame *f, unsigned long frames,
+		   int idx)
 {
 	uint64_t rx0, rx1, tx0[2], tx1[2], t0, t1;
 	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = f->b, .data_size_in = f->len,
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = frames,
-		    .batch_size = o->batch);
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = frames, .batch_size = o->batch);
 	struct xdp_md ctx = { .data_end = f->len };
 
 	ro.ctx_in = &ctx;
 	ro.ctx_size_in = sizeof(ctx);
-	if (ethtool_sum(o->peer, rx_stats, 1, &rx0) ||
-	    ethtool_sum(o->ifname, tx_stats, 2, tx0)) {
+	if (ethtool_sum(o->peer, rx_stats, 1, &rx0) || ethtool_sum(o->ifname, tx_stats, 2, tx0)) {
 		fprintf(stderr, "live: cannot read the veths' statistics\n");
 		return -1;
 	}
 	t0 = bench_now_ns();
 	if (bpf_prog_test_run_opts(gen_fd, &ro) != 0) {
-		fprintf(stderr, "live: BPF_PROG_TEST_RUN (live frames): %s\n",
-			strerror(errno));
+		fprintf(stderr, "live: BPF_PROG_TEST_RUN (live frames): %s\n", strerror(errno));
 		return -1;
 	}
 	t1 = bench_now_ns();
@@ -156,10 +152,9 @@ static int one_run(const struct opts *o, int gen_fd, struct bench_frame *f,
 	ethtool_sum(o->peer, rx_stats, 1, &rx1);
 	ethtool_sum(o->ifname, tx_stats, 2, tx1);
 	printf("{\"run\":%d,\"sent\":%lu,\"ns\":%llu,\"delivered\":%llu,"
-	       "\"xmit\":%llu,\"xmit_errors\":%llu,\"mpps\":%.4f}\n", idx, frames,
-	       (unsigned long long)(t1 - t0), (unsigned long long)(rx1 - rx0),
-	       (unsigned long long)(tx1[0] - tx0[0]),
-	       (unsigned long long)(tx1[1] - tx0[1]),
+	       "\"xmit\":%llu,\"xmit_errors\":%llu,\"mpps\":%.4f}\n",
+	       idx, frames, (unsigned long long)(t1 - t0), (unsigned long long)(rx1 - rx0),
+	       (unsigned long long)(tx1[0] - tx0[0]), (unsigned long long)(tx1[1] - tx0[1]),
 	       (double)(rx1 - rx0) * 1e3 / (double)(t1 - t0));
 	fflush(stdout);
 	return 0;
@@ -195,21 +190,50 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 	o->batch = 64;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'i': o->ifname = optarg; break;
-		case 'p': o->peer = optarg; break;
-		case 'f': o->flows = strtoul(optarg, NULL, 10); break;
-		case 'n': o->frames = strtoul(optarg, NULL, 10); break;
-		case 'w': o->warmup = strtoul(optarg, NULL, 10); break;
-		case 'r': o->runs = atoi(optarg); break;
-		case 'l': o->ip_len = atoi(optarg); break;
-		case 't': o->proto = optarg; break;
-		case 'a': o->attach = optarg; break;
-		case 's': o->slots = strtoul(optarg, NULL, 10); break;
-		case 'o': o->objdir = optarg; break;
-		case 'c': o->cpu = atoi(optarg); break;
-		case 'b': o->batch = atoi(optarg); break;
-		case 'S': o->src_ip = optarg; break;
-		default: return -1;
+		case 'i':
+			o->ifname = optarg;
+			break;
+		case 'p':
+			o->peer = optarg;
+			break;
+		case 'f':
+			o->flows = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			o->frames = strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			o->warmup = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			o->runs = atoi(optarg);
+			break;
+		case 'l':
+			o->ip_len = atoi(optarg);
+			break;
+		case 't':
+			o->proto = optarg;
+			break;
+		case 'a':
+			o->attach = optarg;
+			break;
+		case 's':
+			o->slots = strtoul(optarg, NULL, 10);
+			break;
+		case 'o':
+			o->objdir = optarg;
+			break;
+		case 'c':
+			o->cpu = atoi(optarg);
+			break;
+		case 'b':
+			o->batch = atoi(optarg);
+			break;
+		case 'S':
+			o->src_ip = optarg;
+			break;
+		default:
+			return -1;
 		}
 	}
 	if (!o->ifname || !o->peer || o->ip_len < 28 || o->ip_len > 1500 ||
@@ -231,9 +255,9 @@ int main(int argc, char **argv)
 
 	if (parse_opts(&o, argc, argv)) {
 		fprintf(stderr, "usage: live --ifname IF --peer IF [--flows N] [--frames F] "
-			"[--runs R] [--warmup F] [--ip-len L] [--proto udp|tcp] "
-			"[--attach PROG] [--slots S] [--objdir DIR] [--cpu C] [--batch B] "
-			"[--src-ip A.B.C.D]\n");
+				"[--runs R] [--warmup F] [--ip-len L] [--proto udp|tcp] "
+				"[--attach PROG] [--slots S] [--objdir DIR] [--cpu C] [--batch B] "
+				"[--src-ip A.B.C.D]\n");
 		return 2;
 	}
 	libbpf_set_print(libbpf_quiet);
@@ -304,8 +328,8 @@ int main(int argc, char **argv)
 
 		bench_layout_counters(att, c);
 		printf("{\"layout\":\"%s\",\"packets\":%llu,\"counted\":%llu,"
-		       "\"evicted\":%llu,\"uncounted\":%llu}\n", o.attach,
-		       (unsigned long long)c[0], (unsigned long long)c[1],
+		       "\"evicted\":%llu,\"uncounted\":%llu}\n",
+		       o.attach, (unsigned long long)c[0], (unsigned long long)c[1],
 		       (unsigned long long)c[2], (unsigned long long)c[3]);
 	}
 	rc = 0;

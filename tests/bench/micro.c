@@ -37,8 +37,8 @@
 #define PROG_NORESETS 8 /* the probe loaded with --no-resets */
 
 static const char *prog_names[N_PROGS] = {
-	"empty", "probe", "hash_ktime", "sa_ktime", "sa_coarse", "sa_userclock",
-	"sa_noclock", "direct_userclock", "probe_noresets",
+	"empty",	"probe",      "hash_ktime",	  "sa_ktime",	    "sa_coarse",
+	"sa_userclock", "sa_noclock", "direct_userclock", "probe_noresets",
 };
 
 /* What runs where, to keep `make bench` short: every layout on the hot
@@ -150,10 +150,8 @@ static int load_tables(struct ctx *c, uint32_t slots, uint32_t hash_entries)
 	for (int p = 2; p < PROG_NORESETS; p++)
 		if ((c->fds[p] = bench_prog_fd(c->lay, prog_names[p])) < 0)
 			return -1;
-	c->probe_ring = ring_buffer__new(probe_evict_ring_fd(&c->probe), count_record, c,
-					 NULL);
-	c->lay_ring = ring_buffer__new(bench_map_fd(c->lay, "lay_ring"), count_record,
-				       c, NULL);
+	c->probe_ring = ring_buffer__new(probe_evict_ring_fd(&c->probe), count_record, c, NULL);
+	c->lay_ring = ring_buffer__new(bench_map_fd(c->lay, "lay_ring"), count_record, c, NULL);
 	return c->probe_ring && c->lay_ring ? 0 : -1;
 }
 
@@ -161,8 +159,8 @@ static int load_tables(struct ctx *c, uint32_t slots, uint32_t hash_entries)
 static int run(int fd, struct bench_frame *f, uint32_t repeat, double *ns)
 {
 	uint8_t out[BENCH_MAX_FRAME];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = f->len,
-		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = f->len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = repeat);
 
 	if (bpf_prog_test_run_opts(fd, &o) != 0) {
 		fprintf(stderr, "micro: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
@@ -202,7 +200,8 @@ static int hot(struct ctx *c)
 		for (int p = 0; p < N_PROGS; p++)
 			if (hot_runs(t, p))
 				printf("{\"micro\":\"hot\",\"tmpl\":\"%s\",\"prog\":\"%s\","
-				       "\"ns\":%.2f}\n", bench_mix[t].name, prog_names[p],
+				       "\"ns\":%.2f}\n",
+				       bench_mix[t].name, prog_names[p],
 				       bench_median(ns[p], c->o.rounds));
 	}
 	fflush(stdout);
@@ -267,8 +266,9 @@ static int sweep(struct ctx *c, unsigned long nflows)
 		for (int p = 0; p < N_PROGS; p++)
 			if (sweep_runs(p))
 				printf("{\"micro\":\"sweep\",\"flows\":%lu,\"tmpl\":\"%s\","
-				       "\"prog\":\"%s\",\"ns\":%.2f}\n", nflows, bench_mix[t].name,
-				       prog_names[p], bench_median(ns[p], c->o.sweep_rounds));
+				       "\"prog\":\"%s\",\"ns\":%.2f}\n",
+				       nflows, bench_mix[t].name, prog_names[p],
+				       bench_median(ns[p], c->o.sweep_rounds));
 		fflush(stdout);
 	}
 	probe_read_counters(probe_counters_fd(&c->probe), c->probe.ncpus, cnt);
@@ -279,8 +279,7 @@ static int sweep(struct ctx *c, unsigned long nflows)
 	       (unsigned long long)cnt[CNT_FLOW_PACKETS],
 	       (unsigned long long)cnt[CNT_FLOWS_CREATED],
 	       (unsigned long long)cnt[CNT_FLOWS_EVICTED],
-	       (unsigned long long)cnt[CNT_UNCOUNTED_PACKETS],
-	       (bench_now_ns() - t0) / 1e9);
+	       (unsigned long long)cnt[CNT_UNCOUNTED_PACKETS], (bench_now_ns() - t0) / 1e9);
 	fflush(stdout);
 	return 0;
 }
@@ -366,8 +365,8 @@ int main(int argc, char **argv)
 
 	if (!c || parse_opts(&c->o, argc, argv)) {
 		fprintf(stderr, "usage: micro [--flows N,N] [--repeat R] [--rounds K] "
-			"[--sweep-repeat R] [--sweep-rounds K] [--slots-factor F] "
-			"[--min-slots S] [--objdir DIR] [--cpu C]\n");
+				"[--sweep-repeat R] [--sweep-rounds K] [--slots-factor F] "
+				"[--min-slots S] [--objdir DIR] [--cpu C]\n");
 		return 2;
 	}
 	libbpf_set_print(libbpf_quiet);

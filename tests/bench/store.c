@@ -46,7 +46,7 @@
 #include "web/history.h"
 
 #define MIN_MS 60000ull
-#define T0 (1764892800000ull)	/* 2025-12-05 00:00 UTC, on an hour */
+#define T0 (1764892800000ull) /* 2025-12-05 00:00 UTC, on an hour */
 
 static unsigned int hosts = 4096, peers = 32, rate = 100000, seconds = 30;
 static unsigned int minutes = 30, per_minute = 20;
@@ -65,8 +65,8 @@ static double process_cpu(void)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -120,16 +120,14 @@ static off_t file_size(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "hosts", required_argument, NULL, 'h' },
-		{ "peers", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "minutes", required_argument, NULL, 'm' },
-		{ "per-minute", required_argument, NULL, 'f' },
-		{ "dir", required_argument, NULL, 'd' },
-		{}
-	};
+	static const struct option opts[] = { { "hosts", required_argument, NULL, 'h' },
+					      { "peers", required_argument, NULL, 'p' },
+					      { "rate", required_argument, NULL, 'r' },
+					      { "seconds", required_argument, NULL, 's' },
+					      { "minutes", required_argument, NULL, 'm' },
+					      { "per-minute", required_argument, NULL, 'f' },
+					      { "dir", required_argument, NULL, 'd' },
+					      {} };
 	char dir[256] = "", path[400], cpu_dir[300], size_dir[300];
 	struct enrich_config ec = { .local = &local };
 	struct history_config hcfg = { .local = &local, .max_hosts = 8192 };
@@ -149,14 +147,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': hosts = strtoul(optarg, NULL, 0); break;
-		case 'p': peers = strtoul(optarg, NULL, 0); break;
-		case 'r': rate = strtoul(optarg, NULL, 0); break;
-		case 's': seconds = strtoul(optarg, NULL, 0); break;
-		case 'm': minutes = strtoul(optarg, NULL, 0); break;
-		case 'f': per_minute = strtoul(optarg, NULL, 0); break;
-		case 'd': snprintf(dir, sizeof(dir), "%s", optarg); break;
-		default: return 2;
+		case 'h':
+			hosts = strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			peers = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			rate = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			seconds = strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			minutes = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			per_minute = strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			snprintf(dir, sizeof(dir), "%s", optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!hosts || hosts > 65536 || !peers || !rate || !seconds || !minutes) {
@@ -212,7 +225,7 @@ int main(int argc, char **argv)
 	store_get_stats(s, &st);
 	cpu_dropped = st.records_dropped + st.rows_lost;
 	upserts = st.rows_written;
-	store_close(s);		/* waits for the writer's last batch */
+	store_close(s); /* waits for the writer's last batch */
 	writer_cpu = process_cpu() - proc0 - store_cpu;
 	s = NULL;
 	{
@@ -222,14 +235,13 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s/%s", cpu_dir, STORE_FILE);
 		store_schema_open(path, true, &db);
-		sqlite3_prepare_v2(db, "SELECT count(*), sum(flows) FROM host_minutes",
-				   -1, &q, NULL);
+		sqlite3_prepare_v2(db, "SELECT count(*), sum(flows) FROM host_minutes", -1, &q,
+				   NULL);
 		sqlite3_step(q);
 		rows_cpu = sqlite3_column_int64(q, 0);
 		if ((uint64_t)sqlite3_column_int64(q, 1) != (uint64_t)rate * seconds) {
 			fprintf(stderr, "store: %lld flows in the file, %llu sent\n",
-				sqlite3_column_int64(q, 1),
-				(unsigned long long)rate * seconds);
+				sqlite3_column_int64(q, 1), (unsigned long long)rate * seconds);
 			return 1;
 		}
 		sqlite3_finalize(q);
@@ -239,8 +251,11 @@ int main(int argc, char **argv)
 	/* --- fleet: formatting rows for ClickHouse ------------------------ */
 	{
 		struct fleet_config fcfg = {
-			.url = "clickhouse://127.0.0.1:1/bench", .period_ms = 300000,
-			.threshold = 60, .local = &local, .max_buffer = 1ull << 30,
+			.url = "clickhouse://127.0.0.1:1/bench",
+			.period_ms = 300000,
+			.threshold = 60,
+			.local = &local,
+			.max_buffer = 1ull << 30,
 		};
 		struct fleet *fl;
 		struct fleet_stats fs;
@@ -274,7 +289,7 @@ int main(int argc, char **argv)
 				store_add_flow(s, &r, &fc);
 			}
 		store_tick(s, T0 + m * MIN_MS + 30000);
-		store_wait_idle(s);	/* a minute's rows, not more, a batch */
+		store_wait_idle(s); /* a minute's rows, not more, a batch */
 	}
 	store_get_stats(s, &st);
 	store_close(s);
@@ -291,7 +306,8 @@ int main(int argc, char **argv)
 	{
 		/* Roll every minute up (a clock three days on) and measure. */
 		struct store_writer_config wc = {
-			.path = path, .retention_ms = 7 * 86400000ull,
+			.path = path,
+			.retention_ms = 7 * 86400000ull,
 			.rollup_after_ms = 2 * 86400000ull,
 		};
 		struct store_writer *w;
@@ -323,14 +339,13 @@ int main(int argc, char **argv)
 		       "\"cpu_dropped\": %llu, \"fleet_cpu_per_s\": %.4f, "
 		       "\"fleet_over_baseline\": %.2f, "
 		       "\"fleet_bytes_per_flow\": %.0f}\n",
-		       hosts, peers, rate, seconds, base_cpu / seconds,
-		       store_cpu / seconds, store_cpu / base_cpu,
-		       writer_cpu / seconds, (double)upserts / seconds,
-		       (unsigned long long)rows_cpu, minutes,
-		       per_minute, per_min, per_hour, day_minutes / 1e6, steady / 1e6,
+		       hosts, peers, rate, seconds, base_cpu / seconds, store_cpu / seconds,
+		       store_cpu / base_cpu, writer_cpu / seconds, (double)upserts / seconds,
+		       (unsigned long long)rows_cpu, minutes, per_minute, per_min, per_hour,
+		       day_minutes / 1e6, steady / 1e6,
 		       (unsigned long long)(st.records_dropped + st.rows_lost),
-		       (unsigned long long)cpu_dropped, fleet_cpu,
-		       fleet_cpu / (base_cpu / seconds), fleet_bytes_per_flow);
+		       (unsigned long long)cpu_dropped, fleet_cpu, fleet_cpu / (base_cpu / seconds),
+		       fleet_bytes_per_flow);
 	}
 	sh("rm -rf '%s'", dir);
 	return 0;

@@ -31,9 +31,7 @@ static int ncpus;
 static unsigned int lo_ifindex; /* what BPF_PROG_TEST_RUN reports as ingress */
 
 #define COUNTER_NAME(id, name, help) [id] = name,
-static const char *const counter_names[CNT__MAX] = {
-	FLOWPROBE_COUNTERS(COUNTER_NAME)
-};
+static const char *const counter_names[CNT__MAX] = { FLOWPROBE_COUNTERS(COUNTER_NAME) };
 
 /* ---- fixture: one loaded skeleton ------------------------------------- */
 
@@ -50,23 +48,23 @@ struct dp {
 	struct ring_buffer *evict_rb;
 	struct flow_entry evicted[MAX_EVICTED]; /* read by consume_evicted */
 	size_t n_evicted;
-	int bt_peers;			   /* the known BitTorrent peers LRU */
-	int bt_utp_pending;		   /* uTP headers awaiting their answer */
-	int conns;			   /* the connection table */
+	int bt_peers; /* the known BitTorrent peers LRU */
+	int bt_utp_pending; /* uTP headers awaiting their answer */
+	int conns; /* the connection table */
 	__u32 conn_buckets;
 	struct ring_buffer *events_rb;
-	struct event events[MAX_EVENTS];   /* read by consume_events */
+	struct event events[MAX_EVENTS]; /* read by consume_events */
 	size_t n_events;
 };
 
 struct dp_opts {
 	bool tap;
 	bool replay_clock; /* time from skel->bss->replay_now_ns */
-	__u32 buckets;	   /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
-	__u32 ring_bytes;  /* 0: compiled-in EVICT_RING_BYTES */
+	__u32 buckets; /* per CPU, a power of two; 0: DEFAULT_BUCKETS */
+	__u32 ring_bytes; /* 0: compiled-in EVICT_RING_BYTES */
 	__u32 event_ring_bytes; /* 0: compiled-in EVENT_RING_BYTES */
-	__u32 max_conns;	/* a power of two; 0: DEFAULT_CONNS */
-	bool tunnels_outer;	/* --tunnels outer */
+	__u32 max_conns; /* a power of two; 0: DEFAULT_CONNS */
+	bool tunnels_outer; /* --tunnels outer */
 };
 
 #define DEFAULT_CONNS 1024 /* small, so a reset is quick */
@@ -176,8 +174,8 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->p.gen_bytes = (size_t)ncpus * buckets * sizeof(struct flow_bucket);
 	for (int g = 0; g < 2; g++) {
 		struct bpf_map *m = g ? dp->skel->maps.flows_b : dp->skel->maps.flows_a;
-		void *mem = mmap(NULL, dp->p.gen_bytes, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, bpf_map__fd(m), 0);
+		void *mem = mmap(NULL, dp->p.gen_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 bpf_map__fd(m), 0);
 
 		if (mem == MAP_FAILED)
 			goto fail;
@@ -187,15 +185,15 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->counters = bpf_map__fd(dp->skel->maps.counters);
 	dp->slot = bpf_map__fd(dp->skel->maps.live_table);
 	dp->frag = bpf_map__fd(dp->skel->maps.frag_track);
-	dp->evict_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.evict_ring),
-					collect_evicted, dp, NULL);
+	dp->evict_rb =
+		ring_buffer__new(bpf_map__fd(dp->skel->maps.evict_ring), collect_evicted, dp, NULL);
 	if (!dp->evict_rb)
 		goto fail;
 	dp->bt_peers = bpf_map__fd(dp->skel->maps.bt_peers);
 	dp->bt_utp_pending = bpf_map__fd(dp->skel->maps.bt_utp_pending);
 	dp->conns = bpf_map__fd(dp->skel->maps.conns);
-	dp->events_rb = ring_buffer__new(bpf_map__fd(dp->skel->maps.events),
-					 collect_event, dp, NULL);
+	dp->events_rb =
+		ring_buffer__new(bpf_map__fd(dp->skel->maps.events), collect_event, dp, NULL);
 	if (!dp->events_rb)
 		goto fail;
 	return dp;
@@ -248,8 +246,7 @@ static inline void conns_clear(struct dp *dp)
 /* The state of one connection, found by scanning every bucket (the test
  * does not trust the datapath's hash to find it). 0, or -ENOENT; more
  * than one way holding the key fails the test. */
-static inline int get_conn(const struct dp *dp, const struct conn_key *k,
-			   struct conn_state *st)
+static inline int get_conn(const struct dp *dp, const struct conn_key *k, struct conn_state *st)
 {
 	struct conn_bucket b;
 	int found = 0;
@@ -307,8 +304,7 @@ static inline __u32 expected_rc(const struct dp *dp)
 /* Returns 0 or the negative errno of BPF_PROG_TEST_RUN. */
 static inline int run_frame(const struct dp *dp, const struct pkt *p, __u32 *retval)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b,
-		    .data_size_in = p->len, .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = 1);
 	int err;
 
 	dp->skel->bss->replay_wire_bytes = p->len; /* replay: the whole frame */
@@ -350,22 +346,22 @@ static inline void value_add(struct flow_value *sum, const struct flow_value *v)
 
 /* Iterates e over the occupied ways of a generation, all CPU regions (the
  * innermost loop runs once per occupied way; do not break out of it). */
-#define FOR_EACH_ENTRY(dp, generation, e)                                      \
-	for (size_t b_ = 0; b_ < (size_t)ncpus * (dp)->p.nbuckets; b_++)       \
-		for (int w_ = 0; w_ < FLOW_TABLE_WAYS; w_++)                   \
-			for (const struct flow_entry *e =                      \
-				     &(dp)->p.gen[generation][b_].way[w_];     \
+#define FOR_EACH_ENTRY(dp, generation, e)                                                       \
+	for (size_t b_ = 0; b_ < (size_t)ncpus * (dp)->p.nbuckets; b_++)                        \
+		for (int w_ = 0; w_ < FLOW_TABLE_WAYS; w_++)                                    \
+			for (const struct flow_entry *e = &(dp)->p.gen[generation][b_].way[w_]; \
 			     e && e->val.packets; e = NULL)
 
 /* A flow summed over the CPU regions of a generation; returns how many
  * entries hold it (0: none; more than one per CPU would be a bug). */
 static inline int get_flow(const struct dp *dp, int gen, const struct flow_key *key,
-		    struct flow_value *sum)
+			   struct flow_value *sum)
 {
 	int n = 0;
 
 	memset(sum, 0, sizeof(*sum));
-	FOR_EACH_ENTRY(dp, gen, e) {
+	FOR_EACH_ENTRY(dp, gen, e)
+	{
 		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
 			value_add(sum, &e->val);
 			n++;
@@ -381,8 +377,8 @@ static inline const char *fmt_key(const struct flow_key *k, char *buf, size_t le
 
 	inet_ntop(af, k->src, s, sizeof(s));
 	inet_ntop(af, k->dst, d, sizeof(d));
-	snprintf(buf, len, "if%u vlan %u v%u proto %u %s:%u > %s:%u", k->ifindex,
-		 k->vlan, k->ip_version, k->proto, s, k->sport, d, k->dport);
+	snprintf(buf, len, "if%u vlan %u v%u proto %u %s:%u > %s:%u", k->ifindex, k->vlan,
+		 k->ip_version, k->proto, s, k->sport, d, k->dport);
 	return buf;
 }
 
@@ -397,8 +393,7 @@ static inline void check_eq(struct check *c, const char *what, uint64_t got, uin
 {
 	if (got == want)
 		return;
-	print_error("# %s: %s: got %" PRIu64 ", want %" PRIu64 "\n", c->ctx, what,
-		    got, want);
+	print_error("# %s: %s: got %" PRIu64 ", want %" PRIu64 "\n", c->ctx, what, got, want);
 	c->failures++;
 }
 
@@ -416,8 +411,7 @@ static inline void check_true(struct check *c, const char *what, bool ok)
  * pins the process to CPU 0, so single-threaded cases all fill CPU 0's
  * region. Returns 0, or 1 after saying why.
  */
-static inline int quiet_libbpf(enum libbpf_print_level level, const char *fmt,
-			       va_list ap)
+static inline int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
 }

@@ -79,10 +79,10 @@ enum {
 /* Spec fields where 0 means "the sensible default" take PB_SET(n) to mean
  * "exactly n, even 0" (IHL 0, version 0). */
 #define PB_SET(n) (0x100 | (n))
-#define PB_IS_SET(f) ((f) & 0x100)
+#define PB_IS_SET(f) ((f)&0x100)
 /* A TCP window of exactly n, even 0. */
 #define PB_WIN(n) (0x10000 | (n))
-#define PB_VALUE(f) ((f) & 0xff)
+#define PB_VALUE(f) ((f)&0xff)
 
 #define PB_V4_SRC "10.0.0.1"
 #define PB_V4_DST "10.0.0.2"
@@ -95,10 +95,10 @@ enum {
 struct pkt {
 	uint8_t b[PB_MAX_FRAME];
 	size_t len;
-	size_t l3;  /* offset of the IP header */
-	size_t l4;  /* offset of the L4 header (for the UDP length) */
-	size_t nh;  /* offset of the byte naming the next protocol, 0: none */
-	int ip;	    /* 4 or 6 once an IP header is pushed */
+	size_t l3; /* offset of the IP header */
+	size_t l4; /* offset of the L4 header (for the UDP length) */
+	size_t nh; /* offset of the byte naming the next protocol, 0: none */
+	int ip; /* 4 or 6 once an IP header is pushed */
 	uint8_t l4_proto;
 	bool bare_ip; /* the next IP header follows without an ethertype */
 	/* Where pb_encap_finish fixes lengths (0: nothing there). */
@@ -159,8 +159,7 @@ static inline void pb_next_proto(struct pkt *p, uint8_t proto)
 /* Destination and source MAC; the tags and ethertype follow. */
 static inline void pb_eth(struct pkt *p)
 {
-	static const uint8_t macs[12] = { 0x02, 0, 0, 0, 0, 0x02,
-					  0x02, 0, 0, 0, 0, 0x01 };
+	static const uint8_t macs[12] = { 0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01 };
 
 	pb_put(p, macs, sizeof(macs));
 }
@@ -179,11 +178,11 @@ static inline void pb_ethertype(struct pkt *p, uint16_t type)
 
 struct pb_ip4 {
 	const char *src, *dst; /* NULL: PB_V4_SRC / PB_V4_DST */
-	uint16_t version;      /* 0: 4; PB_SET(n): n */
-	uint16_t ihl;	       /* 0: 5; PB_SET(n): n (options fill to n * 4) */
-	uint8_t tos, ttl;      /* ttl 0: PB_TTL */
+	uint16_t version; /* 0: 4; PB_SET(n): n */
+	uint16_t ihl; /* 0: 5; PB_SET(n): n (options fill to n * 4) */
+	uint8_t tos, ttl; /* ttl 0: PB_TTL */
 	uint16_t id;
-	uint16_t frag;	       /* flags and offset as on the wire */
+	uint16_t frag; /* flags and offset as on the wire */
 };
 
 /* Ethertype, then the IPv4 header; total length and checksum are set by
@@ -219,8 +218,8 @@ static inline void pb_ipv4(struct pkt *p, const struct pb_ip4 *o)
 
 struct pb_ip6 {
 	const char *src, *dst; /* NULL: PB_V6_SRC / PB_V6_DST */
-	uint16_t version;      /* 0: 6; PB_SET(n): n */
-	uint8_t tclass, hlim;  /* hlim 0: PB_TTL */
+	uint16_t version; /* 0: 6; PB_SET(n): n */
+	uint8_t tclass, hlim; /* hlim 0: PB_TTL */
 	uint32_t flow_label;
 };
 
@@ -292,7 +291,7 @@ struct pb_tcp_hdr {
 	uint8_t flags;
 	uint32_t seq, ack;
 	uint16_t window;
-	bool ts;	 /* append NOP NOP TIMESTAMP(tsval, tsecr 0) */
+	bool ts; /* append NOP NOP TIMESTAMP(tsval, tsecr 0) */
 	uint32_t tsval;
 };
 
@@ -324,8 +323,7 @@ static inline void pb_tcp_full(struct pkt *p, const struct pb_tcp_hdr *t)
 
 static inline void pb_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags)
 {
-	struct pb_tcp_hdr t = { .sport = sport, .dport = dport, .flags = flags,
-				.window = 65535 };
+	struct pb_tcp_hdr t = { .sport = sport, .dport = dport, .flags = flags, .window = 65535 };
 
 	pb_tcp_full(p, &t);
 }
@@ -421,23 +419,22 @@ static inline void pb_cut(struct pkt *p, size_t len)
 		p->len = len;
 }
 
-
 /* ---- encapsulations ----------------------------------------------------- */
 
 enum pb_encap_kind {
 	PB_ENC_NONE = 0,
-	PB_ENC_PPPOE,	/* PPPoE session, PPP protocol from the inner IP */
-	PB_ENC_MPLS,	/* a label stack of n_labels entries */
-	PB_ENC_MPLS_PW,	/* labels, control word, Ethernet (pseudowire) */
-	PB_ENC_IPIP,	/* outer IPv4/IPv6, protocol 4 or 41 */
-	PB_ENC_GRE,	/* outer IP, GRE (flags: C K S), inner IP */
-	PB_ENC_GRE_TEB,	/* GRE carrying Ethernet */
-	PB_ENC_ERSPAN2,	/* GRE (S set) + ERSPAN type II + Ethernet */
-	PB_ENC_ERSPAN3,	/* GRE (S set) + ERSPAN type III + Ethernet */
-	PB_ENC_VXLAN,	/* outer IP, UDP 4789, VXLAN, Ethernet */
-	PB_ENC_GENEVE,	/* outer IP, UDP 6081, Geneve (8 bytes of options) */
-	PB_ENC_GTPU,	/* outer IP, UDP 2152, GTP-U with sequence number */
-	PB_ENC_TEREDO,	/* outer IPv4, UDP 3544, origin indication, IPv6 */
+	PB_ENC_PPPOE, /* PPPoE session, PPP protocol from the inner IP */
+	PB_ENC_MPLS, /* a label stack of n_labels entries */
+	PB_ENC_MPLS_PW, /* labels, control word, Ethernet (pseudowire) */
+	PB_ENC_IPIP, /* outer IPv4/IPv6, protocol 4 or 41 */
+	PB_ENC_GRE, /* outer IP, GRE (flags: C K S), inner IP */
+	PB_ENC_GRE_TEB, /* GRE carrying Ethernet */
+	PB_ENC_ERSPAN2, /* GRE (S set) + ERSPAN type II + Ethernet */
+	PB_ENC_ERSPAN3, /* GRE (S set) + ERSPAN type III + Ethernet */
+	PB_ENC_VXLAN, /* outer IP, UDP 4789, VXLAN, Ethernet */
+	PB_ENC_GENEVE, /* outer IP, UDP 6081, Geneve (8 bytes of options) */
+	PB_ENC_GTPU, /* outer IP, UDP 2152, GTP-U with sequence number */
+	PB_ENC_TEREDO, /* outer IPv4, UDP 3544, origin indication, IPv6 */
 };
 
 #define PB_OUTER_V4_SRC "192.0.2.1"
@@ -446,13 +443,13 @@ enum pb_encap_kind {
 #define PB_OUTER_V6_DST "2001:db8:ff::2"
 
 struct pb_encap_spec {
-	uint8_t kind;	     /* enum pb_encap_kind */
-	uint8_t outer_ip;    /* tunnels: 4 (default) or 6 */
-	uint8_t n_labels;    /* MPLS: entries (0: 1) */
-	uint32_t label;	     /* MPLS: the top label (20 bits) */
-	uint16_t gre_flags;  /* GRE: C 0x8000, K 0x2000, S 0x1000 */
-	uint16_t ppp_proto;  /* PPPoE: 0 from the inner IP, else this */
-	bool inner_vlan;     /* tunnels carrying Ethernet: tag it (VID 7) */
+	uint8_t kind; /* enum pb_encap_kind */
+	uint8_t outer_ip; /* tunnels: 4 (default) or 6 */
+	uint8_t n_labels; /* MPLS: entries (0: 1) */
+	uint32_t label; /* MPLS: the top label (20 bits) */
+	uint16_t gre_flags; /* GRE: C 0x8000, K 0x2000, S 0x1000 */
+	uint16_t ppp_proto; /* PPPoE: 0 from the inner IP, else this */
+	bool inner_vlan; /* tunnels carrying Ethernet: tag it (VID 7) */
 };
 
 static inline void pb_outer_ip(struct pkt *p, int ver, uint8_t proto)
@@ -523,8 +520,8 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 	case PB_ENC_MPLS_PW:
 		pb_ethertype(p, PB_ETH_MPLS);
 		for (int i = 0; i < labels; i++)
-			pb_put32(p, (i ? 16u + i : e->label) << 12 |
-				 (i + 1 == labels ? 0x100 : 0) | 64);
+			pb_put32(p, (i ? 16u + i : e->label) << 12 | (i + 1 == labels ? 0x100 : 0) |
+					    64);
 		if (e->kind == PB_ENC_MPLS_PW) {
 			pb_put32(p, 0); /* control word */
 			pb_inner_eth(p, e->inner_vlan);
@@ -541,9 +538,11 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 	case PB_ENC_ERSPAN2:
 	case PB_ENC_ERSPAN3: {
 		uint16_t flags = e->gre_flags;
-		uint16_t proto = e->kind == PB_ENC_GRE ? (inner_ip == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4) :
+		uint16_t proto = e->kind == PB_ENC_GRE ?
+					 (inner_ip == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4) :
 				 e->kind == PB_ENC_GRE_TEB ? PB_ETH_TEB :
-				 e->kind == PB_ENC_ERSPAN2 ? PB_ETH_ERSPAN2 : PB_ETH_ERSPAN3;
+				 e->kind == PB_ENC_ERSPAN2 ? PB_ETH_ERSPAN2 :
+							     PB_ETH_ERSPAN3;
 
 		if (e->kind == PB_ENC_ERSPAN2 || e->kind == PB_ENC_ERSPAN3)
 			flags |= 0x1000;
@@ -561,8 +560,8 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 			pb_put32(p, 0);
 		} else if (e->kind == PB_ENC_ERSPAN3) {
 			pb_put32(p, 0x20000000 | 5); /* version 2 */
-			pb_put32(p, 0x12345678);     /* timestamp */
-			pb_put32(p, 0);		     /* no O flag */
+			pb_put32(p, 0x12345678); /* timestamp */
+			pb_put32(p, 0); /* no O flag */
 		}
 		if (e->kind == PB_ENC_GRE)
 			p->bare_ip = true;
@@ -580,7 +579,7 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 	case PB_ENC_GENEVE:
 		pb_outer_ip(p, ov, PB_UDP);
 		pb_outer_udp(p, 50000, 6081);
-		pb_put8(p, 2);	  /* version 0, 2 words of options */
+		pb_put8(p, 2); /* version 0, 2 words of options */
 		pb_put8(p, 0);
 		pb_put16(p, PB_ETH_TEB);
 		pb_put32(p, 0x00123400);
@@ -602,7 +601,7 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 	case PB_ENC_TEREDO:
 		pb_outer_ip(p, 4, PB_UDP);
 		pb_outer_udp(p, 3544, 40000);
-		pb_put16(p, 0);	 /* origin indication */
+		pb_put16(p, 0); /* origin indication */
 		pb_put16(p, 0x1234);
 		pb_put32(p, 0xc0000201);
 		p->bare_ip = true;
@@ -631,12 +630,12 @@ static inline void pb_encap_finish(struct pkt *p)
 /* ---- declarative frames ------------------------------------------------- */
 
 struct pb_ext {
-	uint8_t type;	     /* PB_HOPOPTS, PB_ROUTING, PB_DSTOPTS, PB_MH, PB_AH,
+	uint8_t type; /* PB_HOPOPTS, PB_ROUTING, PB_DSTOPTS, PB_MH, PB_AH,
 			      * PB_FRAGMENT */
-	uint16_t len;	     /* bytes; 0: 8 (AH: 12); ignored for fragments */
+	uint16_t len; /* bytes; 0: 8 (AH: 12); ignored for fragments */
 	uint16_t frag_offset; /* fragment: offset in 8-byte units */
-	bool more;	     /* fragment: M flag */
-	uint32_t id;	     /* fragment: identification */
+	bool more; /* fragment: M flag */
+	uint32_t id; /* fragment: identification */
 };
 
 /* Zero means default for every field: an untagged IPv4 (or IPv6 if ip is
@@ -644,30 +643,30 @@ struct pb_ext {
 struct pb_spec {
 	uint8_t n_vlans;
 	uint16_t tpid[PB_MAX_VLANS]; /* 0: 802.1Q */
-	uint16_t tci[PB_MAX_VLANS];  /* PCP, DEI and VID */
-	uint16_t ethertype;	     /* non-IP: this ethertype and payload only */
-	uint8_t ip;		     /* 4 or 6 */
-	uint16_t version, ihl;	     /* see struct pb_ip4 / pb_ip6 */
-	uint8_t tos, ttl;	     /* IPv6: traffic class, hop limit */
-	uint16_t ip_id, frag;	     /* IPv4 identification, flags|offset */
+	uint16_t tci[PB_MAX_VLANS]; /* PCP, DEI and VID */
+	uint16_t ethertype; /* non-IP: this ethertype and payload only */
+	uint8_t ip; /* 4 or 6 */
+	uint16_t version, ihl; /* see struct pb_ip4 / pb_ip6 */
+	uint8_t tos, ttl; /* IPv6: traffic class, hop limit */
+	uint16_t ip_id, frag; /* IPv4 identification, flags|offset */
 	const char *src, *dst;
 	uint8_t n_ext;
 	struct pb_ext ext[PB_MAX_EXT];
-	uint8_t proto;		     /* upper layer: PB_TCP, PB_UDP, ... */
-	bool no_l4;		     /* name proto but write no L4 header */
+	uint8_t proto; /* upper layer: PB_TCP, PB_UDP, ... */
+	bool no_l4; /* name proto but write no L4 header */
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
-	uint32_t seq, ack;	     /* TCP */
-	uint32_t win;		     /* TCP window; 0: 65535, PB_WIN(n): n */
-	bool ts;		     /* TCP timestamp option with tsval */
+	uint32_t seq, ack; /* TCP */
+	uint32_t win; /* TCP window; 0: 65535, PB_WIN(n): n */
+	bool ts; /* TCP timestamp option with tsval */
 	uint32_t tsval;
 	uint8_t icmp_type, icmp_code;
-	uint16_t payload;	     /* payload bytes */
-	const void *data;	     /* their content; NULL: 0xa5 filler */
-	uint16_t pad_to;	     /* Ethernet padding to this frame length */
-	uint16_t cut;		     /* >0: keep only the first cut bytes */
-	uint16_t ip_len_lie;	     /* >0: IPv4 total / IPv6 payload length */
-	struct pb_encap_spec encap;  /* what carries the IP packet */
+	uint16_t payload; /* payload bytes */
+	const void *data; /* their content; NULL: 0xa5 filler */
+	uint16_t pad_to; /* Ethernet padding to this frame length */
+	uint16_t cut; /* >0: keep only the first cut bytes */
+	uint16_t ip_len_lie; /* >0: IPv4 total / IPv6 payload length */
+	struct pb_encap_spec encap; /* what carries the IP packet */
 };
 
 static inline bool pb_spec_present(const struct pb_spec *s)
@@ -688,8 +687,10 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 	} else {
 		pb_encap(p, &s->encap, s->ip);
 		if (s->ip == 6) {
-			struct pb_ip6 o = { .src = s->src, .dst = s->dst,
-					    .version = s->version, .tclass = s->tos,
+			struct pb_ip6 o = { .src = s->src,
+					    .dst = s->dst,
+					    .version = s->version,
+					    .tclass = s->tos,
 					    .hlim = s->ttl };
 
 			pb_ipv6(p, &o);
@@ -700,13 +701,19 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 					pb_frag6(p, e->frag_offset, e->more, e->id);
 				else
 					pb_ext6(p, e->type,
-						e->len ? e->len : e->type == PB_AH ? 12 : 8);
+						e->len		 ? e->len :
+						e->type == PB_AH ? 12 :
+								   8);
 			}
 		} else {
-			struct pb_ip4 o = { .src = s->src, .dst = s->dst,
-					    .version = s->version, .ihl = s->ihl,
-					    .tos = s->tos, .ttl = s->ttl,
-					    .id = s->ip_id, .frag = s->frag };
+			struct pb_ip4 o = { .src = s->src,
+					    .dst = s->dst,
+					    .version = s->version,
+					    .ihl = s->ihl,
+					    .tos = s->tos,
+					    .ttl = s->ttl,
+					    .id = s->ip_id,
+					    .frag = s->frag };
 
 			pb_ipv4(p, &o);
 		}
@@ -715,11 +722,16 @@ static inline void pb_build(struct pkt *p, const struct pb_spec *s)
 		} else {
 			switch (s->proto) {
 			case PB_TCP:
-				pb_tcp_full(p, &(struct pb_tcp_hdr){
-					.sport = s->sport, .dport = s->dport,
-					.flags = s->tcp_flags, .seq = s->seq,
-					.ack = s->ack, .ts = s->ts, .tsval = s->tsval,
-					.window = s->win ? (uint16_t)s->win : 65535 });
+				pb_tcp_full(p,
+					    &(struct pb_tcp_hdr){
+						    .sport = s->sport,
+						    .dport = s->dport,
+						    .flags = s->tcp_flags,
+						    .seq = s->seq,
+						    .ack = s->ack,
+						    .ts = s->ts,
+						    .tsval = s->tsval,
+						    .window = s->win ? (uint16_t)s->win : 65535 });
 				break;
 			case PB_UDP:
 			case PB_UDPLITE:

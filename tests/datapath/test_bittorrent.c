@@ -51,17 +51,25 @@
 /* BEP 3 handshake as qBittorrent sends it (reserved: extension protocol,
  * DHT, fast extension), with the info_hash of nDPI's bittorrent.pcap. */
 #define HS_RESERVED "\x00\x00\x00\x00\x00\x10\x00\x05"
-#define HS_HASH "\xdc\xfc\xdc\xcf\xb9\xe6\x70\xcc\xc3\xdd" \
-		"\x40\xc7\x8c\x16\x1f\x2b\xea\x24\x31\x26"
+#define HS_HASH                                    \
+	"\xdc\xfc\xdc\xcf\xb9\xe6\x70\xcc\xc3\xdd" \
+	"\x40\xc7\x8c\x16\x1f\x2b\xea\x24\x31\x26"
 #define HS_PEER "-qB4250-0123456789ab"
 #define HS_FACTS HS_RESERVED HS_HASH
 
-static const char HS[] = "\x13" "BitTorrent protocol" HS_RESERVED HS_HASH HS_PEER;
-static const char HS_WRONG_BYTE[] = "\x13" "BitTorrent protocoL" HS_RESERVED HS_HASH;
-static const char HS_PSTRLEN_12[] = "\x12" "BitTorrent protocol" HS_RESERVED HS_HASH;
-static const char HS_PSTRLEN_14[] = "\x14" "BitTorrent protocol" HS_RESERVED HS_HASH;
-static const char HS_NO_PSTRLEN[] = "X" "BitTorrent protocol" HS_RESERVED HS_HASH;
-static const char HS_OFFSET_2[] = "\x13" "\x00" "BitTorrent protocol" HS_RESERVED HS_HASH;
+static const char HS[] = "\x13"
+			 "BitTorrent protocol" HS_RESERVED HS_HASH HS_PEER;
+static const char HS_WRONG_BYTE[] = "\x13"
+				    "BitTorrent protocoL" HS_RESERVED HS_HASH;
+static const char HS_PSTRLEN_12[] = "\x12"
+				    "BitTorrent protocol" HS_RESERVED HS_HASH;
+static const char HS_PSTRLEN_14[] = "\x14"
+				    "BitTorrent protocol" HS_RESERVED HS_HASH;
+static const char HS_NO_PSTRLEN[] = "X"
+				    "BitTorrent protocol" HS_RESERVED HS_HASH;
+static const char HS_OFFSET_2[] = "\x13"
+				  "\x00"
+				  "BitTorrent protocol" HS_RESERVED HS_HASH;
 /* The split handshake: the first segment is the length byte alone. */
 static const char SPLIT_1[] = "\x13";
 static const char SPLIT_2[] = "BitTorrent protocol" HS_RESERVED HS_HASH HS_PEER;
@@ -70,23 +78,21 @@ static const char SPLIT_2_WRONG[] = "BitTorrent_protocol" HS_RESERVED HS_HASH;
 /* Peer-wire messages (4-byte length, id, body). */
 static const uint8_t MSG_PORT[] = { 0, 0, 0, 3, 9, 0x1a, 0xe1 };
 static const uint8_t MSG_BITFIELD[] = { 0, 0, 0, 5, 5, 0xff, 0xff, 0xff, 0xf0 };
-static const char MSG_EXTENDED[] = "\x00\x00\x00\x1a\x14\x00" "d1:md11:ut_metadatai2eee";
+static const char MSG_EXTENDED[] = "\x00\x00\x00\x1a\x14\x00"
+				   "d1:md11:ut_metadatai2eee";
 static const uint8_t MSG_HAVE_ALL[] = { 0, 0, 0, 1, 14 };
 static const uint8_t MSG_HAVE_NONE[] = { 0, 0, 0, 1, 15 };
-static const uint8_t MSG_REQUEST[] = { 0, 0, 0, 13, 6, 0, 0, 0, 1, 0, 0, 0, 0,
-				       0, 0, 0x40, 0 };
-static const uint8_t MSG_PIECE[] = { 0, 0, 0x40, 9, 7, 0, 0, 0, 1, 0, 0, 0, 0,
-				     0xde, 0xad, 0xbe, 0xef };
+static const uint8_t MSG_REQUEST[] = { 0, 0, 0, 13, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0 };
+static const uint8_t MSG_PIECE[] = { 0, 0, 0x40, 9, 7,	  0,	0,    0,   1,
+				     0, 0, 0,	 0, 0xde, 0xad, 0xbe, 0xef };
 /* Near misses: an id not in the list (have), lengths the id does not
  * allow, a header cut short. */
 static const uint8_t MSG_HAVE[] = { 0, 0, 0, 5, 4, 0, 0, 0, 1 };
 static const uint8_t MSG_PORT_LEN4[] = { 0, 0, 0, 4, 9, 0x1a, 0xe1, 0 };
 static const uint8_t MSG_HAVE_ALL_LEN2[] = { 0, 0, 0, 2, 14, 0 };
-static const uint8_t MSG_REQUEST_LEN12[] = { 0, 0, 0, 12, 6, 0, 0, 0, 1, 0, 0,
-					     0, 0, 0, 0, 0x40 };
+static const uint8_t MSG_REQUEST_LEN12[] = { 0, 0, 0, 12, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40 };
 static const uint8_t MSG_BITFIELD_LEN1[] = { 0, 0, 0, 1, 5 };
-static const uint8_t MSG_PIECE_1MIB[] = { 0, 0x10, 0, 9, 7, 0, 0, 0, 1, 0, 0,
-					  0, 0 };
+static const uint8_t MSG_PIECE_1MIB[] = { 0, 0x10, 0, 9, 7, 0, 0, 0, 1, 0, 0, 0, 0 };
 static const uint8_t MSG_CUT[] = { 0, 0, 0, 3 };
 
 /* uTP headers from nDPI's bittorrent_utp.pcap (127.0.0.1:49861 to
@@ -94,51 +100,50 @@ static const uint8_t MSG_CUT[] = { 0, 0, 0, 3 };
  * answering it (same id, ack 0x23c6), then DATA on id + 1 acking the
  * STATE's seq less one. And (82.243.113.43:64969 to 192.168.1.5:40959) a
  * SYN (id 0x5302, seq 0xe7f5) answered by a STATE with extension 2. */
-static const uint8_t UTP_SYN[] = { 0x41, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92, 0x96,
-				   0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-				   0x23, 0xc6, 0x00, 0x00 };
-static const uint8_t UTP_SYN_STATE[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
-					 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-					 0x45, 0x67, 0x23, 0xc6 };
+static const uint8_t UTP_SYN[] = { 0x41, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92, 0x96, 0x00, 0x00,
+				   0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0x00, 0x00 };
+static const uint8_t UTP_SYN_STATE[] = {
+	0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x45, 0x67, 0x23, 0xc6
+};
 static const uint8_t UTP_DATA[] = { 0x01, 0x00, 0x45, 0x68, 0xed, 0x7a, 0x59, 0x1d,
 				    0x00, 0x00, 0x00, 0xa7, 0x00, 0x10, 0x00, 0x00,
 				    0x23, 0xc7, 0x45, 0x66, 0x62, 0x6c, 0x61, 0x0a };
-static const uint8_t UTP_SYN2[] = { 0x41, 0x00, 0x53, 0x02, 0x10, 0xee, 0xb2, 0xf0,
-				    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-				    0xe7, 0xf5, 0x00, 0x00 };
-static const uint8_t UTP_STATE[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
-				     0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
-				     0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x08, 0x00, 0x00,
-				     0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t UTP_SYN2[] = { 0x41, 0x00, 0x53, 0x02, 0x10, 0xee, 0xb2, 0xf0, 0x00, 0x00,
+				    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe7, 0xf5, 0x00, 0x00 };
+static const uint8_t UTP_STATE[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f, 0x7f, 0xff,
+				     0xff, 0xff, 0x00, 0x00, 0xf0, 0x00, 0x49, 0xc7, 0xe7, 0xf5,
+				     0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 /* Near misses of one field each. */
-static const uint8_t UTP_STATE_WRONG_ACK[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
-					       0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-					       0x45, 0x67, 0x23, 0xc7 };
-static const uint8_t UTP_STATE_OTHER_ID[] = { 0x21, 0x00, 0x45, 0x69, 0xed, 0x63, 0x93, 0x41,
-					      0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-					      0x45, 0x67, 0x23, 0xc6 };
-static const uint8_t UTP_STATE_SAME_TS[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92, 0x96,
-					     0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-					     0x45, 0x67, 0x23, 0xc6 };
+static const uint8_t UTP_STATE_WRONG_ACK[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93,
+					       0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+					       0x00, 0x00, 0x45, 0x67, 0x23, 0xc7 };
+static const uint8_t UTP_STATE_OTHER_ID[] = { 0x21, 0x00, 0x45, 0x69, 0xed, 0x63, 0x93,
+					      0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+					      0x00, 0x00, 0x45, 0x67, 0x23, 0xc6 };
+static const uint8_t UTP_STATE_SAME_TS[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x92,
+					     0x96, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+					     0x00, 0x00, 0x45, 0x67, 0x23, 0xc6 };
 /* A STATE carries no payload: 4 bytes after its header. */
 static const uint8_t UTP_STATE_PAYLOAD[] = { 0x21, 0x00, 0x45, 0x67, 0xed, 0x63, 0x93, 0x41,
 					     0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
-					     0x45, 0x67, 0x23, 0xc6, 1, 2, 3, 4 };
+					     0x45, 0x67, 0x23, 0xc6, 1,	   2,	 3,    4 };
 /* Extension 2 claiming 9 bytes; a selective ACK of 3; a chain that runs
  * past the packet. */
 static const uint8_t UTP_STATE_EXT2_LEN9[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
 					       0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
 					       0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x09, 0x00, 0x00,
 					       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
-static const uint8_t UTP_STATE_SACK3[] = { 0x21, 0x01, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
-					   0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
-					   0x49, 0xc7, 0xe7, 0xf5, 0x00, 0x03, 0x00, 0x00, 0x00 };
+static const uint8_t UTP_STATE_SACK3[] = { 0x21, 0x01, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f, 0x7f,
+					   0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00, 0x49, 0xc7,
+					   0xe7, 0xf5, 0x00, 0x03, 0x00, 0x00, 0x00 };
 static const uint8_t UTP_STATE_CHAIN_OUT[] = { 0x21, 0x02, 0x53, 0x02, 0x06, 0xff, 0x3f, 0x5f,
 					       0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0xf0, 0x00,
 					       0x49, 0xc7, 0xe7, 0xf5, 0x01, 0x08, 0x00, 0x00,
 					       0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
-#define UTP_REST 0x45, 0x67, 0xed, 0x63, 0x92, 0x96, 0x00, 0x00, 0x00, 0x00, \
-		 0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0x00, 0x00
+#define UTP_REST                                                                                  \
+	0x45, 0x67, 0xed, 0x63, 0x92, 0x96, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x23, \
+		0xc6, 0x00, 0x00
 static const uint8_t UTP_V2[] = { 0x02, 0x00, UTP_REST };
 static const uint8_t UTP_FIN_V2[] = { 0x12, 0x00, UTP_REST };
 static const uint8_t UTP_TYPE5[] = { 0x51, 0x00, UTP_REST };
@@ -149,8 +154,8 @@ static const uint8_t STUN_SUCCESS[] = { 0x01, 0x01, 0x00, 0x34, 0x21, 0x12, 0xa4
 					0x3c, 0xc8, 0x5d, 0xa6, 0xa0, 0x62, 0x78, 0xce,
 					0xf5, 0x36, 0xc2, 0xe1, 0x00, 0x20, 0x00, 0x08,
 					0x00, 0x01, 0xcd, 0xf0, 0x49, 0x3c, 0x8c, 0x73 };
-static const uint8_t UTP_NO_TIME[] = { 0x41, 0x00, 0x45, 0x67, 0, 0, 0, 0, 0, 0, 0,
-				       0, 0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0, 0 };
+static const uint8_t UTP_NO_TIME[] = { 0x41, 0x00, 0x45, 0x67, 0,    0,	   0,	 0,    0, 0,
+				       0,    0,	   0x00, 0x10, 0x00, 0x00, 0x23, 0xc6, 0, 0 };
 /* Protocols whose first bytes read as a uTP header (filled by main()):
  * WireGuard's handshake initiation (type 1, three zero bytes, a random
  * sender index: a uTP DATA header with id 0), sent by both ends at once;
@@ -183,8 +188,8 @@ static const uint8_t HARTIP_RESP[] = { 0x01, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00,
 static const char DHT_QUERY[] = "d1:ad2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
 static const char DHT_RESPONSE[] = "d1:rd2:id20:" NODE_ID "e1:t2:aa1:y1:re";
 static const char DHT_ERROR[] = "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee";
-static const char DHT_BEP42[] = "d2:ip6:\x0a\x00\x00\x01\x1a\xe1" "1:rd2:id20:" NODE_ID
-				"e1:t2:aa1:y1:re";
+static const char DHT_BEP42[] = "d2:ip6:\x0a\x00\x00\x01\x1a\xe1"
+				"1:rd2:id20:" NODE_ID "e1:t2:aa1:y1:re";
 static const char DHT_X[] = "d1:xd2:id20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
 /* A DHT prefix on a message that does not end as KRPC's do: cut short
  * (no closing "e"), or a dictionary whose last key is not "y". */
@@ -194,12 +199,16 @@ static const char DHT_IX[] = "d1:ad2:ix20:" NODE_ID "e1:q4:ping1:t2:aa1:y1:qe";
 
 /* UDP tracker (BEP 15): protocol id, action, transaction id. */
 #define TRACKER_MAGIC "\x00\x00\x04\x17\x27\x10\x19\x80"
-static const char TRACKER_CONNECT[] = TRACKER_MAGIC "\x00\x00\x00\x00" "\xde\xad\xbe\xef";
-static const char TRACKER_ACTION_1[] = TRACKER_MAGIC "\x00\x00\x00\x01" "\xde\xad\xbe\xef";
-static const char TRACKER_CONNECT_17[] = TRACKER_MAGIC "\x00\x00\x00\x00" "\xde\xad\xbe\xef"
-					 "\x00";
+static const char TRACKER_CONNECT[] = TRACKER_MAGIC "\x00\x00\x00\x00"
+						    "\xde\xad\xbe\xef";
+static const char TRACKER_ACTION_1[] = TRACKER_MAGIC "\x00\x00\x00\x01"
+						     "\xde\xad\xbe\xef";
+static const char TRACKER_CONNECT_17[] = TRACKER_MAGIC "\x00\x00\x00\x00"
+						       "\xde\xad\xbe\xef"
+						       "\x00";
 static const char TRACKER_WRONG_MAGIC[] = "\x00\x00\x04\x17\x27\x10\x19\x81"
-					  "\x00\x00\x00\x00" "\xde\xad\xbe\xef";
+					  "\x00\x00\x00\x00"
+					  "\xde\xad\xbe\xef";
 
 /* Local Service Discovery (BEP 14), and look-alikes. */
 static const char LSD[] = "BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\n"
@@ -269,10 +278,22 @@ static int distinct_bytes(const uint8_t *p, size_t n)
 
 /* ---- frames -------------------------------------------------------------- */
 
-#define TCP4(...) { .ip = 4, .proto = PB_TCP, __VA_ARGS__ }
-#define TCP6(...) { .ip = 6, .proto = PB_TCP, __VA_ARGS__ }
-#define UDP4(...) { .ip = 4, .proto = PB_UDP, __VA_ARGS__ }
-#define UDP6(...) { .ip = 6, .proto = PB_UDP, __VA_ARGS__ }
+#define TCP4(...)                                     \
+	{                                             \
+		.ip = 4, .proto = PB_TCP, __VA_ARGS__ \
+	}
+#define TCP6(...)                                     \
+	{                                             \
+		.ip = 6, .proto = PB_TCP, __VA_ARGS__ \
+	}
+#define UDP4(...)                                     \
+	{                                             \
+		.ip = 4, .proto = PB_UDP, __VA_ARGS__ \
+	}
+#define UDP6(...)                                     \
+	{                                             \
+		.ip = 6, .proto = PB_UDP, __VA_ARGS__ \
+	}
 
 /* The known peer: 10.0.0.2:6881 (2001:db8::2 port 6881), taught by a
  * handshake from 10.0.0.1:50000 (which becomes known too). */
@@ -281,8 +302,8 @@ static int distinct_bytes(const uint8_t *p, size_t n)
 /* A new connection to the known peer, and one from it. */
 #define TO_PEER4(...) TCP4(.sport = 50001, .dport = 6881, __VA_ARGS__)
 #define TO_PEER6(...) TCP6(.sport = 50001, .dport = 6881, __VA_ARGS__)
-#define FROM_PEER4(...) TCP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881, \
-			     .dport = 50002, __VA_ARGS__)
+#define FROM_PEER4(...) \
+	TCP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881, .dport = 50002, __VA_ARGS__)
 /* Neither end known. */
 #define STRANGER4(...) TCP4(.sport = 50003, .dport = 6889, __VA_ARGS__)
 
@@ -341,28 +362,34 @@ static const struct bt_case cases[] = {
 	/* TCP peer-wire handshake */
 	{ .desc = "handshake IPv4",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, STR(HS)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "handshake IPv6",
 	  .frames = { TCP6(.sport = 50000, .dport = 6881, STR(HS)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "handshake on a VLAN, IPv4 options",
-	  .frames = { TCP4(.n_vlans = 1, .tci = { 42 }, .ihl = 8, .sport = 50000,
-			   .dport = 6881, STR(HS)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .frames = { TCP4(.n_vlans = 1, .tci = { 42 }, .ihl = 8, .sport = 50000, .dport = 6881,
+			   STR(HS)) },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "handshake after SYN, SYN-ACK, ACK",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, .tcp_flags = PB_SYN),
 		      TCP4(.sport = 50000, .dport = 6881, .tcp_flags = PB_ACK),
 		      TCP4(.sport = 50000, .dport = 6881, STR(HS)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "handshake with Ethernet padding after it",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, STR(HS), .pad_to = 200) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "handshake cut after 20 bytes: matched, no facts",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, .data = HS, .payload = 20) },
 	  .kind = BT_HANDSHAKE },
 	{ .desc = "handshake cut after 48 bytes: matched with facts",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, .data = HS, .payload = 48) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	{ .desc = "near miss: 19 bytes (0x13 and 18 of the string)",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, .data = HS, .payload = 19) } },
 	{ .desc = "near miss: protocol string with one wrong byte",
@@ -383,12 +410,16 @@ static const struct bt_case cases[] = {
 	{ .desc = "split handshake IPv4: 0x13 alone, then the rest",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, STR(SPLIT_1)),
 		      TCP4(.sport = 50000, .dport = 6881, STR(SPLIT_2)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS, .flags = FLOW_F_BT_PSTRLEN },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS,
+	  .flags = FLOW_F_BT_PSTRLEN },
 	{ .desc = "split handshake IPv6, the 0x13 segment retransmitted",
 	  .frames = { TCP6(.sport = 50000, .dport = 6881, STR(SPLIT_1)),
 		      TCP6(.sport = 50000, .dport = 6881, STR(SPLIT_1)),
 		      TCP6(.sport = 50000, .dport = 6881, STR(SPLIT_2)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS, .flags = FLOW_F_BT_PSTRLEN },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS,
+	  .flags = FLOW_F_BT_PSTRLEN },
 	{ .desc = "split handshake: 0x13 alone marks the flow, no event yet",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, STR(SPLIT_1)) },
 	  .flags = FLOW_F_BT_PSTRLEN },
@@ -408,124 +439,113 @@ static const struct bt_case cases[] = {
 	{ .desc = "a second handshake on a classified flow: one event",
 	  .frames = { TCP4(.sport = 50000, .dport = 6881, STR(HS)),
 		      TCP4(.sport = 50000, .dport = 6881, STR(HS)) },
-	  .kind = BT_HANDSHAKE, .facts = HS_FACTS },
+	  .kind = BT_HANDSHAKE,
+	  .facts = HS_FACTS },
 	/* peer messages: only between known peers */
 	{ .desc = "port message to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_PORT)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_PORT)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "bitfield to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_BITFIELD)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_BITFIELD)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "extended message to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(STR(MSG_EXTENDED)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(STR(MSG_EXTENDED)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "have-all from a known peer",
-	  .frames = { TEACH4,
-		      FROM_PEER4(BIN(MSG_HAVE_ALL)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, FROM_PEER4(BIN(MSG_HAVE_ALL)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "have-none to a known peer IPv6",
-	  .frames = { TEACH6,
-		      TO_PEER6(BIN(MSG_HAVE_NONE)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH6, TO_PEER6(BIN(MSG_HAVE_NONE)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "request to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_REQUEST)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_REQUEST)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "piece from a known peer",
-	  .frames = { TEACH4,
-		      FROM_PEER4(BIN(MSG_PIECE)) },
-	  .kind = BT_MESSAGE, .taught = 1 },
+	  .frames = { TEACH4, FROM_PEER4(BIN(MSG_PIECE)) },
+	  .kind = BT_MESSAGE,
+	  .taught = 1 },
 	{ .desc = "near miss: port message between unknown hosts",
 	  .frames = { STRANGER4(BIN(MSG_PORT)) } },
 	{ .desc = "near miss: bitfield between unknown hosts",
 	  .frames = { STRANGER4(BIN(MSG_BITFIELD)) } },
 	{ .desc = "near miss: have (id 4) to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_HAVE)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_HAVE)) },
 	  .taught = 1 },
 	{ .desc = "near miss: port message of length 4",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_PORT_LEN4)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_PORT_LEN4)) },
 	  .taught = 1 },
 	{ .desc = "near miss: have-all of length 2",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_HAVE_ALL_LEN2)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_HAVE_ALL_LEN2)) },
 	  .taught = 1 },
 	{ .desc = "near miss: request of length 12",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_REQUEST_LEN12)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_REQUEST_LEN12)) },
 	  .taught = 1 },
 	{ .desc = "near miss: bitfield of length 1",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_BITFIELD_LEN1)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_BITFIELD_LEN1)) },
 	  .taught = 1 },
 	{ .desc = "near miss: piece of 1 MiB",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_PIECE_1MIB)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_PIECE_1MIB)) },
 	  .taught = 1 },
 	{ .desc = "near miss: message header cut at 4 bytes",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(MSG_CUT)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(MSG_CUT)) },
 	  .taught = 1 },
 	{ .desc = "near miss: IPv4 peer known, same port on IPv6",
-	  .frames = { TEACH4,
-		      TO_PEER6(BIN(MSG_PORT)) },
+	  .frames = { TEACH4, TO_PEER6(BIN(MSG_PORT)) },
 	  .taught = 1 },
 	/* encrypted (MSE/PE): known peer, length, entropy */
 	{ .desc = "encrypted: 200 random bytes to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = RANDOM, .payload = 200) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(.data = RANDOM, .payload = 200) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted: 96 random bytes (the least)",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = RANDOM, .payload = 96) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(.data = RANDOM, .payload = 96) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted: 608 random bytes (the most)",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = RANDOM, .payload = 608) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(.data = RANDOM, .payload = 608) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted: exactly 48 distinct values in the first 64 bytes",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(DISTINCT_48)) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH4, TO_PEER4(BIN(DISTINCT_48)) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "near miss: 47 distinct values in the first 64 bytes",
-	  .frames = { TEACH4,
-		      TO_PEER4(BIN(DISTINCT_47)) },
+	  .frames = { TEACH4, TO_PEER4(BIN(DISTINCT_47)) },
 	  .taught = 1 },
 	{ .desc = "encrypted: from a known peer",
-	  .frames = { TEACH4,
-		      FROM_PEER4(.data = RANDOM, .payload = 300) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH4, FROM_PEER4(.data = RANDOM, .payload = 300) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted IPv6",
-	  .frames = { TEACH6,
-		      TO_PEER6(.data = RANDOM, .payload = 400) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .frames = { TEACH6, TO_PEER6(.data = RANDOM, .payload = 400) },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted: the third packet of the flow",
-	  .frames = { TEACH4,
-		      TO_PEER4(.tcp_flags = PB_SYN),
-		      TO_PEER4(.tcp_flags = PB_ACK),
+	  .frames = { TEACH4, TO_PEER4(.tcp_flags = PB_SYN), TO_PEER4(.tcp_flags = PB_ACK),
 		      TO_PEER4(.data = RANDOM, .payload = 200) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "encrypted: peer known from DHT (UDP teaches TCP)",
 	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_QUERY)),
 		      TO_PEER4(.data = RANDOM, .payload = 200) },
-	  .kind = BT_ENCRYPTED, .taught = 1 },
+	  .kind = BT_ENCRYPTED,
+	  .taught = 1 },
 	{ .desc = "near miss: random bytes between unknown hosts",
 	  .frames = { STRANGER4(.data = RANDOM, .payload = 200) } },
 	{ .desc = "near miss: text to a known peer",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = TEXT, .payload = 200) },
+	  .frames = { TEACH4, TO_PEER4(.data = TEXT, .payload = 200) },
 	  .taught = 1 },
 	{ .desc = "near miss: 95 random bytes",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = RANDOM, .payload = 95) },
+	  .frames = { TEACH4, TO_PEER4(.data = RANDOM, .payload = 95) },
 	  .taught = 1 },
 	{ .desc = "near miss: 609 random bytes",
-	  .frames = { TEACH4,
-		      TO_PEER4(.data = RANDOM, .payload = 609) },
+	  .frames = { TEACH4, TO_PEER4(.data = RANDOM, .payload = 609) },
 	  .taught = 1 },
 	{ .desc = "near miss: random bytes to a tracker (trackers are not peers)",
 	  .frames = { TCP4(.sport = 50000, .dport = 80, STR(ANNOUNCE)),
@@ -533,24 +553,24 @@ static const struct bt_case cases[] = {
 	  .taught = 1 },
 	/* a flow between two known endpoints: marked, no second event */
 	{ .desc = "reverse of a recognised flow, bencoded text: marked quietly",
-	  .frames = { TEACH4,
-		      TCP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881, .dport = 50000,
-			   STR(DHT_RESPONSE)) },
-	  .quiet = true, .taught = 1 },
+	  .frames = { TEACH4, TCP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881,
+				   .dport = 50000, STR(DHT_RESPONSE)) },
+	  .quiet = true,
+	  .taught = 1 },
 	{ .desc = "reverse handshake: marked quietly",
-	  .frames = { TEACH6,
-		      TCP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 6881, .dport = 50000,
-			   STR(HS)) },
-	  .quiet = true, .taught = 1 },
+	  .frames = { TEACH6, TCP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 6881,
+				   .dport = 50000, STR(HS)) },
+	  .quiet = true,
+	  .taught = 1 },
 	{ .desc = "uTP answering a DHT query between the same endpoints: quietly",
 	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_QUERY)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881,
-			   .dport = 50000, BIN(UTP_STATE)) },
-	  .quiet = true, .taught = 1 },
-	{ .desc = "near miss: reverse of a recognised flow, UDP without a signature",
-	  .frames = { TEACH4,
 		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881, .dport = 50000,
-			   .payload = 100) },
+			   BIN(UTP_STATE)) },
+	  .quiet = true,
+	  .taught = 1 },
+	{ .desc = "near miss: reverse of a recognised flow, UDP without a signature",
+	  .frames = { TEACH4, UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 6881,
+				   .dport = 50000, .payload = 100) },
 	  .taught = 1 },
 	{ .desc = "near miss: the tracker's answer (trackers are not peers)",
 	  .frames = { TCP4(.sport = 50000, .dport = 80, STR(ANNOUNCE)),
@@ -561,24 +581,25 @@ static const struct bt_case cases[] = {
 	/* uTP: a header is proof only when the other direction answers it */
 	{ .desc = "uTP STATE answering a SYN, IPv4",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_SYN_STATE)) },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_SYN_STATE)) },
 	  .kind = BT_UTP },
 	{ .desc = "uTP STATE with extension 2 answering a SYN, IPv6",
 	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
-		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
-			   .dport = 64969, BIN(UTP_STATE)) },
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959, .dport = 64969,
+			   BIN(UTP_STATE)) },
 	  .kind = BT_UTP },
 	{ .desc = "uTP DATA on id + 1 after the STATE: the SYN's direction, quietly",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_SYN_STATE)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_SYN_STATE)),
 		      UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)) },
-	  .quiet = true, .taught = 1 },
+	  .quiet = true,
+	  .taught = 1 },
 	{ .desc = "uTP mid-stream: DATA answered by a STATE (no SYN seen)",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_DATA)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_SYN_STATE)) },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_SYN_STATE)) },
 	  .kind = BT_UTP },
 	{ .desc = "near miss: uTP SYN alone",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)) } },
@@ -589,53 +610,53 @@ static const struct bt_case cases[] = {
 	  .frames = { UDP6(.sport = 40959, .dport = 64969, BIN(UTP_STATE)) } },
 	{ .desc = "near miss: STATE acking another seq than the SYN's",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_STATE_WRONG_ACK)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_STATE_WRONG_ACK)) } },
 	{ .desc = "near miss: STATE on another connection id",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_STATE_OTHER_ID)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_STATE_OTHER_ID)) } },
 	{ .desc = "near miss: STATE with the SYN's own timestamp",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_STATE_SAME_TS)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_STATE_SAME_TS)) } },
 	{ .desc = "near miss: STATE with a payload",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333,
-			   .dport = 49861, BIN(UTP_STATE_PAYLOAD)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 33333, .dport = 49861,
+			   BIN(UTP_STATE_PAYLOAD)) } },
 	{ .desc = "near miss: extension bits of 9 bytes",
 	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
-		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
-			   .dport = 64969, BIN(UTP_STATE_EXT2_LEN9)) } },
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959, .dport = 64969,
+			   BIN(UTP_STATE_EXT2_LEN9)) } },
 	{ .desc = "near miss: selective ACK of 3 bytes",
 	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
-		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
-			   .dport = 64969, BIN(UTP_STATE_SACK3)) } },
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959, .dport = 64969,
+			   BIN(UTP_STATE_SACK3)) } },
 	{ .desc = "near miss: extension chain past the packet's end",
 	  .frames = { UDP6(.sport = 64969, .dport = 40959, BIN(UTP_SYN2)),
-		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959,
-			   .dport = 64969, BIN(UTP_STATE_CHAIN_OUT)) } },
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 40959, .dport = 64969,
+			   BIN(UTP_STATE_CHAIN_OUT)) } },
 	{ .desc = "near miss: WireGuard handshake initiations both ways",
 	  .frames = { UDP4(.sport = 51820, .dport = 51821, BIN(WG_INIT_A)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 51821,
-			   .dport = 51820, BIN(WG_INIT_B)),
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 51821, .dport = 51820,
+			   BIN(WG_INIT_B)),
 		      UDP4(.sport = 51820, .dport = 51821, BIN(WG_INIT_A)) } },
 	{ .desc = "near miss: CAPWAP DTLS both ways",
 	  .frames = { UDP4(.sport = 40000, .dport = 5246, BIN(CAPWAP_DTLS_A)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 5246,
-			   .dport = 40000, BIN(CAPWAP_DTLS_B)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 5246, .dport = 40000,
+			   BIN(CAPWAP_DTLS_B)) } },
 	{ .desc = "near miss: SOME/IP request and response",
 	  .frames = { UDP4(.sport = 30501, .dport = 30509, BIN(SOMEIP_REQ)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 30509,
-			   .dport = 30501, BIN(SOMEIP_RESP)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 30509, .dport = 30501,
+			   BIN(SOMEIP_RESP)) } },
 	{ .desc = "near miss: HART-IP request and response",
 	  .frames = { UDP6(.sport = 40000, .dport = 5094, BIN(HARTIP_REQ)),
-		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 5094,
-			   .dport = 40000, BIN(HARTIP_RESP)) } },
+		      UDP6(.src = PB_V6_DST, .dst = PB_V6_SRC, .sport = 5094, .dport = 40000,
+			   BIN(HARTIP_RESP)) } },
 	{ .desc = "near miss: STUN binding success answering a STUN request",
 	  .frames = { UDP4(.sport = 60642, .dport = 49282, BIN(UTP_SYN)),
-		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 49282,
-			   .dport = 60642, BIN(STUN_SUCCESS)) } },
+		      UDP4(.src = PB_V4_DST, .dst = PB_V4_SRC, .sport = 49282, .dport = 60642,
+			   BIN(STUN_SUCCESS)) } },
 	{ .desc = "near miss: uTP version 2",
 	  .frames = { UDP4(.sport = 49861, .dport = 33333, BIN(UTP_V2)) } },
 	{ .desc = "near miss: uTP FIN version 2",
@@ -654,8 +675,7 @@ static const struct bt_case cases[] = {
 	  .frames = { UDP4(.sport = 53, .dport = 33333, BIN(UTP_SYN)) } },
 	{ .desc = "near miss: STUN binding success response",
 	  .frames = { UDP4(.sport = 49282, .dport = 60642, BIN(STUN_SUCCESS)) } },
-	{ .desc = "near miss: uTP over TCP",
-	  .frames = { STRANGER4(BIN(UTP_SYN)) } },
+	{ .desc = "near miss: uTP over TCP", .frames = { STRANGER4(BIN(UTP_SYN)) } },
 	/* DHT */
 	{ .desc = "DHT query IPv4",
 	  .frames = { UDP4(.sport = 50000, .dport = 6881, STR(DHT_QUERY)) },
@@ -683,8 +703,7 @@ static const struct bt_case cases[] = {
 	  .frames = { UDP6(.sport = 53, .dport = 6881, STR(DHT_QUERY)) } },
 	{ .desc = "near miss: DHT query to Teredo's port 3544",
 	  .frames = { UDP4(.sport = 50000, .dport = 3544, STR(DHT_QUERY)) } },
-	{ .desc = "near miss: DHT bytes over TCP",
-	  .frames = { STRANGER4(STR(DHT_QUERY)) } },
+	{ .desc = "near miss: DHT bytes over TCP", .frames = { STRANGER4(STR(DHT_QUERY)) } },
 	/* UDP tracker */
 	{ .desc = "UDP tracker connect IPv4",
 	  .frames = { UDP4(.sport = 50000, .dport = 6969, STR(TRACKER_CONNECT)) },
@@ -698,7 +717,8 @@ static const struct bt_case cases[] = {
 	{ .desc = "near miss: tracker magic, action 1",
 	  .frames = { UDP4(.sport = 50000, .dport = 6969, STR(TRACKER_ACTION_1)) } },
 	{ .desc = "near miss: tracker connect of 15 bytes",
-	  .frames = { UDP4(.sport = 50000, .dport = 6969, .data = TRACKER_CONNECT, .payload = 15) } },
+	  .frames = { UDP4(.sport = 50000, .dport = 6969, .data = TRACKER_CONNECT,
+			   .payload = 15) } },
 	{ .desc = "near miss: tracker connect of 17 bytes",
 	  .frames = { UDP4(.sport = 50000, .dport = 6969, STR(TRACKER_CONNECT_17)) } },
 	{ .desc = "near miss: tracker magic with a wrong byte",
@@ -748,15 +768,13 @@ static void check_event(struct check *c, const struct event *ev, uint8_t kind,
 	check_eq(c, "event time_ns", ev->time_ns, CLOCK_NS);
 	if (memcmp(&ev->key, key, sizeof(*key)) != 0) {
 		print_error("# %s: event key %s, want %s\n", c->ctx,
-			    fmt_key(&ev->key, got, sizeof(got)),
-			    fmt_key(key, want, sizeof(want)));
+			    fmt_key(&ev->key, got, sizeof(got)), fmt_key(key, want, sizeof(want)));
 		c->failures++;
 	}
 	check_true(c, "event reserved bytes",
 		   memcmp(ev->bt.reserved, facts ? facts : (const char *)zeros, 8) == 0);
 	check_true(c, "event info_hash",
-		   memcmp(ev->bt.info_hash, facts ? facts + 8 : (const char *)zeros + 8,
-			  20) == 0);
+		   memcmp(ev->bt.info_hash, facts ? facts + 8 : (const char *)zeros + 8, 20) == 0);
 	check_true(c, "event padding zero", memcmp(ev->pad, zeros, sizeof(ev->pad)) == 0);
 }
 
@@ -823,8 +841,8 @@ static void test_inspect_window(void **state)
 
 	for (int filler = 0; filler <= 1; filler++) {
 		for (int n = 1; n <= INSPECT_PACKETS + 2; n++) {
-			struct pb_spec before = TCP4(.sport = 50000, .dport = 6881,
-						     .payload = filler ? 30 : 0);
+			struct pb_spec before =
+				TCP4(.sport = 50000, .dport = 6881, .payload = filler ? 30 : 0);
 			struct pb_spec hs = TCP4(.sport = 50000, .dport = 6881, STR(HS));
 			bool want = n <= INSPECT_PACKETS;
 			struct flow_key k = spec_key(&hs);
@@ -861,8 +879,7 @@ static void test_inspect_window(void **state)
 static void test_next_generation(void **state)
 {
 	struct pb_spec hs = TCP4(.sport = 50000, .dport = 6881, STR(HS));
-	struct pb_spec data = TCP4(.sport = 50000, .dport = 6881, .data = RANDOM,
-				   .payload = 700);
+	struct pb_spec data = TCP4(.sport = 50000, .dport = 6881, .data = RANDOM, .payload = 700);
 	struct dp *dp = *state;
 	struct check c = { .ctx = "next generation" };
 	struct flow_key k = spec_key(&hs);
@@ -919,7 +936,7 @@ static void test_events_lost(void **state)
 	check_eq(&c, "CNT_EVENTS_LOST", cnt[CNT_EVENTS_LOST], flows - fits);
 	check_eq(&c, "events read", consume_events(dp), fits);
 	FOR_EACH_ENTRY(dp, 0, e)
-		marked += e->val.app == APP_BITTORRENT;
+	marked += e->val.app == APP_BITTORRENT;
 	check_eq(&c, "flows marked", marked, flows);
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
@@ -1044,8 +1061,8 @@ static long replay_pcap(struct dp *dp, const char *path)
 	if (!cap)
 		return -1;
 	while (capture_next(cap, &pkt) == 1) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt.frame,
-			    .data_size_in = pkt.len, .repeat = 1);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt.frame, .data_size_in = pkt.len,
+			    .repeat = 1);
 
 		if (!pkt.len)
 			continue;
@@ -1062,9 +1079,16 @@ static void test_real_captures(void **state)
 {
 	static const char *const bittorrent[] = { "bittorrent.pcap", "bittorrent_utp.pcap" };
 	static const char *const others[] = {
-		"gnutella.pcap", "edonkey.pcap", "quic.pcap", "netflix.pcap",
-		"skype-conference-call.pcap", "ssh.pcap", "teamspeak3.pcap",
-		"http_ipv6.pcap", "tcp_scan.pcapng", "dns_fragmented.pcap",
+		"gnutella.pcap",
+		"edonkey.pcap",
+		"quic.pcap",
+		"netflix.pcap",
+		"skype-conference-call.pcap",
+		"ssh.pcap",
+		"teamspeak3.pcap",
+		"http_ipv6.pcap",
+		"tcp_scan.pcapng",
+		"dns_fragmented.pcap",
 	};
 	struct dp *dp = *state;
 	struct check c = { .ctx = "real captures" };
@@ -1087,7 +1111,8 @@ static void test_real_captures(void **state)
 				continue;
 			found++;
 			c.ctx = name;
-			FOR_EACH_ENTRY(dp, 0, e) {
+			FOR_EACH_ENTRY(dp, 0, e)
+			{
 				flows++;
 				if (e->val.app == APP_BITTORRENT) {
 					bt++;
@@ -1114,8 +1139,8 @@ static void test_real_captures(void **state)
 					check_true(&c, "handshake info_hash",
 						   memcmp(ev->bt.info_hash, HS_HASH, 20) == 0);
 			}
-			print_message("# %s: %d flows, %d BitTorrent, %zu events\n", name,
-				      flows, bt, events);
+			print_message("# %s: %d flows, %d BitTorrent, %zu events\n", name, flows,
+				      bt, events);
 		}
 	}
 	if (!found)
@@ -1133,8 +1158,8 @@ static int setup_bt(void **state)
 
 static int setup_small_event_ring(void **state)
 {
-	return setup_with(state, (struct dp_opts){ .replay_clock = true,
-						   .event_ring_bytes = 4096 });
+	return setup_with(state,
+			  (struct dp_opts){ .replay_clock = true, .event_ring_bytes = 4096 });
 }
 
 int main(void)
@@ -1142,12 +1167,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		{ "signatures and near misses", test_signatures, setup_bt, teardown_dp, NULL },
 		{ "inspection window", test_inspect_window, setup_bt, teardown_dp, NULL },
-		{ "next table generation: marked again, no second event",
-		  test_next_generation, setup_bt, teardown_dp, NULL },
+		{ "next table generation: marked again, no second event", test_next_generation,
+		  setup_bt, teardown_dp, NULL },
 		{ "event ring full: counted, flows still marked", test_events_lost,
 		  setup_small_event_ring, teardown_dp, NULL },
-		{ "known peers: both ends of peer detections only", test_known_peers,
-		  setup_bt, teardown_dp, NULL },
+		{ "known peers: both ends of peer detections only", test_known_peers, setup_bt,
+		  teardown_dp, NULL },
 		{ "real captures", test_real_captures, setup_bt, teardown_dp, NULL },
 	};
 

@@ -34,25 +34,43 @@
 #define A_ID 100
 #define B_ID 30000
 
-static struct pb_spec a_to_b(uint8_t flags, uint32_t seq, uint32_t ack,
-			     uint16_t payload, uint16_t ip_id)
+static struct pb_spec a_to_b(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t payload,
+			     uint16_t ip_id)
 {
-	return (struct pb_spec){ .ip = 4, .proto = PB_TCP, .src = "10.0.0.1",
-				 .dst = "10.0.0.2", .sport = 40000, .dport = 6881,
-				 .tcp_flags = flags, .seq = seq, .ack = ack,
-				 .payload = payload, .ttl = A_TTL, .ip_id = ip_id,
-				 .frag = PB_IPV4_DF, .ts = true,
+	return (struct pb_spec){ .ip = 4,
+				 .proto = PB_TCP,
+				 .src = "10.0.0.1",
+				 .dst = "10.0.0.2",
+				 .sport = 40000,
+				 .dport = 6881,
+				 .tcp_flags = flags,
+				 .seq = seq,
+				 .ack = ack,
+				 .payload = payload,
+				 .ttl = A_TTL,
+				 .ip_id = ip_id,
+				 .frag = PB_IPV4_DF,
+				 .ts = true,
 				 .tsval = 7000 + ip_id };
 }
 
-static struct pb_spec b_to_a(uint8_t flags, uint32_t seq, uint32_t ack,
-			     uint16_t payload, uint16_t ip_id)
+static struct pb_spec b_to_a(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t payload,
+			     uint16_t ip_id)
 {
-	return (struct pb_spec){ .ip = 4, .proto = PB_TCP, .src = "10.0.0.2",
-				 .dst = "10.0.0.1", .sport = 6881, .dport = 40000,
-				 .tcp_flags = flags, .seq = seq, .ack = ack,
-				 .payload = payload, .ttl = B_TTL, .ip_id = ip_id,
-				 .frag = PB_IPV4_DF, .ts = true,
+	return (struct pb_spec){ .ip = 4,
+				 .proto = PB_TCP,
+				 .src = "10.0.0.2",
+				 .dst = "10.0.0.1",
+				 .sport = 6881,
+				 .dport = 40000,
+				 .tcp_flags = flags,
+				 .seq = seq,
+				 .ack = ack,
+				 .payload = payload,
+				 .ttl = B_TTL,
+				 .ip_id = ip_id,
+				 .frag = PB_IPV4_DF,
+				 .ts = true,
 				 .tsval = 90000 + ip_id };
 }
 
@@ -171,71 +189,63 @@ static void test_handshake(void **state)
  * datapath must (and must not) find in it. */
 struct rst_case {
 	const char *desc;
-	uint8_t flags;	   /* PB_RST, maybe | PB_ACK */
+	uint8_t flags; /* PB_RST, maybe | PB_ACK */
 	uint32_t seq;
 	uint16_t ip_id;
 	uint8_t ttl;
-	uint32_t win;	   /* PB_WIN(n) for n */
+	uint32_t win; /* PB_WIN(n) for n */
 	bool ts;
 	uint32_t tsval;
 	bool ip_df;
-	__u64 after_ns;	   /* since B's last packet */
-	uint32_t want;	   /* signal bits */
+	__u64 after_ns; /* since B's last packet */
+	uint32_t want; /* signal bits */
 };
 
 #define SIG(n) RESET_SIGNAL_BIT(n)
 
 static const struct rst_case rst_cases[] = {
-	{ "abort at snd_max, ID continues: nothing", PB_RST | PB_ACK, B_SND_MAX,
-	  B_LAST_ID + 1, B_TTL, PB_WIN(0), true, 90000 + B_LAST_ID + 5, true,
-	  MS_NS, 0 },
-	{ "R2: RST|ACK 100 bytes behind snd_max", PB_RST | PB_ACK, B_SND_MAX - 100,
-	  B_LAST_ID + 1, B_TTL, PB_WIN(0), false, 0, true, MS_NS,
-	  SIG(R2_BEHIND_SENT_DATA) },
-	{ "near R2: keep-alive seq snd_max - 1", PB_RST | PB_ACK, B_SND_MAX - 1,
+	{ "abort at snd_max, ID continues: nothing", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1,
+	  B_TTL, PB_WIN(0), true, 90000 + B_LAST_ID + 5, true, MS_NS, 0 },
+	{ "R2: RST|ACK 100 bytes behind snd_max", PB_RST | PB_ACK, B_SND_MAX - 100, B_LAST_ID + 1,
+	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R2_BEHIND_SENT_DATA) },
+	{ "near R2: keep-alive seq snd_max - 1", PB_RST | PB_ACK, B_SND_MAX - 1, B_LAST_ID + 1,
+	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
+	{ "near R2: RST without ACK behind (a dead socket's reply)", PB_RST, B_SND_MAX - 1000,
 	  B_LAST_ID + 1, B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
-	{ "near R2: RST without ACK behind (a dead socket's reply)", PB_RST,
-	  B_SND_MAX - 1000, B_LAST_ID + 1, B_TTL, PB_WIN(0), false, 0, true,
-	  MS_NS, 0 },
-	{ "R5: seq beyond anything sent", PB_RST | PB_ACK, B_SND_MAX + 5000,
-	  B_LAST_ID + 1, B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R5_AHEAD) },
-	{ "near R5: seq snd_max + 1", PB_RST | PB_ACK, B_SND_MAX + 1,
-	  B_LAST_ID + 1, B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
-	{ "R6: TTL 3 below", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1,
-	  B_TTL - 3, PB_WIN(0), false, 0, true, MS_NS, SIG(R6_TTL) },
-	{ "near R6: TTL 2 below", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1,
-	  B_TTL - 2, PB_WIN(0), false, 0, true, MS_NS, 0 },
-	{ "R7: IP ID out of sequence", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 5000,
-	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
-	{ "R7: IP ID behind", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID - 1,
-	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
-	{ "R7: the other side's last IP ID copied", PB_RST | PB_ACK, B_SND_MAX,
-	  A_LAST_ID, B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
-	{ "R7: B's own last IP ID repeated", PB_RST | PB_ACK, B_SND_MAX,
-	  B_LAST_ID, B_TTL, PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
-	{ "near R7: step 1024 (missed packets)", PB_RST | PB_ACK, B_SND_MAX,
-	  B_LAST_ID + 1024, B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
-	{ "near R7: IP ID 0 with DF", PB_RST | PB_ACK, B_SND_MAX, 0, B_TTL,
+	{ "R5: seq beyond anything sent", PB_RST | PB_ACK, B_SND_MAX + 5000, B_LAST_ID + 1, B_TTL,
+	  PB_WIN(0), false, 0, true, MS_NS, SIG(R5_AHEAD) },
+	{ "near R5: seq snd_max + 1", PB_RST | PB_ACK, B_SND_MAX + 1, B_LAST_ID + 1, B_TTL,
 	  PB_WIN(0), false, 0, true, MS_NS, 0 },
-	{ "R8: RST without ACK with a window", PB_RST, B_SND_MAX, B_LAST_ID + 1,
-	  B_TTL, PB_WIN(8192), false, 0, true, MS_NS, SIG(R8_WINDOW) },
-	{ "near R8: RST|ACK with a window", PB_RST | PB_ACK, B_SND_MAX,
-	  B_LAST_ID + 1, B_TTL, PB_WIN(8192), false, 0, true, MS_NS, 0 },
-	{ "R9: timestamp behind", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1,
-	  B_TTL, PB_WIN(0), true, 90000 + B_LAST_ID - 10, true, MS_NS,
-	  SIG(R9_TIMESTAMP) },
-	{ "R9: timestamp far ahead", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1,
-	  B_TTL, PB_WIN(0), true, 90000 + B_LAST_ID + 50000000, true, MS_NS,
-	  SIG(R9_TIMESTAMP) },
-	{ "near R9: timestamp 2 s of microseconds ahead after 1 s",
-	  PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL, PB_WIN(0), true,
-	  90000 + B_LAST_ID + 1900000, true, SEC_NS, 0 },
-	{ "two header signals: TTL and IP ID", PB_RST, B_SND_MAX, 7,
-	  B_TTL + 20, PB_WIN(0), false, 0, false, MS_NS,
-	  SIG(R6_TTL) | SIG(R7_IP_ID) },
-	{ "stale history (61 s quiet): TTL and IP ID are no evidence",
-	  PB_RST | PB_ACK, B_SND_MAX, 7, B_TTL + 20, PB_WIN(0), false, 0, true,
-	  61 * SEC_NS, 0 },
+	{ "R6: TTL 3 below", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL - 3, PB_WIN(0), false,
+	  0, true, MS_NS, SIG(R6_TTL) },
+	{ "near R6: TTL 2 below", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL - 2, PB_WIN(0),
+	  false, 0, true, MS_NS, 0 },
+	{ "R7: IP ID out of sequence", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 5000, B_TTL,
+	  PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
+	{ "R7: IP ID behind", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID - 1, B_TTL, PB_WIN(0), false, 0,
+	  true, MS_NS, SIG(R7_IP_ID) },
+	{ "R7: the other side's last IP ID copied", PB_RST | PB_ACK, B_SND_MAX, A_LAST_ID, B_TTL,
+	  PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
+	{ "R7: B's own last IP ID repeated", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID, B_TTL,
+	  PB_WIN(0), false, 0, true, MS_NS, SIG(R7_IP_ID) },
+	{ "near R7: step 1024 (missed packets)", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1024,
+	  B_TTL, PB_WIN(0), false, 0, true, MS_NS, 0 },
+	{ "near R7: IP ID 0 with DF", PB_RST | PB_ACK, B_SND_MAX, 0, B_TTL, PB_WIN(0), false, 0,
+	  true, MS_NS, 0 },
+	{ "R8: RST without ACK with a window", PB_RST, B_SND_MAX, B_LAST_ID + 1, B_TTL,
+	  PB_WIN(8192), false, 0, true, MS_NS, SIG(R8_WINDOW) },
+	{ "near R8: RST|ACK with a window", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL,
+	  PB_WIN(8192), false, 0, true, MS_NS, 0 },
+	{ "R9: timestamp behind", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL, PB_WIN(0), true,
+	  90000 + B_LAST_ID - 10, true, MS_NS, SIG(R9_TIMESTAMP) },
+	{ "R9: timestamp far ahead", PB_RST | PB_ACK, B_SND_MAX, B_LAST_ID + 1, B_TTL, PB_WIN(0),
+	  true, 90000 + B_LAST_ID + 50000000, true, MS_NS, SIG(R9_TIMESTAMP) },
+	{ "near R9: timestamp 2 s of microseconds ahead after 1 s", PB_RST | PB_ACK, B_SND_MAX,
+	  B_LAST_ID + 1, B_TTL, PB_WIN(0), true, 90000 + B_LAST_ID + 1900000, true, SEC_NS, 0 },
+	{ "two header signals: TTL and IP ID", PB_RST, B_SND_MAX, 7, B_TTL + 20, PB_WIN(0), false,
+	  0, false, MS_NS, SIG(R6_TTL) | SIG(R7_IP_ID) },
+	{ "stale history (61 s quiet): TTL and IP ID are no evidence", PB_RST | PB_ACK, B_SND_MAX,
+	  7, B_TTL + 20, PB_WIN(0), false, 0, true, 61 * SEC_NS, 0 },
 };
 
 static void test_rst_signals(void **state)
@@ -246,9 +256,8 @@ static void test_rst_signals(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(rst_cases); i++) {
 		const struct rst_case *rc = &rst_cases[i];
-		struct pb_spec rst = b_to_a(rc->flags, rc->seq,
-					    rc->flags & PB_ACK ? A_SND_MAX : 0, 0,
-					    rc->ip_id);
+		struct pb_spec rst = b_to_a(rc->flags, rc->seq, rc->flags & PB_ACK ? A_SND_MAX : 0,
+					    0, rc->ip_id);
 		const struct tcp_event *t;
 		__u64 t_last;
 
@@ -277,8 +286,7 @@ static void test_rst_signals(void **state)
 		check_eq(&c, "snapshot: B's ttl before", t->snd.ttl_last, B_TTL);
 		check_eq(&c, "snapshot: B had sent no RST", t->snd.rst_count, 0);
 		check_eq(&c, "snapshot: A's max ack", t->rcv.max_ack, A_MAX_ACK);
-		check_true(&c, "snapshot: established",
-			   t->conn_flags & CONN_ESTABLISHED);
+		check_true(&c, "snapshot: established", t->conn_flags & CONN_ESTABLISHED);
 	}
 	if (c.failures)
 		fail_msg("%d mismatches", c.failures);
@@ -303,8 +311,8 @@ static void test_rst_keeps_history(void **state)
 	rst.seq += 1460;
 	run_at(dp, &rst, t + 2 * MS_NS);
 	check_eq(&c, "events", consume_events(dp), 2);
-	check_eq(&c, "second RST: still judged against TTL 50",
-		 dp->events[1].tcp.snd.ttl_last, B_TTL);
+	check_eq(&c, "second RST: still judged against TTL 50", dp->events[1].tcp.snd.ttl_last,
+		 B_TTL);
 	check_eq(&c, "second RST: rst_count before it", dp->events[1].tcp.snd.rst_count, 1);
 	check_eq(&c, "second RST: first RST's seq", dp->events[1].tcp.snd.rst_seq,
 		 B_SND_MAX + 9999);
@@ -513,16 +521,16 @@ static void test_table_full(void **state)
 	run_val(dp, syn_from(42002), T0 + 5 * SEC_NS);
 	check_true(&c, "a half-open one goes before established ones",
 		   tracked(dp, 42002) && !tracked(dp, 42001));
-	check_true(&c, "established ones stay", tracked(dp, 41000) && tracked(dp, 41001) &&
-						 tracked(dp, 41003));
+	check_true(&c, "established ones stay",
+		   tracked(dp, 41000) && tracked(dp, 41001) && tracked(dp, 41003));
 
 	establish_port(dp, 42003, T0 + CONN_IDLE_NS + 2 * SEC_NS);
-	check_true(&c, "half-open 42002 before idle established ones", tracked(dp, 42003) &&
-		   !tracked(dp, 42002));
+	check_true(&c, "half-open 42002 before idle established ones",
+		   tracked(dp, 42003) && !tracked(dp, 42002));
 	run_val(dp, syn_from(42004), T0 + CONN_IDLE_NS + 3 * SEC_NS);
 	check_true(&c, "then an idle established one (the longest idle)",
 		   tracked(dp, 42004) && tracked(dp, 42003) &&
-		   tracked(dp, 41000) + tracked(dp, 41001) + tracked(dp, 41003) == 2);
+			   tracked(dp, 41000) + tracked(dp, 41001) + tracked(dp, 41003) == 2);
 	sum_counters(dp, cnt);
 	check_eq(&c, "CNT_CONNS_EVICTED", cnt[CNT_CONNS_EVICTED], 4);
 	check_eq(&c, "CNT_FLOW_PACKETS", cnt[CNT_FLOW_PACKETS], 5 * 3 + 2 + 1 + 3);
@@ -535,12 +543,24 @@ static void test_ipv6(void **state)
 {
 	struct dp *dp = *state;
 	struct check c = { .ctx = "IPv6" };
-	struct pb_spec syn = { .ip = 6, .proto = PB_TCP, .src = "2001:db8::1",
-			       .dst = "2001:db8::2", .sport = 40000, .dport = 443,
-			       .tcp_flags = PB_SYN, .seq = 5, .ttl = 64 };
-	struct pb_spec synack = { .ip = 6, .proto = PB_TCP, .src = "2001:db8::2",
-				  .dst = "2001:db8::1", .sport = 443, .dport = 40000,
-				  .tcp_flags = PB_SYN | PB_ACK, .seq = 900, .ack = 6,
+	struct pb_spec syn = { .ip = 6,
+			       .proto = PB_TCP,
+			       .src = "2001:db8::1",
+			       .dst = "2001:db8::2",
+			       .sport = 40000,
+			       .dport = 443,
+			       .tcp_flags = PB_SYN,
+			       .seq = 5,
+			       .ttl = 64 };
+	struct pb_spec synack = { .ip = 6,
+				  .proto = PB_TCP,
+				  .src = "2001:db8::2",
+				  .dst = "2001:db8::1",
+				  .sport = 443,
+				  .dport = 40000,
+				  .tcp_flags = PB_SYN | PB_ACK,
+				  .seq = 900,
+				  .ack = 6,
 				  .ttl = 55 };
 	struct pb_spec rst = synack;
 
@@ -563,8 +583,11 @@ static void test_ipv6(void **state)
 
 /* The facts "blocked" needs: a BitTorrent handshake from each side, and
  * a piece message. */
-static const char HS[] = "\x13" "BitTorrent protocol" "\0\0\0\0\0\x10\0\x05"
-			 "0123456789abcdefghij" "-XX0001-000000000000";
+static const char HS[] = "\x13"
+			 "BitTorrent protocol"
+			 "\0\0\0\0\0\x10\0\x05"
+			 "0123456789abcdefghij"
+			 "-XX0001-000000000000";
 static const char PIECE[] = "\x00\x00\x40\x09\x07\x00\x00\x00\x01\x00\x00\x00\x00"
 			    "block...";
 
@@ -619,8 +642,7 @@ static void test_not_tcp(void **state)
 {
 	struct dp *dp = *state;
 	struct check c = { .ctx = "not TCP" };
-	struct pb_spec udp = { .ip = 4, .proto = PB_UDP, .sport = 1, .dport = 2,
-			       .payload = 40 };
+	struct pb_spec udp = { .ip = 4, .proto = PB_UDP, .sport = 1, .dport = 2, .payload = 40 };
 	struct pb_spec icmp = { .ip = 6, .proto = PB_ICMPV6, .icmp_type = 128 };
 	struct pb_spec cut = a_to_b(PB_SYN | PB_RST, A_SEQ, 0, 0, A_ID);
 	struct pb_spec later = a_to_b(PB_RST, A_SEQ, 0, 100, A_ID);
@@ -646,8 +668,7 @@ static void test_not_tcp(void **state)
 		fail_msg("%d mismatches", c.failures);
 }
 
-static void count_visit(void *ctx, const struct conn_key *key,
-			const struct conn_state *st)
+static void count_visit(void *ctx, const struct conn_key *key, const struct conn_state *st)
 {
 	(void)key;
 	(void)st;
@@ -669,9 +690,9 @@ static void test_sweep(void **state)
 
 	assert_non_null(ct);
 	dp_reset(dp);
-	t = establish(dp);			/* open */
-	run_val(dp, syn_from(40001), t);	/* half-open */
-	run_val(dp, syn_from(40002), t);	/* refused: closed */
+	t = establish(dp); /* open */
+	run_val(dp, syn_from(40001), t); /* half-open */
+	run_val(dp, syn_from(40002), t); /* refused: closed */
 	rst.dport = 40002;
 	run_at(dp, &rst, t);
 
@@ -682,8 +703,8 @@ static void test_sweep(void **state)
 	check_eq(&c, "20 s: half open", sw.half_open, 1);
 	check_eq(&c, "20 s: visited", visited, 3);
 
-	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_HALF_OPEN_NS + SEC_NS,
-					  NULL, NULL, &sw), 0);
+	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_HALF_OPEN_NS + SEC_NS, NULL, NULL, &sw),
+			 0);
 	check_eq(&c, "31 s: open", sw.open, 1);
 	check_eq(&c, "31 s: half open", sw.half_open, 0);
 	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_NS + SEC_NS, NULL, NULL, &sw), 0);
@@ -711,8 +732,8 @@ static void *race_main(void *arg)
 {
 	struct race_worker *w = arg;
 	cpu_set_t set;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = w->frame.b,
-		    .data_size_in = w->frame.len, .repeat = RACE_REPEAT);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = w->frame.b, .data_size_in = w->frame.len,
+		    .repeat = RACE_REPEAT);
 
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
@@ -767,8 +788,7 @@ static int setup_replay(void **state)
 
 static int setup_small_table(void **state)
 {
-	return setup_with(state, (struct dp_opts){ .replay_clock = true,
-						   .max_conns = CONN_WAYS });
+	return setup_with(state, (struct dp_opts){ .replay_clock = true, .max_conns = CONN_WAYS });
 }
 
 int main(void)
@@ -778,7 +798,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rst_signals, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_rst_keeps_history, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_after_reset, setup_replay, teardown_dp),
-		cmocka_unit_test_setup_teardown(test_rst_without_history, setup_replay, teardown_dp),
+		cmocka_unit_test_setup_teardown(test_rst_without_history, setup_replay,
+						teardown_dp),
 		cmocka_unit_test_setup_teardown(test_new_incarnation, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_midstream, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_table_full, setup_small_table, teardown_dp),

@@ -53,7 +53,8 @@ static int setup_one_bucket(void **state)
 
 static int setup_one_bucket_small_ring(void **state)
 {
-	return setup_with(state, (struct dp_opts){ .buckets = 1, .replay_clock = true,
+	return setup_with(state, (struct dp_opts){ .buckets = 1,
+						   .replay_clock = true,
 						   .ring_bytes = SMALL_RING });
 }
 
@@ -96,10 +97,11 @@ static void dump_table(const struct dp *dp, int gen)
 {
 	char buf[160];
 
-	FOR_EACH_ENTRY(dp, gen, e) {
-		print_error("#   generation %d holds %s: %" PRIu64 " packets %" PRIu64
-			    " bytes\n", gen, fmt_key(&e->key, buf, sizeof(buf)),
-			    (uint64_t)e->val.packets, (uint64_t)e->val.bytes);
+	FOR_EACH_ENTRY(dp, gen, e)
+	{
+		print_error("#   generation %d holds %s: %" PRIu64 " packets %" PRIu64 " bytes\n",
+			    gen, fmt_key(&e->key, buf, sizeof(buf)), (uint64_t)e->val.packets,
+			    (uint64_t)e->val.bytes);
 	}
 }
 
@@ -113,9 +115,8 @@ static void dump_table(const struct dp *dp, int gen)
  */
 static void check_no_silent_loss(struct check *c, const __u64 cnt[CNT__MAX])
 {
-	__u64 accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] +
-			  cnt[CNT_NON_IP] + cnt[CNT_PPPOE_DISCOVERY] +
-			  cnt[CNT_PPP_CONTROL] + cnt[CNT_MPLS_NON_IP];
+	__u64 accounted = cnt[CNT_FLOW_PACKETS] + cnt[CNT_UNCOUNTED_PACKETS] + cnt[CNT_NON_IP] +
+			  cnt[CNT_PPPOE_DISCOVERY] + cnt[CNT_PPP_CONTROL] + cnt[CNT_MPLS_NON_IP];
 
 	for (int i = 0; i < CNT__MAX; i++)
 		if (strncmp(counter_names[i], "err_", 4) == 0)
@@ -138,14 +139,12 @@ static void check_table_matches_counters(struct check *c, const struct dp *dp,
 		ring_packets += dp->evicted[i].val.packets;
 		ring_bytes += dp->evicted[i].val.bytes;
 	}
-	check_eq(c, "table + ring packets == flow_packets",
-		 a.packets + b.packets + ring_packets, cnt[CNT_FLOW_PACKETS]);
+	check_eq(c, "table + ring packets == flow_packets", a.packets + b.packets + ring_packets,
+		 cnt[CNT_FLOW_PACKETS]);
 	check_eq(c, "table + ring bytes == flow_bytes", a.bytes + b.bytes + ring_bytes,
 		 cnt[CNT_FLOW_BYTES]);
-	check_eq(c, "ring records == flows_evicted", dp->n_evicted,
-		 cnt[CNT_FLOWS_EVICTED]);
-	check_eq(c, "ring packets == evicted_packets", ring_packets,
-		 cnt[CNT_EVICTED_PACKETS]);
+	check_eq(c, "ring records == flows_evicted", dp->n_evicted, cnt[CNT_FLOWS_EVICTED]);
+	check_eq(c, "ring packets == evicted_packets", ring_packets, cnt[CNT_EVICTED_PACKETS]);
 	check_eq(c, "ring bytes == evicted_bytes", ring_bytes, cnt[CNT_EVICTED_BYTES]);
 	check_eq(c, "empty ways before occupied ones", a.holes + b.holes, 0);
 }
@@ -168,8 +167,8 @@ struct flow_want {
 	__u64 packets; /* 0 ends the list */
 	__u64 bytes;
 	uint8_t tcp_flags, tos, ttl_min, ttl_max, flags;
-	uint8_t tunnel, encap;	/* enum flow_tunnel, enum flow_encap */
-	uint32_t mpls_label;	/* the top entry, as on the wire */
+	uint8_t tunnel, encap; /* enum flow_tunnel, enum flow_encap */
+	uint32_t mpls_label; /* the top entry, as on the wire */
 	uint16_t inner_vlan;
 };
 
@@ -209,8 +208,7 @@ static struct flow_key want_key(const struct flow_want *w)
 
 /* The flow must sit in exactly one entry of the live generation (the test
  * runs on one CPU) with exactly these values. */
-static void check_flow(struct check *c, const struct dp *dp,
-		       const struct flow_want *w)
+static void check_flow(struct check *c, const struct dp *dp, const struct flow_want *w)
 {
 	struct flow_key k = want_key(w);
 	struct flow_value v;
@@ -226,10 +224,10 @@ static void check_flow(struct check *c, const struct dp *dp,
 		c->failures++;
 		return;
 	}
-#define FLOW_FIELD(field, want)                                                \
-	do {                                                                   \
-		snprintf(what, sizeof(what), "flow %s: " #field, key);         \
-		check_eq(c, what, v.field, want);                              \
+#define FLOW_FIELD(field, want)                                        \
+	do {                                                           \
+		snprintf(what, sizeof(what), "flow %s: " #field, key); \
+		check_eq(c, what, v.field, want);                      \
 	} while (0)
 	FLOW_FIELD(packets, w->packets);
 	FLOW_FIELD(bytes, w->bytes);
@@ -253,12 +251,11 @@ static void check_flow(struct check *c, const struct dp *dp,
  * need its connection outcome spelled out. */
 static bool conn_counter(int i)
 {
-	return i == CNT_TCP_RESETS || i == CNT_CONNS_CREATED ||
-	       i == CNT_CONNS_EVICTED || i == CNT_CONN_TABLE_FULL;
+	return i == CNT_TCP_RESETS || i == CNT_CONNS_CREATED || i == CNT_CONNS_EVICTED ||
+	       i == CNT_CONN_TABLE_FULL;
 }
 
-static void check_counters(struct check *c, const __u64 got[CNT__MAX],
-			   const __u64 want[CNT__MAX])
+static void check_counters(struct check *c, const __u64 got[CNT__MAX], const __u64 want[CNT__MAX])
 {
 	for (int i = 0; i < CNT__MAX; i++)
 		if (!conn_counter(i))
@@ -328,8 +325,8 @@ static void test_header_matrix(void **state)
 		uint8_t proto;
 		uint16_t l4_len; /* bytes the builder writes for it */
 	} l4s[] = {
-		{ PB_TCP, 20 },	    { PB_UDP, 8 },     { PB_ICMP, 8 }, { PB_SCTP, 12 },
-		{ PB_UDPLITE, 8 },  { PB_DCCP, 8 },    { PB_GRE, 0 },
+		{ PB_TCP, 20 },	   { PB_UDP, 8 },  { PB_ICMP, 8 }, { PB_SCTP, 12 },
+		{ PB_UDPLITE, 8 }, { PB_DCCP, 8 }, { PB_GRE, 0 },
 	};
 	struct dp *dp = *state;
 	char desc[128];
@@ -345,19 +342,26 @@ static void test_header_matrix(void **state)
 
 				if (ip == 6 && proto == PB_ICMP)
 					proto = PB_ICMPV6;
-				snprintf(desc, sizeof(desc), "IPv%d proto %u, %d VLAN tags",
-					 ip, proto, vlans);
+				snprintf(desc, sizeof(desc), "IPv%d proto %u, %d VLAN tags", ip,
+					 proto, vlans);
 				*s = (struct pb_spec){
-					.ip = ip, .n_vlans = vlans,
+					.ip = ip,
+					.n_vlans = vlans,
 					.tpid = { vlans == 2 ? PB_TPID_8021AD : PB_TPID_8021Q,
 						  PB_TPID_8021Q },
 					.tci = { 5 << 13 | 100, 200 },
-					.proto = proto, .sport = 40000 + l, .dport = 443,
-					.tcp_flags = PB_PSH | PB_ACK, .icmp_type = 3,
-					.icmp_code = 1, .payload = 33,
+					.proto = proto,
+					.sport = 40000 + l,
+					.dport = 443,
+					.tcp_flags = PB_PSH | PB_ACK,
+					.icmp_type = 3,
+					.icmp_code = 1,
+					.payload = 33,
 				};
 				*w = (struct flow_want){
-					.ip = ip, .vlan = vlans ? 100 : 0, .proto = proto,
+					.ip = ip,
+					.vlan = vlans ? 100 : 0,
+					.proto = proto,
 					.packets = 1,
 					.bytes = (ip == 4 ? 20 : 40) + l4s[l].l4_len + 33,
 					.inner_vlan = vlans == 2 ? 200 : 0,
@@ -402,16 +406,22 @@ static void test_ipv4_ihl(void **state)
 	for (int ihl = 0; ihl <= 15; ihl++) {
 		struct dp_case tc = {
 			.desc = desc,
-			.frames = { { .ip = 4, .ihl = PB_SET(ihl), .proto = PB_UDP,
-				      .sport = 7, .dport = 9, .payload = 5 } },
+			.frames = { { .ip = 4,
+				      .ihl = PB_SET(ihl),
+				      .proto = PB_UDP,
+				      .sport = 7,
+				      .dport = 9,
+				      .payload = 5 } },
 		};
 
 		snprintf(desc, sizeof(desc), "IPv4 IHL %d", ihl);
 		if (ihl < 5)
 			tc.cnt[0] = (struct cnt_want){ CNT_ERR_IPV4_BAD_IHL, 1 };
 		else
-			tc.flows[0] = (struct flow_want){ .ip = 4, .proto = PB_UDP,
-							  .sport = 7, .dport = 9,
+			tc.flows[0] = (struct flow_want){ .ip = 4,
+							  .proto = PB_UDP,
+							  .sport = 7,
+							  .dport = 9,
 							  .packets = 1,
 							  .bytes = ihl * 4 + 8 + 5 };
 		bad += run_case(dp, &tc) ? 1 : 0;
@@ -420,9 +430,18 @@ static void test_ipv4_ihl(void **state)
 		fail_msg("%d IHL values failed", bad);
 }
 
-#define TCP4(...) { .ip = 4, .proto = PB_TCP, __VA_ARGS__ }
-#define UDP4(...) { .ip = 4, .proto = PB_UDP, __VA_ARGS__ }
-#define UDP6(...) { .ip = 6, .proto = PB_UDP, __VA_ARGS__ }
+#define TCP4(...)                                     \
+	{                                             \
+		.ip = 4, .proto = PB_TCP, __VA_ARGS__ \
+	}
+#define UDP4(...)                                     \
+	{                                             \
+		.ip = 4, .proto = PB_UDP, __VA_ARGS__ \
+	}
+#define UDP6(...)                                     \
+	{                                             \
+		.ip = 6, .proto = PB_UDP, __VA_ARGS__ \
+	}
 
 static const struct dp_case basic_cases[] = {
 	{
@@ -621,76 +640,116 @@ static void test_basic_cases(void **state)
 
 /* ---- IPv6 extension headers ---------------------------------------------- */
 
-#define EXT(t, l) { .type = (t), .len = (l) }
+#define EXT(t, l)                       \
+	{                               \
+		.type = (t), .len = (l) \
+	}
 
 static const struct dp_case ipv6_ext_cases[] = {
 	{
 		.desc = "hop-by-hop (8 bytes)",
-		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_HOPOPTS, 8) }, .sport = 1,
-				 .dport = 2, .payload = 3) },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 8 + 8 + 3 } },
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_HOPOPTS, 8) }, .sport = 1, .dport = 2,
+				 .payload = 3) },
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 8 + 8 + 3 } },
 	},
 	{
 		.desc = "hop-by-hop (24 bytes: hdrlen 2)",
 		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_HOPOPTS, 24) }, .sport = 1,
 				 .dport = 2) },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 24 + 8 } },
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 24 + 8 } },
 	},
 	{
 		.desc = "routing (24 bytes) then TCP",
-		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_ROUTING, 24) },
-			      .proto = PB_TCP, .sport = 80, .dport = 50000,
+		.frames = { { .ip = 6,
+			      .n_ext = 1,
+			      .ext = { EXT(PB_ROUTING, 24) },
+			      .proto = PB_TCP,
+			      .sport = 80,
+			      .dport = 50000,
 			      .tcp_flags = PB_RST } },
-		.flows = { { .ip = 6, .proto = PB_TCP, .sport = 80, .dport = 50000,
-			     .packets = 1, .bytes = 40 + 24 + 20,
+		.flows = { { .ip = 6,
+			     .proto = PB_TCP,
+			     .sport = 80,
+			     .dport = 50000,
+			     .packets = 1,
+			     .bytes = 40 + 24 + 20,
 			     .tcp_flags = PB_RST } },
 	},
 	{
 		.desc = "destination options (16 bytes)",
 		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_DSTOPTS, 16) }, .sport = 1,
 				 .dport = 2) },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 16 + 8 } },
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 16 + 8 } },
 	},
 	{
 		.desc = "mobility header (8 bytes) then UDP",
-		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_MH, 8) }, .sport = 1,
-				 .dport = 2) },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 8 + 8 } },
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_MH, 8) }, .sport = 1, .dport = 2) },
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 8 + 8 } },
 	},
 	{
 		.desc = "AH (12 bytes: length in 4-byte units minus 2)",
-		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_AH, 12) }, .sport = 1,
-				 .dport = 2) },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 12 + 8 } },
+		.frames = { UDP6(.n_ext = 1, .ext = { EXT(PB_AH, 12) }, .sport = 1, .dport = 2) },
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 12 + 8 } },
 	},
 	{
 		.desc = "AH (24 bytes) then ICMPv6",
-		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_AH, 24) },
-			      .proto = PB_ICMPV6, .icmp_type = 128 } },
-		.flows = { { .ip = 6, .proto = PB_ICMPV6, .dport = 128 << 8,
-			     .packets = 1, .bytes = 40 + 24 + 8 } },
+		.frames = { { .ip = 6,
+			      .n_ext = 1,
+			      .ext = { EXT(PB_AH, 24) },
+			      .proto = PB_ICMPV6,
+			      .icmp_type = 128 } },
+		.flows = { { .ip = 6,
+			     .proto = PB_ICMPV6,
+			     .dport = 128 << 8,
+			     .packets = 1,
+			     .bytes = 40 + 24 + 8 } },
 	},
 	{
 		.desc = "atomic fragment header (offset 0, M=0): a first fragment",
-		.frames = { UDP6(.n_ext = 1,
-				 .ext = { { .type = PB_FRAGMENT, .id = 42 } },
+		.frames = { UDP6(.n_ext = 1, .ext = { { .type = PB_FRAGMENT, .id = 42 } },
 				 .sport = 1, .dport = 2) },
 		.cnt = { { CNT_FRAGMENTS, 1 } },
-		.flows = { { .ip = 6, .proto = PB_UDP, .sport = 1, .dport = 2,
-			     .packets = 1, .bytes = 40 + 8 + 8,
+		.flows = { { .ip = 6,
+			     .proto = PB_UDP,
+			     .sport = 1,
+			     .dport = 2,
+			     .packets = 1,
+			     .bytes = 40 + 8 + 8,
 			     .flags = FLOW_F_FRAGMENTED } },
 	},
 	{
 		.desc = "no next header (59) after destination options: proto 59",
-		.frames = { { .ip = 6, .n_ext = 1, .ext = { EXT(PB_DSTOPTS, 8) },
-			      .proto = PB_NONXT, .payload = 4 } },
-		.flows = { { .ip = 6, .proto = PB_NONXT, .packets = 1,
-			     .bytes = 40 + 8 + 4 } },
+		.frames = { { .ip = 6,
+			      .n_ext = 1,
+			      .ext = { EXT(PB_DSTOPTS, 8) },
+			      .proto = PB_NONXT,
+			      .payload = 4 } },
+		.flows = { { .ip = 6, .proto = PB_NONXT, .packets = 1, .bytes = 40 + 8 + 4 } },
 	},
 };
 
@@ -707,10 +766,9 @@ static void test_ipv6_ext_cases(void **state)
 static void test_ipv6_ext_chain_bound(void **state)
 {
 	static const struct pb_ext kinds[] = {
-		EXT(PB_HOPOPTS, 8), EXT(PB_ROUTING, 24), EXT(PB_DSTOPTS, 16),
-		EXT(PB_AH, 12),	    EXT(PB_MH, 8),	 EXT(PB_DSTOPTS, 8),
-		EXT(PB_ROUTING, 16), EXT(PB_AH, 16),	 EXT(PB_HOPOPTS, 8),
-		EXT(PB_DSTOPTS, 8),
+		EXT(PB_HOPOPTS, 8), EXT(PB_ROUTING, 24), EXT(PB_DSTOPTS, 16), EXT(PB_AH, 12),
+		EXT(PB_MH, 8),	    EXT(PB_DSTOPTS, 8),	 EXT(PB_ROUTING, 16), EXT(PB_AH, 16),
+		EXT(PB_HOPOPTS, 8), EXT(PB_DSTOPTS, 8),
 	};
 	struct dp *dp = *state;
 	char desc[96];
@@ -724,16 +782,14 @@ static void test_ipv6_ext_chain_bound(void **state)
 		struct flow_want *w = &tc.flows[0];
 		unsigned int ext_bytes = 0;
 
-		snprintf(desc, sizeof(desc), "IPv6 chain of %d extension headers (bound %d)",
-			 n, MAX_IPV6_EXT_HDRS);
-		*s = (struct pb_spec)UDP6(.n_ext = n, .sport = 111, .dport = 222,
-					  .payload = 1);
+		snprintf(desc, sizeof(desc), "IPv6 chain of %d extension headers (bound %d)", n,
+			 MAX_IPV6_EXT_HDRS);
+		*s = (struct pb_spec)UDP6(.n_ext = n, .sport = 111, .dport = 222, .payload = 1);
 		for (int i = 0; i < n; i++) {
 			s->ext[i] = kinds[i];
 			ext_bytes += kinds[i].len;
 		}
-		*w = (struct flow_want){ .ip = 6, .packets = 1,
-					 .bytes = 40 + ext_bytes + 8 + 1 };
+		*w = (struct flow_want){ .ip = 6, .packets = 1, .bytes = 40 + ext_bytes + 8 + 1 };
 		if (n <= MAX_IPV6_EXT_HDRS) {
 			w->proto = PB_UDP;
 			w->sport = 111;
@@ -755,13 +811,16 @@ static void test_ipv6_ext_chain_bound(void **state)
  * IPv4 fragments of one UDP datagram (ports 1000 -> 2000, IP ID 0x1234):
  * the first carries 8 + 96 bytes of IP payload (13 units of 8 bytes).
  */
-#define V4_FIRST(id_, ...) UDP4(.ip_id = (id_), .frag = PB_IPV4_MF, .sport = 1000, \
-				.dport = 2000, .payload = 96, __VA_ARGS__)
-#define V4_LATER(id_, off, mf, ...) UDP4(.ip_id = (id_),                          \
-					 .frag = (off) | ((mf) ? PB_IPV4_MF : 0),     \
-					 .no_l4 = true, .payload = 104, __VA_ARGS__)
-#define V6_FRAG(off, mf, id_) { .type = PB_FRAGMENT, .frag_offset = (off), \
-				.more = (mf), .id = (id_) }
+#define V4_FIRST(id_, ...)                                                                    \
+	UDP4(.ip_id = (id_), .frag = PB_IPV4_MF, .sport = 1000, .dport = 2000, .payload = 96, \
+	     __VA_ARGS__)
+#define V4_LATER(id_, off, mf, ...)                                                  \
+	UDP4(.ip_id = (id_), .frag = (off) | ((mf) ? PB_IPV4_MF : 0), .no_l4 = true, \
+	     .payload = 104, __VA_ARGS__)
+#define V6_FRAG(off, mf, id_)                                                        \
+	{                                                                            \
+		.type = PB_FRAGMENT, .frag_offset = (off), .more = (mf), .id = (id_) \
+	}
 
 static const struct dp_case frag_cases[] = {
 	{
@@ -942,13 +1001,24 @@ static void test_fragment_dstopts_after_frag(void **state)
 
 /* ---- encapsulations ------------------------------------------------------ */
 
-#define IN4(...) { .ip = 4, .proto = PB_UDP, .packets = 1, .bytes = 38,       \
-		   .sport = 1000, .dport = 53, __VA_ARGS__ }
-#define IN6(...) { .ip = 6, .proto = PB_UDP, .packets = 1, .bytes = 58,       \
-		   .sport = 1000, .dport = 53, __VA_ARGS__ }
+#define IN4(...)                                                                                 \
+	{                                                                                        \
+		.ip = 4, .proto = PB_UDP, .packets = 1, .bytes = 38, .sport = 1000, .dport = 53, \
+		__VA_ARGS__                                                                      \
+	}
+#define IN6(...)                                                                                 \
+	{                                                                                        \
+		.ip = 6, .proto = PB_UDP, .packets = 1, .bytes = 58, .sport = 1000, .dport = 53, \
+		__VA_ARGS__                                                                      \
+	}
 #define ENC4(...) UDP4(.sport = 1000, .dport = 53, .payload = 10, __VA_ARGS__)
 #define ENC6(...) UDP6(.sport = 1000, .dport = 53, .payload = 10, __VA_ARGS__)
-#define DECAP { { CNT_TUNNEL_DECAPSULATED, 1 } }
+#define DECAP                                      \
+	{                                          \
+		{                                  \
+			CNT_TUNNEL_DECAPSULATED, 1 \
+		}                                  \
+	}
 #define MPLS_ENTRY(label, s) ((label) << 12 | (s) << 8 | 64)
 
 /* Every encapsulation is counted as the flow it carries, with how it came. */
@@ -974,12 +1044,13 @@ static const struct dp_case encap_cases[] = {
 	  .flows = { IN4(.encap = ENCAP_MPLS, .mpls_label = MPLS_ENTRY(16, 1)) } },
 	{ .desc = "MPLS in 802.1Q, MAX_MPLS_LABELS labels, IPv6",
 	  .frames = { ENC6(.n_vlans = 1, .tci = { 5 },
-			   .encap = { .kind = PB_ENC_MPLS, .label = 0xfffff,
+			   .encap = { .kind = PB_ENC_MPLS,
+				      .label = 0xfffff,
 				      .n_labels = MAX_MPLS_LABELS }) },
-	  .flows = { IN6(.vlan = 5, .encap = ENCAP_MPLS,
-			 .mpls_label = MPLS_ENTRY(0xfffff, 0)) } },
+	  .flows = { IN6(.vlan = 5, .encap = ENCAP_MPLS, .mpls_label = MPLS_ENTRY(0xfffff, 0)) } },
 	{ .desc = "MPLS deeper than MAX_MPLS_LABELS",
-	  .frames = { ENC4(.encap = { .kind = PB_ENC_MPLS, .label = 16,
+	  .frames = { ENC4(.encap = { .kind = PB_ENC_MPLS,
+				      .label = 16,
 				      .n_labels = MAX_MPLS_LABELS + 1 }) },
 	  .cnt = { { CNT_ERR_MPLS_TOO_DEEP, 1 } } },
 	{ .desc = "MPLS Ethernet pseudowire with control word (tagged inside)",
@@ -988,62 +1059,91 @@ static const struct dp_case encap_cases[] = {
 			 .mpls_label = MPLS_ENTRY(99, 1)) } },
 	{ .desc = "IPv4 in IPv4",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_IPIP }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_IPIP) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_IPIP) } },
 	{ .desc = "IPv6 in IPv4 (6in4)",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_IPIP }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_IPIP) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_IPIP) } },
 	{ .desc = "IPv4 in IPv6 (4in6)",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_IPIP, .outer_ip = 6 }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_IPIP) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_IPIP) } },
 	{ .desc = "IPv6 in IPv6",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_IPIP, .outer_ip = 6 }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_IPIP) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_IPIP) } },
 	{ .desc = "GRE, IPv4 inside",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_GRE }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GRE) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_GRE) } },
 	{ .desc = "GRE with key and sequence number over IPv6, IPv6 inside",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_GRE, .outer_ip = 6, .gre_flags = 0x3000 }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_GRE) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_GRE) } },
 	{ .desc = "GRE carrying Ethernet (TEB), tagged inside",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_GRE_TEB, .inner_vlan = true }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GRE) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_GRE) } },
 	{ .desc = "ERSPAN type II",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_ERSPAN2 }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_ERSPAN) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_ERSPAN) } },
 	{ .desc = "ERSPAN type III, IPv6 inside",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_ERSPAN3 }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_ERSPAN) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_ERSPAN) } },
 	{ .desc = "VXLAN over IPv4",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_VXLAN }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_VXLAN) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_VXLAN) } },
 	{ .desc = "VXLAN over IPv6, tagged inside",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_VXLAN, .outer_ip = 6, .inner_vlan = true }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_VXLAN) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_VXLAN) } },
 	{ .desc = "Geneve with options",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_GENEVE }) },
-	  .cnt = DECAP, .flows = { IN4(.tunnel = TUN_GENEVE) } },
+	  .cnt = DECAP,
+	  .flows = { IN4(.tunnel = TUN_GENEVE) } },
 	{ .desc = "GTP-U G-PDU",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_GTPU }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_GTPU) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_GTPU) } },
 	{ .desc = "Teredo with origin indication",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_TEREDO }) },
-	  .cnt = DECAP, .flows = { IN6(.tunnel = TUN_TEREDO) } },
+	  .cnt = DECAP,
+	  .flows = { IN6(.tunnel = TUN_TEREDO) } },
 	{ .desc = "UDP to port 3544 that is not Teredo: the outer flow",
 	  .frames = { UDP4(.sport = 3544, .dport = 9, .payload = 50) },
 	  .cnt = { { CNT_TUNNEL_NOT_IP, 1 } },
-	  .flows = { { .ip = 4, .proto = PB_UDP, .sport = 3544, .dport = 9,
-		       .packets = 1, .bytes = 78 } } },
+	  .flows = { { .ip = 4,
+		       .proto = PB_UDP,
+		       .sport = 3544,
+		       .dport = 9,
+		       .packets = 1,
+		       .bytes = 78 } } },
 	{ .desc = "UDP to 3544 with a 6 nibble and 40 bytes, not one IPv6 packet",
 	  .frames = { UDP4(.sport = 50000, .dport = 3544, .payload = 56,
 			   .data = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe") },
 	  .cnt = { { CNT_TUNNEL_NOT_IP, 1 } },
-	  .flows = { { .ip = 4, .proto = PB_UDP, .sport = 50000, .dport = 3544,
-		       .packets = 1, .bytes = 84 } } },
+	  .flows = { { .ip = 4,
+		       .proto = PB_UDP,
+		       .sport = 50000,
+		       .dport = 3544,
+		       .packets = 1,
+		       .bytes = 84 } } },
 	{ .desc = "first fragment of a GRE packet: the outer flow",
-	  .frames = { { .ip = 4, .proto = PB_GRE, .no_l4 = true, .frag = PB_IPV4_MF,
-			.ip_id = 7, .payload = 40 } },
+	  .frames = { { .ip = 4,
+			.proto = PB_GRE,
+			.no_l4 = true,
+			.frag = PB_IPV4_MF,
+			.ip_id = 7,
+			.payload = 40 } },
 	  .cnt = { { CNT_TUNNEL_OUTER_FRAGMENT, 1 }, { CNT_FRAGMENTS, 1 } },
-	  .flows = { { .ip = 4, .proto = PB_GRE, .packets = 1, .bytes = 60,
+	  .flows = { { .ip = 4,
+		       .proto = PB_GRE,
+		       .packets = 1,
+		       .bytes = 60,
 		       .flags = FLOW_F_FRAGMENTED } } },
 };
 
@@ -1057,14 +1157,26 @@ static void test_encap_cases(void **state)
 static const struct dp_case tunnels_outer_cases[] = {
 	{ .desc = "GRE counted as the outer flow",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_GRE }) },
-	  .flows = { { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
-		       .proto = PB_GRE, .packets = 1, .bytes = 20 + 4 + 38,
-		       .ttl_min = 33, .ttl_max = 33 } } },
+	  .flows = { { .ip = 4,
+		       .src = PB_OUTER_V4_SRC,
+		       .dst = PB_OUTER_V4_DST,
+		       .proto = PB_GRE,
+		       .packets = 1,
+		       .bytes = 20 + 4 + 38,
+		       .ttl_min = 33,
+		       .ttl_max = 33 } } },
 	{ .desc = "VXLAN counted as the outer flow",
 	  .frames = { ENC6(.encap = { .kind = PB_ENC_VXLAN }) },
-	  .flows = { { .ip = 4, .src = PB_OUTER_V4_SRC, .dst = PB_OUTER_V4_DST,
-		       .proto = PB_UDP, .sport = 50000, .dport = 4789, .packets = 1,
-		       .bytes = 20 + 8 + 8 + 14 + 58, .ttl_min = 33, .ttl_max = 33 } } },
+	  .flows = { { .ip = 4,
+		       .src = PB_OUTER_V4_SRC,
+		       .dst = PB_OUTER_V4_DST,
+		       .proto = PB_UDP,
+		       .sport = 50000,
+		       .dport = 4789,
+		       .packets = 1,
+		       .bytes = 20 + 8 + 8 + 14 + 58,
+		       .ttl_min = 33,
+		       .ttl_max = 33 } } },
 	{ .desc = "PPPoE still looked through",
 	  .frames = { ENC4(.encap = { .kind = PB_ENC_PPPOE }) },
 	  .flows = { IN4(.encap = ENCAP_PPPOE) } },
@@ -1086,12 +1198,12 @@ static int setup_tunnels_outer(void **state)
 /* ---- truncation at every byte ---------------------------------------- */
 
 enum cut_outcome {
-	CUT_REFUSED,	 /* BPF_PROG_TEST_RUN refuses the frame: EINVAL */
-	CUT_ERROR,	 /* the named error counter, no flow */
+	CUT_REFUSED, /* BPF_PROG_TEST_RUN refuses the frame: EINVAL */
+	CUT_ERROR, /* the named error counter, no flow */
 	CUT_L4_TRUNCATED, /* counted, ports 0, CNT_L4_TRUNCATED */
-	CUT_COUNTED,	 /* counted with its ports */
-	CUT_OUTER,	 /* tunnel not taken off: the outer flow, and err */
-	CUT_OUTER_L4,	 /* the outer flow, ports 0, CNT_L4_TRUNCATED */
+	CUT_COUNTED, /* counted with its ports */
+	CUT_OUTER, /* tunnel not taken off: the outer flow, and err */
+	CUT_OUTER_L4, /* the outer flow, ports 0, CNT_L4_TRUNCATED */
 };
 
 struct cut_region {
@@ -1103,11 +1215,11 @@ struct cut_region {
 struct cut_case {
 	const char *desc;
 	struct pb_spec frame;
-	struct flow_want flow;	/* what the whole frame counts as */
+	struct flow_want flow; /* what the whole frame counts as */
 	struct cnt_want also[2]; /* counted with the flow (e.g. fragments) */
 	struct cut_region regions[10]; /* the last has below = SIZE_MAX */
-	struct flow_want outer;	/* tunnels: the outer flow (CUT_OUTER) */
-	size_t decap_at;	/* tunnels: from this cut on, the tunnel is
+	struct flow_want outer; /* tunnels: the outer flow (CUT_OUTER) */
+	size_t decap_at; /* tunnels: from this cut on, the tunnel is
 				   taken off (CNT_TUNNEL_DECAPSULATED) */
 };
 
@@ -1116,7 +1228,10 @@ struct cut_case {
  * (bpf_prog_test_run_xdp: EINVAL below ETH_HLEN), so the program never sees
  * them and CNT_ERR_ETH_TRUNCATED cannot be reached from here.
  */
-#define ETH_REFUSED { 14, CUT_REFUSED, 0 }
+#define ETH_REFUSED                \
+	{                          \
+		14, CUT_REFUSED, 0 \
+	}
 
 static const struct cut_case cut_cases[] = {
 	{
@@ -1292,8 +1407,8 @@ static void add_cnt(struct dp_case *tc, enum counter id)
 	tc->cnt[free_slot] = (struct cnt_want){ id, 1 };
 }
 
-static void expect_cut_bytes(struct dp_case *tc, const struct cut_case *cc,
-			     size_t cut, size_t full_len)
+static void expect_cut_bytes(struct dp_case *tc, const struct cut_case *cc, size_t cut,
+			     size_t full_len)
 {
 	size_t l3_off = full_len - tc->flows[0].bytes, carried = cut - l3_off;
 	int free_slot = 0;
@@ -1315,8 +1430,7 @@ static int check_refused(struct dp *dp, const struct pkt *p, const char *desc)
 	__u32 retval;
 
 	dp_reset(dp);
-	check_eq(&c, "BPF_PROG_TEST_RUN error (-EINVAL)", -run_frame(dp, p, &retval),
-		 EINVAL);
+	check_eq(&c, "BPF_PROG_TEST_RUN error (-EINVAL)", -run_frame(dp, p, &retval), EINVAL);
 	sum_counters(dp, got);
 	check_counters(&c, got, want);
 	check_eq(&c, "entries in the live generation", table_sum(dp, 0).entries, 0);
@@ -1340,8 +1454,8 @@ static void test_truncation(void **state)
 
 			while (cut >= r->below)
 				r++;
-			snprintf(desc, sizeof(desc), "%s, cut at %zu of %zu", cc->desc,
-				 cut, full.len);
+			snprintf(desc, sizeof(desc), "%s, cut at %zu of %zu", cc->desc, cut,
+				 full.len);
 			tc.desc = desc;
 			tc.frames[0].cut = cut;
 			n++;
@@ -1409,8 +1523,7 @@ static __u64 flow_frame_bytes(int i)
 
 static struct flow_key flow_frame_key(int i)
 {
-	struct flow_want w = { .ip = 4, .proto = PB_UDP, .sport = 1000 + i,
-			       .dport = 53 };
+	struct flow_want w = { .ip = 4, .proto = PB_UDP, .sport = 1000 + i, .dport = 53 };
 
 	return want_key(&w);
 }
@@ -1431,8 +1544,8 @@ static size_t send_flow(struct dp *dp, int i, __u64 t)
 }
 
 /* An evicted flow arrives whole: its key and every count it had. */
-static void check_evicted(struct check *c, const struct flow_entry *e, int flow,
-			  __u64 packets, __u64 first_ns, __u64 last_ns)
+static void check_evicted(struct check *c, const struct flow_entry *e, int flow, __u64 packets,
+			  __u64 first_ns, __u64 last_ns)
 {
 	struct flow_key k = flow_frame_key(flow);
 	char what[96];
@@ -1446,8 +1559,8 @@ static void check_evicted(struct check *c, const struct flow_entry *e, int flow,
 	check_eq(c, "evicted ttl_min", e->val.ttl_min, PB_TTL);
 }
 
-static void check_in_table(struct check *c, struct dp *dp, int flow, __u64 packets,
-			   __u64 first_ns, __u64 last_ns)
+static void check_in_table(struct check *c, struct dp *dp, int flow, __u64 packets, __u64 first_ns,
+			   __u64 last_ns)
 {
 	struct flow_key k = flow_frame_key(flow);
 	struct flow_value v;
@@ -1473,10 +1586,10 @@ static void test_bucket_eviction(void **state)
 		__u64 t;
 	} seq[] = {
 		{ 0, 1000 }, { 1, 2000 }, { 2, 3000 }, { 3, 4000 }, /* bucket full */
-		{ 0, 5000 },	/* flow 0 is now the most recently seen */
-		{ 4, 6000 },	/* evicts flow 1 (last seen 2000) */
-		{ 5, 7000 },	/* evicts flow 2 (3000) */
-		{ 1, 8000 },	/* flow 1 again, a new entry: evicts flow 3 */
+		{ 0, 5000 }, /* flow 0 is now the most recently seen */
+		{ 4, 6000 }, /* evicts flow 1 (last seen 2000) */
+		{ 5, 7000 }, /* evicts flow 2 (3000) */
+		{ 1, 8000 }, /* flow 1 again, a new entry: evicts flow 3 */
 	};
 	struct dp *dp = *state;
 	struct check c = { .ctx = "bucket eviction" };
@@ -1492,8 +1605,7 @@ static void test_bucket_eviction(void **state)
 	want[CNT_FLOWS_CREATED] = 7;
 	want[CNT_FLOWS_EVICTED] = 3;
 	want[CNT_EVICTED_PACKETS] = 3;
-	want[CNT_EVICTED_BYTES] = flow_frame_bytes(1) + flow_frame_bytes(2) +
-				  flow_frame_bytes(3);
+	want[CNT_EVICTED_BYTES] = flow_frame_bytes(1) + flow_frame_bytes(2) + flow_frame_bytes(3);
 	sum_counters(dp, got);
 	check_counters(&c, got, want);
 
@@ -1526,14 +1638,14 @@ static void test_flood_keeps_established(void **state)
 		int flow;
 		__u64 t;
 	} seq[] = {
-		{ 0, 1000 }, { 0, 1500 },		/* established, then quiet */
-		{ 1, 2000 }, { 2, 3000 }, { 3, 4000 },	/* bucket full */
-		{ 4, 5000 },	/* evicts flow 1, not flow 0 */
-		{ 5, 6000 },	/* evicts flow 2 */
-		{ 6, 7000 },	/* evicts flow 3 */
-		{ 7, 8000 },	/* evicts flow 4 */
-		{ 5, 9000 }, { 6, 9100 }, { 7, 9200 },	/* all four established */
-		{ 8, 9300 },	/* evicts flow 0 (last seen 1500): plain LRU */
+		{ 0, 1000 }, { 0, 1500 }, /* established, then quiet */
+		{ 1, 2000 }, { 2, 3000 }, { 3, 4000 }, /* bucket full */
+		{ 4, 5000 }, /* evicts flow 1, not flow 0 */
+		{ 5, 6000 }, /* evicts flow 2 */
+		{ 6, 7000 }, /* evicts flow 3 */
+		{ 7, 8000 }, /* evicts flow 4 */
+		{ 5, 9000 }, { 6, 9100 }, { 7, 9200 }, /* all four established */
+		{ 8, 9300 }, /* evicts flow 0 (last seen 1500): plain LRU */
 	};
 	struct dp *dp = *state;
 	struct check c = { .ctx = "flood keeps established flows" };
@@ -1566,8 +1678,9 @@ static void set_established_hint(struct dp *dp, bool all)
 	__u32 zero = 0;
 
 	memset(bits, all ? 0xff : 0, sizeof(bits));
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.established_hint),
-					     &zero, bits, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.established_hint), &zero,
+					     bits, BPF_ANY),
+			 0);
 }
 
 /*
@@ -1596,7 +1709,7 @@ static void test_ring_full_uncounted(void **state)
 	int flow = 0, in_table;
 
 	_Static_assert(CNT_FLOW_BYTES == CNT_FLOW_PACKETS + 1 &&
-		       CNT_UNCOUNTED_BYTES == CNT_UNCOUNTED_PACKETS + 1,
+			       CNT_UNCOUNTED_BYTES == CNT_UNCOUNTED_PACKETS + 1,
 		       "bytes counters follow packets counters");
 	dp_reset(dp);
 	set_established_hint(dp, false);
@@ -1636,8 +1749,8 @@ static void test_ring_full_uncounted(void **state)
 
 	check_eq(&c, "records in the eviction ring", consume_evicted(dp), fits);
 	for (int k = 0; k < fits && k < MAX_EVICTED; k++)
-		check_evicted(&c, &dp->evicted[k], admitted[k], 1,
-			      1000 * (admitted[k] + 1), 1000 * (admitted[k] + 1));
+		check_evicted(&c, &dp->evicted[k], admitted[k], 1, 1000 * (admitted[k] + 1),
+			      1000 * (admitted[k] + 1));
 	check_table_matches_counters(&c, dp, got);
 	check_in_table(&c, dp, in_table, 2, 1000 * (in_table + 1), t);
 
@@ -1722,8 +1835,8 @@ static bool hint_is_clear(const struct dp *dp)
 	__u64 bits[ESTABLISHED_HINT_BITS / 64];
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.established_hint),
-					     &zero, bits), 0);
+	assert_int_equal(
+		bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.established_hint), &zero, bits), 0);
 	for (size_t i = 0; i < ESTABLISHED_HINT_BITS / 64; i++)
 		if (bits[i])
 			return false;
@@ -1743,8 +1856,10 @@ static bool generation_zeroed(const struct dp *dp, int gen)
 static void test_drain_steps(void **state)
 {
 	struct flow_cache_config cfg = {
-		.active_timeout_ns = UINT64_MAX, .inactive_timeout_ns = UINT64_MAX,
-		.end_grace_ns = UINT64_MAX, .max_flows = 1 << 16,
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX,
+		.max_flows = 1 << 16,
 	};
 	struct dp *dp = *state;
 	struct drain_tally t = { 0 };
@@ -1827,8 +1942,7 @@ static void *race_worker_main(void *arg)
 	while (!w->err && !atomic_load(w->stop)) {
 		for (int f = 0; f < RACE_FRAMES; f++) {
 			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = w->frames[f].pkt.b,
-				    .data_size_in = w->frames[f].pkt.len,
-				    .repeat = RACE_REPEAT);
+				    .data_size_in = w->frames[f].pkt.len, .repeat = RACE_REPEAT);
 
 			w->err = bpf_prog_test_run_opts(w->prog_fd, &o);
 			if (w->err)
@@ -1847,8 +1961,8 @@ struct race_tally {
 	__u64 unknown;
 };
 
-static void race_export(void *ctx, const struct flow_key *key,
-			const struct flow_value *val, enum flow_end_reason reason)
+static void race_export(void *ctx, const struct flow_key *key, const struct flow_value *val,
+			enum flow_end_reason reason)
 {
 	struct race_tally *t = ctx;
 
@@ -1879,8 +1993,7 @@ static void test_exact_under_concurrency(void **state)
 		TCP4(.sport = 40001, .dport = 443, .tcp_flags = PB_ACK, .payload = 100),
 		UDP6(.sport = 53, .dport = 40002, .payload = 60),
 		{ .ip = 4, .n_vlans = 1, .tci = { 7 }, .proto = PB_ICMP, .icmp_type = 8 },
-		UDP4(.n_vlans = 2, .tci = { 8, 9 }, .sport = 4500, .dport = 4500,
-		     .payload = 1200),
+		UDP4(.n_vlans = 2, .tci = { 8, 9 }, .sport = 4500, .dport = 4500, .payload = 1200),
 	};
 	const struct flow_want wants[RACE_FRAMES] = {
 		{ .ip = 4, .proto = PB_TCP, .sport = 40001, .dport = 443 },
@@ -1891,8 +2004,10 @@ static void test_exact_under_concurrency(void **state)
 	const __u64 ip_bytes[RACE_FRAMES] = { 140, 108, 28, 1228 };
 	bool no_swap = getenv("FLOWPROBE_TEST_DRAIN_WITHOUT_SWAP") != NULL;
 	struct flow_cache_config cfg = {
-		.active_timeout_ns = UINT64_MAX, .inactive_timeout_ns = UINT64_MAX,
-		.end_grace_ns = UINT64_MAX, .max_flows = 1 << 16,
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX,
+		.max_flows = 1 << 16,
 	};
 	static struct race_frame frames[RACE_FRAMES];
 	struct dp *dp = *state;
@@ -1927,10 +2042,11 @@ static void test_exact_under_concurrency(void **state)
 		CPU_SET(i, &all_cpus);
 	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
 	for (int i = 0; i < 2; i++) {
-		w[i] = (struct race_worker){ .cpu = i, .prog_fd = dp->prog,
-					     .frames = frames, .stop = &stop };
-		assert_int_equal(pthread_create(&w[i].thread, NULL, race_worker_main,
-						&w[i]), 0);
+		w[i] = (struct race_worker){ .cpu = i,
+					     .prog_fd = dp->prog,
+					     .frames = frames,
+					     .stop = &stop };
+		assert_int_equal(pthread_create(&w[i].thread, NULL, race_worker_main, &w[i]), 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	do {
@@ -1973,11 +2089,10 @@ static void test_exact_under_concurrency(void **state)
 	sum_counters(dp, got);
 	check_eq(&c, "CNT_PACKETS", got[CNT_PACKETS], total);
 	check_eq(&c, "CNT_FLOW_PACKETS", got[CNT_FLOW_PACKETS], total);
-	check_eq(&c, "evicted records read == CNT_FLOWS_EVICTED", evicted,
-		 got[CNT_FLOWS_EVICTED]);
+	check_eq(&c, "evicted records read == CNT_FLOWS_EVICTED", evicted, got[CNT_FLOWS_EVICTED]);
 	check_no_silent_loss(&c, got);
-	print_message("# %" PRIu64 " packets on 2 CPUs, %" PRIu64 " drains%s\n",
-		      (uint64_t)total, (uint64_t)drains, no_swap ? " (WITHOUT swap)" : "");
+	print_message("# %" PRIu64 " packets on 2 CPUs, %" PRIu64 " drains%s\n", (uint64_t)total,
+		      (uint64_t)drains, no_swap ? " (WITHOUT swap)" : "");
 
 	drainer_free(d);
 	flow_cache_free(fc);
@@ -1987,9 +2102,11 @@ static void test_exact_under_concurrency(void **state)
 
 /* ---- main ------------------------------------------------------------------ */
 
-#define BOTH_MODES(name, fn)                                                   \
-	{ "inline: " name, fn, setup_inline, teardown_dp, NULL },              \
-	{ "tap: " name, fn, setup_tap, teardown_dp, NULL }
+#define BOTH_MODES(name, fn)                                      \
+	{ "inline: " name, fn, setup_inline, teardown_dp, NULL }, \
+	{                                                         \
+		"tap: " name, fn, setup_tap, teardown_dp, NULL    \
+	}
 
 int main(void)
 {
@@ -2002,21 +2119,20 @@ int main(void)
 		BOTH_MODES("fragments", test_fragment_cases),
 		BOTH_MODES("truncation at every byte", test_truncation),
 		BOTH_MODES("encapsulations: the inner flow", test_encap_cases),
-		{ "--tunnels outer", test_tunnels_outer, setup_tunnels_outer,
-		  teardown_dp, NULL },
+		{ "--tunnels outer", test_tunnels_outer, setup_tunnels_outer, teardown_dp, NULL },
 		{ "IPv6 fragments with dest opts after the fragment header",
 		  test_fragment_dstopts_after_frag, setup_inline, teardown_dp, NULL },
-		{ "bucket full: eviction to the ring", test_bucket_eviction,
-		  setup_one_bucket, teardown_dp, NULL },
+		{ "bucket full: eviction to the ring", test_bucket_eviction, setup_one_bucket,
+		  teardown_dp, NULL },
 		{ "bucket full under a flood: one-packet flows go first",
 		  test_flood_keeps_established, setup_one_bucket, teardown_dp, NULL },
 		{ "bucket and ring full: uncounted", test_ring_full_uncounted,
 		  setup_one_bucket_small_ring, teardown_dp, NULL },
 		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },
-		{ "drain: flip, hand over, zero; hint cleared on its period",
-		  test_drain_steps, setup_inline, teardown_dp, NULL },
-		{ "exact under concurrency", test_exact_under_concurrency, setup_race,
-		  teardown_dp, NULL },
+		{ "drain: flip, hand over, zero; hint cleared on its period", test_drain_steps,
+		  setup_inline, teardown_dp, NULL },
+		{ "exact under concurrency", test_exact_under_concurrency, setup_race, teardown_dp,
+		  NULL },
 	};
 
 	/* Single-threaded cases all run on CPU 0, so they fill one region. */

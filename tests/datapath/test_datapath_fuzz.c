@@ -39,9 +39,9 @@
 #include "packet_builder.h"
 #include "datapath_fixture.h"
 
-#define ETH_HEADER 14	     /* BPF_PROG_TEST_RUN refuses shorter XDP data */
-#define CHECK_EVERY 512	     /* frames between invariant checks */
-#define RESET_EVERY 8192     /* frames between datapath resets */
+#define ETH_HEADER 14 /* BPF_PROG_TEST_RUN refuses shorter XDP data */
+#define CHECK_EVERY 512 /* frames between invariant checks */
+#define RESET_EVERY 8192 /* frames between datapath resets */
 
 static uint64_t rng_state;
 
@@ -59,10 +59,9 @@ static unsigned int below(unsigned int n)
 	return n ? rnd() % n : 0;
 }
 
-static const uint8_t protos[] = { PB_TCP, PB_UDP, PB_ICMP, PB_ICMPV6, PB_SCTP,
-				  PB_UDPLITE, PB_DCCP, PB_GRE, PB_NONXT };
-static const uint8_t ext_types[] = { PB_HOPOPTS, PB_ROUTING, PB_DSTOPTS, PB_MH,
-				     PB_AH, PB_FRAGMENT };
+static const uint8_t protos[] = { PB_TCP,     PB_UDP,  PB_ICMP, PB_ICMPV6, PB_SCTP,
+				  PB_UDPLITE, PB_DCCP, PB_GRE,	PB_NONXT };
+static const uint8_t ext_types[] = { PB_HOPOPTS, PB_ROUTING, PB_DSTOPTS, PB_MH, PB_AH, PB_FRAGMENT };
 static const char *const v4_addrs[] = { "10.0.0.1", "10.0.0.2", "192.0.2.7" };
 static const char *const v6_addrs[] = { "2001:db8::1", "2001:db8::2", "fe80::1" };
 
@@ -92,8 +91,8 @@ static void random_valid(struct pkt *p)
 		s.n_ext = below(4) == 0 ? below(PB_MAX_EXT + 1) : 0;
 		for (int i = 0; i < s.n_ext; i++) {
 			s.ext[i].type = ext_types[below(sizeof(ext_types))];
-			s.ext[i].len = s.ext[i].type == PB_AH ? 12 + 4 * below(4)
-							      : 8 * (1 + below(4));
+			s.ext[i].len = s.ext[i].type == PB_AH ? 12 + 4 * below(4) :
+								8 * (1 + below(4));
 			s.ext[i].frag_offset = below(3);
 			s.ext[i].more = below(2);
 			s.ext[i].id = below(4);
@@ -180,8 +179,7 @@ static void mutate(struct pkt *p)
 		pb_cut(p, below(p->len + 1));
 		break;
 	case 3: /* overwrite a run of header bytes */
-		for (size_t at = below(p->len + 1), n = 1 + below(16);
-		     n && at < p->len; n--, at++)
+		for (size_t at = below(p->len + 1), n = 1 + below(16); n && at < p->len; n--, at++)
 			p->b[at] = rnd();
 		break;
 	case 4: /* grow with garbage: lengths that disagree with the headers */
@@ -217,8 +215,8 @@ static void dump_frame(const struct pkt *p)
 
 /* packets == frames run, and every one of them accounted for; bytes
  * counted into flows (or as uncounted) never more than the frames held. */
-static bool invariants_hold(const struct dp *dp, uint64_t frames,
-			    uint64_t frame_bytes, char *why, size_t len)
+static bool invariants_hold(const struct dp *dp, uint64_t frames, uint64_t frame_bytes, char *why,
+			    size_t len)
 {
 	__u64 cnt[CNT__MAX], accounted;
 
@@ -234,19 +232,20 @@ static bool invariants_hold(const struct dp *dp, uint64_t frames,
 		return false;
 	}
 	if (accounted != cnt[CNT_PACKETS]) {
-		snprintf(why, len, "packets %llu, but flow + uncounted + non_ip + "
-			 "err_* = %llu", (unsigned long long)cnt[CNT_PACKETS],
-			 (unsigned long long)accounted);
+		snprintf(why, len,
+			 "packets %llu, but flow + uncounted + non_ip + "
+			 "err_* = %llu",
+			 (unsigned long long)cnt[CNT_PACKETS], (unsigned long long)accounted);
 		return false;
 	}
 	if (cnt[CNT_BYTES] != frame_bytes) {
 		snprintf(why, len, "bytes %llu after %llu frame bytes",
-			 (unsigned long long)cnt[CNT_BYTES],
-			 (unsigned long long)frame_bytes);
+			 (unsigned long long)cnt[CNT_BYTES], (unsigned long long)frame_bytes);
 		return false;
 	}
 	if (cnt[CNT_FLOW_BYTES] + cnt[CNT_UNCOUNTED_BYTES] > frame_bytes) {
-		snprintf(why, len, "flow_bytes %llu + uncounted_bytes %llu exceed "
+		snprintf(why, len,
+			 "flow_bytes %llu + uncounted_bytes %llu exceed "
 			 "the %llu bytes the frames held",
 			 (unsigned long long)cnt[CNT_FLOW_BYTES],
 			 (unsigned long long)cnt[CNT_UNCOUNTED_BYTES],
@@ -274,9 +273,8 @@ static uint64_t now_ns(void)
 
 /* Counters every run must have moved: one path of each encapsulation. */
 static const enum counter must_reach[] = {
-	CNT_TUNNEL_DECAPSULATED, CNT_TUNNEL_TRUNCATED, CNT_TUNNEL_NOT_IP,
-	CNT_PPP_CONTROL, CNT_ERR_PPPOE_TRUNCATED, CNT_ERR_MPLS_TRUNCATED,
-	CNT_ERR_MPLS_TOO_DEEP,
+	CNT_TUNNEL_DECAPSULATED, CNT_TUNNEL_TRUNCATED,	 CNT_TUNNEL_NOT_IP,	CNT_PPP_CONTROL,
+	CNT_ERR_PPPOE_TRUNCATED, CNT_ERR_MPLS_TRUNCATED, CNT_ERR_MPLS_TOO_DEEP,
 };
 
 static void reached_add(const struct dp *dp, __u64 reached[CNT__MAX])
@@ -308,8 +306,8 @@ static void fuzz_mode(void **state)
 			err = run_frame(dp, &p, &rc);
 			if (err || rc != expected_rc(dp)) {
 				dump_frame(&p);
-				fail_msg("BPF_PROG_TEST_RUN returned %d, program %u, want %u",
-					 err, rc, expected_rc(dp));
+				fail_msg("BPF_PROG_TEST_RUN returned %d, program %u, want %u", err,
+					 rc, expected_rc(dp));
 			}
 			last = p;
 			frames++;
@@ -337,16 +335,16 @@ static void fuzz_mode(void **state)
 	for (size_t i = 0; i < sizeof(must_reach) / sizeof(must_reach[0]); i++)
 		if (!reached[must_reach[i]])
 			fail_msg("after %llu frames, %s is still 0: the fuzzer does "
-				 "not reach that path", (unsigned long long)total,
-				 counter_names[must_reach[i]]);
+				 "not reach that path",
+				 (unsigned long long)total, counter_names[must_reach[i]]);
 	printf("# %s: %llu frames, every return code right, every packet "
-	       "accounted for\n", dp->tap ? "tap" : "inline", (unsigned long long)total);
+	       "accounted for\n",
+	       dp->tap ? "tap" : "inline", (unsigned long long)total);
 }
 
 static int setup_small(void **state, bool tap)
 {
-	return setup_with(state, (struct dp_opts){ .tap = tap, .buckets = 4,
-						   .ring_bytes = 4096 });
+	return setup_with(state, (struct dp_opts){ .tap = tap, .buckets = 4, .ring_bytes = 4096 });
 }
 
 static int setup_small_inline(void **state)
@@ -362,10 +360,10 @@ static int setup_small_tap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		{ "random and broken frames, inline: always XDP_PASS, nothing lost",
-		  fuzz_mode, setup_small_inline, teardown_dp, NULL },
-		{ "random and broken frames, tap: always XDP_DROP, nothing lost",
-		  fuzz_mode, setup_small_tap, teardown_dp, NULL },
+		{ "random and broken frames, inline: always XDP_PASS, nothing lost", fuzz_mode,
+		  setup_small_inline, teardown_dp, NULL },
+		{ "random and broken frames, tap: always XDP_DROP, nothing lost", fuzz_mode,
+		  setup_small_tap, teardown_dp, NULL },
 	};
 	const char *seed = getenv("FUZZ_SEED");
 

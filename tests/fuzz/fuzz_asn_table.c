@@ -9,7 +9,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t addrs[][16] = {
-		{ 192, 0, 2, 1 }, { 10, 1, 2, 3 }, { 0x20, 0x01, 0x0d, 0xb8 },
+		{ 192, 0, 2, 1 },
+		{ 10, 1, 2, 3 },
+		{ 0x20, 0x01, 0x0d, 0xb8 },
 		{ 255, 255, 255, 255 },
 	};
 	struct asn_table *t = NULL;

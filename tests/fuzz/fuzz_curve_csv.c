@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0)
 		return 0;
 	memset(err, 'x', sizeof(err));
-	if (curve_csv_read(path, &rows, err, sizeof(err)) != 0 &&
-	    !memchr(err, '\0', sizeof(err)))
+	if (curve_csv_read(path, &rows, err, sizeof(err)) != 0 && !memchr(err, '\0', sizeof(err)))
 		abort();
 	curve_rows_free(&rows);
 	close(fd);

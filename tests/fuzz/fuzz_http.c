@@ -20,10 +20,13 @@ volatile char fuzz_sink;
 static struct history *make_history(void)
 {
 	static struct prefix_set local;
-	struct history_config cfg = { .span_ms = 3600 * 1000, .max_hosts = 64,
-				      .max_events = 64, .local = &local };
-	static const char ev[] = "{\"type\":\"reset\",\"time\":\"2026-11-23T08:00:00.000Z\","
-				 "\"src\":\"10.0.1.2\",\"dst\":\"192.0.2.9\",\"verdict\":\"forged\"}";
+	struct history_config cfg = { .span_ms = 3600 * 1000,
+				      .max_hosts = 64,
+				      .max_events = 64,
+				      .local = &local };
+	static const char ev[] =
+		"{\"type\":\"reset\",\"time\":\"2026-11-23T08:00:00.000Z\","
+		"\"src\":\"10.0.1.2\",\"dst\":\"192.0.2.9\",\"verdict\":\"forged\"}";
 	struct enrich_config ec = { .local = &local };
 	struct flow_class fc;
 	struct history *h;
@@ -54,8 +57,7 @@ static struct history *make_history(void)
 
 static void check_reply(const struct http_reply *rep)
 {
-	if (rep->body && rep->status != 200 && rep->status != 400 &&
-	    rep->status != 404)
+	if (rep->body && rep->status != 200 && rep->status != 400 && rep->status != 404)
 		abort();
 	/* Read every byte: ASan reports a length past the body. */
 	for (size_t i = 0; rep->body && i < rep->len; i++)

@@ -20,13 +20,12 @@
 /* Below LOG_ERROR: even error lines are not printed. */
 static inline void fuzz_quiet(void)
 {
-	log_level = (enum log_level)-1;
+	log_level = (enum log_level) - 1;
 }
 
 /* The bytes in an anonymous in-memory file; its /proc path in path.
  * Returns the fd (close it), or -1. */
-static inline int fuzz_file(const uint8_t *data, size_t size, char *path,
-			    size_t len)
+static inline int fuzz_file(const uint8_t *data, size_t size, char *path, size_t len)
 {
 	int fd = memfd_create("fuzz-input", 0);
 

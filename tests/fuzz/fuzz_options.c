@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		parse_duration_ns(s, &v);
 		break;
 	default:
-		if (parse_ulong_option("--fuzz", s, 10, 60000, &ul) == 0 &&
-		    (ul < 10 || ul > 60000))
+		if (parse_ulong_option("--fuzz", s, 10, 60000, &ul) == 0 && (ul < 10 || ul > 60000))
 			abort();
 		break;
 	}

@@ -18,8 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (prefix_set_parse(&set, s, "--local") == 0 && set.n) {
 		prefix_set_format(&set, buf, sizeof(buf));
 		memset(&again, 0, sizeof(again));
-		if (strlen(buf) + 1 < sizeof(buf) &&
-		    prefix_set_parse(&again, buf, "--local") != 0)
+		if (strlen(buf) + 1 < sizeof(buf) && prefix_set_parse(&again, buf, "--local") != 0)
 			abort();
 	}
 	free(s);

@@ -63,8 +63,8 @@ static double now_s(void)
 /* Errors after which the same datagram is simply offered again. */
 static int retryable(int err)
 {
-	return err == EINTR || err == ENOBUFS || err == EAGAIN ||
-	       err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH;
+	return err == EINTR || err == ENOBUFS || err == EAGAIN || err == ECONNREFUSED ||
+	       err == EHOSTUNREACH || err == ENETUNREACH;
 }
 
 int main(int argc, char **argv)
@@ -97,8 +97,7 @@ int main(int argc, char **argv)
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	rc = getaddrinfo(argv[1], argv[2], &hints, &ai);
 	if (rc) {
-		fprintf(stderr, "udp_blast: bad DST_IP '%s': %s\n", argv[1],
-			gai_strerror(rc));
+		fprintf(stderr, "udp_blast: bad DST_IP '%s': %s\n", argv[1], gai_strerror(rc));
 		return 2;
 	}
 
@@ -184,8 +183,8 @@ int main(int argc, char **argv)
 	}
 	dt = now_s() - t0;
 
-	printf("sent %llu packets in %.3f seconds (%.0f pps)\n",
-	       (unsigned long long)sent, dt, dt > 0 ? sent / dt : 0.0);
+	printf("sent %llu packets in %.3f seconds (%.0f pps)\n", (unsigned long long)sent, dt,
+	       dt > 0 ? sent / dt : 0.0);
 	if (retries)
 		printf("retried %llu times (local drops or ICMP errors)\n",
 		       (unsigned long long)retries);

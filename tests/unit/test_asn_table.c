@@ -21,8 +21,7 @@
 #include "detect/asn_table.h"
 #include "lib/log.h"
 
-static struct asn_table *load_text(const char *text, int want_rc, char *err,
-				   size_t errlen)
+static struct asn_table *load_text(const char *text, int want_rc, char *err, size_t errlen)
 {
 	FILE *in = fmemopen((void *)text, strlen(text), "r");
 	FILE *cap = tmpfile();
@@ -62,43 +61,45 @@ static uint32_t lookup(const struct asn_table *t, const char *text)
 	return asn_table_lookup(t, 6, addr);
 }
 
-static const char nested[] =
-	"# a comment, then a blank line\n"
-	"\n"
-	"10.0.0.0\t8\t100\n"
-	"10.1.0.0\t16\t101\n"
-	"10.1.2.0\t24\t102\n"
-	"10.1.2.128\t25\t103\n"
-	"10.0.0.0\t16\t104\n"		/* starts where its container starts */
-	"10.255.255.0/24 105\n"		/* ends where its container ends */
-	"192.0.2.0/24\t64500_64501\n"	/* multi-origin: the first */
-	"198.51.100.0 24 64502,64503\n"	/* AS set: the first */
-	"0.0.0.0/0 1\n"			/* a default route under everything */
-	"255.255.255.255/32 4294967295\n"
-	"2001:db8::\t32\t200\n"
-	"2001:db8:1::\t48\t201\n"
-	"::/0 2\n";
+static const char nested[] = "# a comment, then a blank line\n"
+			     "\n"
+			     "10.0.0.0\t8\t100\n"
+			     "10.1.0.0\t16\t101\n"
+			     "10.1.2.0\t24\t102\n"
+			     "10.1.2.128\t25\t103\n"
+			     "10.0.0.0\t16\t104\n" /* starts where its container starts */
+			     "10.255.255.0/24 105\n" /* ends where its container ends */
+			     "192.0.2.0/24\t64500_64501\n" /* multi-origin: the first */
+			     "198.51.100.0 24 64502,64503\n" /* AS set: the first */
+			     "0.0.0.0/0 1\n" /* a default route under everything */
+			     "255.255.255.255/32 4294967295\n"
+			     "2001:db8::\t32\t200\n"
+			     "2001:db8:1::\t48\t201\n"
+			     "::/0 2\n";
 
 static void test_nested_longest_match(void **state __attribute__((unused)))
 {
-	static const struct { const char *addr; uint32_t asn; } cases[] = {
+	static const struct {
+		const char *addr;
+		uint32_t asn;
+	} cases[] = {
 		{ "9.255.255.255", 1 },
 		{ "10.0.0.0", 104 },
 		{ "10.0.255.255", 104 },
-		{ "10.1.0.0", 101 },	/* back to the /8 after the /16 ... */
+		{ "10.1.0.0", 101 }, /* back to the /8 after the /16 ... */
 		{ "10.0.0.1", 104 },
-		{ "10.2.0.0", 100 },	/* ... and after the /16 ends */
+		{ "10.2.0.0", 100 }, /* ... and after the /16 ends */
 		{ "10.1.1.255", 101 },
 		{ "10.1.2.0", 102 },
 		{ "10.1.2.127", 102 },
 		{ "10.1.2.128", 103 },
 		{ "10.1.2.255", 103 },
-		{ "10.1.3.0", 101 },	/* /25 and /24 end together */
+		{ "10.1.3.0", 101 }, /* /25 and /24 end together */
 		{ "10.1.255.255", 101 },
 		{ "10.255.254.255", 100 },
 		{ "10.255.255.0", 105 },
 		{ "10.255.255.255", 105 },
-		{ "11.0.0.0", 1 },	/* /24 and /8 end together */
+		{ "11.0.0.0", 1 }, /* /24 and /8 end together */
 		{ "192.0.2.77", 64500 },
 		{ "198.51.100.1", 64502 },
 		{ "255.255.255.254", 1 },
@@ -118,8 +119,7 @@ static void test_nested_longest_match(void **state __attribute__((unused)))
 		uint32_t got = lookup(t, cases[i].addr);
 
 		if (got != cases[i].asn)
-			fail_msg("%s: AS%u, want AS%u", cases[i].addr, got,
-				 cases[i].asn);
+			fail_msg("%s: AS%u, want AS%u", cases[i].addr, got, cases[i].asn);
 	}
 	asn_table_free(t);
 }
@@ -129,8 +129,9 @@ static void test_unknown_and_families_apart(void **state __attribute__((unused))
 {
 	char err[512];
 	struct asn_table *t = load_text("10.0.0.0\t8\t100\n"
-					"a00::\t8\t300\n", 0, err, sizeof(err));
-	uint8_t v4[16] = { 10, 0, 0, 1 };	/* same bytes as 0a00::... */
+					"a00::\t8\t300\n",
+					0, err, sizeof(err));
+	uint8_t v4[16] = { 10, 0, 0, 1 }; /* same bytes as 0a00::... */
 
 	assert_int_equal(lookup(t, "9.255.255.255"), 0);
 	assert_int_equal(lookup(t, "11.0.0.0"), 0);
@@ -148,7 +149,8 @@ static void test_host_bits_and_duplicates(void **state __attribute__((unused)))
 	char err[512];
 	struct asn_table *t = load_text("10.1.2.3/16 7\n"
 					"10.1.0.0\t16\t8\n"
-					"10.1.128.0/17 9\n", 0, err, sizeof(err));
+					"10.1.128.0/17 9\n",
+					0, err, sizeof(err));
 
 	assert_int_equal(lookup(t, "10.1.0.0"), 8);
 	assert_int_equal(lookup(t, "10.1.127.255"), 8);
@@ -159,7 +161,9 @@ static void test_host_bits_and_duplicates(void **state __attribute__((unused)))
 
 static void test_errors_name_file_and_line(void **state __attribute__((unused)))
 {
-	static const struct { const char *text, *want; } cases[] = {
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
 		{ "10.0.0.0\t8\t1\n10.0.0.0\t8\n",
 		  "pfx.txt line 2: expected \"PREFIX<TAB>LENGTH<TAB>ASN\" or "
 		  "\"PREFIX/LENGTH ASN\", found 2 fields" },
@@ -201,11 +205,10 @@ static void test_missing_file(void **state __attribute__((unused)))
 static void test_annotate_record(void **state __attribute__((unused)))
 {
 	char err[512];
-	struct asn_table *t = load_text("192.0.2.0/24 64500\n198.51.100.0/24 64501\n",
-					0, err, sizeof(err));
+	struct asn_table *t =
+		load_text("192.0.2.0/24 64500\n198.51.100.0/24 64501\n", 0, err, sizeof(err));
 	struct flow_record r = {
-		.key = { .ip_version = 4, .src = { 192, 0, 2, 9 },
-			 .dst = { 198, 51, 100, 7 } },
+		.key = { .ip_version = 4, .src = { 192, 0, 2, 9 }, .dst = { 198, 51, 100, 7 } },
 	};
 
 	asn_table_annotate(t, &r);
@@ -248,8 +251,7 @@ static void test_million_prefixes(void **state __attribute__((unused)))
 		uint32_t a = (i / 250) << 16 | (i % 250) << 8; /* x.y.z.0 */
 
 		if (i % 250 == 0)
-			fprintf(f, "%u.%u.0.0\t16\t%u\n", a >> 24, (a >> 16) & 255,
-				i / 250 + 1);
+			fprintf(f, "%u.%u.0.0\t16\t%u\n", a >> 24, (a >> 16) & 255, i / 250 + 1);
 		else
 			fprintf(f, "%u.%u.%u.0\t24\t%u_%u\n", a >> 24, (a >> 16) & 255,
 				(a >> 8) & 255, 100000 + i, 7);
@@ -265,7 +267,7 @@ static void test_million_prefixes(void **state __attribute__((unused)))
 	assert_int_equal(asn_table_prefixes(t), 1100000);
 	assert_int_equal(lookup(t, "0.0.0.1"), 1);
 	assert_int_equal(lookup(t, "0.0.1.1"), 100001);
-	assert_int_equal(lookup(t, "0.0.250.1"), 1);	/* in the /16 only */
+	assert_int_equal(lookup(t, "0.0.250.1"), 1); /* in the /16 only */
 	assert_int_equal(lookup(t, "2001:0:5::1"), 200005);
 
 	t0 = now_s();
@@ -277,8 +279,8 @@ static void test_million_prefixes(void **state __attribute__((unused)))
 	}
 	lookup_s = now_s() - t0;
 	printf("# asn_table: 1.1M prefixes loaded in %.2f s; %.0f ns per IPv4 "
-	       "lookup (%.1f M lookups/s, checksum %u)\n", load_s,
-	       lookup_s / lookups * 1e9, lookups / lookup_s / 1e6, sum);
+	       "lookup (%.1f M lookups/s, checksum %u)\n",
+	       load_s, lookup_s / lookups * 1e9, lookups / lookup_s / 1e6, sum);
 	assert_true(load_s < 10.0);
 	assert_true(lookup_s / lookups < 2e-6);
 	asn_table_free(t);

@@ -21,8 +21,8 @@
 
 struct want {
 	uint16_t ethertype; /* 0: named nothing (non-IP) */
-	uint8_t first;	    /* the byte after the Ethernet header */
-	size_t len;	    /* frame length, 14 + payload */
+	uint8_t first; /* the byte after the Ethernet header */
+	size_t len; /* frame length, 14 + payload */
 };
 
 static const struct {
@@ -31,8 +31,9 @@ static const struct {
 	struct want pkt[MAX_PKTS];
 } cases[] = {
 	/* ff 03 0021, 0057 without address and control, 21 compressed, LCP */
-	{ "ppp.pcap", 4, { { 0x0800, 0x45, 42 }, { 0x86dd, 0x60, 62 },
-			   { 0x0800, 0x45, 42 }, { 0, 0x01, 18 } } },
+	{ "ppp.pcap",
+	  4,
+	  { { 0x0800, 0x45, 42 }, { 0x86dd, 0x60, 62 }, { 0x0800, 0x45, 42 }, { 0, 0x01, 18 } } },
 	{ "chdlc.pcap", 2, { { 0x0800, 0x45, 42 }, { 0x86dd, 0x60, 62 } } },
 	/* PPPoE's header where Ethernet's would end: the datapath parses it */
 	{ "ppp_ether.pcap", 1, { { 0x8864, 0x11, 50 } } },
@@ -62,9 +63,8 @@ static void test_linktypes(void **state)
 
 			if (n >= cases[i].n)
 				fail_msg("%s: more than %d packets", cases[i].file, cases[i].n);
-			print_message("# %s packet %d: ethertype %04x, %zu bytes\n",
-				      cases[i].file, n + 1,
-				      pkt.frame[12] << 8 | pkt.frame[13], pkt.len);
+			print_message("# %s packet %d: ethertype %04x, %zu bytes\n", cases[i].file,
+				      n + 1, pkt.frame[12] << 8 | pkt.frame[13], pkt.len);
 			assert_int_equal(pkt.len, w->len);
 			assert_int_equal(pkt.frame[12] << 8 | pkt.frame[13], w->ethertype);
 			if (pkt.len > 14)

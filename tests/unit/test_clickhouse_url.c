@@ -41,14 +41,21 @@ static void good_urls(void **state)
 static void bad_urls(void **state)
 {
 	static const char *const bad[] = {
-		"http://10.0.0.5:8123/flows", "clickhouse://10.0.0.5/flows",
-		"clickhouse://10.0.0.5:8123", "clickhouse://10.0.0.5:8123/",
+		"http://10.0.0.5:8123/flows",
+		"clickhouse://10.0.0.5/flows",
+		"clickhouse://10.0.0.5:8123",
+		"clickhouse://10.0.0.5:8123/",
 		"clickhouse://u:secret@10.0.0.5:8123/flows",
-		"clickhouse://10.0.0.5:0/flows", "clickhouse://10.0.0.5:65536/flows",
-		"clickhouse://10.0.0.5:81x3/flows", "clickhouse://:8123/flows",
-		"clickhouse://10.0.0.5:8123/drop table", "clickhouse://10.0.0.5:8123/a;b",
-		"clickhouse://h'x:8123/flows", "clickhouse://[2001:db8::5/f",
-		"clickhouse://b@d@h:8123/f", "",
+		"clickhouse://10.0.0.5:0/flows",
+		"clickhouse://10.0.0.5:65536/flows",
+		"clickhouse://10.0.0.5:81x3/flows",
+		"clickhouse://:8123/flows",
+		"clickhouse://10.0.0.5:8123/drop table",
+		"clickhouse://10.0.0.5:8123/a;b",
+		"clickhouse://h'x:8123/flows",
+		"clickhouse://[2001:db8::5/f",
+		"clickhouse://b@d@h:8123/f",
+		"",
 	};
 	struct clickhouse_url u;
 
@@ -66,7 +73,7 @@ static void options_checked(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(fleet_check(&c), -EINVAL);	/* empty file */
+	assert_int_equal(fleet_check(&c), -EINVAL); /* empty file */
 	assert_int_equal(write(fd, "pw\n", 3), 3);
 	close(fd);
 	assert_int_equal(fleet_check(&c), 0);

@@ -59,8 +59,7 @@ static int build(const char *text, char **cli, int n, char *out, size_t len)
 	if (rc)
 		return rc;
 	for (int i = 1; i < a.argc; i++)
-		snprintf(out + strlen(out), len - strlen(out), "%s%s", i > 1 ? " " : "",
-			 a.argv[i]);
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i > 1 ? " " : "", a.argv[i]);
 	assert_null(a.argv[a.argc]);
 	config_args_free(&a);
 	return 0;
@@ -79,10 +78,11 @@ static void test_words(void **state)
 			       "json = no\n"
 			       "[run]\n"
 			       "active-timeout = 120\n",
-			       (char *[]){ "--active-timeout", "30" }, 2, out, sizeof(out)), 0);
+			       (char *[]){ "--active-timeout", "30" }, 2, out, sizeof(out)),
+			 0);
 	assert_string_equal(out, "--interface eth0,eth1 --collector 192.0.2.10:2055 "
-			    "--collector [2001:db8::5]:2055 --tap --active-timeout 120 "
-			    "--active-timeout 30");
+				 "--collector [2001:db8::5]:2055 --tap --active-timeout 120 "
+				 "--active-timeout 30");
 }
 
 static void test_command_line_replaces_lists(void **state)
@@ -90,11 +90,12 @@ static void test_command_line_replaces_lists(void **state)
 	char out[512];
 
 	(void)state;
-	assert_int_equal(build("interface = eth0\ncollector = 192.0.2.10:2055\n"
-			       "local = 10.0.0.0/8\nlocal-file = /etc/x\n",
-			       (char *[]){ "-c", "127.0.0.1:9995", "--local-file=/tmp/y",
-					   "-i", "lo" },
-			       5, out, sizeof(out)), 0);
+	assert_int_equal(
+		build("interface = eth0\ncollector = 192.0.2.10:2055\n"
+		      "local = 10.0.0.0/8\nlocal-file = /etc/x\n",
+		      (char *[]){ "-c", "127.0.0.1:9995", "--local-file=/tmp/y", "-i", "lo" }, 5,
+		      out, sizeof(out)),
+		0);
 	assert_string_equal(out, "-c 127.0.0.1:9995 --local-file=/tmp/y -i lo");
 }
 
@@ -103,14 +104,12 @@ static void test_mistakes(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(build("tap = yes\ncolector = 1.2.3.4:5\n", NULL, 0, out,
-			       sizeof(out)), -EINVAL);
+	assert_int_equal(build("tap = yes\ncolector = 1.2.3.4:5\n", NULL, 0, out, sizeof(out)),
+			 -EINVAL);
 	assert_int_equal(build("tap = maybe\n", NULL, 0, out, sizeof(out)), -EINVAL);
 	assert_int_equal(build("interface =\n", NULL, 0, out, sizeof(out)), -EINVAL);
-	assert_int_equal(build("[other]\ntap = yes\n", NULL, 0, out, sizeof(out)),
-			 -EINVAL);
-	assert_int_equal(build("config = /etc/other.conf\n", NULL, 0, out, sizeof(out)),
-			 -EINVAL);
+	assert_int_equal(build("[other]\ntap = yes\n", NULL, 0, out, sizeof(out)), -EINVAL);
+	assert_int_equal(build("config = /etc/other.conf\n", NULL, 0, out, sizeof(out)), -EINVAL);
 	assert_int_equal(build("just words\n", NULL, 0, out, sizeof(out)), -EINVAL);
 }
 
@@ -125,8 +124,7 @@ static void test_which_file(void **state)
 	/* Asked for and missing: an error. */
 	assert_int_equal(config_args_build(&a, 3, argv, longopts, "/etc/x"), -EINVAL);
 	/* The default, missing: no file, the command line alone. */
-	assert_int_equal(config_args_build(&a, 3, argv2, longopts,
-					   "/nonexistent/default.conf"), 0);
+	assert_int_equal(config_args_build(&a, 3, argv2, longopts, "/nonexistent/default.conf"), 0);
 	assert_int_equal(a.argc, 3);
 	config_args_free(&a);
 	/* --no-config: the default is not read even when it exists. */

@@ -58,11 +58,9 @@ static void parse_addr(uint8_t out[16], const char *text)
 	assert_int_equal(inet_pton(AF_INET, text, out), 1);
 }
 
-static struct flow_key fkey(const char *src, uint16_t sport, const char *dst,
-			    uint16_t dport)
+static struct flow_key fkey(const char *src, uint16_t sport, const char *dst, uint16_t dport)
 {
-	struct flow_key k = { .ip_version = 4, .proto = 6, .sport = sport,
-			      .dport = dport };
+	struct flow_key k = { .ip_version = 4, .proto = 6, .sport = sport, .dport = dport };
 
 	parse_addr(k.src, src);
 	parse_addr(k.dst, dst);
@@ -95,11 +93,10 @@ static struct conn_key ckey(const struct flow_key *f)
 }
 
 struct conn {
-	struct flow_key k;	/* initiator -> responder */
+	struct flow_key k; /* initiator -> responder */
 };
 
-static void ev(struct conn_intervals *ci, uint8_t type, struct flow_key k,
-	       uint64_t at_s)
+static void ev(struct conn_intervals *ci, uint8_t type, struct flow_key k, uint64_t at_s)
 {
 	struct event e = { .time_ns = NS0 + at_s * SEC_NS, .key = k, .type = type };
 
@@ -117,23 +114,26 @@ static void synack(struct conn_intervals *ci, struct flow_key k, uint64_t at_s)
 }
 
 /* A decided RST sent along rst_key. */
-static void rst(struct conn_intervals *ci, struct flow_key rst_key,
-		enum reset_verdict v, bool established, bool bt)
+static void rst(struct conn_intervals *ci, struct flow_key rst_key, enum reset_verdict v,
+		bool established, bool bt)
 {
 	struct reset_report r = { .ev = { .key = rst_key, .type = EVENT_TCP_RESET },
-				  .verdict = v, .established = established,
+				  .verdict = v,
+				  .established = established,
 				  .bittorrent = bt };
 
 	conn_intervals_reset(ci, &r);
 }
 
-static void conn_done(struct conn_intervals *ci, struct flow_key rst_key,
-		      enum reset_verdict v, bool established, bool bt,
-		      bool blocked)
+static void conn_done(struct conn_intervals *ci, struct flow_key rst_key, enum reset_verdict v,
+		      bool established, bool bt, bool blocked)
 {
-	struct conn_report c = { .key = ckey(&rst_key), .first_rst = rst_key,
-				 .resets = 1, .verdict = v,
-				 .established = established, .bittorrent = bt,
+	struct conn_report c = { .key = ckey(&rst_key),
+				 .first_rst = rst_key,
+				 .resets = 1,
+				 .verdict = v,
+				 .established = established,
+				 .bittorrent = bt,
 				 .blocked = blocked };
 
 	c.forged = v == VERDICT_FORGED;
@@ -141,8 +141,8 @@ static void conn_done(struct conn_intervals *ci, struct flow_key rst_key,
 	conn_intervals_connection(ci, &c);
 }
 
-static void sweep(struct conn_intervals *ci, struct flow_key k, uint8_t conn_flags,
-		  uint8_t flags0, uint8_t flags1)
+static void sweep(struct conn_intervals *ci, struct flow_key k, uint8_t conn_flags, uint8_t flags0,
+		  uint8_t flags1)
 {
 	struct conn_key key = ckey(&k);
 	struct conn_state st = { .flags = conn_flags };
@@ -183,18 +183,17 @@ static const char *gets(json_t *o, const char *name)
 }
 
 struct want {
-	json_int_t active, passive, transit, failed, resets, open, forged,
-		suspect, blocked;
-	double rst_pct, inbound_pct;	/* < 0: null */
+	json_int_t active, passive, transit, failed, resets, open, forged, suspect, blocked;
+	double rst_pct, inbound_pct; /* < 0: null */
 };
 
 static void check_row(json_t *row, const struct want *w, const char *what)
 {
-	static const char *const names[] = { "active_opens", "passive_opens",
-		"transit_opens", "failed", "resets", "open", "forged", "suspect",
-		"blocked" };
-	const json_int_t vals[] = { w->active, w->passive, w->transit, w->failed,
-		w->resets, w->open, w->forged, w->suspect, w->blocked };
+	static const char *const names[] = { "active_opens", "passive_opens", "transit_opens",
+					     "failed",	     "resets",	      "open",
+					     "forged",	     "suspect",	      "blocked" };
+	const json_int_t vals[] = { w->active, w->passive, w->transit, w->failed, w->resets,
+				    w->open,   w->forged,  w->suspect, w->blocked };
 
 	assert_non_null(row);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -211,13 +210,12 @@ static void check_row(json_t *row, const struct want *w, const char *what)
 		assert_float_equal(getr(row, "inbound_percent"), w->inbound_pct, 1e-9);
 }
 
-static json_t *row_of(json_t *arr, const char *key, json_int_t asn,
-		      const char *prefix)
+static json_t *row_of(json_t *arr, const char *key, json_int_t asn, const char *prefix)
 {
 	size_t i;
 	json_t *row;
 
-	json_array_foreach(arr, i, row) {
+	json_array_foreach (arr, i, row) {
 		if (prefix && !strcmp(gets(row, key), prefix))
 			return row;
 		if (!prefix && geti(row, key) == asn)
@@ -254,13 +252,15 @@ static struct conn_intervals *new_ci(struct prefix_set *local, struct reports *r
 				     const struct asn_table *asn)
 {
 	struct conn_intervals_config cfg = {
-		.interval_ms = INTERVAL_MS, .local = local, .asn = asn,
-		.on_interval = collect, .ctx = rs,
+		.interval_ms = INTERVAL_MS,
+		.local = local,
+		.asn = asn,
+		.on_interval = collect,
+		.ctx = rs,
 	};
 	struct conn_intervals *ci;
 
-	assert_int_equal(prefix_set_parse(local, "10.0.1.0/24,10.0.2.0/24", "--local"),
-			 0);
+	assert_int_equal(prefix_set_parse(local, "10.0.1.0/24,10.0.2.0/24", "--local"), 0);
 	test_enrich = (struct enrich_config){ .local = local, .asn = asn };
 	ci = conn_intervals_new(&cfg);
 	assert_non_null(ci);
@@ -274,40 +274,48 @@ static void test_scripted_mix(void **state UNUSED)
 	struct asn_table *asn = test_asn_table();
 	struct conn_intervals *ci = new_ci(&local, &rs, asn);
 	struct flow_key a1 = fkey("10.0.1.1", 40001, "198.51.100.1", 443),
-		a2 = fkey("10.0.1.2", 40002, "198.51.100.2", 6881),
-		a3 = fkey("10.0.1.3", 40003, "198.51.100.3", 80),
-		a4 = fkey("10.0.1.4", 40004, "198.51.100.4", 80),
-		p1 = fkey("203.0.113.5", 50000, "10.0.1.9", 22),
-		ll = fkey("10.0.1.5", 40005, "10.0.2.5", 445),
-		b1 = fkey("203.0.113.6", 50001, "10.0.2.1", 443),
-		b2 = fkey("203.0.113.7", 50002, "10.0.2.2", 23),
-		b3 = fkey("10.0.2.3", 40006, "198.51.100.9", 443),
-		t1 = fkey("198.51.100.1", 1234, "203.0.113.1", 80),
-		s1 = fkey("10.0.1.7", 40007, "192.0.2.1", 443),
-		gone = fkey("10.0.1.8", 40008, "198.51.100.8", 443);
+			a2 = fkey("10.0.1.2", 40002, "198.51.100.2", 6881),
+			a3 = fkey("10.0.1.3", 40003, "198.51.100.3", 80),
+			a4 = fkey("10.0.1.4", 40004, "198.51.100.4", 80),
+			p1 = fkey("203.0.113.5", 50000, "10.0.1.9", 22),
+			ll = fkey("10.0.1.5", 40005, "10.0.2.5", 445),
+			b1 = fkey("203.0.113.6", 50001, "10.0.2.1", 443),
+			b2 = fkey("203.0.113.7", 50002, "10.0.2.2", 23),
+			b3 = fkey("10.0.2.3", 40006, "198.51.100.9", 443),
+			t1 = fkey("198.51.100.1", 1234, "203.0.113.1", 80),
+			s1 = fkey("10.0.1.7", 40007, "192.0.2.1", 443),
+			gone = fkey("10.0.1.8", 40008, "198.51.100.8", 443);
 	json_t *r, *total, *prefixes, *by_as;
 
-	conn_intervals_tick(ci, T0_MS, NS0);	/* the interval starts here */
+	conn_intervals_tick(ci, T0_MS, NS0); /* the interval starts here */
 	assert_false(conn_intervals_due(ci, T0_MS + INTERVAL_MS - 1));
 	assert_true(conn_intervals_due(ci, T0_MS + INTERVAL_MS));
 
-	syn(ci, a1, 1);  synack(ci, a1, 1);
-	syn(ci, a2, 2);  synack(ci, a2, 2);
-	syn(ci, a3, 3);			/* never answered: fails at 13 s */
-	syn(ci, a4, 4);  synack(ci, a4, 4);	/* reset before established */
-	syn(ci, p1, 5);  synack(ci, p1, 5);
-	syn(ci, ll, 5);  synack(ci, ll, 5);
-	syn(ci, b1, 6);  synack(ci, b1, 6);
-	syn(ci, b2, 6);			/* refused: times out and is reset */
-	syn(ci, b3, 7);  synack(ci, b3, 7);
-	syn(ci, t1, 8);  synack(ci, t1, 8);
+	syn(ci, a1, 1);
+	synack(ci, a1, 1);
+	syn(ci, a2, 2);
+	synack(ci, a2, 2);
+	syn(ci, a3, 3); /* never answered: fails at 13 s */
+	syn(ci, a4, 4);
+	synack(ci, a4, 4); /* reset before established */
+	syn(ci, p1, 5);
+	synack(ci, p1, 5);
+	syn(ci, ll, 5);
+	synack(ci, ll, 5);
+	syn(ci, b1, 6);
+	synack(ci, b1, 6);
+	syn(ci, b2, 6); /* refused: times out and is reset */
+	syn(ci, b3, 7);
+	synack(ci, b3, 7);
+	syn(ci, t1, 8);
+	synack(ci, t1, 8);
 	conn_intervals_tick(ci, T0_MS + 20000, NS0 + 20 * SEC_NS);
 
 	/* the datapath's RSTs, decided */
-	rst(ci, reverse(a2), VERDICT_FORGED, true, true);	/* downstream */
-	rst(ci, b3, VERDICT_SUSPECT, true, false);		/* upstream */
+	rst(ci, reverse(a2), VERDICT_FORGED, true, true); /* downstream */
+	rst(ci, b3, VERDICT_SUSPECT, true, false); /* upstream */
 	rst(ci, reverse(a4), VERDICT_GENUINE, false, false);
-	rst(ci, reverse(b2), VERDICT_GENUINE, false, false);	/* b2 refused */
+	rst(ci, reverse(b2), VERDICT_GENUINE, false, false); /* b2 refused */
 	conn_done(ci, reverse(a2), VERDICT_FORGED, true, true, true);
 	conn_done(ci, b3, VERDICT_SUSPECT, true, false, false);
 	conn_done(ci, reverse(a4), VERDICT_GENUINE, false, false, false);
@@ -315,16 +323,16 @@ static void test_scripted_mix(void **state UNUSED)
 	/* a reset connection whose SYN was never seen: no failure to count */
 	conn_done(ci, gone, VERDICT_GENUINE, false, false, false);
 
-	syn(ci, s1, 599);	/* fails in the next interval */
+	syn(ci, s1, 599); /* fails in the next interval */
 
 	/* the sweep before the interval ends */
 	sweep(ci, a1, CONN_ESTABLISHED | CONN_SYNACK, SIDE_SEEN, SIDE_SEEN);
 	sweep(ci, ll, CONN_ESTABLISHED, SIDE_SEEN, SIDE_SEEN);
 	sweep(ci, b1, CONN_ESTABLISHED, SIDE_SEEN, SIDE_SEEN);
-	sweep(ci, p1, CONN_ESTABLISHED, SIDE_FIN, SIDE_SEEN);	/* half closed */
-	sweep(ci, b3, CONN_ESTABLISHED, SIDE_RST, SIDE_SEEN);	/* reset */
-	sweep(ci, a2, CONN_ESTABLISHED, SIDE_FIN, SIDE_FIN);	/* closed */
-	sweep(ci, a4, CONN_SYNACK, SIDE_SEEN, SIDE_SEEN);	/* not established */
+	sweep(ci, p1, CONN_ESTABLISHED, SIDE_FIN, SIDE_SEEN); /* half closed */
+	sweep(ci, b3, CONN_ESTABLISHED, SIDE_RST, SIDE_SEEN); /* reset */
+	sweep(ci, a2, CONN_ESTABLISHED, SIDE_FIN, SIDE_FIN); /* closed */
+	sweep(ci, a4, CONN_SYNACK, SIDE_SEEN, SIDE_SEEN); /* not established */
 	assert_int_equal(rs.n, 0);
 	conn_intervals_tick(ci, T0_MS + INTERVAL_MS, NS0 + 600 * SEC_NS);
 	assert_int_equal(rs.n, 1);
@@ -338,37 +346,39 @@ static void test_scripted_mix(void **state UNUSED)
 	total = json_object_get(r, "total");
 	/* active a1-a4, ll, b3, s1; passive p1, b1, b2; transit t1; failed
 	 * a3 (timeout), a4 (reset before established), b2 (once) */
-	check_row(total, &(struct want){ 7, 3, 1, 3, 2, 4, 1, 1, 1,
-					 100.0 * 2 / (11 - 3), 100.0 * 3 / 10 },
+	check_row(total,
+		  &(struct want){ 7, 3, 1, 3, 2, 4, 1, 1, 1, 100.0 * 2 / (11 - 3), 100.0 * 3 / 10 },
 		  "total");
 	prefixes = json_object_get(r, "prefixes");
 	assert_int_equal(json_array_size(prefixes), 2);
 	check_row(row_of(prefixes, "prefix", 0, "10.0.1.0/24"),
-		  &(struct want){ 6, 1, 0, 2, 1, 3, 1, 0, 1,
-				  100.0 * 1 / (7 - 2), 100.0 * 1 / 7 }, "10.0.1.0/24");
+		  &(struct want){ 6, 1, 0, 2, 1, 3, 1, 0, 1, 100.0 * 1 / (7 - 2), 100.0 * 1 / 7 },
+		  "10.0.1.0/24");
 	check_row(row_of(prefixes, "prefix", 0, "10.0.2.0/24"),
-		  &(struct want){ 1, 2, 0, 1, 1, 1, 0, 1, 0,
-				  100.0 * 1 / (3 - 1), 100.0 * 2 / 3 }, "10.0.2.0/24");
+		  &(struct want){ 1, 2, 0, 1, 1, 1, 0, 1, 0, 100.0 * 1 / (3 - 1), 100.0 * 2 / 3 },
+		  "10.0.2.0/24");
 	by_as = json_object_get(r, "by_as");
 	assert_int_equal(json_array_size(by_as), 3);
 	/* sorted by AS: 0 (s1's 192.0.2.1 is in no prefix), 64500, 64501 */
 	assert_int_equal(geti(json_array_get(by_as, 0), "asn"), 0);
-	check_row(row_of(by_as, "asn", 0, NULL),
-		  &(struct want){ 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, "AS0");
+	check_row(row_of(by_as, "asn", 0, NULL), &(struct want){ 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+		  "AS0");
 	check_row(row_of(by_as, "asn", 64500, NULL),
-		  &(struct want){ 5, 0, 0, 2, 2, 1, 1, 1, 1, 100.0 * 2 / 3, 0 },
-		  "AS64500");
+		  &(struct want){ 5, 0, 0, 2, 2, 1, 1, 1, 1, 100.0 * 2 / 3, 0 }, "AS64500");
 	check_row(row_of(by_as, "asn", 64501, NULL),
 		  &(struct want){ 0, 3, 0, 1, 0, 2, 0, 0, 0, 0, 100 }, "AS64501");
 	/* the RSTs by direction */
-	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"),
-					      "downstream"), "forged"), 1);
-	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"),
-					      "downstream"), "resets"), 2);
-	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"),
-					      "upstream"), "suspect"), 1);
-	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"),
-					      "upstream"), "resets"), 2);
+	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"), "downstream"),
+			      "forged"),
+			 1);
+	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"), "downstream"),
+			      "resets"),
+			 2);
+	assert_int_equal(geti(json_object_get(json_object_get(r, "interference"), "upstream"),
+			      "suspect"),
+			 1);
+	assert_int_equal(
+		geti(json_object_get(json_object_get(r, "interference"), "upstream"), "resets"), 2);
 
 	/* next interval: s1 fails (aged by the SYN-ACK's own event, which is
 	 * too late to save it); one failure and no opens: no rates */
@@ -377,8 +387,8 @@ static void test_scripted_mix(void **state UNUSED)
 	assert_int_equal(rs.n, 2);
 	r = rs.r[1];
 	assert_string_equal(gets(r, "start"), "2023-11-14T22:30:00.000Z");
-	check_row(json_object_get(r, "total"),
-		  &(struct want){ 0, 0, 0, 1, 0, 0, 0, 0, 0, -1, -1 }, "total 2");
+	check_row(json_object_get(r, "total"), &(struct want){ 0, 0, 0, 1, 0, 0, 0, 0, 0, -1, -1 },
+		  "total 2");
 	free_reports(&rs);
 	rs.n = 0;
 
@@ -404,7 +414,7 @@ static void test_failure_in_next_interval(void **state UNUSED)
 	/* one failure, no opens: active + passive - failed < 0, no %RST */
 	check_row(json_object_get(rs.r[1], "total"),
 		  &(struct want){ 0, 0, 0, 1, 0, 0, 0, 0, 0, -1, -1 }, "second");
-	assert_null(json_object_get(rs.r[0], "by_as"));	/* no AS table */
+	assert_null(json_object_get(rs.r[0], "by_as")); /* no AS table */
 	free_reports(&rs);
 	conn_intervals_free(ci);
 }
@@ -438,13 +448,14 @@ static void test_boundaries_and_finish(void **state UNUSED)
  * two SYN flow records each, `bad` of them reset with a forged verdict,
  * sent toward the local end.
  */
-static void mix(struct conn_intervals *ci, int n, int bad, uint16_t port,
-		bool bt, uint16_t first_eph)
+static void mix(struct conn_intervals *ci, int n, int bad, uint16_t port, bool bt,
+		uint16_t first_eph)
 {
 	for (int i = 0; i < n; i++) {
 		char remote[32];
 		struct flow_key k;
-		struct flow_record rec = { .tcp_flags = 0x12, .packets = 3,
+		struct flow_record rec = { .tcp_flags = 0x12,
+					   .packets = 3,
 					   .bytes = 180,
 					   .app = bt ? APP_BITTORRENT : APP_UNKNOWN };
 
@@ -542,8 +553,8 @@ static void test_interference_port(void **state UNUSED)
 
 static void test_interference_direction(void **state UNUSED)
 {
-	check_verdict(direction_mix, "direction-based", "insufficient data",
-		      "insufficient data", "differs");
+	check_verdict(direction_mix, "direction-based", "insufficient data", "insufficient data",
+		      "differs");
 }
 
 static void test_interference_none(void **state UNUSED)
@@ -553,8 +564,8 @@ static void test_interference_none(void **state UNUSED)
 
 static void test_interference_insufficient(void **state UNUSED)
 {
-	check_verdict(empty_mix, "insufficient data", "insufficient data",
-		      "insufficient data", "insufficient data");
+	check_verdict(empty_mix, "insufficient data", "insufficient data", "insufficient data",
+		      "insufficient data");
 }
 
 /* The counts behind the protocol verdict. */
@@ -579,7 +590,7 @@ static void test_interference_counts(void **state UNUSED)
 	assert_float_equal(getr(bt, "rate"), 30.0 / 80, 1e-9);
 	assert_int_equal(geti(same, "connections"), 80);
 	assert_int_equal(geti(same, "interfered"), 0);
-	assert_int_equal(geti(btp, "connections"), 80);	/* 40 BT + 40 other */
+	assert_int_equal(geti(btp, "connections"), 80); /* 40 BT + 40 other */
 	assert_int_equal(geti(btp, "interfered"), 15);
 	assert_int_equal(geti(elsewhere, "connections"), 40);
 	assert_int_equal(geti(elsewhere, "interfered"), 15);
@@ -590,15 +601,16 @@ static void test_interference_counts(void **state UNUSED)
 }
 
 /* n downstream transfers of `bt` kind into 10.0.1.x at the given rates. */
-static void transfers(struct conn_intervals *ci, int n, bool bt,
-		      const double *mbps)
+static void transfers(struct conn_intervals *ci, int n, bool bt, const double *mbps)
 {
 	for (int i = 0; i < n; i++) {
 		struct flow_record rec = {
 			.key = fkey("198.51.100.1", 6881, "10.0.1.5", 30000 + i),
-			.first_ms = T0_MS, .last_ms = T0_MS + 10000,
+			.first_ms = T0_MS,
+			.last_ms = T0_MS + 10000,
 			.bytes = (uint64_t)(mbps[i] * 1e6 / 8 * 10),
-			.packets = 1000, .tcp_flags = 0x18,
+			.packets = 1000,
+			.tcp_flags = 0x18,
 			.app = bt ? APP_BITTORRENT : APP_UNKNOWN,
 		};
 
@@ -607,7 +619,9 @@ static void transfers(struct conn_intervals *ci, int n, bool bt,
 	/* too short to be a transfer: ignored */
 	struct flow_record brief = {
 		.key = fkey("198.51.100.1", 80, "10.0.1.5", 29999),
-		.first_ms = T0_MS, .last_ms = T0_MS + 100, .bytes = 1 << 20,
+		.first_ms = T0_MS,
+		.last_ms = T0_MS + 100,
+		.bytes = 1 << 20,
 	};
 	add_flow(ci, &brief);
 }

@@ -23,10 +23,20 @@ static void test_rates(void **state)
 		const char *s;
 		uint64_t bps; /* 0: refused */
 	} cases[] = {
-		{ "100M", 100000000 }, { "1G", 1000000000 }, { "1.5G", 1500000000 },
-		{ "20mbit", 20000000 }, { "64k", 64000 }, { "2500", 2500 },
-		{ "10Gbps", 10000000000ull }, { "0", 0 }, { "", 0 }, { "-5M", 0 },
-		{ "M", 0 }, { "100X", 0 }, { "1e3k", 1000000 }, { "nan", 0 },
+		{ "100M", 100000000 },
+		{ "1G", 1000000000 },
+		{ "1.5G", 1500000000 },
+		{ "20mbit", 20000000 },
+		{ "64k", 64000 },
+		{ "2500", 2500 },
+		{ "10Gbps", 10000000000ull },
+		{ "0", 0 },
+		{ "", 0 },
+		{ "-5M", 0 },
+		{ "M", 0 },
+		{ "100X", 0 },
+		{ "1e3k", 1000000 },
+		{ "nan", 0 },
 	};
 
 	(void)state;
@@ -49,10 +59,17 @@ static void test_durations(void **state)
 		const char *s;
 		uint64_t ns; /* 0: refused */
 	} cases[] = {
-		{ "250ms", 250000000 }, { "1s", 1000000000 }, { "2", 2000000000 },
-		{ "5m", 300000000000ull }, { "24h", 86400000000000ull },
-		{ "1d", 86400000000000ull }, { "0.5", 500000000 },
-		{ "0", 0 }, { "1x", 0 }, { "ms", 0 }, { "-1s", 0 },
+		{ "250ms", 250000000 },
+		{ "1s", 1000000000 },
+		{ "2", 2000000000 },
+		{ "5m", 300000000000ull },
+		{ "24h", 86400000000000ull },
+		{ "1d", 86400000000000ull },
+		{ "0.5", 500000000 },
+		{ "0", 0 },
+		{ "1x", 0 },
+		{ "ms", 0 },
+		{ "-1s", 0 },
 	};
 
 	(void)state;
@@ -75,10 +92,14 @@ static void test_csv_round_trip(void **state)
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 	struct curve_sample s = {
-		.ifindex = 3, .name = "eth1", .duration_ns = 250000000,
-		.bytes = 1234.5, .capacity_bps = 20000000,
+		.ifindex = 3,
+		.name = "eth1",
+		.duration_ns = 250000000,
+		.bytes = 1234.5,
+		.capacity_bps = 20000000,
 		.utilisation = 0.1 + 0.2, /* not exact in binary: must survive */
-		.active_flows = 7.125, .flows_with_packets = 8,
+		.active_flows = 7.125,
+		.flows_with_packets = 8,
 		.rate_per_flow_bps = 1.0 / 3,
 	};
 	struct curve_rows rows = { 0 };
@@ -105,7 +126,8 @@ static void test_csv_round_trip(void **state)
 	f = fopen(path, "w");
 	fputs("active_flows,utilisation,interface,capacity_bps,unix_ms\n"
 	      "3,0.5,x,1000,42\n"
-	      "3,half,x,1000,43\n", f);
+	      "3,half,x,1000,43\n",
+	      f);
 	fclose(f);
 	assert_int_equal(curve_csv_read(path, &rows, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "line 3"));

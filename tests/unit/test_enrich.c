@@ -18,45 +18,116 @@
 #include "lib/log.h"
 
 #define LOCAL "10.0.0.0/8,10.1.0.0/16,2001:db8::/32"
-#define TABLE "192.0.2.0/24 64500\n"	\
-	      "198.51.100.0/24 64502\n"	\
-	      "10.0.0.0/8 64999\n"	\
-	      "2001:db8::/32 64501\n"	\
-	      "2a00::/16 64503\n"
+#define TABLE                     \
+	"192.0.2.0/24 64500\n"    \
+	"198.51.100.0/24 64502\n" \
+	"10.0.0.0/8 64999\n"      \
+	"2001:db8::/32 64501\n"   \
+	"2a00::/16 64503\n"
 
 struct row {
 	const char *name;
 	const char *src, *dst;
 	uint8_t app;
-	uint8_t local;			/* enum flow_local */
+	uint8_t local; /* enum flow_local */
 	int16_t prefix[2];
-	uint32_t src_as, dst_as;	/* with the table */
-	uint32_t remote_as;		/* with the table */
+	uint32_t src_as, dst_as; /* with the table */
+	uint32_t remote_as; /* with the table */
 };
 
 static const struct row rows[] = {
-	{ "local src, longest prefix", "10.1.2.3", "192.0.2.1", APP_UNKNOWN,
-	  FLOW_LOCAL_SRC, { 1, -1 }, 64999, 64500, 64500 },
-	{ "local dst", "198.51.100.7", "10.9.9.9", APP_BITTORRENT,
-	  FLOW_LOCAL_DST, { -1, 0 }, 64502, 64999, 64502 },
-	{ "both local", "10.0.0.1", "10.1.0.1", APP_UNKNOWN,
-	  FLOW_LOCAL_BOTH, { 0, 1 }, 64999, 64999, 0 },
-	{ "neither local", "192.0.2.1", "198.51.100.1", APP_BITTORRENT,
-	  FLOW_LOCAL_NEITHER, { -1, -1 }, 64500, 64502, 0 },
-	{ "neither, no AS either", "203.0.113.1", "203.0.113.2", APP_UNKNOWN,
-	  FLOW_LOCAL_NEITHER, { -1, -1 }, 0, 0, 0 },
-	{ "IPv6 local src", "2001:db8::5", "2a00::1", APP_BITTORRENT,
-	  FLOW_LOCAL_SRC, { 2, -1 }, 64501, 64503, 64503 },
-	{ "IPv6 local dst, remote AS unknown", "2600::1", "2001:db8:1::9",
-	  APP_UNKNOWN, FLOW_LOCAL_DST, { -1, 2 }, 0, 64501, 0 },
-	{ "IPv6 both", "2001:db8::1", "2001:db8::2", APP_UNKNOWN,
-	  FLOW_LOCAL_BOTH, { 2, 2 }, 64501, 64501, 0 },
+	{ "local src, longest prefix",
+	  "10.1.2.3",
+	  "192.0.2.1",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_SRC,
+	  { 1, -1 },
+	  64999,
+	  64500,
+	  64500 },
+	{ "local dst",
+	  "198.51.100.7",
+	  "10.9.9.9",
+	  APP_BITTORRENT,
+	  FLOW_LOCAL_DST,
+	  { -1, 0 },
+	  64502,
+	  64999,
+	  64502 },
+	{ "both local",
+	  "10.0.0.1",
+	  "10.1.0.1",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_BOTH,
+	  { 0, 1 },
+	  64999,
+	  64999,
+	  0 },
+	{ "neither local",
+	  "192.0.2.1",
+	  "198.51.100.1",
+	  APP_BITTORRENT,
+	  FLOW_LOCAL_NEITHER,
+	  { -1, -1 },
+	  64500,
+	  64502,
+	  0 },
+	{ "neither, no AS either",
+	  "203.0.113.1",
+	  "203.0.113.2",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_NEITHER,
+	  { -1, -1 },
+	  0,
+	  0,
+	  0 },
+	{ "IPv6 local src",
+	  "2001:db8::5",
+	  "2a00::1",
+	  APP_BITTORRENT,
+	  FLOW_LOCAL_SRC,
+	  { 2, -1 },
+	  64501,
+	  64503,
+	  64503 },
+	{ "IPv6 local dst, remote AS unknown",
+	  "2600::1",
+	  "2001:db8:1::9",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_DST,
+	  { -1, 2 },
+	  0,
+	  64501,
+	  0 },
+	{ "IPv6 both",
+	  "2001:db8::1",
+	  "2001:db8::2",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_BOTH,
+	  { 2, 2 },
+	  64501,
+	  64501,
+	  0 },
 	/* 10.0.0.1 mapped into IPv6: an IPv4 prefix does not match it */
-	{ "IPv4-mapped is not local", "::ffff:10.0.0.1", "2a00::1", APP_UNKNOWN,
-	  FLOW_LOCAL_NEITHER, { -1, -1 }, 0, 64503, 0 },
+	{ "IPv4-mapped is not local",
+	  "::ffff:10.0.0.1",
+	  "2a00::1",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_NEITHER,
+	  { -1, -1 },
+	  0,
+	  64503,
+	  0 },
 	/* 32.1.13.184 has the bytes of 2001:db8::, but is IPv4 */
-	{ "IPv4 with an IPv6 prefix's bytes", "32.1.13.184", "192.0.2.9",
-	  APP_UNKNOWN, FLOW_LOCAL_NEITHER, { -1, -1 }, 0, 64500, 0 },
+	{ "IPv4 with an IPv6 prefix's bytes",
+	  "32.1.13.184",
+	  "192.0.2.9",
+	  APP_UNKNOWN,
+	  FLOW_LOCAL_NEITHER,
+	  { -1, -1 },
+	  0,
+	  64500,
+	  0 },
 };
 
 static uint8_t put_addr(uint8_t addr[16], const char *text)

@@ -18,7 +18,7 @@ static const struct {
 	enum exit_code want;
 } cases[] = {
 	{ 0, EXIT_OK },
-	{ 1, EXIT_OK },			/* a count or an fd: success */
+	{ 1, EXIT_OK }, /* a count or an fd: success */
 	{ 42, EXIT_OK },
 	/* what the caller gave is wrong */
 	{ -EINVAL, EXIT_USAGE },
@@ -28,13 +28,13 @@ static const struct {
 	{ -EPERM, EXIT_NO_PRIVILEGE },
 	{ -EACCES, EXIT_NO_PRIVILEGE },
 	{ -ENOTSUP, EXIT_NO_PRIVILEGE },
-	{ -EOPNOTSUPP, EXIT_NO_PRIVILEGE },	/* the same on Linux */
+	{ -EOPNOTSUPP, EXIT_NO_PRIVILEGE }, /* the same on Linux */
 	/* an interface is taken */
 	{ -EBUSY, EXIT_BUSY },
 	{ -EEXIST, EXIT_BUSY },
 	/* anything else failed while running */
-	{ -ENOENT, EXIT_RUNTIME },	/* detach: nothing pinned */
-	{ -ESTALE, EXIT_RUNTIME },	/* pins made for another CPU count */
+	{ -ENOENT, EXIT_RUNTIME }, /* detach: nothing pinned */
+	{ -ESTALE, EXIT_RUNTIME }, /* pins made for another CPU count */
 	{ -ENOMEM, EXIT_RUNTIME },
 	{ -EIO, EXIT_RUNTIME },
 	{ -EADDRNOTAVAIL, EXIT_RUNTIME },
@@ -42,7 +42,7 @@ static const struct {
 	{ -ENETUNREACH, EXIT_RUNTIME },
 	{ -EAGAIN, EXIT_RUNTIME },
 	{ -E2BIG, EXIT_RUNTIME },
-	{ -4095, EXIT_RUNTIME },	/* no such errno */
+	{ -4095, EXIT_RUNTIME }, /* no such errno */
 	{ -1000000, EXIT_RUNTIME },
 };
 
@@ -53,8 +53,8 @@ static void test_exit_code_of(void **state)
 		enum exit_code got = exit_code_of(cases[i].err);
 
 		if (got != cases[i].want)
-			fail_msg("exit_code_of(%d): got %d, want %d", cases[i].err,
-				 got, cases[i].want);
+			fail_msg("exit_code_of(%d): got %d, want %d", cases[i].err, got,
+				 cases[i].want);
 	}
 }
 
@@ -65,17 +65,10 @@ static void test_err_runtime(void **state)
 	static const struct {
 		int err, want;
 	} rt[] = {
-		{ -ENOMEM, -ENOMEM },
-		{ -ENOENT, -ENOENT },
-		{ -EIO, -EIO },
-		{ -EINVAL, -EIO },
-		{ -ENODEV, -EIO },
-		{ -EPERM, -EIO },
-		{ -EACCES, -EIO },
-		{ -EOPNOTSUPP, -EIO },
-		{ -EBUSY, -EIO },
-		{ -EEXIST, -EIO },
-		{ 0, -EIO },		/* errno was not set: still a failure */
+		{ -ENOMEM, -ENOMEM }, { -ENOENT, -ENOENT },  { -EIO, -EIO },
+		{ -EINVAL, -EIO },    { -ENODEV, -EIO },     { -EPERM, -EIO },
+		{ -EACCES, -EIO },    { -EOPNOTSUPP, -EIO }, { -EBUSY, -EIO },
+		{ -EEXIST, -EIO },    { 0, -EIO }, /* errno was not set: still a failure */
 	};
 
 	(void)state;
@@ -83,11 +76,10 @@ static void test_err_runtime(void **state)
 		int got = err_runtime(rt[i].err);
 
 		if (got != rt[i].want)
-			fail_msg("err_runtime(%d): got %d, want %d", rt[i].err, got,
-				 rt[i].want);
+			fail_msg("err_runtime(%d): got %d, want %d", rt[i].err, got, rt[i].want);
 		if (exit_code_of(got) != EXIT_RUNTIME)
-			fail_msg("err_runtime(%d) exits %d, not %d", rt[i].err,
-				 exit_code_of(got), EXIT_RUNTIME);
+			fail_msg("err_runtime(%d) exits %d, not %d", rt[i].err, exit_code_of(got),
+				 EXIT_RUNTIME);
 	}
 }
 

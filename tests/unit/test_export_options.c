@@ -57,11 +57,11 @@ static void test_timeouts(void **state)
 				    cases[i].accepted ? "accepted" : "refused");
 			bad++;
 		} else if (cases[i].accepted &&
-			   (cfg.active_timeout_ns != (cases[i].active_ns ? cases[i].active_ns
-									: def.active_timeout_ns) ||
-			    cfg.inactive_timeout_ns !=
-				    (cases[i].inactive_ns ? cases[i].inactive_ns
-							  : def.inactive_timeout_ns))) {
+			   (cfg.active_timeout_ns != (cases[i].active_ns ? cases[i].active_ns :
+									   def.active_timeout_ns) ||
+			    cfg.inactive_timeout_ns != (cases[i].inactive_ns ?
+								cases[i].inactive_ns :
+								def.inactive_timeout_ns))) {
 			print_error("'%s': active %llu ns, inactive %llu ns\n", cases[i].arg,
 				    (unsigned long long)cfg.active_timeout_ns,
 				    (unsigned long long)cfg.inactive_timeout_ns);

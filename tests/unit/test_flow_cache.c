@@ -26,8 +26,8 @@ struct sink {
 	uint64_t packets, bytes, flows;
 };
 
-static void collect(void *ctx, const struct flow_key *key,
-		    const struct flow_value *val, enum flow_end_reason reason)
+static void collect(void *ctx, const struct flow_key *key, const struct flow_value *val,
+		    enum flow_end_reason reason)
 {
 	struct sink *s = ctx;
 
@@ -63,8 +63,13 @@ static struct flow_key key_n(uint32_t n, uint8_t proto)
 static struct flow_value val_at(uint64_t packets, uint64_t t_ns, uint8_t flags)
 {
 	struct flow_value v = {
-		.packets = packets, .bytes = packets * 100, .first_ns = t_ns,
-		.last_ns = t_ns, .tcp_flags = flags, .ttl_min = 64, .ttl_max = 64,
+		.packets = packets,
+		.bytes = packets * 100,
+		.first_ns = t_ns,
+		.last_ns = t_ns,
+		.tcp_flags = flags,
+		.ttl_min = 64,
+		.ttl_max = 64,
 	};
 	return v;
 }

@@ -23,8 +23,7 @@
 #include "web/metrics.h"
 
 #define T0 1700000100000ull
-#define IP4(a, b, c, d) \
-	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 static void put4(uint8_t a[16], uint32_t v)
 {
@@ -35,8 +34,8 @@ static void put4(uint8_t a[16], uint32_t v)
 	a[3] = v;
 }
 
-static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport,
-			       uint16_t dport, uint64_t bytes, uint64_t t)
+static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+			       uint64_t bytes, uint64_t t)
 {
 	struct flow_record r = {};
 
@@ -71,8 +70,7 @@ static void add_flow(struct history *h, struct flow_record *r)
 static struct history *new_history(size_t max_hosts, uint64_t span_ms)
 {
 	struct prefix_set local;
-	struct history_config cfg = { .span_ms = span_ms, .max_hosts = max_hosts,
-				      .local = &local };
+	struct history_config cfg = { .span_ms = span_ms, .max_hosts = max_hosts, .local = &local };
 	struct history *h;
 
 	assert_int_equal(prefix_set_parse(&local, "10.0.1.0/24", "--local"), 0);
@@ -92,15 +90,15 @@ static json_int_t int_at(json_t *o, const char *key)
 static void feed_swarm(struct history *h, uint64_t t)
 {
 	for (int i = 1; i <= 200; i++) {
-		struct flow_record r = flow(IP4(10, 0, 1, 2), IP4(45, 0, 3, i),
-					    40000 + i, 6881, 300, t);
+		struct flow_record r =
+			flow(IP4(10, 0, 1, 2), IP4(45, 0, 3, i), 40000 + i, 6881, 300, t);
 
 		add_flow(h, &r);
 	}
 	/* A web client: many bytes, one peer. */
 	for (int i = 0; i < 5; i++) {
-		struct flow_record r = flow(IP4(10, 0, 1, 1), IP4(192, 0, 2, 80),
-					    50000 + i, 443, 1000000, t);
+		struct flow_record r =
+			flow(IP4(10, 0, 1, 1), IP4(192, 0, 2, 80), 50000 + i, 443, 1000000, t);
 
 		add_flow(h, &r);
 	}
@@ -118,10 +116,10 @@ static void tops_and_peer_estimate(void **state)
 	by_peers = json_object_get(o, "by_peers");
 	by_bytes = json_object_get(o, "by_bytes");
 	assert_int_equal(json_array_size(by_peers), 2);
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(by_peers, 0), "addr")), "10.0.1.2");
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(by_bytes, 0), "addr")), "10.0.1.1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(by_peers, 0), "addr")),
+			    "10.0.1.2");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(by_bytes, 0), "addr")),
+			    "10.0.1.1");
 	peers = int_at(json_array_get(by_peers, 0), "peers");
 	/* Linear counting with 256 bits: within 15 % at 200. */
 	assert_in_range(peers, 170, 230);
@@ -178,8 +176,8 @@ static void resets_by_verdict(void **state)
 	ev = json_object_get(o, "events");
 	assert_int_equal(json_array_size(ev), 2);
 	/* Newest first. */
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(ev, 0), "verdict")), "genuine");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "verdict")),
+			    "genuine");
 	json_decref(o);
 	o = history_events_json(h, NULL, 10);
 	assert_int_equal(json_array_size(json_object_get(o, "events")), 2);
@@ -189,8 +187,7 @@ static void resets_by_verdict(void **state)
 
 static void bounded_and_stale_hosts_make_room(void **state)
 {
-	struct history_config cfg = { .span_ms = 60000, .max_hosts = 64,
-				      .max_events = 16 };
+	struct history_config cfg = { .span_ms = 60000, .max_hosts = 64, .max_events = 16 };
 	struct history *h = history_new(&cfg);
 	struct history_metrics m;
 	json_t *o;
@@ -199,8 +196,8 @@ static void bounded_and_stale_hosts_make_room(void **state)
 	assert_true(history_memory_bound(&cfg) < (4u << 20));
 	prefix_set_default(&test_local);
 	for (uint32_t i = 0; i < 100000; i++) {
-		struct flow_record r = flow(IP4(10, 1, 0, 0) + i, IP4(192, 0, 2, 1),
-					    1000, 80, 100, T0);
+		struct flow_record r =
+			flow(IP4(10, 1, 0, 0) + i, IP4(192, 0, 2, 1), 1000, 80, 100, T0);
 
 		add_flow(h, &r);
 	}
@@ -209,8 +206,8 @@ static void bounded_and_stale_hosts_make_room(void **state)
 	assert_int_equal(m.hosts_dropped, 100000 - 64);
 	/* Two spans later the old hosts are stale and make room. */
 	{
-		struct flow_record r = flow(IP4(10, 9, 9, 9), IP4(192, 0, 2, 1),
-					    1000, 80, 100, T0 + 120000);
+		struct flow_record r =
+			flow(IP4(10, 9, 9, 9), IP4(192, 0, 2, 1), 1000, 80, 100, T0 + 120000);
 
 		add_flow(h, &r);
 	}
@@ -249,9 +246,8 @@ static void full_history_views(void **state)
 	assert_non_null(h);
 	for (int b = 0; b < HISTORY_BUCKETS; b++)
 		for (uint32_t i = 0; i < HISTORY_DEFAULT_HOSTS; i++) {
-			struct flow_record r = flow(IP4(10, 0, 0, 0) + i,
-						    IP4(45, 0, 0, 1) + b, 1000, 80,
-						    100 + i, T0 + b * 60000ull);
+			struct flow_record r = flow(IP4(10, 0, 0, 0) + i, IP4(45, 0, 0, 1) + b,
+						    1000, 80, 100 + i, T0 + b * 60000ull);
 
 			add_flow(h, &r);
 		}
@@ -263,8 +259,8 @@ static void full_history_views(void **state)
 	assert_int_equal(json_array_size(top), 20);
 	assert_true(int_at(json_array_get(top, 0), "bytes") >=
 		    int_at(json_array_get(top, 19), "bytes"));
-	printf("# /api/hosts over %d hosts x %d buckets: %.1f ms\n",
-	       HISTORY_DEFAULT_HOSTS, HISTORY_BUCKETS, ms);
+	printf("# /api/hosts over %d hosts x %d buckets: %.1f ms\n", HISTORY_DEFAULT_HOSTS,
+	       HISTORY_BUCKETS, ms);
 	json_decref(o);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	o = history_host_json(h, "10.0.0.7");
@@ -319,24 +315,25 @@ static void metrics_every_counter(void **state)
 	history_set_iface(h, 2, "eth0");
 	history_set_counters(h, counters, &ds, T0);
 	history_set_iface_traffic(h, 2, 777, 88888);
-	history_set_collectors(h, (struct history_collector[]){
-		{ "192.0.2.10:2055", 40, 0, 0 }, { "[2001:db8::5]:2055", 38, 2, 1 } }, 2);
+	history_set_collectors(h,
+			       (struct history_collector[]){ { "192.0.2.10:2055", 40, 0, 0 },
+							     { "[2001:db8::5]:2055", 38, 2, 1 } },
+			       2);
 	history_add_event_line(h, curve, strlen(curve), T0);
 	history_metrics(h, &m);
 	assert_int_equal(metrics_write(f, &m), 0);
 	fclose(f);
-#define CHECK_COUNTER(id, cname, text)                                         \
+#define CHECK_COUNTER(id, cname, text)                                              \
 	snprintf(name, sizeof(name), "# TYPE flowprobe_%s_total counter\n", cname); \
 	assert_non_null(strstr(buf, name));
 	FLOWPROBE_COUNTERS(CHECK_COUNTER)
 #undef CHECK_COUNTER
-#define CHECK_DS(dname, type, unit, text)                                      \
-	snprintf(name, sizeof(name), "# HELP flowprobe_daemon_%s%s", #dname,  \
-		 DAEMON_STAT_SUFFIX(unit));                                    \
-	assert_non_null(strstr(buf, name));                                    \
-	snprintf(name, sizeof(name), "# TYPE flowprobe_daemon_%s%s%s " #type "\n", \
-		 #dname, DAEMON_STAT_SUFFIX(unit),                             \
-		 strcmp(#type, "counter") ? "" : "_total");                    \
+#define CHECK_DS(dname, type, unit, text)                                                  \
+	snprintf(name, sizeof(name), "# HELP flowprobe_daemon_%s%s", #dname,               \
+		 DAEMON_STAT_SUFFIX(unit));                                                \
+	assert_non_null(strstr(buf, name));                                                \
+	snprintf(name, sizeof(name), "# TYPE flowprobe_daemon_%s%s%s " #type "\n", #dname, \
+		 DAEMON_STAT_SUFFIX(unit), strcmp(#type, "counter") ? "" : "_total");      \
 	assert_non_null(strstr(buf, name));
 	DAEMON_STATS(CHECK_DS)
 #undef CHECK_DS

@@ -15,8 +15,14 @@
 #include "web/http_auth.h"
 
 #define TOKEN "0123456789abcdef0123"
-#define V(str) { (str), sizeof(str) - 1 }
-#define NONE { NULL, 0 }
+#define V(str)                         \
+	{                              \
+		(str), sizeof(str) - 1 \
+	}
+#define NONE            \
+	{               \
+		NULL, 0 \
+	}
 
 static const struct {
 	const char *desc;
@@ -26,27 +32,26 @@ static const struct {
 	{ "nothing", { NONE, NONE, NONE, false }, false },
 	{ "Bearer with the token", { V("Bearer " TOKEN), NONE, NONE, false }, true },
 	{ "bearer in lower case", { V("bearer " TOKEN), NONE, NONE, false }, true },
-	{ "BEARER in upper case, two spaces", { V("BEARER  " TOKEN), NONE, NONE, false },
-	  true },
-	{ "Bearer with another token", { V("Bearer 0123456789abcdef0124"), NONE, NONE,
-					 false }, false },
-	{ "Bearer with a prefix of the token", { V("Bearer 0123456789abcdef012"), NONE,
-						 NONE, false }, false },
-	{ "Bearer with the token and more", { V("Bearer " TOKEN "0"), NONE, NONE,
-					      false }, false },
+	{ "BEARER in upper case, two spaces", { V("BEARER  " TOKEN), NONE, NONE, false }, true },
+	{ "Bearer with another token",
+	  { V("Bearer 0123456789abcdef0124"), NONE, NONE, false },
+	  false },
+	{ "Bearer with a prefix of the token",
+	  { V("Bearer 0123456789abcdef012"), NONE, NONE, false },
+	  false },
+	{ "Bearer with the token and more", { V("Bearer " TOKEN "0"), NONE, NONE, false }, false },
 	{ "Bearer with nothing", { V("Bearer "), NONE, NONE, false }, false },
 	{ "Bearer alone", { V("Bearer"), NONE, NONE, false }, false },
-	{ "Basic scheme with the token", { V("Basic " TOKEN), NONE, NONE, false },
-	  false },
+	{ "Basic scheme with the token", { V("Basic " TOKEN), NONE, NONE, false }, false },
 	{ "the token without a scheme", { V(TOKEN), NONE, NONE, false }, false },
 	{ "the cookie", { NONE, V(TOKEN), NONE, false }, true },
 	{ "an empty cookie", { NONE, V(""), NONE, false }, false },
 	{ "a cookie with a prefix", { NONE, V("0123456789"), NONE, false }, false },
 	{ "?token= on the page", { NONE, NONE, V(TOKEN), true }, true },
 	{ "?token= on an API path", { NONE, NONE, V(TOKEN), false }, false },
-	{ "?token=TOKEN%00junk on the page", { NONE, NONE,
-					       { TOKEN "\0junk", sizeof(TOKEN) + 4 },
-					       true }, false },
+	{ "?token=TOKEN%00junk on the page",
+	  { NONE, NONE, { TOKEN "\0junk", sizeof(TOKEN) + 4 }, true },
+	  false },
 	{ "?token= empty on the page", { NONE, NONE, V(""), true }, false },
 };
 
@@ -59,8 +64,7 @@ static void test_tokens(void **state)
 		bool got = http_auth_allows(TOKEN, &cases[i].cr);
 
 		if (got != cases[i].allowed) {
-			print_error("%s: %s, want %s\n", cases[i].desc,
-				    got ? "allowed" : "refused",
+			print_error("%s: %s, want %s\n", cases[i].desc, got ? "allowed" : "refused",
 				    cases[i].allowed ? "allowed" : "refused");
 			bad++;
 		}

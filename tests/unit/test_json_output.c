@@ -115,7 +115,7 @@ static void expect_list(const json_t *obj, const char *key, const char *want)
 
 	if (!json_is_array(v))
 		fail_msg("\"%s\" is not an array", key);
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		assert_true(json_is_string(e));
 		if (i)
 			strcat(got, ",");
@@ -159,7 +159,7 @@ static void test_flow_ipv4(void **state)
 	expect_int(o, "bytes", 4031);
 	expect_str(o, "first", "2023-11-14T22:13:20.123Z");
 	expect_str(o, "last", "2023-11-14T22:14:22.000Z");
-	expect_str(o, "tcp_flags", "FSPA");	/* 0x1b: FIN SYN PSH ACK */
+	expect_str(o, "tcp_flags", "FSPA"); /* 0x1b: FIN SYN PSH ACK */
 	expect_int(o, "ifindex", 3);
 	expect_int(o, "vlan", 100);
 	expect_str(o, "app", "bittorrent");
@@ -243,14 +243,12 @@ static void test_flow_carriers(void **state)
 
 static void test_flow_tcp_flags_letters(void **state)
 {
-	static const struct { uint8_t flags; const char *want; } cases[] = {
-		{ 0x02, "S" },
-		{ 0x12, "SA" },
-		{ 0x04, "R" },
-		{ 0x14, "RA" },
-		{ 0x11, "FA" },
-		{ 0x20, "U" },
-		{ 0xc2, "SEC" },	/* SYN with ECE and CWR: ECN setup */
+	static const struct {
+		uint8_t flags;
+		const char *want;
+	} cases[] = {
+		{ 0x02, "S" },	      { 0x12, "SA" }, { 0x04, "R" },   { 0x14, "RA" },
+		{ 0x11, "FA" },	      { 0x20, "U" },  { 0xc2, "SEC" }, /* SYN with ECE and CWR: ECN setup */
 		{ 0xff, "FSRPAUEC" },
 	};
 
@@ -269,7 +267,7 @@ static void test_flow_tcp_flags_letters(void **state)
 static void test_flow_end_reasons(void **state)
 {
 	static const char *const names[] = {
-		[END_IDLE] = "idle", [END_ACTIVE] = "active", [END_OF_FLOW] = "end",
+		[END_IDLE] = "idle",	 [END_ACTIVE] = "active",	   [END_OF_FLOW] = "end",
 		[END_FORCED] = "forced", [END_LACK_OF_RESOURCES] = "lack",
 	};
 
@@ -287,12 +285,15 @@ static void test_flow_end_reasons(void **state)
 
 static void test_time_format(void **state)
 {
-	static const struct { uint64_t ms; const char *want; } cases[] = {
+	static const struct {
+		uint64_t ms;
+		const char *want;
+	} cases[] = {
 		{ 0, "1970-01-01T00:00:00.000Z" },
 		{ 1, "1970-01-01T00:00:00.001Z" },
 		{ 999, "1970-01-01T00:00:00.999Z" },
 		{ 1000, "1970-01-01T00:00:01.000Z" },
-		{ 951782400000ULL, "2000-02-29T00:00:00.000Z" },	/* leap day */
+		{ 951782400000ULL, "2000-02-29T00:00:00.000Z" }, /* leap day */
 		{ 1700000000123ULL, "2023-11-14T22:13:20.123Z" },
 		{ 4102444799999ULL, "2099-12-31T23:59:59.999Z" },
 	};
@@ -358,12 +359,12 @@ static void test_bt_handshake_ipv4(void **state)
 /* Each reserved bit alone, and the bits next to them that mean nothing here. */
 static void test_bt_handshake_extension_bits(void **state)
 {
-	static const struct { uint8_t r5, r7; const char *want; } cases[] = {
-		{ 0x00, 0x00, "" },
-		{ 0x10, 0x00, "ltep" },
-		{ 0x00, 0x01, "dht" },
-		{ 0x00, 0x04, "fast" },
-		{ 0xef, 0xfa, "" },	/* every other bit of bytes 5 and 7 */
+	static const struct {
+		uint8_t r5, r7;
+		const char *want;
+	} cases[] = {
+		{ 0x00, 0x00, "" },	     { 0x10, 0x00, "ltep" }, { 0x00, 0x01, "dht" },
+		{ 0x00, 0x04, "fast" },	     { 0xef, 0xfa, "" }, /* every other bit of bytes 5 and 7 */
 		{ 0x10, 0x04, "ltep,fast" },
 	};
 
@@ -437,9 +438,13 @@ static void test_bt_utp_ipv6(void **state)
 static void test_bt_kind_names(void **state)
 {
 	static const char *const names[] = {
-		[BT_HANDSHAKE] = "handshake", [BT_MESSAGE] = "message",
-		[BT_UTP] = "utp", [BT_DHT] = "dht", [BT_TRACKER] = "tracker",
-		[BT_LSD] = "lsd", [BT_HTTP_TRACKER] = "http_tracker",
+		[BT_HANDSHAKE] = "handshake",
+		[BT_MESSAGE] = "message",
+		[BT_UTP] = "utp",
+		[BT_DHT] = "dht",
+		[BT_TRACKER] = "tracker",
+		[BT_LSD] = "lsd",
+		[BT_HTTP_TRACKER] = "http_tracker",
 		[BT_ENCRYPTED] = "encrypted",
 	};
 

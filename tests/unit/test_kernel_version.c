@@ -14,12 +14,12 @@ static const struct {
 	bool ok;
 } cases[] = {
 	{ "6.18.0-1-amd64", true },
-	{ "5.15.0-91-generic", true },	/* exactly the minimum */
+	{ "5.15.0-91-generic", true }, /* exactly the minimum */
 	{ "5.15", true },
 	{ "5.14.21-150400.24-default", false },
-	{ "5.10.0-28-amd64", false },	/* bullseye: no bpf_timer */
+	{ "5.10.0-28-amd64", false }, /* bullseye: no bpf_timer */
 	{ "4.19.0", false },
-	{ "10.0.0", true },		/* minor below 15, major above */
+	{ "10.0.0", true }, /* minor below 15, major above */
 	{ "5.100.0", true },
 	{ "", false },
 	{ "five.fifteen", false },
@@ -34,8 +34,7 @@ static void test_releases(void **state)
 		bool got = kernel_release_at_least(cases[i].release, 5, 15);
 
 		if (got != cases[i].ok)
-			fail_msg("'%s': got %d, want %d", cases[i].release, got,
-				 cases[i].ok);
+			fail_msg("'%s': got %d, want %d", cases[i].release, got, cases[i].ok);
 	}
 }
 

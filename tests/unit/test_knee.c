@@ -20,9 +20,9 @@
 #include "curve/knee.h"
 
 /* 2026-11-23T00:00:00Z: a real epoch, so 0 never means "a time". */
-#define T0_MS	1795392000000ULL
-#define SEC	1000ULL
-#define HOUR	(3600 * SEC)
+#define T0_MS 1795392000000ULL
+#define SEC 1000ULL
+#define HOUR (3600 * SEC)
 
 static double uniform(uint64_t *state)
 {
@@ -37,12 +37,12 @@ static double noise(uint64_t *state, double a)
 }
 
 struct model {
-	double slope;		/* r/C: ρ per flow in the working area */
-	double n_star;		/* true knee */
-	size_t work, over;	/* samples below and past the knee */
-	double rho_noise;	/* absolute, on ρ */
-	double n_noise;		/* relative, on N past the knee */
-	double work_max;	/* largest working-area N, share of N* */
+	double slope; /* r/C: ρ per flow in the working area */
+	double n_star; /* true knee */
+	size_t work, over; /* samples below and past the knee */
+	double rho_noise; /* absolute, on ρ */
+	double n_noise; /* relative, on N past the knee */
+	double work_max; /* largest working-area N, share of N* */
 };
 
 static double clamp0(double x)
@@ -57,8 +57,7 @@ static double clamp0(double x)
  * flow just slows down) and E[N] = k·a/(1−a), with k set so N = N* at
  * a = ρ*. Writes work + over samples into v, working area first.
  */
-static size_t generate(const struct model *m, uint64_t seed,
-		       struct knee_sample *v)
+static size_t generate(const struct model *m, uint64_t seed, struct knee_sample *v)
 {
 	double rho_star = m->slope * m->n_star;
 	double k = m->n_star * (1 - rho_star) / rho_star;
@@ -77,8 +76,7 @@ static size_t generate(const struct model *m, uint64_t seed,
 		double n = k * a / (1 - a);
 
 		v[m->work + i].n = n * (1 + noise(&st, m->n_noise));
-		v[m->work + i].rho = clamp0(rho_star +
-					    noise(&st, m->rho_noise));
+		v[m->work + i].rho = clamp0(rho_star + noise(&st, m->rho_noise));
 	}
 	for (i = 0; i < m->work + m->over; i++)
 		v[i].t_ms = T0_MS + i * SEC;
@@ -123,8 +121,11 @@ static void linear_only_no_knee(void **state)
 {
 	static struct knee_sample v[400];
 	/* work_max 1.25 with N* = 400: N in [10, 500], as on a quiet link. */
-	const struct model m = { .slope = 0.0016, .n_star = 400, .work = 400,
-				 .rho_noise = 0.02, .work_max = 1.25 };
+	const struct model m = { .slope = 0.0016,
+				 .n_star = 400,
+				 .work = 400,
+				 .rho_noise = 0.02,
+				 .work_max = 1.25 };
 	struct knee_result r;
 	struct knee *k;
 	uint64_t seed;
@@ -136,14 +137,13 @@ static void linear_only_no_knee(void **state)
 		k = load(v, m.work);
 		assert_int_equal(knee_estimate(k, &r), 0);
 		if (r.status != KNEE_NO_KNEE)
-			fail_msg("seed %llu: %s at N*=%g",
-				 (unsigned long long)seed,
+			fail_msg("seed %llu: %s at N*=%g", (unsigned long long)seed,
 				 knee_status_name(r.status), r.n_star);
 		assert_int_equal(r.samples, m.work);
 		/* The line itself is still measured: r/C of the data. */
 		assert_within(r.slope, m.slope, 0.05);
 		assert_string_equal(r.verdict, "working area: "
-				    "no overload point in 400 samples");
+					       "no overload point in 400 samples");
 		knee_destroy(k);
 	}
 }
@@ -177,8 +177,7 @@ static void check_knee(const struct model *m, uint64_t seed, bool mix)
 	k = load(v, count);
 	knee_estimate(k, &r);
 	if (r.status != KNEE_FOUND)
-		fail_msg("seed %llu: %s", (unsigned long long)seed,
-			 knee_status_name(r.status));
+		fail_msg("seed %llu: %s", (unsigned long long)seed, knee_status_name(r.status));
 	assert_within(r.n_star, m->n_star, 0.10);
 	assert_within(r.rho_star, m->slope * m->n_star, 0.10);
 	assert_within(r.slope, m->slope, 0.10);
@@ -189,16 +188,15 @@ static void check_knee(const struct model *m, uint64_t seed, bool mix)
 	 * bins right at N* may land on either side.
 	 */
 	if (r.above < m->over * 0.8 || r.above > m->over + m->work / 20)
-		fail_msg("seed %llu: %u past the knee, %zu generated",
-			 (unsigned long long)seed, r.above, m->over);
+		fail_msg("seed %llu: %u past the knee, %zu generated", (unsigned long long)seed,
+			 r.above, m->over);
 	assert_true(r.rms < r.rms_line);
 	knee_destroy(k);
 }
 
 static void knee_exact_rising_load(void **state)
 {
-	const struct model m = { .slope = 0.002, .n_star = 400, .work = 300,
-				 .over = 100 };
+	const struct model m = { .slope = 0.002, .n_star = 400, .work = 300, .over = 100 };
 	struct knee_sample v[400];
 	uint64_t st = 1;
 	size_t i, j;
@@ -229,11 +227,19 @@ static void knee_exact_rising_load(void **state)
 
 static void knee_noisy_any_order(void **state)
 {
-	struct model a = { .slope = 0.002, .n_star = 400, .work = 300,
-			   .over = 100, .rho_noise = 0.03, .n_noise = 0.2 };
+	struct model a = { .slope = 0.002,
+			   .n_star = 400,
+			   .work = 300,
+			   .over = 100,
+			   .rho_noise = 0.03,
+			   .n_noise = 0.2 };
 	/* Another link: knee at N* = 150, ρ* = 0.6, fewer overload bins. */
-	struct model b = { .slope = 0.004, .n_star = 150, .work = 500,
-			   .over = 40, .rho_noise = 0.03, .n_noise = 0.2 };
+	struct model b = { .slope = 0.004,
+			   .n_star = 150,
+			   .work = 500,
+			   .over = 40,
+			   .rho_noise = 0.03,
+			   .n_noise = 0.2 };
 	uint64_t seed;
 
 	(void)state;
@@ -246,8 +252,7 @@ static void knee_noisy_any_order(void **state)
 static void few_samples_refused(void **state)
 {
 	static struct knee_sample v[400];
-	const struct model m = { .slope = 0.002, .n_star = 400, .work = 300,
-				 .over = 100 };
+	const struct model m = { .slope = 0.002, .n_star = 400, .work = 300, .over = 100 };
 	struct knee_result r;
 	struct knee *k;
 
@@ -281,10 +286,8 @@ static void few_samples_refused(void **state)
 static void window_drops_old_samples(void **state)
 {
 	static struct knee_sample v[400], w[300];
-	const struct model over = { .slope = 0.002, .n_star = 400,
-				    .work = 300, .over = 100 };
-	const struct model lin = { .slope = 0.002, .n_star = 400,
-				   .work = 300, .rho_noise = 0.01 };
+	const struct model over = { .slope = 0.002, .n_star = 400, .work = 300, .over = 100 };
+	const struct model lin = { .slope = 0.002, .n_star = 400, .work = 300, .rho_noise = 0.01 };
 	struct knee_sample bad;
 	struct knee_result r;
 	struct knee *k;
@@ -341,8 +344,8 @@ static void window_drops_old_samples(void **state)
 }
 
 /* Adds count samples of s from t on, step apart; returns the next time. */
-static uint64_t add_run(struct knee *k, uint64_t t, uint64_t step,
-			const struct knee_sample *s, size_t count)
+static uint64_t add_run(struct knee *k, uint64_t t, uint64_t step, const struct knee_sample *s,
+			size_t count)
 {
 	size_t i;
 
@@ -363,8 +366,11 @@ static uint64_t add_run(struct knee *k, uint64_t t, uint64_t step,
 static struct knee *verdict_case(double work_max, uint64_t *next)
 {
 	static struct knee_sample v[310];
-	const struct model m = { .slope = 0.002, .n_star = 400, .work = 300,
-				 .over = 10, .work_max = work_max };
+	const struct model m = { .slope = 0.002,
+				 .n_star = 400,
+				 .work = 300,
+				 .over = 10,
+				 .work_max = work_max };
 	struct knee *k = knee_create(10000, 0);
 	uint64_t t;
 
@@ -379,8 +385,7 @@ static struct knee *verdict_case(double work_max, uint64_t *next)
 static void verdicts(void **state)
 {
 	static struct knee_sample low[200], over[20];
-	const struct model quiet = { .slope = 0.002, .n_star = 400,
-				     .work = 200, .work_max = 0.2 };
+	const struct model quiet = { .slope = 0.002, .n_star = 400, .work = 200, .work_max = 0.2 };
 	struct knee_result r;
 	struct knee *k;
 	uint64_t t;
@@ -409,8 +414,7 @@ static void verdicts(void **state)
 	{
 		char want[128];
 
-		snprintf(want, sizeof(want),
-			 "approaching overload: N at %u%% of N*",
+		snprintf(want, sizeof(want), "approaching overload: N at %u%% of N*",
 			 (unsigned int)(r.load * 100 + 0.5));
 		assert_string_equal(r.verdict, want);
 	}
@@ -424,8 +428,10 @@ static void verdicts(void **state)
 	t = add_run(k, T0_MS, 10 * SEC, low, 200);
 	{
 		static struct knee_sample v[310];
-		const struct model m = { .slope = 0.002, .n_star = 400,
-					 .work = 300, .over = 10,
+		const struct model m = { .slope = 0.002,
+					 .n_star = 400,
+					 .work = 300,
+					 .over = 10,
 					 .work_max = 0.95 };
 		uint64_t busy;
 
@@ -435,8 +441,7 @@ static void verdicts(void **state)
 		t = add_run(k, t, SEC, v, 300);
 		knee_estimate(k, &r);
 		assert_int_equal(r.status, KNEE_FOUND);
-		assert_int_equal(strncmp(r.verdict,
-					 "approaching overload", 20), 0);
+		assert_int_equal(strncmp(r.verdict, "approaching overload", 20), 0);
 		assert_true(r.busy_start_ms >= busy - HOUR);
 		assert_true(r.busy_start_ms <= busy);
 	}
@@ -449,18 +454,15 @@ static void verdicts(void **state)
 	assert_int_equal(r.status, KNEE_FOUND);
 	assert_true(r.overload_since_ms == t);
 	/* T0 + 10 h + 310 s, in RFC 3339. */
-	assert_string_equal(r.verdict,
-			    "overloaded since 2026-11-23T10:05:10.000Z");
+	assert_string_equal(r.verdict, "overloaded since 2026-11-23T10:05:10.000Z");
 	/* One bin back under N* ends the run. */
 	{
-		struct knee_sample calm = { .t_ms = t + 20 * SEC, .n = 100,
-					    .rho = 0.2 };
+		struct knee_sample calm = { .t_ms = t + 20 * SEC, .n = 100, .rho = 0.2 };
 
 		assert_int_equal(knee_add(k, &calm), 0);
 		knee_estimate(k, &r);
 		assert_true(r.overload_since_ms == 0);
-		assert_int_not_equal(strncmp(r.verdict, "overloaded since",
-					     16), 0);
+		assert_int_not_equal(strncmp(r.verdict, "overloaded since", 16), 0);
 	}
 	knee_destroy(k);
 }

@@ -35,8 +35,12 @@ static struct flow_key key(uint8_t src_last, uint8_t src_net, uint16_t sport)
 
 	k.ip_version = 4;
 	k.proto = 17;
-	k.src[0] = 10; k.src[1] = 0; k.src[2] = src_net; k.src[3] = src_last;
-	k.dst[0] = 45; k.dst[3] = 1;
+	k.src[0] = 10;
+	k.src[1] = 0;
+	k.src[2] = src_net;
+	k.src[3] = src_last;
+	k.dst[0] = 45;
+	k.dst[3] = 1;
 	k.sport = sport;
 	k.dport = 5001;
 	return k;
@@ -44,8 +48,10 @@ static struct flow_key key(uint8_t src_last, uint8_t src_net, uint16_t sport)
 
 static struct flow_value val(uint64_t packets, uint64_t t_ns)
 {
-	return (struct flow_value){ .packets = packets, .bytes = packets * 228,
-				    .first_ns = t_ns, .last_ns = t_ns };
+	return (struct flow_value){ .packets = packets,
+				    .bytes = packets * 228,
+				    .first_ns = t_ns,
+				    .last_ns = t_ns };
 }
 
 static uint64_t to_wall(void *ctx, uint64_t ns)
@@ -64,15 +70,15 @@ static void adds_up_removes_and_bounds(void **state)
 	(void)state;
 	assert_non_null(lf);
 	v = val(60, 1 * SEC);
-	live_flows_observe(lf, &a, &v);		/* one CPU */
+	live_flows_observe(lf, &a, &v); /* one CPU */
 	v = val(40, 2 * SEC);
-	live_flows_observe(lf, &a, &v);		/* another, or the next drain */
+	live_flows_observe(lf, &a, &v); /* another, or the next drain */
 	v = val(5, 2 * SEC);
 	live_flows_observe(lf, &b, &v);
-	live_flows_observe(lf, &remote, &v);	/* 10.0.9.1: not a customer */
+	live_flows_observe(lf, &remote, &v); /* 10.0.9.1: not a customer */
 	assert_int_equal(live_flows_count(lf), 2);
 	assert_int_equal(live_flows_snapshot(lf, out, 8, to_wall, NULL), 2);
-	assert_int_equal(out[0].packets, 100);	/* busiest first, summed */
+	assert_int_equal(out[0].packets, 100); /* busiest first, summed */
 	assert_int_equal(out[0].bytes, 100 * 228);
 	assert_true(out[0].first_ms == WALL0 + 1000 && out[0].last_ms == WALL0 + 2000);
 	assert_int_equal(out[1].packets, 5);
@@ -92,9 +98,9 @@ static void adds_up_removes_and_bounds(void **state)
 	/* Exported: gone; idle past the timeout: gone. */
 	live_flows_exported(lf, &a);
 	assert_int_equal(live_flows_count(lf), 2);
-	live_flows_expire(lf, 17 * SEC, 15 * SEC);	/* none idle longer yet */
+	live_flows_expire(lf, 17 * SEC, 15 * SEC); /* none idle longer yet */
 	assert_int_equal(live_flows_count(lf), 2);
-	live_flows_expire(lf, 2 * SEC + 16 * SEC, 15 * SEC);	/* b idle 16 s */
+	live_flows_expire(lf, 2 * SEC + 16 * SEC, 15 * SEC); /* b idle 16 s */
 	assert_int_equal(live_flows_count(lf), 1);
 	live_flows_expire(lf, 100 * SEC, 15 * SEC);
 	assert_int_equal(live_flows_count(lf), 0);
@@ -110,7 +116,7 @@ static json_t *host_in(json_t *hosts, const char *list, const char *addr)
 	json_t *arr = json_object_get(hosts, list), *h;
 	size_t i;
 
-	json_array_foreach(arr, i, h)
+	json_array_foreach (arr, i, h)
 		if (!strcmp(json_string_value(json_object_get(h, "addr")), addr))
 			return h;
 	return NULL;
@@ -142,7 +148,8 @@ static void history_shows_live_hosts(void **state)
 	o = history_host_json(h, "10.0.1.1");
 	assert_int_equal(json_array_size(json_object_get(o, "live")), 1);
 	assert_int_equal(json_integer_value(json_object_get(
-		json_array_get(json_object_get(o, "live"), 0), "packets")), 100);
+				 json_array_get(json_object_get(o, "live"), 0), "packets")),
+			 100);
 	json_decref(o);
 
 	/* The next tick: 50 more packets; the page shows 150, not 250. */

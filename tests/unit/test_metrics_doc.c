@@ -43,7 +43,7 @@ static void test_page_matches_code(void **state)
 	fclose(f);
 	if (have_len != len || memcmp(have, want, len))
 		fail_msg(DOC " differs from the metrics the code serves: run "
-			 "build/tests/test_metrics_doc --write and commit it");
+			     "build/tests/test_metrics_doc --write and commit it");
 	free(want);
 	free(have);
 }

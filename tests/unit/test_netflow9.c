@@ -23,32 +23,32 @@
  * Fixed clock: 2023-11-14T22:13:20.123Z, exporter up for 5 s. Headers are
  * stamped at the next whole second, 22:13:21.000, when it is up 5877 ms.
  */
-#define NOW_MS	 1700000000123ULL
-#define BASE_MS	 (NOW_MS - 5000)
+#define NOW_MS 1700000000123ULL
+#define BASE_MS (NOW_MS - 5000)
 
 /* Lengths derived by hand from the field lists in the brief. */
-#define HDR_LEN		20
-#define V4_REC_LEN	77	/* 72 + 5 APPLICATION_ID */
-#define V6_REC_LEN	101	/* 96 + 5 APPLICATION_ID */
-#define STATS_REC_LEN	81	/* 4 scope + 4 + 1 + 9 * 8 */
-#define APP_REC_LEN	65	/* 4 scope + 5 id + 24 name + 32 description */
+#define HDR_LEN 20
+#define V4_REC_LEN 77 /* 72 + 5 APPLICATION_ID */
+#define V6_REC_LEN 101 /* 96 + 5 APPLICATION_ID */
+#define STATS_REC_LEN 81 /* 4 scope + 4 + 1 + 9 * 8 */
+#define APP_REC_LEN 65 /* 4 scope + 5 id + 24 name + 32 description */
 /*
  * Template FlowSet 196 (4 + 2 * (4 + 23 * 4)), options template FlowSets
  * 60 (4 + 6 + 4 + 11 * 4, padded) and 28 (4 + 6 + 4 + 3 * 4, padded),
  * application names 72 (4 + 65, padded).
  */
-#define TEMPLATES_LEN	356
-#define TEMPLATE_SETS	3	/* FlowSets with id 0 or 1 in such a packet */
-#define TEMPLATE_RECORDS 5	/* 2 templates, 2 options templates, 1 app */
+#define TEMPLATES_LEN 356
+#define TEMPLATE_SETS 3 /* FlowSets with id 0 or 1 in such a packet */
+#define TEMPLATE_RECORDS 5 /* 2 templates, 2 options templates, 1 app */
 /* A FlowSet of n records of len bytes, padded to 4. */
-#define SET_LEN(n, len)	((4 + (n) * (len) + 3) / 4 * 4)
-#define MIN_PAYLOAD	(HDR_LEN + TEMPLATES_LEN + SET_LEN(1, V6_REC_LEN))
+#define SET_LEN(n, len) ((4 + (n) * (len) + 3) / 4 * 4)
+#define MIN_PAYLOAD (HDR_LEN + TEMPLATES_LEN + SET_LEN(1, V6_REC_LEN))
 
 #define MAX_PKTS 128
 
 struct capture {
 	int n;
-	int fail;	/* emit returns -EIO while set */
+	int fail; /* emit returns -EIO while set */
 	size_t len[MAX_PKTS];
 	uint8_t pkt[MAX_PKTS][NF9_PAYLOAD_LIMIT];
 };
@@ -149,9 +149,12 @@ static struct flow_record ipv6_flow(void)
 static struct probe_stats some_stats(void)
 {
 	struct probe_stats st = {
-		.packets_seen = 0x1111, .bytes_seen = 0x22222222,
-		.flows_evicted = 0x33, .packets_uncounted = 4,
-		.bytes_uncounted = 0x500, .sampling_interval = 100,
+		.packets_seen = 0x1111,
+		.bytes_seen = 0x22222222,
+		.flows_evicted = 0x33,
+		.packets_uncounted = 4,
+		.bytes_uncounted = 0x500,
+		.sampling_interval = 100,
 		.sampling_algorithm = 1,
 	};
 	return st;
@@ -159,7 +162,7 @@ static struct probe_stats some_stats(void)
 
 /* What the independent parser found in one packet. */
 struct parsed {
-	int records;		/* every record, as the header should count */
+	int records; /* every record, as the header should count */
 	int template_sets;
 	int v4, v6, stats, apps; /* data records per template */
 	const uint8_t *first_app;
@@ -169,10 +172,14 @@ struct parsed {
 static int data_record_len(uint16_t set_id)
 {
 	switch (set_id) {
-	case NF9_TEMPLATE_FLOW_V4: return V4_REC_LEN;
-	case NF9_TEMPLATE_FLOW_V6: return V6_REC_LEN;
-	case NF9_TEMPLATE_STATS: return STATS_REC_LEN;
-	case NF9_TEMPLATE_APPS: return APP_REC_LEN;
+	case NF9_TEMPLATE_FLOW_V4:
+		return V4_REC_LEN;
+	case NF9_TEMPLATE_FLOW_V6:
+		return V6_REC_LEN;
+	case NF9_TEMPLATE_STATS:
+		return STATS_REC_LEN;
+	case NF9_TEMPLATE_APPS:
+		return APP_REC_LEN;
 	}
 	fail_msg("unknown FlowSet id %u", set_id);
 	return 0;
@@ -192,8 +199,8 @@ static int count_templates(const uint8_t *body, size_t len, int options)
 	int n = 0;
 
 	while (len - off >= 4) {
-		size_t rec = options ? 6 + (size_t)be16(body + off + 2) + be16(body + off + 4)
-				     : 4 + 4 * (size_t)be16(body + off + 2);
+		size_t rec = options ? 6 + (size_t)be16(body + off + 2) + be16(body + off + 4) :
+				       4 + 4 * (size_t)be16(body + off + 2);
 		assert_true(off + rec <= len);
 		off += rec;
 		n++;
@@ -202,8 +209,7 @@ static int count_templates(const uint8_t *body, size_t len, int options)
 	return n;
 }
 
-static void parse_data_set(struct parsed *out, uint16_t id,
-			   const uint8_t *body, size_t len)
+static void parse_data_set(struct parsed *out, uint16_t id, const uint8_t *body, size_t len)
 {
 	int rec = data_record_len(id);
 	int n = len / rec;
@@ -261,109 +267,108 @@ static struct parsed parse_packet(const uint8_t *pkt, size_t len)
 
 static const uint8_t expected_templates_packet[] = {
 	/* header */
-	0x00, 0x09,		/* version 9 */
-	0x00, 0x05,		/* count: 2 templates, 2 options templates, 1 app */
-	0x00, 0x00, 0x16, 0xf5,	/* sysUptime 5877 ms */
-	0x65, 0x53, 0xf1, 0x01,	/* unix_secs 1700000001 */
-	0x00, 0x00, 0x00, 0x00,	/* sequence 0 */
-	0x01, 0x02, 0x03, 0x04,	/* source id */
+	0x00, 0x09, /* version 9 */
+	0x00, 0x05, /* count: 2 templates, 2 options templates, 1 app */
+	0x00, 0x00, 0x16, 0xf5, /* sysUptime 5877 ms */
+	0x65, 0x53, 0xf1, 0x01, /* unix_secs 1700000001 */
+	0x00, 0x00, 0x00, 0x00, /* sequence 0 */
+	0x01, 0x02, 0x03, 0x04, /* source id */
 	/* template FlowSet */
-	0x00, 0x00,		/* FlowSet id 0 */
-	0x00, 0xc4,		/* length 196 */
-	0x01, 0x00,		/* template 256, IPv4 */
-	0x00, 0x17,		/* 23 fields */
-	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
-	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
-	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
-	0x00, 0x05, 0x00, 0x01,	/* SRC_TOS */
-	0x00, 0x06, 0x00, 0x01,	/* TCP_FLAGS */
-	0x00, 0x07, 0x00, 0x02,	/* L4_SRC_PORT */
-	0x00, 0x08, 0x00, 0x04,	/* IPV4_SRC_ADDR */
-	0x00, 0x0a, 0x00, 0x04,	/* INPUT_SNMP */
-	0x00, 0x0b, 0x00, 0x02,	/* L4_DST_PORT */
-	0x00, 0x0c, 0x00, 0x04,	/* IPV4_DST_ADDR */
-	0x00, 0x0e, 0x00, 0x04,	/* OUTPUT_SNMP */
-	0x00, 0x15, 0x00, 0x04,	/* LAST_SWITCHED */
-	0x00, 0x16, 0x00, 0x04,	/* FIRST_SWITCHED */
-	0x00, 0x20, 0x00, 0x02,	/* ICMP_TYPE */
-	0x00, 0x34, 0x00, 0x01,	/* MIN_TTL */
-	0x00, 0x35, 0x00, 0x01,	/* MAX_TTL */
-	0x00, 0x3a, 0x00, 0x02,	/* SRC_VLAN */
-	0x00, 0x3c, 0x00, 0x01,	/* IP_PROTOCOL_VERSION */
-	0x00, 0x3d, 0x00, 0x01,	/* DIRECTION */
-	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
-	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
-	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
-	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
-	0x01, 0x01,		/* template 257, IPv6 */
-	0x00, 0x17,		/* 23 fields */
-	0x00, 0x01, 0x00, 0x08,	/* IN_BYTES */
-	0x00, 0x02, 0x00, 0x08,	/* IN_PKTS */
-	0x00, 0x04, 0x00, 0x01,	/* PROTOCOL */
-	0x00, 0x05, 0x00, 0x01,	/* SRC_TOS */
-	0x00, 0x06, 0x00, 0x01,	/* TCP_FLAGS */
-	0x00, 0x07, 0x00, 0x02,	/* L4_SRC_PORT */
-	0x00, 0x1b, 0x00, 0x10,	/* IPV6_SRC_ADDR */
-	0x00, 0x0a, 0x00, 0x04,	/* INPUT_SNMP */
-	0x00, 0x0b, 0x00, 0x02,	/* L4_DST_PORT */
-	0x00, 0x1c, 0x00, 0x10,	/* IPV6_DST_ADDR */
-	0x00, 0x0e, 0x00, 0x04,	/* OUTPUT_SNMP */
-	0x00, 0x15, 0x00, 0x04,	/* LAST_SWITCHED */
-	0x00, 0x16, 0x00, 0x04,	/* FIRST_SWITCHED */
-	0x00, 0x20, 0x00, 0x02,	/* ICMP_TYPE */
-	0x00, 0x34, 0x00, 0x01,	/* MIN_TTL */
-	0x00, 0x35, 0x00, 0x01,	/* MAX_TTL */
-	0x00, 0x3a, 0x00, 0x02,	/* SRC_VLAN */
-	0x00, 0x3c, 0x00, 0x01,	/* IP_PROTOCOL_VERSION */
-	0x00, 0x3d, 0x00, 0x01,	/* DIRECTION */
-	0x00, 0x88, 0x00, 0x01,	/* flowEndReason */
-	0x00, 0x98, 0x00, 0x08,	/* flowStartMilliseconds */
-	0x00, 0x99, 0x00, 0x08,	/* flowEndMilliseconds */
-	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
+	0x00, 0x00, /* FlowSet id 0 */
+	0x00, 0xc4, /* length 196 */
+	0x01, 0x00, /* template 256, IPv4 */
+	0x00, 0x17, /* 23 fields */
+	0x00, 0x01, 0x00, 0x08, /* IN_BYTES */
+	0x00, 0x02, 0x00, 0x08, /* IN_PKTS */
+	0x00, 0x04, 0x00, 0x01, /* PROTOCOL */
+	0x00, 0x05, 0x00, 0x01, /* SRC_TOS */
+	0x00, 0x06, 0x00, 0x01, /* TCP_FLAGS */
+	0x00, 0x07, 0x00, 0x02, /* L4_SRC_PORT */
+	0x00, 0x08, 0x00, 0x04, /* IPV4_SRC_ADDR */
+	0x00, 0x0a, 0x00, 0x04, /* INPUT_SNMP */
+	0x00, 0x0b, 0x00, 0x02, /* L4_DST_PORT */
+	0x00, 0x0c, 0x00, 0x04, /* IPV4_DST_ADDR */
+	0x00, 0x0e, 0x00, 0x04, /* OUTPUT_SNMP */
+	0x00, 0x15, 0x00, 0x04, /* LAST_SWITCHED */
+	0x00, 0x16, 0x00, 0x04, /* FIRST_SWITCHED */
+	0x00, 0x20, 0x00, 0x02, /* ICMP_TYPE */
+	0x00, 0x34, 0x00, 0x01, /* MIN_TTL */
+	0x00, 0x35, 0x00, 0x01, /* MAX_TTL */
+	0x00, 0x3a, 0x00, 0x02, /* SRC_VLAN */
+	0x00, 0x3c, 0x00, 0x01, /* IP_PROTOCOL_VERSION */
+	0x00, 0x3d, 0x00, 0x01, /* DIRECTION */
+	0x00, 0x88, 0x00, 0x01, /* flowEndReason */
+	0x00, 0x98, 0x00, 0x08, /* flowStartMilliseconds */
+	0x00, 0x99, 0x00, 0x08, /* flowEndMilliseconds */
+	0x00, 0x5f, 0x00, 0x05, /* APPLICATION_ID */
+	0x01, 0x01, /* template 257, IPv6 */
+	0x00, 0x17, /* 23 fields */
+	0x00, 0x01, 0x00, 0x08, /* IN_BYTES */
+	0x00, 0x02, 0x00, 0x08, /* IN_PKTS */
+	0x00, 0x04, 0x00, 0x01, /* PROTOCOL */
+	0x00, 0x05, 0x00, 0x01, /* SRC_TOS */
+	0x00, 0x06, 0x00, 0x01, /* TCP_FLAGS */
+	0x00, 0x07, 0x00, 0x02, /* L4_SRC_PORT */
+	0x00, 0x1b, 0x00, 0x10, /* IPV6_SRC_ADDR */
+	0x00, 0x0a, 0x00, 0x04, /* INPUT_SNMP */
+	0x00, 0x0b, 0x00, 0x02, /* L4_DST_PORT */
+	0x00, 0x1c, 0x00, 0x10, /* IPV6_DST_ADDR */
+	0x00, 0x0e, 0x00, 0x04, /* OUTPUT_SNMP */
+	0x00, 0x15, 0x00, 0x04, /* LAST_SWITCHED */
+	0x00, 0x16, 0x00, 0x04, /* FIRST_SWITCHED */
+	0x00, 0x20, 0x00, 0x02, /* ICMP_TYPE */
+	0x00, 0x34, 0x00, 0x01, /* MIN_TTL */
+	0x00, 0x35, 0x00, 0x01, /* MAX_TTL */
+	0x00, 0x3a, 0x00, 0x02, /* SRC_VLAN */
+	0x00, 0x3c, 0x00, 0x01, /* IP_PROTOCOL_VERSION */
+	0x00, 0x3d, 0x00, 0x01, /* DIRECTION */
+	0x00, 0x88, 0x00, 0x01, /* flowEndReason */
+	0x00, 0x98, 0x00, 0x08, /* flowStartMilliseconds */
+	0x00, 0x99, 0x00, 0x08, /* flowEndMilliseconds */
+	0x00, 0x5f, 0x00, 0x05, /* APPLICATION_ID */
 	/* options template FlowSet: statistics */
-	0x00, 0x01,		/* FlowSet id 1 */
-	0x00, 0x3c,		/* length 60, padding included */
-	0x01, 0x02,		/* template 258 */
-	0x00, 0x04,		/* scope length: 1 field */
-	0x00, 0x2c,		/* options length: 11 fields */
-	0x00, 0x01, 0x00, 0x04,	/* scope System */
-	0x00, 0x22, 0x00, 0x04,	/* SAMPLING_INTERVAL */
-	0x00, 0x23, 0x00, 0x01,	/* SAMPLING_ALGORITHM */
-	0x00, 0x28, 0x00, 0x08,	/* TOTAL_BYTES_EXP: export bytes sent */
-	0x00, 0x29, 0x00, 0x08,	/* TOTAL_PKTS_EXP: export packets sent */
-	0x00, 0x2a, 0x00, 0x08,	/* TOTAL_FLOWS_EXP: flow records sent */
-	0x00, 0xa6, 0x00, 0x08,	/* notSentFlowTotalCount */
-	0x00, 0xa4, 0x00, 0x08,	/* ignoredPacketTotalCount */
-	0x00, 0xa5, 0x00, 0x08,	/* ignoredOctetTotalCount */
-	0x52, 0x54, 0x00, 0x08,	/* 21076 private: packets seen */
-	0x52, 0x55, 0x00, 0x08,	/* 21077 private: bytes seen */
-	0x52, 0x56, 0x00, 0x08,	/* 21078 private: flows evicted early */
-	0x00, 0x00,		/* padding */
+	0x00, 0x01, /* FlowSet id 1 */
+	0x00, 0x3c, /* length 60, padding included */
+	0x01, 0x02, /* template 258 */
+	0x00, 0x04, /* scope length: 1 field */
+	0x00, 0x2c, /* options length: 11 fields */
+	0x00, 0x01, 0x00, 0x04, /* scope System */
+	0x00, 0x22, 0x00, 0x04, /* SAMPLING_INTERVAL */
+	0x00, 0x23, 0x00, 0x01, /* SAMPLING_ALGORITHM */
+	0x00, 0x28, 0x00, 0x08, /* TOTAL_BYTES_EXP: export bytes sent */
+	0x00, 0x29, 0x00, 0x08, /* TOTAL_PKTS_EXP: export packets sent */
+	0x00, 0x2a, 0x00, 0x08, /* TOTAL_FLOWS_EXP: flow records sent */
+	0x00, 0xa6, 0x00, 0x08, /* notSentFlowTotalCount */
+	0x00, 0xa4, 0x00, 0x08, /* ignoredPacketTotalCount */
+	0x00, 0xa5, 0x00, 0x08, /* ignoredOctetTotalCount */
+	0x52, 0x54, 0x00, 0x08, /* 21076 private: packets seen */
+	0x52, 0x55, 0x00, 0x08, /* 21077 private: bytes seen */
+	0x52, 0x56, 0x00, 0x08, /* 21078 private: flows evicted early */
+	0x00, 0x00, /* padding */
 	/* options template FlowSet: application names, a FlowSet of its own */
-	0x00, 0x01,		/* FlowSet id 1 */
-	0x00, 0x1c,		/* length 28, padding included */
-	0x01, 0x03,		/* template 259 */
-	0x00, 0x04,		/* scope length: 1 field */
-	0x00, 0x0c,		/* options length: 3 fields */
-	0x00, 0x01, 0x00, 0x04,	/* scope System */
-	0x00, 0x5f, 0x00, 0x05,	/* APPLICATION_ID */
-	0x00, 0x60, 0x00, 0x18,	/* APPLICATION_NAME, 24 bytes */
-	0x00, 0x5e, 0x00, 0x20,	/* APPLICATION_DESCRIPTION, 32 bytes */
-	0x00, 0x00,		/* padding */
+	0x00, 0x01, /* FlowSet id 1 */
+	0x00, 0x1c, /* length 28, padding included */
+	0x01, 0x03, /* template 259 */
+	0x00, 0x04, /* scope length: 1 field */
+	0x00, 0x0c, /* options length: 3 fields */
+	0x00, 0x01, 0x00, 0x04, /* scope System */
+	0x00, 0x5f, 0x00, 0x05, /* APPLICATION_ID */
+	0x00, 0x60, 0x00, 0x18, /* APPLICATION_NAME, 24 bytes */
+	0x00, 0x5e, 0x00, 0x20, /* APPLICATION_DESCRIPTION, 32 bytes */
+	0x00, 0x00, /* padding */
 	/* options data FlowSet: one record per named application */
-	0x01, 0x03,		/* FlowSet id 259 */
-	0x00, 0x48,		/* length 72: 4 + 65, padding included */
-	0x01, 0x02, 0x03, 0x04,	/* scope System: the source id */
-	0x16,			/* APPLICATION_ID: engine 22, ntop nDPI */
-	0x00, 0x00, 0x00, 0x25,	/*  selector 37, BitTorrent */
-	'B', 'i', 't', 'T', 'o', 'r', 'r', 'e',	/* APPLICATION_NAME */
-	'n', 't', 0, 0, 0, 0, 0, 0,		/*  NUL padded */
-	0, 0, 0, 0, 0, 0, 0, 0,
-	'P', 'e', 'e', 'r', '-', 't', 'o', '-',	/* APPLICATION_DESCRIPTION */
-	'p', 'e', 'e', 'r', ' ', 'f', 'i', 'l',
-	'e', ' ', 's', 'h', 'a', 'r', 'i', 'n',
-	'g', 0, 0, 0, 0, 0, 0, 0,		/*  NUL padded */
-	0x00, 0x00, 0x00,	/* padding: 3 < 65 */
+	0x01, 0x03, /* FlowSet id 259 */
+	0x00, 0x48, /* length 72: 4 + 65, padding included */
+	0x01, 0x02, 0x03, 0x04, /* scope System: the source id */
+	0x16, /* APPLICATION_ID: engine 22, ntop nDPI */
+	0x00, 0x00, 0x00, 0x25, /*  selector 37, BitTorrent */
+	'B', 'i', 't', 'T', 'o', 'r', 'r', 'e', /* APPLICATION_NAME */
+	'n', 't', 0, 0, 0, 0, 0, 0, /*  NUL padded */
+	0, 0, 0, 0, 0, 0, 0, 0, 'P', 'e', 'e', 'r', '-', 't', 'o',
+	'-', /* APPLICATION_DESCRIPTION */
+	'p', 'e', 'e', 'r', ' ', 'f', 'i', 'l', 'e', ' ', 's', 'h', 'a', 'r', 'i', 'n', 'g', 0, 0,
+	0, 0, 0, 0, 0, /*  NUL padded */
+	0x00, 0x00, 0x00, /* padding: 3 < 65 */
 };
 
 static void test_template_packet_bytes(void **state)
@@ -382,32 +387,32 @@ static void test_template_packet_bytes(void **state)
 }
 
 static const uint8_t expected_ipv4_set[] = {
-	0x01, 0x00,		/* FlowSet id 256 */
-	0x00, 0x54,		/* length 84: 4 + 77, padding included */
-	0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,	/* IN_BYTES */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,	/* IN_PKTS 1000 */
-	0x06,			/* PROTOCOL TCP */
-	0x10,			/* SRC_TOS */
-	0x1b,			/* TCP_FLAGS FIN SYN PSH ACK */
-	0x9c, 0x40,		/* L4_SRC_PORT 40000 */
-	0xc0, 0x00, 0x02, 0x01,	/* IPV4_SRC_ADDR 192.0.2.1 */
-	0x00, 0x00, 0x00, 0x03,	/* INPUT_SNMP 3 */
-	0x01, 0xbb,		/* L4_DST_PORT 443 */
-	0xc6, 0x33, 0x64, 0x07,	/* IPV4_DST_ADDR 198.51.100.7 */
-	0x00, 0x00, 0x00, 0x00,	/* OUTPUT_SNMP */
-	0x00, 0x00, 0x0f, 0xa0,	/* LAST_SWITCHED 4000 */
-	0x00, 0x00, 0x03, 0xe8,	/* FIRST_SWITCHED 1000 */
-	0x00, 0x00,		/* ICMP_TYPE: not ICMP */
-	0x3c,			/* MIN_TTL 60 */
-	0x40,			/* MAX_TTL 64 */
-	0x00, 0x64,		/* SRC_VLAN 100 */
-	0x04,			/* IP_PROTOCOL_VERSION */
-	0x00,			/* DIRECTION ingress */
-	0x03,			/* flowEndReason end of flow */
-	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x58, 0xdb,	/* flowStartMs */
-	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x64, 0x93,	/* flowEndMs */
-	0x00, 0x00, 0x00, 0x00, 0x00,	/* APPLICATION_ID: unclassified */
-	0x00, 0x00, 0x00,	/* padding */
+	0x01, 0x00, /* FlowSet id 256 */
+	0x00, 0x54, /* length 84: 4 + 77, padding included */
+	0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, /* IN_BYTES */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8, /* IN_PKTS 1000 */
+	0x06, /* PROTOCOL TCP */
+	0x10, /* SRC_TOS */
+	0x1b, /* TCP_FLAGS FIN SYN PSH ACK */
+	0x9c, 0x40, /* L4_SRC_PORT 40000 */
+	0xc0, 0x00, 0x02, 0x01, /* IPV4_SRC_ADDR 192.0.2.1 */
+	0x00, 0x00, 0x00, 0x03, /* INPUT_SNMP 3 */
+	0x01, 0xbb, /* L4_DST_PORT 443 */
+	0xc6, 0x33, 0x64, 0x07, /* IPV4_DST_ADDR 198.51.100.7 */
+	0x00, 0x00, 0x00, 0x00, /* OUTPUT_SNMP */
+	0x00, 0x00, 0x0f, 0xa0, /* LAST_SWITCHED 4000 */
+	0x00, 0x00, 0x03, 0xe8, /* FIRST_SWITCHED 1000 */
+	0x00, 0x00, /* ICMP_TYPE: not ICMP */
+	0x3c, /* MIN_TTL 60 */
+	0x40, /* MAX_TTL 64 */
+	0x00, 0x64, /* SRC_VLAN 100 */
+	0x04, /* IP_PROTOCOL_VERSION */
+	0x00, /* DIRECTION ingress */
+	0x03, /* flowEndReason end of flow */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x58, 0xdb, /* flowStartMs */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x64, 0x93, /* flowEndMs */
+	0x00, 0x00, 0x00, 0x00, 0x00, /* APPLICATION_ID: unclassified */
+	0x00, 0x00, 0x00, /* padding */
 };
 
 static void test_ipv4_record_bytes(void **state)
@@ -423,43 +428,42 @@ static void test_ipv4_record_bytes(void **state)
 	assert_int_equal(f->cap.n, 1);
 	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + sizeof(expected_ipv4_set));
 	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 1);
-	assert_memory_equal(pkt + HDR_LEN, expected_templates_packet + HDR_LEN,
-			    TEMPLATES_LEN);
+	assert_memory_equal(pkt + HDR_LEN, expected_templates_packet + HDR_LEN, TEMPLATES_LEN);
 	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, expected_ipv4_set,
 			    sizeof(expected_ipv4_set));
 	assert_int_equal(f->s.flows_sent, 1);
 }
 
 static const uint8_t expected_ipv6_set[] = {
-	0x01, 0x01,		/* FlowSet id 257 */
-	0x00, 0x6c,		/* length 108: 4 + 101, padding included */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb4,	/* IN_BYTES 180 */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/* IN_PKTS 2 */
-	0x11,			/* PROTOCOL UDP */
-	0x00,			/* SRC_TOS */
-	0x00,			/* TCP_FLAGS */
-	0x1a, 0xe1,		/* L4_SRC_PORT 6881 */
-	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,	/* IPV6_SRC_ADDR */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/*  2001:db8::1 */
-	0x00, 0x00, 0x00, 0x07,	/* INPUT_SNMP 7 */
-	0xc8, 0xd5,		/* L4_DST_PORT 51413 */
-	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01,	/* IPV6_DST_ADDR */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/*  2001:db8:0:1::2 */
-	0x00, 0x00, 0x00, 0x00,	/* OUTPUT_SNMP */
-	0x00, 0x00, 0x12, 0x8e,	/* LAST_SWITCHED 4750 */
-	0x00, 0x00, 0x00, 0xfa,	/* FIRST_SWITCHED 250 */
-	0x00, 0x00,		/* ICMP_TYPE: not ICMP */
-	0x40,			/* MIN_TTL 64 */
-	0xff,			/* MAX_TTL 255 */
-	0x00, 0x00,		/* SRC_VLAN untagged */
-	0x06,			/* IP_PROTOCOL_VERSION */
-	0x01,			/* DIRECTION egress */
-	0x01,			/* flowEndReason idle */
-	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x55, 0xed,	/* flowStartMs */
-	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x67, 0x81,	/* flowEndMs */
-	0x16,			/* APPLICATION_ID: engine 22, ntop nDPI */
-	0x00, 0x00, 0x00, 0x25,	/*  selector 37, BitTorrent */
-	0x00, 0x00, 0x00,	/* padding */
+	0x01, 0x01, /* FlowSet id 257 */
+	0x00, 0x6c, /* length 108: 4 + 101, padding included */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb4, /* IN_BYTES 180 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, /* IN_PKTS 2 */
+	0x11, /* PROTOCOL UDP */
+	0x00, /* SRC_TOS */
+	0x00, /* TCP_FLAGS */
+	0x1a, 0xe1, /* L4_SRC_PORT 6881 */
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, /* IPV6_SRC_ADDR */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /*  2001:db8::1 */
+	0x00, 0x00, 0x00, 0x07, /* INPUT_SNMP 7 */
+	0xc8, 0xd5, /* L4_DST_PORT 51413 */
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01, /* IPV6_DST_ADDR */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, /*  2001:db8:0:1::2 */
+	0x00, 0x00, 0x00, 0x00, /* OUTPUT_SNMP */
+	0x00, 0x00, 0x12, 0x8e, /* LAST_SWITCHED 4750 */
+	0x00, 0x00, 0x00, 0xfa, /* FIRST_SWITCHED 250 */
+	0x00, 0x00, /* ICMP_TYPE: not ICMP */
+	0x40, /* MIN_TTL 64 */
+	0xff, /* MAX_TTL 255 */
+	0x00, 0x00, /* SRC_VLAN untagged */
+	0x06, /* IP_PROTOCOL_VERSION */
+	0x01, /* DIRECTION egress */
+	0x01, /* flowEndReason idle */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x55, 0xed, /* flowStartMs */
+	0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x67, 0x81, /* flowEndMs */
+	0x16, /* APPLICATION_ID: engine 22, ntop nDPI */
+	0x00, 0x00, 0x00, 0x25, /*  selector 37, BitTorrent */
+	0x00, 0x00, 0x00, /* padding */
 };
 
 static void test_ipv6_record_bytes(void **state)
@@ -480,21 +484,21 @@ static void test_ipv6_record_bytes(void **state)
 
 /* After one packet of two flows (568 bytes) sent and one of one flow lost. */
 static const uint8_t expected_stats_set[] = {
-	0x01, 0x02,		/* FlowSet id 258 */
-	0x00, 0x58,		/* length 88: 4 + 81, padding included */
-	0x01, 0x02, 0x03, 0x04,	/* scope System: the source id */
-	0x00, 0x00, 0x00, 0x64,	/* SAMPLING_INTERVAL 100 */
-	0x01,			/* SAMPLING_ALGORITHM deterministic */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x38,	/* 40: 568 bytes sent */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/* 41: 1 packet sent */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,	/* 42: 2 flows sent */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,	/* 166: 1 flow lost */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* 164: packets uncounted */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00,	/* 165: bytes uncounted */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x11,	/* 21076: packets seen */
-	0x00, 0x00, 0x00, 0x00, 0x22, 0x22, 0x22, 0x22,	/* 21077: bytes seen */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33,	/* 21078: flows evicted */
-	0x00, 0x00, 0x00,	/* padding: 3 < 81 */
+	0x01, 0x02, /* FlowSet id 258 */
+	0x00, 0x58, /* length 88: 4 + 81, padding included */
+	0x01, 0x02, 0x03, 0x04, /* scope System: the source id */
+	0x00, 0x00, 0x00, 0x64, /* SAMPLING_INTERVAL 100 */
+	0x01, /* SAMPLING_ALGORITHM deterministic */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x38, /* 40: 568 bytes sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* 41: 1 packet sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, /* 42: 2 flows sent */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* 166: 1 flow lost */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, /* 164: packets uncounted */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, /* 165: bytes uncounted */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x11, /* 21076: packets seen */
+	0x00, 0x00, 0x00, 0x00, 0x22, 0x22, 0x22, 0x22, /* 21077: bytes seen */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33, /* 21078: flows evicted */
+	0x00, 0x00, 0x00, /* padding: 3 < 81 */
 };
 
 /*
@@ -544,9 +548,9 @@ static void test_padding_between_sets(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	assert_int_equal(f->cap.n, 1);
-	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN +
-			 SET_LEN(1, STATS_REC_LEN) + SET_LEN(1, V4_REC_LEN) +
-			 SET_LEN(2, STATS_REC_LEN) + SET_LEN(1, V6_REC_LEN));
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + SET_LEN(1, STATS_REC_LEN) +
+						SET_LEN(1, V4_REC_LEN) + SET_LEN(2, STATS_REC_LEN) +
+						SET_LEN(1, V6_REC_LEN));
 	assert_int_equal(SET_LEN(2, STATS_REC_LEN), 4 + 162 + 2);
 	p = parse_packet(f->cap.pkt[0], f->cap.len[0]);
 	assert_int_equal(p.stats, 3);
@@ -792,10 +796,10 @@ static void test_mtu_counts_padding_of_left_set(void **state)
 }
 
 /* Offsets of fields inside an IPv4 record (see expected_ipv4_set). */
-#define V4_LAST_SWITCHED	39
-#define V4_FIRST_SWITCHED	43
-#define V4_ICMP_TYPE		47
-#define V4_APPLICATION_ID	72
+#define V4_LAST_SWITCHED 39
+#define V4_FIRST_SWITCHED 43
+#define V4_ICMP_TYPE 47
+#define V4_APPLICATION_ID 72
 
 static const uint8_t *flush_one_v4(struct fixture *f, struct flow_record *r,
 				   const struct nf9_clock *clk)
@@ -820,8 +824,8 @@ static void test_uptime_from_clock(void **state)
 	r.last_ms = clk.uptime_base_ms + 7654321;
 	rec = flush_one_v4(f, &r, &clk);
 	/* stamped at the next whole second: 1800000001.000 */
-	assert_int_equal(be32(f->cap.pkt[0] + 4), 86400001);	/* sysUptime */
-	assert_int_equal(be32(f->cap.pkt[0] + 8), 1800000001);	/* unix_secs */
+	assert_int_equal(be32(f->cap.pkt[0] + 4), 86400001); /* sysUptime */
+	assert_int_equal(be32(f->cap.pkt[0] + 8), 1800000001); /* unix_secs */
 	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 123456);
 	assert_int_equal(be32(rec + V4_LAST_SWITCHED), 7654321);
 
@@ -837,17 +841,16 @@ static void test_uptime_from_clock(void **state)
 static void test_uptime_wrap(void **state)
 {
 	struct fixture *f = *state;
-	struct nf9_clock clk = { .now_ms = NOW_MS,
-				 .uptime_base_ms = NOW_MS - (1ULL << 32) - 5000 };
+	struct nf9_clock clk = { .now_ms = NOW_MS, .uptime_base_ms = NOW_MS - (1ULL << 32) - 5000 };
 	struct flow_record r = ipv4_flow();
 	const uint8_t *rec;
 	uint32_t up;
 
-	r.first_ms = NOW_MS - 10000;	/* before the wrap */
-	r.last_ms = NOW_MS - 1000;	/* after it */
+	r.first_ms = NOW_MS - 10000; /* before the wrap */
+	r.last_ms = NOW_MS - 1000; /* after it */
 	rec = flush_one_v4(f, &r, &clk);
 	up = be32(f->cap.pkt[0] + 4);
-	assert_int_equal(up, 5877);	/* stamped at NOW_MS + 877 */
+	assert_int_equal(up, 5877); /* stamped at NOW_MS + 877 */
 	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 0xffffec78); /* 2^32 - 5000 */
 	assert_int_equal(be32(rec + V4_LAST_SWITCHED), 4000);
 	assert_int_equal((uint32_t)(up - be32(rec + V4_FIRST_SWITCHED)), 10877);
@@ -886,8 +889,7 @@ static void test_new_uptime_base(void **state)
 {
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
-	struct nf9_clock moved = { .now_ms = NOW_MS + 1000,
-				   .uptime_base_ms = NOW_MS - 500 };
+	struct nf9_clock moved = { .now_ms = NOW_MS + 1000, .uptime_base_ms = NOW_MS - 500 };
 	struct flow_record r = ipv4_flow();
 	const uint8_t *rec;
 
@@ -903,7 +905,7 @@ static void test_new_uptime_base(void **state)
 	assert_int_equal(nf9_flush(&f->s, &moved), 0);
 	assert_int_equal(f->cap.n, 3);
 	assert_int_equal(parse_packet(f->cap.pkt[2], f->cap.len[2]).template_sets, TEMPLATE_SETS);
-	assert_int_equal(be32(f->cap.pkt[2] + 4), 2377);	/* new base, same stamp */
+	assert_int_equal(be32(f->cap.pkt[2] + 4), 2377); /* new base, same stamp */
 	rec = parse_packet(f->cap.pkt[2], f->cap.len[2]).first_v4;
 	assert_int_equal(be32(rec + V4_FIRST_SWITCHED), 500);
 	assert_int_equal(one_flow_packet(f, NOW_MS + 2000), TEMPLATE_SETS); /* back to BASE_MS */
@@ -925,12 +927,13 @@ static void test_next_uptime_base(void **state)
 
 static void test_icmp_type_only_for_icmp(void **state)
 {
-	static const struct { uint8_t proto; uint16_t dport, want; } cases[] = {
-		{ 1, 0x0800, 0x0800 },	/* ICMP echo request */
-		{ 58, 0x8100, 0x8100 },	/* ICMPv6 echo reply */
-		{ 6, 0x0800, 0 },
-		{ 17, 0x0303, 0 },
-		{ 132, 0x0001, 0 },
+	static const struct {
+		uint8_t proto;
+		uint16_t dport, want;
+	} cases[] = {
+		{ 1, 0x0800, 0x0800 }, /* ICMP echo request */
+		{ 58, 0x8100, 0x8100 }, /* ICMPv6 echo reply */
+		{ 6, 0x0800, 0 },	{ 17, 0x0303, 0 }, { 132, 0x0001, 0 },
 	};
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
@@ -957,11 +960,11 @@ static void test_icmpv6_in_ipv6_record(void **state)
 
 	r.key.proto = 58;
 	r.key.sport = 0;
-	r.key.dport = 0x8700;	/* neighbour solicitation */
+	r.key.dport = 0x8700; /* neighbour solicitation */
 	assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
 	rec = parse_packet(f->cap.pkt[0], f->cap.len[0]).first_v6;
-	assert_int_equal(be16(rec + 71), 0x8700);	/* ICMP_TYPE */
+	assert_int_equal(be16(rec + 71), 0x8700); /* ICMP_TYPE */
 }
 
 /* A lost packet keeps its sequence number; lost templates are resent. */
@@ -1070,10 +1073,13 @@ static void test_application_id_of_flows(void **state)
 {
 	static const uint8_t bittorrent[5] = { 0x16, 0x00, 0x00, 0x00, 0x25 };
 	static const uint8_t unclassified[5] = { 0 };
-	static const struct { uint8_t app; const uint8_t *want; } cases[] = {
+	static const struct {
+		uint8_t app;
+		const uint8_t *want;
+	} cases[] = {
 		{ APP_BITTORRENT, bittorrent },
 		{ APP_UNKNOWN, unclassified },
-		{ 200, unclassified },	/* an app the encoder cannot name */
+		{ 200, unclassified }, /* an app the encoder cannot name */
 	};
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
@@ -1122,7 +1128,7 @@ static void test_app_names_with_every_template(void **state)
 		assert_true(with < 4);
 		at[with++] = i;
 		assert_int_equal(p.apps, 1);
-		assert_int_equal(be32(p.first_app), 99);	/* scope System */
+		assert_int_equal(be32(p.first_app), 99); /* scope System */
 		assert_memory_equal(p.first_app + 4,
 				    expected_templates_packet + APPS_SET_OFFSET + 8,
 				    APP_REC_LEN - 4);
@@ -1157,14 +1163,11 @@ static void test_app_names_bytes(void **state)
 	assert_int_equal(p.apps, 1);
 	assert_ptr_equal(p.first_app - 4, f->cap.pkt[0] + APPS_SET_OFFSET);
 	assert_memory_equal(f->cap.pkt[0] + APPS_SET_OFFSET,
-			    expected_templates_packet + APPS_SET_OFFSET,
-			    SET_LEN(1, APP_REC_LEN));
+			    expected_templates_packet + APPS_SET_OFFSET, SET_LEN(1, APP_REC_LEN));
 	/* name and description are NUL terminated inside their fields */
 	assert_string_equal((const char *)p.first_app + 9, "BitTorrent");
-	assert_string_equal((const char *)p.first_app + 9 + 24,
-			    "Peer-to-peer file sharing");
+	assert_string_equal((const char *)p.first_app + 9 + 24, "Peer-to-peer file sharing");
 }
-
 
 static void test_rejects_unknown_ip_version(void **state)
 {
@@ -1181,13 +1184,15 @@ static void test_rejects_unknown_ip_version(void **state)
 /* ---- AS numbers and the reset templates (260/261) ---------------------- */
 
 static const struct nf9_config features_cfg = {
-	.source_id = 0x01020304, .as_numbers = true, .reset_verdicts = true,
+	.source_id = 0x01020304,
+	.as_numbers = true,
+	.reset_verdicts = true,
 };
 
 /* Where the IPv4/IPv6 template records sit in expected_templates_packet. */
-#define TPL_V4_OFFSET	(HDR_LEN + 4)
-#define TPL_V6_OFFSET	(TPL_V4_OFFSET + 4 + 23 * 4)
-#define TPL_FIELDS_LEN	(23 * 4)
+#define TPL_V4_OFFSET (HDR_LEN + 4)
+#define TPL_V6_OFFSET (TPL_V4_OFFSET + 4 + 23 * 4)
+#define TPL_FIELDS_LEN (23 * 4)
 
 /*
  * The template FlowSet with both features: 256 and 257 grow SRC_AS and
@@ -1198,15 +1203,20 @@ static const struct nf9_config features_cfg = {
 static void test_feature_templates_bytes(void **state)
 {
 	static const uint8_t as_fields[] = {
-		0x00, 0x10, 0x00, 0x04,	/* SRC_AS, 4 bytes */
-		0x00, 0x11, 0x00, 0x04,	/* DST_AS, 4 bytes */
+		0x00, 0x10, 0x00, 0x04, /* SRC_AS, 4 bytes */
+		0x00, 0x11, 0x00, 0x04, /* DST_AS, 4 bytes */
 	};
 	static const uint8_t verdict_field[] = {
-		0x52, 0x53, 0x00, 0x01,	/* 21075: reset verdict, 1 byte */
+		0x52, 0x53, 0x00, 0x01, /* 21075: reset verdict, 1 byte */
 	};
-	static const struct { uint16_t id, fields; int v6, verdict; } tpl[] = {
-		{ 256, 25, 0, 0 }, { 257, 25, 1, 0 },
-		{ 260, 26, 0, 1 }, { 261, 26, 1, 1 },
+	static const struct {
+		uint16_t id, fields;
+		int v6, verdict;
+	} tpl[] = {
+		{ 256, 25, 0, 0 },
+		{ 257, 25, 1, 0 },
+		{ 260, 26, 0, 1 },
+		{ 261, 26, 1, 1 },
 	};
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
@@ -1218,11 +1228,11 @@ static void test_feature_templates_bytes(void **state)
 	pkt = f->cap.pkt[0];
 	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 2);
 	assert_int_equal(be16(pkt + HDR_LEN), 0);
-	assert_int_equal(be16(pkt + HDR_LEN + 2), set_len);	/* 428: no padding */
+	assert_int_equal(be16(pkt + HDR_LEN + 2), set_len); /* 428: no padding */
 	p = pkt + HDR_LEN + 4;
 	for (size_t i = 0; i < 4; i++) {
-		const uint8_t *base = expected_templates_packet +
-			(tpl[i].v6 ? TPL_V6_OFFSET : TPL_V4_OFFSET) + 4;
+		const uint8_t *base =
+			expected_templates_packet + (tpl[i].v6 ? TPL_V6_OFFSET : TPL_V4_OFFSET) + 4;
 
 		assert_int_equal(be16(p), tpl[i].id);
 		assert_int_equal(be16(p + 2), tpl[i].fields);
@@ -1278,12 +1288,12 @@ static void test_reset_record_bytes(void **state)
 	assert_int_equal(f->cap.len[0], HDR_LEN + tpl_len + 92);
 	assert_int_equal(be16(f->cap.pkt[0] + 2), TEMPLATE_RECORDS + 2 + 1);
 	assert_int_equal(be16(set), NF9_TEMPLATE_RESET_V4);
-	assert_int_equal(be16(set + 2), 92);	/* 4 + 86, padded by 2 */
+	assert_int_equal(be16(set + 2), 92); /* 4 + 86, padded by 2 */
 	assert_memory_equal(set + 4, expected_ipv4_set + 4, V4_REC_LEN);
-	assert_int_equal(be32(set + 4 + V4_REC_LEN), 64500);		/* SRC_AS */
-	assert_int_equal(be32(set + 4 + V4_REC_LEN + 4), 0x01020304);	/* DST_AS */
-	assert_int_equal(set[4 + V4_REC_LEN + 8], 3);			/* forged */
-	assert_int_equal(set[4 + V4_REC_LEN + 9], 0);			/* padding */
+	assert_int_equal(be32(set + 4 + V4_REC_LEN), 64500); /* SRC_AS */
+	assert_int_equal(be32(set + 4 + V4_REC_LEN + 4), 0x01020304); /* DST_AS */
+	assert_int_equal(set[4 + V4_REC_LEN + 8], 3); /* forged */
+	assert_int_equal(set[4 + V4_REC_LEN + 9], 0); /* padding */
 	assert_int_equal(set[4 + V4_REC_LEN + 10], 0);
 }
 
@@ -1295,11 +1305,15 @@ static void test_reset_record_bytes(void **state)
  */
 static void test_reset_sets_and_padding(void **state)
 {
-	static const struct { uint16_t id; size_t rec; int n; } want[] = {
-		{ 260, 86, 3 },		/* 4 + 258 -> 264 */
-		{ 256, 85, 1 },		/* 4 + 85 -> 92 */
-		{ 261, 110, 2 },	/* 4 + 220 -> 224 */
-		{ 257, 109, 1 },	/* 4 + 109 -> 116 */
+	static const struct {
+		uint16_t id;
+		size_t rec;
+		int n;
+	} want[] = {
+		{ 260, 86, 3 }, /* 4 + 258 -> 264 */
+		{ 256, 85, 1 }, /* 4 + 85 -> 92 */
+		{ 261, 110, 2 }, /* 4 + 220 -> 224 */
+		{ 257, 109, 1 }, /* 4 + 109 -> 116 */
 	};
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
@@ -1334,9 +1348,8 @@ static void test_reset_sets_and_padding(void **state)
 		assert_true(len - 4 - body < want[i].rec);
 		for (size_t b = 4 + body; b < len; b++)
 			assert_int_equal(pkt[off + b], 0);
-		if (want[i].id >= 260)	/* the verdict closes each record */
-			assert_int_equal(pkt[off + 4 + want[i].rec - 1],
-					 want[i].id == 260 ? 2 : 1);
+		if (want[i].id >= 260) /* the verdict closes each record */
+			assert_int_equal(pkt[off + 4 + want[i].rec - 1], want[i].id == 260 ? 2 : 1);
 		off += len;
 	}
 	assert_int_equal(off, f->cap.len[1]);
@@ -1355,7 +1368,7 @@ static void test_reset_sets_and_padding(void **state)
 		off = HDR_LEN + 4 + 2 * (4 + 25 * 4) + TEMPLATES_LEN - 196;
 		assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 1);
 		assert_int_equal(be16(pkt + off), 256);
-		assert_int_equal(be16(pkt + off + 2), 92);	/* 4 + 85 + 3 */
+		assert_int_equal(be16(pkt + off + 2), 92); /* 4 + 85 + 3 */
 	}
 }
 
@@ -1382,9 +1395,8 @@ static void test_feature_min_payload(void **state)
 static void write_pcap(FILE *out, struct capture *cap)
 {
 	static const uint8_t udp_eth_ip[] = {
-		0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00,
-		0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0,
-		127, 0, 0, 1, 127, 0, 0, 1,
+		0, 0, 0, 0,    0, 2,  0,  0, 0, 0,   0, 1, 0x08, 0x00, 0x45, 0, 0,
+		0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1,	 127,  0,    0, 1,
 	};
 	uint32_t ghdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1 };
 
@@ -1404,11 +1416,13 @@ static void write_pcap(FILE *out, struct capture *cap)
 		sum = ~((sum & 0xffff) + (sum >> 16)) & 0xffff;
 		frame[24] = sum >> 8;
 		frame[25] = sum & 0xff;
-		frame[34] = 40000 >> 8; frame[35] = 40000 & 0xff;	/* sport */
-		frame[36] = 2055 >> 8; frame[37] = 2055 & 0xff;		/* dport */
+		frame[34] = 40000 >> 8;
+		frame[35] = 40000 & 0xff; /* sport */
+		frame[36] = 2055 >> 8;
+		frame[37] = 2055 & 0xff; /* dport */
 		frame[38] = (8 + cap->len[i]) >> 8;
 		frame[39] = (8 + cap->len[i]) & 0xff;
-		frame[40] = frame[41] = 0;				/* no checksum */
+		frame[40] = frame[41] = 0; /* no checksum */
 		memcpy(frame + 42, cap->pkt[i], cap->len[i]);
 		fwrite(rec, 4, 4, out);
 		fwrite(frame, 1, len, out);
@@ -1467,8 +1481,8 @@ static void test_tshark_decodes_new_templates(void **state)
 		fail_msg("tshark found %d malformed or expert lines (%s)", malformed, cmd);
 	/* named in each reset template, and in each of their records */
 	assert_true(unknown >= 4);
-	assert_int_equal(verdicts, 2);	/* forged (3) in 260, suspect (2) in 261 */
-	assert_int_equal(src_as, 2);	/* the IPv4 flow, in 260 and in 256 */
+	assert_int_equal(verdicts, 2); /* forged (3) in 260, suspect (2) in 261 */
+	assert_int_equal(src_as, 2); /* the IPv4 flow, in 260 and in 256 */
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -20,17 +20,16 @@
 #include "detect/p2p_hosts.h"
 
 /* 2023-11-14T22:15:00Z, a multiple of 5 min. */
-#define T0	 1700000100000ull
-#define PERIOD	 (300 * 1000ull)
+#define T0 1700000100000ull
+#define PERIOD (300 * 1000ull)
 #define MAX_SEEN 32
 
-#define IP4(a, b, c, d) \
-	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 /* Local hosts are 10/8 and 192.168/16 (defaults); peers are public. */
-#define BT_HOST	 IP4(10, 0, 0, 5)
-#define BT_PORT	 51413
-#define PEER(i)	 (IP4(45, 0, 0, 0) + (uint32_t)(i))
+#define BT_HOST IP4(10, 0, 0, 5)
+#define BT_PORT 51413
+#define PEER(i) (IP4(45, 0, 0, 0) + (uint32_t)(i))
 
 struct sink {
 	size_t n;
@@ -85,8 +84,7 @@ static void put4(uint8_t a[16], uint32_t v)
 
 /* Hands a record in as the pipeline does: classified first, with the
  * hosts' local prefixes (NULL: the default ones, as the hosts have). */
-static void add_flow(struct p2p_hosts *ph, const struct prefix_set *local,
-		     struct flow_record *r)
+static void add_flow(struct p2p_hosts *ph, const struct prefix_set *local, struct flow_record *r)
 {
 	static struct prefix_set defaults;
 	struct enrich_config ec = { .local = local };
@@ -101,9 +99,8 @@ static void add_flow(struct p2p_hosts *ph, const struct prefix_set *local,
 	p2p_hosts_add_flow(ph, r, &fc);
 }
 
-static struct flow_record flow(uint32_t src, uint16_t sport, uint32_t dst,
-			       uint16_t dport, uint8_t proto, uint64_t packets,
-			       uint64_t bytes, uint64_t t)
+static struct flow_record flow(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+			       uint8_t proto, uint64_t packets, uint64_t bytes, uint64_t t)
 {
 	struct flow_record r = { 0 };
 
@@ -122,18 +119,16 @@ static struct flow_record flow(uint32_t src, uint16_t sport, uint32_t dst,
 	return r;
 }
 
-static void feed(struct p2p_hosts *ph, uint32_t src, uint16_t sport,
-		 uint32_t dst, uint16_t dport, uint8_t proto, uint64_t packets,
-		 uint64_t bytes, uint64_t t)
+static void feed(struct p2p_hosts *ph, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+		 uint8_t proto, uint64_t packets, uint64_t bytes, uint64_t t)
 {
-	struct flow_record r = flow(src, sport, dst, dport, proto, packets,
-				    bytes, t);
+	struct flow_record r = flow(src, sport, dst, dport, proto, packets, bytes, t);
 
 	add_flow(ph, NULL, &r);
 }
 
-static struct event bt_event(uint32_t src, uint16_t sport, uint32_t dst,
-			     uint16_t dport, uint8_t proto, uint8_t kind)
+static struct event bt_event(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+			     uint8_t proto, uint8_t kind)
 {
 	struct event ev = { 0 };
 
@@ -162,8 +157,7 @@ static uint32_t xorshift(uint32_t *s)
  * all (as if every connection were encrypted): uTP/DHT over UDP from and
  * to its port, inbound TCP on it, outbound TCP from ephemeral ports.
  */
-static void feed_bt_host(struct p2p_hosts *ph, uint32_t host, int npeers,
-			 uint64_t t)
+static void feed_bt_host(struct p2p_hosts *ph, uint32_t host, int npeers, uint64_t t)
 {
 	for (int i = 0; i < npeers; i++) {
 		uint16_t rport = 10000 + i % 50000;
@@ -172,16 +166,12 @@ static void feed_bt_host(struct p2p_hosts *ph, uint32_t host, int npeers,
 		feed(ph, host, BT_PORT, PEER(i), rport, IPPROTO_UDP, 2, 240, ti);
 		feed(ph, PEER(i), rport, host, BT_PORT, IPPROTO_UDP, 1, 120, ti);
 		if (i % 3 == 0) {
-			feed(ph, PEER(i), 30000 + i, host, BT_PORT, IPPROTO_TCP,
-			     9, 900, ti);
-			feed(ph, host, BT_PORT, PEER(i), 30000 + i, IPPROTO_TCP,
-			     30, 40000, ti);
+			feed(ph, PEER(i), 30000 + i, host, BT_PORT, IPPROTO_TCP, 9, 900, ti);
+			feed(ph, host, BT_PORT, PEER(i), 30000 + i, IPPROTO_TCP, 30, 40000, ti);
 		}
 		if (i % 2 == 0) {
-			feed(ph, host, 40000 + i, PEER(i), rport, IPPROTO_TCP,
-			     4, 300, ti);
-			feed(ph, PEER(i), rport, host, 40000 + i, IPPROTO_TCP,
-			     3, 180, ti);
+			feed(ph, host, 40000 + i, PEER(i), rport, IPPROTO_TCP, 4, 300, ti);
+			feed(ph, PEER(i), rport, host, 40000 + i, IPPROTO_TCP, 3, 180, ti);
 		}
 	}
 }
@@ -244,10 +234,10 @@ static void test_partial_behaviour_not_flagged(void **state)
 	/* A game console: UDP on one high port with 40 peers, nothing else. */
 	for (int i = 0; i < 40; i++)
 		for (int j = 0; j < 5; j++) {
-			feed(ph, IP4(10, 0, 0, 9), 3074, PEER(i), 3074, IPPROTO_UDP,
-			     500, 60000, T0 + j);
-			feed(ph, PEER(i), 3074, IP4(10, 0, 0, 9), 3074, IPPROTO_UDP,
-			     500, 60000, T0 + j);
+			feed(ph, IP4(10, 0, 0, 9), 3074, PEER(i), 3074, IPPROTO_UDP, 500, 60000,
+			     T0 + j);
+			feed(ph, PEER(i), 3074, IP4(10, 0, 0, 9), 3074, IPPROTO_UDP, 500, 60000,
+			     T0 + j);
 		}
 	assert_int_equal(s.n, 0);
 	p2p_hosts_free(ph);
@@ -265,15 +255,14 @@ static void test_web_client_not_flagged(void **state)
 		uint32_t server = IP4(93, 184, 216, i % 20);
 		uint16_t eph = 32768 + i;
 		uint64_t t = T0 + (uint64_t)i * 300;
-		bool small = i % 2;	/* half are tiny API calls */
+		bool small = i % 2; /* half are tiny API calls */
 
-		feed(ph, client, eph, server, 443, IPPROTO_TCP, small ? 6 : 40,
-		     small ? 900 : 4000, t);
+		feed(ph, client, eph, server, 443, IPPROTO_TCP, small ? 6 : 40, small ? 900 : 4000,
+		     t);
 		feed(ph, server, 443, client, eph, IPPROTO_TCP, small ? 5 : 90,
 		     small ? 1800 : 120000, t);
 		if (i % 10 == 0) /* QUIC */
-			feed(ph, client, 50000 + i, server, 443, IPPROTO_UDP, 30,
-			     3000, t);
+			feed(ph, client, 50000 + i, server, 443, IPPROTO_UDP, 30, 3000, t);
 	}
 	assert_int_equal(s.n, 0);
 	assert_int_equal(p2p_hosts_list(ph, list, 2), 1);
@@ -358,8 +347,7 @@ static void test_versions_are_separate_hosts(void **state)
 	struct prefix_set local;
 	struct p2p_config cfg = { .local = &local };
 	struct p2p_host_report list[4];
-	struct flow_record r = flow(BT_HOST, 40000, PEER(1), 443, IPPROTO_TCP,
-				    10, 1000, T0);
+	struct flow_record r = flow(BT_HOST, 40000, PEER(1), 443, IPPROTO_TCP, 10, 1000, T0);
 	struct p2p_hosts *ph;
 
 	(void)state;
@@ -377,25 +365,21 @@ static void test_versions_are_separate_hosts(void **state)
 }
 
 /* 30 peers, mostly HTTPS, and three flows the datapath recognised. */
-static void feed_modest_host(struct p2p_hosts *ph, uint32_t host,
-			     bool recognised)
+static void feed_modest_host(struct p2p_hosts *ph, uint32_t host, bool recognised)
 {
 	for (int i = 0; i < 30; i++)
-		feed(ph, host, 40000 + i, PEER(i), 443, IPPROTO_TCP, 20, 5000,
-		     T0 + i);
+		feed(ph, host, 40000 + i, PEER(i), 443, IPPROTO_TCP, 20, 5000, T0 + i);
 	/* Events come at detection, flows when they are exported. */
 	if (recognised) {
-		struct event hs = bt_event(host, 50000, PEER(100), 6999,
-					   IPPROTO_TCP, BT_HANDSHAKE);
-		struct event dht = bt_event(host, 50001, PEER(101), 6999,
-					    IPPROTO_UDP, BT_DHT);
+		struct event hs = bt_event(host, 50000, PEER(100), 6999, IPPROTO_TCP, BT_HANDSHAKE);
+		struct event dht = bt_event(host, 50001, PEER(101), 6999, IPPROTO_UDP, BT_DHT);
 
 		p2p_hosts_add_event(ph, &hs, T0 + 50);
 		p2p_hosts_add_event(ph, &dht, T0 + 60);
 	}
 	for (int i = 0; i < 3; i++) {
-		struct flow_record r = flow(host, 50000 + i, PEER(100 + i), 6999,
-					    IPPROTO_TCP, 50, 30000, T0 + 100);
+		struct flow_record r = flow(host, 50000 + i, PEER(100 + i), 6999, IPPROTO_TCP, 50,
+					    30000, T0 + 100);
 
 		r.app = recognised ? APP_BITTORRENT : APP_UNKNOWN;
 		add_flow(ph, NULL, &r);
@@ -420,8 +404,7 @@ static void test_recognition_flags_modest_host(void **state)
 	assert_int_equal(s.n, 1);
 	print_report(&s.a[0]);
 	assert_true(s.a[0].score >= P2P_DEFAULT_THRESHOLD);
-	assert_string_equal(s.a[0].reasons[0],
-			    "3 flows recognised as BitTorrent (handshake, dht)");
+	assert_string_equal(s.a[0].reasons[0], "3 flows recognised as BitTorrent (handshake, dht)");
 	assert_int_equal(s.a[0].kinds, 1u << BT_HANDSHAKE | 1u << BT_DHT);
 	assert_int_equal(s.a[0].kind_events[BT_HANDSHAKE], 1);
 	assert_int_equal(s.a[0].bt_flows, 3);
@@ -453,14 +436,13 @@ static void test_recognition_flags_modest_host(void **state)
 		assert_int_equal(json_array_size(kinds), 2);
 		assert_string_equal(json_string_value(json_array_get(kinds, 0)), "handshake");
 		assert_string_equal(json_string_value(json_array_get(kinds, 1)), "dht");
-		assert_int_equal(json_array_size(json_object_get(o, "reasons")),
-				 s.a[0].n_reasons);
+		assert_int_equal(json_array_size(json_object_get(o, "reasons")), s.a[0].n_reasons);
 		json_decref(o);
 	}
 	p2p_format_log(json, sizeof(json), &s.a[0]);
 	assert_string_equal(json, "P2P host 10.0.0.7, score 60 in the 5 min from "
-			    "2023-11-14T22:15:00.000Z: 3 flows recognised as "
-			    "BitTorrent (handshake, dht)");
+				  "2023-11-14T22:15:00.000Z: 3 flows recognised as "
+				  "BitTorrent (handshake, dht)");
 	p2p_hosts_free(ph);
 }
 
@@ -473,10 +455,10 @@ static void test_encrypted_guess_alone_not_flagged(void **state)
 
 	(void)state;
 	for (int i = 0; i < 10; i++) {
-		struct event ev = bt_event(host, 40000 + i, PEER(i), 443,
-					   IPPROTO_TCP, BT_ENCRYPTED);
-		struct flow_record r = flow(host, 40000 + i, PEER(i), 443,
-					    IPPROTO_TCP, 40, 30000, T0 + i);
+		struct event ev =
+			bt_event(host, 40000 + i, PEER(i), 443, IPPROTO_TCP, BT_ENCRYPTED);
+		struct flow_record r =
+			flow(host, 40000 + i, PEER(i), 443, IPPROTO_TCP, 40, 30000, T0 + i);
 
 		r.app = APP_BITTORRENT;
 		p2p_hosts_add_event(ph, &ev, T0 + i);
@@ -502,8 +484,8 @@ static void test_one_alarm_per_host_per_period(void **state)
 	for (int i = 0; flows < 10000; i++) {
 		uint32_t host = i % 2 ? BT_HOST : other;
 		struct flow_record r = flow(host, BT_PORT, PEER(i % 3000), 6881,
-					    i % 3 ? IPPROTO_UDP : IPPROTO_TCP,
-					    3, 400, T0 + (uint64_t)i * 20);
+					    i % 3 ? IPPROTO_UDP : IPPROTO_TCP, 3, 400,
+					    T0 + (uint64_t)i * 20);
 
 		r.key.ifindex = 2 + i % 2 * 5;
 		r.app = i % 4 ? APP_UNKNOWN : APP_BITTORRENT;
@@ -511,9 +493,8 @@ static void test_one_alarm_per_host_per_period(void **state)
 		flows++;
 	}
 	for (int i = 0; i < 500; i++) {
-		struct event ev = bt_event(i % 2 ? BT_HOST : other, BT_PORT,
-					   PEER(i), 6881, IPPROTO_UDP,
-					   1 + i % BT_ENCRYPTED);
+		struct event ev = bt_event(i % 2 ? BT_HOST : other, BT_PORT, PEER(i), 6881,
+					   IPPROTO_UDP, 1 + i % BT_ENCRYPTED);
 
 		ev.key.ifindex = 2 + i % 3;
 		p2p_hosts_add_event(ph, &ev, T0 + 200000 + i);
@@ -598,8 +579,8 @@ static void test_remote_hosts_never_alarm(void **state)
 	/* Two public hosts swarming past the probe: not our customers. */
 	feed_bt_host(ph, IP4(203, 0, 113, 9), 800, T0);
 	for (int i = 0; i < 50; i++) {
-		struct event ev = bt_event(IP4(203, 0, 113, 9), BT_PORT, PEER(i),
-					   6881, IPPROTO_TCP, BT_HANDSHAKE);
+		struct event ev = bt_event(IP4(203, 0, 113, 9), BT_PORT, PEER(i), 6881, IPPROTO_TCP,
+					   BT_HANDSHAKE);
 
 		p2p_hosts_add_event(ph, &ev, T0 + i);
 	}
@@ -625,8 +606,7 @@ static void test_local_to_local_counts_both(void **state)
 	struct p2p_hosts *ph = new_hosts(&s, 0);
 
 	(void)state;
-	feed(ph, IP4(10, 0, 0, 1), 40000, IP4(10, 0, 0, 2), 445, IPPROTO_TCP,
-	     10, 1000, T0);
+	feed(ph, IP4(10, 0, 0, 1), 40000, IP4(10, 0, 0, 2), 445, IPPROTO_TCP, 10, 1000, T0);
 	assert_int_equal(p2p_hosts_list(ph, list, 4), 2);
 	assert_int_equal(list[0].flows, 1);
 	assert_int_equal(list[1].flows, 1);
@@ -638,8 +618,7 @@ static void test_ipv6_host(void **state)
 {
 	struct prefix_set local;
 	struct sink s = { 0 };
-	struct p2p_config cfg = { .on_alarm = on_alarm, .ctx = &s,
-				  .local = &local };
+	struct p2p_config cfg = { .on_alarm = on_alarm, .ctx = &s, .local = &local };
 	struct p2p_hosts *ph;
 	char line[1024];
 
@@ -715,8 +694,8 @@ static void test_memory_bound(void **state)
 	(void)state;
 	assert_true(mem < 1000 * 1024 + 64 * 1024);
 	for (uint32_t i = 0; i < 100000; i++)
-		feed(ph, IP4(10, 1, 0, 0) + i, 40000, PEER(i % 7), 443,
-		     IPPROTO_TCP, 10, 1000, T0 + i / 1000);
+		feed(ph, IP4(10, 1, 0, 0) + i, 40000, PEER(i % 7), 443, IPPROTO_TCP, 10, 1000,
+		     T0 + i / 1000);
 	p2p_hosts_stats(ph, &st);
 	assert_int_equal(p2p_hosts_memory(ph), mem);
 	assert_int_equal(st.hosts, 1000);

@@ -15,8 +15,7 @@
 
 /* Sends whenever allowed, checking each 1 ms step; returns packets sent
  * in [0, duration). */
-static unsigned int send_greedily(struct pacer *p, uint64_t start, uint64_t duration,
-				  uint64_t step)
+static unsigned int send_greedily(struct pacer *p, uint64_t start, uint64_t duration, uint64_t step)
 {
 	unsigned int n = 0;
 

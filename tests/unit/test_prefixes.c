@@ -60,8 +60,7 @@ static void capture_end(char *err, size_t len)
 }
 
 /* Parses list with stderr captured into err; returns the result. */
-static int parse_capture(struct prefix_set *set, const char *list, char *err,
-			 size_t len)
+static int parse_capture(struct prefix_set *set, const char *list, char *err, size_t len)
 {
 	int rc;
 
@@ -76,8 +75,7 @@ static void test_parse_and_match(void **state)
 	struct prefix_set set;
 
 	(void)state;
-	assert_int_equal(prefix_set_parse(&set, "10.0.0.0/8,2001:db8::/32", "--local"),
-			 0);
+	assert_int_equal(prefix_set_parse(&set, "10.0.0.0/8,2001:db8::/32", "--local"), 0);
 	assert_int_equal(set.n, 2);
 	assert_true(match(&set, "10.0.0.0"));
 	assert_true(match(&set, "10.255.255.255"));
@@ -94,8 +92,7 @@ static void test_boundaries_not_on_bytes(void **state)
 	struct prefix_set set;
 
 	(void)state;
-	assert_int_equal(prefix_set_parse(&set, "172.16.0.0/12,2001:db8:8000::/33", "x"),
-			 0);
+	assert_int_equal(prefix_set_parse(&set, "172.16.0.0/12,2001:db8:8000::/33", "x"), 0);
 	assert_true(match(&set, "172.16.0.0"));
 	assert_true(match(&set, "172.31.255.255"));
 	assert_false(match(&set, "172.32.0.0"));
@@ -111,8 +108,10 @@ static void test_bare_address_and_host_bits(void **state)
 	char text[128];
 
 	(void)state;
-	assert_int_equal(prefix_set_parse(&set, "192.0.2.1,2001:db8::1, 10.1.2.3/8 ,"
-					  "172.31.1.1/12,2001:db8:abcd::/36", "x"),
+	assert_int_equal(prefix_set_parse(&set,
+					  "192.0.2.1,2001:db8::1, 10.1.2.3/8 ,"
+					  "172.31.1.1/12,2001:db8:abcd::/36",
+					  "x"),
 			 0);
 	assert_int_equal(set.p[0].len, 32);
 	assert_int_equal(set.p[1].len, 128);
@@ -124,7 +123,7 @@ static void test_bare_address_and_host_bits(void **state)
 	assert_true(match(&set, "10.200.0.1"));
 	prefix_set_format(&set, text, sizeof(text));
 	assert_string_equal(text, "192.0.2.1/32,2001:db8::1/128,10.0.0.0/8,"
-			    "172.16.0.0/12,2001:db8:a000::/36");
+				  "172.16.0.0/12,2001:db8:a000::/36");
 }
 
 static void test_zero_length(void **state)
@@ -167,7 +166,7 @@ static void test_bad_input(void **state)
 {
 	static const struct {
 		const char *list;
-		const char *named;	/* what the message must quote */
+		const char *named; /* what the message must quote */
 	} bad[] = {
 		{ "10.0.0.0/33", "\"10.0.0.0/33\"" },
 		{ "10.0.0.0/", "\"10.0.0.0/\"" },
@@ -194,8 +193,8 @@ static void test_bad_input(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = parse_capture(&set, bad[i].list, err, sizeof(err));
 
-		if (rc != -EINVAL || !strstr(err, bad[i].named) ||
-		    !strstr(err, "--local") || strchr(err, '\n') != strrchr(err, '\n'))
+		if (rc != -EINVAL || !strstr(err, bad[i].named) || !strstr(err, "--local") ||
+		    strchr(err, '\n') != strrchr(err, '\n'))
 			fail_msg("\"%s\": rc %d, message \"%s\"", bad[i].list, rc, err);
 		/* A failed parse leaves the set as it was. */
 		assert_memory_equal(&set, &before, sizeof(set));
@@ -211,8 +210,8 @@ static void test_too_many(void **state)
 
 	(void)state;
 	for (int i = 0; i <= PREFIX_SET_MAX; i++)
-		used += snprintf(list + used, sizeof(list) - used, "%s10.%d.%d.0/24",
-				 i ? "," : "", i >> 8, i & 255);
+		used += snprintf(list + used, sizeof(list) - used, "%s10.%d.%d.0/24", i ? "," : "",
+				 i >> 8, i & 255);
 	assert_int_equal(parse_capture(&set, list, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "more than"));
 	/* Exactly the maximum is fine. */
@@ -266,11 +265,21 @@ static void test_ten_thousand_from_file(void **state)
 	fprintf(f, "# customers\n\n");
 	for (int i = 0; i < 10000; i++) {
 		switch (i % 5) {
-		case 0: fprintf(f, "10.%d.%d.0/24\n", (i >> 8) & 255, i & 255); break;
-		case 1: fprintf(f, "100.%d.%d.0/22  # a comment\n", (i >> 6) & 63, (i & 63) << 2); break;
-		case 2: fprintf(f, "172.%d.0.0/16\n", 16 + i % 16); break;
-		case 3: fprintf(f, "2001:db8:%x::/48\n", i); break;
-		default: fprintf(f, "2001:db8:%x:%x00::/56\n", i % 97, i & 255); break;
+		case 0:
+			fprintf(f, "10.%d.%d.0/24\n", (i >> 8) & 255, i & 255);
+			break;
+		case 1:
+			fprintf(f, "100.%d.%d.0/22  # a comment\n", (i >> 6) & 63, (i & 63) << 2);
+			break;
+		case 2:
+			fprintf(f, "172.%d.0.0/16\n", 16 + i % 16);
+			break;
+		case 3:
+			fprintf(f, "2001:db8:%x::/48\n", i);
+			break;
+		default:
+			fprintf(f, "2001:db8:%x:%x00::/56\n", i % 97, i & 255);
+			break;
 		}
 	}
 	fclose(f);
@@ -302,11 +311,12 @@ static void test_ten_thousand_from_file(void **state)
 				found += got >= 0;
 				sink += got;
 			} else if (pass == 2) {
-				int got = prefix_set_find(&set, v, a), want = find_by_scan(&set, v, a);
+				int got = prefix_set_find(&set, v, a),
+				    want = find_by_scan(&set, v, a);
 
 				/* Equal prefixes listed twice may give either index. */
-				if (got != want && (got < 0 || want < 0 ||
-						    set.p[got].len != set.p[want].len))
+				if (got != want &&
+				    (got < 0 || want < 0 || set.p[got].len != set.p[want].len))
 					disagree++;
 			} else {
 				sink += find_by_scan(&set, v, a);
@@ -347,8 +357,7 @@ static void test_file_errors(void **state)
 	assert_true(prefix_set_match(&set, 4, (const uint8_t[16]){ 192, 168, 1, 1 }));
 	assert_false(prefix_set_match(&set, 4, (const uint8_t[16]){ 8, 8, 8, 8 }));
 	unlink(path);
-	assert_int_equal(prefix_set_parse_file(&set, "/nonexistent/x", "--local-file"),
-			 -EINVAL);
+	assert_int_equal(prefix_set_parse_file(&set, "/nonexistent/x", "--local-file"), -EINVAL);
 }
 
 static void test_versions_not_confused(void **state)

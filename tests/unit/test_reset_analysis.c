@@ -20,9 +20,9 @@
 #include <cmocka.h>
 #include "detect/reset_analysis.h"
 
-#define MS  1000000ULL
+#define MS 1000000ULL
 #define SEC 1000000000ULL
-#define T0  (1000 * SEC)
+#define T0 (1000 * SEC)
 
 #define F_FIN 0x01
 #define F_SYN 0x02
@@ -33,7 +33,10 @@
 #define BIT(n) RESET_SIGNAL_BIT(n)
 
 /* Side 0: the client 10.0.0.1:40000 (initiator); side 1: 10.0.0.2:80. */
-enum { CLI = 0, SRV = 1 };
+enum {
+	CLI = 0,
+	SRV = 1
+};
 
 struct sim {
 	struct conn_side side[2];
@@ -116,8 +119,8 @@ static struct event sim_event(const struct sim *c, uint8_t type, uint64_t t, int
  * datapath does). ACK flag when ack != 0. */
 static struct event sim_rst(struct sim *c, uint64_t t, int from, uint32_t seq, uint32_t ack)
 {
-	struct event ev = sim_event(c, EVENT_TCP_RESET, t, from,
-				    F_RST | (ack ? F_ACK : 0), seq, ack);
+	struct event ev =
+		sim_event(c, EVENT_TCP_RESET, t, from, F_RST | (ack ? F_ACK : 0), seq, ack);
 	struct conn_side *d = &c->side[from];
 
 	if (!(d->flags & SIDE_RST)) {
@@ -244,12 +247,21 @@ static enum reset_verdict verdict_at(const struct sink *s, uint64_t t)
 
 static void test_conn_key_order(void **state)
 {
-	struct flow_key a = { .ifindex = 3, .vlan = 7, .ip_version = 4, .proto = 6,
-			      .src = { 10, 0, 0, 2 }, .dst = { 10, 0, 0, 1 },
-			      .sport = 80, .dport = 40000 };
-	struct flow_key b = { .ifindex = 9, .ip_version = 4, .proto = 6,
-			      .src = { 10, 0, 0, 1 }, .dst = { 10, 0, 0, 2 },
-			      .sport = 40000, .dport = 80 };
+	struct flow_key a = { .ifindex = 3,
+			      .vlan = 7,
+			      .ip_version = 4,
+			      .proto = 6,
+			      .src = { 10, 0, 0, 2 },
+			      .dst = { 10, 0, 0, 1 },
+			      .sport = 80,
+			      .dport = 40000 };
+	struct flow_key b = { .ifindex = 9,
+			      .ip_version = 4,
+			      .proto = 6,
+			      .src = { 10, 0, 0, 1 },
+			      .dst = { 10, 0, 0, 2 },
+			      .sport = 40000,
+			      .dport = 80 };
 	struct conn_key ka, kb;
 
 	(void)state;
@@ -270,9 +282,12 @@ static void test_conn_key_order(void **state)
 	assert_int_equal(ka.port[1], 40000);
 
 	/* Addresses compare as bytes, not as host integers: 1.0.0.9 < 2.0.0.1. */
-	struct flow_key c = { .ip_version = 6, .proto = 6,
-			      .src = { 2, 0, 0, 1 }, .dst = { 1, 0, 0, 9 },
-			      .sport = 1, .dport = 2 };
+	struct flow_key c = { .ip_version = 6,
+			      .proto = 6,
+			      .src = { 2, 0, 0, 1 },
+			      .dst = { 1, 0, 0, 9 },
+			      .sport = 1,
+			      .dport = 2 };
 	conn_key_of_flow(&ka, &c);
 	assert_int_equal(ka.addr[0][0], 1);
 	assert_int_equal(ka.port[0], 2);
@@ -299,12 +314,13 @@ static void test_verdict_rule(void **state)
 	assert_int_equal(reset_verdict_of(0), VERDICT_GENUINE);
 	assert_int_equal(reset_verdict_of(BIT(R2_BEHIND_SENT_DATA)), VERDICT_GENUINE);
 	assert_int_equal(reset_verdict_of(BIT(R12_CONNECTION_DIED)), VERDICT_GENUINE);
-	assert_int_equal(reset_verdict_of(BIT(R2_BEHIND_SENT_DATA) |
-					  BIT(R12_CONNECTION_DIED)), VERDICT_GENUINE);
+	assert_int_equal(reset_verdict_of(BIT(R2_BEHIND_SENT_DATA) | BIT(R12_CONNECTION_DIED)),
+			 VERDICT_GENUINE);
 	for (int s = R5_AHEAD; s <= R10_BOTH_DIRECTIONS; s++) {
 		assert_int_equal(reset_verdict_of(BIT(s)), VERDICT_SUSPECT);
 		assert_int_equal(reset_verdict_of(BIT(s) | BIT(R2_BEHIND_SENT_DATA) |
-						  BIT(R12_CONNECTION_DIED)), VERDICT_SUSPECT);
+						  BIT(R12_CONNECTION_DIED)),
+				 VERDICT_SUSPECT);
 	}
 	/* The pairs honest traffic made on the development corpus: two
 	 * stacks closing at once (R10 with R7, R9 or R12), a load balancer
@@ -314,14 +330,15 @@ static void test_verdict_rule(void **state)
 	assert_int_equal(reset_verdict_of(BIT(R10_BOTH_DIRECTIONS) | BIT(R7_IP_ID)),
 			 VERDICT_SUSPECT);
 	assert_int_equal(reset_verdict_of(BIT(R10_BOTH_DIRECTIONS) | BIT(R9_TIMESTAMP) |
-					  BIT(R12_CONNECTION_DIED)), VERDICT_SUSPECT);
+					  BIT(R12_CONNECTION_DIED)),
+			 VERDICT_SUSPECT);
 	assert_int_equal(reset_verdict_of(BIT(R5_AHEAD) | BIT(R6_TTL)), VERDICT_SUSPECT);
 	assert_int_equal(reset_verdict_of(BIT(R6_TTL) | BIT(R7_IP_ID)), VERDICT_SUSPECT);
 	/* Three independent anomalies: an injector's TTL, IP ID and timing. */
-	assert_int_equal(reset_verdict_of(BIT(R6_TTL) | BIT(R7_IP_ID) |
-					  BIT(R10_BOTH_DIRECTIONS)), VERDICT_FORGED);
-	assert_int_equal(reset_verdict_of(BIT(R5_AHEAD) | BIT(R8_WINDOW) |
-					  BIT(R9_TIMESTAMP)), VERDICT_FORGED);
+	assert_int_equal(reset_verdict_of(BIT(R6_TTL) | BIT(R7_IP_ID) | BIT(R10_BOTH_DIRECTIONS)),
+			 VERDICT_FORGED);
+	assert_int_equal(reset_verdict_of(BIT(R5_AHEAD) | BIT(R8_WINDOW) | BIT(R9_TIMESTAMP)),
+			 VERDICT_FORGED);
 	static const int proof[] = { R1_DATA_AFTER_RESET, R3_SEQ_JUMP, R4_ACK_CHANGE,
 				     R11_HANDSHAKE_RACE };
 	for (size_t i = 0; i < sizeof(proof) / sizeof(proof[0]); i++)
@@ -331,7 +348,10 @@ static void test_verdict_rule(void **state)
 /* The datapath's bits go through to the report and decide with ours. */
 static void test_datapath_signals_decide(void **state)
 {
-	static const struct { uint32_t bits; enum reset_verdict want; } cases[] = {
+	static const struct {
+		uint32_t bits;
+		enum reset_verdict want;
+	} cases[] = {
 		{ 0, VERDICT_GENUINE },
 		{ BIT(R2_BEHIND_SENT_DATA), VERDICT_GENUINE },
 		{ BIT(R7_IP_ID), VERDICT_SUSPECT },
@@ -504,8 +524,8 @@ static void test_r1_near_misses(void **state)
 	feed(ra, &ev);
 	ev = after_reset(&c, T0 + 30 * MS, SRV, AFTER_RST_PACKET, F_ACK, 118553, 1448);
 	feed(ra, &ev);
-	ev = after_reset(&c, T0 + 31 * MS, CLI, AFTER_RST_PACKET | AFTER_RST_NEW_DATA,
-			 F_ACK, 5001, 100);
+	ev = after_reset(&c, T0 + 31 * MS, CLI, AFTER_RST_PACKET | AFTER_RST_NEW_DATA, F_ACK, 5001,
+			 100);
 	feed(ra, &ev);
 	reset_analysis_finish(ra, T0 + 10 * SEC);
 	assert_int_equal(signals_at(&s, T0), 0);
@@ -525,8 +545,8 @@ static void test_r1_near_misses(void **state)
 	sim_established(&c);
 	ev = sim_rst(&c, T0, CLI, 5001, 120001);
 	feed(ra, &ev);
-	ev = after_reset(&c, T0 + SEC, CLI, AFTER_RST_PACKET | AFTER_RST_NEW_DATA,
-			 F_SYN, 77777777, 0);
+	ev = after_reset(&c, T0 + SEC, CLI, AFTER_RST_PACKET | AFTER_RST_NEW_DATA, F_SYN, 77777777,
+			 0);
 	feed(ra, &ev);
 	reset_analysis_finish(ra, T0 + 10 * SEC);
 	assert_int_equal(signals_at(&s, T0), 0);
@@ -537,8 +557,7 @@ static void test_r1_near_misses(void **state)
 	ev = sim_rst(&c, T0, SRV, 120001, 5001);
 	feed(ra, &ev);
 	reset_analysis_tick(ra, T0 + RESET_HOLD_NS);
-	ev = after_reset(&c, T0 + RESET_HOLD_NS + 1, SRV, AFTER_RST_NEW_DATA,
-			 F_ACK, 120001, 100);
+	ev = after_reset(&c, T0 + RESET_HOLD_NS + 1, SRV, AFTER_RST_NEW_DATA, F_ACK, 120001, 100);
 	feed(ra, &ev);
 	reset_analysis_finish(ra, T0 + 10 * SEC);
 	assert_int_equal(s.n_rst, 1);
@@ -569,7 +588,11 @@ static void test_r3_seq_jump(void **state)
 	assert_int_equal(s.conn[0].forged, 1);
 
 	/* Near misses: too late; a step of 2; a seq the other side acked. */
-	static const struct { uint64_t dt; uint32_t seq2; uint32_t srv_max_ack; } miss[] = {
+	static const struct {
+		uint64_t dt;
+		uint32_t seq2;
+		uint32_t srv_max_ack;
+	} miss[] = {
 		{ RESET_SEQ_JUMP_NS + 1, 120001 + 1460, 0 },
 		{ SEC, 120003, 0 },
 		{ SEC, 120001 + 1460, 121461 },
@@ -857,8 +880,7 @@ static void test_r10_both_directions(void **state)
 		ev = sim_rst(&c, T0 + dt, CLI, 5001, 120001);
 		feed(ra, &ev);
 		reset_analysis_finish(ra, T0 + 10 * SEC);
-		assert_int_equal(signals_at(&s, T0),
-				 close ? BIT(R10_BOTH_DIRECTIONS) : 0);
+		assert_int_equal(signals_at(&s, T0), close ? BIT(R10_BOTH_DIRECTIONS) : 0);
 		assert_int_equal(s.rst[0].rtt_ns, 0);
 	}
 	reset_analysis_free(ra);
@@ -877,7 +899,7 @@ static void test_r10_idle_middlebox_timeout(void **state)
 	sim_established(&c);
 	c.side[CLI].last_ns = c.side[SRV].last_ns = T0 - 2 * RESET_STALE_NS;
 	ev = sim_rst(&c, T0, SRV, 120001, 5001);
-	ev.tcp.pkt.ttl = 61;	/* the middlebox is nearer */
+	ev.tcp.pkt.ttl = 61; /* the middlebox is nearer */
 	feed(ra, &ev);
 	ev = sim_rst(&c, T0 + 50 * 1000, CLI, 5001, 120001);
 	ev.tcp.pkt.ttl = 63;
@@ -977,7 +999,7 @@ static void test_genuine_closed_port(void **state)
 	sim_syn_sent(&c);
 	ev = sim_rst(&c, T0, SRV, 0, 1001);
 	feed(ra, &ev);
-	sim_packet(&c, T0 + SEC - MS, CLI, 0);	/* the SYN again */
+	sim_packet(&c, T0 + SEC - MS, CLI, 0); /* the SYN again */
 	ev = sim_rst(&c, T0 + SEC, SRV, 0, 1001);
 	feed(ra, &ev);
 	reset_analysis_tick(ra, T0 + SEC + RESET_HOLD_NS);
@@ -1343,7 +1365,9 @@ static void test_table_churn(void **state)
 {
 	struct shadow sh;
 	struct reset_analysis_config cfg = {
-		.on_connection = shadow_on_connection, .ctx = &sh, .max_connections = 64,
+		.on_connection = shadow_on_connection,
+		.ctx = &sh,
+		.max_connections = 64,
 	};
 	struct reset_analysis *ra;
 	struct sim c;
@@ -1363,7 +1387,7 @@ static void test_table_churn(void **state)
 		 * closed by the tick after their hold). */
 		t += (uint64_t)((seed >> 4) % 1000) * (step < 10000 ? 2000 : 200000);
 		sim_established(&c);
-		c.port[CLI] = 1000 + id;	/* the lower address: side 0 */
+		c.port[CLI] = 1000 + id; /* the lower address: side 0 */
 		c.port[SRV] = 80 + id % 7;
 		ev = sim_rst(&c, t, id % 2 ? SRV : CLI, 120001, 5001);
 		/* Over the bound the oldest record goes: the shadow learns

@@ -20,7 +20,7 @@
 
 /* 2023-11-14T22:13:20.123Z */
 #define T0_MS 1700000000123ULL
-#define MS    1000000ULL
+#define MS 1000000ULL
 
 struct sink {
 	char *buf;
@@ -117,7 +117,7 @@ static void expect_list(const json_t *obj, const char *key, const char *want)
 
 	if (!json_is_array(v))
 		fail_msg("\"%s\" is not an array", key);
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		assert_true(json_is_string(e));
 		if (i)
 			strcat(got, ",");
@@ -141,13 +141,23 @@ static struct reset_report forged_report(void)
 	ev->time_ns = 5000 * MS;
 	ev->type = EVENT_TCP_RESET;
 	ev->key = (struct flow_key){
-		.ifindex = 3, .vlan = 100, .ip_version = 4, .proto = 6,
-		.src = { 198, 51, 100, 7 }, .dst = { 192, 0, 2, 1 },
-		.sport = 6881, .dport = 51413,
+		.ifindex = 3,
+		.vlan = 100,
+		.ip_version = 4,
+		.proto = 6,
+		.src = { 198, 51, 100, 7 },
+		.dst = { 192, 0, 2, 1 },
+		.sport = 6881,
+		.dport = 51413,
 	};
 	t->pkt = (struct tcp_packet_facts){
-		.seq = 3000000000u, .ack = 4000000000u, .ttl = 46, .ip_id = 5461,
-		.window = 0, .tcp_flags = 0x14, .df = 1,
+		.seq = 3000000000u,
+		.ack = 4000000000u,
+		.ttl = 46,
+		.ip_id = 5461,
+		.window = 0,
+		.tcp_flags = 0x14,
+		.df = 1,
 	};
 	t->snd.flags = SIDE_SEEN | SIDE_TS;
 	t->snd.last_ns = 2500 * MS;
@@ -170,7 +180,7 @@ static struct reset_report forged_report(void)
 	r.verdict = VERDICT_FORGED;
 	r.established = true;
 	r.bittorrent = true;
-	r.rtt_ns = 80500000;	/* 80.5 ms */
+	r.rtt_ns = 80500000; /* 80.5 ms */
 	return r;
 }
 
@@ -201,7 +211,7 @@ static void test_reset_contract(void **state)
 	expect_int(o, "dport", 51413);
 	expect_int(o, "ttl", 46);
 	expect_int(o, "ip_id", 5461);
-	expect_int(o, "seq", 3000000000LL);	/* unsigned 32 bits, not negative */
+	expect_int(o, "seq", 3000000000LL); /* unsigned 32 bits, not negative */
 	/* The rest. */
 	expect_int(o, "ack", 4000000000LL);
 	expect_int(o, "window", 0);
@@ -252,7 +262,7 @@ static void test_reset_unknowns_ipv6(void **state)
 	r.ev.key.src[3] = 0xb8, r.ev.key.src[15] = 1;
 	r.ev.key.dst[0] = 0x20, r.ev.key.dst[1] = 0x01, r.ev.key.dst[2] = 0x0d;
 	r.ev.key.dst[3] = 0xb8, r.ev.key.dst[15] = 2;
-	r.ev.tcp.snd.flags = 0;		/* only RSTs from it: no history */
+	r.ev.tcp.snd.flags = 0; /* only RSTs from it: no history */
 	r.ev.tcp.pkt.has_ts = 1;
 	r.ev.tcp.pkt.tsval = 99;
 	r.ev.tcp.pkt.df = 0;
@@ -286,7 +296,7 @@ static void test_reset_connection(void **state)
 	memset(&c, 0, sizeof(c));
 	c.first_rst = forged_report().ev.key;
 	c.first_rst_ns = 1000 * MS;
-	c.last_rst_ns = 3250 * MS;	/* 2.25 s later */
+	c.last_rst_ns = 3250 * MS; /* 2.25 s later */
 	c.resets = 4;
 	c.forged = 2;
 	c.suspect = 1;

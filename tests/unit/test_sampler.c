@@ -83,8 +83,7 @@ struct flow_spec {
 	uint64_t start, end; /* ns after T0 */
 };
 
-static void drive(struct sampler *s, const struct flow_spec *fl, size_t n,
-		  uint64_t until)
+static void drive(struct sampler *s, const struct flow_spec *fl, size_t n, uint64_t until)
 {
 	const uint64_t period = 100 * MS, step = 10 * MS;
 
@@ -150,8 +149,7 @@ static void test_known_concurrency(void **state)
 	}
 	/* Second 0: flow 1 has 100 packets in [0, 1 s). */
 	assert_true(g.s[0].bytes > 10000 - 1e-6 && g.s[0].bytes < 10000 + 1e-6);
-	assert_true(g.s[0].utilisation > 0.08 - 1e-12 &&
-		    g.s[0].utilisation < 0.08 + 1e-12);
+	assert_true(g.s[0].utilisation > 0.08 - 1e-12 && g.s[0].utilisation < 0.08 + 1e-12);
 	assert_int_equal(g.s[0].flows_with_packets, 1);
 	assert_true(g.s[0].rate_per_flow_bps > 80000 - 1e-6 &&
 		    g.s[0].rate_per_flow_bps < 80000 + 1e-6);
@@ -184,9 +182,9 @@ static void test_pause_bridged_or_not(void **state)
 	sampler_finish(s, T0 + 6 * SEC);
 	assert_int_equal(g.n, 6);
 	assert_true(g.s[0].active_flows > 0.5 - 1e-9 && g.s[0].active_flows < 0.5 + 1e-9);
-	assert_true(g.s[1].active_flows > 1 - 1e-9);		/* bridged */
+	assert_true(g.s[1].active_flows > 1 - 1e-9); /* bridged */
 	assert_true(g.s[2].active_flows > 0.5 - 1e-9 && g.s[2].active_flows < 0.5 + 1e-9);
-	assert_true(g.s[3].active_flows == 0);			/* not bridged */
+	assert_true(g.s[3].active_flows == 0); /* not bridged */
 	assert_true(g.s[4].active_flows == 0);
 	assert_true(g.s[5].active_flows > 0.5 - 1e-6 && g.s[5].active_flows < 0.5 + 1e-6);
 	assert_int_equal(g.s[0].flows_with_packets, 1);
@@ -265,7 +263,9 @@ static void test_bad_config(void **state)
 {
 	static const struct sampler_iface no_capacity[] = { { .name = "x" } };
 	struct sampler_config cfg = {
-		.bin_ns = SEC, .ifaces = no_capacity, .n_ifaces = 1,
+		.bin_ns = SEC,
+		.ifaces = no_capacity,
+		.n_ifaces = 1,
 		.on_sample = on_sample,
 	};
 

@@ -38,9 +38,8 @@
 #define MIN_MS 60000ull
 /* hll_peer_hash(4, 192.0.2.1), pinned: stored blobs depend on it. */
 #define HLL_HASH_192_0_2_1 0x43f233944bccb969ull
-#define T0 (1700000100000ull / MIN_MS * MIN_MS)	/* on a minute */
-#define IP4(a, b, c, d) \
-	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define T0 (1700000100000ull / MIN_MS * MIN_MS) /* on a minute */
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 static char dir[64];
 static struct prefix_set local;
@@ -72,8 +71,8 @@ static void put4(uint8_t a[16], uint32_t v)
 	a[3] = v;
 }
 
-static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport,
-			       uint16_t dport, uint64_t bytes, uint64_t t)
+static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+			       uint64_t bytes, uint64_t t)
 {
 	struct flow_record r = {};
 
@@ -102,8 +101,10 @@ static void add_flow(struct store *s, struct flow_record r)
 static struct store *open_store(const char *sub, size_t max_rows)
 {
 	char path[128];
-	struct store_config cfg = { .state_dir = path, .local = &local,
-				    .p2p_threshold = 50, .max_rows = max_rows };
+	struct store_config cfg = { .state_dir = path,
+				    .local = &local,
+				    .p2p_threshold = 50,
+				    .max_rows = max_rows };
 	struct store *s;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, sub);
@@ -122,10 +123,10 @@ static json_int_t int_at(json_t *o, const char *key)
 static void feed_swarm(struct store *s, int first, int n, uint64_t t)
 {
 	for (int i = first; i < first + n; i++) {
-		add_flow(s, flow(IP4(10, 0, 1, 2), IP4(45, 0, i / 256, i % 256),
-				 40000, 6881, 300, t));
-		add_flow(s, flow(IP4(45, 0, i / 256, i % 256), IP4(10, 0, 1, 2),
-				 6881, 40000, 100, t));
+		add_flow(s,
+			 flow(IP4(10, 0, 1, 2), IP4(45, 0, i / 256, i % 256), 40000, 6881, 300, t));
+		add_flow(s,
+			 flow(IP4(45, 0, i / 256, i % 256), IP4(10, 0, 1, 2), 6881, 40000, 100, t));
 	}
 }
 
@@ -141,7 +142,7 @@ static void hll_estimates_and_merges(void **state)
 	for (uint32_t i = 0; i < 1000; i++) {
 		put4(addr, IP4(45, 0, 0, 0) + i);
 		hll_add(i < 600 ? &a : &b, hll_peer_hash(4, addr));
-		if (i >= 400)	/* overlaps a by 200 */
+		if (i >= 400) /* overlaps a by 200 */
 			hll_add(&b, hll_peer_hash(4, addr));
 	}
 	/* 600 and 600 distinct, 1000 in the union: within 3 standard errors. */
@@ -201,7 +202,7 @@ static void top_ports_merge_and_text(void **state)
 
 	(void)state;
 	top_ports_add(&a, 6, 6881, 100);
-	for (int p = 1; p <= 20; p++)	/* a scan: many ports once */
+	for (int p = 1; p <= 20; p++) /* a scan: many ports once */
 		top_ports_add(&a, 6, 1000 + p, 1);
 	top_ports_add(&a, 17, 53, 7);
 	top_ports_format(&a, text);
@@ -270,14 +271,14 @@ static void restart_keeps_minutes_and_merges_peers(void **state)
 
 	(void)state;
 	s = open_store("restart", 0);
-	feed_swarm(s, 0, 200, T0 + 5000);		/* minute 0: peers 0..199 */
+	feed_swarm(s, 0, 200, T0 + 5000); /* minute 0: peers 0..199 */
 	store_tick(s, T0 + 6000);
-	feed_swarm(s, 100, 200, T0 + MIN_MS + 5000);	/* minute 1: 100..299 */
-	store_close(s);				/* the last batch on the way out */
+	feed_swarm(s, 100, 200, T0 + MIN_MS + 5000); /* minute 1: 100..299 */
+	store_close(s); /* the last batch on the way out */
 
 	/* A second run adds to the same minute 1 (a restart mid-minute). */
 	s = open_store("restart", 0);
-	feed_swarm(s, 250, 50, T0 + MIN_MS + 30000);	/* 250..299 again */
+	feed_swarm(s, 250, 50, T0 + MIN_MS + 30000); /* 250..299 again */
 	store_tick(s, T0 + MIN_MS + 31000);
 	store_close(s);
 
@@ -344,11 +345,11 @@ static void events_alarms_curve_and_resets(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, counts_sql, -1, &q, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 1);	/* score 80 >= 50 */
+	assert_int_equal(sqlite3_column_int(q, 0), 1); /* score 80 >= 50 */
 	/* p2p_host below threshold and the two resets; flows not kept. */
 	assert_int_equal(sqlite3_column_int(q, 1), 3);
 	assert_int_equal(sqlite3_column_int(q, 2), 1);
-	assert_int_equal(sqlite3_column_int(q, 3), 2);	/* one per local end */
+	assert_int_equal(sqlite3_column_int(q, 3), 2); /* one per local end */
 	assert_int_equal(sqlite3_column_int(q, 4), 1);
 	assert_int_equal(sqlite3_column_int(q, 5), 0);
 	sqlite3_finalize(q);
@@ -375,18 +376,15 @@ static void compare_two_periods(void **state)
 	store_close(s);
 	snprintf(path, sizeof(path), "%s/compare/%s", dir, STORE_FILE);
 	r = store_reader_new(path);
-	o = store_compare_json(r, "10.0.1.2", T0, T0 + 10 * MIN_MS,
-			       after, after + 10 * MIN_MS);
+	o = store_compare_json(r, "10.0.1.2", T0, T0 + 10 * MIN_MS, after, after + 10 * MIN_MS);
 	assert_non_null(o);
 	assert_int_equal(int_at(json_object_get(o, "before"), "flows"), 4000);
 	assert_int_equal(int_at(json_object_get(o, "after"), "flows"), 400);
 	change = json_object_get(o, "change");
-	assert_in_range(json_real_value(json_object_get(change, "flows")) * 1e6,
-			99999, 100001);
-	assert_in_range(json_real_value(json_object_get(change, "peers")) * 1000,
-			80, 120);
-	assert_in_range(json_real_value(json_object_get(change, "throughput_bps")) * 1e6,
-			99999, 100001);
+	assert_in_range(json_real_value(json_object_get(change, "flows")) * 1e6, 99999, 100001);
+	assert_in_range(json_real_value(json_object_get(change, "peers")) * 1000, 80, 120);
+	assert_in_range(json_real_value(json_object_get(change, "throughput_bps")) * 1e6, 99999,
+			100001);
 	json_decref(o);
 	store_reader_free(r);
 }
@@ -408,8 +406,10 @@ static void rollup_and_retention(void **state)
 {
 	char path[160];
 	struct store_writer_config wc = {
-		.path = path, .retention_ms = 7 * 86400000ull,
-		.rollup_after_ms = 2 * 86400000ull, .p2p_threshold = 50,
+		.path = path,
+		.retention_ms = 7 * 86400000ull,
+		.rollup_after_ms = 2 * 86400000ull,
+		.p2p_threshold = 50,
 	};
 	struct store_writer *w;
 	struct store_batch *b = store_batch_new(64, 4);
@@ -426,8 +426,8 @@ static void rollup_and_retention(void **state)
 	put4(addr, IP4(10, 0, 1, 2));
 	/* Hour 0: 30 minutes, each the same 10 peers; hour 1: one minute. */
 	for (int m = 0; m < 31; m++) {
-		struct store_minute *row = store_batch_minute(
-			b, 4, addr, hour0 / MIN_MS + (m < 30 ? m : 60));
+		struct store_minute *row =
+			store_batch_minute(b, 4, addr, hour0 / MIN_MS + (m < 30 ? m : 60));
 
 		assert_non_null(row);
 		row->flows = 2;
@@ -453,9 +453,8 @@ static void rollup_and_retention(void **state)
 	tot = json_object_get(o, "totals");
 	assert_int_equal(int_at(tot, "flows"), 62);
 	assert_int_equal(int_at(tot, "bytes_in"), 31000);
-	assert_in_range(int_at(tot, "peers"), 9, 11);	/* merged, not 310 */
-	assert_int_equal(int_at(json_array_get(json_object_get(tot, "ports"), 0),
-				"flows"), 62);
+	assert_in_range(int_at(tot, "peers"), 9, 11); /* merged, not 310 */
+	assert_int_equal(int_at(json_array_get(json_object_get(tot, "ports"), 0), "flows"), 62);
 	/* Beyond two days the buckets are whole hours. */
 	assert_int_equal(int_at(o, "bucket_s"), 60);
 	assert_true(store_bucket_s(hour0, hour0 + 7 * 86400000ull) % 3600 == 0);
@@ -505,11 +504,10 @@ static void locked_database_counts_errors(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/locked/%s", dir, STORE_FILE);
 	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 	for (int h = 1; h <= 10; h++)
 		add_flow(s, flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
-	store_tick(s, T0 + 1000);	/* 8 rows handed, 2 refused: batch full */
+	store_tick(s, T0 + 1000); /* 8 rows handed, 2 refused: batch full */
 	/* The writer is stuck on the lock; the pipeline side is not. */
 	for (int h = 1; h <= 4; h++)
 		add_flow(s, flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
@@ -526,7 +524,7 @@ static void locked_database_counts_errors(void **state)
 	assert_int_equal(st.records_dropped, 2);
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(other);
-	store_close(s);	/* the 4 rows of the second tick get written */
+	store_close(s); /* the 4 rows of the second tick get written */
 	{
 		sqlite3 *db;
 
@@ -565,14 +563,16 @@ static void api_stored_views(void **state)
 	free(r.body);
 	a.from = "-1h";
 	http_api_query(&(struct http_api_sources){ h, NULL, NULL }, "/api/hosts/10.0.1.2", &a, &r);
-	assert_int_equal(r.status, 404);	/* no store: said so */
+	assert_int_equal(r.status, 404); /* no store: said so */
 	free(r.body);
 	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/hosts/10.0.1.", &a, &r);
 	assert_int_equal(r.status, 400);
 	free(r.body);
 
-	a = (struct http_api_args){ .now_ms = T0 + 10 * MIN_MS, .host = "10.0.1.2",
-				    .before = "-20m,-10m", .after = "-10m,now" };
+	a = (struct http_api_args){ .now_ms = T0 + 10 * MIN_MS,
+				    .host = "10.0.1.2",
+				    .before = "-20m,-10m",
+				    .after = "-10m,now" };
 	http_api_query(&(struct http_api_sources){ h, s, NULL }, "/api/compare", &a, &r);
 	assert_int_equal(r.status, 200);
 	o = json_loads(r.body, 0, NULL);

@@ -26,7 +26,7 @@ struct reader {
 	char **cli_argv;
 	char **words;
 	int n, cap;
-	char bad[160];		/* why the handler refused a line */
+	char bad[160]; /* why the handler refused a line */
 };
 
 static bool push(struct reader *r, const char *w)
@@ -114,14 +114,17 @@ static int on_line(void *user, const char *section, const char *name, const char
 	char word[128];
 
 	if (section[0] && strcmp(section, "run")) {
-		snprintf(r->bad, sizeof(r->bad), "section [%s]: only [run] (or none) "
-			 "is read", section);
+		snprintf(r->bad, sizeof(r->bad),
+			 "section [%s]: only [run] (or none) "
+			 "is read",
+			 section);
 		return 0;
 	}
-	if (!o || !strcmp(name, "config") || !strcmp(name, "no-config") ||
-	    !strcmp(name, "help")) {
-		snprintf(r->bad, sizeof(r->bad), "'%s' is not an option of "
-			 "'flowprobe run' (see --help; names without the dashes)", name);
+	if (!o || !strcmp(name, "config") || !strcmp(name, "no-config") || !strcmp(name, "help")) {
+		snprintf(r->bad, sizeof(r->bad),
+			 "'%s' is not an option of "
+			 "'flowprobe run' (see --help; names without the dashes)",
+			 name);
 		return 0;
 	}
 	if (overridden(r, name))
@@ -131,8 +134,8 @@ static int on_line(void *user, const char *section, const char *name, const char
 		int b = parse_bool(value);
 
 		if (b < 0) {
-			snprintf(r->bad, sizeof(r->bad), "'%s' takes yes or no, not '%s'",
-				 name, value);
+			snprintf(r->bad, sizeof(r->bad), "'%s' takes yes or no, not '%s'", name,
+				 value);
 			return 0;
 		}
 		return b ? push(r, word) : 1;
@@ -145,8 +148,7 @@ static int on_line(void *user, const char *section, const char *name, const char
 }
 
 /* --config FILE / --no-config on the command line. */
-static const char *config_path(int argc, char **argv, const char *default_path,
-			       bool *explicit)
+static const char *config_path(int argc, char **argv, const char *default_path, bool *explicit)
 {
 	const char *path = default_path;
 
@@ -167,8 +169,8 @@ static const char *config_path(int argc, char **argv, const char *default_path,
 	return path;
 }
 
-int config_args_build(struct config_args *out, int argc, char **argv,
-		      const struct option *longopts, const char *default_path)
+int config_args_build(struct config_args *out, int argc, char **argv, const struct option *longopts,
+		      const char *default_path)
 {
 	struct reader r = { .longopts = longopts, .cli_argc = argc, .cli_argv = argv };
 	bool explicit;

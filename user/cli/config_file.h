@@ -31,8 +31,8 @@ struct config_args {
  * none). longopts says which names exist and which take a value. Returns
  * 0, or -EINVAL after one line naming the file, the line and what to do.
  */
-int config_args_build(struct config_args *out, int argc, char **argv,
-		      const struct option *longopts, const char *default_path);
+int config_args_build(struct config_args *out, int argc, char **argv, const struct option *longopts,
+		      const char *default_path);
 
 void config_args_free(struct config_args *a);
 

@@ -21,28 +21,29 @@
 static void curve_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: flowprobe curve FILE.csv [-o OUT.svg] [-i IFACE] [--knee-window D]\n"
-"\n"
-"Estimate the overload point of a link from the utilisation samples a probe\n"
-"wrote with 'flowprobe run --curve-csv FILE.csv' (or replay), print the\n"
-"verdict, and draw utilisation against active flows as SVG: the samples\n"
-"coloured by time, the fitted line, the knee, the working area and the busy\n"
-"hour's 95th percentile of N.\n"
-"\n"
-"  -o, --output OUT.svg             the picture (default: FILE with .svg)\n"
-"  -i, --interface IFACE            the interface to look at, when the file\n"
-"                                   holds several (default: the first)\n"
-"      --knee-window DURATION       estimate over the samples of this window\n"
-"                                   before the last one (24h), as the probe does\n"
-"  -h, --help                       this text\n"
-"\n"
-"The knee is only called from at least %d samples, when a line bent at N*\n"
-"explains them clearly better than one straight line; the printed confidence\n"
-"says how many samples lie on each side and how close the fit is.\n"
-"\n"
-"Example: flowprobe curve uplink.csv -o uplink.svg\n"
-"Exit codes: 0 ok, 1 unreadable or malformed file, or picture not written,\n"
-"2 usage.\n", KNEE_MIN_SAMPLES);
+		"Usage: flowprobe curve FILE.csv [-o OUT.svg] [-i IFACE] [--knee-window D]\n"
+		"\n"
+		"Estimate the overload point of a link from the utilisation samples a probe\n"
+		"wrote with 'flowprobe run --curve-csv FILE.csv' (or replay), print the\n"
+		"verdict, and draw utilisation against active flows as SVG: the samples\n"
+		"coloured by time, the fitted line, the knee, the working area and the busy\n"
+		"hour's 95th percentile of N.\n"
+		"\n"
+		"  -o, --output OUT.svg             the picture (default: FILE with .svg)\n"
+		"  -i, --interface IFACE            the interface to look at, when the file\n"
+		"                                   holds several (default: the first)\n"
+		"      --knee-window DURATION       estimate over the samples of this window\n"
+		"                                   before the last one (24h), as the probe does\n"
+		"  -h, --help                       this text\n"
+		"\n"
+		"The knee is only called from at least %d samples, when a line bent at N*\n"
+		"explains them clearly better than one straight line; the printed confidence\n"
+		"says how many samples lie on each side and how close the fit is.\n"
+		"\n"
+		"Example: flowprobe curve uplink.csv -o uplink.svg\n"
+		"Exit codes: 0 ok, 1 unreadable or malformed file, or picture not written,\n"
+		"2 usage.\n",
+		KNEE_MIN_SAMPLES);
 }
 
 static int by_time(const void *a, const void *b)
@@ -66,8 +67,7 @@ static size_t select_interface(struct curve_rows *rows, const char *want)
 		if (!strcmp(rows->v[i].interface, name)) {
 			rows->v[kept++] = rows->v[i];
 		} else if (!strstr(others, rows->v[i].interface) &&
-			   strlen(others) + strlen(rows->v[i].interface) + 3 <
-				   sizeof(others)) {
+			   strlen(others) + strlen(rows->v[i].interface) + 3 < sizeof(others)) {
 			strcat(others, others[0] ? ", " : "");
 			strcat(others, rows->v[i].interface);
 		}
@@ -87,25 +87,23 @@ static void print_result(const struct curve_rows *rows, const struct knee_result
 
 	json_format_time(t0, sizeof(t0), first->unix_ms);
 	json_format_time(t1, sizeof(t1), last->unix_ms);
-	printf("interface: %s, capacity %.6g Mbit/s, %zu samples from %s to %s\n",
-	       first->interface, c / 1e6, rows->n, t0, t1);
+	printf("interface: %s, capacity %.6g Mbit/s, %zu samples from %s to %s\n", first->interface,
+	       c / 1e6, rows->n, t0, t1);
 	printf("verdict: %s\n", k->verdict);
 	if (k->status == KNEE_TOO_FEW_SAMPLES)
 		return;
 	if (k->status == KNEE_FOUND)
 		printf("knee: N* = %.2f flows, rho* = %.3f (%.1f%% of capacity), "
-		       "r = %.4g Mbit/s per flow\n", k->n_star, k->rho_star,
-		       100 * k->rho_star, k->slope * c / 1e6);
+		       "r = %.4g Mbit/s per flow\n",
+		       k->n_star, k->rho_star, 100 * k->rho_star, k->slope * c / 1e6);
 	else
-		printf("knee: none; one line fits, r = %.4g Mbit/s per flow\n",
-		       k->slope * c / 1e6);
+		printf("knee: none; one line fits, r = %.4g Mbit/s per flow\n", k->slope * c / 1e6);
 	printf("confidence: %u samples in the window", k->samples);
 	if (k->status == KNEE_FOUND)
 		printf(", %u below the knee and %u above", k->below, k->above);
 	printf("; residual RMS %.4f (one straight line: %.4f)\n", k->rms, k->rms_line);
 	json_format_time(busy, sizeof(busy), k->busy_start_ms);
-	printf("busy hour: from %s, %u samples, p95 of N = %.2f", busy,
-	       k->busy_samples, k->n_p95);
+	printf("busy hour: from %s, %u samples, p95 of N = %.2f", busy, k->busy_samples, k->n_p95);
 	if (k->status == KNEE_FOUND)
 		printf(" = %.0f%% of N*", 100 * k->load);
 	printf("\n");
@@ -174,8 +172,7 @@ int cmd_curve(int argc, char **argv)
 		goto out;
 	}
 	if (!select_interface(&rows, iface)) {
-		log_error("%s holds no samples%s%s", csv, iface ? " of " : "",
-			  iface ? iface : "");
+		log_error("%s holds no samples%s%s", csv, iface ? " of " : "", iface ? iface : "");
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -195,8 +192,8 @@ int cmd_curve(int argc, char **argv)
 			continue; /* N may be short there: not for the estimate */
 		if (knee_add(k, &s) != 0) {
 			log_error("%s: sample at %llu ms has a negative or non-finite "
-				  "N or utilisation", csv,
-				  (unsigned long long)s.t_ms);
+				  "N or utilisation",
+				  csv, (unsigned long long)s.t_ms);
 			rc = EXIT_RUNTIME;
 			goto out;
 		}
@@ -207,8 +204,8 @@ int cmd_curve(int argc, char **argv)
 	{
 		size_t skip = rows.n - knee_count(k);
 
-		if (curve_plot_svg(out, rows.v + skip, rows.n - skip, &res, err,
-				   sizeof(err)) != 0) {
+		if (curve_plot_svg(out, rows.v + skip, rows.n - skip, &res, err, sizeof(err)) !=
+		    0) {
 			log_error("picture: %s", err);
 			rc = EXIT_RUNTIME;
 			goto out;

@@ -29,25 +29,32 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: flowprobe dashboard --store clickhouse://[USER@]HOST:PORT/DB [options]\n"
-"\n"
-"The dashboard over every probe that writes to this ClickHouse (flowprobe\n"
-"run --store ...): top hosts of the last 10 minutes with their routers, a\n"
-"router filter, each customer's page over the last hour, the alarms on\n"
-"merged evidence, per-router utilisation curves. Needs no XDP and no root.\n"
-"\n"
-"      --store URL                  the fleet's ClickHouse (HTTP port, 8123)\n"
-"      --store-password-file FILE   first line: the ClickHouse user's password\n"
-"      --http ADDR:PORT             where to serve (default %s); an address\n"
-"                                   other than loopback needs a token:\n"
-"      --http-token-file FILE       first line: the token (16+ characters)\n"
-"      --web-dir DIR                the dashboard's files\n"
-"  -h, --help\n", HTTP_DEFAULT_ADDR);
+		"usage: flowprobe dashboard --store clickhouse://[USER@]HOST:PORT/DB [options]\n"
+		"\n"
+		"The dashboard over every probe that writes to this ClickHouse (flowprobe\n"
+		"run --store ...): top hosts of the last 10 minutes with their routers, a\n"
+		"router filter, each customer's page over the last hour, the alarms on\n"
+		"merged evidence, per-router utilisation curves. Needs no XDP and no root.\n"
+		"\n"
+		"      --store URL                  the fleet's ClickHouse (HTTP port, 8123)\n"
+		"      --store-password-file FILE   first line: the ClickHouse user's password\n"
+		"      --http ADDR:PORT             where to serve (default %s); an address\n"
+		"                                   other than loopback needs a token:\n"
+		"      --http-token-file FILE       first line: the token (16+ characters)\n"
+		"      --web-dir DIR                the dashboard's files\n"
+		"  -h, --help\n",
+		HTTP_DEFAULT_ADDR);
 }
 
 int cmd_dashboard(int argc, char **argv)
 {
-	enum { O_STORE = 0x500, O_PW, O_HTTP, O_TOKEN, O_WEB };
+	enum {
+		O_STORE = 0x500,
+		O_PW,
+		O_HTTP,
+		O_TOKEN,
+		O_WEB
+	};
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, O_STORE },
 		{ "store-password-file", required_argument, NULL, O_PW },
@@ -67,19 +74,34 @@ int cmd_dashboard(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_STORE: fc.url = optarg; break;
-		case O_PW: fc.password_file = optarg; break;
-		case O_HTTP: hc.listen = optarg; break;
-		case O_TOKEN: hc.token_file = optarg; break;
-		case O_WEB: hc.web_dir = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case O_STORE:
+			fc.url = optarg;
+			break;
+		case O_PW:
+			fc.password_file = optarg;
+			break;
+		case O_HTTP:
+			hc.listen = optarg;
+			break;
+		case O_TOKEN:
+			hc.token_file = optarg;
+			break;
+		case O_WEB:
+			hc.web_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc || !fc.url) {
 		log_error(!fc.url ? "dashboard: --store clickhouse://HOST:PORT/DB is "
-			  "required (the fleet's ClickHouse)"
-			  : "dashboard: unexpected argument '%s'", argv[optind]);
+				    "required (the fleet's ClickHouse)" :
+				    "dashboard: unexpected argument '%s'",
+			  argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (fleet_check(&fc) || http_config_check(&hc))
@@ -110,8 +132,8 @@ int cmd_dashboard(int argc, char **argv)
 		fleet_view_free(view);
 		return exit_code_of(rc);
 	}
-	log_info("fleet dashboard at http://%s/ over ClickHouse %s:%u/%s",
-		 hc.listen, url.host, url.port, url.db);
+	log_info("fleet dashboard at http://%s/ over ClickHouse %s:%u/%s", hc.listen, url.host,
+		 url.port, url.db);
 	while (!stop)
 		pause();
 	http_server_stop(srv);

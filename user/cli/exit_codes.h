@@ -9,10 +9,10 @@
 
 enum exit_code {
 	EXIT_OK = 0,
-	EXIT_RUNTIME = 1,   /* something failed while running */
-	EXIT_USAGE = 2,	    /* the command line is wrong: fix it */
+	EXIT_RUNTIME = 1, /* something failed while running */
+	EXIT_USAGE = 2, /* the command line is wrong: fix it */
 	EXIT_NO_PRIVILEGE = 3, /* not root, or the kernel lacks a feature */
-	EXIT_BUSY = 4,	    /* the interface already carries an XDP program */
+	EXIT_BUSY = 4, /* the interface already carries an XDP program */
 };
 
 /*

@@ -18,28 +18,28 @@
 struct asn_table;
 
 struct export_options {
-	unsigned long active_timeout;	/* seconds */
+	unsigned long active_timeout; /* seconds */
 	unsigned long inactive_timeout; /* seconds */
-	unsigned long source_id;	/* --source-id; else from the probe id */
+	unsigned long source_id; /* --source-id; else from the probe id */
 	bool source_id_given;
-	char probe_id[64];		/* --probe-id; default: the host name */
-	unsigned long max_payload;	/* NetFlow payload bytes per packet */
-	unsigned long max_flows;	/* kernel slots per CPU; 0: default */
-	unsigned long max_conns;	/* connection table entries */
-	struct prefix_set local;	/* where the customers are */
-	bool local_given;		/* --local or --local-file seen */
-	unsigned long p2p_period;	/* seconds */
-	unsigned long p2p_threshold;	/* score 1..100 that raises an alarm */
-	struct curve_options curve;	/* utilisation against active flows */
-	unsigned long interval;		/* seconds per interval report */
-	struct asn_table *asn;		/* --asn-table, loaded; NULL: none */
-	unsigned long export_rate;	/* packets/s a collector; 0: unpaced */
-	unsigned long export_queue;	/* packets a collector may hold */
-	bool reset_template;		/* NetFlow templates 260/261 (default on) */
+	char probe_id[64]; /* --probe-id; default: the host name */
+	unsigned long max_payload; /* NetFlow payload bytes per packet */
+	unsigned long max_flows; /* kernel slots per CPU; 0: default */
+	unsigned long max_conns; /* connection table entries */
+	struct prefix_set local; /* where the customers are */
+	bool local_given; /* --local or --local-file seen */
+	unsigned long p2p_period; /* seconds */
+	unsigned long p2p_threshold; /* score 1..100 that raises an alarm */
+	struct curve_options curve; /* utilisation against active flows */
+	unsigned long interval; /* seconds per interval report */
+	struct asn_table *asn; /* --asn-table, loaded; NULL: none */
+	unsigned long export_rate; /* packets/s a collector; 0: unpaced */
+	unsigned long export_queue; /* packets a collector may hold */
+	bool reset_template; /* NetFlow templates 260/261 (default on) */
 	bool json;
 	bool tap;
-	bool no_resets;			/* --no-resets: no connection table */
-	bool tunnels_outer;		/* --tunnels outer: count tunnels as
+	bool no_resets; /* --no-resets: no connection table */
+	bool tunnels_outer; /* --tunnels outer: count tunnels as
 					   their outer flow */
 	bool verbose;
 };
@@ -72,33 +72,32 @@ enum {
 };
 
 /* The shared entries of a getopt_long option table. */
-#define EXPORT_LONGOPTS                                                        \
-	{ "collector", required_argument, NULL, 'c' },                        \
-	{ "json", no_argument, NULL, EXPORT_OPT_JSON },                       \
-	{ "tap", no_argument, NULL, EXPORT_OPT_TAP },                         \
-	{ "active-timeout", required_argument, NULL, EXPORT_OPT_ACTIVE },     \
-	{ "inactive-timeout", required_argument, NULL, EXPORT_OPT_INACTIVE }, \
-	{ "source-id", required_argument, NULL, EXPORT_OPT_SOURCE_ID },       \
-	{ "probe-id", required_argument, NULL, EXPORT_OPT_PROBE_ID },         \
-	{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },   \
-	{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },       \
-	{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },               \
-	{ "local-file", required_argument, NULL, EXPORT_OPT_LOCAL_FILE },     \
-	{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },     \
-	{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD }, \
-	{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },  \
-	{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },             \
-	{ "tunnels", required_argument, NULL, EXPORT_OPT_TUNNELS },           \
-	{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },         \
-	{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },       \
-	{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE }, \
-	{ "template-refresh", required_argument, NULL, EXPORT_OPT_TEMPLATE_REFRESH }, \
-	{ "export-rate", required_argument, NULL, EXPORT_OPT_EXPORT_RATE },   \
-	{ "export-queue", required_argument, NULL, EXPORT_OPT_EXPORT_QUEUE }, \
-	{ "source", required_argument, NULL, EXPORT_OPT_SOURCE },             \
-	{ "ipfix-pen", required_argument, NULL, EXPORT_OPT_IPFIX_PEN },       \
-	{ "verbose", no_argument, NULL, 'v' },                                \
-	CURVE_LONGOPTS
+#define EXPORT_LONGOPTS                                                                       \
+	{ "collector", required_argument, NULL, 'c' },                                        \
+		{ "json", no_argument, NULL, EXPORT_OPT_JSON },                               \
+		{ "tap", no_argument, NULL, EXPORT_OPT_TAP },                                 \
+		{ "active-timeout", required_argument, NULL, EXPORT_OPT_ACTIVE },             \
+		{ "inactive-timeout", required_argument, NULL, EXPORT_OPT_INACTIVE },         \
+		{ "source-id", required_argument, NULL, EXPORT_OPT_SOURCE_ID },               \
+		{ "probe-id", required_argument, NULL, EXPORT_OPT_PROBE_ID },                 \
+		{ "max-payload", required_argument, NULL, EXPORT_OPT_MAX_PAYLOAD },           \
+		{ "max-flows", required_argument, NULL, EXPORT_OPT_MAX_FLOWS },               \
+		{ "local", required_argument, NULL, EXPORT_OPT_LOCAL },                       \
+		{ "local-file", required_argument, NULL, EXPORT_OPT_LOCAL_FILE },             \
+		{ "p2p-period", required_argument, NULL, EXPORT_OPT_P2P_PERIOD },             \
+		{ "p2p-threshold", required_argument, NULL, EXPORT_OPT_P2P_THRESHOLD },       \
+		{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },         \
+		{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },                     \
+		{ "tunnels", required_argument, NULL, EXPORT_OPT_TUNNELS },                   \
+		{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },                 \
+		{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },               \
+		{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE },     \
+		{ "template-refresh", required_argument, NULL, EXPORT_OPT_TEMPLATE_REFRESH }, \
+		{ "export-rate", required_argument, NULL, EXPORT_OPT_EXPORT_RATE },           \
+		{ "export-queue", required_argument, NULL, EXPORT_OPT_EXPORT_QUEUE },         \
+		{ "source", required_argument, NULL, EXPORT_OPT_SOURCE },                     \
+		{ "ipfix-pen", required_argument, NULL, EXPORT_OPT_IPFIX_PEN },               \
+		{ "verbose", no_argument, NULL, 'v' }, CURVE_LONGOPTS
 
 void export_options_init(struct export_options *o);
 
@@ -110,8 +109,8 @@ void export_options_cleanup(struct export_options *o);
  * true, with *rc 0 or a negative errno (after a one-line error; -EINVAL
  * for a bad value, lib/errors.h): the subcommand makes it an exit code.
  */
-bool export_options_parse(struct export_options *o, struct exporter *ex, int c,
-			  const char *arg, int *rc);
+bool export_options_parse(struct export_options *o, struct exporter *ex, int c, const char *arg,
+			  int *rc);
 
 /* The NetFlow source id (observation domain): --source-id, or a hash of
  * the probe id, so that probes of a fleet differ without configuring it. */

@@ -29,13 +29,13 @@ struct replay_state {
 	struct export_options opt;
 	struct pipeline pl;
 	bool started;
-	bool counters;		   /* --counters: one JSON line of them at the end */
-	uint64_t clock_ns;	   /* probe clock: last packet's time, never back */
+	bool counters; /* --counters: one JSON line of them at the end */
+	uint64_t clock_ns; /* probe clock: last packet's time, never back */
 	uint64_t next_tick_ns;
-	uint64_t tick_ns;	   /* a second, or the curve's bin if shorter */
-	uint64_t packets;	   /* all files */
-	uint64_t out_of_order;	   /* timestamps earlier than the clock */
-	uint64_t too_short;	   /* frames under 14 bytes: cannot be run */
+	uint64_t tick_ns; /* a second, or the curve's bin if shorter */
+	uint64_t packets; /* all files */
+	uint64_t out_of_order; /* timestamps earlier than the clock */
+	uint64_t too_short; /* frames under 14 bytes: cannot be run */
 	/* progress */
 	bool progress;
 	struct timespec start, last_progress;
@@ -44,26 +44,25 @@ struct replay_state {
 static void replay_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: flowprobe replay FILE... [-c HOST:PORT]... [--json] [options]\n"
-"\n"
-"Run every packet of the captures (pcap or pcapng; Ethernet, Linux cooked v1\n"
-"and v2, raw IP, BSD loopback) through the same XDP program a live probe uses,\n"
-"with the capture's timestamps as the clock, and export the flows exactly as a\n"
-"live probe would have: same timeouts, same NetFlow. Several files are one\n"
-"timeline, in the order given. Flows still open at the end are exported with\n"
-"flowEndReason 4 (forced). Without -c, flows go to stdout as JSON Lines.\n"
-"\n"
-"      --tap                        run the program in tap mode (same counts)\n"
-"      --counters                   at the end, the datapath's counters (parse\n"
-"                                   errors included) as one JSON line on stdout:\n"
-"                                   {\"type\":\"counters\",\"packets\":N,...}\n");
+		"Usage: flowprobe replay FILE... [-c HOST:PORT]... [--json] [options]\n"
+		"\n"
+		"Run every packet of the captures (pcap or pcapng; Ethernet, Linux cooked v1\n"
+		"and v2, raw IP, BSD loopback) through the same XDP program a live probe uses,\n"
+		"with the capture's timestamps as the clock, and export the flows exactly as a\n"
+		"live probe would have: same timeouts, same NetFlow. Several files are one\n"
+		"timeline, in the order given. Flows still open at the end are exported with\n"
+		"flowEndReason 4 (forced). Without -c, flows go to stdout as JSON Lines.\n"
+		"\n"
+		"      --tap                        run the program in tap mode (same counts)\n"
+		"      --counters                   at the end, the datapath's counters (parse\n"
+		"                                   errors included) as one JSON line on stdout:\n"
+		"                                   {\"type\":\"counters\",\"packets\":N,...}\n");
 	export_options_usage(out);
-	fprintf(out,
-"A progress line is shown on stderr when it is a terminal. On a bad file the\n"
-"error names the file and the packet number; the flows counted up to there\n"
-"are still exported, and the exit code is 1.\n"
-"\n"
-"Example: flowprobe replay monday.pcap tuesday.pcapng -c 127.0.0.1:2055\n");
+	fprintf(out, "A progress line is shown on stderr when it is a terminal. On a bad file the\n"
+		     "error names the file and the packet number; the flows counted up to there\n"
+		     "are still exported, and the exit code is 1.\n"
+		     "\n"
+		     "Example: flowprobe replay monday.pcap tuesday.pcapng -c 127.0.0.1:2055\n");
 }
 
 static int parse_options(struct replay_state *st, int argc, char **argv)
@@ -78,8 +77,7 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 
 	export_options_init(&st->opt);
 	optind = 1;
-	while (rc == EXIT_OK &&
-	       (c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		if (export_options_parse(&st->opt, &st->pl.exporter, c, optarg, &err)) {
 			rc = exit_code_of(err);
 			continue;
@@ -108,9 +106,7 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 }
 
 #define COUNTER_NAME(id, name, help) [id] = name,
-static const char *const counter_names[CNT__MAX] = {
-	FLOWPROBE_COUNTERS(COUNTER_NAME)
-};
+static const char *const counter_names[CNT__MAX] = { FLOWPROBE_COUNTERS(COUNTER_NAME) };
 
 /* --counters: what the datapath counted over all files, parse failures
  * included, for tools that replay many captures (tests/corpus/). */
@@ -118,11 +114,9 @@ static void print_counters(const struct replay_state *st)
 {
 	printf("{\"type\":\"counters\"");
 	for (int i = 0; i < CNT__MAX; i++)
-		printf(",\"%s\":%llu", counter_names[i],
-		       (unsigned long long)st->pl.counters[i]);
+		printf(",\"%s\":%llu", counter_names[i], (unsigned long long)st->pl.counters[i]);
 	printf(",\"frames_too_short\":%llu,\"out_of_order\":%llu}\n",
-	       (unsigned long long)st->too_short,
-	       (unsigned long long)st->out_of_order);
+	       (unsigned long long)st->too_short, (unsigned long long)st->out_of_order);
 	fflush(stdout);
 }
 
@@ -134,8 +128,7 @@ static double seconds_since(const struct timespec *a)
 	return (now.tv_sec - a->tv_sec) + (now.tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void show_progress(struct replay_state *st, const char *file,
-			  struct capture *c, bool final)
+static void show_progress(struct replay_state *st, const char *file, struct capture *c, bool final)
 {
 	double elapsed = seconds_since(&st->start);
 
@@ -164,13 +157,11 @@ static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 	 * on its far side, where sysUptime-relative times (FIRST/
 	 * LAST_SWITCHED) could not reach back to them past 2^32 ms. */
 	if (st->started && gap_ns && ts_ns - st->clock_ns > gap_ns)
-		pipeline_tick(&st->pl, st->clock_ns + gap_ns,
-			      (st->clock_ns + gap_ns) / 1000000, 0);
+		pipeline_tick(&st->pl, st->clock_ns + gap_ns, (st->clock_ns + gap_ns) / 1000000, 0);
 	st->clock_ns = ts_ns;
 	if (!st->started) {
 		exporter_start(&st->pl.exporter, export_options_source_id(&st->opt),
-			       st->opt.max_payload,
-			       ts_ns / 1000000);
+			       st->opt.max_payload, ts_ns / 1000000);
 		st->started = true;
 		pipeline_start(&st->pl, ts_ns);
 		st->next_tick_ns = ts_ns - ts_ns % st->tick_ns + st->tick_ns;
@@ -183,15 +174,15 @@ static void advance_clock(struct replay_state *st, uint64_t ts_ns)
 
 static int run_packet(struct replay_state *st, const struct capture_packet *pkt)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt->frame,
-		    .data_size_in = pkt->len, .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt->frame, .data_size_in = pkt->len,
+		    .repeat = 1);
 	int err;
 
 	st->pl.probe.skel->bss->replay_now_ns = st->clock_ns;
 	/* Bytes are counted as the wire carried them, which a capture cut
 	 * at its snap length (or at CAPTURE_MAX_FRAME) still records. */
-	st->pl.probe.skel->bss->replay_wire_bytes =
-		pkt->wire_len > UINT32_MAX ? UINT32_MAX : pkt->wire_len;
+	st->pl.probe.skel->bss->replay_wire_bytes = pkt->wire_len > UINT32_MAX ? UINT32_MAX :
+										 pkt->wire_len;
 	err = bpf_prog_test_run_opts(probe_prog_fd(&st->pl.probe), &opts);
 	return err ? -errno : 0;
 }
@@ -218,7 +209,8 @@ static int replay_file(struct replay_state *st, const char *file)
 		}
 		if (run_packet(st, &pkt) != 0) {
 			log_error("replay: %s: packet %llu: the kernel refused to run it: "
-				  "%s", file, (unsigned long long)pkt.number, strerror(errno));
+				  "%s",
+				  file, (unsigned long long)pkt.number, strerror(errno));
 			rc = EXIT_RUNTIME;
 			break;
 		}
@@ -227,8 +219,8 @@ static int replay_file(struct replay_state *st, const char *file)
 	}
 	if (r < 0) {
 		log_error("replay: %s: packet %llu: %s (the file is damaged or "
-			  "truncated; flows up to there are exported)", file,
-			  (unsigned long long)pkt.number + 1, capture_error(c));
+			  "truncated; flows up to there are exported)",
+			  file, (unsigned long long)pkt.number + 1, capture_error(c));
 		rc = EXIT_RUNTIME;
 	}
 	show_progress(st, file, NULL, true);
@@ -292,9 +284,9 @@ int cmd_replay(int argc, char **argv)
 			 (unsigned long long)st->out_of_order);
 	if (st->too_short)
 		log_warn("replay: %llu frames were shorter than an Ethernet header and "
-			 "were not counted", (unsigned long long)st->too_short);
-	log_debug("replay: %llu packets, %llu flows exported",
-		  (unsigned long long)st->packets,
+			 "were not counted",
+			 (unsigned long long)st->too_short);
+	log_debug("replay: %llu packets, %llu flows exported", (unsigned long long)st->packets,
 		  (unsigned long long)st->pl.ds.v[DS_flows_exported]);
 cleanup:
 	pipeline_destroy(&st->pl);

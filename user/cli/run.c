@@ -80,53 +80,54 @@ static void run_usage(FILE *out, bool detach)
 		return;
 	}
 	fprintf(out,
-"Usage: flowprobe run -i IFACE[,IFACE...] [-c HOST:PORT]... [options]\n"
-"\n"
-"Count every packet arriving on the interfaces into unidirectional flows with\n"
-"an XDP program, and export the flows as NetFlow v9 to each collector.\n"
-"\n"
-"Every option can also come from the configuration file, one 'name = value'\n"
-"a line with the long name and no dashes ('interface = eth0,eth1', 'tap =\n"
-"yes'); the command line wins, and replaces the file's collectors, interfaces\n"
-"and local prefixes when it gives any.\n"
-"      --config FILE                the configuration file (default: " FLOWPROBE_CONFIG ",\n"
-"                                   read when it exists)\n"
-"      --no-config                  read no configuration file\n"
-"  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable). XDP\n"
-"                                   sees arriving packets: give both sides of\n"
-"                                   a router to see both directions.\n"
-"      --tap                        mirror port or tap: drop packets after\n"
-"                                   counting them (default: inline, every packet\n"
-"                                   is passed on unchanged)\n"
-"      --xdp-mode native|generic    default: native, falling back to generic\n"
-"                                   with a warning when the driver lacks XDP\n"
-"      --drain-interval MS          how often the kernel tables are read (%d)\n"
-"      --evict-ring KB              ring for flows pushed out of full table\n"
-"                                   buckets between two reads (%d; a power of\n"
-"                                   two). When it fills too, new flows' packets\n"
-"                                   are counted only as uncounted (see\n"
-"                                   docs/operations.md, Reliability)\n",
+		"Usage: flowprobe run -i IFACE[,IFACE...] [-c HOST:PORT]... [options]\n"
+		"\n"
+		"Count every packet arriving on the interfaces into unidirectional flows with\n"
+		"an XDP program, and export the flows as NetFlow v9 to each collector.\n"
+		"\n"
+		"Every option can also come from the configuration file, one 'name = value'\n"
+		"a line with the long name and no dashes ('interface = eth0,eth1', 'tap =\n"
+		"yes'); the command line wins, and replaces the file's collectors, interfaces\n"
+		"and local prefixes when it gives any.\n"
+		"      --config FILE                the configuration file (default: " FLOWPROBE_CONFIG
+		",\n"
+		"                                   read when it exists)\n"
+		"      --no-config                  read no configuration file\n"
+		"  -i, --interface IFACE[,IFACE...]  interfaces to watch (repeatable). XDP\n"
+		"                                   sees arriving packets: give both sides of\n"
+		"                                   a router to see both directions.\n"
+		"      --tap                        mirror port or tap: drop packets after\n"
+		"                                   counting them (default: inline, every packet\n"
+		"                                   is passed on unchanged)\n"
+		"      --xdp-mode native|generic    default: native, falling back to generic\n"
+		"                                   with a warning when the driver lacks XDP\n"
+		"      --drain-interval MS          how often the kernel tables are read (%d)\n"
+		"      --evict-ring KB              ring for flows pushed out of full table\n"
+		"                                   buckets between two reads (%d; a power of\n"
+		"                                   two). When it fills too, new flows' packets\n"
+		"                                   are counted only as uncounted (see\n"
+		"                                   docs/operations.md, Reliability)\n",
 		DEFAULT_DRAIN_INTERVAL_MS, EVICT_RING_BYTES / 1024);
 	export_options_usage(out);
 	dashboard_options_usage(out);
 	fprintf(out,
-"For tests only: --test-clock FILE adds the signed whole number of ms in FILE\n"
-"(read every drain; missing or unreadable: 0) to the wall clock, to step it as\n"
-"NTP would; --test-uptime MS starts sysUptime at MS instead of 0 (up to\n"
-"4294967295), to come near its 2^32 ms wrap.\n"
-"\n"
-"Stopping: on SIGTERM (systemctl stop/restart, an upgrade) every flow the\n"
-"daemon holds is exported (flowEndReason 4) and the XDP program stays attached\n"
-"and pinned under /sys/fs/bpf/flowprobe/net:<network namespace inode>/IFACE/,\n"
-"still counting; the next 'flowprobe run' on the same interfaces in the same\n"
-"network namespace (started by 'ip netns exec' or not) takes it over and\n"
-"exports what it counted meanwhile. On SIGINT (Ctrl-C) the program is detached and unpinned\n"
-"after a last export. 'flowprobe detach -i IFACE' removes a pinned probe\n"
-"whose daemon is gone.\n"
-"\n"
-"Example: flowprobe run -i eth0,eth1 -c 192.0.2.10:2055 -c [2001:db8::5]:9995\n"
-"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 privileges or kernel feature\n"
-"missing, 4 interface already carries an XDP program.\n");
+		"For tests only: --test-clock FILE adds the signed whole number of ms in FILE\n"
+		"(read every drain; missing or unreadable: 0) to the wall clock, to step it as\n"
+		"NTP would; --test-uptime MS starts sysUptime at MS instead of 0 (up to\n"
+		"4294967295), to come near its 2^32 ms wrap.\n"
+		"\n"
+		"Stopping: on SIGTERM (systemctl stop/restart, an upgrade) every flow the\n"
+		"daemon holds is exported (flowEndReason 4) and the XDP program stays attached\n"
+		"and pinned under /sys/fs/bpf/flowprobe/net:<network namespace inode>/IFACE/,\n"
+		"still counting; the next 'flowprobe run' on the same interfaces in the same\n"
+		"network namespace (started by 'ip netns exec' or not) takes it over and\n"
+		"exports what it counted meanwhile. On SIGINT (Ctrl-C) the program is detached and unpinned\n"
+		"after a last export. 'flowprobe detach -i IFACE' removes a pinned probe\n"
+		"whose daemon is gone.\n"
+		"\n"
+		"Example: flowprobe run -i eth0,eth1 -c 192.0.2.10:2055 -c [2001:db8::5]:9995\n"
+		"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 privileges or kernel feature\n"
+		"missing, 4 interface already carries an XDP program.\n");
 }
 
 /* 0 or a negative errno, as probe_add_iface. */
@@ -137,8 +138,7 @@ static int add_interfaces(struct probe *p, const char *list)
 
 	if (!copy)
 		return -ENOMEM;
-	for (name = strtok_r(copy, ",", &save); name && !err;
-	     name = strtok_r(NULL, ",", &save))
+	for (name = strtok_r(copy, ",", &save); name && !err; name = strtok_r(NULL, ",", &save))
 		err = probe_add_iface(p, name);
 	free(copy);
 	return err;
@@ -184,8 +184,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	dashboard_options_init(&o->dash);
 	o->drain_interval_ms = DEFAULT_DRAIN_INTERVAL_MS;
 	optind = 1;
-	while (rc == EXIT_OK &&
-	       (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		if (export_options_parse(&o->ex, &st->pl.exporter, c, optarg, &err) ||
 		    dashboard_options_parse(&o->dash, c, optarg, &err)) {
 			rc = exit_code_of(err);
@@ -201,27 +200,24 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 			} else if (strcmp(optarg, "generic") == 0) {
 				o->xdp_mode = XDP_MODE_GENERIC;
 			} else {
-				log_error("--xdp-mode: '%s' is not 'native' or 'generic'",
-					  optarg);
+				log_error("--xdp-mode: '%s' is not 'native' or 'generic'", optarg);
 				rc = EXIT_USAGE;
 			}
 			break;
 		case OPT_DRAIN:
-			rc = exit_code_of(parse_ulong_option("--drain-interval", optarg,
-							     10, 60000,
+			rc = exit_code_of(parse_ulong_option("--drain-interval", optarg, 10, 60000,
 							     &o->drain_interval_ms));
 			break;
 		case OPT_TEST_CLOCK:
 			o->test_clock_file = optarg;
 			break;
 		case OPT_TEST_UPTIME:
-			rc = exit_code_of(parse_ulong_option("--test-uptime", optarg, 0,
-							     UINT32_MAX,
+			rc = exit_code_of(parse_ulong_option("--test-uptime", optarg, 0, UINT32_MAX,
 							     &o->test_uptime_ms));
 			break;
 		case OPT_EVICT_RING:
-			rc = exit_code_of(parse_ulong_option("--evict-ring", optarg, 4,
-							     1048576, &o->evict_ring_kb));
+			rc = exit_code_of(parse_ulong_option("--evict-ring", optarg, 4, 1048576,
+							     &o->evict_ring_kb));
 			break;
 		case OPT_CONFIG:
 		case OPT_NO_CONFIG:
@@ -238,8 +234,7 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	if (optind < argc) {
-		log_error("unexpected argument '%s' (try 'flowprobe run --help')",
-			  argv[optind]);
+		log_error("unexpected argument '%s' (try 'flowprobe run --help')", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (st->pl.probe.n_ifaces == 0) {
@@ -254,10 +249,11 @@ static int parse_options(struct run_state *st, int argc, char **argv)
 	if (o->ex.json)
 		st->pl.exporter.json = stdout;
 	if (st->pl.exporter.n_collectors == 0 && !o->ex.json && !o->dash.events)
-		log_warn(st->detach ? "no collector given (-c HOST:PORT): the pinned "
-			 "probe's counts are dropped, not exported" :
-			 "no collector given (-c HOST:PORT): flows are counted but not "
-			 "exported");
+		log_warn(st->detach ?
+				 "no collector given (-c HOST:PORT): the pinned "
+				 "probe's counts are dropped, not exported" :
+				 "no collector given (-c HOST:PORT): flows are counted but not "
+				 "exported");
 	return EXIT_OK;
 }
 
@@ -338,10 +334,12 @@ static void print_ready(const struct run_state *st)
 	fprintf(stderr, "flowprobe: running on ");
 	for (int i = 0; i < st->pl.probe.n_ifaces; i++)
 		fprintf(stderr, "%s%s", i ? "," : "", st->pl.probe.ifaces[i].name);
-	fprintf(stderr, " (%s), exporting to %d collector%s; Ctrl-C detaches, "
-		"SIGTERM stops leaving the probe counting (pinned)\n", st->opt.ex.tap ? "tap: packets dropped after counting" :
-		"inline: every packet passed", st->pl.exporter.n_collectors,
-		st->pl.exporter.n_collectors == 1 ? "" : "s");
+	fprintf(stderr,
+		" (%s), exporting to %d collector%s; Ctrl-C detaches, "
+		"SIGTERM stops leaving the probe counting (pinned)\n",
+		st->opt.ex.tap ? "tap: packets dropped after counting" :
+				 "inline: every packet passed",
+		st->pl.exporter.n_collectors, st->pl.exporter.n_collectors == 1 ? "" : "s");
 }
 
 static int run_or_detach(int argc, char **argv, bool detach)
@@ -392,10 +390,8 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	if (rc != EXIT_OK)
 		goto cleanup;
 	json_output_set_probe_id(st->opt.ex.probe_id);
-	rc = exit_code_of(exporter_start(&pl->exporter,
-					 export_options_source_id(&st->opt.ex),
-					 st->opt.ex.max_payload,
-					 wall_clock_ns() / 1000000));
+	rc = exit_code_of(exporter_start(&pl->exporter, export_options_source_id(&st->opt.ex),
+					 st->opt.ex.max_payload, wall_clock_ns() / 1000000));
 	if (rc != EXIT_OK)
 		goto cleanup;
 
@@ -414,8 +410,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	 * held) and CAP_NET_ADMIN (detaching on Ctrl-C), nothing else. */
 	rc = caps_keep_only(CAP_BIT(CAP_BPF) | CAP_BIT(CAP_NET_ADMIN));
 	if (rc != 0)
-		log_warn("cannot give up the capabilities no longer needed: %s",
-			 strerror(-rc));
+		log_warn("cannot give up the capabilities no longer needed: %s", strerror(-rc));
 	if (detach)
 		stop_requested = 1;
 	else

@@ -24,13 +24,9 @@
 #define MAX_INSTANCES 64
 
 #define COUNTER_NAME(id, name, help) [id] = name,
-static const char *const counter_names[CNT__MAX] = {
-	FLOWPROBE_COUNTERS(COUNTER_NAME)
-};
+static const char *const counter_names[CNT__MAX] = { FLOWPROBE_COUNTERS(COUNTER_NAME) };
 #define DAEMON_STAT_NAME(name, type, unit, help) [DS_##name] = #name,
-static const char *const daemon_stat_names[DS__MAX] = {
-	DAEMON_STATS(DAEMON_STAT_NAME)
-};
+static const char *const daemon_stat_names[DS__MAX] = { DAEMON_STATS(DAEMON_STAT_NAME) };
 
 /* One running probe: a counters map, possibly pinned under several
  * interface directories (one probe may watch several interfaces). */
@@ -91,8 +87,8 @@ static int find_instances(struct instance *inst, const char *only_iface)
 		 * reading it would misname every number, or overrun. */
 		if (vsize != sizeof(__u64) * CNT__MAX) {
 			log_warn("skipping %s: pinned by another flowprobe version "
-				 "(%u bytes of counters, this one reads %zu)", path,
-				 vsize, sizeof(__u64) * CNT__MAX);
+				 "(%u bytes of counters, this one reads %zu)",
+				 path, vsize, sizeof(__u64) * CNT__MAX);
 			continue;
 		}
 		for (i = 0; i < n && inst[i].map_id != id; i++)
@@ -104,8 +100,8 @@ static int find_instances(struct instance *inst, const char *only_iface)
 			n++;
 		}
 		size_t len = strlen(inst[i].ifaces);
-		snprintf(inst[i].ifaces + len, sizeof(inst[i].ifaces) - len, "%s%s",
-			 len ? "," : "", de->d_name);
+		snprintf(inst[i].ifaces + len, sizeof(inst[i].ifaces) - len, "%s%s", len ? "," : "",
+			 de->d_name);
 	}
 	closedir(d);
 	return n;
@@ -147,15 +143,15 @@ static int print_instance(const struct instance *in, int ncpus)
 static void stats_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: flowprobe stats [-i IFACE]\n"
-"\n"
-"Print the counters of the flowprobe instances running in this network\n"
-"namespace (or the one on IFACE), one 'name value' line each: packets seen, packets counted\n"
-"into flows, every kind of parse failure, flows evicted early to the daemon\n"
-"and packets uncounted because a bucket and the eviction ring were full, and\n"
-"the daemon's export\n"
-"counters. Reads the maps pinned under\n"
-"/sys/fs/bpf/flowprobe/net:<this namespace's inode>/<iface>/.\n");
+		"Usage: flowprobe stats [-i IFACE]\n"
+		"\n"
+		"Print the counters of the flowprobe instances running in this network\n"
+		"namespace (or the one on IFACE), one 'name value' line each: packets seen, packets counted\n"
+		"into flows, every kind of parse failure, flows evicted early to the daemon\n"
+		"and packets uncounted because a bucket and the eviction ring were full, and\n"
+		"the daemon's export\n"
+		"counters. Reads the maps pinned under\n"
+		"/sys/fs/bpf/flowprobe/net:<this namespace's inode>/<iface>/.\n");
 }
 
 int cmd_stats(int argc, char **argv)
@@ -190,12 +186,12 @@ int cmd_stats(int argc, char **argv)
 	if (n == 0) {
 		if (geteuid() != 0)
 			log_error("no running flowprobe found (reading %s needs root: "
-				  "try sudo)", pin_paths_shown_dir());
+				  "try sudo)",
+				  pin_paths_shown_dir());
 		else
 			log_error("no running flowprobe found%s%s in this network "
 				  "namespace (nothing pinned under %s)",
-				  iface ? " on " : "", iface ? iface : "",
-				  pin_paths_shown_dir());
+				  iface ? " on " : "", iface ? iface : "", pin_paths_shown_dir());
 		return EXIT_RUNTIME;
 	}
 	ncpus = libbpf_num_possible_cpus();

@@ -25,8 +25,8 @@
 struct curve_link_state {
 	struct knee *knee;
 	struct knee_result last;
-	char category[64];	/* of the last verdict logged */
-	uint64_t last_t_ms;	/* knee times never go back */
+	char category[64]; /* of the last verdict logged */
+	uint64_t last_t_ms; /* knee times never go back */
 	size_t since_estimate;
 };
 
@@ -93,17 +93,14 @@ static void log_knee(const struct curve *c, size_t i, const char *prefix)
 	log_info("%scurve %s: %s; knee N* = %.1f flows at utilisation %.0f%%, "
 		 "r = %s per flow; busy-hour p95 of N %.1f; %u samples (%u below, "
 		 "%u above the knee), fit RMS %.3f against %.3f for one line",
-		 prefix, c->ifaces[i].name, k->verdict, k->n_star,
-		 100 * k->rho_star, r, k->n_p95, k->samples, k->below, k->above,
-		 k->rms, k->rms_line);
+		 prefix, c->ifaces[i].name, k->verdict, k->n_star, 100 * k->rho_star, r, k->n_p95,
+		 k->samples, k->below, k->above, k->rms, k->rms_line);
 }
 
 static void write_knee(struct curve *c, size_t i, uint64_t t_ms, bool final)
 {
-	if (c->json && curve_json_knee(c->json, c->ifaces[i].name,
-				       c->ifaces[i].ifindex,
-				       c->ifaces[i].capacity_bps, &c->st[i].last,
-				       t_ms, final) != 0)
+	if (c->json && curve_json_knee(c->json, c->ifaces[i].name, c->ifaces[i].ifindex,
+				       c->ifaces[i].capacity_bps, &c->st[i].last, t_ms, final) != 0)
 		c->output_errors++;
 }
 
@@ -129,8 +126,7 @@ static void on_sample(void *ctx, const struct curve_sample *s)
 {
 	struct curve *c = ctx;
 	struct curve_link_state *st = &c->st[s->iface];
-	uint64_t wall_ms = (uint64_t)((int64_t)s->start_ns + c->wall_offset_ns) /
-			   NS_PER_MS;
+	uint64_t wall_ms = (uint64_t)((int64_t)s->start_ns + c->wall_offset_ns) / NS_PER_MS;
 	struct knee_sample ks = {
 		.t_ms = wall_ms > st->last_t_ms ? wall_ms : st->last_t_ms,
 		.n = s->active_flows,
@@ -148,14 +144,12 @@ static void on_sample(void *ctx, const struct curve_sample *s)
 	if (s->warmup || knee_add(st->knee, &ks) != 0)
 		return;
 	count = knee_count(st->knee);
-	if (count <= ESTIMATE_EVERY_BELOW ||
-	    ++st->since_estimate >= count / 1000)
+	if (count <= ESTIMATE_EVERY_BELOW || ++st->since_estimate >= count / 1000)
 		estimate(c, s->iface, ks.t_ms);
 }
 
 /* Each interface's capacity; false (after saying why) for none. */
-static bool resolve_capacity(const struct curve_options *o, const char *name,
-			     uint64_t *bps)
+static bool resolve_capacity(const struct curve_options *o, const char *name, uint64_t *bps)
 {
 	*bps = o->capacity_bps ? o->capacity_bps : link_speed_bps(name);
 	if (*bps)
@@ -163,16 +157,17 @@ static bool resolve_capacity(const struct curve_options *o, const char *name,
 	if (o->asked)
 		log_warn("curve: %s reports no link speed (veth, tun, or down): "
 			 "no utilisation samples for it without --capacity BPS "
-			 "(e.g. --capacity 100M)", name);
+			 "(e.g. --capacity 100M)",
+			 name);
 	else
 		log_info("curve: %s reports no link speed: utilisation samples need "
-			 "--capacity BPS (e.g. --capacity 100M)", name);
+			 "--capacity BPS (e.g. --capacity 100M)",
+			 name);
 	return false;
 }
 
-int curve_setup(struct curve **out, const struct curve_options *o,
-		const struct curve_link *links, size_t n, uint64_t gap_ns,
-		FILE *json)
+int curve_setup(struct curve **out, const struct curve_options *o, const struct curve_link *links,
+		size_t n, uint64_t gap_ns, FILE *json)
 {
 	struct curve *c;
 	struct sampler_config cfg;
@@ -214,9 +209,9 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 	}
 	if (window > KNEE_MAX_SAMPLES) {
 		log_warn("curve: the knee window holds at most %u samples of %.3f s: "
-			 "%.1f h, not the %.1f h asked for", KNEE_MAX_SAMPLES,
-			 o->sample_ns / 1e9, KNEE_MAX_SAMPLES * (o->sample_ns / 1e9) / 3600,
-			 o->window_ms / 3600e3);
+			 "%.1f h, not the %.1f h asked for",
+			 KNEE_MAX_SAMPLES, o->sample_ns / 1e9,
+			 KNEE_MAX_SAMPLES * (o->sample_ns / 1e9) / 3600, o->window_ms / 3600e3);
 		window = KNEE_MAX_SAMPLES;
 	}
 	for (size_t i = 0; i < c->n; i++) {
@@ -251,8 +246,7 @@ int curve_setup(struct curve **out, const struct curve_options *o,
 		if (!c->csv || curve_csv_write_header(c->csv) != 0) {
 			int err = -errno;
 
-			log_error("--curve-csv: cannot write %s: %s", o->csv_path,
-				  strerror(-err));
+			log_error("--curve-csv: cannot write %s: %s", o->csv_path, strerror(-err));
 			curve_free(c);
 			return err_runtime(err);
 		}
@@ -275,8 +269,7 @@ void curve_start(struct curve *c, uint64_t now_ns)
 		sampler_start(c->sampler, now_ns);
 }
 
-void curve_observe(struct curve *c, const struct flow_key *key,
-		   const struct flow_value *val)
+void curve_observe(struct curve *c, const struct flow_key *key, const struct flow_value *val)
 {
 	if (c)
 		sampler_observe(c->sampler, key, val->first_ns, val->last_ns, val->bytes);
@@ -299,8 +292,10 @@ void curve_finish(struct curve *c, uint64_t now_ns, int64_t wall_offset_ns)
 	for (size_t i = 0; i < c->n; i++) {
 		knee_estimate(c->st[i].knee, &c->st[i].last);
 		log_knee(c, i, "summary: ");
-		write_knee(c, i, c->st[i].last_t_ms ? c->st[i].last_t_ms :
-			   (uint64_t)((int64_t)now_ns + wall_offset_ns) / NS_PER_MS,
+		write_knee(c, i,
+			   c->st[i].last_t_ms ?
+				   c->st[i].last_t_ms :
+				   (uint64_t)((int64_t)now_ns + wall_offset_ns) / NS_PER_MS,
 			   true);
 	}
 	if (sampler_dropped(c->sampler))
@@ -308,7 +303,8 @@ void curve_finish(struct curve *c, uint64_t now_ns, int64_t wall_offset_ns)
 			  (unsigned long long)sampler_dropped(c->sampler));
 	if (c->output_errors)
 		log_warn("curve: %llu samples could not be written (disk full, "
-			 "closed pipe?)", (unsigned long long)c->output_errors);
+			 "closed pipe?)",
+			 (unsigned long long)c->output_errors);
 }
 
 void curve_free(struct curve *c)

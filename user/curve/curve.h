@@ -29,14 +29,12 @@ struct curve_link {
  * Returns 0, -EINVAL (samples asked for without a capacity) or another
  * negative errno (the CSV cannot be written, out of memory), logged.
  */
-int curve_setup(struct curve **out, const struct curve_options *o,
-		const struct curve_link *links, size_t n, uint64_t gap_ns,
-		FILE *json);
+int curve_setup(struct curve **out, const struct curve_options *o, const struct curve_link *links,
+		size_t n, uint64_t gap_ns, FILE *json);
 
 /* The rest accept NULL and then do nothing. */
 void curve_start(struct curve *c, uint64_t now_ns);
-void curve_observe(struct curve *c, const struct flow_key *key,
-		   const struct flow_value *val);
+void curve_observe(struct curve *c, const struct flow_key *key, const struct flow_value *val);
 /* After a drain at now_ns; wall = probe clock + wall_offset_ns. */
 void curve_tick(struct curve *c, uint64_t now_ns, int64_t wall_offset_ns);
 /* Counting ended at now_ns: the last samples, the knee summary. */

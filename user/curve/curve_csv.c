@@ -19,7 +19,8 @@ int curve_csv_write_header(FILE *out)
 	if (fputs("time,unix_ms,interface,ifindex,duration_s,bytes,capacity_bps,"
 		  "utilisation,active_flows,flows_with_packets,rate_per_flow_bps,"
 		  "warmup\n",
-		  out) == EOF || fflush(out))
+		  out) == EOF ||
+	    fflush(out))
 		return -EIO;
 	return 0;
 }
@@ -31,12 +32,12 @@ int curve_csv_write(FILE *out, const struct curve_sample *s, uint64_t wall_ms)
 	json_format_time(when, sizeof(when), wall_ms);
 	/* Flushed per row: a spreadsheet or a test may read it while the
 	 * probe runs. %.17g keeps every bit of the doubles. */
-	if (fprintf(out, "%s,%llu,%s,%d,%.9g,%.17g,%llu,%.17g,%.17g,%llu,%.17g,%d\n",
-		    when, (unsigned long long)wall_ms, s->name, s->ifindex,
-		    s->duration_ns / 1e9, s->bytes,
-		    (unsigned long long)s->capacity_bps, s->utilisation,
-		    s->active_flows, (unsigned long long)s->flows_with_packets,
-		    s->rate_per_flow_bps, s->warmup) < 0 || fflush(out))
+	if (fprintf(out, "%s,%llu,%s,%d,%.9g,%.17g,%llu,%.17g,%.17g,%llu,%.17g,%d\n", when,
+		    (unsigned long long)wall_ms, s->name, s->ifindex, s->duration_ns / 1e9,
+		    s->bytes, (unsigned long long)s->capacity_bps, s->utilisation, s->active_flows,
+		    (unsigned long long)s->flows_with_packets, s->rate_per_flow_bps,
+		    s->warmup) < 0 ||
+	    fflush(out))
 		return -EIO;
 	return 0;
 }
@@ -47,7 +48,14 @@ void curve_rows_free(struct curve_rows *rows)
 	memset(rows, 0, sizeof(*rows));
 }
 
-enum { COL_UNIX_MS, COL_IFACE, COL_CAPACITY, COL_RHO, COL_N, COL__MAX };
+enum {
+	COL_UNIX_MS,
+	COL_IFACE,
+	COL_CAPACITY,
+	COL_RHO,
+	COL_N,
+	COL__MAX
+};
 
 static const char *const col_names[COL__MAX] = {
 	"unix_ms", "interface", "capacity_bps", "utilisation", "active_flows",
@@ -80,8 +88,7 @@ static int number(const char *s, double *v)
 
 #define MAX_FIELDS 64
 
-int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
-		   size_t errlen)
+int curve_csv_read(const char *path, struct curve_rows *rows, char *err, size_t errlen)
 {
 	FILE *in = fopen(path, "r");
 	char *line = NULL, *f[MAX_FIELDS];
@@ -104,9 +111,10 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 			if (!strcmp(f[i], col_names[c]))
 				col[c] = i;
 		if (col[c] < 0) {
-			snprintf(err, errlen, "%s: the header has no '%s' column: not a "
-				 "curve CSV (write one with --curve-csv)", path,
-				 col_names[c]);
+			snprintf(err, errlen,
+				 "%s: the header has no '%s' column: not a "
+				 "curve CSV (write one with --curve-csv)",
+				 path, col_names[c]);
 			goto out;
 		}
 	}
@@ -125,32 +133,35 @@ int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
 		n = split(line, f, MAX_FIELDS);
 		for (int c = 0; c < COL__MAX; c++) {
 			if ((size_t)col[c] >= n) {
-				snprintf(err, errlen, "%s: line %zu: only %zu fields", path,
-					 lineno, n);
+				snprintf(err, errlen, "%s: line %zu: only %zu fields", path, lineno,
+					 n);
 				goto out;
 			}
 		}
 		if (number(f[col[COL_UNIX_MS]], &ms) || number(f[col[COL_CAPACITY]], &cap) ||
 		    number(f[col[COL_RHO]], &r.utilisation) ||
 		    number(f[col[COL_N]], &r.active_flows)) {
-			snprintf(err, errlen, "%s: line %zu: a number is missing or "
-				 "malformed", path, lineno);
+			snprintf(err, errlen,
+				 "%s: line %zu: a number is missing or "
+				 "malformed",
+				 path, lineno);
 			goto out;
 		}
 		/* Checked before the conversion to integers: a double out of
 		 * their range (or NaN) has no defined conversion (the fuzzer
 		 * found a 1.8e21 unix_ms). */
 		if (!(ms >= 0 && ms <= MAX_UNIX_MS) || !(cap > 0 && cap < MAX_CAPACITY)) {
-			snprintf(err, errlen, "%s: line %zu: unix_ms or capacity_bps out "
+			snprintf(err, errlen,
+				 "%s: line %zu: unix_ms or capacity_bps out "
 				 "of range (unix_ms 0 to 2^53, capacity_bps above 0 and "
-				 "below 2^64)", path, lineno);
+				 "below 2^64)",
+				 path, lineno);
 			goto out;
 		}
 		r.unix_ms = (uint64_t)ms;
 		r.capacity_bps = (uint64_t)cap;
 		snprintf(r.interface, sizeof(r.interface), "%s", f[col[COL_IFACE]]);
-		r.warmup = warmup_col >= 0 && (size_t)warmup_col < n &&
-			   !strcmp(f[warmup_col], "1");
+		r.warmup = warmup_col >= 0 && (size_t)warmup_col < n && !strcmp(f[warmup_col], "1");
 		if (rows->n == rows->cap) {
 			size_t c = rows->cap ? 2 * rows->cap : 1024;
 			struct curve_row *v = realloc(rows->v, c * sizeof(*v));

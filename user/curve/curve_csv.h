@@ -30,7 +30,7 @@ struct curve_row {
 	uint64_t capacity_bps;
 	double utilisation;
 	double active_flows;
-	bool warmup;	/* the "warmup" column (optional, 0 or 1) */
+	bool warmup; /* the "warmup" column (optional, 0 or 1) */
 };
 
 struct curve_rows {
@@ -43,8 +43,7 @@ struct curve_rows {
  * in err (the file, the line, what is wrong). rows must be zeroed; free
  * with curve_rows_free.
  */
-int curve_csv_read(const char *path, struct curve_rows *rows, char *err,
-		   size_t errlen);
+int curve_csv_read(const char *path, struct curve_rows *rows, char *err, size_t errlen);
 void curve_rows_free(struct curve_rows *rows);
 
 #endif /* CURVE_CSV_H */

@@ -19,8 +19,7 @@ int curve_json_sample(FILE *out, const struct curve_sample *s, uint64_t wall_ms)
 
 /* A knee estimate for one interface at wall_ms (the last sample's time);
  * final marks the summary at shutdown or at the end of a replay. */
-int curve_json_knee(FILE *out, const char *iface, int ifindex,
-		    uint64_t capacity_bps, const struct knee_result *k,
-		    uint64_t wall_ms, bool final);
+int curve_json_knee(FILE *out, const char *iface, int ifindex, uint64_t capacity_bps,
+		    const struct knee_result *k, uint64_t wall_ms, bool final);
 
 #endif /* CURVE_JSON_H */

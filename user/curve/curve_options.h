@@ -14,11 +14,11 @@
 #define CURVE_SAMPLE_NS_DEFAULT 1000000000ull
 
 struct curve_options {
-	uint64_t sample_ns;	/* Δ */
-	uint64_t capacity_bps;	/* C for every interface; 0: the link speed */
-	const char *csv_path;	/* --curve-csv, or NULL */
-	uint64_t window_ms;	/* the knee's sliding window */
-	bool asked;		/* --sample or --curve-csv: samples wanted */
+	uint64_t sample_ns; /* Δ */
+	uint64_t capacity_bps; /* C for every interface; 0: the link speed */
+	const char *csv_path; /* --curve-csv, or NULL */
+	uint64_t window_ms; /* the knee's sliding window */
+	bool asked; /* --sample or --curve-csv: samples wanted */
 };
 
 /* getopt_long codes, apart from the subcommands' own and EXPORT_OPT_*. */
@@ -29,11 +29,13 @@ enum {
 	CURVE_OPT_WINDOW,
 };
 
-#define CURVE_LONGOPTS                                                     \
-	{ "sample", required_argument, NULL, CURVE_OPT_SAMPLE },           \
-	{ "capacity", required_argument, NULL, CURVE_OPT_CAPACITY },       \
-	{ "curve-csv", required_argument, NULL, CURVE_OPT_CSV },           \
-	{ "knee-window", required_argument, NULL, CURVE_OPT_WINDOW }
+#define CURVE_LONGOPTS                                                       \
+	{ "sample", required_argument, NULL, CURVE_OPT_SAMPLE },             \
+		{ "capacity", required_argument, NULL, CURVE_OPT_CAPACITY }, \
+		{ "curve-csv", required_argument, NULL, CURVE_OPT_CSV },     \
+	{                                                                    \
+		"knee-window", required_argument, NULL, CURVE_OPT_WINDOW     \
+	}
 
 void curve_options_init(struct curve_options *o);
 

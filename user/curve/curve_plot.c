@@ -15,8 +15,8 @@
 /* cmap0 slots this plot redefines. */
 enum {
 	COL_BG = 0,
-	COL_INK = 1,	/* axes, text, the fitted line */
-	COL_WORK = 2,	/* working-area shading */
+	COL_INK = 1, /* axes, text, the fitted line */
+	COL_WORK = 2, /* working-area shading */
 	COL_KNEE = 3,
 	COL_BUSY = 4,
 };
@@ -61,11 +61,10 @@ static void colour_bar(const struct curve_row *rows, size_t n)
 
 	plcol0(COL_INK);
 	plschr(0, 0.8);
-	plcolorbar(&colorbar_w, &colorbar_h,
-		   PL_COLORBAR_GRADIENT | PL_COLORBAR_LABEL_RIGHT, PL_POSITION_RIGHT,
-		   0.03, 0.0, 0.03, 0.8, COL_BG, COL_INK, 1, 0, 0, COL_INK, 1,
-		   1, label_opts, labels, 1, axis_opts, ticks, sub_ticks,
-		   n_values, (PLFLT_MATRIX)values);
+	plcolorbar(&colorbar_w, &colorbar_h, PL_COLORBAR_GRADIENT | PL_COLORBAR_LABEL_RIGHT,
+		   PL_POSITION_RIGHT, 0.03, 0.0, 0.03, 0.8, COL_BG, COL_INK, 1, 0, 0, COL_INK, 1, 1,
+		   label_opts, labels, 1, axis_opts, ticks, sub_ticks, n_values,
+		   (PLFLT_MATRIX)values);
 	plschr(0, 1.0);
 }
 
@@ -84,8 +83,8 @@ static void title_of(char *buf, size_t len, const struct curve_row *rows, size_t
 
 	utc(first, sizeof(first), rows[0].unix_ms);
 	utc(last, sizeof(last), rows[n - 1].unix_ms);
-	snprintf(buf, len, "%s at %.6g Mbit/s: %zu samples, %s to %s UTC",
-		 rows[0].interface, rows[0].capacity_bps / 1e6, n, first, last);
+	snprintf(buf, len, "%s at %.6g Mbit/s: %zu samples, %s to %s UTC", rows[0].interface,
+		 rows[0].capacity_bps / 1e6, n, first, last);
 }
 
 int curve_plot_svg(const char *path, const struct curve_row *rows, size_t n,
@@ -146,8 +145,8 @@ int curve_plot_svg(const char *path, const struct curve_row *rows, size_t n,
 	plcol0(COL_INK);
 	plbox("bcnst", 0, 0, "bcnstv", 0, 0);
 	title_of(title, sizeof(title), rows, n);
-	pllab("active flows N (time-averaged over each bin)",
-	      "utilisation #gr (% of capacity)", "");
+	pllab("active flows N (time-averaged over each bin)", "utilisation #gr (% of capacity)",
+	      "");
 	plschr(0, 0.85);
 	plmtex("t", 2.4, 0.5, 0.5, title);
 	plmtex("t", 0.9, 0.5, 0.5, k->verdict);
@@ -187,8 +186,8 @@ int curve_plot_svg(const char *path, const struct curve_row *rows, size_t n,
 		plssym(0, 2.0);
 		plpoin(1, &kx, &ky, 5);
 		plssym(0, 1.0);
-		snprintf(text, sizeof(text), "knee: N* = %.1f, #gr* = %.0f%%",
-			 k->n_star, 100 * k->rho_star);
+		snprintf(text, sizeof(text), "knee: N* = %.1f, #gr* = %.0f%%", k->n_star,
+			 100 * k->rho_star);
 		plptex(kx, ky * 0.9, 1, 0, 0.0, text);
 	}
 	if (k->status != KNEE_TOO_FEW_SAMPLES && k->n_p95 > 0) {

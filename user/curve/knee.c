@@ -19,11 +19,11 @@
 
 struct knee {
 	size_t cap;
-	size_t head;			/* oldest sample */
+	size_t head; /* oldest sample */
 	size_t count;
 	uint64_t window_ms;
 	struct knee_sample *ring;
-	struct knee_sample *scratch;	/* sorting space, cap entries */
+	struct knee_sample *scratch; /* sorting space, cap entries */
 };
 
 struct knee *knee_create(size_t capacity, uint64_t window_ms)
@@ -177,13 +177,12 @@ static void fit(struct knee_sample *v, size_t m, struct knee_result *res)
 		ln += v[i].n;
 		lr += v[i].rho;
 		/* Equal N on both sides would make the split arbitrary. */
-		if (j < KNEE_MIN_SIDE || right < KNEE_MIN_SIDE ||
-		    !(v[j - 1].n < v[j].n) || !(lnn > 0))
+		if (j < KNEE_MIN_SIDE || right < KNEE_MIN_SIDE || !(v[j - 1].n < v[j].n) ||
+		    !(lnn > 0))
 			continue;
 		rr = srr - lrr;
 		r = sr - lr;
-		sse = nonneg(lrr - lnr * lnr / lnn) +
-		      nonneg(rr - r * r / right);
+		sse = nonneg(lrr - lnr * lnr / lnn) + nonneg(rr - r * r / right);
 		if (best < 0 || sse < best) {
 			best = sse;
 			best_j = j;
@@ -194,8 +193,7 @@ static void fit(struct knee_sample *v, size_t m, struct knee_result *res)
 	}
 	if (best < 0 || !(sse1 > 0) || best > KNEE_SSE_RATIO * sse1)
 		return;
-	if (!(best_s > 0) || !(best_sat > 0) ||
-	    best_sat > KNEE_FLAT_RATIO * best_s * best_mean_n)
+	if (!(best_s > 0) || !(best_sat > 0) || best_sat > KNEE_FLAT_RATIO * best_s * best_mean_n)
 		return;
 	res->status = KNEE_FOUND;
 	res->slope = best_s;
@@ -225,8 +223,7 @@ static void busy_hour(struct knee *k, struct knee_result *res)
 			/* Later starts would give a short hour: see below. */
 			if (start + KNEE_BUSY_MS > last + 1)
 				break;
-			while (j < k->count &&
-			       at(k, j)->t_ms < start + KNEE_BUSY_MS)
+			while (j < k->count && at(k, j)->t_ms < start + KNEE_BUSY_MS)
 				sum += at(k, j++)->rho;
 			if (sum / (j - i) > best_mean) {
 				best_mean = sum / (j - i);
@@ -237,8 +234,7 @@ static void busy_hour(struct knee *k, struct knee_result *res)
 		}
 		/* The hour that ends with the newest sample. */
 		sum = 0;
-		for (j = k->count; j > 0 &&
-		     at(k, j - 1)->t_ms + KNEE_BUSY_MS > last; j--)
+		for (j = k->count; j > 0 && at(k, j - 1)->t_ms + KNEE_BUSY_MS > last; j--)
 			sum += at(k, j - 1)->rho;
 		if (sum / (k->count - j) > best_mean) {
 			best_i = j;
@@ -287,9 +283,8 @@ int knee_estimate(struct knee *k, struct knee_result *res)
 	res->samples = k->count;
 	res->status = KNEE_TOO_FEW_SAMPLES;
 	if (k->count < KNEE_MIN_SAMPLES) {
-		snprintf(res->verdict, sizeof(res->verdict),
-			 "too few samples: %zu of %d needed", k->count,
-			 KNEE_MIN_SAMPLES);
+		snprintf(res->verdict, sizeof(res->verdict), "too few samples: %zu of %d needed",
+			 k->count, KNEE_MIN_SAMPLES);
 		return 0;
 	}
 	for (i = 0; i < k->count; i++)
@@ -298,8 +293,7 @@ int knee_estimate(struct knee *k, struct knee_result *res)
 	busy_hour(k, res);
 	if (res->status != KNEE_FOUND) {
 		snprintf(res->verdict, sizeof(res->verdict),
-			 "working area: no overload point in %u samples",
-			 res->samples);
+			 "working area: no overload point in %u samples", res->samples);
 		return 0;
 	}
 	res->load = res->n_p95 / res->n_star;
@@ -307,8 +301,7 @@ int knee_estimate(struct knee *k, struct knee_result *res)
 	pct = (unsigned int)(res->load * 100 + 0.5);
 	if (res->overload_since_ms) {
 		format_time(res->overload_since_ms, when, sizeof(when));
-		snprintf(res->verdict, sizeof(res->verdict),
-			 "overloaded since %s", when);
+		snprintf(res->verdict, sizeof(res->verdict), "overloaded since %s", when);
 	} else if (res->load >= 1) {
 		snprintf(res->verdict, sizeof(res->verdict),
 			 "overloaded in the busy hour: N at %u%% of N*", pct);
@@ -316,8 +309,7 @@ int knee_estimate(struct knee *k, struct knee_result *res)
 		snprintf(res->verdict, sizeof(res->verdict),
 			 "approaching overload: N at %u%% of N*", pct);
 	} else {
-		snprintf(res->verdict, sizeof(res->verdict),
-			 "working area: N at %u%% of N*", pct);
+		snprintf(res->verdict, sizeof(res->verdict), "working area: N at %u%% of N*", pct);
 	}
 	return 0;
 }

@@ -19,24 +19,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KNEE_WINDOW_MS_DEFAULT	(24ULL * 3600 * 1000)
+#define KNEE_WINDOW_MS_DEFAULT (24ULL * 3600 * 1000)
 /* Below this many samples in the window the estimate is refused. */
-#define KNEE_MIN_SAMPLES	30
+#define KNEE_MIN_SAMPLES 30
 /* Each segment of the bent fit needs this many samples to count. */
-#define KNEE_MIN_SIDE		5
+#define KNEE_MIN_SIDE 5
 /* The bent fit must leave at most this share of the line's squared error. */
-#define KNEE_SSE_RATIO		0.5
+#define KNEE_SSE_RATIO 0.5
 /* ρ_sat must sit this far below the line's value at the saturated N. */
-#define KNEE_FLAT_RATIO		0.9
+#define KNEE_FLAT_RATIO 0.9
 /* Busy-hour p95 of N at or above this share of N* is "approaching". */
-#define KNEE_APPROACH_RATIO	0.8
+#define KNEE_APPROACH_RATIO 0.8
 /* Length of the busy period whose p95 of N is compared with N*. */
-#define KNEE_BUSY_MS		(3600ULL * 1000)
+#define KNEE_BUSY_MS (3600ULL * 1000)
 
 struct knee_sample {
-	uint64_t t_ms;		/* sample time, Unix ms (UTC) */
-	double n;		/* time-averaged active flows in the bin */
-	double rho;		/* utilisation, fraction of capacity */
+	uint64_t t_ms; /* sample time, Unix ms (UTC) */
+	double n; /* time-averaged active flows in the bin */
+	double rho; /* utilisation, fraction of capacity */
 };
 
 enum knee_status {
@@ -47,22 +47,22 @@ enum knee_status {
 
 struct knee_result {
 	enum knee_status status;
-	uint32_t samples;	/* samples in the window, all used */
-	uint32_t below;		/* samples in the working-area segment */
-	uint32_t above;		/* samples in the saturated segment */
+	uint32_t samples; /* samples in the window, all used */
+	uint32_t below; /* samples in the working-area segment */
+	uint32_t above; /* samples in the saturated segment */
 	/* KNEE_FOUND: slope of the working area; otherwise of one line. */
-	double slope;		/* ρ per flow = r/C */
-	double rho_sat;		/* level of the saturated segment */
-	double n_star;		/* ρ_sat / slope */
-	double rho_star;	/* ρ at the knee (= ρ_sat in this model) */
-	double rms;		/* residual RMS of the fit reported */
-	double rms_line;	/* residual RMS of one line through 0 */
-	uint64_t busy_start_ms;	/* busy hour: highest mean ρ */
+	double slope; /* ρ per flow = r/C */
+	double rho_sat; /* level of the saturated segment */
+	double n_star; /* ρ_sat / slope */
+	double rho_star; /* ρ at the knee (= ρ_sat in this model) */
+	double rms; /* residual RMS of the fit reported */
+	double rms_line; /* residual RMS of one line through 0 */
+	uint64_t busy_start_ms; /* busy hour: highest mean ρ */
 	uint32_t busy_samples;
-	double n_p95;		/* 95th percentile of N in the busy hour */
-	double load;		/* n_p95 / n_star, 0 without a knee */
+	double n_p95; /* 95th percentile of N in the busy hour */
+	double load; /* n_p95 / n_star, 0 without a knee */
 	uint64_t overload_since_ms; /* 0 unless the last samples are past N* */
-	char verdict[128];	/* plain language, for people */
+	char verdict[128]; /* plain language, for people */
 };
 
 struct knee;

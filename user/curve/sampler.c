@@ -17,15 +17,15 @@
 
 struct bin_acc {
 	double bytes;
-	double active_ns;	/* Σ over flows of overlap with the bin */
-	uint64_t flows;		/* flows with a packet in the bin */
+	double active_ns; /* Σ over flows of overlap with the bin */
+	uint64_t flows; /* flows with a packet in the bin */
 };
 
 struct flow_state {
 	struct flow_key key;
 	uint64_t first_ns, last_ns; /* the active interval known so far */
-	uint64_t counted_top;	/* newest bin this flow was counted in */
-	uint64_t counted_mask;	/* bit i: counted in bin counted_top - i */
+	uint64_t counted_top; /* newest bin this flow was counted in */
+	uint64_t counted_mask; /* bit i: counted in bin counted_top - i */
 	int iface;
 };
 
@@ -35,15 +35,15 @@ struct sampler {
 	struct sampler_config cfg;
 	struct sampler_iface ifaces[SAMPLER_MAX_IFACES];
 	bool started;
-	uint64_t start_seq;	/* first bin wholly after the start */
-	uint64_t start_ns;	/* when counting began */
-	uint64_t emit_seq;	/* oldest bin not yet reported */
-	size_t ring_bins;	/* bins the ring holds */
-	struct bin_acc *ring;	/* ring_bins × n_ifaces */
+	uint64_t start_seq; /* first bin wholly after the start */
+	uint64_t start_ns; /* when counting began */
+	uint64_t emit_seq; /* oldest bin not yet reported */
+	size_t ring_bins; /* bins the ring holds */
+	struct bin_acc *ring; /* ring_bins × n_ifaces */
 	struct flow_state *flows; /* dense */
 	size_t n_flows, cap_flows;
-	uint32_t *index;	/* open addressing into flows, linear probing */
-	size_t index_size;	/* power of two, > 2 × n_flows */
+	uint32_t *index; /* open addressing into flows, linear probing */
+	size_t index_size; /* power of two, > 2 × n_flows */
 	uint64_t dropped;
 };
 
@@ -163,8 +163,8 @@ static void credit_active(struct sampler *s, int iface, uint64_t a, uint64_t b)
 /* Spreads an entry's bytes over the bins its [first, last] overlaps, in
  * proportion to time. When drains fall on bin edges (the daemon arranges
  * it) every entry lies in one bin and this is exact. */
-static void credit_bytes(struct sampler *s, int iface, uint64_t first,
-			 uint64_t last, uint64_t bytes)
+static void credit_bytes(struct sampler *s, int iface, uint64_t first, uint64_t last,
+			 uint64_t bytes)
 {
 	uint64_t bin = s->cfg.bin_ns;
 	struct bin_acc *acc;
@@ -188,8 +188,7 @@ static void credit_bytes(struct sampler *s, int iface, uint64_t first,
 
 /* Counts the flow once in each bin from first to last it was not yet
  * counted in (several CPUs' entries may cover the same bin). */
-static void count_packets(struct sampler *s, struct flow_state *f,
-			  uint64_t first, uint64_t last)
+static void count_packets(struct sampler *s, struct flow_state *f, uint64_t first, uint64_t last)
 {
 	uint64_t bin = s->cfg.bin_ns;
 
@@ -225,8 +224,8 @@ static int iface_of(const struct sampler *s, int ifindex)
 
 /* The flow's state, created empty (first_ns = last_ns = 0, mask 0) when
  * new; NULL when out of memory. */
-static struct flow_state *lookup(struct sampler *s, const struct flow_key *key,
-				 int iface, bool *created)
+static struct flow_state *lookup(struct sampler *s, const struct flow_key *key, int iface,
+				 bool *created)
 {
 	size_t h = key_hash(key) & (s->index_size - 1);
 	struct flow_state *f;
@@ -253,14 +252,13 @@ static struct flow_state *lookup(struct sampler *s, const struct flow_key *key,
 	f->iface = iface;
 	s->index[h] = s->n_flows++;
 	*created = true;
-	if (2 * s->n_flows >= s->index_size &&
-	    rebuild_index(s, 2 * s->index_size) != 0)
+	if (2 * s->n_flows >= s->index_size && rebuild_index(s, 2 * s->index_size) != 0)
 		return NULL;
 	return f;
 }
 
-void sampler_observe(struct sampler *s, const struct flow_key *key,
-		     uint64_t first_ns, uint64_t last_ns, uint64_t bytes)
+void sampler_observe(struct sampler *s, const struct flow_key *key, uint64_t first_ns,
+		     uint64_t last_ns, uint64_t bytes)
 {
 	struct flow_state *f;
 	bool created;
@@ -318,8 +316,8 @@ static void report_bin(struct sampler *s, uint64_t seq)
 		};
 
 		if (smp.active_flows > 0)
-			smp.rate_per_flow_bps = smp.utilisation * ifc->capacity_bps /
-						smp.active_flows;
+			smp.rate_per_flow_bps =
+				smp.utilisation * ifc->capacity_bps / smp.active_flows;
 		s->cfg.on_sample(s->cfg.ctx, &smp);
 		memset(acc, 0, sizeof(*acc));
 	}

@@ -33,21 +33,21 @@
 #define SAMPLER_MAX_IFACES 16
 
 struct sampler_iface {
-	int ifindex;		/* 0: every interface (replay) */
+	int ifindex; /* 0: every interface (replay) */
 	char name[IF_NAMESIZE];
-	uint64_t capacity_bps;	/* C, bits per second, > 0 */
+	uint64_t capacity_bps; /* C, bits per second, > 0 */
 };
 
 struct curve_sample {
-	int iface;		/* index in the config's ifaces */
+	int iface; /* index in the config's ifaces */
 	int ifindex;
 	const char *name;
-	uint64_t start_ns;	/* bin start, probe clock */
-	uint64_t duration_ns;	/* Δ */
-	double bytes;		/* IP bytes in the bin */
+	uint64_t start_ns; /* bin start, probe clock */
+	uint64_t duration_ns; /* Δ */
+	double bytes; /* IP bytes in the bin */
 	uint64_t capacity_bps;
-	double utilisation;	/* ρ, fraction of C */
-	double active_flows;	/* N, time-averaged */
+	double utilisation; /* ρ, fraction of C */
+	double active_flows; /* N, time-averaged */
 	uint64_t flows_with_packets;
 	double rate_per_flow_bps; /* r = ρC/N; 0 when N is 0 */
 	/* The bin starts less than one gap after counting began: a flow that
@@ -59,10 +59,10 @@ struct curve_sample {
 typedef void (*sampler_cb)(void *ctx, const struct curve_sample *s);
 
 struct sampler_config {
-	uint64_t bin_ns;	/* Δ */
-	uint64_t gap_ns;	/* a shorter pause keeps a flow active */
+	uint64_t bin_ns; /* Δ */
+	uint64_t gap_ns; /* a shorter pause keeps a flow active */
 	const struct sampler_iface *ifaces;
-	size_t n_ifaces;	/* 1..SAMPLER_MAX_IFACES */
+	size_t n_ifaces; /* 1..SAMPLER_MAX_IFACES */
 	sampler_cb on_sample;
 	void *ctx;
 };
@@ -83,8 +83,8 @@ void sampler_start(struct sampler *s, uint64_t now_ns);
  * packet times and its IP bytes. The same flow may come several times per
  * period (once per CPU), in any order.
  */
-void sampler_observe(struct sampler *s, const struct flow_key *key,
-		     uint64_t first_ns, uint64_t last_ns, uint64_t bytes);
+void sampler_observe(struct sampler *s, const struct flow_key *key, uint64_t first_ns,
+		     uint64_t last_ns, uint64_t bytes);
 
 /* Every packet before now_ns has been observed: reports the bins that can
  * no longer change (end + gap <= now) and forgets flows idle past the gap. */

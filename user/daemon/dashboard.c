@@ -41,15 +41,18 @@ static int parse_duration(const char *opt, const char *arg, unsigned long min_s,
 	unsigned long mult = 1, v;
 
 	if (n && n < sizeof(buf) && strchr("smhd", arg[n - 1])) {
-		mult = arg[n - 1] == 'd' ? 86400 : arg[n - 1] == 'h' ? 3600 :
-		       arg[n - 1] == 'm' ? 60 : 1;
+		mult = arg[n - 1] == 'd' ? 86400 :
+		       arg[n - 1] == 'h' ? 3600 :
+		       arg[n - 1] == 'm' ? 60 :
+					   1;
 		memcpy(buf, arg, n - 1);
 		buf[n - 1] = 0;
 		arg = buf;
 	}
 	if (!*arg || strspn(arg, "0123456789") != strlen(arg)) {
 		log_error("%s: '%s' is not a duration: seconds, or a number "
-			  "with s, m, h or d (90s, 15m, 2h, 7d)", opt, given);
+			  "with s, m, h or d (90s, 15m, 2h, 7d)",
+			  opt, given);
 		return -EINVAL;
 	}
 	if (parse_ulong_option(opt, arg, 1, max_s / mult, &v) != 0)
@@ -62,8 +65,7 @@ static int parse_duration(const char *opt, const char *arg, unsigned long min_s,
 	return 0;
 }
 
-bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg,
-			     int *rc)
+bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg, int *rc)
 {
 	*rc = 0;
 	switch (c) {
@@ -85,16 +87,14 @@ bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg
 		return true;
 	case DASHBOARD_OPT_HISTORY:
 		/* At least a second per time bucket. */
-		*rc = parse_duration("--history", arg, HISTORY_BUCKETS, 7 * 86400,
-				     &o->history_s);
+		*rc = parse_duration("--history", arg, HISTORY_BUCKETS, 7 * 86400, &o->history_s);
 		return true;
 	case DASHBOARD_OPT_STATE_DIR:
 		o->state_dir = arg;
 		return true;
 	case DASHBOARD_OPT_RETENTION:
 		/* An hour at least: the rollup and the pages work in hours. */
-		*rc = parse_duration("--retention", arg, 3600, 3650 * 86400ul,
-				     &o->retention_s);
+		*rc = parse_duration("--retention", arg, 3600, 3650 * 86400ul, &o->retention_s);
 		return true;
 	case DASHBOARD_OPT_NO_STORE:
 		o->no_store = true;
@@ -130,10 +130,10 @@ int dashboard_options_check(const struct dashboard_options *o)
 	struct stat st;
 
 	/* Before anything is attached: a file given as the directory. */
-	if (o->state_dir && !o->no_store && !stat(o->state_dir, &st) &&
-	    !S_ISDIR(st.st_mode)) {
+	if (o->state_dir && !o->no_store && !stat(o->state_dir, &st) && !S_ISDIR(st.st_mode)) {
 		log_error("--state-dir %s: not a directory (give a directory for "
-			  "the history database)", o->state_dir);
+			  "the history database)",
+			  o->state_dir);
 		return -EINVAL;
 	}
 	if (o->store_url) {
@@ -156,45 +156,44 @@ void dashboard_options_usage(FILE *out)
 	struct history_config hc = { .span_ms = DEFAULT_HISTORY_S * 1000ull };
 
 	fprintf(out,
-"Dashboard, JSON API, metrics, event log:\n"
-"      --http ADDR:PORT             serve the dashboard, /api/... and /metrics\n"
-"                                   (off unless asked; e.g. %s).\n"
-"                                   Read-only. An address that cannot be\n"
-"                                   listened on is a warning, not a stop. An\n"
-"                                   address other than loopback needs a token:\n"
-"      --http-token-file FILE       first line: the token (16+ characters) every\n"
-"                                   request must carry: 'Authorization: Bearer\n"
-"                                   TOKEN' (Prometheus: authorization), or in a\n"
-"                                   browser open /?token=TOKEN once (it becomes\n"
-"                                   a cookie)\n"
-"      --no-http                    no web server, even if the config file asks\n"
-"      --web-dir DIR                the dashboard's files (default: web/ next\n"
-"                                   to the binary, else " FLOWPROBE_WEB_DIR ")\n"
-"      --history DURATION           what the dashboard remembers (1h; e.g. 90s,\n"
-"                                   15m, 2h): per-host series in 60 buckets,\n"
-"                                   %d hosts, %d recent flows, %d events; at\n"
-"                                   most %zu MB whatever the duration\n"
-"      --events FILE                append every JSON Lines object (flows and\n"
-"                                   events, as --json prints) to FILE; SIGHUP\n"
-"                                   reopens it (for logrotate)\n"
-"      --state-dir DIR              where the dashboard's history survives\n"
-"                                   restarts: an SQLite file, DIR/%s\n"
-"                                   (default %s, created 0750).\n"
-"                                   On with the dashboard, or when given\n"
-"      --retention DURATION         how long it keeps (7d; e.g. 36h, 30d);\n"
-"                                   minutes become hours after two days\n"
-"      --no-store                   keep the dashboard's history in memory only\n"
-"      --store clickhouse://[USER@]HOST:PORT/DB\n"
-"                                   also send flows, peers, events and P2P\n"
-"                                   reports to a fleet's ClickHouse (HTTP port,\n"
-"                                   8123); one alarm per host and period on\n"
-"                                   the evidence of every probe\n"
-"      --store-password-file FILE   first line: the ClickHouse user's password\n"
-"      --probe-id NAME              this probe's name in the fleet (default:\n"
-"                                   the host name)\n",
-		HTTP_DEFAULT_ADDR, HISTORY_DEFAULT_HOSTS, HISTORY_FLOWS,
-		HISTORY_DEFAULT_EVENTS, history_memory_bound(&hc) >> 20,
-		STORE_FILE, STATE_DIR_DEFAULT);
+		"Dashboard, JSON API, metrics, event log:\n"
+		"      --http ADDR:PORT             serve the dashboard, /api/... and /metrics\n"
+		"                                   (off unless asked; e.g. %s).\n"
+		"                                   Read-only. An address that cannot be\n"
+		"                                   listened on is a warning, not a stop. An\n"
+		"                                   address other than loopback needs a token:\n"
+		"      --http-token-file FILE       first line: the token (16+ characters) every\n"
+		"                                   request must carry: 'Authorization: Bearer\n"
+		"                                   TOKEN' (Prometheus: authorization), or in a\n"
+		"                                   browser open /?token=TOKEN once (it becomes\n"
+		"                                   a cookie)\n"
+		"      --no-http                    no web server, even if the config file asks\n"
+		"      --web-dir DIR                the dashboard's files (default: web/ next\n"
+		"                                   to the binary, else " FLOWPROBE_WEB_DIR ")\n"
+		"      --history DURATION           what the dashboard remembers (1h; e.g. 90s,\n"
+		"                                   15m, 2h): per-host series in 60 buckets,\n"
+		"                                   %d hosts, %d recent flows, %d events; at\n"
+		"                                   most %zu MB whatever the duration\n"
+		"      --events FILE                append every JSON Lines object (flows and\n"
+		"                                   events, as --json prints) to FILE; SIGHUP\n"
+		"                                   reopens it (for logrotate)\n"
+		"      --state-dir DIR              where the dashboard's history survives\n"
+		"                                   restarts: an SQLite file, DIR/%s\n"
+		"                                   (default %s, created 0750).\n"
+		"                                   On with the dashboard, or when given\n"
+		"      --retention DURATION         how long it keeps (7d; e.g. 36h, 30d);\n"
+		"                                   minutes become hours after two days\n"
+		"      --no-store                   keep the dashboard's history in memory only\n"
+		"      --store clickhouse://[USER@]HOST:PORT/DB\n"
+		"                                   also send flows, peers, events and P2P\n"
+		"                                   reports to a fleet's ClickHouse (HTTP port,\n"
+		"                                   8123); one alarm per host and period on\n"
+		"                                   the evidence of every probe\n"
+		"      --store-password-file FILE   first line: the ClickHouse user's password\n"
+		"      --probe-id NAME              this probe's name in the fleet (default:\n"
+		"                                   the host name)\n",
+		HTTP_DEFAULT_ADDR, HISTORY_DEFAULT_HOSTS, HISTORY_FLOWS, HISTORY_DEFAULT_EVENTS,
+		history_memory_bound(&hc) >> 20, STORE_FILE, STATE_DIR_DEFAULT);
 }
 
 static int open_store(struct dashboard *d, const struct dashboard_options *o,
@@ -232,7 +231,7 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	memset(d, 0, sizeof(*d));
 	d->listen = listen_addr(o);
 	if (!d->listen && !o->events && !want_store && !o->store_url)
-		return 0;		/* --json alone: stdout as before */
+		return 0; /* --json alone: stdout as before */
 	if (o->store_url) {
 		struct fleet_config fc = {
 			.url = o->store_url,
@@ -276,8 +275,7 @@ int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 	return 0;
 }
 
-int dashboard_start(struct dashboard *d, const struct dashboard_options *o,
-		    struct pipeline *pl)
+int dashboard_start(struct dashboard *d, const struct dashboard_options *o, struct pipeline *pl)
 {
 	struct http_config hc = http_config(o);
 

@@ -15,18 +15,18 @@
 #include "daemon/pipeline.h"
 
 struct dashboard_options {
-	const char *http;	/* --http ADDR:PORT; NULL: default or none */
+	const char *http; /* --http ADDR:PORT; NULL: default or none */
 	bool no_http;
 	const char *token_file;
 	const char *web_dir;
-	const char *events;	/* --events FILE */
+	const char *events; /* --events FILE */
 	unsigned long history_s;
-	const char *state_dir;	/* --state-dir; NULL: the default */
-	unsigned long retention_s;	/* --retention */
-	bool no_store;		/* --no-store */
-	const char *store_url;	/* --store clickhouse://... */
+	const char *state_dir; /* --state-dir; NULL: the default */
+	unsigned long retention_s; /* --retention */
+	bool no_store; /* --no-store */
+	const char *store_url; /* --store clickhouse://... */
 	const char *store_password_file;
-	const char *probe_id;	/* the export options' --probe-id (the host name) */
+	const char *probe_id; /* the export options' --probe-id (the host name) */
 };
 
 enum {
@@ -43,23 +43,24 @@ enum {
 	DASHBOARD_OPT_STORE_PASSWORD,
 };
 
-#define DASHBOARD_LONGOPTS                                                   \
-	{ "http", required_argument, NULL, DASHBOARD_OPT_HTTP },            \
-	{ "no-http", no_argument, NULL, DASHBOARD_OPT_NO_HTTP },            \
-	{ "http-token-file", required_argument, NULL, DASHBOARD_OPT_TOKEN }, \
-	{ "web-dir", required_argument, NULL, DASHBOARD_OPT_WEB_DIR },      \
-	{ "events", required_argument, NULL, DASHBOARD_OPT_EVENTS },        \
-	{ "history", required_argument, NULL, DASHBOARD_OPT_HISTORY },      \
-	{ "state-dir", required_argument, NULL, DASHBOARD_OPT_STATE_DIR },  \
-	{ "retention", required_argument, NULL, DASHBOARD_OPT_RETENTION },  \
-	{ "no-store", no_argument, NULL, DASHBOARD_OPT_NO_STORE },          \
-	{ "store", required_argument, NULL, DASHBOARD_OPT_STORE },          \
-	{ "store-password-file", required_argument, NULL, DASHBOARD_OPT_STORE_PASSWORD }
+#define DASHBOARD_LONGOPTS                                                                   \
+	{ "http", required_argument, NULL, DASHBOARD_OPT_HTTP },                             \
+		{ "no-http", no_argument, NULL, DASHBOARD_OPT_NO_HTTP },                     \
+		{ "http-token-file", required_argument, NULL, DASHBOARD_OPT_TOKEN },         \
+		{ "web-dir", required_argument, NULL, DASHBOARD_OPT_WEB_DIR },               \
+		{ "events", required_argument, NULL, DASHBOARD_OPT_EVENTS },                 \
+		{ "history", required_argument, NULL, DASHBOARD_OPT_HISTORY },               \
+		{ "state-dir", required_argument, NULL, DASHBOARD_OPT_STATE_DIR },           \
+		{ "retention", required_argument, NULL, DASHBOARD_OPT_RETENTION },           \
+		{ "no-store", no_argument, NULL, DASHBOARD_OPT_NO_STORE },                   \
+		{ "store", required_argument, NULL, DASHBOARD_OPT_STORE },                   \
+	{                                                                                    \
+		"store-password-file", required_argument, NULL, DASHBOARD_OPT_STORE_PASSWORD \
+	}
 
 void dashboard_options_init(struct dashboard_options *o);
 /* Like export_options_parse: true if c was ours, *rc set (0 or -EINVAL). */
-bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg,
-			     int *rc);
+bool dashboard_options_parse(struct dashboard_options *o, int c, const char *arg, int *rc);
 /* After parsing: the HTTP address and token are checked (0 or -EINVAL). */
 int dashboard_options_check(const struct dashboard_options *o);
 void dashboard_options_usage(FILE *out);
@@ -69,9 +70,9 @@ struct live_flows;
 struct fleet;
 
 struct dashboard {
-	struct fleet *fleet;	/* --store clickhouse://, or NULL */
+	struct fleet *fleet; /* --store clickhouse://, or NULL */
 	struct history *history;
-	struct store *store;	/* the embedded history, or NULL */
+	struct store *store; /* the embedded history, or NULL */
 	struct live_flows *live; /* with the history: flows shown live */
 	struct http_server *http;
 	struct event_log *events;
@@ -88,8 +89,7 @@ struct dashboard {
 int dashboard_prepare(struct dashboard *d, const struct dashboard_options *o,
 		      const struct export_options *ex, struct pipeline *pl);
 /* After pipeline_init: interface names, then the server starts. */
-int dashboard_start(struct dashboard *d, const struct dashboard_options *o,
-		    struct pipeline *pl);
+int dashboard_start(struct dashboard *d, const struct dashboard_options *o, struct pipeline *pl);
 /* SIGHUP: the --events file is reopened. */
 void dashboard_reopen(struct dashboard *d);
 /* After pipeline_finish (the last lines are written), before destroy. */

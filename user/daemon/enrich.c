@@ -8,8 +8,7 @@
 
 _Static_assert(PREFIX_SET_MAX <= INT16_MAX, "a prefix index fits flow_class");
 
-void enrich_flow(const struct enrich_config *cfg, struct flow_record *rec,
-		 struct flow_class *out)
+void enrich_flow(const struct enrich_config *cfg, struct flow_record *rec, struct flow_class *out)
 {
 	const struct flow_key *k = &rec->key;
 	const uint8_t *end[2] = { k->src, k->dst };

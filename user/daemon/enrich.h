@@ -20,12 +20,11 @@ struct enrich_config {
 	/* Not copied; NULL: no end is local. The consumers' prefix indexes
 	 * (the interval counters' rows) are indexes into this same set. */
 	const struct prefix_set *local;
-	const struct asn_table *asn;	/* NULL: no AS numbers */
+	const struct asn_table *asn; /* NULL: no AS numbers */
 };
 
 /* Classifies rec into *out; with an AS table, also sets rec->src_as and
  * rec->dst_as (as asn_table_annotate does). */
-void enrich_flow(const struct enrich_config *cfg, struct flow_record *rec,
-		 struct flow_class *out);
+void enrich_flow(const struct enrich_config *cfg, struct flow_record *rec, struct flow_class *out);
 
 #endif /* ENRICH_H */

@@ -106,15 +106,16 @@ static FILE *open_file(const char *path)
 
 	if (!f && errno == ELOOP)
 		log_error("--events %s: is a symbolic link; give the file itself "
-			  "(customer addresses are never written through a link)", path);
+			  "(customer addresses are never written through a link)",
+			  path);
 	else if (!f)
 		log_error("--events %s: cannot open: %s (check the directory "
-			  "exists and is writable)", path, strerror(errno));
+			  "exists and is writable)",
+			  path, strerror(errno));
 	return f;
 }
 
-struct event_log *event_log_open(bool to_stdout, const char *path,
-				 struct history *history)
+struct event_log *event_log_open(bool to_stdout, const char *path, struct history *history)
 {
 	struct event_log *el = calloc(1, sizeof(*el));
 	cookie_io_functions_t io = { .write = split_write };

@@ -23,8 +23,7 @@ struct event_log;
  * file (NULL: none). history: hand every line to it (NULL: none).
  * NULL on failure, after one log line naming the file.
  */
-struct event_log *event_log_open(bool to_stdout, const char *path,
-				 struct history *history);
+struct event_log *event_log_open(bool to_stdout, const char *path, struct history *history);
 
 /* Every line also goes to the embedded history (NULL: none). Lines are
  * written on the pipeline thread, the store's feeding side. */

@@ -13,7 +13,7 @@
 struct live_flow {
 	struct flow_key key;
 	struct flow_value val;
-	uint32_t next;		/* hash chain, or free list */
+	uint32_t next; /* hash chain, or free list */
 	bool used;
 };
 
@@ -21,7 +21,7 @@ struct live_flows {
 	const struct prefix_set *local;
 	struct live_flow *f;
 	uint32_t *heads, n_heads, free_list;
-	uint32_t *order;	/* snapshot's scratch: used entries by bytes */
+	uint32_t *order; /* snapshot's scratch: used entries by bytes */
 	size_t n, max;
 	uint64_t dropped;
 };
@@ -156,9 +156,8 @@ static int by_bytes(const void *a, const void *b)
 	return (y > x) - (y < x);
 }
 
-size_t live_flows_snapshot(const struct live_flows *lf, struct flow_record *out,
-			   size_t max, uint64_t (*to_wall_ms)(void *ctx, uint64_t ns),
-			   void *ctx)
+size_t live_flows_snapshot(const struct live_flows *lf, struct flow_record *out, size_t max,
+			   uint64_t (*to_wall_ms)(void *ctx, uint64_t ns), void *ctx)
 {
 	size_t n = 0;
 

@@ -26,7 +26,7 @@
 #include "detect/prefixes.h"
 #include "lib/flow_record.h"
 
-#define LIVE_FLOWS_DEFAULT 65536	/* about 6 MB */
+#define LIVE_FLOWS_DEFAULT 65536 /* about 6 MB */
 
 struct live_flows;
 
@@ -44,9 +44,8 @@ void live_flows_expire(struct live_flows *lf, uint64_t now_ns, uint64_t idle_ns)
 
 /* Up to max flows as records (times through to_wall_ms, end_reason 0),
  * busiest first; returns how many. */
-size_t live_flows_snapshot(const struct live_flows *lf, struct flow_record *out,
-			   size_t max, uint64_t (*to_wall_ms)(void *ctx, uint64_t ns),
-			   void *ctx);
+size_t live_flows_snapshot(const struct live_flows *lf, struct flow_record *out, size_t max,
+			   uint64_t (*to_wall_ms)(void *ctx, uint64_t ns), void *ctx);
 size_t live_flows_count(const struct live_flows *lf);
 uint64_t live_flows_dropped(const struct live_flows *lf);
 

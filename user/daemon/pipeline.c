@@ -42,8 +42,8 @@ static struct flow_key reverse_tuple_of(const struct flow_key *key)
 }
 
 /* The flow cache's export hook: apply marks, count, hand to the outputs. */
-static void export_flow(void *ctx, const struct flow_key *key,
-			const struct flow_value *val, enum flow_end_reason reason)
+static void export_flow(void *ctx, const struct flow_key *key, const struct flow_value *val,
+			enum flow_end_reason reason)
 {
 	struct pipeline *pl = ctx;
 	struct flow_key tuple = tuple_of(key);
@@ -80,8 +80,7 @@ static void on_event(void *ctx, const struct event *ev)
 	p2p_hosts_add_event(pl->p2p, ev, exporter_wall_ms(&pl->exporter, ev->time_ns));
 }
 
-static void on_drained(void *ctx, const struct flow_key *key,
-		       const struct flow_value *val)
+static void on_drained(void *ctx, const struct flow_key *key, const struct flow_value *val)
 {
 	struct pipeline *pl = ctx;
 
@@ -99,8 +98,7 @@ static void on_drained(void *ctx, const struct flow_key *key,
 }
 
 /* The curve of each attached interface, or of the whole capture. */
-static int curve_init(struct pipeline *pl, const struct export_options *opt,
-		      uint64_t gap_ns)
+static int curve_init(struct pipeline *pl, const struct export_options *opt, uint64_t gap_ns)
 {
 	struct curve_link links[MAX_IFACES];
 	int n = pl->probe.n_ifaces;
@@ -108,8 +106,7 @@ static int curve_init(struct pipeline *pl, const struct export_options *opt,
 	for (int i = 0; i < n; i++)
 		links[i] = (struct curve_link){ pl->probe.ifaces[i].name,
 						pl->probe.ifaces[i].ifindex };
-	return curve_setup(&pl->curve, &opt->curve, links, n, gap_ns,
-			   pl->exporter.json);
+	return curve_setup(&pl->curve, &opt->curve, links, n, gap_ns, pl->exporter.json);
 }
 
 /* After the exporters, the consumers: each takes the class that
@@ -205,9 +202,8 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 			return err_runtime(rc);
 		}
 	}
-	pl->tcp = tcp_analysis_new(opt, opt->no_resets ? -1 :
-				   bpf_map__fd(pl->probe.skel->maps.conns),
-				   &pl->exporter);
+	pl->tcp = tcp_analysis_new(
+		opt, opt->no_resets ? -1 : bpf_map__fd(pl->probe.skel->maps.conns), &pl->exporter);
 	if (!pl->tcp)
 		return -ENOMEM;
 	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
@@ -279,8 +275,8 @@ static void drain(struct pipeline *pl)
 	if (pl->events)
 		events_reader_consume(pl->events);
 	t0 = monotonic_us();
-	err = pl->quiescent ? drainer_run_quiescent(pl->drainer, &res)
-			    : drainer_run(pl->drainer, &res);
+	err = pl->quiescent ? drainer_run_quiescent(pl->drainer, &res) :
+			      drainer_run(pl->drainer, &res);
 	/* How long a swap and read take: a soak watches it not grow. */
 	us = monotonic_us() - t0;
 	pl->ds.v[DS_drain_time_last] = us;
@@ -309,8 +305,8 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl)
 static void feed_collectors(struct pipeline *pl)
 {
 	struct history_collector hc[HISTORY_COLLECTORS];
-	int n = pl->exporter.n_collectors < HISTORY_COLLECTORS ?
-		pl->exporter.n_collectors : HISTORY_COLLECTORS;
+	int n = pl->exporter.n_collectors < HISTORY_COLLECTORS ? pl->exporter.n_collectors :
+								 HISTORY_COLLECTORS;
 
 	for (int i = 0; i < n; i++) {
 		const struct collector *c = &pl->exporter.collectors[i];
@@ -368,8 +364,8 @@ static void feed_history(struct pipeline *pl, uint64_t wall_ms)
 	if (pl->live) {
 		pl->ds.v[DS_live_flows] = live_flows_count(pl->live);
 		pl->ds.v[DS_live_flows_untracked] = live_flows_dropped(pl->live);
-		n = live_flows_snapshot(pl->live, pl->live_buf, HISTORY_LIVE,
-					wall_of, &pl->exporter);
+		n = live_flows_snapshot(pl->live, pl->live_buf, HISTORY_LIVE, wall_of,
+					&pl->exporter);
 		history_set_live(pl->history, pl->live_buf, n, wall_ms);
 	}
 	n = pipeline_p2p_hosts(pl, r, HISTORY_P2P);
@@ -401,13 +397,11 @@ static void expire_paced(struct pipeline *pl, uint64_t now_ns)
 			return;
 		}
 		exporter_flush(&pl->exporter);
-		exporter_wait_room(&pl->exporter, pl->exporter.queue_max / 2 + 1,
-				   UINT64_MAX);
+		exporter_wait_room(&pl->exporter, pl->exporter.queue_max / 2 + 1, UINT64_MAX);
 	}
 }
 
-void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
-		   int64_t wall_offset_ns)
+void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms, int64_t wall_offset_ns)
 {
 	exporter_set_clock(&pl->exporter, wall_ms, wall_offset_ns);
 	drain(pl);
@@ -446,8 +440,8 @@ static void flush_paced(struct pipeline *pl)
 	if (est > 1)
 		log_info("exporting %zu open flows at %u packets/s a collector: "
 			 "at most %llu s (the daemon waits; --export-rate sets "
-			 "the pace)", flows, ex->export_rate,
-			 (unsigned long long)est);
+			 "the pace)",
+			 flows, ex->export_rate, (unsigned long long)est);
 	while (flow_cache_count(pl->cache)) {
 		size_t room = exporter_room_flows(ex);
 
@@ -484,8 +478,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	/* Still attached (a stop that leaves the probe counting): the live
 	 * table has a writer and stays for the next daemon to drain. */
 	if (!pl->quiescent && !probe_attached(&pl->probe))
-		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer,
-								 pl->probe.live);
+		pl->ds.v[DS_drained_entries] += drain_generation(pl->drainer, pl->probe.live);
 	if (pl->events)
 		events_reader_consume(pl->events);
 	probe_read_counters(probe_counters_fd(&pl->probe), pl->probe.ncpus, pl->counters);
@@ -497,8 +490,7 @@ void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_
 	feed_history(pl, wall_ms);
 }
 
-size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
-			  size_t max)
+size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out, size_t max)
 {
 	return pl->p2p ? p2p_hosts_list(pl->p2p, out, max) : 0;
 }
@@ -513,14 +505,13 @@ void pipeline_log_p2p_summary(struct pipeline *pl)
 
 	if (n)
 		log_info("P2P scores of the busiest local hosts this period "
-			 "(alarm at %lu):", pl->p2p_threshold);
+			 "(alarm at %lu):",
+			 pl->p2p_threshold);
 	for (size_t i = 0; i < n; i++) {
 		json_format_addr(addr, sizeof(addr), r[i].addr, r[i].ip_version);
-		log_info("  %-39s score %3u  %llu peers, %llu flows, %llu BitTorrent%s%s",
-			 addr, r[i].score, (unsigned long long)r[i].peers,
-			 (unsigned long long)r[i].flows,
-			 (unsigned long long)r[i].bt_flows,
-			 r[i].n_reasons ? ": " : "",
+		log_info("  %-39s score %3u  %llu peers, %llu flows, %llu BitTorrent%s%s", addr,
+			 r[i].score, (unsigned long long)r[i].peers, (unsigned long long)r[i].flows,
+			 (unsigned long long)r[i].bt_flows, r[i].n_reasons ? ": " : "",
 			 r[i].n_reasons ? r[i].reasons[0] : "");
 	}
 	free(r);

@@ -41,24 +41,26 @@ struct pipeline {
 	struct p2p_hosts *p2p;
 	struct enrich_config enrich; /* --local, --asn-table: classifies records */
 	struct flow_class record_class; /* of the record being exported */
-	struct tcp_analysis *tcp;  /* resets, connection counters */
+	struct tcp_analysis *tcp; /* resets, connection counters */
 	struct daemon_stats ds;
 	__u64 counters[CNT__MAX];
 	struct flood_report flood; /* full tables, in the log */
-	struct curve *curve;	/* utilisation samples, or NULL */
+	struct curve *curve; /* utilisation samples, or NULL */
 	/* Packets and bytes counted into flows, by the interface they arrived
 	 * on (the probe's interfaces, in its order): /metrics' per-interface
 	 * series. From the drained entries, so exact like the flows. */
-	struct { uint64_t packets, bytes; } traffic[MAX_IFACES];
+	struct {
+		uint64_t packets, bytes;
+	} traffic[MAX_IFACES];
 	bool quiescent; /* replay: no concurrent program runs */
 	unsigned long p2p_threshold;
 	struct history *history; /* the dashboard's, or NULL; not owned */
-	struct store *store;	/* the embedded history, or NULL; not owned */
-	struct fleet *fleet;	/* --store clickhouse://, or NULL; not owned */
+	struct store *store; /* the embedded history, or NULL; not owned */
+	struct fleet *fleet; /* --store clickhouse://, or NULL; not owned */
 	/* The flows the dashboard shows live, or NULL; not owned. */
 	struct live_flows *live;
-	struct flow_record *live_buf;	/* HISTORY_LIVE, for the hand-over */
-	uint64_t live_idle_ns;		/* the cache's inactive timeout */
+	struct flow_record *live_buf; /* HISTORY_LIVE, for the hand-over */
+	uint64_t live_idle_ns; /* the cache's inactive timeout */
 };
 
 /* After probe_load: creates the cache, drain, event reader and host
@@ -78,8 +80,7 @@ uint64_t pipeline_sample_ns(const struct pipeline *pl);
  * Drain, expire at now_ns (probe clock), export. wall_ms is "now" for the
  * NetFlow header; wall_offset_ns maps probe-clock ns to wall-clock ns.
  */
-void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
-		   int64_t wall_offset_ns);
+void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms, int64_t wall_offset_ns);
 
 /* Final drain of both tables and export of every flow as forced. Call
  * after detaching (live) or after the last packet (replay). Live and
@@ -88,8 +89,7 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms,
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns);
 
 /* The local hosts of the current period, highest P2P score first. */
-size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out,
-			  size_t max);
+size_t pipeline_p2p_hosts(struct pipeline *pl, struct p2p_host_report *out, size_t max);
 
 /* Logs the P2P scores of the busiest local hosts (at shutdown, end of
  * replay): what a support technician looks at first. */

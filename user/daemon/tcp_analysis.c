@@ -28,8 +28,8 @@
 
 struct verdict_slot {
 	struct conn_key key;
-	uint64_t time_ns;	/* probe clock of the latest RST decided */
-	uint8_t verdict;	/* enum flow_reset_verdict, 0: empty */
+	uint64_t time_ns; /* probe clock of the latest RST decided */
+	uint8_t verdict; /* enum flow_reset_verdict, 0: empty */
 };
 
 struct tcp_analysis {
@@ -38,7 +38,7 @@ struct tcp_analysis {
 	struct conn_intervals *ci;
 	struct conn_table *ct;
 	struct verdict_slot *verdicts;
-	uint64_t now_ns;	/* probe clock of the latest tick */
+	uint64_t now_ns; /* probe clock of the latest tick */
 	bool log_intervals;
 	struct tcp_analysis_stats st;
 };
@@ -48,8 +48,7 @@ static uint32_t conn_key_hash(const struct conn_key *k)
 	return (uint32_t)hash_bytes(k, sizeof(*k));
 }
 
-static struct verdict_slot *verdict_slot(struct tcp_analysis *ta,
-					 const struct conn_key *k)
+static struct verdict_slot *verdict_slot(struct tcp_analysis *ta, const struct conn_key *k)
 {
 	return &ta->verdicts[conn_key_hash(k) & (VERDICT_CACHE_SLOTS - 1)];
 }
@@ -129,8 +128,8 @@ static void log_connection(const struct conn_report *c)
 		 "forged, %u suspect; signals %s",
 		 reset_verdict_name(c->verdict), src, k->sport, dst, k->dport,
 		 c->bittorrent ? " (BitTorrent" : "",
-		 c->bittorrent ? (c->blocked ? ", blocked)" : ")") : "",
-		 c->forged, c->resets, c->suspect, sig);
+		 c->bittorrent ? (c->blocked ? ", blocked)" : ")") : "", c->forged, c->resets,
+		 c->suspect, sig);
 }
 
 static void on_connection(void *ctx, const struct conn_report *c)
@@ -141,16 +140,14 @@ static void on_connection(void *ctx, const struct conn_report *c)
 		ta->st.blocked++;
 	conn_intervals_connection(ta->ci, c);
 	log_connection(c);
-	if (ta->ex->json &&
-	    json_write_reset_connection(ta->ex->json, c,
-					exporter_wall_ms(ta->ex, c->last_rst_ns)) != 0)
+	if (ta->ex->json && json_write_reset_connection(
+				    ta->ex->json, c, exporter_wall_ms(ta->ex, c->last_rst_ns)) != 0)
 		json_line_error(ta);
 }
 
 static json_int_t counter_of(json_t *interval, const char *name)
 {
-	return json_integer_value(json_object_get(json_object_get(interval, "total"),
-						  name));
+	return json_integer_value(json_object_get(json_object_get(interval, "total"), name));
 }
 
 static void on_interval(void *ctx, void *json_interval)
@@ -160,25 +157,25 @@ static void on_interval(void *ctx, void *json_interval)
 	json_t *why = json_object_get(json_object_get(o, "interference"), "verdict");
 
 	ta->st.intervals++;
-	log_msg(ta->log_intervals ? LOG_INFO : LOG_DEBUG,"interval: %lld opens (%lld in, %lld out), %lld failed, %lld "
-		 "resets of established connections, %lld open; %lld forged, "
-		 "%lld suspect resets, %lld blocked BitTorrent; interference: %s",
-		 (long long)(counter_of(o, "active_opens") + counter_of(o, "passive_opens") +
-			     counter_of(o, "transit_opens")),
-		 (long long)counter_of(o, "passive_opens"),
-		 (long long)counter_of(o, "active_opens"),
-		 (long long)counter_of(o, "failed"), (long long)counter_of(o, "resets"),
-		 (long long)counter_of(o, "open"), (long long)counter_of(o, "forged"),
-		 (long long)counter_of(o, "suspect"), (long long)counter_of(o, "blocked"),
-		 json_is_string(why) ? json_string_value(why) : "n/a");
+	log_msg(ta->log_intervals ? LOG_INFO : LOG_DEBUG,
+		"interval: %lld opens (%lld in, %lld out), %lld failed, %lld "
+		"resets of established connections, %lld open; %lld forged, "
+		"%lld suspect resets, %lld blocked BitTorrent; interference: %s",
+		(long long)(counter_of(o, "active_opens") + counter_of(o, "passive_opens") +
+			    counter_of(o, "transit_opens")),
+		(long long)counter_of(o, "passive_opens"), (long long)counter_of(o, "active_opens"),
+		(long long)counter_of(o, "failed"), (long long)counter_of(o, "resets"),
+		(long long)counter_of(o, "open"), (long long)counter_of(o, "forged"),
+		(long long)counter_of(o, "suspect"), (long long)counter_of(o, "blocked"),
+		json_is_string(why) ? json_string_value(why) : "n/a");
 	if (!ta->ex->json)
 		json_decref(o);
 	else if (json_write_line(ta->ex->json, o) != 0)
 		json_line_error(ta);
 }
 
-struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
-				      int conns_fd, struct exporter *ex)
+struct tcp_analysis *tcp_analysis_new(const struct export_options *opt, int conns_fd,
+				      struct exporter *ex)
 {
 	struct tcp_analysis *ta = calloc(1, sizeof(*ta));
 	struct reset_analysis_config rc = {
@@ -268,8 +265,7 @@ void tcp_analysis_flow(struct tcp_analysis *ta, const struct flow_record *rec,
 		conn_intervals_flow(ta->ci, rec, fc);
 }
 
-static void count_open(void *ctx, const struct conn_key *key,
-		       const struct conn_state *st)
+static void count_open(void *ctx, const struct conn_key *key, const struct conn_state *st)
 {
 	conn_intervals_open_connection(ctx, key, st);
 }
@@ -277,8 +273,7 @@ static void count_open(void *ctx, const struct conn_key *key,
 static void read_table(struct tcp_analysis *ta, uint64_t now_ns, bool for_interval)
 {
 	struct conn_sweep sw;
-	int err = conn_table_sweep(ta->ct, now_ns, for_interval ? count_open : NULL,
-				   ta->ci, &sw);
+	int err = conn_table_sweep(ta->ct, now_ns, for_interval ? count_open : NULL, ta->ci, &sw);
 
 	if (err) {
 		log_warn("cannot read the connection table: %s", strerror(-err));

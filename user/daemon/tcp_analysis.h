@@ -24,15 +24,15 @@
 struct tcp_analysis;
 
 struct tcp_analysis_stats {
-	uint64_t resets;	  /* RSTs decided */
+	uint64_t resets; /* RSTs decided */
 	uint64_t forged;
 	uint64_t suspect;
 	uint64_t genuine;
-	uint64_t blocked;	  /* BitTorrent connections blocked */
-	uint64_t intervals;	  /* interval reports written */
-	uint64_t conn_slots;	  /* connection table ways */
-	uint64_t conn_entries;	  /* ways in use at the last read */
-	uint64_t conns_open;	  /* open connections at the last read */
+	uint64_t blocked; /* BitTorrent connections blocked */
+	uint64_t intervals; /* interval reports written */
+	uint64_t conn_slots; /* connection table ways */
+	uint64_t conn_entries; /* ways in use at the last read */
+	uint64_t conns_open; /* open connections at the last read */
 	uint64_t verdicts_replaced; /* verdict cache collisions (older lost) */
 };
 
@@ -41,8 +41,8 @@ struct tcp_analysis_stats {
  * (--no-resets: then nothing is added to flows). ex: where JSON
  * lines go and how probe time becomes wall time. NULL on failure (logged).
  */
-struct tcp_analysis *tcp_analysis_new(const struct export_options *opt,
-				      int conns_fd, struct exporter *ex);
+struct tcp_analysis *tcp_analysis_new(const struct export_options *opt, int conns_fd,
+				      struct exporter *ex);
 
 /* Interval summaries in the log too (live; a replay has them in its JSON
  * and keeps stderr for what went wrong). */

@@ -83,8 +83,7 @@ static uint16_t ppp_ethertype(uint16_t proto)
  * address and control bytes 0xff 0x03 when present (RFC 1662), then the
  * protocol, one byte when its low bit says it is compressed. PPP_SERIAL
  * may hold Cisco HDLC frames instead (address 0x0f or 0x8f). */
-static int ppp_header(const uint8_t *pkt, size_t caplen, size_t *skip,
-		      uint16_t *ethertype)
+static int ppp_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
 {
 	size_t at = 0;
 
@@ -112,8 +111,7 @@ static int ppp_header(const uint8_t *pkt, size_t caplen, size_t *skip,
 /* NFLOG: family, version, resource id, then TLVs (length and type in host
  * byte order, each padded to 4 bytes); type 9 holds the packet, whose
  * family the first byte names. */
-static int nflog_header(const uint8_t *pkt, size_t caplen, size_t *skip,
-			uint16_t *ethertype)
+static int nflog_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
 {
 	size_t at = 4;
 
@@ -139,8 +137,7 @@ static int nflog_header(const uint8_t *pkt, size_t caplen, size_t *skip,
 /* An 802.11 frame: data frames with an LLC/SNAP header carry an
  * ethertype; anything else (management, control, null data, protected
  * frames, A-MSDUs) is named 0. */
-static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip,
-		       uint16_t *ethertype)
+static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
 {
 	static const uint8_t snap[6] = { 0xaa, 0xaa, 0x03, 0, 0, 0 };
 	size_t hlen = 24;
@@ -168,8 +165,7 @@ static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip,
 }
 
 /* Radiotap: version, pad, little-endian length, then the 802.11 frame. */
-static int radiotap_header(const uint8_t *pkt, size_t caplen, size_t *skip,
-			   uint16_t *ethertype)
+static int radiotap_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
 {
 	size_t len;
 
@@ -204,11 +200,9 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 		return NULL;
 	}
 	c->size = sb.st_size;
-	c->pcap = pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO,
-							  errbuf);
+	c->pcap = pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!c->pcap) {
-		snprintf(err, errlen, "%s: not a readable pcap or pcapng file: %s", file,
-			 errbuf);
+		snprintf(err, errlen, "%s: not a readable pcap or pcapng file: %s", file, errbuf);
 		free(c);
 		return NULL;
 	}
@@ -216,10 +210,12 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 	if (!linktype_supported(c->linktype)) {
 		const char *name = pcap_datalink_val_to_name(c->linktype);
 
-		snprintf(err, errlen, "%s: link type %s (%d) is not supported; flowprobe "
+		snprintf(err, errlen,
+			 "%s: link type %s (%d) is not supported; flowprobe "
 			 "replays Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD "
 			 "loopback, PPP, Cisco HDLC, PPPoE (PPP_ETHER), NFLOG, 802.11 "
-			 "(bare, radiotap, PPI) captures", file, name ? name : "unknown", c->linktype);
+			 "(bare, radiotap, PPI) captures",
+			 file, name ? name : "unknown", c->linktype);
 		capture_close(c);
 		return NULL;
 	}
@@ -228,8 +224,8 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 
 /* The link header of a non-Ethernet packet: how many bytes it takes and
  * the ethertype it names. -1: too short to tell. */
-static int link_header(int linktype, const uint8_t *pkt, size_t caplen,
-		       size_t *skip, uint16_t *ethertype)
+static int link_header(int linktype, const uint8_t *pkt, size_t caplen, size_t *skip,
+		       uint16_t *ethertype)
 {
 	uint32_t af;
 
@@ -256,8 +252,9 @@ static int link_header(int linktype, const uint8_t *pkt, size_t caplen,
 		if (af > 0xffff)
 			af = __builtin_bswap32(af);
 		/* AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS. */
-		*ethertype = af == 2 ? 0x0800 :
-			     (af == 10 || af == 24 || af == 28 || af == 30) ? 0x86DD : 0;
+		*ethertype = af == 2					    ? 0x0800 :
+			     (af == 10 || af == 24 || af == 28 || af == 30) ? 0x86DD :
+									      0;
 		*skip = 4;
 		return 0;
 	case DLT_PPP:
@@ -293,8 +290,8 @@ static int link_header(int linktype, const uint8_t *pkt, size_t caplen,
 /* The frame, as Ethernet, and how many bytes longer the Ethernet form is
  * than the captured one (*grown: ETH_HLEN minus the link header dropped),
  * so that the wire length can be given in the same terms. */
-static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen,
-			  uint8_t *frame, long *grown)
+static size_t to_ethernet(int linktype, const uint8_t *pkt, size_t caplen, uint8_t *frame,
+			  long *grown)
 {
 	size_t skip = 0, len;
 	uint16_t ethertype = 0;

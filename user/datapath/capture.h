@@ -23,10 +23,10 @@ struct capture;
 struct capture_packet {
 	uint64_t ts_ns;
 	const uint8_t *frame; /* Ethernet, possibly synthesised */
-	size_t len;	      /* 0: too short to form a frame */
-	size_t caplen;	      /* as captured */
-	size_t wire_len;      /* the frame's length on the wire, as Ethernet */
-	uint64_t number;      /* 1-based, within the file */
+	size_t len; /* 0: too short to form a frame */
+	size_t caplen; /* as captured */
+	size_t wire_len; /* the frame's length on the wire, as Ethernet */
+	uint64_t number; /* 1-based, within the file */
 };
 
 /* Opens a file; on failure returns NULL and a one-line reason in err. */

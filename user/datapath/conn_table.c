@@ -61,8 +61,7 @@ bool conn_is_open(const struct conn_state *st, uint64_t now_ns)
 	       idle_ns(st, now_ns) <= CONN_IDLE_NS;
 }
 
-static void count(struct conn_sweep *out, const struct conn_state *st,
-		  uint64_t now_ns)
+static void count(struct conn_sweep *out, const struct conn_state *st, uint64_t now_ns)
 {
 	out->entries++;
 	if (conn_is_open(st, now_ns))
@@ -72,8 +71,8 @@ static void count(struct conn_sweep *out, const struct conn_state *st,
 		out->half_open++;
 }
 
-int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit,
-		     void *ctx, struct conn_sweep *out)
+int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit, void *ctx,
+		     struct conn_sweep *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
 	uint32_t in_batch = 0, out_batch = 0;
@@ -83,9 +82,8 @@ int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit
 	out->slots = (uint64_t)ct->buckets * CONN_WAYS;
 	while (!done) {
 		uint32_t n = SWEEP_BATCH;
-		int err = bpf_map_lookup_batch(ct->fd, first ? NULL : &in_batch,
-					       &out_batch, ct->keys, ct->vals, &n,
-					       &opts);
+		int err = bpf_map_lookup_batch(ct->fd, first ? NULL : &in_batch, &out_batch,
+					       ct->keys, ct->vals, &n, &opts);
 
 		if (err && errno != ENOENT)
 			return -errno;

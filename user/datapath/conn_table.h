@@ -19,14 +19,13 @@
 #define CONN_IDLE_HALF_OPEN_NS (30ULL * 1000000000ULL)
 
 struct conn_sweep {
-	uint64_t slots;		/* ways in the table */
-	uint64_t entries;	/* ways holding a connection */
-	uint64_t open;		/* established, no RST, not FIN both ways, not idle */
-	uint64_t half_open;	/* no SYN-ACK yet, not idle */
+	uint64_t slots; /* ways in the table */
+	uint64_t entries; /* ways holding a connection */
+	uint64_t open; /* established, no RST, not FIN both ways, not idle */
+	uint64_t half_open; /* no SYN-ACK yet, not idle */
 };
 
-typedef void (*conn_visit_fn)(void *ctx, const struct conn_key *key,
-			      const struct conn_state *st);
+typedef void (*conn_visit_fn)(void *ctx, const struct conn_key *key, const struct conn_state *st);
 
 struct conn_table;
 
@@ -41,7 +40,7 @@ bool conn_is_open(const struct conn_state *st, uint64_t now_ns);
 /* Reads every bucket, visits every connection (if visit is given) and
  * counts. now_ns is the probe clock (capture time in replay). Returns 0,
  * or a negative errno when the table could not be read. */
-int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit,
-		     void *ctx, struct conn_sweep *out);
+int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit, void *ctx,
+		     struct conn_sweep *out);
 
 #endif /* CONN_TABLE_H */

@@ -30,8 +30,7 @@ void drainer_set_observer(struct drainer *d, drain_observer fn, void *ctx)
 	d->observer_ctx = ctx;
 }
 
-static void take(struct drainer *d, const struct flow_key *key,
-		 const struct flow_value *val)
+static void take(struct drainer *d, const struct flow_key *key, const struct flow_value *val)
 {
 	if (d->observer)
 		d->observer(d->observer_ctx, key, val);
@@ -108,8 +107,8 @@ static void clear_established_hint(struct probe *p)
 	static const __u64 zero_bits[ESTABLISHED_HINT_BITS / 64];
 	__u32 zero = 0;
 
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.established_hint), &zero,
-				zero_bits, BPF_ANY) != 0)
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.established_hint), &zero, zero_bits,
+				BPF_ANY) != 0)
 		log_warn("cannot clear the established-flow hint: %s", strerror(errno));
 }
 

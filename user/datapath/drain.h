@@ -19,7 +19,7 @@ struct drainer *drainer_new(struct probe *p, struct flow_cache *fc);
 void drainer_free(struct drainer *d);
 
 struct drain_result {
-	uint64_t entries;	  /* table entries read (one per flow per CPU) */
+	uint64_t entries; /* table entries read (one per flow per CPU) */
 	uint64_t evicted_records; /* flows read from the eviction ring */
 };
 
@@ -34,8 +34,7 @@ int drainer_run_quiescent(struct drainer *d, struct drain_result *res);
 
 /* Sees every entry the drain reads (the utilisation curve): a flow's
  * counts on one CPU since the last drain, before they merge into the cache. */
-typedef void (*drain_observer)(void *ctx, const struct flow_key *key,
-			       const struct flow_value *val);
+typedef void (*drain_observer)(void *ctx, const struct flow_key *key, const struct flow_value *val);
 void drainer_set_observer(struct drainer *d, drain_observer fn, void *ctx);
 
 /* Empties one generation that no program writes; returns entries read. */

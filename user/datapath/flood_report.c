@@ -9,8 +9,7 @@
 #include "datapath/flood_report.h"
 #include "lib/log.h"
 
-static uint64_t delta(const __u64 before[CNT__MAX], const __u64 after[CNT__MAX],
-		      enum counter c)
+static uint64_t delta(const __u64 before[CNT__MAX], const __u64 after[CNT__MAX], enum counter c)
 {
 	return after[c] >= before[c] ? after[c] - before[c] : 0;
 }
@@ -34,7 +33,8 @@ bool flood_report_format(char *buf, size_t len, const __u64 before[CNT__MAX],
 		 (unsigned long long)upk,
 		 (unsigned long long)delta(before, after, CNT_UNCOUNTED_BYTES),
 		 upk ? ": a flood of new flows, or tables too small for this "
-		       "link (--max-flows, --evict-ring)" : "");
+		       "link (--max-flows, --evict-ring)" :
+		       "");
 	return true;
 }
 
@@ -54,8 +54,7 @@ static bool log_since(struct flood_report *fr, const __u64 counters[CNT__MAX])
 	return any;
 }
 
-void flood_report_tick(struct flood_report *fr, const __u64 counters[CNT__MAX],
-		       uint64_t now_ns)
+void flood_report_tick(struct flood_report *fr, const __u64 counters[CNT__MAX], uint64_t now_ns)
 {
 	if (!fr->started) {
 		memcpy(fr->logged, counters, sizeof(fr->logged));

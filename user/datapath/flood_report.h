@@ -16,17 +16,16 @@
 #define FLOOD_REPORT_PERIOD_NS (10ull * 1000000000ull)
 
 struct flood_report {
-	__u64 logged[CNT__MAX];  /* counters at the last line */
-	uint64_t last_log_ns;	    /* 0: quiet since the last line */
-	bool started;		    /* logged[] holds a first reading */
+	__u64 logged[CNT__MAX]; /* counters at the last line */
+	uint64_t last_log_ns; /* 0: quiet since the last line */
+	bool started; /* logged[] holds a first reading */
 };
 
 /* Called each drain with the summed counters; logs when flows were pushed
  * out or packets went uncounted since the last line, at most once a period.
  * The first reading only sets the baseline (after a takeover the counters
  * carry the pinned probe's history). */
-void flood_report_tick(struct flood_report *fr, const __u64 counters[CNT__MAX],
-		       uint64_t now_ns);
+void flood_report_tick(struct flood_report *fr, const __u64 counters[CNT__MAX], uint64_t now_ns);
 
 /* At stop: the line for what is not logged yet, whatever the period. */
 void flood_report_finish(struct flood_report *fr, const __u64 counters[CNT__MAX]);

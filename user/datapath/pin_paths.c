@@ -23,8 +23,8 @@ static struct {
 	int err;
 	bool durable;
 	uint64_t netns;
-	int root_fd;			  /* O_PATH: the bpffs chosen */
-	char top_dir[PIN_PATH_MAX / 4];	  /* reached through root_fd */
+	int root_fd; /* O_PATH: the bpffs chosen */
+	char top_dir[PIN_PATH_MAX / 4]; /* reached through root_fd */
 	char ns_dir[PIN_PATH_MAX / 2];
 	char shown_dir[PIN_PATH_MAX / 2]; /* for people */
 	char lock_dir[PIN_PATH_MAX / 2];
@@ -145,8 +145,9 @@ static int choose_root(char *shown, size_t len)
 		r = mount_own();
 		if (r) {
 			log_error("no bpffs at " BPFFS_DEFAULT " and cannot mount "
-				  "one: %s; mount it ('mount -t bpf bpf "
-				  BPFFS_DEFAULT "') and start again", strerror(-r));
+				  "one: %s; mount it ('mount -t bpf bpf " BPFFS_DEFAULT
+				  "') and start again",
+				  strerror(-r));
 			return r;
 		}
 		break;
@@ -173,18 +174,18 @@ int pin_paths_init(void)
 	r = inode_of("/proc/self/ns/net", &pp.netns);
 	if (r) {
 		log_error("cannot tell this process's network namespace "
-			  "(/proc/self/ns/net: %s): is /proc mounted?", strerror(-r));
+			  "(/proc/self/ns/net: %s): is /proc mounted?",
+			  strerror(-r));
 		return pp.err = r;
 	}
 	r = choose_root(shown, sizeof(shown));
 	if (r)
 		return pp.err = r;
-	snprintf(pp.top_dir, sizeof(pp.top_dir), "/proc/self/fd/%d/" PIN_DIR_NAME,
-		 pp.root_fd);
+	snprintf(pp.top_dir, sizeof(pp.top_dir), "/proc/self/fd/%d/" PIN_DIR_NAME, pp.root_fd);
 	snprintf(pp.ns_dir, sizeof(pp.ns_dir), "%s/net:%llu", pp.top_dir,
 		 (unsigned long long)pp.netns);
-	snprintf(pp.shown_dir, sizeof(pp.shown_dir), "%s/" PIN_DIR_NAME "/net:%llu",
-		 shown, (unsigned long long)pp.netns);
+	snprintf(pp.shown_dir, sizeof(pp.shown_dir), "%s/" PIN_DIR_NAME "/net:%llu", shown,
+		 (unsigned long long)pp.netns);
 	snprintf(pp.lock_dir, sizeof(pp.lock_dir), LOCK_ROOT "/net:%llu",
 		 (unsigned long long)pp.netns);
 	if (!pp.durable)
@@ -192,7 +193,8 @@ int pin_paths_init(void)
 			 "own mount namespace (%s): they end with it, so on SIGTERM "
 			 "it exports everything and detaches; started by 'ip netns "
 			 "exec', mount a bpffs on the host's " BPFFS_DEFAULT
-			 " to keep the probe counting across restarts", shown);
+			 " to keep the probe counting across restarts",
+			 shown);
 	return 0;
 }
 

@@ -71,12 +71,12 @@ bool pin_paths_durable(void);
  * namespace of its ancestors (1), does not (0) or cannot tell (-1). */
 struct bpffs_view {
 	bool reachable; /* the path could be looked at */
-	bool is_bpffs;	/* and a bpffs is mounted there */
-	uint64_t dev;	/* its device: each bpffs mount is its own instance */
+	bool is_bpffs; /* and a bpffs is mounted there */
+	uint64_t dev; /* its device: each bpffs mount is its own instance */
 };
 
 enum bpffs_choice {
-	BPFFS_USE_OWN,	 /* /sys/fs/bpf as this process sees it */
+	BPFFS_USE_OWN, /* /sys/fs/bpf as this process sees it */
 	BPFFS_USE_OUTSIDE, /* the host's, through /proc/PID/root */
 	BPFFS_MOUNT_OWN, /* none: mount one on /sys/fs/bpf */
 };

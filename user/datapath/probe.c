@@ -58,13 +58,14 @@ int probe_check_environment(void)
 		release = uname(&uts) == 0 ? uts.release : "";
 	if (!kernel_release_at_least(release, KERNEL_MIN_MAJOR, KERNEL_MIN_MINOR)) {
 		log_error("Linux %s is too old: flowprobe needs Linux %d.%d or later "
-			  "(its datapath uses %s)", release, KERNEL_MIN_MAJOR,
-			  KERNEL_MIN_MINOR, KERNEL_MIN_FEATURE);
+			  "(its datapath uses %s)",
+			  release, KERNEL_MIN_MAJOR, KERNEL_MIN_MINOR, KERNEL_MIN_FEATURE);
 		return -ENOTSUP;
 	}
 	if (access(btf, R_OK) != 0) {
 		log_error("kernel BTF not found at %s (%s): flowprobe needs a kernel "
-			  "built with CONFIG_DEBUG_INFO_BTF=y", btf, strerror(errno));
+			  "built with CONFIG_DEBUG_INFO_BTF=y",
+			  btf, strerror(errno));
 		return -ENOTSUP;
 	}
 	if (syscall(SYS_capget, &hdr, caps) != 0) {
@@ -100,7 +101,8 @@ int probe_add_iface(struct probe *p, const char *name)
 	ifindex = if_nametoindex(name);
 	if (!ifindex) {
 		log_error("unknown interface '%s': no such network interface in this "
-			  "network namespace (list them with 'ip link')", name);
+			  "network namespace (list them with 'ip link')",
+			  name);
 		return -ENODEV;
 	}
 	for (int i = 0; i < p->n_ifaces; i++) {
@@ -160,8 +162,8 @@ static int map_generations(struct probe *p)
 static void start_clock(struct probe *p)
 {
 	unsigned char frame[64] = {};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
-		    .data_size_in = sizeof(frame), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = 1);
 	int err;
 
 	err = bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.clock_start), &opts);
@@ -180,8 +182,7 @@ static int pinned_live_generation(struct probe *p)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), slot = 0, live_id = 0;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.live_table), &slot,
-				&live_id) != 0)
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.live_table), &slot, &live_id) != 0)
 		return -errno;
 	if (bpf_obj_get_info_by_fd(bpf_map__fd(p->skel->maps.flows_a), &info, &len))
 		return -errno;
@@ -216,8 +217,7 @@ static int takeover_prepare(struct probe *p, const struct probe_config *cfg)
 		if (cfg->require_pins) {
 			log_error("no pinned flowprobe on %s%s in this network "
 				  "namespace (nothing under %s/%s): nothing to detach",
-				  p->ifaces[0].name,
-				  p->n_ifaces > 1 ? " and the others" : "",
+				  p->ifaces[0].name, p->n_ifaces > 1 ? " and the others" : "",
 				  pin_paths_shown_dir(), p->ifaces[0].name);
 			return -ENOENT;
 		}
@@ -255,19 +255,18 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 			 "--no-resets and --tunnels take effect after 'flowprobe "
 			 "detach'",
 			 p->skel->rodata->tap_mode ? "tap" : "inline",
-			 p->skel->rodata->track_connections ? ", tracking connections"
-							    : ", no connection table",
-			 p->skel->rodata->count_tunnel_outer ? ", tunnels outer"
-							     : ", tunnels inner");
-	if (cfg->max_flows && round_up_pow2(cfg->max_flows) !=
-	    p->nbuckets * FLOW_TABLE_WAYS)
+			 p->skel->rodata->track_connections ? ", tracking connections" :
+							      ", no connection table",
+			 p->skel->rodata->count_tunnel_outer ? ", tunnels outer" :
+							       ", tunnels inner");
+	if (cfg->max_flows && round_up_pow2(cfg->max_flows) != p->nbuckets * FLOW_TABLE_WAYS)
 		log_warn("--max-flows %u ignored: the pinned tables keep their %u "
 			 "slots per CPU ('flowprobe detach' and start again to "
-			 "resize)", cfg->max_flows, p->nbuckets * FLOW_TABLE_WAYS);
+			 "resize)",
+			 cfg->max_flows, p->nbuckets * FLOW_TABLE_WAYS);
 	live = pinned_live_generation(p);
 	if (live < 0) {
-		log_error("cannot read which pinned flow table is live: %s",
-			  strerror(-live));
+		log_error("cannot read which pinned flow table is live: %s", strerror(-live));
 		return err_runtime(live);
 	}
 	p->live = live;
@@ -295,7 +294,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	if (!p->skel) {
 		err = -errno;
 		log_error("cannot open the BPF object: %s (run with -v for libbpf's "
-			  "messages)", strerror(-err));
+			  "messages)",
+			  strerror(-err));
 		return err_runtime(err);
 	}
 	rc = takeover_prepare(p, cfg);
@@ -332,10 +332,12 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 		if (err == -EPERM || err == -EACCES)
 			log_error("the kernel refused to load the XDP program (%s): run as "
 				  "root, and check kernel.unprivileged_bpf_disabled and "
-				  "lockdown", strerror(-err));
+				  "lockdown",
+				  strerror(-err));
 		else
 			log_error("cannot load the XDP program: %s (run with -v to see "
-				  "the verifier's log)", strerror(-err));
+				  "the verifier's log)",
+				  strerror(-err));
 		return err == -EPERM || err == -EACCES ? err : err_runtime(err);
 	}
 	if (p->takeover) {
@@ -353,8 +355,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 
 	if (p->daemon_stats_fd < 0)
 		p->daemon_stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_daemon_stats",
-						    sizeof(__u32),
-						    sizeof(struct daemon_stats), 1, NULL);
+						    sizeof(__u32), sizeof(struct daemon_stats), 1,
+						    NULL);
 	if (p->daemon_stats_fd < 0)
 		log_warn("cannot create the daemon statistics map (%s): 'flowprobe "
 			 "stats' will show datapath counters only",
@@ -405,8 +407,7 @@ static __u32 xdp_flags_of_mode(__u8 attach_mode)
  * attachments outlive their process). We hold the interface's lock, so no
  * live instance owns it: remove it, saying what that costs.
  */
-static int remove_orphan(const struct probe_iface *pi, int fd, __u32 id,
-			 __u8 attach_mode)
+static int remove_orphan(const struct probe_iface *pi, int fd, __u32 id, __u8 attach_mode)
 {
 	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
 	int err = bpf_xdp_detach(pi->ifindex, xdp_flags_of_mode(attach_mode), &opts);
@@ -414,13 +415,14 @@ static int remove_orphan(const struct probe_iface *pi, int fd, __u32 id,
 	if (err) {
 		log_error("%s carries flowprobe XDP program id %u left by an instance "
 			  "that did not exit cleanly, and removing it failed: %s; remove "
-			  "it with 'ip link set dev %s %s off'", pi->name, id,
-			  strerror(-err), pi->name, ip_link_xdp_keyword(attach_mode));
+			  "it with 'ip link set dev %s %s off'",
+			  pi->name, id, strerror(-err), pi->name, ip_link_xdp_keyword(attach_mode));
 		return -EBUSY;
 	}
 	log_warn("%s: replaced flowprobe XDP program id %u left by an instance that "
 		 "did not exit cleanly; packets it counted after its last drain are "
-		 "lost", pi->name, id);
+		 "lost",
+		 pi->name, id);
 	return 0;
 }
 
@@ -457,8 +459,8 @@ static int check_iface_free(const struct probe_iface *pi)
 	log_error("%s already carries XDP program '%s' (id %u, %s); flowprobe will not "
 		  "replace it: if it is not needed, remove it with 'ip link set dev %s "
 		  "%s off' and start flowprobe again",
-		  pi->name, info.name[0] ? info.name : "?", id,
-		  xdp_mode_name(q.attach_mode), pi->name, ip_link_xdp_keyword(q.attach_mode));
+		  pi->name, info.name[0] ? info.name : "?", id, xdp_mode_name(q.attach_mode),
+		  pi->name, ip_link_xdp_keyword(q.attach_mode));
 	return -EBUSY;
 }
 
@@ -527,12 +529,13 @@ static int attach_one(struct probe *p, struct probe_iface *pi, enum xdp_mode mod
 			return check_iface_free(pi) ?: -EBUSY;
 		if (mode == XDP_MODE_NATIVE) {
 			log_error("cannot attach native XDP to %s: %s (the driver may not "
-				  "support XDP; try --xdp-mode generic)", pi->name,
-				  strerror(-err));
+				  "support XDP; try --xdp-mode generic)",
+				  pi->name, strerror(-err));
 			return err == -EPERM ? err : err_runtime(err);
 		}
 		log_warn("native XDP not available on %s (%s): falling back to generic "
-			 "XDP, which is slower", pi->name, strerror(-err));
+			 "XDP, which is slower",
+			 pi->name, strerror(-err));
 	}
 	err = link_xdp(pi, prog_fd, XDP_FLAGS_SKB_MODE);
 	if (err) {
@@ -558,8 +561,8 @@ static int live_pinned_link(const struct probe_iface *pi)
 
 	if (fd < 0)
 		return -1;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||
-	    info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != (__u32)pi->ifindex) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.type != BPF_LINK_TYPE_XDP ||
+	    info.xdp.ifindex != (__u32)pi->ifindex) {
 		close(fd);
 		return -1;
 	}
@@ -575,14 +578,15 @@ static int takeover_one(struct probe *p, struct probe_iface *pi, enum xdp_mode m
 
 	if (fd < 0) {
 		log_warn("%s: the pinned probe's link is gone (the interface was "
-			 "recreated?): attaching anew", pi->name);
+			 "recreated?): attaching anew",
+			 pi->name);
 		return check_iface_free(pi) ?: attach_one(p, pi, mode);
 	}
 	if (bpf_link_update(fd, prog_fd, NULL) != 0) {
 		int err = -errno;
 
-		log_error("cannot swap the new program into %s's pinned link: %s",
-			  pi->name, strerror(-err));
+		log_error("cannot swap the new program into %s's pinned link: %s", pi->name,
+			  strerror(-err));
 		close(fd);
 		return err_runtime(err);
 	}
@@ -605,8 +609,8 @@ int probe_attach_all(struct probe *p, enum xdp_mode mode)
 			return rc;
 	}
 	for (int i = 0; i < p->n_ifaces; i++) {
-		int rc = p->takeover ? takeover_one(p, &p->ifaces[i], mode)
-				     : attach_one(p, &p->ifaces[i], mode);
+		int rc = p->takeover ? takeover_one(p, &p->ifaces[i], mode) :
+				       attach_one(p, &p->ifaces[i], mode);
 
 		if (rc) {
 			if (!p->takeover)
@@ -726,8 +730,8 @@ int probe_swap_tables(struct probe *p, int *old_gen)
 
 	/* For map-in-map updates from a syscall the kernel waits for an RCU
 	 * grace period before returning: no program still uses the old one. */
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.live_table), &slot,
-				&next_fd, BPF_ANY) != 0)
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.live_table), &slot, &next_fd, BPF_ANY) !=
+	    0)
 		return -errno;
 	*old_gen = p->live;
 	p->live = next;

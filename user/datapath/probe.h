@@ -18,7 +18,7 @@
 #define PROBE_PROG_NAME "flowprobe_xdp"
 
 enum xdp_mode {
-	XDP_MODE_AUTO,	  /* native, falling back to generic with a warning */
+	XDP_MODE_AUTO, /* native, falling back to generic with a warning */
 	XDP_MODE_NATIVE,
 	XDP_MODE_GENERIC,
 };
@@ -29,9 +29,9 @@ struct probe_config {
 	enum xdp_mode xdp_mode;
 	unsigned int max_flows; /* slots per CPU per generation; 0: MAX_FLOWS */
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
-	bool no_conns;		/* no connection table: no reset analysis */
-	bool tunnels_outer;	/* count tunnels as their outer flow */
-	bool require_pins;	/* detach: take over a pinned probe or fail */
+	bool no_conns; /* no connection table: no reset analysis */
+	bool tunnels_outer; /* count tunnels as their outer flow */
+	bool require_pins; /* detach: take over a pinned probe or fail */
 	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
 };
 
@@ -41,8 +41,8 @@ struct probe_iface {
 	unsigned int attach_flags; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
 	bool attached;
 	bool pinned;
-	int lock_fd;		   /* flock on its lock (pin_paths_lock), or -1 */
-	int link_fd;		   /* the XDP bpf_link, or -1 */
+	int lock_fd; /* flock on its lock (pin_paths_lock), or -1 */
+	int link_fd; /* the XDP bpf_link, or -1 */
 };
 
 struct flowprobe_bpf;
@@ -51,14 +51,14 @@ struct probe {
 	struct flowprobe_bpf *skel;
 	struct probe_iface ifaces[MAX_IFACES];
 	int n_ifaces;
-	int live;	     /* 0: flows_a is live, 1: flows_b */
+	int live; /* 0: flows_a is live, 1: flows_b */
 	int ncpus;
-	__u32 nbuckets;	     /* per CPU region */
+	__u32 nbuckets; /* per CPU region */
 	struct flow_bucket *gen[2]; /* the two generations, mmapped */
 	size_t gen_bytes;
 	int daemon_stats_fd; /* userspace-owned stats map, pinned */
-	bool takeover;	     /* maps and links came from a pinned probe */
-	bool keep_pinned;    /* at destroy: leave the program counting */
+	bool takeover; /* maps and links came from a pinned probe */
+	bool keep_pinned; /* at destroy: leave the program counting */
 };
 
 /* Checks that need no BPF: BTF present, enough privilege. -ENOTSUP (old

@@ -23,7 +23,6 @@
 #include "datapath/pin_paths.h"
 #include "datapath/probe_pins.h"
 
-
 #define PIN_INFO "info"
 #define PIN_LINK "link"
 #define PIN_DAEMON_STATS "daemon_stats"
@@ -65,23 +64,31 @@ uint64_t pins_layout_id(struct bpf_object *obj)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	const uint32_t sizes[] = {
-		PIN_LAYOUT_VERSION, sizeof(struct flow_key), sizeof(struct flow_value),
-		sizeof(struct flow_bucket), FLOW_TABLE_WAYS, CNT__MAX, DS__MAX,
+		PIN_LAYOUT_VERSION,
+		sizeof(struct flow_key),
+		sizeof(struct flow_value),
+		sizeof(struct flow_bucket),
+		FLOW_TABLE_WAYS,
+		CNT__MAX,
+		DS__MAX,
 		sizeof(struct pin_info),
 		/* what travels through the rings, whose maps have no
 		 * value size to hash: the events and an evicted flow */
-		sizeof(struct event), sizeof(struct tcp_event),
-		sizeof(struct tcp_packet_facts), sizeof(struct bt_event_facts),
-		sizeof(struct conn_side), sizeof(struct flow_entry),
+		sizeof(struct event),
+		sizeof(struct tcp_event),
+		sizeof(struct tcp_packet_facts),
+		sizeof(struct bt_event_facts),
+		sizeof(struct conn_side),
+		sizeof(struct flow_entry),
 	};
 	struct bpf_map *m;
 
 	h = fnv1a(h, sizes, sizeof(sizes));
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map (m, obj) {
 		/* Sizes of tables are chosen at load (--max-flows): the pinned
 		 * ones are kept whatever this run asks for. */
-		uint32_t def[4] = { bpf_map__type(m), bpf_map__key_size(m),
-				    bpf_map__value_size(m), bpf_map__map_flags(m) };
+		uint32_t def[4] = { bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+				    bpf_map__map_flags(m) };
 		const char *name = bpf_map__name(m);
 
 		h = fnv1a(h, name, strlen(name) + 1);
@@ -112,8 +119,7 @@ static void format_ifaces(char *buf, size_t len, const struct pin_info *info)
 
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < info->n_ifaces && i < MAX_IFACES && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%s", i ? "," : "",
-				info->ifname[i]);
+		off += snprintf(buf + off, len - off, "%s%s", i ? "," : "", info->ifname[i]);
 }
 
 /* The pinned probe covers exactly these interfaces, in any order. */
@@ -148,8 +154,8 @@ int pins_find(struct probe *p, bool *found)
 			continue;
 		if (err) {
 			log_error("cannot read the pinned probe of %s (%s/%s/" PIN_INFO
-				  ": %s): remove it with 'flowprobe detach -i %s'", ifname,
-				  pin_paths_shown_dir(), ifname, strerror(-err), ifname);
+				  ": %s): remove it with 'flowprobe detach -i %s'",
+				  ifname, pin_paths_shown_dir(), ifname, strerror(-err), ifname);
 			return err_runtime(err);
 		}
 		if (info.magic != PIN_INFO_MAGIC || info.layout_id != layout) {
@@ -157,11 +163,10 @@ int pins_find(struct probe *p, bool *found)
 				  "layout %016llx; this is " FLOWPROBE_VERSION ", layout "
 				  "%016llx) whose tables this version cannot read: export "
 				  "its counts with that version's 'flowprobe detach -i %s', "
-				  "or drop them with 'rm -r %s/%s'", ifname,
-				  info.magic == PIN_INFO_MAGIC ? info.version : "?",
-				  (unsigned long long)info.layout_id,
-				  (unsigned long long)layout, ifname, pin_paths_shown_dir(),
-				  ifname);
+				  "or drop them with 'rm -r %s/%s'",
+				  ifname, info.magic == PIN_INFO_MAGIC ? info.version : "?",
+				  (unsigned long long)info.layout_id, (unsigned long long)layout,
+				  ifname, pin_paths_shown_dir(), ifname);
 			return -EBUSY;
 		}
 		if (!same_ifaces(p, &info)) {
@@ -199,21 +204,22 @@ int pins_reuse_maps(struct probe *p)
 {
 	struct bpf_map *m;
 
-	bpf_object__for_each_map(m, p->skel->obj) {
+	bpf_object__for_each_map (m, p->skel->obj) {
 		char name[64];
 		int fd = pins_open_map(p, pin_name_of(m, name, sizeof(name))), err;
 
 		if (fd < 0) {
 			log_error("the pinned flowprobe on %s has no map '%s' (%s): "
-				  "'flowprobe detach -i %s' removes it", p->ifaces[0].name,
-				  bpf_map__name(m), strerror(-fd), p->ifaces[0].name);
+				  "'flowprobe detach -i %s' removes it",
+				  p->ifaces[0].name, bpf_map__name(m), strerror(-fd),
+				  p->ifaces[0].name);
 			return -EBUSY;
 		}
 		err = bpf_map__reuse_fd(m, fd);
 		close(fd); /* reuse_fd keeps its own duplicate */
 		if (err) {
-			log_error("cannot reuse the pinned map '%s': %s",
-				  bpf_map__name(m), strerror(-err));
+			log_error("cannot reuse the pinned map '%s': %s", bpf_map__name(m),
+				  strerror(-err));
 			return err_runtime(err);
 		}
 	}
@@ -250,8 +256,8 @@ static int write_info(struct probe *p, int *fd_out)
 		info.ifindex[i] = p->ifaces[i].ifindex;
 		memcpy(info.ifname[i], p->ifaces[i].name, IF_NAMESIZE);
 	}
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_pin_info", sizeof(__u32),
-			    sizeof(info), 1, NULL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fp_pin_info", sizeof(__u32), sizeof(info), 1,
+			    NULL);
 	if (fd < 0)
 		return -errno;
 	if (bpf_map_update_elem(fd, &zero, &info, BPF_ANY) != 0) {
@@ -288,11 +294,10 @@ int pins_save(struct probe *p)
 			log_error("cannot create %s: %s", dir, strerror(errno));
 			break;
 		}
-		bpf_object__for_each_map(m, p->skel->obj) {
+		bpf_object__for_each_map (m, p->skel->obj) {
 			char name[64];
 
-			err = pin_fd(bpf_map__fd(m), pi->name,
-				     pin_name_of(m, name, sizeof(name)));
+			err = pin_fd(bpf_map__fd(m), pi->name, pin_name_of(m, name, sizeof(name)));
 			if (err)
 				break;
 		}
@@ -333,8 +338,8 @@ void pins_remove(const struct probe_iface *pi)
 	path_of(path, sizeof(path), pi->name, PIN_INFO);
 	unlink(path);
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] ||
-					     (de->d_name[1] == '.' && !de->d_name[2])))
+		if (de->d_name[0] == '.' &&
+		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);

@@ -29,7 +29,7 @@ struct asn_prefix {
 	u128 end;
 	uint32_t asn;
 	uint8_t len;
-	uint32_t line;		/* later lines win over equal prefixes */
+	uint32_t line; /* later lines win over equal prefixes */
 };
 
 /* Addresses from start[i] up to start[i + 1] - 1 belong to asn[i]. */
@@ -41,7 +41,7 @@ struct asn_ranges {
 };
 
 struct asn_table {
-	struct asn_ranges fam[2];	/* [0] IPv4, [1] IPv6 */
+	struct asn_ranges fam[2]; /* [0] IPv4, [1] IPv6 */
 	size_t prefixes;
 };
 
@@ -158,8 +158,8 @@ static int split_fields(char *line, char *field[4])
  * One line. Returns 1 with *p and *family filled, 0 for a line to skip,
  * -1 after logging what is wrong with it.
  */
-static int parse_line(char *line, const char *name, unsigned long lineno,
-		      struct asn_prefix *p, int *family)
+static int parse_line(char *line, const char *name, unsigned long lineno, struct asn_prefix *p,
+		      int *family)
 {
 	char *field[4], *slash, *addr_text, *len_text, *asn_text;
 	uint8_t addr[16] = { 0 };
@@ -190,14 +190,14 @@ static int parse_line(char *line, const char *name, unsigned long lineno,
 		*family = 1;
 		bits = 128;
 	} else {
-		log_error("%s line %lu: \"%s\" is not an IPv4 or IPv6 address",
-			  name, lineno, addr_text);
+		log_error("%s line %lu: \"%s\" is not an IPv4 or IPv6 address", name, lineno,
+			  addr_text);
 		return -1;
 	}
 	len = parse_len(len_text, bits);
 	if (len < 0) {
-		log_error("%s line %lu: prefix length \"%s\" is not a number from 0 to %d",
-			  name, lineno, len_text, bits);
+		log_error("%s line %lu: prefix length \"%s\" is not a number from 0 to %d", name,
+			  lineno, len_text, bits);
 		return -1;
 	}
 	if (parse_asn(asn_text, &p->asn) < 0) {
@@ -228,15 +228,15 @@ static int cmp_prefix(const void *a, const void *b)
 static int ranges_emit(struct asn_ranges *r, u128 start, uint32_t asn)
 {
 	if (r->n && r->start[r->n - 1] == start) {
-		r->asn[r->n - 1] = asn;	/* a later, more specific prefix */
+		r->asn[r->n - 1] = asn; /* a later, more specific prefix */
 		if (r->n >= 2 && r->asn[r->n - 2] == asn)
-			r->n--;		/* merged with the range before */
+			r->n--; /* merged with the range before */
 		return 0;
 	}
 	if (r->n && r->asn[r->n - 1] == asn)
 		return 0;
 	if (!r->n && asn == 0)
-		return 0;		/* below the first prefix: unknown anyway */
+		return 0; /* below the first prefix: unknown anyway */
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 4096;
 		u128 *ns = realloc(r->start, cap * sizeof(*ns));
@@ -282,17 +282,15 @@ static int flatten(struct asn_ranges *r, struct prefix_list *l)
 			struct asn_prefix *top = stack[--depth];
 
 			if (top->end == ~(u128)0)
-				continue;	/* ends at the top of the space */
+				continue; /* ends at the top of the space */
 			if (depth && stack[depth - 1]->end == top->end)
-				continue;	/* the one below ends here too */
-			err = ranges_emit(r, top->end + 1,
-					  depth ? stack[depth - 1]->asn : 0);
+				continue; /* the one below ends here too */
+			err = ranges_emit(r, top->end + 1, depth ? stack[depth - 1]->asn : 0);
 		}
 		if (!p || err)
 			break;
-		if (depth && stack[depth - 1]->start == p->start &&
-		    stack[depth - 1]->len == p->len)
-			stack[depth - 1] = p;	/* listed again: the later wins */
+		if (depth && stack[depth - 1]->start == p->start && stack[depth - 1]->len == p->len)
+			stack[depth - 1] = p; /* listed again: the later wins */
 		else
 			stack[depth++] = p;
 		err = ranges_emit(r, p->start, p->asn);
@@ -388,8 +386,7 @@ size_t asn_table_prefixes(const struct asn_table *t)
 	return t ? t->prefixes : 0;
 }
 
-uint32_t asn_table_lookup(const struct asn_table *t, uint8_t ip_version,
-			  const uint8_t addr[16])
+uint32_t asn_table_lookup(const struct asn_table *t, uint8_t ip_version, const uint8_t addr[16])
 {
 	const struct asn_ranges *r;
 	size_t lo = 0, hi;

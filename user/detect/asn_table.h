@@ -43,8 +43,7 @@ void asn_table_free(struct asn_table *t);
 size_t asn_table_prefixes(const struct asn_table *t);
 
 /* The origin AS of addr (flow key layout, version 4 or 6); 0 unknown. */
-uint32_t asn_table_lookup(const struct asn_table *t, uint8_t ip_version,
-			  const uint8_t addr[16]);
+uint32_t asn_table_lookup(const struct asn_table *t, uint8_t ip_version, const uint8_t addr[16]);
 
 /* Fills rec->src_as and rec->dst_as (0 where unknown, or t NULL). */
 void asn_table_annotate(const struct asn_table *t, struct flow_record *rec);

@@ -67,28 +67,22 @@
 /* ---- counters ------------------------------------------------------------ */
 
 enum counter_id {
-	C_ACTIVE,	/* SYNs from inside */
-	C_PASSIVE,	/* SYNs from outside to inside */
-	C_TRANSIT,	/* SYNs with neither end local (total row only) */
+	C_ACTIVE, /* SYNs from inside */
+	C_PASSIVE, /* SYNs from outside to inside */
+	C_TRANSIT, /* SYNs with neither end local (total row only) */
 	C_FAILED,
-	C_RESETS,	/* connections reset after they were established */
+	C_RESETS, /* connections reset after they were established */
 	C_OPEN,
-	C_FORGED,	/* RSTs */
-	C_SUSPECT,	/* RSTs */
-	C_BLOCKED,	/* connections */
+	C_FORGED, /* RSTs */
+	C_SUSPECT, /* RSTs */
+	C_BLOCKED, /* connections */
 	C__MAX,
 };
 
 static const char *const counter_names[C__MAX] = {
-	[C_ACTIVE] = "active_opens",
-	[C_PASSIVE] = "passive_opens",
-	[C_TRANSIT] = "transit_opens",
-	[C_FAILED] = "failed",
-	[C_RESETS] = "resets",
-	[C_OPEN] = "open",
-	[C_FORGED] = "forged",
-	[C_SUSPECT] = "suspect",
-	[C_BLOCKED] = "blocked",
+	[C_ACTIVE] = "active_opens", [C_PASSIVE] = "passive_opens", [C_TRANSIT] = "transit_opens",
+	[C_FAILED] = "failed",	     [C_RESETS] = "resets",	    [C_OPEN] = "open",
+	[C_FORGED] = "forged",	     [C_SUSPECT] = "suspect",	    [C_BLOCKED] = "blocked",
 };
 
 /* One row's connection counts of an interval (the total, a prefix, an
@@ -105,22 +99,22 @@ struct as_row {
 
 /* A comparison group of the interference analysis. */
 struct group {
-	uint64_t syn_flows;	/* TCP flow records with a SYN: two per
+	uint64_t syn_flows; /* TCP flow records with a SYN: two per
 				   connection whose handshake was seen */
-	uint64_t resets;	/* RSTs decided */
-	uint64_t forged;	/* of which forged */
-	uint64_t suspect;	/* of which suspect */
-	uint64_t interfered;	/* connections whose worst RST was forged or
+	uint64_t resets; /* RSTs decided */
+	uint64_t forged; /* of which forged */
+	uint64_t suspect; /* of which suspect */
+	uint64_t interfered; /* connections whose worst RST was forged or
 				   suspect */
-	uint64_t blocked;	/* connections */
+	uint64_t blocked; /* connections */
 };
 
 enum group_id {
-	G_BT,		/* BitTorrent connections */
-	G_BT_PORTS,	/* any TCP with a port in 6881-6889 */
-	G_BT_ELSEWHERE,	/* BitTorrent with neither port in 6881-6889 */
-	G_UP,		/* RSTs sent by the local end */
-	G_DOWN,		/* RSTs sent toward the local end */
+	G_BT, /* BitTorrent connections */
+	G_BT_PORTS, /* any TCP with a port in 6881-6889 */
+	G_BT_ELSEWHERE, /* BitTorrent with neither port in 6881-6889 */
+	G_UP, /* RSTs sent by the local end */
+	G_DOWN, /* RSTs sent toward the local end */
 	G__MAX,
 };
 
@@ -137,8 +131,16 @@ struct samples {
 	uint64_t seen;
 };
 
-enum { DIR_DOWN, DIR_UP, DIR__MAX };
-enum { KIND_BT, KIND_OTHER, KIND__MAX };
+enum {
+	DIR_DOWN,
+	DIR_UP,
+	DIR__MAX
+};
+enum {
+	KIND_BT,
+	KIND_OTHER,
+	KIND__MAX
+};
 
 struct rate_row {
 	struct samples s[DIR__MAX][KIND__MAX];
@@ -148,9 +150,9 @@ struct rate_row {
 struct pending {
 	struct conn_key key;
 	uint64_t syn_ns;
-	struct pending *hnext;		/* hash chain */
-	struct pending *older, *newer;	/* in SYN order */
-	int32_t prefix;			/* row, or -1 */
+	struct pending *hnext; /* hash chain */
+	struct pending *older, *newer; /* in SYN order */
+	int32_t prefix; /* row, or -1 */
 	uint32_t asn;
 	bool has_asn;
 	bool accepted;
@@ -159,11 +161,11 @@ struct pending {
 
 /* Where a connection's counts go. */
 struct where {
-	int prefix;		/* index into the local set, -1 none */
+	int prefix; /* index into the local set, -1 none */
 	bool actor_local;
 	bool other_local;
 	bool has_asn;
-	uint32_t asn;		/* the remote end's origin AS */
+	uint32_t asn; /* the remote end's origin AS */
 };
 
 struct conn_intervals {
@@ -172,17 +174,17 @@ struct conn_intervals {
 	uint64_t start_ms, end_ms;
 
 	struct conn_counts total;
-	struct conn_counts *prefix_rows;	/* cfg.local->n of them */
+	struct conn_counts *prefix_rows; /* cfg.local->n of them */
 	size_t n_prefixes;
 
-	struct as_row *as_rows;		/* open addressing on asn */
+	struct as_row *as_rows; /* open addressing on asn */
 	size_t as_cap, as_used;
 
 	struct group groups[G__MAX];
-	struct port_counts *ports;	/* [65536] */
+	struct port_counts *ports; /* [65536] */
 	uint64_t bt_port_seen[65536 / 64];
 
-	struct rate_row *rates;		/* n_prefixes + 1: the last is total */
+	struct rate_row *rates; /* n_prefixes + 1: the last is total */
 	uint64_t rng;
 
 	struct pending **buckets;
@@ -194,8 +196,7 @@ struct conn_intervals {
 /* ---- helpers --------------------------------------------------------------- */
 
 /* The longest prefix of the local set holding addr, or -1. */
-static int prefix_index(const struct conn_intervals *ci, uint8_t ip_version,
-			const uint8_t addr[16])
+static int prefix_index(const struct conn_intervals *ci, uint8_t ip_version, const uint8_t addr[16])
 {
 	return ci->cfg.local ? prefix_set_find(ci->cfg.local, ip_version, addr) : -1;
 }
@@ -206,13 +207,11 @@ static struct where locate(const struct conn_intervals *ci, uint8_t ip_version,
 {
 	int a = prefix_index(ci, ip_version, actor);
 	int o = prefix_index(ci, ip_version, other);
-	struct where w = { .prefix = a >= 0 ? a : o, .actor_local = a >= 0,
-			   .other_local = o >= 0 };
+	struct where w = { .prefix = a >= 0 ? a : o, .actor_local = a >= 0, .other_local = o >= 0 };
 
 	if (ci->cfg.asn && (a >= 0) != (o >= 0)) {
 		w.has_asn = true;
-		w.asn = asn_table_lookup(ci->cfg.asn, ip_version,
-					 a >= 0 ? other : actor);
+		w.asn = asn_table_lookup(ci->cfg.asn, ip_version, a >= 0 ? other : actor);
 	}
 	return w;
 }
@@ -244,7 +243,7 @@ static struct as_row *as_row(struct conn_intervals *ci, uint32_t asn)
 		struct as_row *rows = calloc(cap, sizeof(*rows));
 
 		if (!rows)
-			return NULL;	/* the AS row is lost, total and prefix stay */
+			return NULL; /* the AS row is lost, total and prefix stay */
 		for (size_t j = 0; j < ci->as_cap; j++) {
 			if (!ci->as_rows[j].used)
 				continue;
@@ -268,8 +267,7 @@ static struct as_row *as_row(struct conn_intervals *ci, uint32_t asn)
 	return &ci->as_rows[i];
 }
 
-static void bump(struct conn_intervals *ci, const struct where *w,
-		 enum counter_id id)
+static void bump(struct conn_intervals *ci, const struct where *w, enum counter_id id)
 {
 	ci->total.c[id]++;
 	if (w->prefix >= 0)
@@ -288,16 +286,15 @@ static bool bt_port(uint16_t port)
 }
 
 /* The groups a connection on these ports falls in (besides direction). */
-static void add_to_groups(struct conn_intervals *ci, bool bittorrent,
-			  uint16_t p0, uint16_t p1, const struct group *d)
+static void add_to_groups(struct conn_intervals *ci, bool bittorrent, uint16_t p0, uint16_t p1,
+			  const struct group *d)
 {
 	struct group *g[3];
 	int n = 0;
 
 	if (bittorrent) {
 		g[n++] = &ci->groups[G_BT];
-		g[n++] = &ci->groups[bt_port(p0) || bt_port(p1) ? G_BT_PORTS
-								 : G_BT_ELSEWHERE];
+		g[n++] = &ci->groups[bt_port(p0) || bt_port(p1) ? G_BT_PORTS : G_BT_ELSEWHERE];
 	} else {
 		if (bt_port(p0) || bt_port(p1))
 			g[n++] = &ci->groups[G_BT_PORTS];
@@ -332,8 +329,7 @@ static uint64_t key_hash(const struct conn_key *k)
 	return hash_bytes(k, sizeof(*k));
 }
 
-static struct pending **pending_slot(struct conn_intervals *ci,
-				     const struct conn_key *k)
+static struct pending **pending_slot(struct conn_intervals *ci, const struct conn_key *k)
 {
 	struct pending **pp = &ci->buckets[key_hash(k) & (ci->n_buckets - 1)];
 
@@ -367,7 +363,7 @@ static void pending_grow(struct conn_intervals *ci)
 	struct pending **b = calloc(n, sizeof(*b));
 
 	if (!b)
-		return;		/* longer chains, still correct */
+		return; /* longer chains, still correct */
 	for (struct pending *p = ci->oldest; p; p = p->newer) {
 		struct pending **slot = &b[key_hash(&p->key) & (n - 1)];
 
@@ -381,8 +377,7 @@ static void pending_grow(struct conn_intervals *ci)
 
 static void fail_pending(struct conn_intervals *ci, struct pending *p)
 {
-	struct where w = { .prefix = p->prefix, .has_asn = p->has_asn,
-			   .asn = p->asn };
+	struct where w = { .prefix = p->prefix, .has_asn = p->has_asn, .asn = p->asn };
 
 	p->failed = true;
 	bump(ci, &w, C_FAILED);
@@ -458,7 +453,7 @@ static void on_accept(struct conn_intervals *ci, const struct event *ev)
 	conn_key_of(&k, &ev->key);
 	p = *pending_slot(ci, &k);
 	if (p)
-		p->accepted = true;	/* late (after failing) changes nothing */
+		p->accepted = true; /* late (after failing) changes nothing */
 }
 
 /* ---- interval bookkeeping ------------------------------------------------ */
@@ -513,8 +508,8 @@ static void put_counters(json_t *obj, const struct conn_counts *c)
 	json_object_set_new(obj, "rst_percent",
 			    ratio_or_null(c->c[C_RESETS], opens - c->c[C_FAILED], 100));
 	json_object_set_new(obj, "inbound_percent",
-			    ratio_or_null(c->c[C_PASSIVE],
-					  (double)c->c[C_ACTIVE] + c->c[C_PASSIVE], 100));
+			    ratio_or_null(c->c[C_PASSIVE], (double)c->c[C_ACTIVE] + c->c[C_PASSIVE],
+					  100));
 }
 
 static void format_prefix(char *buf, size_t len, const struct prefix *p)
@@ -543,8 +538,8 @@ static json_t *group_json(const struct group *g, bool with_connections)
 		json_object_set_new(o, "connections", json_integer(connections_of(g)));
 		json_object_set_new(o, "interfered", json_integer(g->interfered));
 		json_object_set_new(o, "blocked", json_integer(g->blocked));
-		json_object_set_new(o, "rate", connections_of(g)
-				    ? json_real(rate_of(g)) : json_null());
+		json_object_set_new(o, "rate",
+				    connections_of(g) ? json_real(rate_of(g)) : json_null());
 	}
 	json_object_set_new(o, "resets", json_integer(g->resets));
 	json_object_set_new(o, "forged", json_integer(g->forged));
@@ -552,7 +547,11 @@ static json_t *group_json(const struct group *g, bool with_connections)
 	return o;
 }
 
-enum test_result { T_INSUFFICIENT, T_SAME, T_DIFFERS };
+enum test_result {
+	T_INSUFFICIENT,
+	T_SAME,
+	T_DIFFERS
+};
 
 static const char *test_name(enum test_result t)
 {
@@ -560,23 +559,20 @@ static const char *test_name(enum test_result t)
 }
 
 /* Is `worse` interfered with more than `base`, by the rules above? */
-static enum test_result compare_rates(const struct group *worse,
-				      const struct group *base)
+static enum test_result compare_rates(const struct group *worse, const struct group *base)
 {
 	double rw, rb;
 
-	if (connections_of(worse) < IF_MIN_CONNECTIONS ||
-	    connections_of(base) < IF_MIN_CONNECTIONS)
+	if (connections_of(worse) < IF_MIN_CONNECTIONS || connections_of(base) < IF_MIN_CONNECTIONS)
 		return T_INSUFFICIENT;
 	rw = rate_of(worse);
 	rb = rate_of(base);
 	if (worse->interfered < IF_MIN_INTERFERED)
-		return T_SAME;	/* too few to call, though enough traffic */
+		return T_SAME; /* too few to call, though enough traffic */
 	return rw >= IF_MIN_RATIO * rb && rw - rb >= IF_MIN_GAP ? T_DIFFERS : T_SAME;
 }
 
-static enum test_result compare_directions(const struct group *up,
-					   const struct group *down)
+static enum test_result compare_directions(const struct group *up, const struct group *down)
 {
 	uint64_t u = up->forged + up->suspect, d = down->forged + down->suspect;
 	uint64_t hi = u > d ? u : d, lo = u > d ? d : u;
@@ -633,8 +629,7 @@ static json_t *interference_json(struct conn_intervals *ci)
 	json_object_set_new(o, "bittorrent", group_json(&ci->groups[G_BT], true));
 	json_object_set_new(o, "other_same_ports", group_json(&same, true));
 	json_object_set_new(o, "bt_ports", group_json(&ci->groups[G_BT_PORTS], true));
-	json_object_set_new(o, "other_ports",
-			    group_json(&ci->groups[G_BT_ELSEWHERE], true));
+	json_object_set_new(o, "other_ports", group_json(&ci->groups[G_BT_ELSEWHERE], true));
 	json_object_set_new(o, "upstream", group_json(&ci->groups[G_UP], false));
 	json_object_set_new(o, "downstream", group_json(&ci->groups[G_DOWN], false));
 	return o;
@@ -664,8 +659,7 @@ static double percentile(const double *v, size_t n, double q)
  * lucky flow must not decide), and noise is (p90 - p50) / p90 of the
  * other flows, the same measure over the reference kind.
  */
-static json_t *rate_entry(struct samples s[KIND__MAX], const char *prefix,
-			  const char *direction)
+static json_t *rate_entry(struct samples s[KIND__MAX], const char *prefix, const char *direction)
 {
 	struct samples *bt = &s[KIND_BT], *other = &s[KIND_OTHER];
 	double bt90, o90, o50, diff, noise;
@@ -761,8 +755,8 @@ static void report(struct conn_intervals *ci, uint64_t end_ms)
 	json_object_set_new(obj, "start", json_string(t));
 	json_format_time(t, sizeof(t), end_ms);
 	json_object_set_new(obj, "end", json_string(t));
-	json_object_set_new(obj, "seconds", ms % 1000 ? json_real(ms / 1000.0)
-						      : json_integer(ms / 1000));
+	json_object_set_new(obj, "seconds",
+			    ms % 1000 ? json_real(ms / 1000.0) : json_integer(ms / 1000));
 	put_counters(total, &ci->total);
 	json_object_set_new(obj, "total", total);
 	for (size_t i = 0; i < ci->n_prefixes; i++) {
@@ -797,8 +791,7 @@ struct conn_intervals *conn_intervals_new(const struct conn_intervals_config *cf
 	if (!ci->cfg.interval_ms)
 		ci->cfg.interval_ms = CONN_INTERVAL_DEFAULT_S * 1000ULL;
 	ci->n_prefixes = cfg->local ? cfg->local->n : 0;
-	ci->prefix_rows = calloc(ci->n_prefixes ? ci->n_prefixes : 1,
-				 sizeof(*ci->prefix_rows));
+	ci->prefix_rows = calloc(ci->n_prefixes ? ci->n_prefixes : 1, sizeof(*ci->prefix_rows));
 	ci->rates = calloc(ci->n_prefixes + 1, sizeof(*ci->rates));
 	ci->ports = calloc(65536, sizeof(*ci->ports));
 	ci->n_buckets = 1024;
@@ -830,8 +823,7 @@ void conn_intervals_free(struct conn_intervals *ci)
 	free(ci);
 }
 
-void conn_intervals_event(struct conn_intervals *ci, const struct event *ev,
-			  uint64_t wall_ms)
+void conn_intervals_event(struct conn_intervals *ci, const struct event *ev, uint64_t wall_ms)
 {
 	if (ev->type != EVENT_TCP_OPEN && ev->type != EVENT_TCP_ACCEPT)
 		return;
@@ -874,12 +866,11 @@ void conn_intervals_connection(struct conn_intervals *ci, const struct conn_repo
 	struct pending *p;
 	struct where w;
 
-	memset(key.pad, 0, sizeof(key.pad));	/* compared whole below */
+	memset(key.pad, 0, sizeof(key.pad)); /* compared whole below */
 	p = *pending_slot(ci, &key);
 
 	if (p) {
-		w = (struct where){ .prefix = p->prefix, .has_asn = p->has_asn,
-				    .asn = p->asn };
+		w = (struct where){ .prefix = p->prefix, .has_asn = p->has_asn, .asn = p->asn };
 	} else {
 		const struct flow_key *f = &c->first_rst;
 
@@ -954,8 +945,7 @@ void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *re
 	}
 }
 
-void conn_intervals_open_connection(struct conn_intervals *ci,
-				    const struct conn_key *key,
+void conn_intervals_open_connection(struct conn_intervals *ci, const struct conn_key *key,
 				    const struct conn_state *st)
 {
 	int actor = st->initiator < 2 ? st->initiator : 0;
@@ -995,8 +985,7 @@ static void end_due(struct conn_intervals *ci, uint64_t wall_ms)
 	}
 }
 
-void conn_intervals_tick(struct conn_intervals *ci, uint64_t wall_ms,
-			 uint64_t probe_now_ns)
+void conn_intervals_tick(struct conn_intervals *ci, uint64_t wall_ms, uint64_t probe_now_ns)
 {
 	age_pending(ci, probe_now_ns);
 	ensure_started(ci, wall_ms);

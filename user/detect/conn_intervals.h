@@ -30,9 +30,9 @@ struct asn_table;
 #define CONN_FAIL_NS (10ULL * 1000000000ULL)
 
 struct conn_intervals_config {
-	uint64_t interval_ms;		 /* wall clock */
-	const struct prefix_set *local;	 /* per-prefix rows; NULL: total only */
-	const struct asn_table *asn;	 /* NULL: no per-AS rows */
+	uint64_t interval_ms; /* wall clock */
+	const struct prefix_set *local; /* per-prefix rows; NULL: total only */
+	const struct asn_table *asn; /* NULL: no per-AS rows */
 	/* One interval's report, as a JSON object (jansson json_t *, owned
 	 * by the callee) ready for the JSON Lines output and the API. */
 	void (*on_interval)(void *ctx, void *json_interval);
@@ -45,8 +45,7 @@ struct conn_intervals *conn_intervals_new(const struct conn_intervals_config *cf
 void conn_intervals_free(struct conn_intervals *ci);
 
 /* Datapath events: EVENT_TCP_OPEN, EVENT_TCP_ACCEPT (others ignored). */
-void conn_intervals_event(struct conn_intervals *ci, const struct event *ev,
-			  uint64_t wall_ms);
+void conn_intervals_event(struct conn_intervals *ci, const struct event *ev, uint64_t wall_ms);
 /* Decided resets and connection summaries from reset_analysis. */
 void conn_intervals_reset(struct conn_intervals *ci, const struct reset_report *r);
 void conn_intervals_connection(struct conn_intervals *ci, const struct conn_report *c);
@@ -56,8 +55,7 @@ void conn_intervals_flow(struct conn_intervals *ci, const struct flow_record *re
 			 const struct flow_class *fc);
 /* Called once per connection in the kernel table just before an interval
  * ends (the pipeline sweeps the table): counts the currently open ones. */
-void conn_intervals_open_connection(struct conn_intervals *ci,
-				    const struct conn_key *key,
+void conn_intervals_open_connection(struct conn_intervals *ci, const struct conn_key *key,
 				    const struct conn_state *st);
 /* Whether the interval ending at or before wall_ms is due: the pipeline
  * then sweeps the table (conn_intervals_open_connection) and calls
@@ -65,8 +63,7 @@ void conn_intervals_open_connection(struct conn_intervals *ci,
 bool conn_intervals_due(const struct conn_intervals *ci, uint64_t wall_ms);
 /* Ends every interval due by wall_ms and reports it; probe_now_ns ages
  * pending opens (CONN_FAIL_NS). */
-void conn_intervals_tick(struct conn_intervals *ci, uint64_t wall_ms,
-			 uint64_t probe_now_ns);
+void conn_intervals_tick(struct conn_intervals *ci, uint64_t wall_ms, uint64_t probe_now_ns);
 /* Reports the interval in progress (shutdown, end of replay). */
 void conn_intervals_finish(struct conn_intervals *ci, uint64_t wall_ms);
 

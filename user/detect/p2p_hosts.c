@@ -28,40 +28,46 @@
 #include "lib/time_format.h"
 #include "detect/p2p_hosts.h"
 
-#define HLL_BITS	8
-#define HLL_REGS	(1u << HLL_BITS)
-#define PORT_SLOTS	8
-#define SLOT_BITS	128
+#define HLL_BITS 8
+#define HLL_REGS (1u << HLL_BITS)
+#define PORT_SLOTS 8
+#define SLOT_BITS 128
 
 /* "Little data": a connection attempt, a DHT ping, a keep-alive. */
-#define SMALL_PACKETS	10
-#define SMALL_BYTES	2048
+#define SMALL_PACKETS 10
+#define SMALL_BYTES 2048
 
 /* Below this, a port is a service's (DNS, HTTPS...), not a peer's. */
-#define HIGH_PORT	1024
-#define BT_PORT_LO	6881
-#define BT_PORT_HI	6889
+#define HIGH_PORT 1024
+#define BT_PORT_LO 6881
+#define BT_PORT_HI 6889
 
-enum { SLOT_TCP = 1, SLOT_UDP = 2 };
-enum { DIR_OUT = 1, DIR_IN = 2 }; /* local end is the source / destination */
+enum {
+	SLOT_TCP = 1,
+	SLOT_UDP = 2
+};
+enum {
+	DIR_OUT = 1,
+	DIR_IN = 2
+}; /* local end is the source / destination */
 
 struct hll {
 	uint8_t reg[HLL_REGS];
 	/* Kept up to date by hll_add, so an estimate costs O(1), not a pass
 	 * over the registers: the score is recomputed for every flow. Both
 	 * are zero for empty registers, so a zeroed struct hll is valid. */
-	double deficit;		/* sum over registers of 1 - 2^-reg */
-	unsigned int nonzero;	/* registers that are not 0 */
+	double deficit; /* sum over registers of 1 - 2^-reg */
+	unsigned int nonzero; /* registers that are not 0 */
 };
 
 /* One local high port of a host, in flows whose remote port is high too. */
 struct port_slot {
-	uint32_t flows;		/* space-saving count; 0: free slot */
+	uint32_t flows; /* space-saving count; 0: free slot */
 	uint32_t tcp_flows;
 	uint32_t udp_flows;
 	uint16_t port;
-	uint8_t protos;		/* SLOT_TCP | SLOT_UDP */
-	uint8_t dirs;		/* DIR_OUT | DIR_IN */
+	uint8_t protos; /* SLOT_TCP | SLOT_UDP */
+	uint8_t dirs; /* DIR_OUT | DIR_IN */
 	uint64_t peers[SLOT_BITS / 64];
 };
 
@@ -73,7 +79,7 @@ struct host {
 	uint32_t flows;
 	uint32_t small_flows;
 	uint32_t bt_flows;
-	uint32_t bt_port_flows;	/* high ports, one of them 6881-6889 */
+	uint32_t bt_port_flows; /* high ports, one of them 6881-6889 */
 	uint32_t bt_events;
 	uint32_t kind_events[P2P_KINDS];
 	struct hll peers;
@@ -94,17 +100,17 @@ struct p2p_hosts {
 	p2p_alarm_fn on_alarm;
 	p2p_period_fn on_period_end;
 	void *ctx;
-	char period_text[24];	/* "5 min", for reasons */
+	char period_text[24]; /* "5 min", for reasons */
 
 	bool have_period;
 	uint64_t period_start;
 	size_t n_hosts;
-	struct host *hosts;	/* max_hosts */
-	uint32_t *index;	/* open addressing: host index + 1, 0 empty */
+	struct host *hosts; /* max_hosts */
+	uint32_t *index; /* open addressing: host index + 1, 0 empty */
 	size_t index_mask;
-	struct rank *ranks;	/* max_hosts, scratch for p2p_hosts_list */
+	struct rank *ranks; /* max_hosts, scratch for p2p_hosts_list */
 
-	struct hll dropped;	/* hosts not tracked: table full */
+	struct hll dropped; /* hosts not tracked: table full */
 	uint64_t dropped_inputs;
 	uint64_t ignored_flows;
 	uint64_t alarms;
@@ -197,8 +203,8 @@ static uint64_t hll_estimate(const struct hll *h)
  * Linear counting. Near full, the estimate is noise: a bitmap with fewer
  * than SLOT_MIN_ZEROS clear bits reads as SLOT_SATURATED, "over 400".
  */
-#define SLOT_MIN_ZEROS	4
-#define SLOT_SATURATED	400
+#define SLOT_MIN_ZEROS 4
+#define SLOT_SATURATED 400
 
 static uint64_t bitmap_estimate(const uint64_t bits[SLOT_BITS / 64])
 {
@@ -216,9 +222,8 @@ static uint64_t bitmap_estimate(const uint64_t bits[SLOT_BITS / 64])
 
 /* --- the host table ------------------------------------------------------ */
 
-static struct host *host_find(struct p2p_hosts *ph, uint8_t ip_version,
-			      const uint8_t addr[16], uint64_t hash,
-			      uint32_t **slot)
+static struct host *host_find(struct p2p_hosts *ph, uint8_t ip_version, const uint8_t addr[16],
+			      uint64_t hash, uint32_t **slot)
 {
 	for (size_t i = hash & ph->index_mask;; i = (i + 1) & ph->index_mask) {
 		struct host *h;
@@ -234,8 +239,7 @@ static struct host *host_find(struct p2p_hosts *ph, uint8_t ip_version,
 }
 
 /* The host's entry, created if there is room; NULL (and counted) if not. */
-static struct host *host_get(struct p2p_hosts *ph, uint8_t ip_version,
-			     const uint8_t addr[16])
+static struct host *host_get(struct p2p_hosts *ph, uint8_t ip_version, const uint8_t addr[16])
 {
 	uint64_t hash = addr_hash(ip_version, addr);
 	uint32_t *slot;
@@ -293,8 +297,7 @@ void p2p_hosts_tick(struct p2p_hosts *ph, uint64_t now_ms)
 /* --- scoring ------------------------------------------------------------- */
 
 /* 0 up to lo, max from hi, linear between. */
-static unsigned int ramp(uint64_t v, uint64_t lo, uint64_t hi,
-			 unsigned int max)
+static unsigned int ramp(uint64_t v, uint64_t lo, uint64_t hi, unsigned int max)
 {
 	if (v <= lo)
 		return 0;
@@ -303,9 +306,8 @@ static unsigned int ramp(uint64_t v, uint64_t lo, uint64_t hi,
 	return (unsigned int)(max * (v - lo) / (hi - lo));
 }
 
-__attribute__((format(printf, 3, 4)))
-static unsigned int reason(struct reasons *rs, unsigned int points,
-			   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static unsigned int
+reason(struct reasons *rs, unsigned int points, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -330,8 +332,7 @@ static void kinds_text(char *buf, size_t len, uint32_t kinds)
 
 		if (!(kinds & (1u << k)))
 			continue;
-		w = snprintf(buf + used, len - used, "%s%s", used ? ", " : " (",
-			     p2p_kind_name(k));
+		w = snprintf(buf + used, len - used, "%s%s", used ? ", " : " (", p2p_kind_name(k));
 		if (w < 0)
 			return;
 		used += (size_t)w;
@@ -345,8 +346,7 @@ static void kinds_text(char *buf, size_t len, uint32_t kinds)
  * default threshold of 60), unless every detection was the encrypted
  * guess, which only supports what the behaviour says.
  */
-static unsigned int score_recognition(const struct host *h,
-				      struct reasons *rs)
+static unsigned int score_recognition(const struct host *h, struct reasons *rs)
 {
 	uint32_t enc = h->kind_events[BT_ENCRYPTED];
 	uint32_t plain = h->bt_events - enc;
@@ -364,22 +364,20 @@ static unsigned int score_recognition(const struct host *h,
 	if (h->bt_flows >= plain)
 		return reason(rs, n >= 5 ? 70 : 50 + 5 * (n - 1),
 			      "%u flows recognised as BitTorrent%s", n, kinds);
-	return reason(rs, n >= 5 ? 70 : 50 + 5 * (n - 1),
-		      "%u BitTorrent detections%s", n, kinds);
+	return reason(rs, n >= 5 ? 70 : 50 + 5 * (n - 1), "%u BitTorrent detections%s", n, kinds);
 }
 
 /*
  * Distinct peers: a household's browsing reaches a few dozen to a hundred
  * or two addresses in 5 min; a swarm member, hundreds. Never enough alone.
  */
-static unsigned int score_peers(const struct p2p_hosts *ph,
-				const struct host *h, struct reasons *rs)
+static unsigned int score_peers(const struct p2p_hosts *ph, const struct host *h,
+				struct reasons *rs)
 {
 	uint64_t peers = hll_estimate(&h->peers);
 
-	return reason(rs, ramp(peers, 100, 500, 25),
-		      "%llu distinct peers in %s", (unsigned long long)peers,
-		      ph->period_text);
+	return reason(rs, ramp(peers, 100, 500, 25), "%llu distinct peers in %s",
+		      (unsigned long long)peers, ph->period_text);
 }
 
 /* Many flows that carry almost nothing: attempts, pings, DHT queries. */
@@ -388,8 +386,7 @@ static unsigned int score_small(const struct host *h, struct reasons *rs)
 	if (h->flows < 100)
 		return 0;
 	return reason(rs, ramp(100ull * h->small_flows / h->flows, 40, 80, 15),
-		      "%u of %u flows carried little data", h->small_flows,
-		      h->flows);
+		      "%u of %u flows carried little data", h->small_flows, h->flows);
 }
 
 /*
@@ -414,19 +411,17 @@ static unsigned int score_ports(const struct host *h, struct reasons *rs)
 			both = s;
 			both_peers = peers;
 		}
-		if (s->tcp_flows >= 2 && s->udp_flows >= 2 && peers >= 10 &&
-		    peers > mixed_peers) {
+		if (s->tcp_flows >= 2 && s->udp_flows >= 2 && peers >= 10 && peers > mixed_peers) {
 			mixed = s;
 			mixed_peers = peers;
 		}
 	}
 	if (both)
 		points += reason(rs, ramp(both_peers, 10, 100, 25),
-				 "port %u used with %s%llu peers in both directions",
-				 both->port,
+				 "port %u used with %s%llu peers in both directions", both->port,
 				 both_peers > SLOT_SATURATED ? "over " : "",
-				 (unsigned long long)(both_peers > SLOT_SATURATED ?
-						      SLOT_SATURATED : both_peers));
+				 (unsigned long long)(both_peers > SLOT_SATURATED ? SLOT_SATURATED :
+										    both_peers));
 	if (mixed)
 		points += reason(rs, 20, "TCP and UDP on port %u", mixed->port);
 	return points;
@@ -434,15 +429,13 @@ static unsigned int score_ports(const struct host *h, struct reasons *rs)
 
 static unsigned int score_bt_ports(const struct host *h, struct reasons *rs)
 {
-	unsigned int points = h->bt_port_flows >= 50 ? 15 :
-			      h->bt_port_flows >= 5 ? 10 : 0;
+	unsigned int points = h->bt_port_flows >= 50 ? 15 : h->bt_port_flows >= 5 ? 10 : 0;
 
-	return reason(rs, points, "%u flows on BitTorrent ports %u-%u",
-		      h->bt_port_flows, BT_PORT_LO, BT_PORT_HI);
+	return reason(rs, points, "%u flows on BitTorrent ports %u-%u", h->bt_port_flows,
+		      BT_PORT_LO, BT_PORT_HI);
 }
 
-static unsigned int host_score(const struct p2p_hosts *ph,
-			       const struct host *h, struct reasons *rs)
+static unsigned int host_score(const struct p2p_hosts *ph, const struct host *h, struct reasons *rs)
 {
 	unsigned int s = 0;
 
@@ -454,8 +447,7 @@ static unsigned int host_score(const struct p2p_hosts *ph,
 	return s > 100 ? 100 : s;
 }
 
-static void host_report(const struct p2p_hosts *ph, const struct host *h,
-			struct p2p_host_report *r)
+static void host_report(const struct p2p_hosts *ph, const struct host *h, struct p2p_host_report *r)
 {
 	struct reasons rs = { 0 };
 
@@ -519,8 +511,8 @@ static bool is_bt_port(uint16_t port)
 	return port >= BT_PORT_LO && port <= BT_PORT_HI;
 }
 
-static void port_account(struct host *h, const struct flow_end *e,
-			 uint8_t proto, uint64_t remote_hash)
+static void port_account(struct host *h, const struct flow_end *e, uint8_t proto,
+			 uint64_t remote_hash)
 {
 	struct port_slot *s = NULL, *min = &h->ports[0];
 
@@ -567,8 +559,8 @@ static void account_flow(struct p2p_hosts *ph, const struct flow_record *rec,
 	if (fc->bittorrent)
 		h->bt_flows++;
 	hll_add(&h->peers, remote_hash);
-	if ((k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) &&
-	    e->lport >= HIGH_PORT && e->rport >= HIGH_PORT) {
+	if ((k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) && e->lport >= HIGH_PORT &&
+	    e->rport >= HIGH_PORT) {
 		if (is_bt_port(e->lport) || is_bt_port(e->rport))
 			h->bt_port_flows++;
 		port_account(h, e, k->proto, remote_hash);
@@ -598,8 +590,8 @@ void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec,
 	}
 }
 
-static void account_event(struct p2p_hosts *ph, const struct event *ev,
-			  const uint8_t *local, const uint8_t *remote)
+static void account_event(struct p2p_hosts *ph, const struct event *ev, const uint8_t *local,
+			  const uint8_t *remote)
 {
 	struct host *h = host_get(ph, ev->key.ip_version, local);
 
@@ -612,13 +604,11 @@ static void account_event(struct p2p_hosts *ph, const struct event *ev,
 	check_alarm(ph, h);
 }
 
-void p2p_hosts_add_event(struct p2p_hosts *ph, const struct event *ev,
-			 uint64_t wall_ms)
+void p2p_hosts_add_event(struct p2p_hosts *ph, const struct event *ev, uint64_t wall_ms)
 {
 	const struct flow_key *k = &ev->key;
 
-	if (ev->type != EVENT_BITTORRENT || ev->kind == BT_NONE ||
-	    ev->kind >= P2P_KINDS)
+	if (ev->type != EVENT_BITTORRENT || ev->kind == BT_NONE || ev->kind >= P2P_KINDS)
 		return;
 	advance(ph, wall_ms);
 	if (prefix_set_match(&ph->local, k->ip_version, k->src))
@@ -640,8 +630,7 @@ static int rank_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-size_t p2p_hosts_list(struct p2p_hosts *ph, struct p2p_host_report *out,
-		      size_t max)
+size_t p2p_hosts_list(struct p2p_hosts *ph, struct p2p_host_report *out, size_t max)
 {
 	size_t n = ph->n_hosts;
 
@@ -684,8 +673,7 @@ static size_t index_size(size_t max_hosts)
 
 size_t p2p_hosts_memory(const struct p2p_hosts *ph)
 {
-	return sizeof(*ph) + ph->max_hosts * (sizeof(*ph->hosts) +
-					      sizeof(*ph->ranks)) +
+	return sizeof(*ph) + ph->max_hosts * (sizeof(*ph->hosts) + sizeof(*ph->ranks)) +
 	       (ph->index_mask + 1) * sizeof(*ph->index);
 }
 
@@ -783,18 +771,11 @@ int p2p_write_json(FILE *out, const struct p2p_host_report *r)
 	/* "o" steals the arrays; a NULL one makes json_pack fail cleanly. */
 	obj = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I,"
 			" s:o, s:o}",
-			"type", "p2p_host",
-			"host", host,
-			"period_start", start,
-			"period_end", end,
-			"score", (int)r->score,
-			"peers", (json_int_t)r->peers,
-			"flows", (json_int_t)r->flows,
-			"small_flows", (json_int_t)r->small_flows,
-			"bt_flows", (json_int_t)r->bt_flows,
-			"bt_events", (json_int_t)r->bt_events,
-			"kinds", kinds_array(r->kinds),
-			"reasons", reasons_array(r));
+			"type", "p2p_host", "host", host, "period_start", start, "period_end", end,
+			"score", (int)r->score, "peers", (json_int_t)r->peers, "flows",
+			(json_int_t)r->flows, "small_flows", (json_int_t)r->small_flows, "bt_flows",
+			(json_int_t)r->bt_flows, "bt_events", (json_int_t)r->bt_events, "kinds",
+			kinds_array(r->kinds), "reasons", reasons_array(r));
 	return json_write_line(out, obj);
 }
 
@@ -809,14 +790,13 @@ void p2p_format_log(char *buf, size_t len, const struct p2p_host_report *r)
 	json_format_addr(host, sizeof(host), r->addr, r->ip_version);
 	json_format_time(start, sizeof(start), r->period_start_ms);
 	format_duration(dur, sizeof(dur), r->period_end_ms - r->period_start_ms);
-	w = snprintf(buf, len, "P2P host %s, score %u in the %s from %s", host,
-		     r->score, dur, start);
+	w = snprintf(buf, len, "P2P host %s, score %u in the %s from %s", host, r->score, dur,
+		     start);
 	for (unsigned int i = 0; w >= 0 && i < r->n_reasons; i++) {
 		used = (size_t)w;
 		if (used >= len)
 			return;
-		w = snprintf(buf + used, len - used, "%s%s", i ? "; " : ": ",
-			     r->reasons[i]);
+		w = snprintf(buf + used, len - used, "%s%s", i ? "; " : ": ", r->reasons[i]);
 		w = w < 0 ? w : w + (int)used;
 	}
 }

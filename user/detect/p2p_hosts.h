@@ -25,29 +25,29 @@
 #include "lib/flow_record.h"
 #include "detect/prefixes.h"
 
-#define P2P_DEFAULT_PERIOD_MS	(300 * 1000ull)
-#define P2P_DEFAULT_THRESHOLD	60
-#define P2P_DEFAULT_MAX_HOSTS	16384
-#define P2P_MAX_REASONS		6
-#define P2P_REASON_LEN		96
-#define P2P_KINDS		(BT_ENCRYPTED + 1)
+#define P2P_DEFAULT_PERIOD_MS (300 * 1000ull)
+#define P2P_DEFAULT_THRESHOLD 60
+#define P2P_DEFAULT_MAX_HOSTS 16384
+#define P2P_MAX_REASONS 6
+#define P2P_REASON_LEN 96
+#define P2P_KINDS (BT_ENCRYPTED + 1)
 
 /* One host in one period: what an alarm carries and what listings show. */
 struct p2p_host_report {
 	uint8_t ip_version;
-	uint8_t addr[16];		/* flow key layout */
-	uint64_t period_start_ms;	/* wall clock, ms since the epoch */
-	uint64_t period_end_ms;		/* start + period */
-	unsigned int score;		/* 0..100 */
-	bool alarmed;			/* an alarm was raised this period */
-	uint64_t peers;			/* distinct remote addresses (estimate) */
-	uint64_t flows;			/* flow records with this host at one end */
-	uint64_t small_flows;		/* of those, <= 10 packets or <= 2 KB */
-	uint64_t bt_flows;		/* of those, classified BitTorrent */
-	uint64_t bt_events;		/* BitTorrent events of any kind */
+	uint8_t addr[16]; /* flow key layout */
+	uint64_t period_start_ms; /* wall clock, ms since the epoch */
+	uint64_t period_end_ms; /* start + period */
+	unsigned int score; /* 0..100 */
+	bool alarmed; /* an alarm was raised this period */
+	uint64_t peers; /* distinct remote addresses (estimate) */
+	uint64_t flows; /* flow records with this host at one end */
+	uint64_t small_flows; /* of those, <= 10 packets or <= 2 KB */
+	uint64_t bt_flows; /* of those, classified BitTorrent */
+	uint64_t bt_events; /* BitTorrent events of any kind */
 	uint64_t kind_events[P2P_KINDS]; /* events by enum bt_kind */
-	uint32_t kinds;			/* bit 1 << kind for each kind seen */
-	unsigned int n_reasons;		/* strongest first */
+	uint32_t kinds; /* bit 1 << kind for each kind seen */
+	unsigned int n_reasons; /* strongest first */
 	char reasons[P2P_MAX_REASONS][P2P_REASON_LEN];
 };
 
@@ -58,23 +58,23 @@ typedef void (*p2p_alarm_fn)(void *ctx, const struct p2p_host_report *alarm);
 typedef void (*p2p_period_fn)(void *ctx, struct p2p_hosts *ph);
 
 struct p2p_config {
-	uint64_t period_ms;		/* 0: P2P_DEFAULT_PERIOD_MS */
-	unsigned int threshold;		/* 1..100; 0: P2P_DEFAULT_THRESHOLD */
-	size_t max_hosts;		/* per period; 0: P2P_DEFAULT_MAX_HOSTS */
-	const struct prefix_set *local;	/* copied; NULL: PREFIX_SET_DEFAULT */
-	p2p_alarm_fn on_alarm;		/* may be NULL */
-	p2p_period_fn on_period_end;	/* may be NULL */
-	void *ctx;			/* passed to both */
+	uint64_t period_ms; /* 0: P2P_DEFAULT_PERIOD_MS */
+	unsigned int threshold; /* 1..100; 0: P2P_DEFAULT_THRESHOLD */
+	size_t max_hosts; /* per period; 0: P2P_DEFAULT_MAX_HOSTS */
+	const struct prefix_set *local; /* copied; NULL: PREFIX_SET_DEFAULT */
+	p2p_alarm_fn on_alarm; /* may be NULL */
+	p2p_period_fn on_period_end; /* may be NULL */
+	void *ctx; /* passed to both */
 };
 
 struct p2p_stats {
-	uint64_t period_start_ms;	/* 0 before the first input */
+	uint64_t period_start_ms; /* 0 before the first input */
 	uint64_t period_end_ms;
-	size_t hosts;			/* tracked in this period */
-	uint64_t dropped_hosts;		/* this period, table full (estimate) */
-	uint64_t dropped_inputs;	/* this period, flow/event ends not counted */
-	uint64_t ignored_flows;		/* since creation: no local end */
-	uint64_t alarms;		/* since creation */
+	size_t hosts; /* tracked in this period */
+	uint64_t dropped_hosts; /* this period, table full (estimate) */
+	uint64_t dropped_inputs; /* this period, flow/event ends not counted */
+	uint64_t ignored_flows; /* since creation: no local end */
+	uint64_t alarms; /* since creation */
 };
 
 struct p2p_hosts *p2p_hosts_new(const struct p2p_config *cfg);
@@ -87,8 +87,7 @@ void p2p_hosts_add_flow(struct p2p_hosts *ph, const struct flow_record *rec,
 
 /* One datapath event (EVENT_BITTORRENT); wall_ms is its time, converted
  * from the probe clock by the caller. */
-void p2p_hosts_add_event(struct p2p_hosts *ph, const struct event *ev,
-			 uint64_t wall_ms);
+void p2p_hosts_add_event(struct p2p_hosts *ph, const struct event *ev, uint64_t wall_ms);
 
 /* Closes the period if now_ms is past its end, so quiet periods end too. */
 void p2p_hosts_tick(struct p2p_hosts *ph, uint64_t now_ms);
@@ -97,8 +96,7 @@ void p2p_hosts_tick(struct p2p_hosts *ph, uint64_t now_ms);
  * Reports of the current period's hosts, highest score first (then more
  * peers, then more flows), at most max of them. Returns how many written.
  */
-size_t p2p_hosts_list(struct p2p_hosts *ph, struct p2p_host_report *out,
-		      size_t max);
+size_t p2p_hosts_list(struct p2p_hosts *ph, struct p2p_host_report *out, size_t max);
 
 void p2p_hosts_stats(const struct p2p_hosts *ph, struct p2p_stats *st);
 

@@ -46,8 +46,7 @@ static int parse_len(const char *s, size_t n)
 }
 
 /* One element, already trimmed. Returns 0 or -1 after logging why. */
-static int parse_one(struct prefix *p, const char *s, size_t n,
-		     const char *what)
+static int parse_one(struct prefix *p, const char *s, size_t n, const char *what)
 {
 	char text[PREFIX_TEXT_MAX + 1];
 	const char *slash;
@@ -55,8 +54,7 @@ static int parse_one(struct prefix *p, const char *s, size_t n,
 	int len, max;
 
 	if (n > PREFIX_TEXT_MAX) {
-		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 prefix",
-			  what, (int)n, s);
+		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 prefix", what, (int)n, s);
 		return -1;
 	}
 	memcpy(text, s, n);
@@ -73,12 +71,11 @@ static int parse_one(struct prefix *p, const char *s, size_t n,
 		p->ip_version = 6;
 		max = 128;
 	} else if (slash) {
-		log_error("%s: \"%.*s\": \"%s\" is not an IPv4 or IPv6 address",
-			  what, (int)n, s, text);
+		log_error("%s: \"%.*s\": \"%s\" is not an IPv4 or IPv6 address", what, (int)n, s,
+			  text);
 		return -1;
 	} else {
-		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 address or prefix",
-			  what, (int)n, s);
+		log_error("%s: \"%.*s\" is not an IPv4 or IPv6 address or prefix", what, (int)n, s);
 		return -1;
 	}
 
@@ -86,13 +83,14 @@ static int parse_one(struct prefix *p, const char *s, size_t n,
 	if (slash) {
 		len = parse_len(slash + 1, n - alen - 1);
 		if (len < 0) {
-			log_error("%s: \"%.*s\": the prefix length after '/' must be a number from 0 to %d",
-				  what, (int)n, s, max);
+			log_error(
+				"%s: \"%.*s\": the prefix length after '/' must be a number from 0 to %d",
+				what, (int)n, s, max);
 			return -1;
 		}
 		if (len > max) {
-			log_error("%s: \"%.*s\": an IPv%u prefix length is at most %d",
-				  what, (int)n, s, p->ip_version, max);
+			log_error("%s: \"%.*s\": an IPv%u prefix length is at most %d", what,
+				  (int)n, s, p->ip_version, max);
 			return -1;
 		}
 	}
@@ -104,8 +102,7 @@ static int parse_one(struct prefix *p, const char *s, size_t n,
 /* qsort_r order: version, length descending, address. */
 static int index_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct prefix *p = ctx, *x = &p[*(const uint16_t *)a],
-			     *y = &p[*(const uint16_t *)b];
+	const struct prefix *p = ctx, *x = &p[*(const uint16_t *)a], *y = &p[*(const uint16_t *)b];
 
 	if (x->ip_version != y->ip_version)
 		return x->ip_version - y->ip_version;
@@ -127,7 +124,8 @@ static void build_index(struct prefix_set *set)
 		if (!r || r->ip_version != p->ip_version || r->len != p->len) {
 			r = &set->runs[set->nruns++];
 			*r = (struct prefix_run){ .ip_version = p->ip_version,
-						  .len = p->len, .start = (uint32_t)i };
+						  .len = p->len,
+						  .start = (uint32_t)i };
 		}
 		r->count++;
 	}
@@ -140,8 +138,7 @@ static bool is_space(char c)
 
 /* The list's prefixes, after the set's own (replace: instead of them),
  * into a copy; the set changes only when all of them parse. */
-static int add_list(struct prefix_set *set, const char *list, const char *what,
-		    bool replace)
+static int add_list(struct prefix_set *set, const char *list, const char *what, bool replace)
 {
 	static struct prefix_set tmp; /* large: off the stack; main thread only */
 	const char *s = list;
@@ -167,13 +164,13 @@ static int add_list(struct prefix_set *set, const char *list, const char *what,
 			return -EINVAL;
 		}
 		if (b == e) {
-			log_error("%s: element %u of \"%s\" is empty (a stray comma?)",
-				  what, pos, list);
+			log_error("%s: element %u of \"%s\" is empty (a stray comma?)", what, pos,
+				  list);
 			return -EINVAL;
 		}
 		if (tmp.n == PREFIX_SET_MAX) {
-			log_error("%s: more than %d prefixes; merge some into shorter ones",
-				  what, PREFIX_SET_MAX);
+			log_error("%s: more than %d prefixes; merge some into shorter ones", what,
+				  PREFIX_SET_MAX);
 			return -EINVAL;
 		}
 		if (parse_one(&tmp.p[tmp.n], b, (size_t)(e - b), what))
@@ -231,7 +228,8 @@ int prefix_set_parse_file(struct prefix_set *set, const char *path, const char *
 			continue;
 		if (tmp.n == PREFIX_SET_MAX) {
 			log_error("%s %s:%u: more than %d prefixes; merge some into "
-				  "shorter ones", what, path, lineno, PREFIX_SET_MAX);
+				  "shorter ones",
+				  what, path, lineno, PREFIX_SET_MAX);
 			err = -EINVAL;
 			break;
 		}
@@ -261,8 +259,7 @@ void prefix_set_default(struct prefix_set *set)
 	(void)err;
 }
 
-bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
-		      const uint8_t addr[16])
+bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version, const uint8_t addr[16])
 {
 	return prefix_set_find(set, ip_version, addr) >= 0;
 }
@@ -290,8 +287,7 @@ static int search_run(const struct prefix_set *set, const struct prefix_run *r,
 	return -1;
 }
 
-int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
-		    const uint8_t addr[16])
+int prefix_set_find(const struct prefix_set *set, uint8_t ip_version, const uint8_t addr[16])
 {
 	/* Runs are longest first: the first hit is the longest match. */
 	for (size_t i = 0; i < set->nruns; i++) {
@@ -326,10 +322,8 @@ void prefix_set_format(const struct prefix_set *set, char *buf, size_t len)
 		char a[INET6_ADDRSTRLEN];
 		int w;
 
-		inet_ntop(p->ip_version == 4 ? AF_INET : AF_INET6, p->addr, a,
-			  sizeof(a));
-		w = snprintf(buf + used, len - used, "%s%s/%u", i ? "," : "",
-			     a, p->len);
+		inet_ntop(p->ip_version == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+		w = snprintf(buf + used, len - used, "%s%s/%u", i ? "," : "", a, p->len);
 		if (w < 0)
 			break;
 		used += (size_t)w;

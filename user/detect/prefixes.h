@@ -28,13 +28,12 @@
 #define PREFIX_SET_RUNS (33 + 129)
 
 /* Where an ISP's customers sit: RFC 1918, CGNAT (RFC 6598), ULA. */
-#define PREFIX_SET_DEFAULT \
-	"10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
+#define PREFIX_SET_DEFAULT "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
 
 struct prefix {
-	uint8_t ip_version;	/* 4 or 6 */
-	uint8_t len;		/* bits: 0..32 or 0..128 */
-	uint8_t addr[16];	/* host bits already cleared */
+	uint8_t ip_version; /* 4 or 6 */
+	uint8_t len; /* bits: 0..32 or 0..128 */
+	uint8_t addr[16]; /* host bits already cleared */
 };
 
 /* Prefixes of one version and length, at order[start .. start+count). */
@@ -65,8 +64,7 @@ void prefix_set_default(struct prefix_set *set);
  * log_error line naming the bad element; on error the set is
  * left as it was.
  */
-int prefix_set_parse(struct prefix_set *set, const char *list,
-		     const char *what);
+int prefix_set_parse(struct prefix_set *set, const char *list, const char *what);
 
 /* The same, adding the list's prefixes to those the set holds. */
 int prefix_set_add(struct prefix_set *set, const char *list, const char *what);
@@ -81,15 +79,13 @@ int prefix_set_add(struct prefix_set *set, const char *list, const char *what);
 int prefix_set_parse_file(struct prefix_set *set, const char *path, const char *what);
 
 /* Whether addr (flow key layout) lies in one of the set's prefixes. */
-bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version,
-		      const uint8_t addr[16]);
+bool prefix_set_match(const struct prefix_set *set, uint8_t ip_version, const uint8_t addr[16]);
 
 /*
  * The longest of the set's prefixes holding addr, as an index into
  * set->p, or -1 when none does (the same ends prefix_set_match accepts).
  */
-int prefix_set_find(const struct prefix_set *set, uint8_t ip_version,
-		    const uint8_t addr[16]);
+int prefix_set_find(const struct prefix_set *set, uint8_t ip_version, const uint8_t addr[16]);
 
 /* One prefix as text: "10.0.0.0/8". */
 void prefix_format(const struct prefix *p, char *buf, size_t len);

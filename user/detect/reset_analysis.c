@@ -44,19 +44,19 @@ struct held_rst {
 struct new_data {
 	bool seen;
 	uint64_t ns;
-	uint32_t seq_end;	/* seq + payload (+1 for FIN) */
+	uint32_t seq_end; /* seq + payload (+1 for FIN) */
 };
 
 struct conn_rec {
 	struct conn_key key;
 	uint64_t hash;
-	uint32_t older, newer;	/* creation order; NIL at the ends */
-	struct held_rst *rst;	/* arrival order (probe clock per connection) */
+	uint32_t older, newer; /* creation order; NIL at the ends */
+	struct held_rst *rst; /* arrival order (probe clock per connection) */
 	uint32_t n, cap;
 	uint32_t undecided;
 
 	struct conn_report sum;
-	bool bt_evidence;	/* a suspect/forged RST after both handshakes */
+	bool bt_evidence; /* a suspect/forged RST after both handshakes */
 
 	/* The newest snapshot of each side and of the connection, from any
 	 * event: what blocked is judged on. */
@@ -64,11 +64,11 @@ struct conn_rec {
 	uint8_t conn_flags;
 
 	struct new_data new_data[2];
-	uint64_t after_pkt_ns;	/* last after-reset event (not a RST) */
+	uint64_t after_pkt_ns; /* last after-reset event (not a RST) */
 	/* R11: the responder's SYN-ACK after its RST, how many packets
 	 * the initiator had sent then (a retransmitted SYN in between means
 	 * the SYN-ACK answered another transmission), and its ISN. */
-	uint64_t accept_ns[2];	/* 0: none */
+	uint64_t accept_ns[2]; /* 0: none */
 	uint32_t accept_peer_packets[2];
 	uint32_t accept_isn[2];
 };
@@ -76,10 +76,10 @@ struct conn_rec {
 struct reset_analysis {
 	struct reset_analysis_config cfg;
 	struct reset_analysis_stats stats;
-	struct conn_rec *recs;	/* pool of max_connections */
-	uint32_t *index;	/* slot -> record + 1; 0 empty */
+	struct conn_rec *recs; /* pool of max_connections */
+	uint32_t *index; /* slot -> record + 1; 0 empty */
 	uint32_t index_mask;
-	uint32_t free_head;	/* free records chained through .newer */
+	uint32_t free_head; /* free records chained through .newer */
 	uint32_t oldest, newest;
 	size_t live;
 };
@@ -102,12 +102,18 @@ const char *reset_verdict_name(enum reset_verdict v)
 const char *reset_signal_name(enum reset_signal s)
 {
 	static const char *const names[RESET_SIGNAL__MAX] = {
-		[R1_DATA_AFTER_RESET] = "R1",	[R2_BEHIND_SENT_DATA] = "R2",
-		[R3_SEQ_JUMP] = "R3",		[R4_ACK_CHANGE] = "R4",
-		[R5_AHEAD] = "R5",		[R6_TTL] = "R6",
-		[R7_IP_ID] = "R7",		[R8_WINDOW] = "R8",
-		[R9_TIMESTAMP] = "R9",		[R10_BOTH_DIRECTIONS] = "R10",
-		[R11_HANDSHAKE_RACE] = "R11",	[R12_CONNECTION_DIED] = "R12",
+		[R1_DATA_AFTER_RESET] = "R1",
+		[R2_BEHIND_SENT_DATA] = "R2",
+		[R3_SEQ_JUMP] = "R3",
+		[R4_ACK_CHANGE] = "R4",
+		[R5_AHEAD] = "R5",
+		[R6_TTL] = "R6",
+		[R7_IP_ID] = "R7",
+		[R8_WINDOW] = "R8",
+		[R9_TIMESTAMP] = "R9",
+		[R10_BOTH_DIRECTIONS] = "R10",
+		[R11_HANDSHAKE_RACE] = "R11",
+		[R12_CONNECTION_DIED] = "R12",
 	};
 
 	if ((int)s <= 0 || s >= RESET_SIGNAL__MAX)
@@ -155,8 +161,7 @@ static uint64_t key_hash(const struct conn_key *k)
 struct reset_analysis *reset_analysis_new(const struct reset_analysis_config *cfg)
 {
 	struct reset_analysis *ra = calloc(1, sizeof(*ra));
-	size_t max = cfg->max_connections ? cfg->max_connections
-					   : RESET_DEFAULT_MAX_CONNECTIONS;
+	size_t max = cfg->max_connections ? cfg->max_connections : RESET_DEFAULT_MAX_CONNECTIONS;
 	size_t slots = 2;
 
 	if (!ra)
@@ -200,8 +205,8 @@ const struct reset_analysis_stats *reset_analysis_stats(const struct reset_analy
 }
 
 /* The index slot holding key, or the empty slot where it would go. */
-static uint32_t index_slot(const struct reset_analysis *ra,
-			   const struct conn_key *key, uint64_t hash)
+static uint32_t index_slot(const struct reset_analysis *ra, const struct conn_key *key,
+			   uint64_t hash)
 {
 	uint32_t s = hash & ra->index_mask;
 
@@ -236,8 +241,7 @@ static void index_delete(struct reset_analysis *ra, uint32_t s)
 			break;
 		uint32_t home = ra->recs[ra->index[j] - 1].hash & mask;
 		/* j's entry may fill the hole unless its home lies in (s, j]. */
-		bool home_between = s <= j ? (home > s && home <= j)
-					   : (home > s || home <= j);
+		bool home_between = s <= j ? (home > s && home <= j) : (home > s || home <= j);
 		if (!home_between) {
 			ra->index[s] = ra->index[j];
 			s = j;
@@ -267,8 +271,7 @@ static void forget(struct reset_analysis *ra, struct conn_rec *r)
 	ra->stats.connections_held = ra->live;
 }
 
-static struct conn_rec *create(struct reset_analysis *ra, const struct conn_key *key,
-			       uint64_t hash)
+static struct conn_rec *create(struct reset_analysis *ra, const struct conn_key *key, uint64_t hash)
 {
 	uint32_t id = ra->free_head, s;
 	struct conn_rec *r;
@@ -310,8 +313,8 @@ static uint64_t abs_diff(uint64_t a, uint64_t b)
 /* The handshake RTT at the probe: SYN -> SYN-ACK plus SYN-ACK -> ACK. */
 static uint64_t rtt_of(const struct tcp_event *t)
 {
-	if (!t->syn_ns || !t->synack_ns || !t->ack_ns ||
-	    t->synack_ns < t->syn_ns || t->ack_ns < t->synack_ns)
+	if (!t->syn_ns || !t->synack_ns || !t->ack_ns || t->synack_ns < t->syn_ns ||
+	    t->ack_ns < t->synack_ns)
 		return 0;
 	return (t->synack_ns - t->syn_ns) + (t->ack_ns - t->synack_ns);
 }
@@ -342,8 +345,7 @@ static bool sig_r1(const struct conn_rec *r, const struct held_rst *x)
 	if (reply_shaped(x))
 		return false;
 
-	return nd->seen && nd->ns >= x->ev.time_ns &&
-	       seq_after(nd->seq_end, x->ev.tcp.pkt.seq);
+	return nd->seen && nd->ns >= x->ev.time_ns && seq_after(nd->seq_end, x->ev.tcp.pkt.seq);
 }
 
 /*
@@ -393,8 +395,7 @@ static bool sig_r4(const struct conn_rec *r, const struct held_rst *x)
 
 		if (y == x || y->ev.tcp.sender != xt->sender || !has_ack(&y->ev))
 			continue;
-		if (y->ev.tcp.pkt.ack != xt->pkt.ack &&
-		    y->ev.tcp.rcv.packets == xt->rcv.packets)
+		if (y->ev.tcp.pkt.ack != xt->pkt.ack && y->ev.tcp.rcv.packets == xt->rcv.packets)
 			return true;
 	}
 	return false;
@@ -530,8 +531,8 @@ static bool sig_r11(const struct conn_rec *r, const struct held_rst *x)
 
 	if (t->initiator == CONN_SIDE_UNKNOWN || t->sender == t->initiator)
 		return false;
-	if (!has_ack(&x->ev) || !(t->rcv.flags & SIDE_SYN) ||
-	    t->pkt.ack != t->rcv.isn + 1 || (t->conn_flags & CONN_ESTABLISHED))
+	if (!has_ack(&x->ev) || !(t->rcv.flags & SIDE_SYN) || t->pkt.ack != t->rcv.isn + 1 ||
+	    (t->conn_flags & CONN_ESTABLISHED))
 		return false;
 	if (t->conn_flags & CONN_SYNACK)
 		return !(t->snd.flags & SIDE_SYN) || t->pkt.seq != t->snd.isn + 1;
@@ -559,8 +560,8 @@ struct died_probe {
  * claimed; one after this RST, even inside the grace, shows the
  * connection lived on.
  */
-static bool sig_r12(struct reset_analysis *ra, const struct conn_rec *r,
-		    const struct held_rst *x, uint64_t now_ns, struct died_probe *p)
+static bool sig_r12(struct reset_analysis *ra, const struct conn_rec *r, const struct held_rst *x,
+		    uint64_t now_ns, struct died_probe *p)
 {
 	uint64_t t = x->ev.time_ns, last;
 
@@ -575,8 +576,8 @@ static bool sig_r12(struct reset_analysis *ra, const struct conn_rec *r,
 			return true;
 		if (p->err)
 			return false;
-		last = p->st.side[0].last_ns > p->st.side[1].last_ns ?
-		       p->st.side[0].last_ns : p->st.side[1].last_ns;
+		last = p->st.side[0].last_ns > p->st.side[1].last_ns ? p->st.side[0].last_ns :
+								       p->st.side[1].last_ns;
 		return last <= t + RESET_DIED_GRACE_NS;
 	}
 	if (x->ev.tcp.snd.after_rst || x->ev.tcp.rcv.after_rst)
@@ -591,8 +592,8 @@ static bool both_handshakes(const struct conn_side *a, const struct conn_side *b
 	return (a->flags & SIDE_BT_HANDSHAKE) && (b->flags & SIDE_BT_HANDSHAKE);
 }
 
-static void decide(struct reset_analysis *ra, struct conn_rec *r,
-		   struct held_rst *x, uint64_t now_ns, struct died_probe *p)
+static void decide(struct reset_analysis *ra, struct conn_rec *r, struct held_rst *x,
+		   uint64_t now_ns, struct died_probe *p)
 {
 	const struct tcp_event *t = &x->ev.tcp;
 	struct reset_report rep;
@@ -791,8 +792,8 @@ static void on_after_reset(struct conn_rec *r, const struct event *ev)
 	    !r->new_data[s].seen) {
 		r->new_data[s].seen = true;
 		r->new_data[s].ns = ev->time_ns;
-		r->new_data[s].seq_end = pkt->seq + pkt->payload_len +
-					 ((pkt->tcp_flags & TCP_FIN) ? 1 : 0);
+		r->new_data[s].seq_end =
+			pkt->seq + pkt->payload_len + ((pkt->tcp_flags & TCP_FIN) ? 1 : 0);
 	}
 }
 
@@ -844,7 +845,7 @@ void reset_analysis_tick(struct reset_analysis *ra, uint64_t now_ns)
 		struct conn_rec *r = &ra->recs[id];
 		struct died_probe p = { 0 };
 
-		id = r->newer;	/* r may be forgotten below */
+		id = r->newer; /* r may be forgotten below */
 		for (uint32_t i = 0; i < r->n && r->undecided; i++) {
 			struct held_rst *x = &r->rst[i];
 

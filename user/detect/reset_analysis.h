@@ -27,12 +27,12 @@ enum reset_verdict {
 
 /* One RST, decided. */
 struct reset_report {
-	struct event ev;	   /* EVENT_TCP_RESET as the datapath sent it */
-	uint32_t signals;	   /* every signal that fired, bit Rn */
+	struct event ev; /* EVENT_TCP_RESET as the datapath sent it */
+	uint32_t signals; /* every signal that fired, bit Rn */
 	enum reset_verdict verdict;
-	bool established;	   /* the connection was established before it */
-	bool bittorrent;	   /* the connection carried BitTorrent */
-	uint64_t rtt_ns;	   /* handshake RTT at the probe, 0 unknown */
+	bool established; /* the connection was established before it */
+	bool bittorrent; /* the connection carried BitTorrent */
+	uint64_t rtt_ns; /* handshake RTT at the probe, 0 unknown */
 };
 
 /* One connection's resets, once every one of them is decided and no RST
@@ -45,7 +45,7 @@ struct conn_report {
 	uint32_t resets;
 	uint32_t forged;
 	uint32_t suspect;
-	uint32_t signals;	   /* union over its resets */
+	uint32_t signals; /* union over its resets */
 	enum reset_verdict verdict; /* the worst of its resets */
 	bool established;
 	bool bittorrent;
@@ -60,10 +60,9 @@ struct reset_analysis_config {
 	/* The connection's current state in the kernel table, for R12:
 	 * 0 and *out filled, or -ENOENT when it is gone. May be NULL (then
 	 * R12 is judged from after-reset events alone). */
-	int (*conn_lookup)(void *ctx, const struct conn_key *key,
-			   struct conn_state *out);
+	int (*conn_lookup)(void *ctx, const struct conn_key *key, struct conn_state *out);
 	void *ctx;
-	size_t max_connections;	   /* tracked at once; beyond: counted;
+	size_t max_connections; /* tracked at once; beyond: counted;
 				      0: RESET_DEFAULT_MAX_CONNECTIONS */
 };
 
@@ -82,11 +81,11 @@ struct reset_analysis_stats {
 	uint64_t genuine;
 	uint64_t connections_dropped; /* over max_connections: decided early */
 	/* Added beside the agreed fields: */
-	uint64_t connections;	      /* connection reports given */
-	uint64_t blocked;	      /* of which blocked */
-	uint64_t resets_early;	      /* over RESET_MAX_PER_CONN: decided early */
-	uint64_t resets_lost;	      /* no memory to hold them: never reported */
-	uint64_t connections_held;    /* records now open (a gauge) */
+	uint64_t connections; /* connection reports given */
+	uint64_t blocked; /* of which blocked */
+	uint64_t resets_early; /* over RESET_MAX_PER_CONN: decided early */
+	uint64_t resets_lost; /* no memory to hold them: never reported */
+	uint64_t connections_held; /* records now open (a gauge) */
 };
 
 struct reset_analysis;

@@ -36,7 +36,6 @@ int json_write_reset(FILE *out, const struct reset_report *r, uint64_t wall_ms);
  * difference), and the endpoints as the first RST travelled: src, dst,
  * sport, dport, ip_version, ifindex, vlan. Returns 0, -ENOMEM or -EIO.
  */
-int json_write_reset_connection(FILE *out, const struct conn_report *c,
-				uint64_t wall_ms);
+int json_write_reset_connection(FILE *out, const struct conn_report *c, uint64_t wall_ms);
 
 #endif /* RESET_JSON_H */

@@ -50,7 +50,8 @@ int collector_parse(struct collector *c, const char *spec)
 		spec += 8;
 	} else if (strstr(spec, "://")) {
 		log_error("collector '%s': unknown scheme; give HOST:PORT (NetFlow "
-			  "v9) or ipfix://HOST:PORT", spec);
+			  "v9) or ipfix://HOST:PORT",
+			  spec);
 		return -EINVAL;
 	}
 
@@ -68,7 +69,8 @@ int collector_parse(struct collector *c, const char *spec)
 		colon = strrchr(spec, ':');
 		if (!colon || strchr(spec, ':') != colon) {
 			log_error("collector '%s': expected HOST:PORT (write IPv6 "
-				  "addresses as [2001:db8::1]:2055)", spec);
+				  "addresses as [2001:db8::1]:2055)",
+				  spec);
 			return -EINVAL;
 		}
 		host_len = colon - spec;
@@ -84,16 +86,16 @@ int collector_parse(struct collector *c, const char *spec)
 	errno = 0;
 	port = strtoul(port_str, &end, 10);
 	if (!*port_str || *end || errno || port < 1 || port > 65535) {
-		log_error("collector '%s': port '%s' is not a number from 1 to 65535",
-			  spec, port_str);
+		log_error("collector '%s': port '%s' is not a number from 1 to 65535", spec,
+			  port_str);
 		return -EINVAL;
 	}
 
 	err = getaddrinfo(host, port_str, &hints, &res);
 	if (err) {
 		log_error("collector '%s': cannot resolve '%s': %s (give an IP address, "
-			  "or a name this host can resolve)", spec, host,
-			  gai_strerror(err));
+			  "or a name this host can resolve)",
+			  spec, host, gai_strerror(err));
 		return -EINVAL;
 	}
 	memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
@@ -102,8 +104,7 @@ int collector_parse(struct collector *c, const char *spec)
 	return 0;
 }
 
-int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
-			   const char *spec)
+int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len, const char *spec)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
@@ -120,7 +121,8 @@ int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
 		if (!close || (close[1] && close[1] != ':') ||
 		    (size_t)(close - spec - 1) >= sizeof(host)) {
 			log_error("--source '%s': expected ADDRESS, ADDRESS:PORT or "
-				  "[IPv6-address]:PORT", spec);
+				  "[IPv6-address]:PORT",
+				  spec);
 			return -EINVAL;
 		}
 		memcpy(host, spec + 1, close - spec - 1);
@@ -142,8 +144,7 @@ int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
 	errno = 0;
 	p = strtoul(port, &end, 10);
 	if (!*port || *end || errno || p > 65535) {
-		log_error("--source '%s': port '%s' is not a number from 0 to 65535",
-			  spec, port);
+		log_error("--source '%s': port '%s' is not a number from 0 to 65535", spec, port);
 		return -EINVAL;
 	}
 	err = getaddrinfo(host, port, &hints, &res);
@@ -173,28 +174,26 @@ int collector_open(struct collector *c)
 	c->fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		err = -errno;
-		log_error("collector %s: cannot create a UDP socket: %s", c->spec,
-			  strerror(-err));
+		log_error("collector %s: cannot create a UDP socket: %s", c->spec, strerror(-err));
 		return err_runtime(err);
 	}
 	/* Several collectors may send from one --source port. */
 	if (c->source_len &&
 	    setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) != 0)
 		log_warn("collector %s: SO_REUSEADDR: %s", c->spec, strerror(errno));
-	if (c->source_len &&
-	    bind(c->fd, (struct sockaddr *)&c->source, c->source_len) != 0) {
+	if (c->source_len && bind(c->fd, (struct sockaddr *)&c->source, c->source_len) != 0) {
 		err = -errno;
 		log_error("collector %s: cannot send from the --source address: %s "
 			  "(is it an address of this host, of the collector's "
-			  "family, and its port free?)", c->spec, strerror(-err));
+			  "family, and its port free?)",
+			  c->spec, strerror(-err));
 		close(c->fd);
 		c->fd = -1;
 		return err_runtime(err);
 	}
 	if (connect(c->fd, (struct sockaddr *)&c->addr, c->addr_len) != 0) {
 		err = -errno;
-		log_error("collector %s: %s (is there a route to it?)", c->spec,
-			  strerror(-err));
+		log_error("collector %s: %s (is there a route to it?)", c->spec, strerror(-err));
 		close(c->fd);
 		c->fd = -1;
 		return err_runtime(err);
@@ -237,8 +236,8 @@ static void log_loss(struct collector *c, int err, const char *what)
 	if (err == c->last_errno && now - c->logged_ms < COLLECTOR_LOG_EVERY_MS)
 		return;
 	log_warn("collector %s: %s: %s; %llu export packets lost to it so far "
-		 "(export_errors in flowprobe stats)", c->spec, what, strerror(err),
-		 (unsigned long long)losses);
+		 "(export_errors in flowprobe stats)",
+		 c->spec, what, strerror(err), (unsigned long long)losses);
 	c->last_errno = err;
 	c->logged_ms = now;
 	c->logged_losses = losses;
@@ -254,7 +253,8 @@ static int try_send(struct collector *c, const uint8_t *buf, size_t len)
 	 * send it again. */
 	if (n < 0 && errno == ECONNREFUSED) {
 		c->refused++;
-		log_loss(c, ECONNREFUSED, "an earlier export packet was refused "
+		log_loss(c, ECONNREFUSED,
+			 "an earlier export packet was refused "
 			 "(is the collector running?)");
 		n = send(c->fd, buf, len, 0);
 	}
@@ -316,16 +316,15 @@ int collector_set_preamble(struct collector *c, const uint8_t *buf, size_t len)
  * after a wait that doubles up to RECONNECT_MAX_NS. */
 static void tcp_down(struct collector *c, int err)
 {
-	log_loss(c, err, c->connecting ? "cannot connect, will retry"
-				       : "connection lost, reconnecting");
+	log_loss(c, err,
+		 c->connecting ? "cannot connect, will retry" : "connection lost, reconnecting");
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->connecting = false;
 	c->head_off = 0;
 	c->reconnect_ns = collector_monotonic_ns() + c->backoff_ns;
-	c->backoff_ns = c->backoff_ns * 2 > RECONNECT_MAX_NS ? RECONNECT_MAX_NS
-							     : c->backoff_ns * 2;
+	c->backoff_ns = c->backoff_ns * 2 > RECONNECT_MAX_NS ? RECONNECT_MAX_NS : c->backoff_ns * 2;
 }
 
 static void tcp_established(struct collector *c)
@@ -336,8 +335,7 @@ static void tcp_established(struct collector *c)
 	/* A new session knows no templates: they go first. The first
 	 * session's were queued by the exporter at start. */
 	if (c->sessions > 1) {
-		log_info("collector %s: connected again; templates go first",
-			 c->spec);
+		log_info("collector %s: connected again; templates go first", c->spec);
 		if (c->preamble)
 			push_front(c, c->preamble, c->preamble_len);
 	}
@@ -350,15 +348,13 @@ static int tcp_connect(struct collector *c)
 	c->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		err = -errno;
-		log_error("collector %s: cannot create a TCP socket: %s", c->spec,
-			  strerror(-err));
+		log_error("collector %s: cannot create a TCP socket: %s", c->spec, strerror(-err));
 		return err_runtime(err);
 	}
-	if (c->source_len &&
-	    bind(c->fd, (struct sockaddr *)&c->source, c->source_len) != 0) {
+	if (c->source_len && bind(c->fd, (struct sockaddr *)&c->source, c->source_len) != 0) {
 		err = -errno;
-		log_error("collector %s: cannot send from the --source address: %s",
-			  c->spec, strerror(-err));
+		log_error("collector %s: cannot send from the --source address: %s", c->spec,
+			  strerror(-err));
 		close(c->fd);
 		c->fd = -1;
 		return err_runtime(err);
@@ -376,8 +372,7 @@ static int tcp_connect(struct collector *c)
 static bool tcp_ready(struct collector *c)
 {
 	if (c->fd < 0) {
-		if (collector_monotonic_ns() < c->reconnect_ns ||
-		    tcp_connect(c) != 0 || c->fd < 0)
+		if (collector_monotonic_ns() < c->reconnect_ns || tcp_connect(c) != 0 || c->fd < 0)
 			return false;
 	}
 	if (c->connecting) {
@@ -414,8 +409,7 @@ static bool tcp_ready(struct collector *c)
 static int tcp_send_head(struct collector *c)
 {
 	struct collector_packet *p = &c->queue[c->queue_head];
-	ssize_t n = send(c->fd, p->buf + c->head_off, p->len - c->head_off,
-			 MSG_NOSIGNAL);
+	ssize_t n = send(c->fd, p->buf + c->head_off, p->len - c->head_off, MSG_NOSIGNAL);
 
 	if (n < 0) {
 		if (is_backpressure(errno))
@@ -483,8 +477,7 @@ uint64_t collector_wake_ns(const struct collector *c)
 
 static void sleep_until_ns(uint64_t t)
 {
-	struct timespec ts = { .tv_sec = t / 1000000000ull,
-			       .tv_nsec = t % 1000000000ull };
+	struct timespec ts = { .tv_sec = t / 1000000000ull, .tv_nsec = t % 1000000000ull };
 
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
@@ -530,7 +523,8 @@ static int enqueue(struct collector *c, const uint8_t *buf, size_t len)
 	}
 	if (c->queue_len >= queue_bound(c)) {
 		c->queue_drops++;
-		log_loss(c, ENOBUFS, "too slow: its queue of export packets "
+		log_loss(c, ENOBUFS,
+			 "too slow: its queue of export packets "
 			 "(--export-queue) is full, dropping");
 		return -ENOBUFS;
 	}
@@ -586,7 +580,8 @@ void collector_close(struct collector *c)
 	}
 	if (c->queue_len)
 		log_warn("collector %s: %u export packets still queued at exit, "
-			 "dropped", c->spec, c->queue_len);
+			 "dropped",
+			 c->spec, c->queue_len);
 	while (c->queue_len) {
 		free(c->queue[c->queue_head].buf);
 		c->queue[c->queue_head].buf = NULL;

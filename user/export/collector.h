@@ -47,34 +47,34 @@ struct collector_packet {
 };
 
 struct collector {
-	char spec[300];	      /* as the user wrote it */
+	char spec[300]; /* as the user wrote it */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int fd;
-	bool ipfix;	      /* ipfix://HOST:PORT: IPFIX, not NetFlow v9 */
-	bool tcp;	      /* ipfix+tcp://: a TCP connection, kept up */
-	bool connecting;      /* TCP: connect() in progress */
-	size_t head_off;      /* TCP: bytes of the oldest waiting packet sent */
-	uint64_t reconnect_ns;	/* TCP, down: when to connect again */
-	uint64_t backoff_ns;	/* TCP: the wait after the next failure */
-	uint64_t sessions;    /* TCP: connections established */
-	uint8_t *preamble;    /* TCP: sent first on every new connection */
+	bool ipfix; /* ipfix://HOST:PORT: IPFIX, not NetFlow v9 */
+	bool tcp; /* ipfix+tcp://: a TCP connection, kept up */
+	bool connecting; /* TCP: connect() in progress */
+	size_t head_off; /* TCP: bytes of the oldest waiting packet sent */
+	uint64_t reconnect_ns; /* TCP, down: when to connect again */
+	uint64_t backoff_ns; /* TCP: the wait after the next failure */
+	uint64_t sessions; /* TCP: connections established */
+	uint8_t *preamble; /* TCP: sent first on every new connection */
 	size_t preamble_len;
-	bool closed;	      /* collector_close done */
+	bool closed; /* collector_close done */
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
-	uint64_t refused;     /* earlier packets the collector's host refused
+	uint64_t refused; /* earlier packets the collector's host refused
 			       * (ICMP port unreachable: nothing listens) */
 	uint64_t packets_sent;
-	int last_errno;	      /* to log a failure once, not per packet */
-	uint64_t logged_ms;   /* monotonic ms of the last failure logged */
+	int last_errno; /* to log a failure once, not per packet */
+	uint64_t logged_ms; /* monotonic ms of the last failure logged */
 	uint64_t logged_losses; /* send_errors + queue_drops when logged */
 	/* ring of waiting packets, allocated at the first that waits: head is
 	 * the oldest */
 	struct collector_packet *queue;
-	unsigned int queue_max;	      /* bound; 0: COLLECTOR_QUEUE_DEFAULT */
+	unsigned int queue_max; /* bound; 0: COLLECTOR_QUEUE_DEFAULT */
 	unsigned int queue_head, queue_len;
-	uint32_t rate;		      /* packets/s; 0: not paced */
+	uint32_t rate; /* packets/s; 0: not paced */
 	struct pacer pacer;
 	/* Where the socket sends from (--source), or family AF_UNSPEC. */
 	struct sockaddr_storage source;
@@ -88,8 +88,7 @@ int collector_parse(struct collector *c, const char *spec);
 
 /* Parses --source ADDR[:PORT] (a numeric address; IPv6 bare or as
  * [addr]:PORT; port 0 or none: any). 0 or -EINVAL with a message. */
-int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len,
-			   const char *spec);
+int collector_parse_source(struct sockaddr_storage *out, socklen_t *out_len, const char *spec);
 
 /* Opens the UDP socket (bound to the source, if one is set), or starts
  * connecting over TCP (a collector that is down is retried, not fatal); returns 0 or a negative errno with a message

@@ -28,8 +28,8 @@ static bool is_ipfix(const struct exporter *ex, int i)
 
 static size_t min_flows(const struct exporter *ex, int i)
 {
-	return is_ipfix(ex, i) ? ipfix_min_flows_per_packet(&ex->ipfix[i])
-			       : nf9_min_flows_per_packet(&ex->streams[i]);
+	return is_ipfix(ex, i) ? ipfix_min_flows_per_packet(&ex->ipfix[i]) :
+				 nf9_min_flows_per_packet(&ex->streams[i]);
 }
 
 int exporter_add_collector(struct exporter *ex, const char *spec)
@@ -48,7 +48,8 @@ int exporter_add_collector(struct exporter *ex, const char *spec)
 int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
 		   uint64_t now_wall_ms)
 {
-	struct nf9_config cfg = { .source_id = source_id, .max_payload = max_payload,
+	struct nf9_config cfg = { .source_id = source_id,
+				  .max_payload = max_payload,
 				  .as_numbers = ex->as_numbers,
 				  .reset_verdicts = ex->reset_verdicts,
 				  .refresh_ms = ex->template_refresh_ms };
@@ -56,8 +57,10 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
 	ex->clock.now_ms = now_wall_ms;
 	ex->stats_sent_ms = 0;
-	struct ipfix_config icfg = { .domain_id = source_id, .max_payload = max_payload,
-				     .pen = ex->ipfix_pen, .as_numbers = ex->as_numbers,
+	struct ipfix_config icfg = { .domain_id = source_id,
+				     .max_payload = max_payload,
+				     .pen = ex->ipfix_pen,
+				     .as_numbers = ex->as_numbers,
 				     .reset_verdicts = ex->reset_verdicts,
 				     .refresh_ms = ex->template_refresh_ms };
 
@@ -90,10 +93,10 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 			 * 8.1), not on a refresh schedule. */
 			if (c->tcp)
 				tcfg.refresh_packets = tcfg.refresh_ms = UINT32_MAX;
-			if (ipfix_stream_init(&ex->ipfix[i], &tcfg, emit_to_collector,
-					      c) != 0) {
+			if (ipfix_stream_init(&ex->ipfix[i], &tcfg, emit_to_collector, c) != 0) {
 				log_error("IPFIX message size %u is not usable (at "
-					  "most %u)", max_payload, IPFIX_PAYLOAD_LIMIT);
+					  "most %u)",
+					  max_payload, IPFIX_PAYLOAD_LIMIT);
 				return -EINVAL;
 			}
 			if (c->tcp) {
@@ -102,8 +105,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 
 				if (!msg)
 					return -ENOMEM;
-				len = ipfix_template_message(&ex->ipfix[i], msg,
-							     now_wall_ms);
+				len = ipfix_template_message(&ex->ipfix[i], msg, now_wall_ms);
 				rc = collector_set_preamble(c, msg, len);
 				free(msg);
 				if (rc)
@@ -112,10 +114,10 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 			ipfix_send_templates(&ex->ipfix[i], now_wall_ms);
 			continue;
 		}
-		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector,
-				    &ex->collectors[i]) != 0) {
-			log_error("NetFlow payload size %u is not usable (at most %u)",
-				  max_payload, NF9_PAYLOAD_LIMIT);
+		if (nf9_stream_init(&ex->streams[i], &cfg, emit_to_collector, &ex->collectors[i]) !=
+		    0) {
+			log_error("NetFlow payload size %u is not usable (at most %u)", max_payload,
+				  NF9_PAYLOAD_LIMIT);
 			return -EINVAL;
 		}
 		nf9_send_templates(&ex->streams[i], &ex->clock);
@@ -123,8 +125,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 	return 0;
 }
 
-void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
-			int64_t wall_offset_ns)
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms, int64_t wall_offset_ns)
 {
 	/* A wall-clock step (NTP, an operator) moves the offset between the
 	 * probe clock and wall time. sysUptime counts time since start and
@@ -140,16 +141,16 @@ void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
 		int64_t step_ms = (wall_offset_ns - ex->base_offset_ns) / 1000000;
 
 		log_info("wall clock stepped by %+lld ms: sysUptime carries on, "
-			 "flows are dated by the new clock", (long long)step_ms);
+			 "flows are dated by the new clock",
+			 (long long)step_ms);
 		ex->clock.uptime_base_ms += step_ms;
 		ex->base_offset_ns += step_ms * 1000000;
 	}
 	ex->clock.now_ms = now_wall_ms;
 	ex->wall_offset_ns = wall_offset_ns;
 	/* Move sysUptime's base forward long before it wraps at 2^32 ms. */
-	ex->clock.uptime_base_ms = nf9_next_uptime_base(ex->clock.uptime_base_ms,
-							now_wall_ms,
-							ex->max_flow_age_ms);
+	ex->clock.uptime_base_ms =
+		nf9_next_uptime_base(ex->clock.uptime_base_ms, now_wall_ms, ex->max_flow_age_ms);
 }
 
 uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t ns)
@@ -159,8 +160,8 @@ uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t ns)
 	return wall > 0 ? (uint64_t)wall / 1000000 : 0;
 }
 
-void exporter_flow(struct exporter *ex, const struct flow_key *key,
-		   const struct flow_value *val, enum flow_end_reason reason)
+void exporter_flow(struct exporter *ex, const struct flow_key *key, const struct flow_value *val,
+		   enum flow_end_reason reason)
 {
 	struct flow_record rec = {
 		.key = *key,
@@ -206,8 +207,7 @@ void exporter_event(struct exporter *ex, const struct event *ev)
 
 void exporter_stats(struct exporter *ex, const struct probe_stats *st, bool force)
 {
-	if (!force && ex->stats_sent_ms &&
-	    ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
+	if (!force && ex->stats_sent_ms && ex->clock.now_ms - ex->stats_sent_ms < STATS_INTERVAL_MS)
 		return;
 	for (int i = 0; i < ex->n_collectors; i++) {
 		if (is_ipfix(ex, i))
@@ -272,8 +272,7 @@ uint64_t exporter_wake_ns(const struct exporter *ex)
 	return wake;
 }
 
-int exporter_wait_room(struct exporter *ex, unsigned int min_packets,
-		       uint64_t deadline_ns)
+int exporter_wait_room(struct exporter *ex, unsigned int min_packets, uint64_t deadline_ns)
 {
 	for (int i = 0; i < ex->n_collectors && ex->streams; i++) {
 		struct collector *c = &ex->collectors[i];
@@ -332,8 +331,7 @@ uint64_t exporter_packets_sent(const struct exporter *ex)
 	uint64_t n = 0;
 
 	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
-		n += is_ipfix(ex, i) ? ex->ipfix[i].packets_sent
-				     : ex->streams[i].packets_sent;
+		n += is_ipfix(ex, i) ? ex->ipfix[i].packets_sent : ex->streams[i].packets_sent;
 	return n;
 }
 
@@ -344,8 +342,7 @@ uint64_t exporter_errors(const struct exporter *ex)
 	/* Packets the sockets refused at once, plus those a collector's host
 	 * refused after they left (ICMP: port unreachable). */
 	for (int i = 0; i < ex->n_collectors && ex->streams; i++)
-		n += (is_ipfix(ex, i) ? ex->ipfix[i].emit_errors
-				      : ex->streams[i].emit_errors) +
+		n += (is_ipfix(ex, i) ? ex->ipfix[i].emit_errors : ex->streams[i].emit_errors) +
 		     ex->collectors[i].refused;
 	return n;
 }
@@ -363,8 +360,7 @@ void exporter_stop(struct exporter *ex)
 			log_warn("collector %s: %llu export packets sent, %llu lost: "
 				 "%llu refused, %llu dropped from its full queue",
 				 c->spec, (unsigned long long)c->packets_sent,
-				 (unsigned long long)(c->send_errors + c->refused +
-						      c->queue_drops),
+				 (unsigned long long)(c->send_errors + c->refused + c->queue_drops),
 				 (unsigned long long)(c->send_errors + c->refused),
 				 (unsigned long long)c->queue_drops);
 	}

@@ -21,30 +21,30 @@ struct exporter {
 	struct collector collectors[MAX_COLLECTORS];
 	struct nf9_stream *streams; /* one per collector (NetFlow v9 ones) */
 	struct ipfix_stream *ipfix; /* one per collector (IPFIX ones) */
-	uint32_t ipfix_pen;	    /* --ipfix-pen; 0: IPFIX_DEFAULT_PEN */
+	uint32_t ipfix_pen; /* --ipfix-pen; 0: IPFIX_DEFAULT_PEN */
 	int n_collectors;
 	struct nf9_clock clock;
-	int64_t wall_offset_ns;	    /* wall = probe clock + this */
-	uint64_t stats_sent_ms;	    /* last options data with our statistics */
+	int64_t wall_offset_ns; /* wall = probe clock + this */
+	uint64_t stats_sent_ms; /* last options data with our statistics */
 	uint64_t flows_exported;
-	FILE *json;		    /* JSON Lines of flows (--json), or NULL */
-	uint64_t max_flow_age_ms;   /* oldest flow start still to export */
+	FILE *json; /* JSON Lines of flows (--json), or NULL */
+	uint64_t max_flow_age_ms; /* oldest flow start still to export */
 	/* May add to each record before it goes out (reset verdict, ASes). */
 	void (*annotate)(void *ctx, struct flow_record *rec);
 	/* Sees every exported record (host behaviour analysis). */
 	void (*on_record)(void *ctx, const struct flow_record *rec);
-	void *on_record_ctx;	    /* for both hooks */
-	bool as_numbers;	    /* NetFlow SRC_AS/DST_AS (an AS table is given) */
-	bool reset_verdicts;	    /* NetFlow reset templates 260/261 */
+	void *on_record_ctx; /* for both hooks */
+	bool as_numbers; /* NetFlow SRC_AS/DST_AS (an AS table is given) */
+	bool reset_verdicts; /* NetFlow reset templates 260/261 */
 	uint64_t json_errors;
-	uint32_t start_uptime_ms;   /* sysUptime at start (tests); 0 */
+	uint32_t start_uptime_ms; /* sysUptime at start (tests); 0 */
 	uint32_t template_refresh_ms; /* --template-refresh; 0: the default */
 	/* sysUptime follows the probe's (monotonic) clock, not wall steps:
 	 * the wall offset its base was last aligned to. */
 	int64_t base_offset_ns;
 	bool base_offset_set;
-	uint32_t export_rate;	    /* --export-rate, packets/s a collector */
-	uint32_t queue_max;	    /* --export-queue, packets a collector */
+	uint32_t export_rate; /* --export-rate, packets/s a collector */
+	uint32_t queue_max; /* --export-queue, packets a collector */
 	struct sockaddr_storage source; /* --source; family 0: the kernel's */
 	socklen_t source_len;
 };
@@ -58,11 +58,10 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 		   uint64_t now_wall_ms);
 
 /* Sets "now" for what follows: wall ms, and probe-ns to wall offset. */
-void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms,
-			int64_t wall_offset_ns);
+void exporter_set_clock(struct exporter *ex, uint64_t now_wall_ms, int64_t wall_offset_ns);
 
-void exporter_flow(struct exporter *ex, const struct flow_key *key,
-		   const struct flow_value *val, enum flow_end_reason reason);
+void exporter_flow(struct exporter *ex, const struct flow_key *key, const struct flow_value *val,
+		   enum flow_end_reason reason);
 
 /* Probe-clock ns to wall-clock ms, with the offset of the last set_clock. */
 uint64_t exporter_wall_ms(const struct exporter *ex, uint64_t probe_ns);
@@ -95,8 +94,7 @@ uint64_t exporter_wake_ns(const struct exporter *ex);
  * more packets (or its queue is empty) or deadline_ns (CLOCK_MONOTONIC)
  * passes. Returns 0, or -ETIMEDOUT at the deadline.
  */
-int exporter_wait_room(struct exporter *ex, unsigned int min_packets,
-		       uint64_t deadline_ns);
+int exporter_wait_room(struct exporter *ex, unsigned int min_packets, uint64_t deadline_ns);
 
 /* Seconds the packets of n flows take at the export rate, rounded up; 0
  * when not paced or without collectors. */

@@ -27,7 +27,7 @@ struct flow_cache {
 	struct cache_entry *entries;
 	size_t count, capacity;
 	uint32_t *buckets; /* first entry of each bucket, or NO_ENTRY */
-	size_t nbuckets;   /* power of two */
+	size_t nbuckets; /* power of two */
 	uint64_t lack_of_resources;
 };
 
@@ -60,8 +60,8 @@ static int rehash(struct flow_cache *fc, size_t nbuckets)
 	return 0;
 }
 
-struct flow_cache *flow_cache_new(const struct flow_cache_config *cfg,
-				  flow_export_fn export, void *ctx)
+struct flow_cache *flow_cache_new(const struct flow_cache_config *cfg, flow_export_fn export,
+				  void *ctx)
 {
 	struct flow_cache *fc = calloc(1, sizeof(*fc));
 
@@ -194,8 +194,8 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
  * at the active timeout, or a mark made before the flow's first packet. */
 #define END_FORGET (-1)
 
-static int end_reason_at(const struct flow_cache_config *cfg,
-			 const struct flow_value *v, uint64_t now)
+static int end_reason_at(const struct flow_cache_config *cfg, const struct flow_value *v,
+			 uint64_t now)
 {
 	uint64_t idle = now > v->last_ns ? now - v->last_ns : 0;
 
@@ -255,8 +255,7 @@ size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max
 	return n;
 }
 
-size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
-			     size_t max)
+size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason, size_t max)
 {
 	size_t n = 0;
 
@@ -265,8 +264,7 @@ size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
 		uint32_t last = fc->count - 1;
 
 		if (fc->entries[last].val.packets) {
-			fc->export(fc->ctx, &fc->entries[last].key,
-				   &fc->entries[last].val, reason);
+			fc->export(fc->ctx, &fc->entries[last].key, &fc->entries[last].val, reason);
 			n++;
 		}
 		remove_at(fc, last);
@@ -289,8 +287,8 @@ size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason)
 	return n;
 }
 
-void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
-			 uint8_t app, uint64_t now_ns)
+void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key, uint8_t app,
+			 uint64_t now_ns)
 {
 	struct cache_entry *e = find(fc, key);
 
@@ -305,8 +303,7 @@ void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
 	e->val.app = app;
 }
 
-uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key,
-			   uint64_t now_ns)
+uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key, uint64_t now_ns)
 {
 	struct cache_entry *e = find(fc, key);
 

@@ -19,19 +19,18 @@
 struct flow_cache_config {
 	uint64_t active_timeout_ns;
 	uint64_t inactive_timeout_ns;
-	uint64_t end_grace_ns;	 /* after FIN/RST, wait this long for stragglers */
-	size_t max_flows;	 /* beyond this, new flows are exported at once */
+	uint64_t end_grace_ns; /* after FIN/RST, wait this long for stragglers */
+	size_t max_flows; /* beyond this, new flows are exported at once */
 };
 
 /* Called for every record leaving the cache; times still in probe ns. */
-typedef void (*flow_export_fn)(void *ctx, const struct flow_key *key,
-			       const struct flow_value *val,
+typedef void (*flow_export_fn)(void *ctx, const struct flow_key *key, const struct flow_value *val,
 			       enum flow_end_reason reason);
 
 struct flow_cache;
 
-struct flow_cache *flow_cache_new(const struct flow_cache_config *cfg,
-				  flow_export_fn export, void *ctx);
+struct flow_cache *flow_cache_new(const struct flow_cache_config *cfg, flow_export_fn export,
+				  void *ctx);
 void flow_cache_free(struct flow_cache *fc);
 
 /* Adds counts (already summed over CPUs) to the flow's cache entry. */
@@ -50,8 +49,7 @@ size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason);
 
 /* The same, at most max records (entries holding no packets are forgotten
  * on the way, uncounted); the rest stay for the next call. */
-size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
-			     size_t max);
+size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason, size_t max);
 
 /*
  * Marks a flow with an application (e.g. both directions of a connection
@@ -59,13 +57,12 @@ size_t flow_cache_flush_some(struct flow_cache *fc, enum flow_end_reason reason,
  * timeout's record restarts; for a flow not seen yet it waits, holding no
  * packets, until the flow's first packets or the inactive timeout.
  */
-void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key,
-			 uint8_t app, uint64_t now_ns);
+void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key, uint8_t app,
+			 uint64_t now_ns);
 
 /* The application a flow is marked with (APP_UNKNOWN if none); a mark
  * that is looked up stays alive until now_ns + the inactive timeout. */
-uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key,
-			   uint64_t now_ns);
+uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key, uint64_t now_ns);
 
 /* Entries held, records in progress and marks waiting for packets alike. */
 size_t flow_cache_count(const struct flow_cache *fc);

@@ -7,20 +7,27 @@
 #include <errno.h>
 #include <string.h>
 #include "export/ipfix.h"
-#include "export/netflow9.h"	/* nf9_application_id: one numbering */
+#include "export/netflow9.h" /* nf9_application_id: one numbering */
 
-#define IPFIX_VERSION		10
-#define HEADER_LEN		16
-#define SET_HEADER_LEN		4
-#define SET_TEMPLATE		2
-#define SET_OPTIONS_TEMPLATE	3
-#define ENTERPRISE_BIT		0x8000
-#define DEFAULT_PAYLOAD		1400
-#define DEFAULT_REFRESH_PACKETS	20
-#define DEFAULT_REFRESH_MS	60000
+#define IPFIX_VERSION 10
+#define HEADER_LEN 16
+#define SET_HEADER_LEN 4
+#define SET_TEMPLATE 2
+#define SET_OPTIONS_TEMPLATE 3
+#define ENTERPRISE_BIT 0x8000
+#define DEFAULT_PAYLOAD 1400
+#define DEFAULT_REFRESH_PACKETS 20
+#define DEFAULT_REFRESH_MS 60000
 
-enum { FAM_V4 = 1, FAM_V6 = 2, FAM_ALL = 3 };
-enum { NEED_AS = 1, NEED_VERDICT = 2 };
+enum {
+	FAM_V4 = 1,
+	FAM_V6 = 2,
+	FAM_ALL = 3
+};
+enum {
+	NEED_AS = 1,
+	NEED_VERDICT = 2
+};
 
 struct view {
 	const struct flow_record *rec;
@@ -31,86 +38,195 @@ struct view {
 struct field {
 	uint16_t id;
 	uint16_t len;
-	bool enterprise;	/* under cfg.pen */
+	bool enterprise; /* under cfg.pen */
 	uint8_t families;
 	uint8_t needs;
 	uint64_t (*number)(const struct view *v);
 	const uint8_t *(*bytes)(const struct view *v);
 };
 
-static bool is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
+static bool is_icmp(uint8_t proto)
+{
+	return proto == 1 || proto == 58;
+}
 
-static uint64_t octets(const struct view *v) { return v->rec->bytes; }
-static uint64_t packets(const struct view *v) { return v->rec->packets; }
-static uint64_t proto(const struct view *v) { return v->rec->key.proto; }
-static uint64_t tos(const struct view *v) { return v->rec->tos; }
-static uint64_t tcp_flags(const struct view *v) { return v->rec->tcp_flags; }
+static uint64_t octets(const struct view *v)
+{
+	return v->rec->bytes;
+}
+static uint64_t packets(const struct view *v)
+{
+	return v->rec->packets;
+}
+static uint64_t proto(const struct view *v)
+{
+	return v->rec->key.proto;
+}
+static uint64_t tos(const struct view *v)
+{
+	return v->rec->tos;
+}
+static uint64_t tcp_flags(const struct view *v)
+{
+	return v->rec->tcp_flags;
+}
 /* ICMP: 0 and type·256+code, as in v9 and as other exporters do: pmacct
  * reads ICMP type and code only there; icmpTypeCode has them too. */
-static uint64_t sport(const struct view *v) { return v->rec->key.sport; }
-static uint64_t dport(const struct view *v) { return v->rec->key.dport; }
-static uint64_t ifindex(const struct view *v) { return v->rec->key.ifindex; }
-static uint64_t zero(const struct view *v) { (void)v; return 0; }
+static uint64_t sport(const struct view *v)
+{
+	return v->rec->key.sport;
+}
+static uint64_t dport(const struct view *v)
+{
+	return v->rec->key.dport;
+}
+static uint64_t ifindex(const struct view *v)
+{
+	return v->rec->key.ifindex;
+}
+static uint64_t zero(const struct view *v)
+{
+	(void)v;
+	return 0;
+}
 /* The key holds ICMP type << 8 | code in dport: icmpTypeCode's layout. */
-static uint64_t icmp(const struct view *v) { return is_icmp(v->rec->key.proto) ? v->rec->key.dport : 0; }
-static uint64_t ttl_min(const struct view *v) { return v->rec->ttl_min; }
-static uint64_t ttl_max(const struct view *v) { return v->rec->ttl_max; }
-static uint64_t vlan(const struct view *v) { return v->rec->key.vlan; }
-static uint64_t ip_version(const struct view *v) { return v->rec->key.ip_version; }
-static uint64_t direction(const struct view *v) { return v->rec->direction; }
-static uint64_t end_reason(const struct view *v) { return v->rec->end_reason; }
-static uint64_t start_ms(const struct view *v) { return v->rec->first_ms; }
-static uint64_t end_ms(const struct view *v) { return v->rec->last_ms; }
-static uint64_t app_id(const struct view *v) { return nf9_application_id(v->rec->app); }
-static uint64_t src_as(const struct view *v) { return v->rec->src_as; }
-static uint64_t dst_as(const struct view *v) { return v->rec->dst_as; }
-static uint64_t verdict(const struct view *v) { return v->rec->reset_verdict; }
-static uint64_t bittorrent(const struct view *v) { return v->rec->app == APP_BITTORRENT; }
-static const uint8_t *src(const struct view *v) { return v->rec->key.src; }
-static const uint8_t *dst(const struct view *v) { return v->rec->key.dst; }
+static uint64_t icmp(const struct view *v)
+{
+	return is_icmp(v->rec->key.proto) ? v->rec->key.dport : 0;
+}
+static uint64_t ttl_min(const struct view *v)
+{
+	return v->rec->ttl_min;
+}
+static uint64_t ttl_max(const struct view *v)
+{
+	return v->rec->ttl_max;
+}
+static uint64_t vlan(const struct view *v)
+{
+	return v->rec->key.vlan;
+}
+static uint64_t ip_version(const struct view *v)
+{
+	return v->rec->key.ip_version;
+}
+static uint64_t direction(const struct view *v)
+{
+	return v->rec->direction;
+}
+static uint64_t end_reason(const struct view *v)
+{
+	return v->rec->end_reason;
+}
+static uint64_t start_ms(const struct view *v)
+{
+	return v->rec->first_ms;
+}
+static uint64_t end_ms(const struct view *v)
+{
+	return v->rec->last_ms;
+}
+static uint64_t app_id(const struct view *v)
+{
+	return nf9_application_id(v->rec->app);
+}
+static uint64_t src_as(const struct view *v)
+{
+	return v->rec->src_as;
+}
+static uint64_t dst_as(const struct view *v)
+{
+	return v->rec->dst_as;
+}
+static uint64_t verdict(const struct view *v)
+{
+	return v->rec->reset_verdict;
+}
+static uint64_t bittorrent(const struct view *v)
+{
+	return v->rec->app == APP_BITTORRENT;
+}
+static const uint8_t *src(const struct view *v)
+{
+	return v->rec->key.src;
+}
+static const uint8_t *dst(const struct view *v)
+{
+	return v->rec->key.dst;
+}
 
 /* The order here is the order on the wire. */
 static const struct field flow_fields[] = {
-	{ 1, 8, false, FAM_ALL, 0, octets, NULL },		/* octetDeltaCount */
-	{ 2, 8, false, FAM_ALL, 0, packets, NULL },		/* packetDeltaCount */
-	{ 4, 1, false, FAM_ALL, 0, proto, NULL },		/* protocolIdentifier */
-	{ 5, 1, false, FAM_ALL, 0, tos, NULL },		/* ipClassOfService */
-	{ 6, 2, false, FAM_ALL, 0, tcp_flags, NULL },		/* tcpControlBits */
-	{ 7, 2, false, FAM_ALL, 0, sport, NULL },		/* sourceTransportPort */
-	{ 8, 4, false, FAM_V4, 0, NULL, src },		/* sourceIPv4Address */
-	{ 27, 16, false, FAM_V6, 0, NULL, src },	/* sourceIPv6Address */
-	{ 11, 2, false, FAM_ALL, 0, dport, NULL },		/* destinationTransportPort */
-	{ 12, 4, false, FAM_V4, 0, NULL, dst },		/* destinationIPv4Address */
-	{ 28, 16, false, FAM_V6, 0, NULL, dst },	/* destinationIPv6Address */
-	{ 10, 4, false, FAM_ALL, 0, ifindex, NULL },		/* ingressInterface */
-	{ 14, 4, false, FAM_ALL, 0, zero, NULL },		/* egressInterface: unknown */
-	{ 32, 2, false, FAM_V4, 0, icmp, NULL },		/* icmpTypeCodeIPv4 */
-	{ 139, 2, false, FAM_V6, 0, icmp, NULL },		/* icmpTypeCodeIPv6 */
-	{ 52, 1, false, FAM_ALL, 0, ttl_min, NULL },		/* minimumTTL */
-	{ 53, 1, false, FAM_ALL, 0, ttl_max, NULL },		/* maximumTTL */
-	{ 58, 2, false, FAM_ALL, 0, vlan, NULL },		/* vlanId */
-	{ 60, 1, false, FAM_ALL, 0, ip_version, NULL },	/* ipVersion */
-	{ 61, 1, false, FAM_ALL, 0, direction, NULL },	/* flowDirection */
-	{ 136, 1, false, FAM_ALL, 0, end_reason, NULL },	/* flowEndReason */
-	{ 152, 8, false, FAM_ALL, 0, start_ms, NULL },	/* flowStartMilliseconds */
-	{ 153, 8, false, FAM_ALL, 0, end_ms, NULL },		/* flowEndMilliseconds */
-	{ 95, 5, false, FAM_ALL, 0, app_id, NULL },		/* applicationId */
+	{ 1, 8, false, FAM_ALL, 0, octets, NULL }, /* octetDeltaCount */
+	{ 2, 8, false, FAM_ALL, 0, packets, NULL }, /* packetDeltaCount */
+	{ 4, 1, false, FAM_ALL, 0, proto, NULL }, /* protocolIdentifier */
+	{ 5, 1, false, FAM_ALL, 0, tos, NULL }, /* ipClassOfService */
+	{ 6, 2, false, FAM_ALL, 0, tcp_flags, NULL }, /* tcpControlBits */
+	{ 7, 2, false, FAM_ALL, 0, sport, NULL }, /* sourceTransportPort */
+	{ 8, 4, false, FAM_V4, 0, NULL, src }, /* sourceIPv4Address */
+	{ 27, 16, false, FAM_V6, 0, NULL, src }, /* sourceIPv6Address */
+	{ 11, 2, false, FAM_ALL, 0, dport, NULL }, /* destinationTransportPort */
+	{ 12, 4, false, FAM_V4, 0, NULL, dst }, /* destinationIPv4Address */
+	{ 28, 16, false, FAM_V6, 0, NULL, dst }, /* destinationIPv6Address */
+	{ 10, 4, false, FAM_ALL, 0, ifindex, NULL }, /* ingressInterface */
+	{ 14, 4, false, FAM_ALL, 0, zero, NULL }, /* egressInterface: unknown */
+	{ 32, 2, false, FAM_V4, 0, icmp, NULL }, /* icmpTypeCodeIPv4 */
+	{ 139, 2, false, FAM_V6, 0, icmp, NULL }, /* icmpTypeCodeIPv6 */
+	{ 52, 1, false, FAM_ALL, 0, ttl_min, NULL }, /* minimumTTL */
+	{ 53, 1, false, FAM_ALL, 0, ttl_max, NULL }, /* maximumTTL */
+	{ 58, 2, false, FAM_ALL, 0, vlan, NULL }, /* vlanId */
+	{ 60, 1, false, FAM_ALL, 0, ip_version, NULL }, /* ipVersion */
+	{ 61, 1, false, FAM_ALL, 0, direction, NULL }, /* flowDirection */
+	{ 136, 1, false, FAM_ALL, 0, end_reason, NULL }, /* flowEndReason */
+	{ 152, 8, false, FAM_ALL, 0, start_ms, NULL }, /* flowStartMilliseconds */
+	{ 153, 8, false, FAM_ALL, 0, end_ms, NULL }, /* flowEndMilliseconds */
+	{ 95, 5, false, FAM_ALL, 0, app_id, NULL }, /* applicationId */
 	{ IPFIX_PEN_BITTORRENT, 1, true, FAM_ALL, 0, bittorrent, NULL },
-	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL },	/* bgpSourceAsNumber */
-	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL },	/* bgpDestinationAsNumber */
+	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL }, /* bgpSourceAsNumber */
+	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL }, /* bgpDestinationAsNumber */
 	{ IPFIX_PEN_RESET_VERDICT, 1, true, FAM_ALL, NEED_VERDICT, verdict, NULL },
 };
 
-static uint64_t domain(const struct view *v) { return v->s->cfg.domain_id; }
-static uint64_t octets_sent(const struct view *v) { return v->s->octets_sent; }
-static uint64_t packets_sent(const struct view *v) { return v->s->packets_sent; }
-static uint64_t flows_sent(const struct view *v) { return v->s->flows_sent; }
-static uint64_t flows_lost(const struct view *v) { return v->s->flows_lost; }
-static uint64_t uncounted_packets(const struct view *v) { return v->st->packets_uncounted; }
-static uint64_t uncounted_bytes(const struct view *v) { return v->st->bytes_uncounted; }
-static uint64_t seen_packets(const struct view *v) { return v->st->packets_seen; }
-static uint64_t seen_bytes(const struct view *v) { return v->st->bytes_seen; }
-static uint64_t evicted(const struct view *v) { return v->st->flows_evicted; }
+static uint64_t domain(const struct view *v)
+{
+	return v->s->cfg.domain_id;
+}
+static uint64_t octets_sent(const struct view *v)
+{
+	return v->s->octets_sent;
+}
+static uint64_t packets_sent(const struct view *v)
+{
+	return v->s->packets_sent;
+}
+static uint64_t flows_sent(const struct view *v)
+{
+	return v->s->flows_sent;
+}
+static uint64_t flows_lost(const struct view *v)
+{
+	return v->s->flows_lost;
+}
+static uint64_t uncounted_packets(const struct view *v)
+{
+	return v->st->packets_uncounted;
+}
+static uint64_t uncounted_bytes(const struct view *v)
+{
+	return v->st->bytes_uncounted;
+}
+static uint64_t seen_packets(const struct view *v)
+{
+	return v->st->packets_seen;
+}
+static uint64_t seen_bytes(const struct view *v)
+{
+	return v->st->bytes_seen;
+}
+static uint64_t evicted(const struct view *v)
+{
+	return v->st->flows_evicted;
+}
 
 /*
  * Exporting process reliability statistics (RFC 7011 section 4.3) and the
@@ -118,13 +234,13 @@ static uint64_t evicted(const struct view *v) { return v->st->flows_evicted; }
  * domain. The first field is the scope.
  */
 static const struct field stats_fields[] = {
-	{ 149, 4, false, FAM_ALL, 0, domain, NULL },		/* observationDomainId */
-	{ 40, 8, false, FAM_ALL, 0, octets_sent, NULL },	/* exportedOctetTotalCount */
-	{ 41, 8, false, FAM_ALL, 0, packets_sent, NULL },	/* exportedMessageTotalCount */
-	{ 42, 8, false, FAM_ALL, 0, flows_sent, NULL },	/* exportedFlowRecordTotalCount */
-	{ 166, 8, false, FAM_ALL, 0, flows_lost, NULL },	/* notSentFlowTotalCount */
+	{ 149, 4, false, FAM_ALL, 0, domain, NULL }, /* observationDomainId */
+	{ 40, 8, false, FAM_ALL, 0, octets_sent, NULL }, /* exportedOctetTotalCount */
+	{ 41, 8, false, FAM_ALL, 0, packets_sent, NULL }, /* exportedMessageTotalCount */
+	{ 42, 8, false, FAM_ALL, 0, flows_sent, NULL }, /* exportedFlowRecordTotalCount */
+	{ 166, 8, false, FAM_ALL, 0, flows_lost, NULL }, /* notSentFlowTotalCount */
 	{ 164, 8, false, FAM_ALL, 0, uncounted_packets, NULL }, /* ignoredPacketTotalCount */
-	{ 165, 8, false, FAM_ALL, 0, uncounted_bytes, NULL },	/* ignoredOctetTotalCount */
+	{ 165, 8, false, FAM_ALL, 0, uncounted_bytes, NULL }, /* ignoredOctetTotalCount */
 	{ IPFIX_PEN_PACKETS_SEEN, 8, true, FAM_ALL, 0, seen_packets, NULL },
 	{ IPFIX_PEN_BYTES_SEEN, 8, true, FAM_ALL, 0, seen_bytes, NULL },
 	{ IPFIX_PEN_FLOWS_EVICTED, 8, true, FAM_ALL, 0, evicted, NULL },
@@ -149,7 +265,7 @@ static struct layout flow_layout(const struct ipfix_config *c, uint8_t family)
 {
 	return (struct layout){ flow_fields, ARRAY_LEN(flow_fields), family,
 				(c->as_numbers ? NEED_AS : 0) |
-				(c->reset_verdicts ? NEED_VERDICT : 0) };
+					(c->reset_verdicts ? NEED_VERDICT : 0) };
 }
 
 static const struct layout stats_layout = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
@@ -163,7 +279,10 @@ static uint8_t *put_be(uint8_t *p, uint64_t v, size_t len)
 	return p + len;
 }
 
-static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
+static size_t pad4(size_t n)
+{
+	return (n + 3) & ~(size_t)3;
+}
 
 static size_t record_len(const struct layout *l)
 {
@@ -261,8 +380,8 @@ static size_t largest_set_len(const struct ipfix_config *c)
 	return pad4(SET_HEADER_LEN + (a > b ? a : b));
 }
 
-int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg,
-		      ipfix_emit_fn emit, void *emit_ctx)
+int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ipfix_emit_fn emit,
+		      void *emit_ctx)
 {
 	struct ipfix_config c = *cfg;
 
@@ -294,8 +413,7 @@ size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s)
 
 static bool templates_due(const struct ipfix_stream *s, uint64_t now_ms)
 {
-	return !s->templates_sent ||
-	       s->packets_since_templates >= s->cfg.refresh_packets ||
+	return !s->templates_sent || s->packets_since_templates >= s->cfg.refresh_packets ||
 	       now_ms - s->templates_ms >= s->cfg.refresh_ms;
 }
 
@@ -365,8 +483,8 @@ static bool fits(const struct ipfix_stream *s, uint16_t set_id, size_t rec_len)
 	return end <= s->cfg.max_payload;
 }
 
-static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len,
-			uint64_t now_ms, int *err)
+static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len, uint64_t now_ms,
+			int *err)
 {
 	uint8_t *rec;
 
@@ -388,8 +506,7 @@ static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len,
 	return rec;
 }
 
-int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec,
-		   uint64_t now_ms)
+int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec, uint64_t now_ms)
 {
 	struct view v = { .rec = rec, .s = s };
 	struct layout l;
@@ -410,13 +527,11 @@ int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec,
 	return err;
 }
 
-int ipfix_add_stats(struct ipfix_stream *s, const struct probe_stats *st,
-		    uint64_t now_ms)
+int ipfix_add_stats(struct ipfix_stream *s, const struct probe_stats *st, uint64_t now_ms)
 {
 	struct view v = { .st = st, .s = s };
 	int err;
-	uint8_t *p = reserve(s, IPFIX_TEMPLATE_STATS, record_len(&stats_layout),
-			     now_ms, &err);
+	uint8_t *p = reserve(s, IPFIX_TEMPLATE_STATS, record_len(&stats_layout), now_ms, &err);
 
 	put_record(p, &stats_layout, &v);
 	return err;
@@ -427,8 +542,7 @@ int ipfix_flush(struct ipfix_stream *s, uint64_t now_ms)
 	return s->len ? emit_message(s, now_ms) : 0;
 }
 
-size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf,
-			      uint64_t now_ms)
+size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms)
 {
 	size_t len = HEADER_LEN + put_templates(buf + HEADER_LEN, &s->cfg);
 	uint8_t *p = buf;
@@ -436,7 +550,7 @@ size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf,
 	p = put_be(p, IPFIX_VERSION, 2);
 	p = put_be(p, len, 2);
 	p = put_be(p, now_ms / 1000, 4);
-	p = put_be(p, 0, 4);	/* a new session: no data record before */
+	p = put_be(p, 0, 4); /* a new session: no data record before */
 	put_be(p, s->cfg.domain_id, 4);
 	return len;
 }

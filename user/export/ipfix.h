@@ -18,30 +18,30 @@
 #include <stdint.h>
 #include "lib/flow_record.h"
 
-#define IPFIX_TEMPLATE_FLOW_V4	256
-#define IPFIX_TEMPLATE_FLOW_V6	257
-#define IPFIX_TEMPLATE_STATS	258	/* options: exporting process statistics */
+#define IPFIX_TEMPLATE_FLOW_V4 256
+#define IPFIX_TEMPLATE_FLOW_V6 257
+#define IPFIX_TEMPLATE_STATS 258 /* options: exporting process statistics */
 
-#define IPFIX_DEFAULT_PEN	32473	/* RFC 5612: documentation only */
-#define IPFIX_PAYLOAD_LIMIT	8952
+#define IPFIX_DEFAULT_PEN 32473 /* RFC 5612: documentation only */
+#define IPFIX_PAYLOAD_LIMIT 8952
 
 /* Enterprise-specific element ids under the configured PEN. */
 enum ipfix_enterprise_ie {
-	IPFIX_PEN_RESET_VERDICT = 1,	/* 1 genuine, 2 suspect, 3 forged; 0 none */
-	IPFIX_PEN_BITTORRENT = 2,	/* 1: the flow is BitTorrent */
-	IPFIX_PEN_PACKETS_SEEN = 3,	/* every packet the datapath saw */
+	IPFIX_PEN_RESET_VERDICT = 1, /* 1 genuine, 2 suspect, 3 forged; 0 none */
+	IPFIX_PEN_BITTORRENT = 2, /* 1: the flow is BitTorrent */
+	IPFIX_PEN_PACKETS_SEEN = 3, /* every packet the datapath saw */
 	IPFIX_PEN_BYTES_SEEN = 4,
-	IPFIX_PEN_FLOWS_EVICTED = 5,	/* pushed out of full buckets early */
+	IPFIX_PEN_FLOWS_EVICTED = 5, /* pushed out of full buckets early */
 };
 
 struct ipfix_config {
-	uint32_t domain_id;		/* Observation Domain ID (--source-id) */
-	uint32_t max_payload;		/* bytes per message; 0: 1400 */
-	uint32_t pen;			/* 0: IPFIX_DEFAULT_PEN */
-	uint32_t refresh_packets;	/* 0: 20 */
-	uint32_t refresh_ms;		/* 0: 60000 */
-	bool as_numbers;		/* bgpSource/DestinationAsNumber */
-	bool reset_verdicts;		/* the enterprise reset verdict */
+	uint32_t domain_id; /* Observation Domain ID (--source-id) */
+	uint32_t max_payload; /* bytes per message; 0: 1400 */
+	uint32_t pen; /* 0: IPFIX_DEFAULT_PEN */
+	uint32_t refresh_packets; /* 0: 20 */
+	uint32_t refresh_ms; /* 0: 60000 */
+	bool as_numbers; /* bgpSource/DestinationAsNumber */
+	bool reset_verdicts; /* the enterprise reset verdict */
 };
 
 typedef int (*ipfix_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
@@ -51,32 +51,30 @@ struct ipfix_stream {
 	ipfix_emit_fn emit;
 	void *emit_ctx;
 
-	uint32_t sequence;		/* data records sent before the next message */
+	uint32_t sequence; /* data records sent before the next message */
 	bool templates_sent;
 	uint32_t packets_since_templates;
 	uint64_t templates_ms;
 
 	uint8_t pkt[IPFIX_PAYLOAD_LIMIT];
-	size_t len;			/* 0: no message open */
-	uint32_t data_records;		/* in the open message */
+	size_t len; /* 0: no message open */
+	uint32_t data_records; /* in the open message */
 	uint16_t flows;
 	bool pkt_has_templates;
 	size_t set_start;
-	uint16_t set_id;		/* 0: no data set open */
+	uint16_t set_id; /* 0: no data set open */
 
 	uint64_t packets_sent, octets_sent, flows_sent;
 	uint64_t emit_errors, flows_lost;
 };
 
 /* 0, or -EINVAL for a payload size out of range. */
-int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg,
-		      ipfix_emit_fn emit, void *emit_ctx);
+int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ipfix_emit_fn emit,
+		      void *emit_ctx);
 
 /* now_ms: wall clock, ms since the epoch (the header's export time). */
-int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec,
-		   uint64_t now_ms);
-int ipfix_add_stats(struct ipfix_stream *s, const struct probe_stats *st,
-		    uint64_t now_ms);
+int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec, uint64_t now_ms);
+int ipfix_add_stats(struct ipfix_stream *s, const struct probe_stats *st, uint64_t now_ms);
 int ipfix_flush(struct ipfix_stream *s, uint64_t now_ms);
 /* Emits what is pending, then a message of templates alone. */
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms);
@@ -84,8 +82,7 @@ int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms);
 /* A message of the templates alone, for the start of a new TCP session
  * (sequence 0); buf must hold IPFIX_PAYLOAD_LIMIT bytes. Returns its
  * length. The stream is not changed. */
-size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf,
-			      uint64_t now_ms);
+size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
 
 /* Flow records any message of this stream holds at least. */
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s);

@@ -11,12 +11,12 @@
 #include <string.h>
 #include "export/netflow9.h"
 
-#define NF9_VERSION		9
-#define NF9_HEADER_LEN		20
-#define NF9_SET_HEADER_LEN	4
-#define NF9_SET_TEMPLATE	0
+#define NF9_VERSION 9
+#define NF9_HEADER_LEN 20
+#define NF9_SET_HEADER_LEN 4
+#define NF9_SET_TEMPLATE 0
 #define NF9_SET_OPTIONS_TEMPLATE 1
-#define NF9_SCOPE_SYSTEM	1
+#define NF9_SCOPE_SYSTEM 1
 
 enum nf9_field_id {
 	NF9_IN_BYTES = 1,
@@ -71,8 +71,8 @@ enum nf9_family {
 
 /* What a field needs switched on to be in a template (nf9_config). */
 enum nf9_feature {
-	FEAT_AS = 1 << 0,	/* as_numbers */
-	FEAT_VERDICT = 1 << 1,	/* reset_verdicts, and only the reset templates */
+	FEAT_AS = 1 << 0, /* as_numbers */
+	FEAT_VERDICT = 1 << 1, /* reset_verdicts, and only the reset templates */
 };
 
 /*
@@ -83,8 +83,8 @@ enum nf9_feature {
  * (nfdump overwrites the last byte with a NUL).
  */
 struct nf9_app {
-	uint8_t app;			/* enum flow_app */
-	uint64_t id;			/* 5-byte APPLICATION_ID */
+	uint8_t app; /* enum flow_app */
+	uint64_t id; /* 5-byte APPLICATION_ID */
 	char name[NF9_APP_NAME_LEN];
 	char description[NF9_APP_DESC_LEN];
 };
@@ -95,8 +95,8 @@ struct nf9_app {
  * classification engine registry, i.e. not classified.
  */
 static const struct nf9_app apps[] = {
-	{ APP_BITTORRENT, NF9_APP_ID(NF9_ENGINE_NDPI, NF9_NDPI_BITTORRENT),
-	  "BitTorrent", "Peer-to-peer file sharing" },
+	{ APP_BITTORRENT, NF9_APP_ID(NF9_ENGINE_NDPI, NF9_NDPI_BITTORRENT), "BitTorrent",
+	  "Peer-to-peer file sharing" },
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -128,7 +128,7 @@ struct nf9_field {
 	uint16_t id;
 	uint16_t len;
 	uint8_t families;
-	uint8_t needs;		/* enum nf9_feature: all of them */
+	uint8_t needs; /* enum nf9_feature: all of them */
 	uint64_t (*number)(const struct nf9_view *v);
 	const uint8_t *(*bytes)(const struct nf9_view *v);
 };
@@ -146,29 +146,99 @@ static bool is_icmp(uint8_t proto)
 	return proto == 1 || proto == 58;
 }
 
-static uint64_t in_bytes(const struct nf9_view *v) { return v->rec->bytes; }
-static uint64_t in_pkts(const struct nf9_view *v) { return v->rec->packets; }
-static uint64_t protocol(const struct nf9_view *v) { return v->rec->key.proto; }
-static uint64_t src_tos(const struct nf9_view *v) { return v->rec->tos; }
-static uint64_t tcp_flags(const struct nf9_view *v) { return v->rec->tcp_flags; }
-static uint64_t src_port(const struct nf9_view *v) { return v->rec->key.sport; }
-static uint64_t dst_port(const struct nf9_view *v) { return v->rec->key.dport; }
-static uint64_t in_ifindex(const struct nf9_view *v) { return v->rec->key.ifindex; }
-static uint64_t zero(const struct nf9_view *v) { (void)v; return 0; }
-static uint64_t min_ttl(const struct nf9_view *v) { return v->rec->ttl_min; }
-static uint64_t max_ttl(const struct nf9_view *v) { return v->rec->ttl_max; }
-static uint64_t src_vlan(const struct nf9_view *v) { return v->rec->key.vlan; }
-static uint64_t ip_version(const struct nf9_view *v) { return v->rec->key.ip_version; }
-static uint64_t direction(const struct nf9_view *v) { return v->rec->direction; }
-static uint64_t end_reason(const struct nf9_view *v) { return v->rec->end_reason; }
-static uint64_t start_ms(const struct nf9_view *v) { return v->rec->first_ms; }
-static uint64_t application_id(const struct nf9_view *v) { return nf9_application_id(v->rec->app); }
-static uint64_t end_ms(const struct nf9_view *v) { return v->rec->last_ms; }
-static uint64_t src_as(const struct nf9_view *v) { return v->rec->src_as; }
-static uint64_t dst_as(const struct nf9_view *v) { return v->rec->dst_as; }
-static uint64_t reset_verdict(const struct nf9_view *v) { return v->rec->reset_verdict; }
-static const uint8_t *src_addr(const struct nf9_view *v) { return v->rec->key.src; }
-static const uint8_t *dst_addr(const struct nf9_view *v) { return v->rec->key.dst; }
+static uint64_t in_bytes(const struct nf9_view *v)
+{
+	return v->rec->bytes;
+}
+static uint64_t in_pkts(const struct nf9_view *v)
+{
+	return v->rec->packets;
+}
+static uint64_t protocol(const struct nf9_view *v)
+{
+	return v->rec->key.proto;
+}
+static uint64_t src_tos(const struct nf9_view *v)
+{
+	return v->rec->tos;
+}
+static uint64_t tcp_flags(const struct nf9_view *v)
+{
+	return v->rec->tcp_flags;
+}
+static uint64_t src_port(const struct nf9_view *v)
+{
+	return v->rec->key.sport;
+}
+static uint64_t dst_port(const struct nf9_view *v)
+{
+	return v->rec->key.dport;
+}
+static uint64_t in_ifindex(const struct nf9_view *v)
+{
+	return v->rec->key.ifindex;
+}
+static uint64_t zero(const struct nf9_view *v)
+{
+	(void)v;
+	return 0;
+}
+static uint64_t min_ttl(const struct nf9_view *v)
+{
+	return v->rec->ttl_min;
+}
+static uint64_t max_ttl(const struct nf9_view *v)
+{
+	return v->rec->ttl_max;
+}
+static uint64_t src_vlan(const struct nf9_view *v)
+{
+	return v->rec->key.vlan;
+}
+static uint64_t ip_version(const struct nf9_view *v)
+{
+	return v->rec->key.ip_version;
+}
+static uint64_t direction(const struct nf9_view *v)
+{
+	return v->rec->direction;
+}
+static uint64_t end_reason(const struct nf9_view *v)
+{
+	return v->rec->end_reason;
+}
+static uint64_t start_ms(const struct nf9_view *v)
+{
+	return v->rec->first_ms;
+}
+static uint64_t application_id(const struct nf9_view *v)
+{
+	return nf9_application_id(v->rec->app);
+}
+static uint64_t end_ms(const struct nf9_view *v)
+{
+	return v->rec->last_ms;
+}
+static uint64_t src_as(const struct nf9_view *v)
+{
+	return v->rec->src_as;
+}
+static uint64_t dst_as(const struct nf9_view *v)
+{
+	return v->rec->dst_as;
+}
+static uint64_t reset_verdict(const struct nf9_view *v)
+{
+	return v->rec->reset_verdict;
+}
+static const uint8_t *src_addr(const struct nf9_view *v)
+{
+	return v->rec->key.src;
+}
+static const uint8_t *dst_addr(const struct nf9_view *v)
+{
+	return v->rec->key.dst;
+}
 
 static uint64_t first_switched(const struct nf9_view *v)
 {
@@ -220,18 +290,54 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
 };
 
-static uint64_t system_scope(const struct nf9_view *v) { return v->source_id; }
-static uint64_t sampling_interval(const struct nf9_view *v) { return v->stats->sampling_interval; }
-static uint64_t sampling_algorithm(const struct nf9_view *v) { return v->stats->sampling_algorithm; }
-static uint64_t octets_sent(const struct nf9_view *v) { return v->stream->octets_sent; }
-static uint64_t packets_sent(const struct nf9_view *v) { return v->stream->packets_sent; }
-static uint64_t flows_sent(const struct nf9_view *v) { return v->stream->flows_sent; }
-static uint64_t flows_lost(const struct nf9_view *v) { return v->stream->flows_lost; }
-static uint64_t packets_uncounted(const struct nf9_view *v) { return v->stats->packets_uncounted; }
-static uint64_t bytes_uncounted(const struct nf9_view *v) { return v->stats->bytes_uncounted; }
-static uint64_t packets_seen(const struct nf9_view *v) { return v->stats->packets_seen; }
-static uint64_t bytes_seen(const struct nf9_view *v) { return v->stats->bytes_seen; }
-static uint64_t flows_evicted(const struct nf9_view *v) { return v->stats->flows_evicted; }
+static uint64_t system_scope(const struct nf9_view *v)
+{
+	return v->source_id;
+}
+static uint64_t sampling_interval(const struct nf9_view *v)
+{
+	return v->stats->sampling_interval;
+}
+static uint64_t sampling_algorithm(const struct nf9_view *v)
+{
+	return v->stats->sampling_algorithm;
+}
+static uint64_t octets_sent(const struct nf9_view *v)
+{
+	return v->stream->octets_sent;
+}
+static uint64_t packets_sent(const struct nf9_view *v)
+{
+	return v->stream->packets_sent;
+}
+static uint64_t flows_sent(const struct nf9_view *v)
+{
+	return v->stream->flows_sent;
+}
+static uint64_t flows_lost(const struct nf9_view *v)
+{
+	return v->stream->flows_lost;
+}
+static uint64_t packets_uncounted(const struct nf9_view *v)
+{
+	return v->stats->packets_uncounted;
+}
+static uint64_t bytes_uncounted(const struct nf9_view *v)
+{
+	return v->stats->bytes_uncounted;
+}
+static uint64_t packets_seen(const struct nf9_view *v)
+{
+	return v->stats->packets_seen;
+}
+static uint64_t bytes_seen(const struct nf9_view *v)
+{
+	return v->stats->bytes_seen;
+}
+static uint64_t flows_evicted(const struct nf9_view *v)
+{
+	return v->stats->flows_evicted;
+}
 
 static const struct nf9_field stats_scope[] = {
 	{ NF9_SCOPE_SYSTEM, 4, FAM_ALL, .number = system_scope },
@@ -255,9 +361,18 @@ static const struct nf9_field stats_fields[] = {
 	{ NF9_FIELD_FLOWS_EVICTED, 8, FAM_ALL, .number = flows_evicted },
 };
 
-static uint64_t app_id(const struct nf9_view *v) { return v->app->id; }
-static const uint8_t *app_name(const struct nf9_view *v) { return (const uint8_t *)v->app->name; }
-static const uint8_t *app_description(const struct nf9_view *v) { return (const uint8_t *)v->app->description; }
+static uint64_t app_id(const struct nf9_view *v)
+{
+	return v->app->id;
+}
+static const uint8_t *app_name(const struct nf9_view *v)
+{
+	return (const uint8_t *)v->app->name;
+}
+static const uint8_t *app_description(const struct nf9_view *v)
+{
+	return (const uint8_t *)v->app->description;
+}
 
 /*
  * The names of application ids, in the layout nfdump 1.7 recognises as
@@ -279,7 +394,7 @@ struct nf9_layout {
 	const struct nf9_field *fields;
 	size_t n;
 	uint8_t family;
-	uint8_t features;	/* enum nf9_feature switched on */
+	uint8_t features; /* enum nf9_feature switched on */
 };
 
 static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_scope), FAM_ALL, 0 };
@@ -287,11 +402,12 @@ static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fi
 static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL, 0 };
 
 /* The data template of one family, with or without the reset verdict. */
-static struct nf9_layout flow_layout(const struct nf9_config *cfg,
-				     uint8_t family, bool verdict)
+static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict)
 {
 	return (struct nf9_layout){
-		flow_fields, ARRAY_LEN(flow_fields), family,
+		flow_fields,
+		ARRAY_LEN(flow_fields),
+		family,
 		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0),
 	};
 }
@@ -312,8 +428,7 @@ static uint8_t *put_be(uint8_t *p, uint64_t value, size_t len)
 
 static bool in_layout(const struct nf9_layout *l, size_t i)
 {
-	return (l->fields[i].families & l->family) &&
-	       (l->fields[i].needs & ~l->features) == 0;
+	return (l->fields[i].families & l->family) && (l->fields[i].needs & ~l->features) == 0;
 }
 
 static size_t layout_field_count(const struct nf9_layout *l)
@@ -347,8 +462,7 @@ static uint8_t *put_field_specs(uint8_t *p, const struct nf9_layout *l)
 	return p;
 }
 
-static uint8_t *put_record(uint8_t *p, const struct nf9_layout *l,
-			   const struct nf9_view *v)
+static uint8_t *put_record(uint8_t *p, const struct nf9_layout *l, const struct nf9_view *v)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct nf9_field *f = &l->fields[i];
@@ -364,16 +478,14 @@ static uint8_t *put_record(uint8_t *p, const struct nf9_layout *l,
 	return p;
 }
 
-static uint8_t *put_data_template(uint8_t *p, uint16_t id,
-				  const struct nf9_layout *l)
+static uint8_t *put_data_template(uint8_t *p, uint16_t id, const struct nf9_layout *l)
 {
 	p = put_be(p, id, 2);
 	p = put_be(p, layout_field_count(l), 2);
 	return put_field_specs(p, l);
 }
 
-static uint8_t *put_options_template(uint8_t *p, uint16_t id,
-				     const struct nf9_layout *scope,
+static uint8_t *put_options_template(uint8_t *p, uint16_t id, const struct nf9_layout *scope,
 				     const struct nf9_layout *opts)
 {
 	p = put_be(p, id, 2);
@@ -426,13 +538,11 @@ static size_t put_templates(uint8_t *p, const struct nf9_config *cfg)
 	set = end_set(set, p);
 
 	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
-	p = put_options_template(p, NF9_TEMPLATE_STATS, &layout_scope,
-				 &layout_stats);
+	p = put_options_template(p, NF9_TEMPLATE_STATS, &layout_scope, &layout_stats);
 	set = end_set(set, p);
 
 	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
-	p = put_options_template(p, NF9_TEMPLATE_APPS, &layout_scope,
-				 &layout_apps);
+	p = put_options_template(p, NF9_TEMPLATE_APPS, &layout_scope, &layout_apps);
 	set = end_set(set, p);
 
 	p = put_be(set, NF9_TEMPLATE_APPS, 2) + 2;
@@ -491,8 +601,8 @@ static void apply_defaults(struct nf9_config *cfg)
 		cfg->refresh_ms = NF9_DEFAULT_REFRESH_MS;
 }
 
-int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
-		    nf9_emit_fn emit, void *emit_ctx)
+int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg, nf9_emit_fn emit,
+		    void *emit_ctx)
 {
 	struct nf9_config c = cfg ? *cfg : (struct nf9_config){ 0 };
 
@@ -528,14 +638,13 @@ static bool templates_due(const struct nf9_stream *s, const struct nf9_clock *cl
 	if (s->packets_since_templates >= s->cfg.refresh_packets)
 		return true;
 	if (clk->uptime_base_ms != s->templates_base_ms)
-		return true;	/* to collectors, the exporter restarted */
+		return true; /* to collectors, the exporter restarted */
 	return clk->now_ms - s->templates_ms >= s->cfg.refresh_ms;
 }
 
-static void open_packet(struct nf9_stream *s, uint64_t base_ms,
-			bool with_templates)
+static void open_packet(struct nf9_stream *s, uint64_t base_ms, bool with_templates)
 {
-	s->len = NF9_HEADER_LEN;	/* header written at emit, with its time */
+	s->len = NF9_HEADER_LEN; /* header written at emit, with its time */
 	s->pkt_base_ms = base_ms;
 	s->count = 0;
 	s->flows = 0;
@@ -573,8 +682,7 @@ static size_t closed_len(const struct nf9_stream *s)
 }
 
 /* Would the packet, padded and closed, still fit with one more record? */
-static bool record_fits(const struct nf9_stream *s, uint16_t set_id,
-			size_t rec_len)
+static bool record_fits(const struct nf9_stream *s, uint16_t set_id, size_t rec_len)
 {
 	size_t end;
 
@@ -611,8 +719,7 @@ static void put_header(struct nf9_stream *s, const struct nf9_clock *clk)
 	put_be(p, s->cfg.source_id, 4);
 }
 
-static void account_emit(struct nf9_stream *s, int err,
-			 const struct nf9_clock *clk)
+static void account_emit(struct nf9_stream *s, int err, const struct nf9_clock *clk)
 {
 	if (err < 0) {
 		s->emit_errors++;
@@ -658,15 +765,13 @@ static int emit_packet(struct nf9_stream *s, const struct nf9_clock *clk)
  * Makes room for one record in FlowSet set_id and returns where it goes.
  * *err receives the error of a packet emitted to make room, if any.
  */
-static uint8_t *reserve_record(struct nf9_stream *s, uint16_t set_id,
-			       size_t rec_len, const struct nf9_clock *clk,
-			       int *err)
+static uint8_t *reserve_record(struct nf9_stream *s, uint16_t set_id, size_t rec_len,
+			       const struct nf9_clock *clk, int *err)
 {
 	uint8_t *rec;
 
 	*err = 0;
-	if (s->len && (!record_fits(s, set_id, rec_len) ||
-		       s->pkt_base_ms != clk->uptime_base_ms))
+	if (s->len && (!record_fits(s, set_id, rec_len) || s->pkt_base_ms != clk->uptime_base_ms))
 		*err = emit_packet(s, clk);
 	if (!s->len)
 		open_packet(s, clk->uptime_base_ms, templates_due(s, clk));
@@ -678,8 +783,7 @@ static uint8_t *reserve_record(struct nf9_stream *s, uint16_t set_id,
 	return rec;
 }
 
-int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec,
-		 const struct nf9_clock *clk)
+int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const struct nf9_clock *clk)
 {
 	/* a verdict moves the record to the reset templates, when they exist */
 	bool verdict = s->cfg.reset_verdicts && rec->reset_verdict != FLOW_RESET_NONE;
@@ -704,11 +808,12 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec,
 	return err;
 }
 
-int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st,
-		  const struct nf9_clock *clk)
+int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st, const struct nf9_clock *clk)
 {
 	struct nf9_view v = {
-		.stats = st, .clk = clk, .source_id = s->cfg.source_id,
+		.stats = st,
+		.clk = clk,
+		.source_id = s->cfg.source_id,
 		.stream = s,
 	};
 	uint8_t *p;
@@ -737,8 +842,7 @@ int nf9_send_templates(struct nf9_stream *s, const struct nf9_clock *clk)
 	return err ? err : err2;
 }
 
-uint64_t nf9_next_uptime_base(uint64_t base_ms, uint64_t now_ms,
-			      uint64_t max_age_ms)
+uint64_t nf9_next_uptime_base(uint64_t base_ms, uint64_t now_ms, uint64_t max_age_ms)
 {
 	if (now_ms < base_ms || now_ms - base_ms < NF9_REBASE_AFTER_MS)
 		return base_ms;

@@ -16,12 +16,12 @@
 #include "lib/flow_record.h"
 
 /* Template ids are fixed so a collector's template cache survives restarts. */
-#define NF9_TEMPLATE_FLOW_V4	256	/* data: IPv4 flows */
-#define NF9_TEMPLATE_FLOW_V6	257	/* data: IPv6 flows */
-#define NF9_TEMPLATE_STATS	258	/* options: sampling + probe statistics */
-#define NF9_TEMPLATE_APPS	259	/* options: names of application ids */
-#define NF9_TEMPLATE_RESET_V4	260	/* data: IPv4 flows with a reset verdict */
-#define NF9_TEMPLATE_RESET_V6	261	/* data: IPv6 flows with a reset verdict */
+#define NF9_TEMPLATE_FLOW_V4 256 /* data: IPv4 flows */
+#define NF9_TEMPLATE_FLOW_V6 257 /* data: IPv6 flows */
+#define NF9_TEMPLATE_STATS 258 /* options: sampling + probe statistics */
+#define NF9_TEMPLATE_APPS 259 /* options: names of application ids */
+#define NF9_TEMPLATE_RESET_V4 260 /* data: IPv4 flows with a reset verdict */
+#define NF9_TEMPLATE_RESET_V6 261 /* data: IPv6 flows with a reset verdict */
 
 /*
  * The reset templates (nf9_config.reset_verdicts): a flow whose TCP
@@ -48,7 +48,7 @@
  * Wireshark shows it as an unknown type with its value as bytes. The
  * clean home is IPFIX with an enterprise number.
  */
-#define NF9_FIELD_RESET_VERDICT	21075
+#define NF9_FIELD_RESET_VERDICT 21075
 
 /*
  * The statistics options record (template 258) carries what the probe saw
@@ -62,9 +62,9 @@
  * 21075, chosen by the same rules (free in every registry and vendor
  * block above, below 32768). Collectors that do not know them skip them.
  */
-#define NF9_FIELD_PACKETS_SEEN	21076
-#define NF9_FIELD_BYTES_SEEN	21077
-#define NF9_FIELD_FLOWS_EVICTED	21078
+#define NF9_FIELD_PACKETS_SEEN 21076
+#define NF9_FIELD_BYTES_SEEN 21077
+#define NF9_FIELD_FLOWS_EVICTED 21078
 
 /*
  * APPLICATION_ID (field 95, RFC 6759): 1 byte classification engine id,
@@ -86,28 +86,28 @@
  * "<no info>" for unclassified flows).
  */
 #define NF9_APP_ID(engine, selector) ((uint64_t)(engine) << 32 | (uint32_t)(selector))
-#define NF9_ENGINE_NDPI		22
-#define NF9_NDPI_BITTORRENT	37
+#define NF9_ENGINE_NDPI 22
+#define NF9_NDPI_BITTORRENT 37
 
 /* Fixed lengths of APPLICATION_NAME (96) and _DESCRIPTION (94), NUL padded. */
-#define NF9_APP_NAME_LEN	24
-#define NF9_APP_DESC_LEN	32
+#define NF9_APP_NAME_LEN 24
+#define NF9_APP_DESC_LEN 32
 
-#define NF9_DEFAULT_MAX_PAYLOAD		1400
-#define NF9_DEFAULT_REFRESH_PACKETS	20
-#define NF9_DEFAULT_REFRESH_MS		60000
+#define NF9_DEFAULT_MAX_PAYLOAD 1400
+#define NF9_DEFAULT_REFRESH_PACKETS 20
+#define NF9_DEFAULT_REFRESH_MS 60000
 /*
  * Largest payload a stream can be configured for: a 9000-byte jumbo MTU
  * minus IPv6 and UDP headers. Export packets are never fragmented.
  */
-#define NF9_PAYLOAD_LIMIT		8952
+#define NF9_PAYLOAD_LIMIT 8952
 
 /* Zero in any field selects its default. */
 struct nf9_config {
 	uint32_t source_id;
-	uint32_t max_payload;		/* UDP payload bytes per export packet */
-	uint32_t refresh_packets;	/* templates again after this many packets */
-	uint32_t refresh_ms;		/* ... or after this long, whichever first */
+	uint32_t max_payload; /* UDP payload bytes per export packet */
+	uint32_t refresh_packets; /* templates again after this many packets */
+	uint32_t refresh_ms; /* ... or after this long, whichever first */
 	/* SRC_AS (16) and DST_AS (17), 4 bytes each, after APPLICATION_ID in
 	 * every data template: set when an AS table fills the records. */
 	bool as_numbers;
@@ -129,8 +129,8 @@ struct nf9_config {
  * flowStart/EndMilliseconds, which never wrap.
  */
 struct nf9_clock {
-	uint64_t now_ms;		/* wall clock, ms since the Unix epoch */
-	uint64_t uptime_base_ms;	/* wall clock when the exporter started */
+	uint64_t now_ms; /* wall clock, ms since the Unix epoch */
+	uint64_t uptime_base_ms; /* wall clock when the exporter started */
 };
 
 /*
@@ -141,8 +141,7 @@ struct nf9_clock {
  * time ever comes near the 2^32 wrap. A new base sends templates again.
  */
 #define NF9_REBASE_AFTER_MS (1ULL << 31)
-uint64_t nf9_next_uptime_base(uint64_t base_ms, uint64_t now_ms,
-			      uint64_t max_age_ms);
+uint64_t nf9_next_uptime_base(uint64_t base_ms, uint64_t now_ms, uint64_t max_age_ms);
 
 /* The APPLICATION_ID of an enum flow_app; 0 for any the encoder cannot name. */
 uint64_t nf9_application_id(uint8_t app);
@@ -155,38 +154,38 @@ struct nf9_stream {
 	nf9_emit_fn emit;
 	void *emit_ctx;
 
-	uint32_t sequence;		/* of the next packet emitted */
-	bool templates_sent;		/* false: next packet opens with them */
+	uint32_t sequence; /* of the next packet emitted */
+	bool templates_sent; /* false: next packet opens with them */
 	uint32_t packets_since_templates;
-	uint64_t templates_ms;		/* now_ms when they were last emitted */
-	uint64_t templates_base_ms;	/* uptime_base_ms they were sent with */
+	uint64_t templates_ms; /* now_ms when they were last emitted */
+	uint64_t templates_base_ms; /* uptime_base_ms they were sent with */
 
 	/* the packet being filled; len == 0 when none is open */
 	uint8_t pkt[NF9_PAYLOAD_LIMIT];
 	size_t len;
-	uint64_t pkt_base_ms;		/* uptime_base_ms of its records */
-	uint16_t count;			/* records, as the header counts them */
-	uint16_t flows;			/* flow data records among them */
+	uint64_t pkt_base_ms; /* uptime_base_ms of its records */
+	uint16_t count; /* records, as the header counts them */
+	uint16_t flows; /* flow data records among them */
 	bool pkt_has_templates;
-	size_t set_start;		/* offset of the open FlowSet header */
-	uint16_t set_id;		/* its id; 0 when no data FlowSet is open */
+	size_t set_start; /* offset of the open FlowSet header */
+	uint16_t set_id; /* its id; 0 when no data FlowSet is open */
 
 	/* counters for the daemon's own statistics */
-	uint64_t packets_sent;		/* emit succeeded */
-	uint64_t octets_sent;		/* bytes of those packets */
-	uint64_t records_sent;		/* header counts of those packets */
-	uint64_t flows_sent;		/* flow data records in them */
-	uint64_t emit_errors;		/* packets whose emit failed */
-	uint64_t records_lost;		/* header counts of those packets */
-	uint64_t flows_lost;		/* flow data records in them */
+	uint64_t packets_sent; /* emit succeeded */
+	uint64_t octets_sent; /* bytes of those packets */
+	uint64_t records_sent; /* header counts of those packets */
+	uint64_t flows_sent; /* flow data records in them */
+	uint64_t emit_errors; /* packets whose emit failed */
+	uint64_t records_lost; /* header counts of those packets */
+	uint64_t flows_lost; /* flow data records in them */
 };
 
 /*
  * Returns 0, or -EINVAL when max_payload is over NF9_PAYLOAD_LIMIT or too
  * small to hold the templates and one record.
  */
-int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
-		    nf9_emit_fn emit, void *emit_ctx);
+int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg, nf9_emit_fn emit,
+		    void *emit_ctx);
 
 /*
  * Queue one flow. IPv4 and IPv6 go to their own data FlowSets; records of
@@ -201,12 +200,10 @@ int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg,
  * packet was lost), and templates it carried are sent again in the next
  * packet so no data can arrive before its template.
  */
-int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec,
-		 const struct nf9_clock *clk);
+int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const struct nf9_clock *clk);
 
 /* Queue one options data record of the probe's statistics; returns as above. */
-int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st,
-		  const struct nf9_clock *clk);
+int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st, const struct nf9_clock *clk);
 
 /* Emit the open packet, if any (never an empty one). Returns 0 or emit's error. */
 int nf9_flush(struct nf9_stream *s, const struct nf9_clock *clk);

@@ -19,8 +19,8 @@
 #define PACER_SLICE_NS 5000000ull
 
 struct pacer {
-	uint64_t interval_ns;	/* 1e9 / rate; 0: not paced */
-	uint64_t tolerance_ns;	/* (burst - 1) * interval */
+	uint64_t interval_ns; /* 1e9 / rate; 0: not paced */
+	uint64_t tolerance_ns; /* (burst - 1) * interval */
 	uint64_t tat_ns;
 };
 

@@ -23,7 +23,7 @@
 #include <errno.h>
 
 enum err_kind {
-	ERR_KIND_NONE,		/* 0 or positive: no error */
+	ERR_KIND_NONE, /* 0 or positive: no error */
 	ERR_KIND_RUNTIME,
 	ERR_KIND_INPUT,
 	ERR_KIND_ENVIRONMENT,

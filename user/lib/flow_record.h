@@ -16,7 +16,7 @@
 
 /* NetFlow flowEndReason (IPFIX IE 136) values. */
 enum flow_end_reason {
-	END_IDLE = 1,	/* inactive timeout */
+	END_IDLE = 1, /* inactive timeout */
 	END_ACTIVE = 2, /* active timeout: the flow goes on in a new record */
 	END_OF_FLOW = 3, /* TCP FIN or RST seen, then a short grace */
 	END_FORCED = 4, /* probe shutting down */
@@ -30,7 +30,7 @@ enum flow_end_reason {
  * mean "no reset", so a zeroed record carries no verdict.
  */
 enum flow_reset_verdict {
-	FLOW_RESET_NONE = 0,	/* no reset decided on this connection */
+	FLOW_RESET_NONE = 0, /* no reset decided on this connection */
 	FLOW_RESET_GENUINE = 1,
 	FLOW_RESET_SUSPECT = 2,
 	FLOW_RESET_FORGED = 3,
@@ -39,25 +39,25 @@ enum flow_reset_verdict {
 struct flow_record {
 	struct flow_key key;
 	uint64_t packets;
-	uint64_t bytes;		/* IP bytes */
-	uint64_t first_ms;	/* wall clock, ms since the Unix epoch */
+	uint64_t bytes; /* IP bytes */
+	uint64_t first_ms; /* wall clock, ms since the Unix epoch */
 	uint64_t last_ms;
 	uint8_t tcp_flags;
 	uint8_t tos;
 	uint8_t ttl_min;
 	uint8_t ttl_max;
-	uint8_t app;		/* enum flow_app */
-	uint8_t end_reason;	/* enum flow_end_reason */
-	uint8_t direction;	/* NetFlow DIRECTION: 0 ingress */
-	uint8_t flags;		/* enum flow_value_flags */
-	uint8_t reset_verdict;	/* enum flow_reset_verdict */
-	uint32_t src_as;	/* origin AS of src (asn_table.h); 0 unknown */
-	uint32_t dst_as;	/* origin AS of dst; 0 unknown */
+	uint8_t app; /* enum flow_app */
+	uint8_t end_reason; /* enum flow_end_reason */
+	uint8_t direction; /* NetFlow DIRECTION: 0 ingress */
+	uint8_t flags; /* enum flow_value_flags */
+	uint8_t reset_verdict; /* enum flow_reset_verdict */
+	uint32_t src_as; /* origin AS of src (asn_table.h); 0 unknown */
+	uint32_t dst_as; /* origin AS of dst; 0 unknown */
 	/* What carried the flow's first packet (struct flow_value). */
-	uint8_t tunnel;		/* enum flow_tunnel */
-	uint8_t encap;		/* enum flow_encap bits */
-	uint16_t inner_vlan;	/* QinQ's second VID, 0 if none */
-	uint32_t mpls_label;	/* top label stack entry, 0 without MPLS */
+	uint8_t tunnel; /* enum flow_tunnel */
+	uint8_t encap; /* enum flow_encap bits */
+	uint16_t inner_vlan; /* QinQ's second VID, 0 if none */
+	uint32_t mpls_label; /* top label stack entry, 0 without MPLS */
 };
 
 /* Which ends of a flow lie in the local prefixes (--local): a bit each. */
@@ -69,7 +69,10 @@ enum flow_local {
 };
 
 /* Index of a flow's two ends in struct flow_class's arrays. */
-enum { FLOW_END_SRC = 0, FLOW_END_DST = 1 };
+enum {
+	FLOW_END_SRC = 0,
+	FLOW_END_DST = 1
+};
 
 /*
  * What the pipeline's enrich stage (daemon/enrich.h) decides about a
@@ -79,12 +82,12 @@ enum { FLOW_END_SRC = 0, FLOW_END_DST = 1 };
  * indexed by FLOW_END_SRC and FLOW_END_DST.
  */
 struct flow_class {
-	uint8_t local;		/* enum flow_local */
-	bool bittorrent;	/* app is APP_BITTORRENT */
-	int16_t prefix[2];	/* longest --local prefix holding the end, -1 none */
-	uint32_t remote_as;	/* origin AS of the one non-local end; 0 unknown,
+	uint8_t local; /* enum flow_local */
+	bool bittorrent; /* app is APP_BITTORRENT */
+	int16_t prefix[2]; /* longest --local prefix holding the end, -1 none */
+	uint32_t remote_as; /* origin AS of the one non-local end; 0 unknown,
 				 * no AS table, or not exactly one end local */
-	uint64_t hash[2];	/* flow_addr_hash of each end */
+	uint64_t hash[2]; /* flow_addr_hash of each end */
 };
 
 /* The daemon's hash of a host: its IP version and address. */
@@ -101,7 +104,7 @@ static inline uint64_t flow_addr_hash(uint8_t ip_version, const uint8_t addr[16]
 struct probe_stats {
 	uint64_t packets_seen;
 	uint64_t bytes_seen;
-	uint64_t flows_evicted;	/* pushed out of full buckets early, counted */
+	uint64_t flows_evicted; /* pushed out of full buckets early, counted */
 	uint64_t packets_uncounted;
 	uint64_t bytes_uncounted;
 	uint32_t sampling_interval; /* 1: every packet */

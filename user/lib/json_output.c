@@ -26,8 +26,7 @@ void json_format_tcp_flags(char *buf, size_t len, uint8_t flags)
 	buf[n] = '\0';
 }
 
-void json_format_addr(char *buf, size_t len, const uint8_t addr[16],
-		      uint8_t ip_version)
+void json_format_addr(char *buf, size_t len, const uint8_t addr[16], uint8_t ip_version)
 {
 	if (!inet_ntop(ip_version == 6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
@@ -90,25 +89,14 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 
 	obj = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:s,"
 			" s:i, s:i, s:o, s:s, s:i, s:i, s:i}",
-			"type", "flow",
-			"ip_version", rec->key.ip_version,
-			"src", src,
-			"dst", dst,
-			"sport", rec->key.sport,
-			"dport", rec->key.dport,
-			"proto", rec->key.proto,
-			"packets", (json_int_t)rec->packets,
-			"bytes", (json_int_t)rec->bytes,
-			"first", first,
-			"last", last,
-			"tcp_flags", flags,
-			"ifindex", (int)rec->key.ifindex,
-			"vlan", rec->key.vlan,
-			"app", rec->app == APP_BITTORRENT ? json_string("bittorrent") : json_null(),
-			"end_reason", end_reason_name(rec->end_reason),
-			"tos", rec->tos,
-			"ttl_min", rec->ttl_min,
-			"ttl_max", rec->ttl_max);
+			"type", "flow", "ip_version", rec->key.ip_version, "src", src, "dst", dst,
+			"sport", rec->key.sport, "dport", rec->key.dport, "proto", rec->key.proto,
+			"packets", (json_int_t)rec->packets, "bytes", (json_int_t)rec->bytes,
+			"first", first, "last", last, "tcp_flags", flags, "ifindex",
+			(int)rec->key.ifindex, "vlan", rec->key.vlan, "app",
+			rec->app == APP_BITTORRENT ? json_string("bittorrent") : json_null(),
+			"end_reason", end_reason_name(rec->end_reason), "tos", rec->tos, "ttl_min",
+			rec->ttl_min, "ttl_max", rec->ttl_max);
 	/* Only when known: most flows have neither. */
 	if (obj && rec->reset_verdict)
 		json_object_set_new(obj, "reset_verdict",
@@ -277,18 +265,11 @@ int json_write_bt_event(FILE *out, const struct event *ev, uint64_t wall_ms)
 	json_format_addr(dst, sizeof(dst), ev->key.dst, ev->key.ip_version);
 	json_format_time(time, sizeof(time), wall_ms);
 
-	obj = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i}",
-			"type", "bittorrent",
-			"kind", json_bt_kind_name(ev->kind),
-			"time", time,
-			"ip_version", ev->key.ip_version,
-			"src", src,
-			"dst", dst,
-			"sport", ev->key.sport,
-			"dport", ev->key.dport,
-			"proto", ev->key.proto,
-			"ifindex", (int)ev->key.ifindex,
-			"vlan", ev->key.vlan);
+	obj = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "type",
+			"bittorrent", "kind", json_bt_kind_name(ev->kind), "time", time,
+			"ip_version", ev->key.ip_version, "src", src, "dst", dst, "sport",
+			ev->key.sport, "dport", ev->key.dport, "proto", ev->key.proto, "ifindex",
+			(int)ev->key.ifindex, "vlan", ev->key.vlan);
 	if (obj && ev->kind == BT_HANDSHAKE && add_handshake(obj, ev)) {
 		json_decref(obj);
 		obj = NULL;

@@ -51,7 +51,6 @@ const char *json_bt_kind_name(uint8_t kind);
 void json_format_tcp_flags(char *buf, size_t len, uint8_t flags);
 
 /* Formats a key's address (IPv4 or IPv6) as text. */
-void json_format_addr(char *buf, size_t len, const uint8_t addr[16],
-		      uint8_t ip_version);
+void json_format_addr(char *buf, size_t len, const uint8_t addr[16], uint8_t ip_version);
 
 #endif /* JSON_OUTPUT_H */

@@ -38,8 +38,8 @@ static bool stderr_is_journal(void)
 		return cached;
 	env = getenv("JOURNAL_STREAM");
 	cached = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
-		 fstat(STDERR_FILENO, &st) == 0 &&
-		 st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+		 fstat(STDERR_FILENO, &st) == 0 && st.st_dev == (dev_t)dev &&
+		 st.st_ino == (ino_t)ino;
 	return cached;
 }
 
@@ -58,15 +58,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int libbpf_print_verbose(enum libbpf_print_level level,
-				const char *fmt, va_list ap)
+static int libbpf_print_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	return vfprintf(stderr, fmt, ap);
 }
 
-static int libbpf_print_quiet(enum libbpf_print_level level, const char *fmt,
-			      va_list ap)
+static int libbpf_print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	(void)fmt;

@@ -10,8 +10,8 @@
 #include "lib/log.h"
 #include "lib/parse_number.h"
 
-int parse_ulong_option(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out)
+int parse_ulong_option(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -19,8 +19,7 @@ int parse_ulong_option(const char *opt, const char *s, unsigned long min,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
-		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min,
-			  max);
+		log_error("%s: '%s' is not a whole number from %lu to %lu", opt, s, min, max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -50,13 +49,29 @@ int parse_rate_bps(const char *s, uint64_t *bps)
 	if (parse_number(s, &v, &u))
 		return -1;
 	switch (*u) {
-	case 'k': case 'K': mult = 1e3; u++; break;
-	case 'm': case 'M': mult = 1e6; u++; break;
-	case 'g': case 'G': mult = 1e9; u++; break;
-	case 't': case 'T': mult = 1e12; u++; break;
+	case 'k':
+	case 'K':
+		mult = 1e3;
+		u++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1e6;
+		u++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1e9;
+		u++;
+		break;
+	case 't':
+	case 'T':
+		mult = 1e12;
+		u++;
+		break;
 	}
-	if (*u && strcasecmp(u, "bit") && strcasecmp(u, "bps") &&
-	    strcasecmp(u, "b/s") && strcasecmp(u, "bit/s"))
+	if (*u && strcasecmp(u, "bit") && strcasecmp(u, "bps") && strcasecmp(u, "b/s") &&
+	    strcasecmp(u, "bit/s"))
 		return -1;
 	v *= mult;
 	if (v < 1 || v > 1e16)

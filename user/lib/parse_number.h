@@ -10,8 +10,8 @@
 
 /* A whole number in [min, max] for option opt; -EINVAL with a message
  * naming the option and the range otherwise. */
-int parse_ulong_option(const char *opt, const char *s, unsigned long min,
-		       unsigned long max, unsigned long *out);
+int parse_ulong_option(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out);
 
 /* Bits per second: a number with an optional k, M, G or T suffix (powers
  * of 1000) and an optional "bit"/"bps"; "100M", "1.5G", "20mbit".

@@ -8,7 +8,7 @@
 #include "store/batch.h"
 
 #define NO_ROW UINT32_MAX
-#define EVENT_BYTES_PER_LINE 1024	/* average a batch budgets for */
+#define EVENT_BYTES_PER_LINE 1024 /* average a batch budgets for */
 
 static uint32_t index_size(size_t max_rows)
 {
@@ -103,8 +103,7 @@ struct store_minute *store_batch_minute(struct store_batch *b, uint8_t ip_versio
 	return r;
 }
 
-int store_batch_add_event(struct store_batch *b, uint64_t time_ms,
-			  const char *line, size_t len)
+int store_batch_add_event(struct store_batch *b, uint64_t time_ms, const char *line, size_t len)
 {
 	struct store_event *e;
 

@@ -20,9 +20,9 @@
 #include "store/top_ports.h"
 
 struct store_minute {
-	uint8_t ip_version;	/* 0: unused slot */
+	uint8_t ip_version; /* 0: unused slot */
 	uint8_t addr[16];
-	uint64_t minute;	/* wall-clock minutes since the Unix epoch */
+	uint64_t minute; /* wall-clock minutes since the Unix epoch */
 	uint64_t flows, bt_flows, resets, forged;
 	uint64_t packets_in, packets_out, bytes_in, bytes_out;
 	struct hll peers;
@@ -31,16 +31,16 @@ struct store_minute {
 
 struct store_event {
 	uint64_t time_ms;
-	char *line;		/* one JSON object, no newline */
+	char *line; /* one JSON object, no newline */
 };
 
 struct store_batch {
 	struct store_minute *rows;
 	size_t n_rows, max_rows;
-	uint32_t *index, n_index;	/* open addressing into rows */
+	uint32_t *index, n_index; /* open addressing into rows */
 	struct store_event *events;
 	size_t n_events, max_events;
-	size_t event_bytes;	/* text held, for the bound */
+	size_t event_bytes; /* text held, for the bound */
 };
 
 struct store_batch *store_batch_new(size_t max_rows, size_t max_events);
@@ -51,8 +51,7 @@ size_t store_batch_memory(size_t max_rows, size_t max_events);
 struct store_minute *store_batch_minute(struct store_batch *b, uint8_t ip_version,
 					const uint8_t addr[16], uint64_t minute);
 /* 0, -ENOSPC (full) or -ENOMEM. */
-int store_batch_add_event(struct store_batch *b, uint64_t time_ms,
-			  const char *line, size_t len);
+int store_batch_add_event(struct store_batch *b, uint64_t time_ms, const char *line, size_t len);
 void store_batch_clear(struct store_batch *b);
 static inline size_t store_batch_size(const struct store_batch *b)
 {

@@ -10,9 +10,9 @@
 #include <curl/curl.h>
 #include "store/clickhouse_http.h"
 
-#define CONNECT_TIMEOUT_MS	3000
-#define REQUEST_TIMEOUT_MS	15000
-#define ANSWER_MAX		(1 << 20)
+#define CONNECT_TIMEOUT_MS 3000
+#define REQUEST_TIMEOUT_MS 15000
+#define ANSWER_MAX (1 << 20)
 
 struct clickhouse_http {
 	CURL *curl;
@@ -29,7 +29,7 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
 	char *grown;
 
 	if (c->len + add > ANSWER_MAX)
-		return 0;	/* a wrong server: stop reading */
+		return 0; /* a wrong server: stop reading */
 	grown = realloc(c->answer, c->len + add + 1);
 	if (!grown)
 		return 0;
@@ -40,15 +40,14 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
 	return add;
 }
 
-struct clickhouse_http *clickhouse_http_new(const struct clickhouse_url *url,
-					    const char *password)
+struct clickhouse_http *clickhouse_http_new(const struct clickhouse_url *url, const char *password)
 {
 	static bool global_done;
 	struct clickhouse_http *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	if (!global_done) {	/* before any thread uses curl: at open */
+	if (!global_done) { /* before any thread uses curl: at open */
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		global_done = true;
 	}
@@ -57,8 +56,9 @@ struct clickhouse_http *clickhouse_http_new(const struct clickhouse_url *url,
 		free(c);
 		return NULL;
 	}
-	snprintf(c->base, sizeof(c->base), strchr(url->host, ':') ?
-		 "http://[%s]:%u/" : "http://%s:%u/", url->host, url->port);
+	snprintf(c->base, sizeof(c->base),
+		 strchr(url->host, ':') ? "http://[%s]:%u/" : "http://%s:%u/", url->host,
+		 url->port);
 	curl_easy_setopt(c->curl, CURLOPT_USERNAME, url->user);
 	if (password)
 		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, password);
@@ -88,8 +88,8 @@ const char *clickhouse_http_why(const struct clickhouse_http *c)
 	return c->why;
 }
 
-int clickhouse_http_run(struct clickhouse_http *c, const char *query,
-			const char *body, size_t body_len, char **out)
+int clickhouse_http_run(struct clickhouse_http *c, const char *query, const char *body,
+			size_t body_len, char **out)
 {
 	char *esc = curl_easy_escape(c->curl, query, 0), *url;
 	long status = 0;
@@ -112,8 +112,7 @@ int clickhouse_http_run(struct clickhouse_http *c, const char *query,
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)(body ? body_len : 0));
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
 	rc = curl_easy_perform(c->curl);
 	free(url);
 	if (rc != CURLE_OK) {

@@ -14,8 +14,7 @@
 struct clickhouse_http;
 
 /* password: NULL for none. NULL on out of memory. */
-struct clickhouse_http *clickhouse_http_new(const struct clickhouse_url *url,
-					    const char *password);
+struct clickhouse_http *clickhouse_http_new(const struct clickhouse_url *url, const char *password);
 void clickhouse_http_free(struct clickhouse_http *c);
 
 /*
@@ -25,8 +24,8 @@ void clickhouse_http_free(struct clickhouse_http *c);
  * failure -EIO (connection, timeout) or -EPROTO (the server said no) and
  * why(): one line for the log.
  */
-int clickhouse_http_run(struct clickhouse_http *c, const char *query,
-			const char *body, size_t body_len, char **out);
+int clickhouse_http_run(struct clickhouse_http *c, const char *query, const char *body,
+			size_t body_len, char **out);
 const char *clickhouse_http_why(const struct clickhouse_http *c);
 
 #endif /* CLICKHOUSE_HTTP_H */

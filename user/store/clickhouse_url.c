@@ -10,7 +10,8 @@
 #include "lib/log.h"
 #include "store/clickhouse_url.h"
 
-#define FORM "clickhouse://[USER@]HOST:PORT/DATABASE, e.g. " \
+#define FORM                                            \
+	"clickhouse://[USER@]HOST:PORT/DATABASE, e.g. " \
 	"clickhouse://flowprobe@10.0.0.5:8123/flows"
 
 static int bad(const char *url, const char *why)
@@ -24,8 +25,8 @@ static bool is_name(const char *s, size_t n)
 	if (!n || n >= CH_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!(s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+		if (!(s[i] == '_' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z')))
 			return false;
 	return true;
 }
@@ -71,7 +72,7 @@ int clickhouse_url_parse(const char *url, struct clickhouse_url *out)
 		return bad(url, "no host");
 	memcpy(out->host, p, hend - p);
 	if (strspn(out->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			       "0123456789.-:") != strlen(out->host))
+			      "0123456789.-:") != strlen(out->host))
 		return bad(url, "the host is not a name or an address");
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);

@@ -8,14 +8,14 @@
 #ifndef CLICKHOUSE_URL_H
 #define CLICKHOUSE_URL_H
 
-#define CH_HOST_MAX	256
-#define CH_NAME_MAX	64
+#define CH_HOST_MAX 256
+#define CH_NAME_MAX 64
 
 struct clickhouse_url {
-	char host[CH_HOST_MAX];	/* name, IPv4, or IPv6 without brackets */
+	char host[CH_HOST_MAX]; /* name, IPv4, or IPv6 without brackets */
 	unsigned int port;
-	char db[CH_NAME_MAX];	/* [A-Za-z0-9_]+: safe inside SQL */
-	char user[CH_NAME_MAX];	/* "default" when not given */
+	char db[CH_NAME_MAX]; /* [A-Za-z0-9_]+: safe inside SQL */
+	char user[CH_NAME_MAX]; /* "default" when not given */
 };
 
 /* 0, or -EINVAL after one log line saying what is wrong and the form. */

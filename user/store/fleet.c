@@ -19,14 +19,23 @@
 #include "store/clickhouse_url.h"
 #include "store/fleet.h"
 
-#define LOG_EVERY_MS	60000ull
-#define RETRY_MS	1000
-#define MAX_JOBS	64
-#define PEERS_ALARM	200	/* merged distinct peers worth the threshold */
+#define LOG_EVERY_MS 60000ull
+#define RETRY_MS 1000
+#define MAX_JOBS 64
+#define PEERS_ALARM 200 /* merged distinct peers worth the threshold */
 
-enum { T_FLOWS, T_PEERS, T_REPORTS, T_EVENTS, T__MAX };
+enum {
+	T_FLOWS,
+	T_PEERS,
+	T_REPORTS,
+	T_EVENTS,
+	T__MAX
+};
 static const char *const table_names[T__MAX] = {
-	"flows", "host_peers", "p2p_reports", "events",
+	"flows",
+	"host_peers",
+	"p2p_reports",
+	"events",
 };
 
 struct sbuf {
@@ -43,18 +52,18 @@ struct fleet {
 	struct prefix_set local;
 	uint64_t period_ms, grace_ms, max_buffer;
 	unsigned int threshold;
-	struct clickhouse_http *http;	/* the sender's */
+	struct clickhouse_http *http; /* the sender's */
 
 	/* Pipeline thread's. */
 	struct sbuf filling[T__MAX];
 	uint64_t dropped_filling;
-	uint64_t next_period;		/* start of the next period to judge */
+	uint64_t next_period; /* start of the next period to judge */
 
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct sbuf pending[T__MAX];	/* the sender's while sending */
-	uint64_t jobs[MAX_JOBS];	/* periods to judge */
+	struct sbuf pending[T__MAX]; /* the sender's while sending */
+	uint64_t jobs[MAX_JOBS]; /* periods to judge */
 	size_t n_jobs;
 	bool stopping, schema_ok;
 	struct fleet_stats stats;
@@ -85,11 +94,12 @@ static uint64_t rows_of(const struct sbuf b[T__MAX])
  * only: a stale value errs by one tick's rows). */
 static bool room(struct fleet *f, size_t more)
 {
-	return buffered(f->filling) + __atomic_load_n(&f->stats.buffered, __ATOMIC_RELAXED)
-	       + more <= f->max_buffer;
+	return buffered(f->filling) + __atomic_load_n(&f->stats.buffered, __ATOMIC_RELAXED) +
+		       more <=
+	       f->max_buffer;
 }
 
-#define ROW_RESERVE 1024	/* a flow row is about 420 bytes */
+#define ROW_RESERVE 1024 /* a flow row is about 420 bytes */
 
 static bool grow(struct sbuf *b, size_t need)
 {
@@ -109,8 +119,7 @@ static bool grow(struct sbuf *b, size_t need)
 }
 
 /* One row and its newline; formatted once, straight into the buffer. */
-static __attribute__((format(printf, 3, 4)))
-void row(struct fleet *f, int t, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) void row(struct fleet *f, int t, const char *fmt, ...)
 {
 	struct sbuf *b = &f->filling[t];
 	va_list ap;
@@ -123,7 +132,7 @@ void row(struct fleet *f, int t, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n + 2 > b->cap - b->len) {	/* a long event */
+	if (n >= 0 && (size_t)n + 2 > b->cap - b->len) { /* a long event */
 		if (!room(f, n + 2) || !grow(b, n + 2)) {
 			f->dropped_filling++;
 			return;
@@ -158,7 +167,8 @@ static int read_password(const char *path, char *out, size_t len)
 
 	if (!fp) {
 		log_error("--store-password-file %s: %s (its first line is the "
-			  "ClickHouse user's password)", path, strerror(errno));
+			  "ClickHouse user's password)",
+			  path, strerror(errno));
 		return -EINVAL;
 	}
 	if (!fgets(out, len, fp))
@@ -223,8 +233,7 @@ static void failed(struct fleet *f, const char *what)
 		log_warn("fleet store %s:%u/%s: %llu request(s) failed (%s: %s); "
 			 "counting and export go on, rows wait in a bounded buffer "
 			 "and are sent when the server answers",
-			 f->url.host, f->url.port, f->url.db,
-			 (unsigned long long)f->unlogged, what,
+			 f->url.host, f->url.port, f->url.db, (unsigned long long)f->unlogged, what,
 			 clickhouse_http_why(f->http));
 		f->last_log_ms = now;
 		f->unlogged = 0;
@@ -268,28 +277,28 @@ static int judge(struct fleet *f, uint64_t p0)
 	 * many as PEERS_ALARM reach the threshold); bt_flows: BitTorrent flow
 	 * records of every probe (a flow two routers saw counts twice). */
 	if (run_sql(f,
-		"INSERT INTO %1$s.alarms SELECT host, toDateTime(%2$llu), "
-		"toDateTime(%3$llu), peers, probes, score, max_score, bt_flows, "
-		"concat(toString(peers), ' distinct peers across ', "
-		"arrayStringConcat(arraySort(probes), ', '), ' (merged); ', "
-		"'highest P2P score of a probe ', toString(max_score), '; ', "
-		"toString(bt_flows), ' BitTorrent flow records'), '%4$s', %5$llu "
-		"FROM (SELECT host, peers, probes, max_score, bt_flows, "
-		"greatest(max_score, toUInt8(least(100, intDiv(peers * %6$u, %7$u)))) "
-		"AS score FROM (SELECT host, peers, probes, max_score FROM "
-		"(SELECT host, uniqMerge(peers) AS peers, "
-		"groupUniqArrayMerge(probes) AS probes FROM %1$s.host_peers_agg "
-		"WHERE period_start = toDateTime(%2$llu) GROUP BY host) "
-		"ANY LEFT JOIN (SELECT host, max(score) AS max_score "
-		"FROM %1$s.p2p_reports WHERE period_start = toDateTime(%2$llu) "
-		"GROUP BY host) USING host) "
-		"ANY LEFT JOIN (SELECT arrayJoin(arrayFilter(x -> x != '', "
-		"[if(src_local = 1, src, ''), if(dst_local = 1, dst, '')])) AS host, "
-		"count() AS bt_flows FROM %1$s.flows WHERE app = 'bittorrent' AND "
-		"last >= toDateTime(%2$llu) AND last < toDateTime(%3$llu) "
-		"GROUP BY host) USING host) WHERE score >= %6$u",
-		db, (unsigned long long)s0, (unsigned long long)s1, f->probe_id,
-		(unsigned long long)wall_ms(), f->threshold, PEERS_ALARM)) {
+		    "INSERT INTO %1$s.alarms SELECT host, toDateTime(%2$llu), "
+		    "toDateTime(%3$llu), peers, probes, score, max_score, bt_flows, "
+		    "concat(toString(peers), ' distinct peers across ', "
+		    "arrayStringConcat(arraySort(probes), ', '), ' (merged); ', "
+		    "'highest P2P score of a probe ', toString(max_score), '; ', "
+		    "toString(bt_flows), ' BitTorrent flow records'), '%4$s', %5$llu "
+		    "FROM (SELECT host, peers, probes, max_score, bt_flows, "
+		    "greatest(max_score, toUInt8(least(100, intDiv(peers * %6$u, %7$u)))) "
+		    "AS score FROM (SELECT host, peers, probes, max_score FROM "
+		    "(SELECT host, uniqMerge(peers) AS peers, "
+		    "groupUniqArrayMerge(probes) AS probes FROM %1$s.host_peers_agg "
+		    "WHERE period_start = toDateTime(%2$llu) GROUP BY host) "
+		    "ANY LEFT JOIN (SELECT host, max(score) AS max_score "
+		    "FROM %1$s.p2p_reports WHERE period_start = toDateTime(%2$llu) "
+		    "GROUP BY host) USING host) "
+		    "ANY LEFT JOIN (SELECT arrayJoin(arrayFilter(x -> x != '', "
+		    "[if(src_local = 1, src, ''), if(dst_local = 1, dst, '')])) AS host, "
+		    "count() AS bt_flows FROM %1$s.flows WHERE app = 'bittorrent' AND "
+		    "last >= toDateTime(%2$llu) AND last < toDateTime(%3$llu) "
+		    "GROUP BY host) USING host) WHERE score >= %6$u",
+		    db, (unsigned long long)s0, (unsigned long long)s1, f->probe_id,
+		    (unsigned long long)wall_ms(), f->threshold, PEERS_ALARM)) {
 		failed(f, "writing the period's alarms");
 		return -EIO;
 	}
@@ -310,8 +319,8 @@ static bool send_pending(struct fleet *f)
 
 		if (!b->len)
 			continue;
-		snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT JSONEachRow",
-			 f->url.db, table_names[t]);
+		snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT JSONEachRow", f->url.db,
+			 table_names[t]);
 		if (clickhouse_http_run(f->http, q, b->p, b->len, NULL)) {
 			failed(f, table_names[t]);
 			return false;
@@ -362,7 +371,7 @@ static void *sender_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		if (stopping)
 			break;
-		if (!sent) {	/* the server is away: try again in a second */
+		if (!sent) { /* the server is away: try again in a second */
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -418,8 +427,8 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg)
 		free(f);
 		return rc;
 	}
-	log_info("fleet store: ClickHouse at %s:%u, database %s, as probe %s",
-		 f->url.host, f->url.port, f->url.db, f->probe_id);
+	log_info("fleet store: ClickHouse at %s:%u, database %s, as probe %s", f->url.host,
+		 f->url.port, f->url.db, f->probe_id);
 	*out = f;
 	return 0;
 }
@@ -429,17 +438,22 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg)
 static const char *end_reason(uint8_t r)
 {
 	switch (r) {
-	case END_IDLE: return "idle";
-	case END_ACTIVE: return "active";
-	case END_OF_FLOW: return "end";
-	case END_FORCED: return "forced";
-	case END_LACK_OF_RESOURCES: return "resources";
-	default: return "";
+	case END_IDLE:
+		return "idle";
+	case END_ACTIVE:
+		return "active";
+	case END_OF_FLOW:
+		return "end";
+	case END_FORCED:
+		return "forced";
+	case END_LACK_OF_RESOURCES:
+		return "resources";
+	default:
+		return "";
 	}
 }
 
-void fleet_add_flow(struct fleet *f, const struct flow_record *rec,
-		    const struct flow_class *fc)
+void fleet_add_flow(struct fleet *f, const struct flow_record *rec, const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
 	char src[64], dst[64];
@@ -459,17 +473,19 @@ void fleet_add_flow(struct fleet *f, const struct flow_record *rec,
 	    (unsigned long long)(rec->first_ms / 1000), (unsigned)(rec->first_ms % 1000),
 	    (unsigned long long)(rec->last_ms / 1000), (unsigned)(rec->last_ms % 1000),
 	    rec->tcp_flags, (unsigned)k->ifindex, (unsigned)k->vlan,
-	    fc->bittorrent ? "bittorrent" : "", end_reason(rec->end_reason),
-	    rec->tos, rec->ttl_min, rec->ttl_max, rec->src_as, rec->dst_as,
-	    !!(fc->local & FLOW_LOCAL_SRC), !!(fc->local & FLOW_LOCAL_DST));
+	    fc->bittorrent ? "bittorrent" : "", end_reason(rec->end_reason), rec->tos, rec->ttl_min,
+	    rec->ttl_max, rec->src_as, rec->dst_as, !!(fc->local & FLOW_LOCAL_SRC),
+	    !!(fc->local & FLOW_LOCAL_DST));
 	if (fc->local & FLOW_LOCAL_SRC)
-		row(f, T_PEERS, "{\"probe_id\":\"%s\",\"host\":\"%s\","
-		    "\"period_start\":%llu,\"peer\":\"%s\"}", f->probe_id, src,
-		    (unsigned long long)(p0 / 1000), dst);
+		row(f, T_PEERS,
+		    "{\"probe_id\":\"%s\",\"host\":\"%s\","
+		    "\"period_start\":%llu,\"peer\":\"%s\"}",
+		    f->probe_id, src, (unsigned long long)(p0 / 1000), dst);
 	if (fc->local & FLOW_LOCAL_DST)
-		row(f, T_PEERS, "{\"probe_id\":\"%s\",\"host\":\"%s\","
-		    "\"period_start\":%llu,\"peer\":\"%s\"}", f->probe_id, dst,
-		    (unsigned long long)(p0 / 1000), src);
+		row(f, T_PEERS,
+		    "{\"probe_id\":\"%s\",\"host\":\"%s\","
+		    "\"period_start\":%llu,\"peer\":\"%s\"}",
+		    f->probe_id, dst, (unsigned long long)(p0 / 1000), src);
 }
 
 /* "2026-12-05T02:05:00.000Z" to ms; 0 if not. */
@@ -478,8 +494,8 @@ static uint64_t iso_ms(const char *s)
 	struct tm tm = {};
 	unsigned int ms = 0;
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year, &tm.tm_mon,
-			 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -498,15 +514,14 @@ static void put_json_row(struct fleet *f, int t, json_t *o)
 	json_decref(o);
 }
 
-void fleet_add_event_line(struct fleet *f, const char *line, size_t len,
-			  uint64_t now_ms)
+void fleet_add_event_line(struct fleet *f, const char *line, size_t len, uint64_t now_ms)
 {
 	json_t *o = json_loadb(line, len, 0, NULL), *row_o;
 	const char *type = json_string_value(json_object_get(o, "type"));
 	const char *host = json_string_value(json_object_get(o, "host"));
 	char *text;
 
-	if (!type || !strcmp(type, "flow")) {	/* flows: fleet_add_flow */
+	if (!type || !strcmp(type, "flow")) { /* flows: fleet_add_flow */
 		json_decref(o);
 		return;
 	}
@@ -516,20 +531,20 @@ void fleet_add_event_line(struct fleet *f, const char *line, size_t len,
 	if (!strcmp(type, "p2p_host") && host && text) {
 		uint64_t p0 = iso_ms(json_string_value(json_object_get(o, "period_start")));
 
-		put_json_row(f, T_REPORTS, json_pack(
-			"{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}",
-			"probe_id", f->probe_id, "time", (json_int_t)(now_ms / 1000),
-			"host", host, "period_start", (json_int_t)(p0 / 1000),
-			"score", json_integer_value(json_object_get(o, "score")),
-			"peers", json_integer_value(json_object_get(o, "peers")),
-			"bt_flows", json_integer_value(json_object_get(o, "bt_flows")),
-			"line", text));
+		put_json_row(f, T_REPORTS,
+			     json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "probe_id",
+				       f->probe_id, "time", (json_int_t)(now_ms / 1000), "host",
+				       host, "period_start", (json_int_t)(p0 / 1000), "score",
+				       json_integer_value(json_object_get(o, "score")), "peers",
+				       json_integer_value(json_object_get(o, "peers")), "bt_flows",
+				       json_integer_value(json_object_get(o, "bt_flows")), "line",
+				       text));
 	}
-	row_o = text ? json_pack("{s:s, s:I, s:I, s:s, s:s, s:s}",
-				 "probe_id", f->probe_id,
-				 "time", (json_int_t)(now_ms / 1000),
-				 "time_ms", (json_int_t)(now_ms % 1000), "type", type,
-				 "host", host ? host : "", "line", text) : NULL;
+	row_o = text ? json_pack("{s:s, s:I, s:I, s:s, s:s, s:s}", "probe_id", f->probe_id, "time",
+				 (json_int_t)(now_ms / 1000), "time_ms",
+				 (json_int_t)(now_ms % 1000), "type", type, "host",
+				 host ? host : "", "line", text) :
+		       NULL;
 	put_json_row(f, T_EVENTS, row_o);
 	free(text);
 	json_decref(o);
@@ -604,7 +619,8 @@ void fleet_close(struct fleet *f)
 	pthread_join(f->thread, NULL);
 	if (rows_of(f->pending)) {
 		log_warn("fleet store: %llu rows not sent at exit (the server did "
-			 "not answer)", (unsigned long long)rows_of(f->pending));
+			 "not answer)",
+			 (unsigned long long)rows_of(f->pending));
 		f->stats.rows_dropped += rows_of(f->pending);
 	}
 	for (int t = 0; t < T__MAX; t++) {

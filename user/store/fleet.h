@@ -22,26 +22,26 @@
 #include "detect/prefixes.h"
 #include "lib/flow_record.h"
 
-#define FLEET_DEFAULT_BUFFER	(64u << 20)
-#define FLEET_PROBE_ID_MAX	64
+#define FLEET_DEFAULT_BUFFER (64u << 20)
+#define FLEET_PROBE_ID_MAX 64
 
 struct fleet_config {
-	const char *url;		/* clickhouse://[USER@]HOST:PORT/DB */
-	const char *password_file;	/* NULL: no password */
-	const char *probe_id;		/* NULL: the host name */
-	uint64_t period_ms;		/* the P2P period (--p2p-period) */
-	unsigned int threshold;		/* the P2P threshold */
-	uint64_t grace_ms;		/* a period is judged this long after its end */
-	size_t max_buffer;		/* 0: FLEET_DEFAULT_BUFFER */
-	const struct prefix_set *local;	/* copied */
+	const char *url; /* clickhouse://[USER@]HOST:PORT/DB */
+	const char *password_file; /* NULL: no password */
+	const char *probe_id; /* NULL: the host name */
+	uint64_t period_ms; /* the P2P period (--p2p-period) */
+	unsigned int threshold; /* the P2P threshold */
+	uint64_t grace_ms; /* a period is judged this long after its end */
+	size_t max_buffer; /* 0: FLEET_DEFAULT_BUFFER */
+	const struct prefix_set *local; /* copied */
 };
 
 struct fleet_stats {
 	uint64_t rows_sent;
-	uint64_t rows_dropped;	/* buffer full */
-	uint64_t send_errors;	/* requests that failed (retried) */
-	uint64_t buffered;	/* bytes waiting now */
-	uint64_t alarms_judged;	/* periods whose alarms this probe wrote */
+	uint64_t rows_dropped; /* buffer full */
+	uint64_t send_errors; /* requests that failed (retried) */
+	uint64_t buffered; /* bytes waiting now */
+	uint64_t alarms_judged; /* periods whose alarms this probe wrote */
 };
 
 struct fleet;
@@ -54,10 +54,8 @@ int fleet_check(const struct fleet_config *cfg);
 int fleet_open(struct fleet **out, const struct fleet_config *cfg);
 
 /* Pipeline thread. */
-void fleet_add_flow(struct fleet *f, const struct flow_record *rec,
-		    const struct flow_class *fc);
-void fleet_add_event_line(struct fleet *f, const char *line, size_t len,
-			  uint64_t now_ms);
+void fleet_add_flow(struct fleet *f, const struct flow_record *rec, const struct flow_class *fc);
+void fleet_add_event_line(struct fleet *f, const char *line, size_t len, uint64_t now_ms);
 void fleet_tick(struct fleet *f, uint64_t now_ms);
 void fleet_get_stats(struct fleet *f, struct fleet_stats *out);
 

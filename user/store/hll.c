@@ -7,9 +7,12 @@
 #include <string.h>
 #include "store/hll.h"
 
-#define RANK_MAX	15	/* 4 bits a register in the dense blob */
+#define RANK_MAX 15 /* 4 bits a register in the dense blob */
 
-enum { FMT_SPARSE = 0, FMT_DENSE = 1 };
+enum {
+	FMT_SPARSE = 0,
+	FMT_DENSE = 1
+};
 
 /* splitmix64's finaliser over the address words: fixed, well mixed. */
 static uint64_t mix(uint64_t x)
@@ -100,7 +103,7 @@ int hll_merge_blob(struct hll *h, const void *blob, size_t len)
 	struct hll x = {};
 
 	if (!len)
-		return 0;	/* NULL in the database: no peers */
+		return 0; /* NULL in the database: no peers */
 	if (b[0] == FMT_SPARSE && len % 2 == 1) {
 		for (size_t i = 1; i < len; i += 2) {
 			if (b[i + 1] > RANK_MAX)

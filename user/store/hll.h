@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLL_P		8
-#define HLL_REGS	(1u << HLL_P)
+#define HLL_P 8
+#define HLL_REGS (1u << HLL_P)
 /* Longest encoding: a format byte and the dense registers, 4 bits each. */
-#define HLL_BLOB_MAX	(1 + HLL_REGS / 2)
+#define HLL_BLOB_MAX (1 + HLL_REGS / 2)
 
 struct hll {
 	uint8_t reg[HLL_REGS];

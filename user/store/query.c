@@ -11,8 +11,8 @@
 #include "store/query.h"
 #include "store/schema.h"
 
-#define MAX_POINTS	240
-#define LIST_MAX	100
+#define MAX_POINTS 240
+#define LIST_MAX 100
 
 struct store_reader {
 	pthread_mutex_t lock;
@@ -58,13 +58,13 @@ uint64_t store_bucket_s(uint64_t from_ms, uint64_t to_ms)
 /* Minutes and hours as one relation of (t seconds, counts...): the rows
  * that start in [from, to), so that two adjacent periods never share a
  * row (a before/after comparison counts each minute once). */
-#define RANGE_SQL                                                              \
-	"SELECT minute * 60 AS t, flows, bt_flows, resets, forged, packets_in, " \
-	"packets_out, bytes_in, bytes_out, peers, ports FROM host_minutes "   \
-	"WHERE host = ?1 AND minute >= (?2 + 59) / 60 AND minute < (?3 + 59) / 60 "  \
-	"UNION ALL "                                                          \
-	"SELECT hour * 3600 AS t, flows, bt_flows, resets, forged, packets_in, " \
-	"packets_out, bytes_in, bytes_out, peers, ports FROM host_hours "     \
+#define RANGE_SQL                                                                   \
+	"SELECT minute * 60 AS t, flows, bt_flows, resets, forged, packets_in, "    \
+	"packets_out, bytes_in, bytes_out, peers, ports FROM host_minutes "         \
+	"WHERE host = ?1 AND minute >= (?2 + 59) / 60 AND minute < (?3 + 59) / 60 " \
+	"UNION ALL "                                                                \
+	"SELECT hour * 3600 AS t, flows, bt_flows, resets, forged, packets_in, "    \
+	"packets_out, bytes_in, bytes_out, peers, ports FROM host_hours "           \
 	"WHERE host = ?1 AND hour >= (?2 + 3599) / 3600 AND hour < (?3 + 3599) / 3600"
 
 static const char series_sql[] =
@@ -80,8 +80,8 @@ static const char totals_sql[] =
 	"FROM (" RANGE_SQL ")";
 
 static const char *const count_names[] = {
-	"flows", "peers", "packets_in", "packets_out", "bytes_in", "bytes_out",
-	"bt_flows", "resets", "forged",
+	"flows",     "peers",	 "packets_in", "packets_out", "bytes_in",
+	"bytes_out", "bt_flows", "resets",     "forged",
 };
 #define N_COUNTS (sizeof(count_names) / sizeof(count_names[0]))
 
@@ -107,8 +107,7 @@ static sqlite3_stmt *prepare(struct store_reader *r, const char *sql)
 	return s;
 }
 
-static void bind_range(sqlite3_stmt *s, const char *addr, uint64_t from_ms,
-		       uint64_t to_ms)
+static void bind_range(sqlite3_stmt *s, const char *addr, uint64_t from_ms, uint64_t to_ms)
 {
 	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)((from_ms + 999) / 1000));
@@ -141,16 +140,15 @@ static json_t *ports_json(const char *text)
 	int used;
 
 	while (text && sscanf(text, "%u/%u:%u%n", &proto, &port, &flows, &used) == 3) {
-		json_array_append_new(a, json_pack("{s:i, s:i, s:i}", "proto", proto,
-						   "port", port, "flows", flows));
+		json_array_append_new(a, json_pack("{s:i, s:i, s:i}", "proto", proto, "port", port,
+						   "flows", flows));
 		text += used;
 	}
 	return a;
 }
 
 /* Under the lock. */
-static json_t *totals(struct store_reader *r, const char *addr, uint64_t from_ms,
-		      uint64_t to_ms)
+static json_t *totals(struct store_reader *r, const char *addr, uint64_t from_ms, uint64_t to_ms)
 {
 	sqlite3_stmt *s = prepare(r, totals_sql);
 	json_t *o = NULL;
@@ -162,20 +160,22 @@ static json_t *totals(struct store_reader *r, const char *addr, uint64_t from_ms
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		o = counts_json(s, 1);
 		json_object_set_new(o, "rows", json_integer(sqlite3_column_int64(s, 0)));
-		json_object_set_new(o, "ports", ports_json(
-			(const char *)sqlite3_column_text(s, 10)));
+		json_object_set_new(o, "ports",
+				    ports_json((const char *)sqlite3_column_text(s, 10)));
 		json_object_set_new(o, "from", time_json(from_ms));
 		json_object_set_new(o, "to", time_json(to_ms));
 		/* Both directions, averaged over the whole period. */
-		json_object_set_new(o, "throughput_bps", json_real(
-			8.0 * (sqlite3_column_int64(s, 5) + sqlite3_column_int64(s, 6)) / secs));
+		json_object_set_new(
+			o, "throughput_bps",
+			json_real(8.0 * (sqlite3_column_int64(s, 5) + sqlite3_column_int64(s, 6)) /
+				  secs));
 	}
 	sqlite3_finalize(s);
 	return o;
 }
 
-static json_t *series(struct store_reader *r, const char *addr, uint64_t from_ms,
-		      uint64_t to_ms, uint64_t bucket_s)
+static json_t *series(struct store_reader *r, const char *addr, uint64_t from_ms, uint64_t to_ms,
+		      uint64_t bucket_s)
 {
 	sqlite3_stmt *s = prepare(r, series_sql);
 	json_t *a = json_array();
@@ -195,8 +195,8 @@ static json_t *series(struct store_reader *r, const char *addr, uint64_t from_ms
 }
 
 /* The stored JSON lines of a host in the range, newest first. */
-static json_t *lines(struct store_reader *r, const char *sql, const char *addr,
-		     uint64_t from_ms, uint64_t to_ms)
+static json_t *lines(struct store_reader *r, const char *sql, const char *addr, uint64_t from_ms,
+		     uint64_t to_ms)
 {
 	sqlite3_stmt *s = prepare(r, sql);
 	json_t *a = json_array();
@@ -217,8 +217,8 @@ static json_t *lines(struct store_reader *r, const char *sql, const char *addr,
 	return a;
 }
 
-json_t *store_host_range_json(struct store_reader *r, const char *addr,
-			      uint64_t from_ms, uint64_t to_ms)
+json_t *store_host_range_json(struct store_reader *r, const char *addr, uint64_t from_ms,
+			      uint64_t to_ms)
 {
 	uint64_t bucket_s = store_bucket_s(from_ms, to_ms);
 	json_t *out = NULL, *t;
@@ -229,17 +229,20 @@ json_t *store_host_range_json(struct store_reader *r, const char *addr,
 	t = totals(r, addr, from_ms, to_ms);
 	if (!t)
 		goto done;
-	out = json_pack("{s:s, s:o, s:o, s:I, s:s}", "addr", addr,
-			"from", time_json(from_ms), "to", time_json(to_ms),
-			"bucket_s", (json_int_t)bucket_s, "source", "store");
+	out = json_pack("{s:s, s:o, s:o, s:I, s:s}", "addr", addr, "from", time_json(from_ms), "to",
+			time_json(to_ms), "bucket_s", (json_int_t)bucket_s, "source", "store");
 	json_object_set_new(out, "totals", t);
 	json_object_set_new(out, "series", series(r, addr, from_ms, to_ms, bucket_s));
-	json_object_set_new(out, "alarms", lines(r,
-		"SELECT line FROM alarms WHERE host = ?1 AND time_ms >= ?2 AND "
-		"time_ms < ?3 ORDER BY time_ms DESC LIMIT ?4", addr, from_ms, to_ms));
-	json_object_set_new(out, "events", lines(r,
-		"SELECT line FROM events WHERE host = ?1 AND time_ms >= ?2 AND "
-		"time_ms < ?3 ORDER BY time_ms DESC LIMIT ?4", addr, from_ms, to_ms));
+	json_object_set_new(out, "alarms",
+			    lines(r,
+				  "SELECT line FROM alarms WHERE host = ?1 AND time_ms >= ?2 AND "
+				  "time_ms < ?3 ORDER BY time_ms DESC LIMIT ?4",
+				  addr, from_ms, to_ms));
+	json_object_set_new(out, "events",
+			    lines(r,
+				  "SELECT line FROM events WHERE host = ?1 AND time_ms >= ?2 AND "
+				  "time_ms < ?3 ORDER BY time_ms DESC LIMIT ?4",
+				  addr, from_ms, to_ms));
 done:
 	pthread_mutex_unlock(&r->lock);
 	return out;
@@ -253,9 +256,8 @@ static json_t *ratio(json_t *before, json_t *after, const char *key)
 	return b > 0 ? json_real(a / b) : json_null();
 }
 
-json_t *store_compare_json(struct store_reader *r, const char *addr,
-			   uint64_t a_from_ms, uint64_t a_to_ms,
-			   uint64_t b_from_ms, uint64_t b_to_ms)
+json_t *store_compare_json(struct store_reader *r, const char *addr, uint64_t a_from_ms,
+			   uint64_t a_to_ms, uint64_t b_from_ms, uint64_t b_to_ms)
 {
 	json_t *before = NULL, *after = NULL, *out = NULL;
 
@@ -270,9 +272,8 @@ json_t *store_compare_json(struct store_reader *r, const char *addr,
 		json_decref(after);
 		return NULL;
 	}
-	out = json_pack("{s:s, s:{s:o, s:o, s:o}}", "addr", addr, "change",
-			"flows", ratio(before, after, "flows"),
-			"peers", ratio(before, after, "peers"),
+	out = json_pack("{s:s, s:{s:o, s:o, s:o}}", "addr", addr, "change", "flows",
+			ratio(before, after, "flows"), "peers", ratio(before, after, "peers"),
 			"throughput_bps", ratio(before, after, "throughput_bps"));
 	json_object_set_new(out, "before", before);
 	json_object_set_new(out, "after", after);

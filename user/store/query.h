@@ -27,14 +27,13 @@ void store_reader_free(struct store_reader *r);
  * "throughput_bps"}, "alarms": [...], "events": [...]}; NULL when the
  * database cannot be read (logged).
  */
-json_t *store_host_range_json(struct store_reader *r, const char *addr,
-			      uint64_t from_ms, uint64_t to_ms);
+json_t *store_host_range_json(struct store_reader *r, const char *addr, uint64_t from_ms,
+			      uint64_t to_ms);
 
 /* {"addr", "before": totals, "after": totals, "change": {"flows",
  * "peers", "throughput_bps": after / before, null when before is 0}}. */
-json_t *store_compare_json(struct store_reader *r, const char *addr,
-			   uint64_t a_from_ms, uint64_t a_to_ms,
-			   uint64_t b_from_ms, uint64_t b_to_ms);
+json_t *store_compare_json(struct store_reader *r, const char *addr, uint64_t a_from_ms,
+			   uint64_t a_to_ms, uint64_t b_from_ms, uint64_t b_to_ms);
 
 /* The bucket a range is shown in: <= 240 points, whole minutes, whole
  * hours beyond two days (where only hours are stored). */

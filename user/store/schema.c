@@ -9,11 +9,11 @@
 #include "store/sql_functions.h"
 
 /* Host columns: the same in minutes and hours. */
-#define COUNT_COLUMNS                                                          \
-	"flows INTEGER NOT NULL DEFAULT 0, bt_flows INTEGER NOT NULL DEFAULT 0, " \
-	"resets INTEGER NOT NULL DEFAULT 0, forged INTEGER NOT NULL DEFAULT 0, " \
-	"packets_in INTEGER NOT NULL DEFAULT 0, "                              \
-	"packets_out INTEGER NOT NULL DEFAULT 0, "                             \
+#define COUNT_COLUMNS                                                                 \
+	"flows INTEGER NOT NULL DEFAULT 0, bt_flows INTEGER NOT NULL DEFAULT 0, "     \
+	"resets INTEGER NOT NULL DEFAULT 0, forged INTEGER NOT NULL DEFAULT 0, "      \
+	"packets_in INTEGER NOT NULL DEFAULT 0, "                                     \
+	"packets_out INTEGER NOT NULL DEFAULT 0, "                                    \
 	"bytes_in INTEGER NOT NULL DEFAULT 0, bytes_out INTEGER NOT NULL DEFAULT 0, " \
 	"peers BLOB, ports TEXT"
 
@@ -44,16 +44,15 @@ static const char schema_sql[] =
 static int fail(sqlite3 *db, const char *path, const char *what, int err)
 {
 	log_error("history database %s: %s: %s (check the --state-dir's "
-		  "permissions and free space, or move the file away)", path, what,
-		  db ? sqlite3_errmsg(db) : "out of memory");
+		  "permissions and free space, or move the file away)",
+		  path, what, db ? sqlite3_errmsg(db) : "out of memory");
 	sqlite3_close(db);
 	return err;
 }
 
 int store_schema_open(const char *path, bool read_only, sqlite3 **out)
 {
-	int flags = read_only ? SQLITE_OPEN_READONLY
-			      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 	int rc;
@@ -67,8 +66,10 @@ int store_schema_open(const char *path, bool read_only, sqlite3 **out)
 	if (!read_only) {
 		/* WAL: readers never block the writer; NORMAL: a power cut
 		 * may lose the last commits, never corrupts the file. */
-		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-				  "PRAGMA synchronous=NORMAL;", NULL, NULL, &msg);
+		rc = sqlite3_exec(db,
+				  "PRAGMA journal_mode=WAL;"
+				  "PRAGMA synchronous=NORMAL;",
+				  NULL, NULL, &msg);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, schema_sql, NULL, NULL, &msg);
 		if (rc != SQLITE_OK) {

@@ -115,15 +115,18 @@ int store_sql_functions_register(sqlite3 *db)
 	const int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
 	int rc = SQLITE_OK;
 
-	rc = rc ? rc : sqlite3_create_function(db, "hll_merge", 2, f, NULL,
-					       hll_merge_fn, NULL, NULL);
-	rc = rc ? rc : sqlite3_create_function(db, "hll_count", 1, f, NULL,
-					       hll_count_fn, NULL, NULL);
-	rc = rc ? rc : sqlite3_create_function(db, "hll_merge_agg", 1, f, NULL,
-					       NULL, hll_agg_step, hll_agg_final);
-	rc = rc ? rc : sqlite3_create_function(db, "ports_merge", 2, f, NULL,
-					       ports_merge_fn, NULL, NULL);
-	rc = rc ? rc : sqlite3_create_function(db, "ports_merge_agg", 1, f, NULL,
-					       NULL, ports_agg_step, ports_agg_final);
+	rc = rc ? rc :
+		  sqlite3_create_function(db, "hll_merge", 2, f, NULL, hll_merge_fn, NULL, NULL);
+	rc = rc ? rc :
+		  sqlite3_create_function(db, "hll_count", 1, f, NULL, hll_count_fn, NULL, NULL);
+	rc = rc ? rc :
+		  sqlite3_create_function(db, "hll_merge_agg", 1, f, NULL, NULL, hll_agg_step,
+					  hll_agg_final);
+	rc = rc ? rc :
+		  sqlite3_create_function(db, "ports_merge", 2, f, NULL, ports_merge_fn, NULL,
+					  NULL);
+	rc = rc ? rc :
+		  sqlite3_create_function(db, "ports_merge_agg", 1, f, NULL, NULL, ports_agg_step,
+					  ports_agg_final);
 	return rc;
 }

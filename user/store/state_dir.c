@@ -38,17 +38,19 @@ int state_dir_prepare(const char *dir)
 		if (S_ISDIR(st.st_mode))
 			return 0;
 		log_error("--state-dir %s: not a directory (give a directory for "
-			  "the history database)", dir);
-		return -EINVAL;	/* the option is wrong: exit 2 */
+			  "the history database)",
+			  dir);
+		return -EINVAL; /* the option is wrong: exit 2 */
 	}
 	rc = make_parents(dir);
 	if (!rc && mkdir(dir, 0750) && errno != EEXIST)
 		rc = -errno;
-	if (!rc && chmod(dir, 0750))	/* whatever the umask said */
+	if (!rc && chmod(dir, 0750)) /* whatever the umask said */
 		rc = -errno;
 	if (rc)
 		log_error("--state-dir %s: cannot create it: %s (create it, or "
-			  "give a writable --state-dir)", dir, strerror(-rc));
+			  "give a writable --state-dir)",
+			  dir, strerror(-rc));
 	return rc;
 }
 

@@ -19,24 +19,24 @@
 #include "store/store.h"
 #include "store/writer.h"
 
-#define MINUTE_MS	60000ull
-#define UPKEEP_MS	MINUTE_MS	/* retention and rollup, at most this often */
-#define LOG_EVERY_US	(60 * 1000000ull)
+#define MINUTE_MS 60000ull
+#define UPKEEP_MS MINUTE_MS /* retention and rollup, at most this often */
+#define LOG_EVERY_US (60 * 1000000ull)
 
 struct store {
 	char path[PATH_MAX];
 	struct prefix_set local;
 	struct store_writer *writer;
 	struct store_reader *reader;
-	struct store_batch *filling;	/* pipeline thread's */
-	uint64_t lost_filling;		/* pipeline thread's, added at a tick */
+	struct store_batch *filling; /* pipeline thread's */
+	uint64_t lost_filling; /* pipeline thread's, added at a tick */
 	uint64_t last_handed_ms;
-	uint64_t last_now_ms;		/* the last tick's clock */
+	uint64_t last_now_ms; /* the last tick's clock */
 
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct store_batch *pending;	/* the writer's while have_pending */
+	struct store_batch *pending; /* the writer's while have_pending */
 	bool have_pending, stopping;
 	uint64_t pending_now_ms;
 	struct store_stats stats;
@@ -85,7 +85,7 @@ static void *writer_main(void *arg)
 		if (!rc && now_ms >= last_upkeep_ms + UPKEEP_MS) {
 			rc = store_writer_upkeep(s->writer, now_ms, &why);
 			last_upkeep_ms = now_ms;
-			n = rc ? 0 : n;	/* the batch is in; upkeep failed */
+			n = rc ? 0 : n; /* the batch is in; upkeep failed */
 		}
 		us = monotonic_us() - t0;
 		store_batch_clear(b);
@@ -109,8 +109,7 @@ static void *writer_main(void *arg)
 					 "(%s); counting and export go on, the "
 					 "history has a gap (store_rows_lost). "
 					 "Check free space under --state-dir",
-					 s->path, (unsigned long long)unlogged,
-					 why ? why : "?");
+					 s->path, (unsigned long long)unlogged, why ? why : "?");
 				last_log_us = t0;
 				unlogged = 0;
 			}
@@ -123,10 +122,10 @@ int store_open(struct store **out, const struct store_config *cfg)
 {
 	const char *dir = cfg->state_dir ? cfg->state_dir : STATE_DIR_DEFAULT;
 	struct store_writer_config wc = {
-		.retention_ms = cfg->retention_ms ? cfg->retention_ms
-						  : STORE_DEFAULT_RETENTION_S * 1000ull,
-		.rollup_after_ms = cfg->rollup_after_ms ? cfg->rollup_after_ms
-							: STORE_ROLLUP_AFTER_S * 1000ull,
+		.retention_ms = cfg->retention_ms ? cfg->retention_ms :
+						    STORE_DEFAULT_RETENTION_S * 1000ull,
+		.rollup_after_ms = cfg->rollup_after_ms ? cfg->rollup_after_ms :
+							  STORE_ROLLUP_AFTER_S * 1000ull,
 		.p2p_threshold = cfg->p2p_threshold,
 	};
 	size_t rows = cfg->max_rows ? cfg->max_rows : STORE_DEFAULT_ROWS;
@@ -175,19 +174,17 @@ fail:
 	return rc;
 }
 
-static struct store_minute *minute_of(struct store *s, uint8_t ipv,
-				      const uint8_t addr[16], uint64_t t_ms)
+static struct store_minute *minute_of(struct store *s, uint8_t ipv, const uint8_t addr[16],
+				      uint64_t t_ms)
 {
-	struct store_minute *m = store_batch_minute(s->filling, ipv, addr,
-						    t_ms / MINUTE_MS);
+	struct store_minute *m = store_batch_minute(s->filling, ipv, addr, t_ms / MINUTE_MS);
 
 	if (!m)
 		s->lost_filling++;
 	return m;
 }
 
-void store_add_flow(struct store *s, const struct flow_record *rec,
-		    const struct flow_class *fc)
+void store_add_flow(struct store *s, const struct flow_record *rec, const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
 	/* The port that says what the host did: the lower one, as the
@@ -254,14 +251,13 @@ static void count_reset(struct store *s, const char *line, size_t len, uint64_t 
 	json_decref(o);
 }
 
-void store_add_event_line(struct store *s, const char *line, size_t len,
-			  uint64_t now_ms)
+void store_add_event_line(struct store *s, const char *line, size_t len, uint64_t now_ms)
 {
 	static const char flow_prefix[] = "{\"type\":\"flow\"";
 	static const char reset_prefix[] = "{\"type\":\"reset\"";
 
-	if (!len || (len >= sizeof(flow_prefix) - 1 &&
-		     !memcmp(line, flow_prefix, sizeof(flow_prefix) - 1)))
+	if (!len ||
+	    (len >= sizeof(flow_prefix) - 1 && !memcmp(line, flow_prefix, sizeof(flow_prefix) - 1)))
 		return;
 	if (len >= sizeof(reset_prefix) - 1 &&
 	    !memcmp(line, reset_prefix, sizeof(reset_prefix) - 1))
@@ -277,8 +273,8 @@ void store_tick(struct store *s, uint64_t now_ms)
 	s->stats.records_dropped += s->lost_filling;
 	s->lost_filling = 0;
 	/* Nothing new: only wake the writer for its upkeep, once a minute. */
-	if (!s->have_pending && (store_batch_size(s->filling) ||
-				 now_ms >= s->last_handed_ms + UPKEEP_MS)) {
+	if (!s->have_pending &&
+	    (store_batch_size(s->filling) || now_ms >= s->last_handed_ms + UPKEEP_MS)) {
 		struct store_batch *b = s->pending;
 
 		s->pending = s->filling;

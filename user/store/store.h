@@ -21,24 +21,24 @@
 #include "lib/flow_record.h"
 
 #define STORE_DEFAULT_RETENTION_S (7 * 86400)
-#define STORE_ROLLUP_AFTER_S	(2 * 86400)
-#define STORE_DEFAULT_ROWS	16384	/* host-minutes a batch holds */
-#define STORE_DEFAULT_EVENTS	8192	/* event lines a batch holds */
+#define STORE_ROLLUP_AFTER_S (2 * 86400)
+#define STORE_DEFAULT_ROWS 16384 /* host-minutes a batch holds */
+#define STORE_DEFAULT_EVENTS 8192 /* event lines a batch holds */
 
 struct store_config {
-	const char *state_dir;		/* NULL: STATE_DIR_DEFAULT */
-	uint64_t retention_ms;		/* 0: STORE_DEFAULT_RETENTION_S */
-	uint64_t rollup_after_ms;	/* 0: STORE_ROLLUP_AFTER_S */
-	const struct prefix_set *local;	/* copied; the customers */
-	unsigned int p2p_threshold;	/* p2p_host lines at or above: alarms */
-	size_t max_rows, max_events;	/* 0: the defaults above */
+	const char *state_dir; /* NULL: STATE_DIR_DEFAULT */
+	uint64_t retention_ms; /* 0: STORE_DEFAULT_RETENTION_S */
+	uint64_t rollup_after_ms; /* 0: STORE_ROLLUP_AFTER_S */
+	const struct prefix_set *local; /* copied; the customers */
+	unsigned int p2p_threshold; /* p2p_host lines at or above: alarms */
+	size_t max_rows, max_events; /* 0: the defaults above */
 };
 
 struct store_stats {
-	uint64_t rows_written;	/* host-minute deltas and events committed */
-	uint64_t rows_lost;	/* rows of transactions that failed */
+	uint64_t rows_written; /* host-minute deltas and events committed */
+	uint64_t rows_lost; /* rows of transactions that failed */
 	uint64_t records_dropped; /* flows, resets, events a full batch refused */
-	uint64_t write_errors;	/* transactions that failed */
+	uint64_t write_errors; /* transactions that failed */
 	uint64_t commit_us_last; /* how long the last commit took */
 };
 
@@ -50,12 +50,10 @@ struct store_reader;
 int store_open(struct store **out, const struct store_config *cfg);
 
 /* Pipeline thread: a classified flow record, its local ends counted. */
-void store_add_flow(struct store *s, const struct flow_record *rec,
-		    const struct flow_class *fc);
+void store_add_flow(struct store *s, const struct flow_record *rec, const struct flow_class *fc);
 /* Pipeline thread: a JSON Lines object (flows are ignored: add_flow has
  * them); resets also count on their local ends' minutes. */
-void store_add_event_line(struct store *s, const char *line, size_t len,
-			  uint64_t now_ms);
+void store_add_event_line(struct store *s, const char *line, size_t len, uint64_t now_ms);
 /* Pipeline thread, once a drain tick: the batch goes to the writer. */
 void store_tick(struct store *s, uint64_t now_ms);
 

@@ -29,13 +29,12 @@ void top_ports_merge(struct port_top *into, const struct port_top *from)
 {
 	for (int i = 0; i < TOP_PORTS; i++)
 		if (from->e[i].flows)
-			top_ports_add(into, from->e[i].proto, from->e[i].port,
-				      from->e[i].flows);
+			top_ports_add(into, from->e[i].proto, from->e[i].port, from->e[i].flows);
 }
 
 static int by_flows(const void *a, const void *b)
 {
-	const struct port_top *x = a, *y = b;	/* first entries only */
+	const struct port_top *x = a, *y = b; /* first entries only */
 
 	return (y->e[0].flows > x->e[0].flows) - (y->e[0].flows < x->e[0].flows);
 }
@@ -51,9 +50,8 @@ void top_ports_format(const struct port_top *t, char out[TOP_PORTS_TEXT_MAX])
 	qsort(sorted, TOP_PORTS, sizeof(sorted[0]), by_flows);
 	out[0] = 0;
 	for (int i = 0; i < TOP_PORTS && sorted[i].e[0].flows; i++)
-		n += snprintf(out + n, TOP_PORTS_TEXT_MAX - n, "%s%u/%u:%u",
-			      n ? " " : "", sorted[i].e[0].proto,
-			      sorted[i].e[0].port, sorted[i].e[0].flows);
+		n += snprintf(out + n, TOP_PORTS_TEXT_MAX - n, "%s%u/%u:%u", n ? " " : "",
+			      sorted[i].e[0].proto, sorted[i].e[0].port, sorted[i].e[0].flows);
 }
 
 int top_ports_merge_text(struct port_top *t, const char *text)
@@ -64,8 +62,8 @@ int top_ports_merge_text(struct port_top *t, const char *text)
 		unsigned int proto, port, flows;
 		int used = 0;
 
-		if (sscanf(p, "%u/%u:%u%n", &proto, &port, &flows, &used) != 3 ||
-		    proto > 255 || port > 65535)
+		if (sscanf(p, "%u/%u:%u%n", &proto, &port, &flows, &used) != 3 || proto > 255 ||
+		    port > 65535)
 			return -EINVAL;
 		top_ports_add(t, proto, port, flows);
 		p += used;

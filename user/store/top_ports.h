@@ -15,15 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOP_PORTS	8
+#define TOP_PORTS 8
 /* "255/65535:4294967295 " eight times, and the terminator. */
-#define TOP_PORTS_TEXT_MAX	(TOP_PORTS * 22 + 1)
+#define TOP_PORTS_TEXT_MAX (TOP_PORTS * 22 + 1)
 
 struct port_top {
 	struct {
 		uint16_t port;
 		uint8_t proto;
-		uint32_t flows;	/* 0: unused */
+		uint32_t flows; /* 0: unused */
 	} e[TOP_PORTS];
 };
 

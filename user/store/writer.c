@@ -15,23 +15,23 @@
 #define MINUTE_MS 60000ull
 #define HOUR_MS (60 * MINUTE_MS)
 
-#define MERGE_COUNTS                                                          \
+#define MERGE_COUNTS                                                                \
 	"flows = flows + excluded.flows, bt_flows = bt_flows + excluded.bt_flows, " \
-	"resets = resets + excluded.resets, forged = forged + excluded.forged, " \
-	"packets_in = packets_in + excluded.packets_in, "                    \
-	"packets_out = packets_out + excluded.packets_out, "                 \
-	"bytes_in = bytes_in + excluded.bytes_in, "                          \
-	"bytes_out = bytes_out + excluded.bytes_out, "                       \
-	"peers = hll_merge(peers, excluded.peers), "                         \
+	"resets = resets + excluded.resets, forged = forged + excluded.forged, "    \
+	"packets_in = packets_in + excluded.packets_in, "                           \
+	"packets_out = packets_out + excluded.packets_out, "                        \
+	"bytes_in = bytes_in + excluded.bytes_in, "                                 \
+	"bytes_out = bytes_out + excluded.bytes_out, "                              \
+	"peers = hll_merge(peers, excluded.peers), "                                \
 	"ports = ports_merge(ports, excluded.ports)"
 
-#define COLUMNS "flows, bt_flows, resets, forged, packets_in, packets_out, " \
-		"bytes_in, bytes_out, peers, ports"
+#define COLUMNS                                                      \
+	"flows, bt_flows, resets, forged, packets_in, packets_out, " \
+	"bytes_in, bytes_out, peers, ports"
 
-static const char upsert_minute_sql[] =
-	"INSERT INTO host_minutes(host, minute, " COLUMNS ") "
-	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-	"ON CONFLICT(host, minute) DO UPDATE SET " MERGE_COUNTS;
+static const char upsert_minute_sql[] = "INSERT INTO host_minutes(host, minute, " COLUMNS ") "
+					"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+					"ON CONFLICT(host, minute) DO UPDATE SET " MERGE_COUNTS;
 
 /* WHERE is required before ON CONFLICT in INSERT ... SELECT (SQLite's
  * parser would otherwise read ON as a join's). */
@@ -43,9 +43,20 @@ static const char rollup_sql[] =
 	"FROM host_minutes WHERE minute < ?1 GROUP BY host, minute / 60 "
 	"ON CONFLICT(host, hour) DO UPDATE SET " MERGE_COUNTS ";";
 
-enum { ST_MINUTE, ST_EVENT, ST_ALARM, ST_CURVE, ST_ROLLUP, ST_ROLLED,
-       ST_DEL_MIN, ST_DEL_HOUR, ST_DEL_EVENTS, ST_DEL_ALARMS, ST_DEL_CURVE,
-       ST__MAX };
+enum {
+	ST_MINUTE,
+	ST_EVENT,
+	ST_ALARM,
+	ST_CURVE,
+	ST_ROLLUP,
+	ST_ROLLED,
+	ST_DEL_MIN,
+	ST_DEL_HOUR,
+	ST_DEL_EVENTS,
+	ST_DEL_ALARMS,
+	ST_DEL_CURVE,
+	ST__MAX
+};
 
 static const char *const statements[ST__MAX] = {
 	[ST_MINUTE] = upsert_minute_sql,
@@ -96,8 +107,8 @@ int store_writer_open(struct store_writer **out, const struct store_writer_confi
 	for (int i = 0; i < ST__MAX; i++)
 		if (sqlite3_prepare_v2(w->db, statements[i], -1, &w->st[i], NULL)) {
 			log_error("history database %s: %s (a build against an "
-				  "SQLite older than 3.24?)", cfg->path,
-				  sqlite3_errmsg(w->db));
+				  "SQLite older than 3.24?)",
+				  cfg->path, sqlite3_errmsg(w->db));
 			store_writer_close(w);
 			return -EIO;
 		}
@@ -119,9 +130,8 @@ static int put_minute(struct store_writer *w, const struct store_minute *r)
 	sqlite3_stmt *s = w->st[ST_MINUTE];
 	uint8_t peers[HLL_BLOB_MAX];
 	char host[64], ports[TOP_PORTS_TEXT_MAX];
-	const uint64_t v[8] = { r->flows, r->bt_flows, r->resets, r->forged,
-				r->packets_in, r->packets_out, r->bytes_in,
-				r->bytes_out };
+	const uint64_t v[8] = { r->flows,      r->bt_flows,    r->resets,   r->forged,
+				r->packets_in, r->packets_out, r->bytes_in, r->bytes_out };
 
 	json_format_addr(host, sizeof(host), r->addr, r->ip_version);
 	sqlite3_bind_text(s, 1, host, -1, SQLITE_TRANSIENT);
@@ -129,8 +139,7 @@ static int put_minute(struct store_writer *w, const struct store_minute *r)
 	for (int i = 0; i < 8; i++)
 		sqlite3_bind_int64(s, 3 + i, (sqlite3_int64)v[i]);
 	if (!hll_empty(&r->peers))
-		sqlite3_bind_blob(s, 11, peers, hll_encode(&r->peers, peers),
-				  SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s, 11, peers, hll_encode(&r->peers, peers), SQLITE_TRANSIENT);
 	top_ports_format(&r->ports, ports);
 	if (ports[0])
 		sqlite3_bind_text(s, 12, ports, -1, SQLITE_TRANSIENT);
@@ -151,7 +160,7 @@ static int put_event(struct store_writer *w, const struct store_event *e)
 
 	if (!type) {
 		json_decref(o);
-		return 0;	/* not an event: nothing the pages could show */
+		return 0; /* not an event: nothing the pages could show */
 	}
 	if (!host)
 		host = str_field(o, "src");
@@ -200,8 +209,7 @@ static int end(struct store_writer *w, int rc, const char **why)
 	return rc;
 }
 
-int store_writer_commit(struct store_writer *w, const struct store_batch *b,
-			const char **why)
+int store_writer_commit(struct store_writer *w, const struct store_batch *b, const char **why)
 {
 	int rc = begin(w);
 

@@ -13,10 +13,10 @@
 #include "store/batch.h"
 
 struct store_writer_config {
-	const char *path;		/* the database file */
-	uint64_t retention_ms;		/* rows older than this go */
-	uint64_t rollup_after_ms;	/* minutes older than this become hours */
-	unsigned int p2p_threshold;	/* a p2p_host line at or above: an alarm */
+	const char *path; /* the database file */
+	uint64_t retention_ms; /* rows older than this go */
+	uint64_t rollup_after_ms; /* minutes older than this become hours */
+	unsigned int p2p_threshold; /* a p2p_host line at or above: an alarm */
 };
 
 struct store_writer;
@@ -27,8 +27,7 @@ void store_writer_close(struct store_writer *w);
 
 /* One transaction: 0, or -EIO (rolled back; the batch is not in the file;
  * *why points to SQLite's message until the next call). */
-int store_writer_commit(struct store_writer *w, const struct store_batch *b,
-			const char **why);
+int store_writer_commit(struct store_writer *w, const struct store_batch *b, const char **why);
 
 /* Retention and rollup as of now_ms: 0 or -EIO, *why as above. */
 int store_writer_upkeep(struct store_writer *w, uint64_t now_ms, const char **why);

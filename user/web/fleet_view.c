@@ -15,10 +15,10 @@
 #include "store/clickhouse_http.h"
 #include "web/fleet_view.h"
 
-#define WINDOW_S	600	/* "now" on the overview: the last 10 minutes */
-#define HOST_SPAN_S	3600	/* a host's page: the last hour */
-#define TOP		20
-#define SQL_MAX		4096
+#define WINDOW_S 600 /* "now" on the overview: the last 10 minutes */
+#define HOST_SPAN_S 3600 /* a host's page: the last hour */
+#define TOP 20
+#define SQL_MAX 4096
 
 struct fleet_view {
 	pthread_mutex_t lock;
@@ -27,8 +27,7 @@ struct fleet_view {
 	char why[300];
 };
 
-struct fleet_view *fleet_view_new(const struct clickhouse_url *url,
-				  const char *password)
+struct fleet_view *fleet_view_new(const struct clickhouse_url *url, const char *password)
 {
 	struct fleet_view *v = calloc(1, sizeof(*v));
 
@@ -54,8 +53,8 @@ void fleet_view_free(struct fleet_view *v)
 }
 
 /* The "data" rows of a FORMAT JSON answer; NULL on failure (v->why). */
-static __attribute__((format(printf, 2, 3)))
-json_t *query(struct fleet_view *v, const char *fmt, ...)
+static __attribute__((format(printf, 2, 3))) json_t *query(struct fleet_view *v, const char *fmt,
+							   ...)
 {
 	char sql[SQL_MAX];
 	char *answer = NULL;
@@ -69,8 +68,7 @@ json_t *query(struct fleet_view *v, const char *fmt, ...)
 	strncat(sql, " FORMAT JSON", sizeof(sql) - strlen(sql) - 1);
 	rc = clickhouse_http_run(v->http, sql, NULL, 0, &answer);
 	if (rc) {
-		snprintf(v->why, sizeof(v->why), "ClickHouse: %s",
-			 clickhouse_http_why(v->http));
+		snprintf(v->why, sizeof(v->why), "ClickHouse: %s", clickhouse_http_why(v->http));
 		return NULL;
 	}
 	o = json_loads(answer, 0, NULL);
@@ -128,10 +126,10 @@ static bool canonical(const char *addr, char out[64])
 
 /* Every local end of every flow as (host, peer), with the probe's id:
  * the relation the host views group. */
-#define ENDS_SQL(db) \
-	"(SELECT probe_id, arrayJoin(arrayFilter(x -> x.1 != '', " \
+#define ENDS_SQL(db)                                                                      \
+	"(SELECT probe_id, arrayJoin(arrayFilter(x -> x.1 != '', "                        \
 	"[(if(src_local = 1, src, ''), dst), (if(dst_local = 1, dst, ''), src)])) AS e, " \
-	"e.1 AS host, e.2 AS peer, src, dst, sport, dport, proto, packets, bytes, " \
+	"e.1 AS host, e.2 AS peer, src, dst, sport, dport, proto, packets, bytes, "       \
 	"last, last_ms, app FROM " db ".flows WHERE last >= now() - %d %s)"
 
 static void router_filter(char *buf, size_t len, const char *router)
@@ -150,15 +148,13 @@ static const char *fail(struct fleet_view *v, const char **why)
 
 static json_t *summary(json_t *row, json_int_t score)
 {
-	return json_pack("{s:s?, s:I, s:i, s:I, s:I, s:I, s:i, s:I, s:o, s:O}",
-			 "addr", json_string_value(json_object_get(row, "host")),
-			 "flows", num(row, "flows"), "live_flows", 0,
-			 "peers", num(row, "peers"), "bytes", num(row, "bytes"),
-			 "packets", num(row, "packets"), "resets", 0,
-			 "p2p_score", score,
-			 "last", time_json((uint64_t)num(row, "last_s") * 1000),
-			 "routers", json_object_get(row, "routers") ?
-				json_object_get(row, "routers") : json_null());
+	return json_pack(
+		"{s:s?, s:I, s:i, s:I, s:I, s:I, s:i, s:I, s:o, s:O}", "addr",
+		json_string_value(json_object_get(row, "host")), "flows", num(row, "flows"),
+		"live_flows", 0, "peers", num(row, "peers"), "bytes", num(row, "bytes"), "packets",
+		num(row, "packets"), "resets", 0, "p2p_score", score, "last",
+		time_json((uint64_t)num(row, "last_s") * 1000), "routers",
+		json_object_get(row, "routers") ? json_object_get(row, "routers") : json_null());
 }
 
 static const char *sort_key;
@@ -191,12 +187,11 @@ static json_t *alarm_json(json_t *r)
 {
 	json_t *reasons = json_array();
 
-	json_array_append_new(reasons, json_string(
-		json_string_value(json_object_get(r, "reasons")) ?: ""));
-	return json_pack("{s:s?, s:I, s:b, s:I, s:I, s:o, s:o, s:O}",
-			 "addr", json_string_value(json_object_get(r, "host")),
-			 "score", num(r, "score"), "alarmed", 1,
-			 "peers", num(r, "peers"), "bt_flows", num(r, "bt_flows"),
+	json_array_append_new(reasons,
+			      json_string(json_string_value(json_object_get(r, "reasons")) ?: ""));
+	return json_pack("{s:s?, s:I, s:b, s:I, s:I, s:o, s:o, s:O}", "addr",
+			 json_string_value(json_object_get(r, "host")), "score", num(r, "score"),
+			 "alarmed", 1, "peers", num(r, "peers"), "bt_flows", num(r, "bt_flows"),
 			 "period_start", time_json((uint64_t)num(r, "period_start") * 1000),
 			 "reasons", reasons, "routers", json_object_get(r, "probes"));
 }
@@ -209,10 +204,12 @@ static json_t *alarms(struct fleet_view *v, const char *host, const char *router
 		snprintf(h, sizeof(h), "AND host = '%s'", host);
 	if (router)
 		snprintf(r, sizeof(r), "AND has(probes, '%s')", router);
-	return query(v, "SELECT host, score, peers, bt_flows, reasons, probes, "
+	return query(v,
+		     "SELECT host, score, peers, bt_flows, reasons, probes, "
 		     "toUnixTimestamp(period_start) AS period_start FROM %s.alarms "
 		     "FINAL WHERE period_start >= now() - %d %s %s "
-		     "ORDER BY period_start DESC LIMIT 100", v->db, HOST_SPAN_S, h, r);
+		     "ORDER BY period_start DESC LIMIT 100",
+		     v->db, HOST_SPAN_S, h, r);
 }
 
 json_t *fleet_hosts_json(struct fleet_view *v, const char *router, const char **why)
@@ -228,44 +225,45 @@ json_t *fleet_hosts_json(struct fleet_view *v, const char *router, const char **
 	}
 	router_filter(rf, sizeof(rf), router);
 	pthread_mutex_lock(&v->lock);
-	rows = query(v, "SELECT host, count() AS flows, uniq(peer) AS peers, "
+	rows = query(v,
+		     "SELECT host, count() AS flows, uniq(peer) AS peers, "
 		     "sum(bytes) AS bytes, sum(packets) AS packets, "
 		     "toUnixTimestamp(max(last)) AS last_s, groupUniqArray(probe_id) AS routers "
 		     "FROM " ENDS_SQL("%s") " GROUP BY host ORDER BY flows DESC LIMIT 1000",
 		     v->db, WINDOW_S, rf);
 	al = rows ? alarms(v, NULL, router) : NULL;
-	routers = al ? query(v, "SELECT DISTINCT probe_id FROM %s.flows WHERE "
-			     "last >= now() - 86400 ORDER BY probe_id", v->db) : NULL;
+	routers = al ? query(v,
+			     "SELECT DISTINCT probe_id FROM %s.flows WHERE "
+			     "last >= now() - 86400 ORDER BY probe_id",
+			     v->db) :
+		       NULL;
 	if (!routers) {
 		fail(v, why);
 		goto done;
 	}
 	all = json_array();
-	json_array_foreach(rows, i, r) {
+	json_array_foreach (rows, i, r) {
 		json_int_t score = 0;
 		size_t k;
 		json_t *a;
 
-		json_array_foreach(al, k, a)
+		json_array_foreach (al, k, a)
 			if (json_equal(json_object_get(a, "host"), json_object_get(r, "host")) &&
 			    num(a, "score") > score)
 				score = num(a, "score");
 		json_array_append_new(all, summary(r, score));
 	}
 	bt = json_array();
-	json_array_foreach(al, i, r)
+	json_array_foreach (al, i, r)
 		json_array_append_new(bt, alarm_json(r));
-	out = json_pack("{s:o, s:i, s:I, s:I, s:i, s:b, s:o, s:o, s:o, s:o, s:o}",
-			"now", time_json((uint64_t)time(NULL) * 1000),
-			"window_s", WINDOW_S, "hosts", (json_int_t)json_array_size(all),
-			"active_hosts", (json_int_t)json_array_size(all),
-			"live_flows", 0, "fleet", 1,
-			"by_flows", top_by(all, "flows"), "by_peers", top_by(all, "peers"),
-			"by_bytes", top_by(all, "bytes"), "bittorrent", bt,
-			"routers", json_array());
-	json_array_foreach(routers, i, r)
-		json_array_append(json_object_get(out, "routers"),
-				  json_object_get(r, "probe_id"));
+	out = json_pack("{s:o, s:i, s:I, s:I, s:i, s:b, s:o, s:o, s:o, s:o, s:o}", "now",
+			time_json((uint64_t)time(NULL) * 1000), "window_s", WINDOW_S, "hosts",
+			(json_int_t)json_array_size(all), "active_hosts",
+			(json_int_t)json_array_size(all), "live_flows", 0, "fleet", 1, "by_flows",
+			top_by(all, "flows"), "by_peers", top_by(all, "peers"), "by_bytes",
+			top_by(all, "bytes"), "bittorrent", bt, "routers", json_array());
+	json_array_foreach (routers, i, r)
+		json_array_append(json_object_get(out, "routers"), json_object_get(r, "probe_id"));
 	json_decref(all);
 done:
 	pthread_mutex_unlock(&v->lock);
@@ -280,10 +278,9 @@ static json_t *counts(json_t *rows, const char *a, const char *b)
 	json_t *out = json_array(), *r;
 	size_t i;
 
-	json_array_foreach(rows, i, r)
-		json_array_append_new(out, json_pack("{s:O, s:I, s:I}",
-			a, json_object_get(r, a), "flows", num(r, "flows"),
-			b, num(r, b)));
+	json_array_foreach (rows, i, r)
+		json_array_append_new(out, json_pack("{s:O, s:I, s:I}", a, json_object_get(r, a),
+						     "flows", num(r, "flows"), b, num(r, b)));
 	return out;
 }
 
@@ -306,30 +303,43 @@ json_t *fleet_host_json(struct fleet_view *v, const char *addr, const char *rout
 	router_filter(rf, sizeof(rf), router);
 	pthread_mutex_lock(&v->lock);
 #define WHERE_HOST " WHERE host = '%s'"
-	tot = query(v, "SELECT count() AS flows, uniq(peer) AS peers, sum(bytes) AS bytes, "
+	tot = query(v,
+		    "SELECT count() AS flows, uniq(peer) AS peers, sum(bytes) AS bytes, "
 		    "sum(packets) AS packets, toUnixTimestamp(max(last)) AS last_s, "
 		    "toUnixTimestamp(min(last)) AS first_s, groupUniqArray(probe_id) AS routers "
 		    "FROM " ENDS_SQL("%s") WHERE_HOST,
 		    v->db, HOST_SPAN_S, rf, host);
-	series = tot ? query(v, "SELECT toUnixTimestamp(toStartOfMinute(last)) * 1000 AS t, "
+	series = tot ? query(v,
+			     "SELECT toUnixTimestamp(toStartOfMinute(last)) * 1000 AS t, "
 			     "count() AS flows, uniq(peer) AS peers, sum(packets) AS packets, "
 			     "sum(bytes) AS bytes, countIf(app = 'bittorrent') AS bt_flows "
 			     "FROM " ENDS_SQL("%s") WHERE_HOST " GROUP BY t ORDER BY t",
-			     v->db, HOST_SPAN_S, rf, host) : NULL;
-	per = series ? query(v, "SELECT probe_id AS router, count() AS flows, "
+			     v->db, HOST_SPAN_S, rf, host) :
+		       NULL;
+	per = series ? query(v,
+			     "SELECT probe_id AS router, count() AS flows, "
 			     "uniq(peer) AS peers, sum(bytes) AS bytes FROM " ENDS_SQL("%s")
-			     WHERE_HOST " GROUP BY router ORDER BY router",
-			     v->db, HOST_SPAN_S, rf, host) : NULL;
-	ports = per ? query(v, "SELECT proto, least(sport, dport) AS port, count() AS flows "
+				     WHERE_HOST " GROUP BY router ORDER BY router",
+			     v->db, HOST_SPAN_S, rf, host) :
+		       NULL;
+	ports = per ? query(v,
+			    "SELECT proto, least(sport, dport) AS port, count() AS flows "
 			    "FROM " ENDS_SQL("%s") WHERE_HOST " GROUP BY proto, port "
-			    "ORDER BY flows DESC LIMIT 12", v->db, HOST_SPAN_S, rf, host) : NULL;
-	peers = ports ? query(v, "SELECT peer AS addr, count() AS flows, sum(bytes) AS bytes "
+							      "ORDER BY flows DESC LIMIT 12",
+			    v->db, HOST_SPAN_S, rf, host) :
+		      NULL;
+	peers = ports ? query(v,
+			      "SELECT peer AS addr, count() AS flows, sum(bytes) AS bytes "
 			      "FROM " ENDS_SQL("%s") WHERE_HOST " GROUP BY addr "
-			      "ORDER BY flows DESC LIMIT 12", v->db, HOST_SPAN_S, rf, host) : NULL;
-	flows = peers ? query(v, "SELECT probe_id AS router, src, dst, sport, dport, proto, "
+								"ORDER BY flows DESC LIMIT 12",
+			      v->db, HOST_SPAN_S, rf, host) :
+			NULL;
+	flows = peers ? query(v,
+			      "SELECT probe_id AS router, src, dst, sport, dport, proto, "
 			      "packets, bytes, toUnixTimestamp(last) * 1000 + last_ms AS last_ts, app "
 			      "FROM " ENDS_SQL("%s") WHERE_HOST " ORDER BY last_ts DESC LIMIT 100",
-			      v->db, HOST_SPAN_S, rf, host) : NULL;
+			      v->db, HOST_SPAN_S, rf, host) :
+			NULL;
 	al = flows ? alarms(v, host, router) : NULL;
 	if (!al) {
 		fail(v, why);
@@ -337,58 +347,63 @@ json_t *fleet_host_json(struct fleet_view *v, const char *addr, const char *rout
 	}
 	r = json_array_get(tot, 0);
 	if (!num(r, "flows")) {
-		out = json_pack("{s:b, s:s, s:b, s:b}", "known", 0, "addr", host,
-				"local", 1, "fleet", 1);
+		out = json_pack("{s:b, s:s, s:b, s:b}", "known", 0, "addr", host, "local", 1,
+				"fleet", 1);
 		goto done;
 	}
-	out = json_pack("{s:b, s:b, s:s, s:o, s:o, s:i, s:i, s:i, s:i}",
-			"known", 1, "fleet", 1, "addr", host,
-			"first", time_json((uint64_t)num(r, "first_s") * 1000),
-			"last", time_json((uint64_t)num(r, "last_s") * 1000),
-			"resets", 0, "forged_resets", 0, "window_s", HOST_SPAN_S,
-			"bucket_s", 60);
-	json_object_set_new(out, "now", summary(r, al && json_array_size(al) ?
-					  num(json_array_get(al, 0), "score") : 0));
+	out = json_pack("{s:b, s:b, s:s, s:o, s:o, s:i, s:i, s:i, s:i}", "known", 1, "fleet", 1,
+			"addr", host, "first", time_json((uint64_t)num(r, "first_s") * 1000),
+			"last", time_json((uint64_t)num(r, "last_s") * 1000), "resets", 0,
+			"forged_resets", 0, "window_s", HOST_SPAN_S, "bucket_s", 60);
+	json_object_set_new(
+		out, "now",
+		summary(r, al && json_array_size(al) ? num(json_array_get(al, 0), "score") : 0));
 	json_object_set_new(json_object_get(out, "now"), "addr", json_string(host));
 	json_object_set_new(out, "history", json_deep_copy(json_object_get(out, "now")));
 	arr = json_array();
-	json_array_foreach(series, i, r)
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
-			"t", num(r, "t"), "flows", num(r, "flows"), "peers", num(r, "peers"),
-			"packets", num(r, "packets"), "bytes", num(r, "bytes"),
-			"bt_flows", num(r, "bt_flows"), "resets", 0));
+	json_array_foreach (series, i, r)
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "t",
+						     num(r, "t"), "flows", num(r, "flows"), "peers",
+						     num(r, "peers"), "packets", num(r, "packets"),
+						     "bytes", num(r, "bytes"), "bt_flows",
+						     num(r, "bt_flows"), "resets", 0));
 	json_object_set_new(out, "series", arr);
 	arr = json_array();
-	json_array_foreach(per, i, r)
-		json_array_append_new(arr, json_pack("{s:O, s:I, s:I, s:I}",
-			"router", json_object_get(r, "router"), "flows", num(r, "flows"),
-			"peers", num(r, "peers"), "bytes", num(r, "bytes")));
+	json_array_foreach (per, i, r)
+		json_array_append_new(arr, json_pack("{s:O, s:I, s:I, s:I}", "router",
+						     json_object_get(r, "router"), "flows",
+						     num(r, "flows"), "peers", num(r, "peers"),
+						     "bytes", num(r, "bytes")));
 	json_object_set_new(out, "routers", arr);
 	arr = json_array();
-	json_array_foreach(ports, i, r)
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I}", "proto", num(r, "proto"),
-			"port", num(r, "port"), "flows", num(r, "flows")));
+	json_array_foreach (ports, i, r)
+		json_array_append_new(arr,
+				      json_pack("{s:I, s:I, s:I}", "proto", num(r, "proto"), "port",
+						num(r, "port"), "flows", num(r, "flows")));
 	json_object_set_new(out, "ports", arr);
 	json_object_set_new(out, "peers", counts(peers, "addr", "bytes"));
 	json_object_set_new(out, "protocols", json_object());
 	arr = json_array();
-	json_array_foreach(flows, i, r)
-		json_array_append_new(arr, json_pack("{s:O, s:O, s:O, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}",
-			"router", json_object_get(r, "router"), "src", json_object_get(r, "src"),
-			"dst", json_object_get(r, "dst"), "sport", num(r, "sport"),
-			"dport", num(r, "dport"), "proto", num(r, "proto"),
-			"packets", num(r, "packets"), "bytes", num(r, "bytes"),
-			"last", time_json((uint64_t)num(r, "last_ts")),
-			"app", json_string_value(json_object_get(r, "app"))));
+	json_array_foreach (flows, i, r)
+		json_array_append_new(
+			arr,
+			json_pack("{s:O, s:O, s:O, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "router",
+				  json_object_get(r, "router"), "src", json_object_get(r, "src"),
+				  "dst", json_object_get(r, "dst"), "sport", num(r, "sport"),
+				  "dport", num(r, "dport"), "proto", num(r, "proto"), "packets",
+				  num(r, "packets"), "bytes", num(r, "bytes"), "last",
+				  time_json((uint64_t)num(r, "last_ts")), "app",
+				  json_string_value(json_object_get(r, "app"))));
 	json_object_set_new(out, "flows", arr);
 	json_object_set_new(out, "live", json_array());
 	arr = json_array();
-	json_array_foreach(al, i, r)
+	json_array_foreach (al, i, r)
 		json_array_append_new(arr, alarm_json(r));
 	json_object_set_new(out, "alarms", arr);
 	json_object_set_new(out, "events", json_array());
-	json_object_set_new(out, "p2p", json_array_size(arr) ?
-			    json_incref(json_array_get(arr, 0)) : json_null());
+	json_object_set_new(out, "p2p",
+			    json_array_size(arr) ? json_incref(json_array_get(arr, 0)) :
+						   json_null());
 done:
 	pthread_mutex_unlock(&v->lock);
 	json_decref(tot);
@@ -407,9 +422,9 @@ static json_t *lines_of(json_t *rows)
 	json_t *out = json_array(), *r;
 	size_t i;
 
-	json_array_foreach(rows, i, r) {
-		json_t *o = json_loads(json_string_value(json_object_get(r, "line")) ?: "",
-				       0, NULL);
+	json_array_foreach (rows, i, r) {
+		json_t *o =
+			json_loads(json_string_value(json_object_get(r, "line")) ?: "", 0, NULL);
 
 		if (!o)
 			continue;
@@ -428,10 +443,14 @@ json_t *fleet_events_json(struct fleet_view *v, const char *type, const char **w
 		return NULL;
 	}
 	pthread_mutex_lock(&v->lock);
-	rows = type ? query(v, "SELECT probe_id, line FROM %s.events WHERE type = '%s' "
-			    "ORDER BY time DESC LIMIT 200", v->db, type)
-		    : query(v, "SELECT probe_id, line FROM %s.events WHERE type != 'curve' "
-			    "ORDER BY time DESC LIMIT 200", v->db);
+	rows = type ? query(v,
+			    "SELECT probe_id, line FROM %s.events WHERE type = '%s' "
+			    "ORDER BY time DESC LIMIT 200",
+			    v->db, type) :
+		      query(v,
+			    "SELECT probe_id, line FROM %s.events WHERE type != 'curve' "
+			    "ORDER BY time DESC LIMIT 200",
+			    v->db);
 	if (rows)
 		out = json_pack("{s:o}", "events", lines_of(rows));
 	else
@@ -453,18 +472,20 @@ json_t *fleet_curve_json(struct fleet_view *v, const char *router, const char **
 	}
 	router_filter(rf, sizeof(rf), router);
 	pthread_mutex_lock(&v->lock);
-	rows = query(v, "SELECT probe_id, toUnixTimestamp(time) * 1000 + time_ms AS t, line "
+	rows = query(v,
+		     "SELECT probe_id, toUnixTimestamp(time) * 1000 + time_ms AS t, line "
 		     "FROM %s.events WHERE type = 'curve' AND time >= now() - %d %s "
-		     "ORDER BY time LIMIT 3600", v->db, HOST_SPAN_S, rf);
+		     "ORDER BY time LIMIT 3600",
+		     v->db, HOST_SPAN_S, rf);
 	if (!rows) {
 		fail(v, why);
 		goto done;
 	}
 	/* One curve per router and interface: "router1/eth0". */
 	pts = json_array();
-	json_array_foreach(rows, i, r) {
-		json_t *o = json_loads(json_string_value(json_object_get(r, "line")) ?: "",
-				       0, NULL);
+	json_array_foreach (rows, i, r) {
+		json_t *o =
+			json_loads(json_string_value(json_object_get(r, "line")) ?: "", 0, NULL);
 		char name[160];
 
 		if (!o)
@@ -472,10 +493,10 @@ json_t *fleet_curve_json(struct fleet_view *v, const char *router, const char **
 		snprintf(name, sizeof(name), "%s/%s",
 			 json_string_value(json_object_get(r, "probe_id")) ?: "",
 			 json_string_value(json_object_get(o, "interface")) ?: "");
-		json_array_append_new(pts, json_pack("{s:I, s:s, s:O, s:O}",
-			"t", num(r, "t"), "interface", name,
-			"utilisation", json_object_get(o, "utilisation"),
-			"active_flows", json_object_get(o, "active_flows")));
+		json_array_append_new(
+			pts, json_pack("{s:I, s:s, s:O, s:O}", "t", num(r, "t"), "interface", name,
+				       "utilisation", json_object_get(o, "utilisation"),
+				       "active_flows", json_object_get(o, "active_flows")));
 		json_decref(o);
 	}
 	out = json_pack("{s:o, s:n}", "samples", pts, "knee");
@@ -490,11 +511,16 @@ json_t *fleet_stats_json(struct fleet_view *v, const char **why)
 	json_t *rows, *al = NULL, *out = NULL, *r;
 
 	pthread_mutex_lock(&v->lock);
-	rows = query(v, "SELECT count() AS flows, sum(packets) AS packets, "
+	rows = query(v,
+		     "SELECT count() AS flows, sum(packets) AS packets, "
 		     "sum(bytes) AS bytes, uniq(probe_id) AS routers FROM %s.flows "
-		     "WHERE last >= now() - %d", v->db, HOST_SPAN_S);
-	al = rows ? query(v, "SELECT count() AS alarms FROM %s.alarms FINAL WHERE "
-			  "period_start >= now() - %d", v->db, HOST_SPAN_S) : NULL;
+		     "WHERE last >= now() - %d",
+		     v->db, HOST_SPAN_S);
+	al = rows ? query(v,
+			  "SELECT count() AS alarms FROM %s.alarms FINAL WHERE "
+			  "period_start >= now() - %d",
+			  v->db, HOST_SPAN_S) :
+		    NULL;
 	if (!al) {
 		fail(v, why);
 		goto done;
@@ -504,14 +530,13 @@ json_t *fleet_stats_json(struct fleet_view *v, const char **why)
 	 * only a probe knows (its table, its losses) is on its own /metrics. */
 	out = json_pack("{s:o, s:{s:I, s:I, s:i, s:i}, s:{s:I, s:i, s:i, s:i, s:i, s:I},"
 			" s:I, s:f, s:b, s:I}",
-			"now", time_json((uint64_t)time(NULL) * 1000),
-			"datapath", "packets", num(r, "packets"), "bytes", num(r, "bytes"),
-			"uncounted_packets", 0, "events_lost", 0,
-			"daemon", "flows_exported", num(r, "flows"), "flows_in_cache", 0,
-			"export_errors", 0, "resets_decided", 0, "resets_forged", 0,
-			"p2p_alarms", num(json_array_get(al, 0), "alarms"),
-			"hosts", (json_int_t)0, "table_fill", 0.0, "fleet", 1,
-			"routers", num(r, "routers"));
+			"now", time_json((uint64_t)time(NULL) * 1000), "datapath", "packets",
+			num(r, "packets"), "bytes", num(r, "bytes"), "uncounted_packets", 0,
+			"events_lost", 0, "daemon", "flows_exported", num(r, "flows"),
+			"flows_in_cache", 0, "export_errors", 0, "resets_decided", 0,
+			"resets_forged", 0, "p2p_alarms", num(json_array_get(al, 0), "alarms"),
+			"hosts", (json_int_t)0, "table_fill", 0.0, "fleet", 1, "routers",
+			num(r, "routers"));
 done:
 	pthread_mutex_unlock(&v->lock);
 	json_decref(rows);

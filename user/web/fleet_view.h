@@ -17,8 +17,7 @@
 struct fleet_view;
 
 /* password: NULL for none. NULL on out of memory. */
-struct fleet_view *fleet_view_new(const struct clickhouse_url *url,
-				  const char *password);
+struct fleet_view *fleet_view_new(const struct clickhouse_url *url, const char *password);
 void fleet_view_free(struct fleet_view *v);
 
 /* router: a probe id or NULL (all). NULL when ClickHouse cannot answer

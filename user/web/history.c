@@ -13,17 +13,23 @@
 #include "lib/json_output.h"
 #include "lib/time_format.h"
 
-#define DEFAULT_SPAN_MS		(3600 * 1000ull)
-#define ACTIVE_WINDOW_MS	(120 * 1000ull) /* "now": the last 2 minutes */
-#define PEER_BITS		256		/* linear-counting bitmap */
-#define HISTORY_CURVE		3600		/* curve samples kept */
-#define NO_HOST			UINT32_MAX
+#define DEFAULT_SPAN_MS (3600 * 1000ull)
+#define ACTIVE_WINDOW_MS (120 * 1000ull) /* "now": the last 2 minutes */
+#define PEER_BITS 256 /* linear-counting bitmap */
+#define HISTORY_CURVE 3600 /* curve samples kept */
+#define NO_HOST UINT32_MAX
 
-enum proto_class { PC_TCP, PC_UDP, PC_ICMP, PC_OTHER, PC__MAX };
+enum proto_class {
+	PC_TCP,
+	PC_UDP,
+	PC_ICMP,
+	PC_OTHER,
+	PC__MAX
+};
 static const char *const proto_names[PC__MAX] = { "tcp", "udp", "icmp", "other" };
 
 struct bucket {
-	uint64_t idx;		/* time / bucket_ms; stale when not current */
+	uint64_t idx; /* time / bucket_ms; stale when not current */
 	uint64_t packets, bytes;
 	uint32_t flows, bt_flows, resets, forged;
 	uint64_t peer_bits[PEER_BITS / 64];
@@ -42,7 +48,7 @@ struct peer_count {
 };
 
 struct host {
-	uint32_t next;		/* hash chain, or free list */
+	uint32_t next; /* hash chain, or free list */
 	bool used;
 	uint8_t ip_version;
 	uint8_t addr[16];
@@ -91,7 +97,7 @@ struct history {
 
 	struct curve_point curve[HISTORY_CURVE];
 	size_t curve_next, n_curve;
-	char *knee;		/* the last "knee" line */
+	char *knee; /* the last "knee" line */
 
 	struct p2p_host_report p2p[HISTORY_P2P];
 	size_t n_p2p;
@@ -130,8 +136,7 @@ size_t history_memory_bound(const struct history_config *cfg)
 	config_defaults(&c);
 	return sizeof(struct history) + c.max_hosts * sizeof(struct host) +
 	       heads_for(c.max_hosts) * sizeof(uint32_t) +
-	       c.max_events * (sizeof(struct event_line) + HISTORY_EVENT_MAX) +
-	       HISTORY_EVENT_MAX;
+	       c.max_events * (sizeof(struct event_line) + HISTORY_EVENT_MAX) + HISTORY_EVENT_MAX;
 }
 
 struct history *history_new(const struct history_config *cfg)
@@ -201,8 +206,7 @@ static uint32_t *chain_of(struct history *h, uint64_t hash)
 	return &h->heads[hash & (h->n_heads - 1)];
 }
 
-static struct host *host_find(struct history *h, uint8_t ipv, const uint8_t addr[16],
-			      uint64_t hash)
+static struct host *host_find(struct history *h, uint8_t ipv, const uint8_t addr[16], uint64_t hash)
 {
 	for (uint32_t i = *chain_of(h, hash); i != NO_HOST; i = h->hosts[i].next)
 		if (h->hosts[i].ip_version == ipv && !memcmp(h->hosts[i].addr, addr, 16))
@@ -233,8 +237,8 @@ static void hosts_forget_stale(struct history *h)
 	}
 }
 
-static struct host *host_get(struct history *h, uint8_t ipv, const uint8_t addr[16],
-			     uint64_t hash, uint64_t t_ms)
+static struct host *host_get(struct history *h, uint8_t ipv, const uint8_t addr[16], uint64_t hash,
+			     uint64_t t_ms)
 {
 	struct host *x = host_find(h, ipv, addr, hash);
 	uint32_t *chain, i;
@@ -268,7 +272,7 @@ static struct bucket *bucket_at(struct history *h, struct host *x, uint64_t t_ms
 	struct bucket *b = &x->b[idx % HISTORY_BUCKETS];
 
 	if (b->idx != idx) {
-		if (b->idx > idx)	/* older than the span: nowhere to go */
+		if (b->idx > idx) /* older than the span: nowhere to go */
 			return NULL;
 		memset(b, 0, sizeof(*b));
 		b->idx = idx;
@@ -279,10 +283,15 @@ static struct bucket *bucket_at(struct history *h, struct host *x, uint64_t t_ms
 static enum proto_class proto_class(uint8_t proto)
 {
 	switch (proto) {
-	case 6: return PC_TCP;
-	case 17: return PC_UDP;
-	case 1: case 58: return PC_ICMP;
-	default: return PC_OTHER;
+	case 6:
+		return PC_TCP;
+	case 17:
+		return PC_UDP;
+	case 1:
+	case 58:
+		return PC_ICMP;
+	default:
+		return PC_OTHER;
 	}
 }
 
@@ -307,8 +316,7 @@ static void count_port(struct host *x, uint8_t proto, uint16_t port)
 	min->flows++;
 }
 
-static void count_peer(struct host *x, uint8_t ipv, const uint8_t addr[16],
-		       uint64_t bytes)
+static void count_peer(struct host *x, uint8_t ipv, const uint8_t addr[16], uint64_t bytes)
 {
 	struct peer_count *min = &x->peers[0];
 
@@ -360,8 +368,7 @@ static void add_flow_end(struct history *h, const struct flow_record *rec,
 	b->peer_bits[bit / 64] |= 1ull << (bit % 64);
 }
 
-void history_add_flow(struct history *h, const struct flow_record *rec,
-		      const struct flow_class *fc)
+void history_add_flow(struct history *h, const struct flow_record *rec, const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
 	/* The port that says what the host did: the remote one if the
@@ -413,8 +420,7 @@ static void count_reset(struct history *h, json_t *o, uint64_t now_ms)
 		struct host *x;
 		struct bucket *b;
 
-		if (!parse_addr(ends[i], &ipv, addr) ||
-		    !prefix_set_match(&h->local, ipv, addr))
+		if (!parse_addr(ends[i], &ipv, addr) || !prefix_set_match(&h->local, ipv, addr))
 			continue;
 		x = host_get(h, ipv, addr, flow_addr_hash(ipv, addr), now_ms);
 		if (!x)
@@ -452,8 +458,7 @@ static void add_curve_point(struct history *h, json_t *o, uint64_t now_ms)
 	}
 }
 
-void history_add_event_line(struct history *h, const char *line, size_t len,
-			    uint64_t now_ms)
+void history_add_event_line(struct history *h, const char *line, size_t len, uint64_t now_ms)
 {
 	json_t *o;
 	const char *type;
@@ -496,8 +501,8 @@ void history_add_event_line(struct history *h, const char *line, size_t len,
 
 /* --- per-tick state ------------------------------------------------------ */
 
-static void add_live_end(struct history *h, const struct flow_record *r,
-			 const uint8_t *local, const uint8_t *remote)
+static void add_live_end(struct history *h, const struct flow_record *r, const uint8_t *local,
+			 const uint8_t *remote)
 {
 	uint8_t ipv = r->key.ip_version;
 	struct host *x = host_get(h, ipv, local, flow_addr_hash(ipv, local), r->last_ms);
@@ -514,8 +519,7 @@ static void add_live_end(struct history *h, const struct flow_record *r,
 	x->live_bits[bit / 64] |= 1ull << (bit % 64);
 }
 
-void history_set_live(struct history *h, const struct flow_record *r, size_t n,
-		      uint64_t now_ms)
+void history_set_live(struct history *h, const struct flow_record *r, size_t n, uint64_t now_ms)
 {
 	pthread_mutex_lock(&h->lock);
 	if (now_ms > h->now_ms)
@@ -570,8 +574,7 @@ void history_set_iface(struct history *h, int ifindex, const char *name)
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_set_iface_traffic(struct history *h, int ifindex, uint64_t packets,
-			       uint64_t bytes)
+void history_set_iface_traffic(struct history *h, int ifindex, uint64_t packets, uint64_t bytes)
 {
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->n_ifaces; i++) {
@@ -583,8 +586,7 @@ void history_set_iface_traffic(struct history *h, int ifindex, uint64_t packets,
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_set_collectors(struct history *h, const struct history_collector *c,
-			    size_t n)
+void history_set_collectors(struct history *h, const struct history_collector *c, size_t n)
 {
 	pthread_mutex_lock(&h->lock);
 	h->n_collectors = n < HISTORY_COLLECTORS ? n : HISTORY_COLLECTORS;
@@ -610,8 +612,7 @@ static json_t *time_json(uint64_t ms)
 	return json_string(buf);
 }
 
-static bool bucket_live(const struct history *h, const struct bucket *b,
-			uint64_t since_ms)
+static bool bucket_live(const struct history *h, const struct bucket *b, uint64_t since_ms)
 {
 	return b->idx && (b->idx + 1) * h->bucket_ms > since_ms &&
 	       b->idx * h->bucket_ms <= h->now_ms;
@@ -625,22 +626,24 @@ static uint64_t peer_estimate(const uint64_t bits[PEER_BITS / 64])
 	for (int i = 0; i < PEER_BITS / 64; i++)
 		ones += __builtin_popcountll(bits[i]);
 	if (ones == PEER_BITS)
-		ones = PEER_BITS - 1;	/* saturated: a lower bound */
+		ones = PEER_BITS - 1; /* saturated: a lower bound */
 	return (uint64_t)llround(PEER_BITS * log((double)PEER_BITS / (PEER_BITS - ones)));
 }
 
 struct host_summary {
 	const struct host *x;
 	uint64_t flows, peers, bytes, packets, resets;
-	uint64_t live_flows;	/* of flows, not exported yet */
+	uint64_t live_flows; /* of flows, not exported yet */
 };
 
 static struct host_summary summarise(const struct history *h, const struct host *x,
 				     uint64_t since_ms)
 {
 	/* The live flows are "now", whatever the window. */
-	struct host_summary s = { .x = x, .flows = x->live_flows,
-				  .bytes = x->live_bytes, .packets = x->live_packets,
+	struct host_summary s = { .x = x,
+				  .flows = x->live_flows,
+				  .bytes = x->live_bytes,
+				  .packets = x->live_packets,
 				  .live_flows = x->live_flows };
 	uint64_t bits[PEER_BITS / 64];
 
@@ -677,29 +680,23 @@ static json_t *p2p_json(const struct p2p_host_report *r)
 
 	for (unsigned int i = 0; i < r->n_reasons; i++)
 		json_array_append_new(reasons, json_string(r->reasons[i]));
-	return json_pack("{s:o, s:i, s:b, s:I, s:I, s:I, s:I, s:o, s:o}",
-			 "addr", addr_json(r->ip_version, r->addr),
-			 "score", (int)r->score, "alarmed", r->alarmed,
-			 "peers", (json_int_t)r->peers, "flows", (json_int_t)r->flows,
-			 "bt_flows", (json_int_t)r->bt_flows,
-			 "bt_events", (json_int_t)r->bt_events,
-			 "period_start", time_json(r->period_start_ms),
-			 "reasons", reasons);
+	return json_pack("{s:o, s:i, s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "addr",
+			 addr_json(r->ip_version, r->addr), "score", (int)r->score, "alarmed",
+			 r->alarmed, "peers", (json_int_t)r->peers, "flows", (json_int_t)r->flows,
+			 "bt_flows", (json_int_t)r->bt_flows, "bt_events", (json_int_t)r->bt_events,
+			 "period_start", time_json(r->period_start_ms), "reasons", reasons);
 }
 
 static json_t *summary_json(const struct history *h, const struct host_summary *s)
 {
 	const struct p2p_host_report *p = p2p_of(h, s->x->ip_version, s->x->addr);
 
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o}",
-			 "addr", addr_json(s->x->ip_version, s->x->addr),
-			 "flows", (json_int_t)s->flows,
-			 "live_flows", (json_int_t)s->live_flows,
-			 "peers", (json_int_t)s->peers,
-			 "bytes", (json_int_t)s->bytes, "packets", (json_int_t)s->packets,
-			 "resets", (json_int_t)s->resets,
-			 "p2p_score", p ? (int)p->score : 0,
-			 "last", time_json(s->x->last_ms));
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o}", "addr",
+			 addr_json(s->x->ip_version, s->x->addr), "flows", (json_int_t)s->flows,
+			 "live_flows", (json_int_t)s->live_flows, "peers", (json_int_t)s->peers,
+			 "bytes", (json_int_t)s->bytes, "packets", (json_int_t)s->packets, "resets",
+			 (json_int_t)s->resets, "p2p_score", p ? (int)p->score : 0, "last",
+			 time_json(s->x->last_ms));
 }
 
 static int by_flows(const void *a, const void *b)
@@ -730,8 +727,8 @@ static uint64_t window_start(const struct history *h)
 	return h->now_ms > w ? h->now_ms - w : 0;
 }
 
-static json_t *top_list(const struct history *h, struct host_summary *s, size_t n,
-			size_t top, int (*cmp)(const void *, const void *))
+static json_t *top_list(const struct history *h, struct host_summary *s, size_t n, size_t top,
+			int (*cmp)(const void *, const void *))
 {
 	json_t *arr = json_array();
 
@@ -768,13 +765,10 @@ json_t *history_hosts_json(struct history *h, size_t top)
 	for (size_t i = 0; i < h->n_p2p; i++)
 		if (h->p2p[i].score >= h->p2p_threshold || h->p2p[i].bt_flows)
 			json_array_append_new(bt, p2p_json(&h->p2p[i]));
-	out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}",
-			"now", time_json(h->now_ms),
-			"window_s", (json_int_t)((h->now_ms - since) / 1000),
-			"live_flows", (json_int_t)h->n_live,
-			"hosts", (json_int_t)h->n_hosts,
-			"active_hosts", (json_int_t)n,
-			"p2p_threshold", (json_int_t)h->p2p_threshold);
+	out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "now", time_json(h->now_ms), "window_s",
+			(json_int_t)((h->now_ms - since) / 1000), "live_flows",
+			(json_int_t)h->n_live, "hosts", (json_int_t)h->n_hosts, "active_hosts",
+			(json_int_t)n, "p2p_threshold", (json_int_t)h->p2p_threshold);
 	json_object_set_new(out, "by_flows", top_list(h, s, n, top, by_flows));
 	json_object_set_new(out, "by_peers", top_list(h, s, n, top, by_peers));
 	json_object_set_new(out, "by_bytes", top_list(h, s, n, top, by_bytes));
@@ -808,8 +802,8 @@ static bool event_mentions(const char *text, const char *addr)
 	return strstr(text, quoted) != NULL;
 }
 
-#define HOST_FLOWS_MAX	100
-#define HOST_EVENTS_MAX	100
+#define HOST_FLOWS_MAX 100
+#define HOST_EVENTS_MAX 100
 
 static json_t *host_series(const struct history *h, const struct host *x)
 {
@@ -826,22 +820,21 @@ static json_t *host_series(const struct history *h, const struct host *x)
 
 		if (last < k)
 			continue;
-		json_array_append_new(series, json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"t", (json_int_t)(idx * h->bucket_ms),
-			"flows", (json_int_t)(live ? b->flows : 0),
-			"peers", (json_int_t)(live ? peer_estimate(b->peer_bits)
-						   : peer_estimate(zero_bits)),
-			"packets", (json_int_t)(live ? b->packets : 0),
-			"bytes", (json_int_t)(live ? b->bytes : 0),
-			"bt_flows", (json_int_t)(live ? b->bt_flows : 0),
-			"resets", (json_int_t)(live ? b->resets : 0)));
+		json_array_append_new(series,
+				      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "t",
+						(json_int_t)(idx * h->bucket_ms), "flows",
+						(json_int_t)(live ? b->flows : 0), "peers",
+						(json_int_t)(live ? peer_estimate(b->peer_bits) :
+								    peer_estimate(zero_bits)),
+						"packets", (json_int_t)(live ? b->packets : 0),
+						"bytes", (json_int_t)(live ? b->bytes : 0),
+						"bt_flows", (json_int_t)(live ? b->bt_flows : 0),
+						"resets", (json_int_t)(live ? b->resets : 0)));
 	}
 	return series;
 }
 
-static json_t *host_page(const struct history *h, const struct host *x,
-			 const char *addr)
+static json_t *host_page(const struct history *h, const struct host *x, const char *addr)
 {
 	const struct p2p_host_report *p = p2p_of(h, x->ip_version, x->addr);
 	struct host_summary now = summarise(h, x, window_start(h));
@@ -854,20 +847,21 @@ static json_t *host_page(const struct history *h, const struct host *x,
 		const struct peer_count *pe = &x->peers[i];
 
 		if (pc->flows)
-			json_array_append_new(ports, json_pack("{s:i, s:i, s:I}",
-				"proto", pc->proto, "port", pc->port,
-				"flows", (json_int_t)pc->flows));
+			json_array_append_new(ports, json_pack("{s:i, s:i, s:I}", "proto",
+							       pc->proto, "port", pc->port, "flows",
+							       (json_int_t)pc->flows));
 		if (pe->flows)
-			json_array_append_new(peers, json_pack("{s:o, s:I, s:I}",
-				"addr", addr_json(pe->ip_version, pe->addr),
-				"flows", (json_int_t)pe->flows,
-				"bytes", (json_int_t)pe->bytes));
+			json_array_append_new(peers, json_pack("{s:o, s:I, s:I}", "addr",
+							       addr_json(pe->ip_version, pe->addr),
+							       "flows", (json_int_t)pe->flows,
+							       "bytes", (json_int_t)pe->bytes));
 	}
 	for (int i = 0; i < PC__MAX; i++)
 		if (x->proto_flows[i])
-			json_object_set_new(protos, proto_names[i], json_pack(
-				"{s:I, s:I}", "flows", (json_int_t)x->proto_flows[i],
-				"bytes", (json_int_t)x->proto_bytes[i]));
+			json_object_set_new(protos, proto_names[i],
+					    json_pack("{s:I, s:I}", "flows",
+						      (json_int_t)x->proto_flows[i], "bytes",
+						      (json_int_t)x->proto_bytes[i]));
 	/* Newest first. */
 	for (size_t k = 1; k <= h->n_flows && json_array_size(flows) < HOST_FLOWS_MAX; k++) {
 		const struct flow_record *r =
@@ -892,11 +886,10 @@ static json_t *host_page(const struct history *h, const struct host *x,
 		if (e->text && event_mentions(e->text, addr))
 			json_array_append_new(events, json_loads(e->text, 0, NULL));
 	}
-	out = json_pack("{s:b, s:o, s:o, s:o, s:I, s:I}",
-			"known", true, "addr", addr_json(x->ip_version, x->addr),
-			"first", time_json(x->first_ms), "last", time_json(x->last_ms),
-			"resets", (json_int_t)x->resets,
-			"forged_resets", (json_int_t)x->forged);
+	out = json_pack("{s:b, s:o, s:o, s:o, s:I, s:I}", "known", true, "addr",
+			addr_json(x->ip_version, x->addr), "first", time_json(x->first_ms), "last",
+			time_json(x->last_ms), "resets", (json_int_t)x->resets, "forged_resets",
+			(json_int_t)x->forged);
 	json_object_set_new(out, "now", summary_json(h, &now));
 	json_object_set_new(out, "history", summary_json(h, &all));
 	json_object_set_new(out, "bucket_s", json_real(h->bucket_ms / 1000.0));
@@ -925,9 +918,9 @@ json_t *history_host_json(struct history *h, const char *addr)
 	json_format_addr(canon, sizeof(canon), a, ipv);
 	pthread_mutex_lock(&h->lock);
 	x = host_find(h, ipv, a, flow_addr_hash(ipv, a));
-	out = x ? host_page(h, x, canon)
-		: json_pack("{s:b, s:s, s:b}", "known", false, "addr", canon,
-			    "local", prefix_set_match(&h->local, ipv, a));
+	out = x ? host_page(h, x, canon) :
+		  json_pack("{s:b, s:s, s:b}", "known", false, "addr", canon, "local",
+			    prefix_set_match(&h->local, ipv, a));
 	pthread_mutex_unlock(&h->lock);
 	return out;
 }
@@ -957,12 +950,13 @@ json_t *history_curve_json(struct history *h)
 		const struct curve_point *p =
 			&h->curve[(h->curve_next + HISTORY_CURVE - k) % HISTORY_CURVE];
 
-		json_array_append_new(pts, json_pack("{s:I, s:s, s:f, s:f}",
-			"t", (json_int_t)p->time_ms, "interface", p->iface,
-			"utilisation", p->utilisation, "active_flows", p->active_flows));
+		json_array_append_new(pts,
+				      json_pack("{s:I, s:s, s:f, s:f}", "t", (json_int_t)p->time_ms,
+						"interface", p->iface, "utilisation",
+						p->utilisation, "active_flows", p->active_flows));
 	}
-	out = json_pack("{s:o, s:o}", "samples", pts,
-			"knee", h->knee ? json_loads(h->knee, 0, NULL) : json_null());
+	out = json_pack("{s:o, s:o}", "samples", pts, "knee",
+			h->knee ? json_loads(h->knee, 0, NULL) : json_null());
 	pthread_mutex_unlock(&h->lock);
 	return out;
 }
@@ -980,16 +974,15 @@ json_t *history_stats_json(struct history *h)
 	json_object_set_new(ds, #name, json_integer((json_int_t)h->ds.v[DS_##name]));
 	DAEMON_STATS(DS_JSON)
 #undef DS_JSON
-	out = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f}",
-			"now", time_json(h->now_ms), "datapath", cnt, "daemon", ds,
-			"hosts", (json_int_t)h->n_hosts,
-			"hosts_dropped", (json_int_t)h->hosts_dropped,
-			"events_kept", (json_int_t)h->n_events,
-			"history_s", (json_int_t)(h->span_ms / 1000),
-			"table_slots", (json_int_t)h->ds.v[DS_table_slots],
-			"table_fill", h->ds.v[DS_table_slots] ?
-				(double)h->ds.v[DS_table_entries_last_drain] /
-				h->ds.v[DS_table_slots] : 0.0);
+	out = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f}", "now",
+			time_json(h->now_ms), "datapath", cnt, "daemon", ds, "hosts",
+			(json_int_t)h->n_hosts, "hosts_dropped", (json_int_t)h->hosts_dropped,
+			"events_kept", (json_int_t)h->n_events, "history_s",
+			(json_int_t)(h->span_ms / 1000), "table_slots",
+			(json_int_t)h->ds.v[DS_table_slots], "table_fill",
+			h->ds.v[DS_table_slots] ? (double)h->ds.v[DS_table_entries_last_drain] /
+							  h->ds.v[DS_table_slots] :
+						  0.0);
 	pthread_mutex_unlock(&h->lock);
 	return out;
 }

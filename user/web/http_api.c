@@ -15,8 +15,8 @@
 #include "web/fleet_view.h"
 #include "web/time_arg.h"
 
-#define TOP_HOSTS	20
-#define EVENTS_MAX	200
+#define TOP_HOSTS 20
+#define EVENTS_MAX 200
 
 bool http_api_handles(const char *path)
 {
@@ -52,11 +52,14 @@ static void metrics_reply(struct history *h, struct http_reply *out)
 	fclose(f);
 }
 
-#define BAD_ADDR "not an IPv4 or IPv6 address: use /api/hosts/192.0.2.1 or " \
+#define BAD_ADDR                                                    \
+	"not an IPv4 or IPv6 address: use /api/hosts/192.0.2.1 or " \
 	"/api/hosts/2001:db8::1"
-#define BAD_TIME "times are now, seconds since 1970, UTC ISO 8601 " \
+#define BAD_TIME                                           \
+	"times are now, seconds since 1970, UTC ISO 8601 " \
 	"(2026-12-04T22:00) or relative (-2h, -30m, -7d)"
-#define NO_STORE "no stored history: the probe runs without --state-dir " \
+#define NO_STORE                                                 \
+	"no stored history: the probe runs without --state-dir " \
 	"(or with --no-store)"
 
 /* The store writes addresses in canonical form: match it. */
@@ -75,8 +78,8 @@ static bool canonical(const char *addr, char out[64])
 
 /* /api/hosts/IP?from=T&to=T: the stored range (to defaults to now, from
  * to an hour before to). */
-static void stored_host(struct store *st, const char *addr,
-			const struct http_api_args *a, struct http_reply *out)
+static void stored_host(struct store *st, const char *addr, const struct http_api_args *a,
+			struct http_reply *out)
 {
 	uint64_t from, to;
 	char canon[64];
@@ -87,16 +90,15 @@ static void stored_host(struct store *st, const char *addr,
 		return error_reply(out, 404, NO_STORE);
 	if (time_arg_parse(a->to ? a->to : "now", a->now_ms, &to))
 		return error_reply(out, 400, "to: " BAD_TIME);
-	if (a->from ? time_arg_parse(a->from, a->now_ms, &from)
-		    : (from = to > 3600000 ? to - 3600000 : 0, 0))
+	if (a->from ? time_arg_parse(a->from, a->now_ms, &from) :
+		      (from = to > 3600000 ? to - 3600000 : 0, 0))
 		return error_reply(out, 400, "from: " BAD_TIME);
 	if (to <= from)
 		return error_reply(out, 400, "from must be before to");
 	json_reply(out, store_host_range_json(store_reader_of(st), canon, from, to));
 }
 
-static void compare(struct store *st, const struct http_api_args *a,
-		    struct http_reply *out)
+static void compare(struct store *st, const struct http_api_args *a, struct http_reply *out)
 {
 	uint64_t bf, bt, af, at;
 	char canon[64];
@@ -107,14 +109,13 @@ static void compare(struct store *st, const struct http_api_args *a,
 		return error_reply(out, 404, NO_STORE);
 	if (time_arg_range(a->before, a->now_ms, &bf, &bt) ||
 	    time_arg_range(a->after, a->now_ms, &af, &at))
-		return error_reply(out, 400, "before and after are FROM,TO; "
-				   BAD_TIME);
+		return error_reply(out, 400, "before and after are FROM,TO; " BAD_TIME);
 	json_reply(out, store_compare_json(store_reader_of(st), canon, bf, bt, af, at));
 }
 
 /* `flowprobe dashboard`: the same paths, from ClickHouse. */
-static void fleet_query(struct fleet_view *v, const char *path,
-			const struct http_api_args *a, struct http_reply *out)
+static void fleet_query(struct fleet_view *v, const char *path, const struct http_api_args *a,
+			struct http_reply *out)
 {
 	const char *why = "no such view";
 	json_t *o = NULL;
@@ -173,14 +174,14 @@ void http_api_query(const struct http_api_sources *src, const char *path,
 	} else if (!strcmp(path, "/api/compare")) {
 		compare(st, args, out);
 	} else if (!strcmp(path, "/api/events")) {
-		json_reply(out, history_events_json(h, type && *type ? type : NULL,
-						    EVENTS_MAX));
+		json_reply(out, history_events_json(h, type && *type ? type : NULL, EVENTS_MAX));
 	} else if (!strcmp(path, "/api/curve")) {
 		json_reply(out, history_curve_json(h));
 	} else if (!strcmp(path, "/api/stats")) {
 		json_reply(out, history_stats_json(h));
 	} else {
-		error_reply(out, 404, "no such view: try /api/hosts, /api/hosts/IP, "
+		error_reply(out, 404,
+			    "no such view: try /api/hosts, /api/hosts/IP, "
 			    "/api/hosts/IP?from=-1d, /api/compare, /api/events, "
 			    "/api/curve, /api/stats or /metrics");
 	}
@@ -188,8 +189,7 @@ void http_api_query(const struct http_api_sources *src, const char *path,
 		out->status = 500;
 }
 
-void http_api_get(struct history *h, const char *path, const char *type,
-		  struct http_reply *out)
+void http_api_get(struct history *h, const char *path, const char *type, struct http_reply *out)
 {
 	struct http_api_args a = { .type = type };
 	struct http_api_sources src = { .history = h };

@@ -16,9 +16,9 @@
 #include "web/history.h"
 
 struct http_reply {
-	int status;		/* 200, 400, 404 */
+	int status; /* 200, 400, 404 */
 	const char *content_type;
-	char *body;		/* malloc'ed; the caller frees */
+	char *body; /* malloc'ed; the caller frees */
 	size_t len;
 };
 
@@ -32,17 +32,17 @@ struct fleet_view;
  * fleet's ClickHouse (then history and store are NULL). */
 struct http_api_sources {
 	struct history *history;
-	struct store *store;		/* NULL: the stored views answer 404 */
-	struct fleet_view *fleet;	/* non-NULL: `flowprobe dashboard` */
+	struct store *store; /* NULL: the stored views answer 404 */
+	struct fleet_view *fleet; /* non-NULL: `flowprobe dashboard` */
 };
 
 /* The query arguments the views take; NULL when absent. */
 struct http_api_args {
-	const char *type;		/* /api/events */
-	const char *from, *to;		/* /api/hosts/IP: a stored range */
+	const char *type; /* /api/events */
+	const char *from, *to; /* /api/hosts/IP: a stored range */
 	const char *host, *before, *after; /* /api/compare */
-	const char *router;		/* fleet: one probe's rows only */
-	uint64_t now_ms;		/* wall clock, for relative times */
+	const char *router; /* fleet: one probe's rows only */
+	uint64_t now_ms; /* wall clock, for relative times */
 };
 
 void http_api_query(const struct http_api_sources *src, const char *path,
@@ -50,7 +50,6 @@ void http_api_query(const struct http_api_sources *src, const char *path,
 
 /* type: the "type" query argument of /api/events, or NULL. Without a
  * store, arguments other than type ignored. */
-void http_api_get(struct history *h, const char *path, const char *type,
-		  struct http_reply *out);
+void http_api_get(struct history *h, const char *path, const char *type, struct http_reply *out);
 
 #endif /* HTTP_API_H */

@@ -32,9 +32,9 @@ struct http_value {
 /* What a request offers. */
 struct http_credentials {
 	struct http_value authorization; /* the Authorization header */
-	struct http_value cookie;	 /* the HTTP_TOKEN_COOKIE cookie */
-	struct http_value query;	 /* ?token=, honoured on "/" only */
-	bool is_page;			 /* the request is for "/" */
+	struct http_value cookie; /* the HTTP_TOKEN_COOKIE cookie */
+	struct http_value query; /* ?token=, honoured on "/" only */
+	bool is_page; /* the request is for "/" */
 };
 
 /* A and B, of the given lengths, are equal; time independent of where

@@ -22,7 +22,7 @@
 
 struct guarded {
 	int fd;
-	bool waiting;	  /* for a request line and headers */
+	bool waiting; /* for a request line and headers */
 	uint64_t since_ms; /* since when */
 	struct guarded *prev, *next;
 };

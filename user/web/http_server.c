@@ -47,13 +47,13 @@
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct history *history;
-	struct store *store;	/* NULL: no stored history */
+	struct store *store; /* NULL: no stored history */
 	struct fleet_view *fleet; /* NULL: one probe's views */
 	struct http_guard *guard;
-	bool loopback;		/* listening on loopback: Host is checked */
+	bool loopback; /* listening on loopback: Host is checked */
 	unsigned int port;
-	char token[TOKEN_MAX];	/* empty: none required */
-	char web_dir[PATH_MAX];	/* empty: no dashboard files */
+	char token[TOKEN_MAX]; /* empty: none required */
+	char web_dir[PATH_MAX]; /* empty: no dashboard files */
 };
 
 /* URL -> files to try, in order, under the web directory (a path that
@@ -65,7 +65,8 @@ static const struct {
 	{ "/index.html", "text/html; charset=utf-8", { "index.html" } },
 	{ "/app.js", "text/javascript; charset=utf-8", { "app.js" } },
 	{ "/style.css", "text/css; charset=utf-8", { "style.css" } },
-	{ "/vendor/chart.js", "text/javascript; charset=utf-8",
+	{ "/vendor/chart.js",
+	  "text/javascript; charset=utf-8",
 	  { "vendor/chart.min.js", CHARTJS_PATH } },
 };
 
@@ -130,7 +131,8 @@ static int read_token(const char *path, char token[TOKEN_MAX])
 	token[strcspn(token, "\r\n")] = 0;
 	if (strlen(token) < 16) {
 		log_error("--http-token-file %s: the token (first line) must have at "
-			  "least 16 characters, e.g. from 'openssl rand -hex 16'", path);
+			  "least 16 characters, e.g. from 'openssl rand -hex 16'",
+			  path);
 		return -EINVAL;
 	}
 	return 0;
@@ -144,20 +146,22 @@ int http_config_check(const struct http_config *cfg)
 
 	if (parse_listen(cfg->listen, &ss, &loopback) != 0) {
 		log_error("--http '%s': not ADDRESS:PORT (e.g. 127.0.0.1:8080 or "
-			  "[::1]:8080)", cfg->listen);
+			  "[::1]:8080)",
+			  cfg->listen);
 		return -EINVAL;
 	}
 	if (!loopback && !cfg->token_file) {
 		log_error("--http %s is not a loopback address: give "
 			  "--http-token-file FILE so only holders of the token see "
-			  "customers' traffic", cfg->listen);
+			  "customers' traffic",
+			  cfg->listen);
 		return -EINVAL;
 	}
 	return cfg->token_file ? read_token(cfg->token_file, token) : 0;
 }
 
 static struct http_value value_of(struct MHD_Connection *c, enum MHD_ValueKind kind,
-				   const char *key)
+				  const char *key)
 {
 	struct http_value v = { NULL, 0 };
 
@@ -178,12 +182,10 @@ static bool authorised(struct http_server *s, struct MHD_Connection *c, const ch
 	return http_auth_allows(s->token, &cr);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, int status,
-				  const char *type, char *body, size_t len,
-				  bool no_store)
+static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *type,
+				  char *body, size_t len, bool no_store)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	if (!r) {
@@ -208,8 +210,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, const cha
 {
 	char *body = strdup(msg);
 
-	return send_reply(c, status, "text/plain; charset=utf-8", body,
-			  body ? strlen(body) : 0, true);
+	return send_reply(c, status, "text/plain; charset=utf-8", body, body ? strlen(body) : 0,
+			  true);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -244,14 +246,15 @@ static enum MHD_Result serve_static(struct http_server *s, struct MHD_Connection
 				snprintf(path, sizeof(path), "%s/%s", s->web_dir, file);
 			body = slurp(path, &len);
 			if (body)
-				return send_reply(c, 200, static_files[i].type, body,
-						  len, false);
+				return send_reply(c, 200, static_files[i].type, body, len, false);
 		}
-		return send_text(c, 404, "dashboard files not found: install them "
+		return send_text(c, 404,
+				 "dashboard files not found: install them "
 				 "(make install) or give --web-dir; the API "
 				 "(/api/hosts, /metrics) works without them\n");
 	}
-	return send_text(c, 404, "not found: try / (dashboard), /api/hosts, "
+	return send_text(c, 404,
+			 "not found: try / (dashboard), /api/hosts, "
 			 "/api/events, /api/curve, /api/stats or /metrics\n");
 }
 
@@ -262,14 +265,15 @@ static enum MHD_Result serve_static(struct http_server *s, struct MHD_Connection
 static enum MHD_Result set_token_cookie(struct http_server *s, struct MHD_Connection *c)
 {
 	char cookie[TOKEN_MAX + 96];
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, "",
-								 MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
-	snprintf(cookie, sizeof(cookie), HTTP_TOKEN_COOKIE "=%s; Path=/; HttpOnly; "
-		 "SameSite=Strict", s->token);
+	snprintf(cookie, sizeof(cookie),
+		 HTTP_TOKEN_COOKIE "=%s; Path=/; HttpOnly; "
+				   "SameSite=Strict",
+		 s->token);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -292,9 +296,8 @@ static uint64_t wall_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload_data,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
 	struct http_server *s = cls;
@@ -306,16 +309,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	(void)req_cls;
 	http_guard_request_arrived(s->guard, c);
 	if (s->loopback &&
-	    !http_host_is_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							       MHD_HTTP_HEADER_HOST),
-				   s->port))
-		return send_text(c, 403, "this server answers only requests to "
+	    !http_host_is_loopback(
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), s->port))
+		return send_text(c, 403,
+				 "this server answers only requests to "
 				 "127.0.0.1, localhost or [::1] (Host header)\n");
 	/* Nothing here changes state: no method but reading is served. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(c, 405, "read-only: only GET and HEAD\n");
 	if (!authorised(s, c, url))
-		return send_text(c, 401, "token required: header 'Authorization: "
+		return send_text(c, 401,
+				 "token required: header 'Authorization: "
 				 "Bearer TOKEN', or open /?token=TOKEN once in a "
 				 "browser\n");
 	if (s->token[0] && !strcmp(url, "/") &&
@@ -323,13 +327,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return set_token_cookie(s, c);
 	if (!http_api_handles(url))
 		return serve_static(s, c, url);
-	http_api_query(&(struct http_api_sources){ s->history, s->store, s->fleet },
-		       url, &(struct http_api_args){
-		.type = arg(c, "type"), .from = arg(c, "from"), .to = arg(c, "to"),
-		.host = arg(c, "host"), .before = arg(c, "before"),
-		.after = arg(c, "after"), .router = arg(c, "router"),
-		.now_ms = wall_ms(),
-	}, &rep);
+	http_api_query(&(struct http_api_sources){ s->history, s->store, s->fleet }, url,
+		       &(struct http_api_args){
+			       .type = arg(c, "type"),
+			       .from = arg(c, "from"),
+			       .to = arg(c, "to"),
+			       .host = arg(c, "host"),
+			       .before = arg(c, "before"),
+			       .after = arg(c, "after"),
+			       .router = arg(c, "router"),
+			       .now_ms = wall_ms(),
+		       },
+		       &rep);
 	if (!rep.body)
 		return send_text(c, 500, "out of memory\n");
 	return send_reply(c, rep.status, rep.content_type, rep.body, rep.len, true);
@@ -355,14 +364,16 @@ static void find_web_dir(struct http_server *s, const char *given)
 		snprintf(s->web_dir, sizeof(s->web_dir), "%s", given);
 		if (!has_index(given))
 			log_warn("--web-dir %s has no index.html: the dashboard page "
-				 "will be missing", given);
+				 "will be missing",
+				 given);
 		return;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = 0;
 		if ((size_t)snprintf(cand, sizeof(cand), "%s/web", dirname(exe)) <
-		    sizeof(s->web_dir) && has_index(cand)) {
+			    sizeof(s->web_dir) &&
+		    has_index(cand)) {
 			memcpy(s->web_dir, cand, strlen(cand) + 1);
 			return;
 		}
@@ -380,8 +391,8 @@ static void find_web_dir(struct http_server *s, const char *given)
 static int listen_on(const struct sockaddr_storage *ss)
 {
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						  : sizeof(struct sockaddr_in);
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						    sizeof(struct sockaddr_in);
 
 	if (fd < 0)
 		return -errno;
@@ -414,22 +425,18 @@ static void *start_web_threads(void *arg)
 	int r = caps_effective() ? caps_keep_only(0) : 0;
 
 	if (r != 0)
-		log_warn("web: cannot give up capabilities (%s); serving with them",
-			 strerror(-r));
+		log_warn("web: cannot give up capabilities (%s); serving with them", strerror(-r));
 	if (http_guard_start(&s->guard, REQUEST_DEADLINE_S) != 0)
 		return NULL;
-	s->mhd = MHD_start_daemon(w->flags, 0, NULL, NULL, on_request, s,
-				  MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+	s->mhd = MHD_start_daemon(w->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+				  w->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned int)CONNECTION_LIMIT,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  (unsigned int)PER_ADDRESS_LIMIT,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
-				  MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection,
-				  s->guard,
-				  MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed,
-				  s->guard,
-				  MHD_OPTION_END);
+				  (unsigned int)PER_ADDRESS_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				  (size_t)REQUEST_MEMORY, MHD_OPTION_NOTIFY_CONNECTION,
+				  http_guard_on_connection, s->guard, MHD_OPTION_NOTIFY_COMPLETED,
+				  http_guard_on_completed, s->guard, MHD_OPTION_END);
 	if (!s->mhd) {
 		http_guard_stop(s->guard);
 		s->guard = NULL;
@@ -454,15 +461,13 @@ static int start_unprivileged(struct http_server *s, unsigned int flags, int lis
 	return 0;
 }
 
-int http_server_start(struct http_server **out, const struct http_config *cfg,
-		      struct history *h)
+int http_server_start(struct http_server **out, const struct http_config *cfg, struct history *h)
 {
 	struct http_server *s;
 	struct sockaddr_storage ss;
 	bool loopback;
 	/* epoll where there is one: the connection limit is above select's. */
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			     MHD_USE_AUTO;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 	int rc = http_config_check(cfg);
 
 	*out = NULL;
@@ -479,21 +484,20 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 		read_token(cfg->token_file, s->token);
 	find_web_dir(s, cfg->web_dir);
 	s->loopback = loopback;
-	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						  : ((struct sockaddr_in *)&ss)->sin_port);
+	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+						   ((struct sockaddr_in *)&ss)->sin_port);
 	rc = listen_on(&ss);
 	if (rc < 0 || start_unprivileged(s, flags, rc) != 0) {
 		/* The web page is optional; counting and export are not. */
 		log_warn("--http %s: cannot listen (%s): no dashboard or /metrics; "
 			 "counting and export go on. Free the port, or choose "
-			 "another with --http ADDR:PORT", cfg->listen,
-			 rc < 0 ? strerror(-rc) : "cannot start the server");
+			 "another with --http ADDR:PORT",
+			 cfg->listen, rc < 0 ? strerror(-rc) : "cannot start the server");
 		free(s);
 		return 0;
 	}
 	log_info("dashboard at http://%s/%s%s", cfg->listen,
-		 s->token[0] ? " (token required: " : "",
-		 s->token[0] ? "not loopback)" : "");
+		 s->token[0] ? " (token required: " : "", s->token[0] ? "not loopback)" : "");
 	*out = s;
 	return 0;
 }

@@ -19,10 +19,10 @@ struct fleet_view;
 #define HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
 struct http_config {
-	const char *listen;	/* "HOST:PORT", "[V6]:PORT" */
-	const char *token_file;	/* NULL: no token (loopback only) */
-	const char *web_dir;	/* NULL: found next to the binary or installed */
-	struct store *store;	/* the embedded history, or NULL */
+	const char *listen; /* "HOST:PORT", "[V6]:PORT" */
+	const char *token_file; /* NULL: no token (loopback only) */
+	const char *web_dir; /* NULL: found next to the binary or installed */
+	struct store *store; /* the embedded history, or NULL */
 	struct fleet_view *fleet; /* `flowprobe dashboard`: the views from
 				   * ClickHouse (history NULL) */
 };
@@ -37,8 +37,7 @@ int http_config_check(const struct http_config *cfg);
  * line; -ENOMEM. An address that cannot be listened on (in use, not on
  * this host) is one warning and 0 with *out NULL: the web page is
  * optional, counting and export go on without it. */
-int http_server_start(struct http_server **out, const struct http_config *cfg,
-		      struct history *h);
+int http_server_start(struct http_server **out, const struct http_config *cfg, struct history *h);
 
 void http_server_stop(struct http_server *s);
 

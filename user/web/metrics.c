@@ -52,8 +52,8 @@ static const struct {
 			    "rho: link utilisation of the last curve sample (0..1)" },
 	[M_ACTIVE_FLOWS] = { "flowprobe_active_flows", "gauge", "interface",
 			     "N: active flows of the last curve sample" },
-	[M_COLLECTOR_SENT] = { "flowprobe_collector_packets_sent_total", "counter",
-			       "collector", "export packets sent to the collector" },
+	[M_COLLECTOR_SENT] = { "flowprobe_collector_packets_sent_total", "counter", "collector",
+			       "export packets sent to the collector" },
 	[M_COLLECTOR_ERRORS] = { "flowprobe_collector_errors_total", "counter", "collector",
 				 "export packets lost: refused by the socket or dropped "
 				 "from the collector's full queue" },
@@ -85,8 +85,7 @@ static void header(FILE *out, enum other_metric m)
 	fprintf(out, "# TYPE %s %s\n", others[m].name, others[m].type);
 }
 
-static void one(FILE *out, const char *name, const char *type, const char *text,
-		double v)
+static void one(FILE *out, const char *name, const char *type, const char *text, double v)
 {
 	help(out, name, text);
 	fprintf(out, "# TYPE %s %s\n%s %.15g\n", name, type, name, v);
@@ -135,16 +134,16 @@ static void per_iface(FILE *out, const struct history_metrics *m, enum other_met
 	}
 }
 
-static void per_collector(FILE *out, const struct history_metrics *m,
-			  enum other_metric which)
+static void per_collector(FILE *out, const struct history_metrics *m, enum other_metric which)
 {
 	header(out, which);
 	for (size_t i = 0; i < m->n_collectors; i++) {
 		const struct history_collector *c = &m->collector[i];
 
 		sample(out, which, c->name,
-		       (double)(which == M_COLLECTOR_SENT     ? c->sent :
-				which == M_COLLECTOR_ERRORS ? c->errors : c->queued));
+		       (double)(which == M_COLLECTOR_SENT   ? c->sent :
+				which == M_COLLECTOR_ERRORS ? c->errors :
+							      c->queued));
 	}
 }
 
@@ -155,16 +154,15 @@ int metrics_write(FILE *out, const struct history_metrics *m)
 	uint64_t forged = m->ds.v[DS_resets_forged], suspect = m->ds.v[DS_resets_suspect];
 	uint64_t slots = m->ds.v[DS_table_slots];
 
-#define COUNTER_METRIC(id, cname, text)                                  \
-	snprintf(name, sizeof(name), "flowprobe_%s_total", cname);      \
+#define COUNTER_METRIC(id, cname, text)                            \
+	snprintf(name, sizeof(name), "flowprobe_%s_total", cname); \
 	one(out, name, "counter", "datapath: " text, (double)m->counters[id]);
 	FLOWPROBE_COUNTERS(COUNTER_METRIC)
 #undef COUNTER_METRIC
-#define DS_METRIC(dname, type, unit, text)                                     \
-	snprintf(name, sizeof(name), "flowprobe_daemon_%s%s%s", #dname,         \
-		 DAEMON_STAT_SUFFIX(unit),                                     \
-		 DAEMON_STAT_MONOTONIC(type) ? "_total" : "");                \
-	one(out, name, #type, "daemon: " text,                                 \
+#define DS_METRIC(dname, type, unit, text)                                                        \
+	snprintf(name, sizeof(name), "flowprobe_daemon_%s%s%s", #dname, DAEMON_STAT_SUFFIX(unit), \
+		 DAEMON_STAT_MONOTONIC(type) ? "_total" : "");                                    \
+	one(out, name, #type, "daemon: " text,                                                    \
 	    (double)m->ds.v[DS_##dname] * DAEMON_STAT_SCALE(unit));
 	DAEMON_STATS(DS_METRIC)
 #undef DS_METRIC
@@ -177,8 +175,7 @@ int metrics_write(FILE *out, const struct history_metrics *m)
 	header(out, M_TABLE_FILL);
 	fprintf(out, "%s %.6g\n", others[M_TABLE_FILL].name,
 		slots ? (double)m->ds.v[DS_table_entries_last_drain] / slots : 0.0);
-	one(out, others[M_BT_HOSTS].name, "gauge", others[M_BT_HOSTS].help,
-	    (double)m->bt_hosts);
+	one(out, others[M_BT_HOSTS].name, "gauge", others[M_BT_HOSTS].help, (double)m->bt_hosts);
 	one(out, others[M_HOSTS].name, "gauge", others[M_HOSTS].help, (double)m->hosts);
 	one(out, others[M_HOSTS_DROPPED].name, "counter", others[M_HOSTS_DROPPED].help,
 	    (double)m->hosts_dropped);
@@ -197,8 +194,7 @@ int metrics_write(FILE *out, const struct history_metrics *m)
 static void doc_row(FILE *out, const char *name, const char *type, const char *labels,
 		    const char *text)
 {
-	fprintf(out, "| `%s` | %s | %s | %s |\n", name, type, labels[0] ? labels : "",
-		text);
+	fprintf(out, "| `%s` | %s | %s | %s |\n", name, type, labels[0] ? labels : "", text);
 }
 
 int metrics_write_doc(FILE *out)
@@ -211,16 +207,16 @@ int metrics_write_doc(FILE *out)
 	      "fails when this page and the code differ: regenerate it with\n"
 	      "`build/tests/test_metrics_doc --write`). Counters end in `_total`;\n"
 	      "values are in base units (seconds, bytes, ratios 0..1).\n\n"
-	      "| name | type | labels | what |\n|---|---|---|---|\n", out);
-#define COUNTER_DOC(id, cname, text)                                     \
-	snprintf(name, sizeof(name), "flowprobe_%s_total", cname);      \
+	      "| name | type | labels | what |\n|---|---|---|---|\n",
+	      out);
+#define COUNTER_DOC(id, cname, text)                               \
+	snprintf(name, sizeof(name), "flowprobe_%s_total", cname); \
 	doc_row(out, name, "counter", "", "datapath: " text);
 	FLOWPROBE_COUNTERS(COUNTER_DOC)
 #undef COUNTER_DOC
-#define DS_DOC(dname, type, unit, text)                                        \
-	snprintf(name, sizeof(name), "flowprobe_daemon_%s%s%s", #dname,         \
-		 DAEMON_STAT_SUFFIX(unit),                                     \
-		 DAEMON_STAT_MONOTONIC(type) ? "_total" : "");                \
+#define DS_DOC(dname, type, unit, text)                                                           \
+	snprintf(name, sizeof(name), "flowprobe_daemon_%s%s%s", #dname, DAEMON_STAT_SUFFIX(unit), \
+		 DAEMON_STAT_MONOTONIC(type) ? "_total" : "");                                    \
 	doc_row(out, name, #type, "", "daemon: " text);
 	DAEMON_STATS(DS_DOC)
 #undef DS_DOC

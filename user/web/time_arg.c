@@ -23,8 +23,11 @@ int time_arg_parse(const char *s, uint64_t now_ms, uint64_t *out_ms)
 		return 0;
 	}
 	if (s[0] == '-' && sscanf(s + 1, "%llu%c%c", &v, &unit, &tail) == 2) {
-		unsigned long long mult = unit == 's' ? 1 : unit == 'm' ? 60 :
-					  unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+		unsigned long long mult = unit == 's' ? 1 :
+					  unit == 'm' ? 60 :
+					  unit == 'h' ? 3600 :
+					  unit == 'd' ? 86400 :
+							0;
 
 		if (!mult || v > 3650ull * 86400 / mult || v * mult * 1000 > now_ms)
 			return -EINVAL;
@@ -37,8 +40,8 @@ int time_arg_parse(const char *s, uint64_t now_ms, uint64_t *out_ms)
 		*out_ms = strtoull(s, NULL, 10) * 1000;
 		return 0;
 	}
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &n) != 5)
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &n) != 5)
 		return -EINVAL;
 	s += n;
 	if (*s == ':') {
@@ -48,9 +51,8 @@ int time_arg_parse(const char *s, uint64_t now_ms, uint64_t *out_ms)
 	}
 	if (*s == 'Z')
 		s++;
-	if (*s || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    sec < 0 || sec > 60)
+	if (*s || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || sec < 0 || sec > 60)
 		return -EINVAL;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
