@@ -27,18 +27,6 @@
 #define PIN_LINK "link"
 #define PIN_DAEMON_STATS "daemon_stats"
 
-static void dir_of(char *buf, size_t len, const char *ifname)
-{
-	(void)len;
-	pin_paths_iface_dir(buf, ifname);
-}
-
-static void path_of(char *buf, size_t len, const char *ifname, const char *what)
-{
-	(void)len;
-	pin_paths_file(buf, ifname, what);
-}
-
 /* bpffs refuses names with a dot ("flowprob.bss"): EPERM. */
 static const char *pin_name_of(const struct bpf_map *m, char *buf, size_t len)
 {
@@ -103,7 +91,7 @@ static int read_info(const char *ifname, struct pin_info *info)
 	__u32 zero = 0;
 	int fd, err = 0;
 
-	path_of(path, sizeof(path), ifname, PIN_INFO);
+	pin_paths_file(path, ifname, PIN_INFO);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -195,7 +183,7 @@ int pins_open_map(const struct probe *p, const char *name)
 	char path[PIN_PATH_MAX];
 	int fd;
 
-	path_of(path, sizeof(path), p->ifaces[0].name, name);
+	pin_paths_file(path, p->ifaces[0].name, name);
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
 }
@@ -230,7 +218,7 @@ static int pin_fd(int fd, const char *ifname, const char *what)
 {
 	char path[PIN_PATH_MAX];
 
-	path_of(path, sizeof(path), ifname, what);
+	pin_paths_file(path, ifname, what);
 	unlink(path); /* a takeover re-pins what is already there */
 	if (bpf_obj_pin(fd, path) != 0) {
 		int err = -errno;
@@ -288,7 +276,7 @@ int pins_save(struct probe *p)
 	for (int i = 0; i < p->n_ifaces && !err; i++) {
 		struct probe_iface *pi = &p->ifaces[i];
 
-		dir_of(dir, sizeof(dir), pi->name);
+		pin_paths_iface_dir(dir, pi->name);
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			err = -errno;
 			log_error("cannot create %s: %s", dir, strerror(errno));
@@ -319,7 +307,7 @@ int pins_open_link(const struct probe_iface *pi)
 	char path[PIN_PATH_MAX];
 	int fd;
 
-	path_of(path, sizeof(path), pi->name, PIN_LINK);
+	pin_paths_file(path, pi->name, PIN_LINK);
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
 }
@@ -330,12 +318,12 @@ void pins_remove(const struct probe_iface *pi)
 	struct dirent *de;
 	DIR *d;
 
-	dir_of(dir, sizeof(dir), pi->name);
+	pin_paths_iface_dir(dir, pi->name);
 	d = opendir(dir);
 	if (!d)
 		return;
 	/* info first: a half-removed directory is never taken for a probe. */
-	path_of(path, sizeof(path), pi->name, PIN_INFO);
+	pin_paths_file(path, pi->name, PIN_INFO);
 	unlink(path);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' &&

@@ -512,11 +512,6 @@ static void put_counters(json_t *obj, const struct conn_counts *c)
 					  100));
 }
 
-static void format_prefix(char *buf, size_t len, const struct prefix *p)
-{
-	prefix_format(p, buf, len);
-}
-
 static uint64_t connections_of(const struct group *g)
 {
 	return (g->syn_flows + 1) / 2;
@@ -700,7 +695,7 @@ static json_t *rate_limiting_json(struct conn_intervals *ci)
 		const char *prefix = NULL;
 
 		if (r < ci->n_prefixes) {
-			format_prefix(name, sizeof(name), &ci->cfg.local->p[r]);
+			prefix_format(&ci->cfg.local->p[r], name, sizeof(name));
 			prefix = name;
 		}
 		for (int d = 0; d < DIR__MAX; d++) {
@@ -763,7 +758,7 @@ static void report(struct conn_intervals *ci, uint64_t end_ms)
 		json_t *row = json_object();
 		char name[64];
 
-		format_prefix(name, sizeof(name), &ci->cfg.local->p[i]);
+		prefix_format(&ci->cfg.local->p[i], name, sizeof(name));
 		json_object_set_new(row, "prefix", json_string(name));
 		put_counters(row, &ci->prefix_rows[i]);
 		json_array_append_new(prefixes, row);
