@@ -23,6 +23,25 @@ enum flow_end_reason {
 	END_LACK_OF_RESOURCES = 5,
 };
 
+/* The reason's name in every text output (JSON Lines, the fleet store,
+ * docs/export.md): one table, so a dashboard joining them sees one word. */
+static inline const char *flow_end_reason_name(uint8_t reason)
+{
+	switch (reason) {
+	case END_IDLE:
+		return "idle";
+	case END_ACTIVE:
+		return "active";
+	case END_OF_FLOW:
+		return "end";
+	case END_FORCED:
+		return "forced";
+	case END_LACK_OF_RESOURCES:
+		return "lack";
+	}
+	return "unknown";
+}
+
 /*
  * The worst verdict on any reset of the flow's TCP connection, as the
  * NetFlow export carries it (netflow9.h: the reset templates). Not the

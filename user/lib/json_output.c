@@ -32,23 +32,6 @@ void json_format_addr(char *buf, size_t len, const uint8_t addr[16], uint8_t ip_
 		snprintf(buf, len, "?");
 }
 
-static const char *end_reason_name(uint8_t reason)
-{
-	switch (reason) {
-	case END_IDLE:
-		return "idle";
-	case END_ACTIVE:
-		return "active";
-	case END_OF_FLOW:
-		return "end";
-	case END_FORCED:
-		return "forced";
-	case END_LACK_OF_RESOURCES:
-		return "lack";
-	}
-	return "unknown";
-}
-
 /* Set once at start, before any line is written; read by every writer. */
 static char probe_id[64];
 
@@ -95,7 +78,7 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 			"first", first, "last", last, "tcp_flags", flags, "ifindex",
 			(int)rec->key.ifindex, "vlan", rec->key.vlan, "app",
 			rec->app == APP_BITTORRENT ? json_string("bittorrent") : json_null(),
-			"end_reason", end_reason_name(rec->end_reason), "tos", rec->tos, "ttl_min",
+			"end_reason", flow_end_reason_name(rec->end_reason), "tos", rec->tos, "ttl_min",
 			rec->ttl_min, "ttl_max", rec->ttl_max);
 	/* Only when known: most flows have neither. */
 	if (obj && rec->reset_verdict)

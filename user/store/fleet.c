@@ -435,24 +435,6 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg)
 
 /* --- the pipeline's side ------------------------------------------------------ */
 
-static const char *end_reason(uint8_t r)
-{
-	switch (r) {
-	case END_IDLE:
-		return "idle";
-	case END_ACTIVE:
-		return "active";
-	case END_OF_FLOW:
-		return "end";
-	case END_FORCED:
-		return "forced";
-	case END_LACK_OF_RESOURCES:
-		return "resources";
-	default:
-		return "";
-	}
-}
-
 void fleet_add_flow(struct fleet *f, const struct flow_record *rec, const struct flow_class *fc)
 {
 	const struct flow_key *k = &rec->key;
@@ -473,8 +455,8 @@ void fleet_add_flow(struct fleet *f, const struct flow_record *rec, const struct
 	    (unsigned long long)(rec->first_ms / 1000), (unsigned)(rec->first_ms % 1000),
 	    (unsigned long long)(rec->last_ms / 1000), (unsigned)(rec->last_ms % 1000),
 	    rec->tcp_flags, (unsigned)k->ifindex, (unsigned)k->vlan,
-	    fc->bittorrent ? "bittorrent" : "", end_reason(rec->end_reason), rec->tos, rec->ttl_min,
-	    rec->ttl_max, rec->src_as, rec->dst_as, !!(fc->local & FLOW_LOCAL_SRC),
+	    fc->bittorrent ? "bittorrent" : "", flow_end_reason_name(rec->end_reason), rec->tos,
+	    rec->ttl_min, rec->ttl_max, rec->src_as, rec->dst_as, !!(fc->local & FLOW_LOCAL_SRC),
 	    !!(fc->local & FLOW_LOCAL_DST));
 	if (fc->local & FLOW_LOCAL_SRC)
 		row(f, T_PEERS,
