@@ -21,36 +21,9 @@
 #include "web/history.h"
 #include "web/http_api.h"
 #include "web/metrics.h"
+#include "flow_fixture.h"
 
 #define T0 1700000100000ull
-#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
-
-static void put4(uint8_t a[16], uint32_t v)
-{
-	memset(a, 0, 16);
-	a[0] = v >> 24;
-	a[1] = v >> 16;
-	a[2] = v >> 8;
-	a[3] = v;
-}
-
-static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-			       uint64_t bytes, uint64_t t)
-{
-	struct flow_record r = {};
-
-	r.key.ip_version = 4;
-	r.key.proto = 6;
-	put4(r.key.src, src);
-	put4(r.key.dst, dst);
-	r.key.sport = sport;
-	r.key.dport = dport;
-	r.packets = 3;
-	r.bytes = bytes;
-	r.first_ms = t - 100;
-	r.last_ms = t;
-	return r;
-}
 
 /* The prefixes of the history being fed: the pipeline's enrich stage
  * classifies records with the same set the history was given. */
@@ -91,14 +64,14 @@ static void feed_swarm(struct history *h, uint64_t t)
 {
 	for (int i = 1; i <= 200; i++) {
 		struct flow_record r =
-			flow(IP4(10, 0, 1, 2), IP4(45, 0, 3, i), 40000 + i, 6881, 300, t);
+			tcp4_flow(IP4(10, 0, 1, 2), IP4(45, 0, 3, i), 40000 + i, 6881, 300, t);
 
 		add_flow(h, &r);
 	}
 	/* A web client: many bytes, one peer. */
 	for (int i = 0; i < 5; i++) {
 		struct flow_record r =
-			flow(IP4(10, 0, 1, 1), IP4(192, 0, 2, 80), 50000 + i, 443, 1000000, t);
+			tcp4_flow(IP4(10, 0, 1, 1), IP4(192, 0, 2, 80), 50000 + i, 443, 1000000, t);
 
 		add_flow(h, &r);
 	}
@@ -197,7 +170,7 @@ static void bounded_and_stale_hosts_make_room(void **state)
 	prefix_set_default(&test_local);
 	for (uint32_t i = 0; i < 100000; i++) {
 		struct flow_record r =
-			flow(IP4(10, 1, 0, 0) + i, IP4(192, 0, 2, 1), 1000, 80, 100, T0);
+			tcp4_flow(IP4(10, 1, 0, 0) + i, IP4(192, 0, 2, 1), 1000, 80, 100, T0);
 
 		add_flow(h, &r);
 	}
@@ -207,7 +180,7 @@ static void bounded_and_stale_hosts_make_room(void **state)
 	/* Two spans later the old hosts are stale and make room. */
 	{
 		struct flow_record r =
-			flow(IP4(10, 9, 9, 9), IP4(192, 0, 2, 1), 1000, 80, 100, T0 + 120000);
+			tcp4_flow(IP4(10, 9, 9, 9), IP4(192, 0, 2, 1), 1000, 80, 100, T0 + 120000);
 
 		add_flow(h, &r);
 	}
@@ -246,8 +219,8 @@ static void full_history_views(void **state)
 	assert_non_null(h);
 	for (int b = 0; b < HISTORY_BUCKETS; b++)
 		for (uint32_t i = 0; i < HISTORY_DEFAULT_HOSTS; i++) {
-			struct flow_record r = flow(IP4(10, 0, 0, 0) + i, IP4(45, 0, 0, 1) + b,
-						    1000, 80, 100 + i, T0 + b * 60000ull);
+			struct flow_record r = tcp4_flow(IP4(10, 0, 0, 0) + i, IP4(45, 0, 0, 1) + b,
+							 1000, 80, 100 + i, T0 + b * 60000ull);
 
 			add_flow(h, &r);
 		}

@@ -18,13 +18,12 @@
 #include <jansson.h>
 #include "daemon/enrich.h"
 #include "detect/p2p_hosts.h"
+#include "flow_fixture.h"
 
 /* 2023-11-14T22:15:00Z, a multiple of 5 min. */
 #define T0 1700000100000ull
 #define PERIOD (300 * 1000ull)
 #define MAX_SEEN 32
-
-#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 /* Local hosts are 10/8 and 192.168/16 (defaults); peers are public. */
 #define BT_HOST IP4(10, 0, 0, 5)
@@ -71,15 +70,6 @@ static struct p2p_hosts *new_hosts(struct sink *s, size_t max_hosts)
 	ph = p2p_hosts_new(&cfg);
 	assert_non_null(ph);
 	return ph;
-}
-
-static void put4(uint8_t a[16], uint32_t v)
-{
-	memset(a, 0, 16);
-	a[0] = v >> 24;
-	a[1] = v >> 16;
-	a[2] = v >> 8;
-	a[3] = v;
 }
 
 /* Hands a record in as the pipeline does: classified first, with the

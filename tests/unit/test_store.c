@@ -34,12 +34,12 @@
 #include "web/history.h"
 #include "web/http_api.h"
 #include "web/time_arg.h"
+#include "flow_fixture.h"
 
 #define MIN_MS 60000ull
 /* hll_peer_hash(4, 192.0.2.1), pinned: stored blobs depend on it. */
 #define HLL_HASH_192_0_2_1 0x43f233944bccb969ull
 #define T0 (1700000100000ull / MIN_MS * MIN_MS) /* on a minute */
-#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 static char dir[64];
 static struct prefix_set local;
@@ -60,33 +60,6 @@ static int teardown(void **state)
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) ? -1 : 0;
-}
-
-static void put4(uint8_t a[16], uint32_t v)
-{
-	memset(a, 0, 16);
-	a[0] = v >> 24;
-	a[1] = v >> 16;
-	a[2] = v >> 8;
-	a[3] = v;
-}
-
-static struct flow_record flow(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-			       uint64_t bytes, uint64_t t)
-{
-	struct flow_record r = {};
-
-	r.key.ip_version = 4;
-	r.key.proto = 6;
-	put4(r.key.src, src);
-	put4(r.key.dst, dst);
-	r.key.sport = sport;
-	r.key.dport = dport;
-	r.packets = 3;
-	r.bytes = bytes;
-	r.first_ms = t - 100;
-	r.last_ms = t;
-	return r;
 }
 
 static void add_flow(struct store *s, struct flow_record r)
@@ -123,10 +96,10 @@ static json_int_t int_at(json_t *o, const char *key)
 static void feed_swarm(struct store *s, int first, int n, uint64_t t)
 {
 	for (int i = first; i < first + n; i++) {
-		add_flow(s,
-			 flow(IP4(10, 0, 1, 2), IP4(45, 0, i / 256, i % 256), 40000, 6881, 300, t));
-		add_flow(s,
-			 flow(IP4(45, 0, i / 256, i % 256), IP4(10, 0, 1, 2), 6881, 40000, 100, t));
+		add_flow(s, tcp4_flow(IP4(10, 0, 1, 2), IP4(45, 0, i / 256, i % 256), 40000, 6881,
+				      300, t));
+		add_flow(s, tcp4_flow(IP4(45, 0, i / 256, i % 256), IP4(10, 0, 1, 2), 6881, 40000,
+				      100, t));
 	}
 }
 
@@ -479,7 +452,7 @@ static void full_batch_counts_lost(void **state)
 
 	(void)state;
 	for (int h = 1; h <= 10; h++)
-		add_flow(s, flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
+		add_flow(s, tcp4_flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
 	store_tick(s, T0 + 1000);
 	store_get_stats(s, &st);
 	assert_int_equal(st.records_dropped, 6);
@@ -506,11 +479,11 @@ static void locked_database_counts_errors(void **state)
 	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 	for (int h = 1; h <= 10; h++)
-		add_flow(s, flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
+		add_flow(s, tcp4_flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
 	store_tick(s, T0 + 1000); /* 8 rows handed, 2 refused: batch full */
 	/* The writer is stuck on the lock; the pipeline side is not. */
 	for (int h = 1; h <= 4; h++)
-		add_flow(s, flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
+		add_flow(s, tcp4_flow(IP4(10, 0, 1, h), IP4(45, 0, 0, 1), 1, 80, 100, T0));
 	store_tick(s, T0 + 2000);
 	/* Wait for the writer's verdict on the first batch (a condition,
 	 * not a sleep): its 8 rows lost, counted. */
