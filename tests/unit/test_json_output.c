@@ -19,41 +19,10 @@
 
 #include "lib/json_output.h"
 #include "lib/time_format.h"
+#include "json_line_sink.h"
 
 /* 2023-11-14T22:13:20.123Z */
 #define T0_MS 1700000000123ULL
-
-/* Runs a writer into memory; returns the one line it wrote, parsed. */
-struct sink {
-	char *buf;
-	size_t len;
-	FILE *f;
-};
-
-static void sink_open(struct sink *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->f = open_memstream(&s->buf, &s->len);
-	assert_non_null(s->f);
-}
-
-/* Closes the stream; the text must be one line ending in '\n'. */
-static json_t *sink_parse(struct sink *s)
-{
-	json_error_t jerr;
-	json_t *obj;
-
-	assert_int_equal(fclose(s->f), 0);
-	assert_true(s->len > 2);
-	assert_int_equal(s->buf[s->len - 1], '\n');
-	assert_null(memchr(s->buf, '\n', s->len - 1));
-	obj = json_loadb(s->buf, s->len, 0, &jerr);
-	if (!obj)
-		fail_msg("not JSON: %s: %s", jerr.text, s->buf);
-	assert_true(json_is_object(obj));
-	free(s->buf);
-	return obj;
-}
 
 static json_t *write_flow(const struct flow_record *rec)
 {
