@@ -42,57 +42,6 @@ static json_t *write_event(const struct event *ev, uint64_t wall_ms)
 	return sink_parse(&s);
 }
 
-static void expect_str(const json_t *obj, const char *key, const char *want)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!json_is_string(v))
-		fail_msg("\"%s\" is not a string", key);
-	assert_string_equal(json_string_value(v), want);
-}
-
-static void expect_int(const json_t *obj, const char *key, long long want)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!json_is_integer(v))
-		fail_msg("\"%s\" is not an integer", key);
-	assert_int_equal(json_integer_value(v), want);
-}
-
-static void expect_null(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!json_is_null(v))
-		fail_msg("\"%s\" is missing or not null", key);
-}
-
-static void expect_absent(const json_t *obj, const char *key)
-{
-	if (json_object_get(obj, key))
-		fail_msg("\"%s\" should not be there", key);
-}
-
-/* The array of strings at key, joined with ',' ("" when empty). */
-static void expect_list(const json_t *obj, const char *key, const char *want)
-{
-	const json_t *v = json_object_get(obj, key);
-	char got[128] = "";
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(v))
-		fail_msg("\"%s\" is not an array", key);
-	json_array_foreach (v, i, e) {
-		assert_true(json_is_string(e));
-		if (i)
-			strcat(got, ",");
-		strcat(got, json_string_value(e));
-	}
-	assert_string_equal(got, want);
-}
-
 /* TCP 192.0.2.1:51413 -> 198.51.100.7:6881, ifindex 3, VLAN 100, BitTorrent. */
 static struct flow_record ipv4_flow(void)
 {
