@@ -428,6 +428,35 @@ static void test_json_lines(void **state)
 	free(buf);
 }
 
+/* What a person types into the API is matched in the form the writers
+ * store: upper case and long IPv6 forms folded, anything else refused
+ * (it is put inside SQL quotes afterwards). */
+static void test_canonical_addr(void **state)
+{
+	static const struct {
+		const char *in, *want; /* want NULL: refused */
+	} cases[] = {
+		{ "192.0.2.1", "192.0.2.1" },
+		{ "2001:DB8:0:0::1", "2001:db8::1" },
+		{ "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1" },
+		{ "::ffff:192.0.2.1", "::ffff:192.0.2.1" },
+		{ "192.0.2", NULL },
+		{ "192.0.2.1'; DROP TABLE flows", NULL },
+		{ "", NULL },
+		{ NULL, NULL },
+	};
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = json_canonical_addr(cases[i].in, out);
+
+		assert_int_equal(ok, cases[i].want != NULL);
+		if (ok)
+			assert_string_equal(out, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_bt_kind_names),
 		cmocka_unit_test(test_bt_rejects_other_events),
 		cmocka_unit_test(test_json_lines),
+		cmocka_unit_test(test_canonical_addr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

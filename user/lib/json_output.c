@@ -32,6 +32,19 @@ void json_format_addr(char *buf, size_t len, const uint8_t addr[16], uint8_t ip_
 		snprintf(buf, len, "?");
 }
 
+bool json_canonical_addr(const char *text, char out[64])
+{
+	uint8_t a[16] = {};
+
+	if (text && inet_pton(AF_INET, text, a) == 1)
+		json_format_addr(out, 64, a, 4);
+	else if (text && inet_pton(AF_INET6, text, a) == 1)
+		json_format_addr(out, 64, a, 6);
+	else
+		return false;
+	return true;
+}
+
 /* Set once at start, before any line is written; read by every writer. */
 static char probe_id[64];
 
@@ -78,8 +91,8 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 			"first", first, "last", last, "tcp_flags", flags, "ifindex",
 			(int)rec->key.ifindex, "vlan", rec->key.vlan, "app",
 			rec->app == APP_BITTORRENT ? json_string("bittorrent") : json_null(),
-			"end_reason", flow_end_reason_name(rec->end_reason), "tos", rec->tos, "ttl_min",
-			rec->ttl_min, "ttl_max", rec->ttl_max);
+			"end_reason", flow_end_reason_name(rec->end_reason), "tos", rec->tos,
+			"ttl_min", rec->ttl_min, "ttl_max", rec->ttl_max);
 	/* Only when known: most flows have neither. */
 	if (obj && rec->reset_verdict)
 		json_object_set_new(obj, "reset_verdict",

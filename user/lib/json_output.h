@@ -53,4 +53,9 @@ void json_format_tcp_flags(char *buf, size_t len, uint8_t flags);
 /* Formats a key's address (IPv4 or IPv6) as text. */
 void json_format_addr(char *buf, size_t len, const uint8_t addr[16], uint8_t ip_version);
 
+/* An address a person typed (IPv4 or IPv6), rewritten in the form the
+ * writers above give it, so that it matches what the stores hold (and is
+ * safe inside SQL quotes); false when it is not an address. */
+bool json_canonical_addr(const char *text, char out[64]);
+
 #endif /* JSON_OUTPUT_H */

@@ -110,20 +110,6 @@ static bool id_ok(const char *s)
 			 "0123456789_.-") == n;
 }
 
-/* An address in canonical form (also: safe inside SQL quotes). */
-static bool canonical(const char *addr, char out[64])
-{
-	uint8_t a[16] = {};
-
-	if (addr && inet_pton(AF_INET, addr, a) == 1)
-		json_format_addr(out, 64, a, 4);
-	else if (addr && inet_pton(AF_INET6, addr, a) == 1)
-		json_format_addr(out, 64, a, 6);
-	else
-		return false;
-	return true;
-}
-
 /* Every local end of every flow as (host, peer), with the probe's id:
  * the relation the host views group. */
 #define ENDS_SQL(db)                                                                      \
@@ -292,7 +278,7 @@ json_t *fleet_host_json(struct fleet_view *v, const char *addr, const char *rout
 	char host[64], rf[96];
 	size_t i;
 
-	if (!canonical(addr, host)) {
+	if (!json_canonical_addr(addr, host)) {
 		*why = "not an IPv4 or IPv6 address";
 		return NULL;
 	}

@@ -62,20 +62,6 @@ static void metrics_reply(struct history *h, struct http_reply *out)
 	"no stored history: the probe runs without --state-dir " \
 	"(or with --no-store)"
 
-/* The store writes addresses in canonical form: match it. */
-static bool canonical(const char *addr, char out[64])
-{
-	uint8_t a[16] = {};
-
-	if (addr && inet_pton(AF_INET, addr, a) == 1)
-		json_format_addr(out, 64, a, 4);
-	else if (addr && inet_pton(AF_INET6, addr, a) == 1)
-		json_format_addr(out, 64, a, 6);
-	else
-		return false;
-	return true;
-}
-
 /* /api/hosts/IP?from=T&to=T: the stored range (to defaults to now, from
  * to an hour before to). */
 static void stored_host(struct store *st, const char *addr, const struct http_api_args *a,
@@ -84,7 +70,7 @@ static void stored_host(struct store *st, const char *addr, const struct http_ap
 	uint64_t from, to;
 	char canon[64];
 
-	if (!canonical(addr, canon))
+	if (!json_canonical_addr(addr, canon))
 		return error_reply(out, 400, BAD_ADDR);
 	if (!st)
 		return error_reply(out, 404, NO_STORE);
@@ -103,7 +89,7 @@ static void compare(struct store *st, const struct http_api_args *a, struct http
 	uint64_t bf, bt, af, at;
 	char canon[64];
 
-	if (!canonical(a->host, canon))
+	if (!json_canonical_addr(a->host, canon))
 		return error_reply(out, 400, "host: " BAD_ADDR);
 	if (!st)
 		return error_reply(out, 404, NO_STORE);
