@@ -144,8 +144,12 @@ def collect_errors(driver, seen):
                               if e.get("level") == "SEVERE"]
 
 
-def main():
+def run(look):
+    """Runs look(driver, URL, BT_HOST, OUT_DIR, seen) from the command line
+    and prints what it saw as one JSON object; exit 1 when it could not
+    look to the end. Shared with fleet.py."""
     url, bt_host, out_dir = sys.argv[1:4]
+    os.makedirs(out_dir, exist_ok=True)
     seen = {"console_errors": [], "failed_requests": []}
     try:
         driver = start_browser()
@@ -165,4 +169,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(look))

@@ -12,7 +12,6 @@ one router chosen (the list follows), the customer's page with a row per
 router; no console error, no failed request. One JSON object on stdout.
 """
 
-import json
 import os
 import sys
 
@@ -20,8 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dashboard import (collect_errors, full_screenshot, start_browser,  # noqa: E402
-                       text, wait_for)
+from dashboard import full_screenshot, run, text, wait_for  # noqa: E402
 
 
 def look(driver, url, bt_host, out_dir, seen):
@@ -58,26 +56,5 @@ def look(driver, url, bt_host, out_dir, seen):
     full_screenshot(driver, os.path.join(out_dir, "fleet-host.png"))
 
 
-def main():
-    url, bt_host, out_dir = sys.argv[1:4]
-    os.makedirs(out_dir, exist_ok=True)
-    seen = {"console_errors": [], "failed_requests": []}
-    try:
-        driver = start_browser()
-    except Exception as e:  # noqa: BLE001 (reported to the caller, who fails)
-        print(json.dumps({"fatal": f"cannot start chromium-driver: {e}"}))
-        return 1
-    try:
-        look(driver, url, bt_host, out_dir, seen)
-    except Exception as e:  # noqa: BLE001
-        seen["fatal"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
-    try:
-        collect_errors(driver, seen)
-    finally:
-        driver.quit()
-    print(json.dumps(seen))
-    return 1 if "fatal" in seen else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(look))
