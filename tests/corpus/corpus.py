@@ -32,7 +32,9 @@ import csv
 import ipaddress
 import json
 import os
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,41 +120,69 @@ def take_line(res, bt, o):
         res["parse_errors"] = sum(o.get(k, 0) for k in PARSE_ERRORS)
 
 
-def failure_status(code, err_lines):
-    """A failed capture's status: its last error line, or the exit code."""
+def failure_status(code, err_lines, err_file=None, name=None):
+    """A failed capture's status: its last error line (of err_lines, or of
+    err_file's lines that mention name), or the exit code."""
+    if err_file is not None:
+        err_file.seek(0)
+        err_lines = [ln for ln in err_file.read().decode(errors="replace").splitlines()
+                     if name is None or name in ln]
     last = [ln for ln in err_lines if "error" in ln] or err_lines or [""]
     return "exit %d: %s" % (code, last[-1][:200])
+
+
+def read_lines(p, deadline_of):
+    """Yields (line, None) from p's stdout as they come; (None, "timeout")
+    once deadline_of() (a monotonic time, or None) has passed, after
+    killing p's whole session (the forked child too)."""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    buf = b""
+    while True:
+        dl = deadline_of()
+        wait = None if dl is None else max(0.0, dl - time.monotonic())
+        if not sel.select(wait):
+            os.killpg(p.pid, signal.SIGKILL)
+            yield None, "timeout"
+            return
+        chunk = os.read(p.stdout.fileno(), 1 << 16)
+        if not chunk:
+            if buf:
+                yield buf.decode(errors="replace"), None
+            return
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for ln in lines:
+            yield ln.decode(errors="replace"), None
 
 
 def replay_batch(rels):
     """Replays captures with one program load (`replay --each`: each file
     exactly as if replayed alone, tests/integration/test_replay_each.py);
-    returns {rel: summary}, never raises. A capture that runs over its
-    time kills the batch; it is reported as timed out, the rest run on."""
+    returns {rel: summary}, never raises. A capture that runs over TIMEOUT
+    kills the batch; it is reported as timed out, and the rest run on in
+    a new one."""
     out = {}
     todo = list(rels)
     while todo:
         paths = {str(CORPUS / r): r for r in todo}
-        budget = TIMEOUT * len(todo)
+        err_file = tempfile.TemporaryFile()
         try:
             # A session of its own: a timeout kills the forked child too.
             p = subprocess.Popen([str(BINARY), "replay", "--json", "--counters",
                                   "--each"] + list(paths), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, start_new_session=True)
+                                 stderr=err_file, start_new_session=True)
         except OSError as e:
             for r in todo:
                 out[r] = dict(new_result(r), status="not run: %s" % e)
             return out
+        cur, res, bt, started = None, None, None, time.monotonic()
+        # The program's load counts against the first capture's time.
         timed_out = False
-        try:
-            stdout, stderr = p.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            stdout, stderr = p.communicate()
-            timed_out = True
-        err = stderr.decode(errors="replace").splitlines()
-        cur, res, bt = None, None, None
-        for line in stdout.decode(errors="replace").splitlines():
+        for line, why in read_lines(p, lambda: started + TIMEOUT):
+            if why:
+                timed_out = True
+                break
             try:
                 o = json.loads(line)
             except ValueError:
@@ -161,10 +191,12 @@ def replay_batch(rels):
             if t == "replay_file" and o.get("file") in paths:
                 cur = paths[o["file"]]
                 res, bt = new_result(cur), set()
+                started = time.monotonic()
             elif t == "replay_end" and cur is not None:
+                res["seconds"] = round(time.monotonic() - started, 2)
                 if o.get("exit", 1) != 0:
-                    mine = [ln for ln in err if o["file"] in ln]
-                    res["status"] = failure_status(o.get("exit", 1), mine)
+                    res["status"] = failure_status(o.get("exit", 1), None, err_file,
+                                                   o["file"])
                     if "signal" in o:
                         res["status"] = "killed by signal %d" % o["signal"]
                 res["bittorrent"] = sorted(bt)
@@ -173,16 +205,22 @@ def replay_batch(rels):
                 cur = None
             elif cur is not None:
                 take_line(res, bt, o)
+        p.stdout.close()
+        p.wait()
         if cur is not None:
             # Started, never ended: the capture the batch died in.
             out[cur] = dict(new_result(cur), status=(
-                "timeout after %d s" % budget if timed_out else
-                failure_status(p.returncode, err)))
+                "timeout after %d s" % TIMEOUT if timed_out else
+                failure_status(p.returncode, None, err_file, None)))
             todo.remove(cur)
         elif todo and len(todo) == len(paths):
             # Not one capture started: the program did not load.
+            st = ("timeout after %d s, before the first capture" % TIMEOUT
+                  if timed_out else failure_status(p.returncode, None, err_file, None))
             for r in todo:
-                out[r] = dict(new_result(r), status=failure_status(p.returncode, err))
+                out[r] = dict(new_result(r), status=st)
+        err_file.close()
+        if todo and len(todo) == len(paths):
             return out
     return out
 
