@@ -34,7 +34,8 @@ enum reset_signal {
 	R6_TTL, /* TTL unlike the side's, or unlike its other RST */
 	R7_IP_ID, /* IP ID out of the side's sequence, or a copy of
 				    the reverse side's last IP ID */
-	R8_WINDOW, /* RST without ACK with a non-zero window */
+	R8_WINDOW, /* RST without ACK with a non-zero window, not the one
+			   its side was advertising */
 	R9_TIMESTAMP, /* TCP timestamp behind or far ahead of the side's */
 	R10_BOTH_DIRECTIONS, /* RSTs from both sides much faster than the RTT */
 	R11_HANDSHAKE_RACE, /* responder sent both a SYN-ACK and a RST for one SYN */
