@@ -327,9 +327,9 @@ static int replay_one_forked(struct replay_state *st, struct probe_reset *reset,
 	} else {
 		rc = EXIT_RUNTIME;
 		log_error("replay: %s: the replay died of signal %d", file, WTERMSIG(status));
-		json_write_line(stdout, json_pack("{s:s, s:s, s:i, s:i}", "type", "replay_end",
-						  "file", file, "exit", rc, "signal",
-						  WTERMSIG(status)));
+		json_write_line(stdout,
+				json_pack("{s:s, s:s, s:i, s:i}", "type", "replay_end", "file",
+					  file, "exit", rc, "signal", WTERMSIG(status)));
 	}
 	fflush(stdout);
 	return rc;

@@ -155,15 +155,15 @@ int probe_reset_new(struct probe *p, struct probe_reset **out)
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
-	bpf_object__for_each_map(map, p->skel->obj) n++;
+	bpf_object__for_each_map (map, p->skel->obj)
+		n++;
 	r->maps = calloc(n, sizeof(*r->maps));
 	if (!r->maps) {
 		free(r);
 		return -ENOMEM;
 	}
 	r->daemon_stats_fd = p->daemon_stats_fd;
-	bpf_object__for_each_map(map, p->skel->obj)
-	{
+	bpf_object__for_each_map (map, p->skel->obj) {
 		err = setup_map(r, map, &r->maps[r->n], p->ncpus);
 		if (err < 0) {
 			r->n++; /* so that probe_reset_free frees what it holds */
