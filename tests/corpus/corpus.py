@@ -32,6 +32,7 @@ import csv
 import ipaddress
 import json
 import os
+import queue
 import selectors
 import shutil
 import signal
@@ -156,13 +157,14 @@ def read_lines(p, deadline_of):
             yield ln.decode(errors="replace"), None
 
 
-def replay_batch(rels):
+def replay_batch(rels, cpu=None):
     """Replays captures with one program load (`replay --each`: each file
     exactly as if replayed alone, tests/integration/test_replay_each.py);
     returns {rel: summary}, never raises. A capture that runs over TIMEOUT
     kills the batch; it is reported as timed out, and the rest run on in
-    a new one."""
+    a new one. cpu: the one CPU the replay runs on (see replay_all)."""
     out = {}
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     todo = list(rels)
     while todo:
         paths = {str(CORPUS / r): r for r in todo}
@@ -171,7 +173,8 @@ def replay_batch(rels):
             # A session of its own: a timeout kills the forked child too.
             p = subprocess.Popen([str(BINARY), "replay", "--json", "--counters",
                                   "--each"] + list(paths), stdout=subprocess.PIPE,
-                                 stderr=err_file, start_new_session=True)
+                                 stderr=err_file, start_new_session=True,
+                                 preexec_fn=pin)
         except OSError as e:
             for r in todo:
                 out[r] = dict(new_result(r), status="not run: %s" % e)
@@ -263,9 +266,24 @@ def replay_all(rels, jobs):
     """Every capture through replay_batch, in batches of BATCH, jobs at a
     time: the program is loaded once a batch, not once a capture."""
     batches = [rels[i:i + BATCH] for i in range(0, len(rels), BATCH)]
+    # Each batch on a CPU of its own, pinned: the datapath keeps flows per
+    # CPU, so a replay that migrates mid-capture splits a flow over two
+    # regions (flows_created, and the first packets a recognition sees,
+    # would depend on the scheduler). Pinned, a run is reproducible.
+    cpus = queue.Queue()
+    for c in sorted(os.sched_getaffinity(0)):
+        cpus.put(c)
+
+    def one(batch):
+        cpu = cpus.get()
+        try:
+            return replay_batch(batch, cpu)
+        finally:
+            cpus.put(cpu)
+
     results = {}
     with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
-        for r in ex.map(replay_batch, batches):
+        for r in ex.map(one, batches):
             results.update(r)
     return results
 
