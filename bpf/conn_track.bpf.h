@@ -235,10 +235,15 @@ static __always_inline __u32 reset_signals(const struct conn_side *s, const stru
 	__u32 sig = 0, snd_max;
 	__u16 step;
 
-	/* A RST without ACK carrying a window: stacks send 0 (R8). */
-	if (!ack && f->window)
+	bool fresh = (s->flags & SIDE_SEEN) && now - s->last_ns <= RESET_STALE_NS;
+
+	/* A RST without ACK carrying a window (R8): most stacks send 0, a
+	 * BSD-style stack resetting its own connection sends its receive
+	 * window, the one its segments were advertising; an injector does
+	 * not know it. */
+	if (!ack && f->window && !(fresh && f->window == s->window))
 		sig |= RESET_SIGNAL_BIT(R8_WINDOW);
-	if (!(s->flags & SIDE_SEEN) || now - s->last_ns > RESET_STALE_NS)
+	if (!fresh)
 		return sig;
 
 	/* What the side has sent, by its own packets or by the acks of the

@@ -28,12 +28,14 @@ enum reset_signal {
 	R1_DATA_AFTER_RESET = 1, /* the RST's sender later sends new data */
 	R2_BEHIND_SENT_DATA, /* seq behind what the side already sent */
 	R3_SEQ_JUMP, /* a second RST with a stepped-up seq */
-	R4_ACK_CHANGE, /* two RSTs (both with ACK) with different acks */
+	R4_ACK_CHANGE, /* two RSTs of one side, nothing from the peer between:
+			   different acks, or different non-zero windows */
 	R5_AHEAD, /* seq beyond anything sent, or a RST burst */
 	R6_TTL, /* TTL unlike the side's, or unlike its other RST */
 	R7_IP_ID, /* IP ID out of the side's sequence, or a copy of
 				    the reverse side's last IP ID */
-	R8_WINDOW, /* RST without ACK with a non-zero window */
+	R8_WINDOW, /* RST without ACK with a non-zero window, not the one
+			   its side was advertising */
 	R9_TIMESTAMP, /* TCP timestamp behind or far ahead of the side's */
 	R10_BOTH_DIRECTIONS, /* RSTs from both sides much faster than the RTT */
 	R11_HANDSHAKE_RACE, /* responder sent both a SYN-ACK and a RST for one SYN */

@@ -32,7 +32,10 @@ import csv
 import ipaddress
 import json
 import os
+import queue
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,9 @@ RESULT = Path(os.environ.get("CORPUS_RESULT", REPO / "build" / "corpus" / "resul
 # relinks ./flowprobe) cannot fail the captures replayed meanwhile.
 BINARY = RESULT.parent / "flowprobe"
 TIMEOUT = 120          # seconds per capture (the largest takes a few)
+# Captures per `replay --each`: one program load (most of a second of
+# verifier time) per batch; small enough that two workers end together.
+BATCH = 50
 SIGNALS = ["R%d" % i for i in range(1, 13)]
 # Counters that are a packet the parser could not take as it came.
 PARSE_ERRORS = ("err_eth_truncated", "err_vlan_truncated", "err_vlan_too_deep",
@@ -82,58 +88,144 @@ def biflow(proto, a, ap, b, bp):
     return "%d %s:%d %s:%d" % (int(proto), lo[0], lo[1], hi[0], hi[1])
 
 
-def replay(rel):
-    """Replays one capture; returns its summary (never raises)."""
-    path = CORPUS / rel
-    res = {"capture": rel, "status": "ok", "resets": 0,
-           "verdicts": {"genuine": 0, "suspect": 0, "forged": 0},
-           "signals": {}, "forged_signals": {}, "forged": [], "suspect": [],
-           "bittorrent": [], "bt_kinds": {}, "parse_errors": 0, "packets": 0}
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([str(BINARY), "replay", "--json", "--counters",
-                            str(path)], capture_output=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        res["status"] = "timeout after %d s" % TIMEOUT
-        return res
-    except OSError as e:
-        res["status"] = "not run: %s" % e
-        return res
-    res["seconds"] = round(time.monotonic() - t0, 2)
-    if p.returncode != 0:
-        err = p.stderr.decode(errors="replace").strip().splitlines()
-        last = [ln for ln in err if "error" in ln] or err or [""]
-        res["status"] = "exit %d: %s" % (p.returncode, last[-1][:200])
-    bt = set()
-    for line in p.stdout.decode(errors="replace").splitlines():
+def new_result(rel):
+    return {"capture": rel, "status": "ok", "resets": 0,
+            "verdicts": {"genuine": 0, "suspect": 0, "forged": 0},
+            "signals": {}, "forged_signals": {}, "forged": [], "suspect": [],
+            "bittorrent": [], "bt_kinds": {}, "parse_errors": 0, "packets": 0}
+
+
+def take_line(res, bt, o):
+    """Adds one JSON line of a capture's replay to its summary."""
+    t = o.get("type")
+    if t == "reset":
+        res["resets"] += 1
+        v = o["verdict"]
+        res["verdicts"][v] = res["verdicts"].get(v, 0) + 1
+        for s in o["signals"]:
+            res["signals"][s] = res["signals"].get(s, 0) + 1
+            if v == "forged":
+                res["forged_signals"][s] = res["forged_signals"].get(s, 0) + 1
+        if v in ("forged", "suspect"):
+            res[v].append({"time": o["time"], "flags": o["tcp_flags"],
+                           "flow": "%s:%d > %s:%d" % (o["src"], o["sport"],
+                                                     o["dst"], o["dport"]),
+                           "seq": o["seq"], "signals": o["signals"]})
+    elif t == "flow" and o.get("app") == "bittorrent":
+        bt.add(biflow(o["proto"], o["src"], o["sport"], o["dst"], o["dport"]))
+    elif t == "bittorrent":
+        k = o.get("kind", "?")
+        res["bt_kinds"][k] = res["bt_kinds"].get(k, 0) + 1
+    elif t == "counters":
+        res["packets"] = o["packets"]
+        res["parse_errors"] = sum(o.get(k, 0) for k in PARSE_ERRORS)
+
+
+def failure_status(code, err_lines, err_file=None, name=None):
+    """A failed capture's status: its last error line (of err_lines, or of
+    err_file's lines that mention name), or the exit code."""
+    if err_file is not None:
+        err_file.seek(0)
+        err_lines = [ln for ln in err_file.read().decode(errors="replace").splitlines()
+                     if name is None or name in ln]
+    last = [ln for ln in err_lines if "error" in ln] or err_lines or [""]
+    return "exit %d: %s" % (code, last[-1][:200])
+
+
+def read_lines(p, deadline_of):
+    """Yields (line, None) from p's stdout as they come; (None, "timeout")
+    once deadline_of() (a monotonic time, or None) has passed, after
+    killing p's whole session (the forked child too)."""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    buf = b""
+    while True:
+        dl = deadline_of()
+        wait = None if dl is None else max(0.0, dl - time.monotonic())
+        if not sel.select(wait):
+            os.killpg(p.pid, signal.SIGKILL)
+            yield None, "timeout"
+            return
+        chunk = os.read(p.stdout.fileno(), 1 << 16)
+        if not chunk:
+            if buf:
+                yield buf.decode(errors="replace"), None
+            return
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for ln in lines:
+            yield ln.decode(errors="replace"), None
+
+
+def replay_batch(rels, cpu=None):
+    """Replays captures with one program load (`replay --each`: each file
+    exactly as if replayed alone, tests/integration/test_replay_each.py);
+    returns {rel: summary}, never raises. A capture that runs over TIMEOUT
+    kills the batch; it is reported as timed out, and the rest run on in
+    a new one. cpu: the one CPU the replay runs on (see replay_all)."""
+    out = {}
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    todo = list(rels)
+    while todo:
+        paths = {str(CORPUS / r): r for r in todo}
+        err_file = tempfile.TemporaryFile()
         try:
-            o = json.loads(line)
-        except ValueError:
-            continue
-        t = o.get("type")
-        if t == "reset":
-            res["resets"] += 1
-            v = o["verdict"]
-            res["verdicts"][v] = res["verdicts"].get(v, 0) + 1
-            for s in o["signals"]:
-                res["signals"][s] = res["signals"].get(s, 0) + 1
-                if v == "forged":
-                    res["forged_signals"][s] = res["forged_signals"].get(s, 0) + 1
-            if v in ("forged", "suspect"):
-                res[v].append({"time": o["time"], "flags": o["tcp_flags"],
-                               "flow": "%s:%d > %s:%d" % (o["src"], o["sport"],
-                                                         o["dst"], o["dport"]),
-                               "seq": o["seq"], "signals": o["signals"]})
-        elif t == "flow" and o.get("app") == "bittorrent":
-            bt.add(biflow(o["proto"], o["src"], o["sport"], o["dst"], o["dport"]))
-        elif t == "bittorrent":
-            k = o.get("kind", "?")
-            res["bt_kinds"][k] = res["bt_kinds"].get(k, 0) + 1
-        elif t == "counters":
-            res["packets"] = o["packets"]
-            res["parse_errors"] = sum(o.get(k, 0) for k in PARSE_ERRORS)
-    res["bittorrent"] = sorted(bt)
-    return res
+            # A session of its own: a timeout kills the forked child too.
+            p = subprocess.Popen([str(BINARY), "replay", "--json", "--counters",
+                                  "--each"] + list(paths), stdout=subprocess.PIPE,
+                                 stderr=err_file, start_new_session=True,
+                                 preexec_fn=pin)
+        except OSError as e:
+            for r in todo:
+                out[r] = dict(new_result(r), status="not run: %s" % e)
+            return out
+        cur, res, bt, started = None, None, None, time.monotonic()
+        # The program's load counts against the first capture's time.
+        timed_out = False
+        for line, why in read_lines(p, lambda: started + TIMEOUT):
+            if why:
+                timed_out = True
+                break
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            t = o.get("type")
+            if t == "replay_file" and o.get("file") in paths:
+                cur = paths[o["file"]]
+                res, bt = new_result(cur), set()
+                started = time.monotonic()
+            elif t == "replay_end" and cur is not None:
+                res["seconds"] = round(time.monotonic() - started, 2)
+                if o.get("exit", 1) != 0:
+                    res["status"] = failure_status(o.get("exit", 1), None, err_file,
+                                                   o["file"])
+                    if "signal" in o:
+                        res["status"] = "killed by signal %d" % o["signal"]
+                res["bittorrent"] = sorted(bt)
+                out[cur] = res
+                todo.remove(cur)
+                cur = None
+            elif cur is not None:
+                take_line(res, bt, o)
+        p.stdout.close()
+        p.wait()
+        if cur is not None:
+            # Started, never ended: the capture the batch died in.
+            out[cur] = dict(new_result(cur), status=(
+                "timeout after %d s" % TIMEOUT if timed_out else
+                failure_status(p.returncode, None, err_file, None)))
+            todo.remove(cur)
+        elif todo and len(todo) == len(paths):
+            # Not one capture started: the program did not load.
+            st = ("timeout after %d s, before the first capture" % TIMEOUT
+                  if timed_out else failure_status(p.returncode, None, err_file, None))
+            for r in todo:
+                out[r] = dict(new_result(r), status=st)
+        err_file.close()
+        if todo and len(todo) == len(paths):
+            return out
+    return out
 
 
 def ndpi_label(rel):
@@ -167,6 +259,32 @@ def run_parallel(fn, items, jobs):
     with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
         for rel, r in zip(items, ex.map(fn, items)):
             results[rel] = r
+    return results
+
+
+def replay_all(rels, jobs):
+    """Every capture through replay_batch, in batches of BATCH, jobs at a
+    time: the program is loaded once a batch, not once a capture."""
+    batches = [rels[i:i + BATCH] for i in range(0, len(rels), BATCH)]
+    # Each batch on a CPU of its own, pinned: the datapath keeps flows per
+    # CPU, so a replay that migrates mid-capture splits a flow over two
+    # regions (flows_created, and the first packets a recognition sees,
+    # would depend on the scheduler). Pinned, a run is reproducible.
+    cpus = queue.Queue()
+    for c in sorted(os.sched_getaffinity(0)):
+        cpus.put(c)
+
+    def one(batch):
+        cpu = cpus.get()
+        try:
+            return replay_batch(batch, cpu)
+        finally:
+            cpus.put(cpu)
+
+    results = {}
+    with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
+        for r in ex.map(one, batches):
+            results.update(r)
     return results
 
 
@@ -360,7 +478,7 @@ def cmd_run(args):
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(FLOWPROBE, BINARY)
     t0 = time.monotonic()
-    results = run_parallel(replay, caps, args.jobs)
+    results = replay_all(caps, args.jobs)
     if args.only and args.update_baseline:
         # The captures outside the watch list have no reset and no
         # BitTorrent flow, so no rule change can alter them: the last

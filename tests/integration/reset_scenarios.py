@@ -1016,17 +1016,32 @@ def sandvine_pair():
     return s
 
 
-@scenario
-def gfw_three_resets():
-    s, c, a, b = established("gfw_three_resets",
-                             "HTTP request with a forbidden word: three "
-                             "RST|ACKs each way (type 2), seq, seq+1460, "
-                             "seq+4380, TTL 47, random IP IDs; the server's "
-                             "answer still arrives 12 ms later",
-                             port=80, segs=2)
+def _forbidden_request(name, what):
+    """An HTTP exchange, then A's request with a forbidden word: the
+    trigger, and B's and A's next seq (what a border injector puts in its
+    RSTs to A and to B)."""
+    s, c, a, b = established(name, what, port=80, segs=2)
     c.ms(1000)
     trig = c.data(a, 420)
-    sa, sb = b.nxt, a.nxt
+    return s, c, a, b, trig, b.nxt, a.nxt
+
+
+def _server_answers_anyway(c, a, b):
+    """The injector does not drop: B's answer arrives, and A, reset,
+    answers it with a RST of its own that is no injector's."""
+    c.ms(12)
+    seg = c.data(b, 1448)
+    c.after(300)
+    c.reply_rst(a, seg[TCP].ack, Expect(None, hasnt=("R4", "R11")))
+
+
+@scenario
+def gfw_three_resets():
+    s, c, a, b, trig, sa, sb = _forbidden_request(
+        "gfw_three_resets",
+        "HTTP request with a forbidden word: three RST|ACKs each way (type "
+        "2), seq, seq+1460, seq+4380, TTL 47, random IP IDs; the server's "
+        "answer still arrives 12 ms later")
     rng = random.Random(5)
     c.ms(1)
     for i, step in enumerate((0, 1460, 4380)):
@@ -1038,10 +1053,7 @@ def gfw_three_resets():
               seq=(sb + step) & 0xffffffff, ack=sa,
               ipid=rng.randrange(1, 65536))
         c.after(150)
-    c.ms(12)
-    seg = c.data(b, 1448)
-    c.after(300)
-    c.reply_rst(a, seg[TCP].ack, Expect(None, hasnt=("R11",)))
+    _server_answers_anyway(c, a, b)
     s.expect_connection(verdict="forged", signals_has={"R3", "R10"})
     return s
 
@@ -1061,6 +1073,31 @@ def gfw_type1_fixed_window():
         c.rst(b, forged("R6", "R7", "R8", hasnt=("R10",)), flags=R, ack=0,
               window=0x2c4a, ipid=0x1b39, ttl=b.ttl + 8)
         c.after(30)
+    return s
+
+
+@scenario
+def gfw_type2_window_ipid():
+    s, c, a, b, trig, sa, sb = _forbidden_request(
+        "gfw_type2_window_ipid",
+        "the Great Firewall's second fingerprint: after a forbidden request, "
+        "a burst of three RST|ACKs to each end, seq and ack right, each end's "
+        "TTL copied, windows stepping by one from a random start and each IP "
+        "ID a fixed function of its window; the server's answer still arrives")
+    rng = random.Random(9)
+    c.ms(1)
+    for h, seq, ack in ((b, sa, trig[TCP].seq + 420), (a, sb, sa)):
+        w0 = rng.randrange(1024, 8192)
+        for i in range(3):
+            w = w0 + i
+            # R4 (windows): no stack writes three windows into the RSTs
+            # of one connection; the TTLs are right, so no R6.
+            c.rst(h, forged("R4", hasnt=("R6",)), seq=seq, ack=ack, window=w,
+                  ipid=(w * 0x9e37 + 0x7f4a) & 0xffff)
+            c.after(40)
+        c.after(100)
+    _server_answers_anyway(c, a, b)
+    s.expect_connection(verdict="forged", signals_has={"R4"})
     return s
 
 
@@ -1113,6 +1150,25 @@ def genuine_client_abort():
         seg = c.data(b, 1448)
         c.after(300)
         c.reply_rst(a, seg[TCP].ack, genuine(*RACE, "R5", "R6", "R7", "R8"))
+    return s
+
+
+@scenario
+def genuine_bsd_drop():
+    s, c, a, b = established("genuine_bsd_drop",
+                             "B's BSD-style stack drops its connection: a "
+                             "RST without ACK at snd_max carrying the window "
+                             "B was advertising, IP ID next; A's two "
+                             "in-flight segments are answered by RSTs "
+                             "without ACK, window 0 (the socket is gone)",
+                             segs=4)
+    c.ms(0.5)
+    c.rst(b, genuine(*RACE, "R5", "R7", "R8"), flags=R, ack=0, window=b.window)
+    for _ in range(2):
+        c.ms(0.7)
+        seg = c.data(a, 300)
+        c.after(300)
+        c.reply_rst(b, seg[TCP].ack, genuine(*RACE, "R5", "R8"))
     return s
 
 
@@ -1237,15 +1293,19 @@ def model(scen):
                     ipid == peer["ipid"] and peer["run"] >= 0 and \
                     not (peer["ipid"] == 0):
                 sig.add("R7")
-            if not fl & A and tcp.window:
+            if not fl & A and tcp.window and \
+                    not (fresh and tcp.window == me.get("window")):
                 sig.add("R8")
-            for (pt, pseq, pack, pttl, _) in me["rsts"]:
+            for (pt, pseq, pack, pttl, plast, pwin) in me["rsts"]:
                 if t - pt <= 2_000_000 and serial_gt(tcp.seq, pseq + 2) and \
                         (not me["seen"] or serial_gt(tcp.seq, me["snd_max"])) \
                         and (not peer.get("max_ack") or
                              serial_gt(tcp.seq, peer["max_ack"] + 2)):
                     sig.add("R3")
                 if pack is not None and fl & A and pack != tcp.ack:
+                    sig.add("R4")
+                if pwin and tcp.window and pwin != tcp.window and \
+                        plast == peer.get("last_t_any", -1):
                     sig.add("R4")
                 if pttl != ttl:
                     sig.add("R6")
@@ -1254,7 +1314,7 @@ def model(scen):
             if len(recent) >= 2:
                 sig.add("R5")
             ent = (t, tcp.seq, tcp.ack if fl & A else None, ttl,
-                   peer.get("last_t_any", -1))
+                   peer.get("last_t_any", -1), tcp.window)
             me["rsts"].append(ent)
             if fl & A and cs["syn"] is not None and \
                     tcp.ack == (cs["isn"] + 1) & 0xffffffff:
@@ -1300,7 +1360,8 @@ def model(scen):
         if v4 and me["seen"]:
             step = (ipid - me["ipid"]) & 0xffff
             me["run"] = me["run"] + 1 if 1 <= step <= 64 else 0
-        me.update(seen=True, last_t=t, ttl=ttl, ipid=ipid, last_t_any=t)
+        me.update(seen=True, last_t=t, ttl=ttl, ipid=ipid, last_t_any=t,
+                  window=tcp.window)
         if tsval is not None:
             me["tsval"] = tsval
     # R10: RSTs from both sides of a connection closer than RTT/4

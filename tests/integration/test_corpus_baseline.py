@@ -62,7 +62,7 @@ def main():
     C.RESULT.parent.mkdir(parents=True, exist_ok=True)
     C.shutil.copy2(C.FLOWPROBE, C.BINARY)
     t0 = time.monotonic()
-    results = C.run_parallel(C.replay, watch, 2)
+    results = C.replay_all(watch, 2)
     print(f"# replayed {len(watch)} captures in {time.monotonic() - t0:.0f} s",
           flush=True)
     tot = C.summarise(results, {k: v for k, v in labels.items() if k in results})

@@ -681,6 +681,48 @@ static void test_r4_ack_change(void **state)
 	reset_analysis_free(ra);
 }
 
+/* Two RSTs of one side, same seq and ack, nothing from the peer between. */
+static uint32_t r4_windows(struct sink *s, uint16_t w1, uint16_t w2, bool ack, bool peer_between)
+{
+	struct reset_analysis *ra = new_ra(s, 0, false);
+	struct sim c;
+	struct event ev;
+	uint32_t got;
+
+	memset(s, 0, sizeof(*s));
+	sim_established(&c);
+	ev = sim_rst(&c, T0, SRV, 120001, ack ? 5001 : 0);
+	ev.tcp.pkt.window = w1;
+	feed(ra, &ev);
+	if (peer_between)
+		sim_packet(&c, T0 + MS, CLI, 100);
+	ev = sim_rst(&c, T0 + 2 * MS, SRV, 120001, ack ? 5001 : 0);
+	ev.tcp.pkt.window = w2;
+	feed(ra, &ev);
+	reset_analysis_finish(ra, T0 + 10 * SEC);
+	got = signals_at(s, T0 + 2 * MS) & BIT(R4_ACK_CHANGE);
+	reset_analysis_free(ra);
+	return got;
+}
+
+static void test_r4_window_change(void **state)
+{
+	struct sink s;
+
+	(void)state;
+	/* An injector's burst: each RST|ACK with its own window. */
+	assert_int_equal(r4_windows(&s, 1980, 1981, true, false), BIT(R4_ACK_CHANGE));
+	assert_int_equal(verdict_at(&s, T0 + 2 * MS), VERDICT_FORGED);
+	assert_int_equal(r4_windows(&s, 0x2c4a, 0x1000, false, false), BIT(R4_ACK_CHANGE));
+	/* Near misses: one window 0 (a BSD stack's own RST, then its answer
+	 * for the dead socket), the same window twice (a fixed-window
+	 * injector is R7's and R8's), a packet from the peer between. */
+	assert_int_equal(r4_windows(&s, 33304, 0, false, false), 0);
+	assert_int_equal(r4_windows(&s, 0, 33304, true, false), 0);
+	assert_int_equal(r4_windows(&s, 0x2c4a, 0x2c4a, false, false), 0);
+	assert_int_equal(r4_windows(&s, 1980, 1981, true, true), 0);
+}
+
 /* ---- R5 burst -------------------------------------------------------------- */
 
 static void test_r5_burst(void **state)
@@ -1511,6 +1553,7 @@ int main(void)
 		cmocka_unit_test(test_r1_near_misses),
 		cmocka_unit_test(test_r3_seq_jump),
 		cmocka_unit_test(test_r4_ack_change),
+		cmocka_unit_test(test_r4_window_change),
 		cmocka_unit_test(test_r5_burst),
 		cmocka_unit_test(test_r6_ttl_pair),
 		cmocka_unit_test(test_r7_ip_id_pair),

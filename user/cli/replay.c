@@ -5,9 +5,16 @@
  * probe's clock, and drain, expire and export on capture time exactly as a
  * live probe would. So a capture gives the flows (and later the verdicts)
  * the link would have given, and every detector can be tested on captures.
+ * With --each, every file is its own replay: the program is loaded (and
+ * verified, most of a second) once, and each file runs in a child process
+ * forked from the freshly loaded state, the maps restored to that state
+ * before it (datapath/probe_reset.h): the daemon's side starts as fresh as
+ * the kernel's, so each file's output is what a replay of it alone gives.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 #include "lib/log.h"
 #include "lib/units.h"
 #include "daemon/pipeline.h"
+#include "datapath/probe_reset.h"
 #include "cli/commands.h"
 
 struct replay_state {
@@ -30,6 +38,7 @@ struct replay_state {
 	struct pipeline pl;
 	bool started;
 	bool counters; /* --counters: one JSON line of them at the end */
+	bool each; /* --each: every file its own replay */
 	uint64_t clock_ns; /* probe clock: last packet's time, never back */
 	uint64_t next_tick_ns;
 	uint64_t tick_ns; /* a second, or the curve's bin if shorter */
@@ -56,7 +65,14 @@ static void replay_usage(FILE *out)
 		"      --tap                        run the program in tap mode (same counts)\n"
 		"      --counters                   at the end, the datapath's counters (parse\n"
 		"                                   errors included) as one JSON line on stdout:\n"
-		"                                   {\"type\":\"counters\",\"packets\":N,...}\n");
+		"                                   {\"type\":\"counters\",\"packets\":N,...}\n"
+		"      --each                       every file is its own replay, exactly as if\n"
+		"                                   replayed alone, the program loaded once (for\n"
+		"                                   tools replaying many captures); each file's\n"
+		"                                   output is framed by {\"type\":\"replay_file\",\n"
+		"                                   \"file\":F} and {\"type\":\"replay_end\",\n"
+		"                                   \"file\":F,\"exit\":N}; a bad file does not\n"
+		"                                   stop the others (the exit code is then 1)\n");
 	export_options_usage(out);
 	fprintf(out, "A progress line is shown on stderr when it is a terminal. On a bad file the\n"
 		     "error names the file and the packet number; the flows counted up to there\n"
@@ -71,6 +87,7 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 		EXPORT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "counters", no_argument, NULL, 'K' },
+		{ "each", no_argument, NULL, 'E' },
 		{},
 	};
 	int c, err, rc = EXIT_OK;
@@ -88,6 +105,9 @@ static int parse_options(struct replay_state *st, int argc, char **argv)
 			exit(EXIT_OK);
 		case 'K':
 			st->counters = true;
+			break;
+		case 'E':
+			st->each = true;
 			break;
 		default:
 			fprintf(stderr, "Try 'flowprobe replay --help'.\n");
@@ -228,11 +248,115 @@ static int replay_file(struct replay_state *st, const char *file)
 	return rc;
 }
 
+/* After probe_load: the files as one timeline, from pipeline_init to the
+ * last export. Returns EXIT_OK or the first failure's code. */
+static int replay_session(struct replay_state *st, char **files, int n)
+{
+	int rc, i;
+
+	rc = exit_code_of(pipeline_init(&st->pl, &st->opt));
+	if (rc != EXIT_OK)
+		return rc;
+	st->tick_ns = NS_PER_SEC;
+	if (pipeline_sample_ns(&st->pl) && pipeline_sample_ns(&st->pl) < st->tick_ns)
+		st->tick_ns = pipeline_sample_ns(&st->pl);
+
+	for (i = 0; i < n && rc == EXIT_OK; i++)
+		rc = replay_file(st, files[i]);
+
+	/* Whatever happened, what was counted is exported. */
+	if (st->started) {
+		pipeline_finish(&st->pl, st->clock_ns / 1000000, 0);
+		/* After an error, the error is what the user must see. */
+		if (rc == EXIT_OK)
+			pipeline_log_p2p_summary(&st->pl);
+		if (st->counters)
+			print_counters(st);
+	}
+	if (st->out_of_order)
+		log_warn("replay: %llu packets had timestamps earlier than the packet "
+			 "before; they were counted at the later time",
+			 (unsigned long long)st->out_of_order);
+	if (st->too_short)
+		log_warn("replay: %llu frames were shorter than an Ethernet header and "
+			 "were not counted",
+			 (unsigned long long)st->too_short);
+	log_debug("replay: %llu packets, %llu flows exported", (unsigned long long)st->packets,
+		  (unsigned long long)st->pl.ds.v[DS_flows_exported]);
+	return rc;
+}
+
+/* One file of --each in a child forked from the loaded, untouched state:
+ * its exit code, or EXIT_RUNTIME if it died (the end line says how). */
+static int replay_one_forked(struct replay_state *st, struct probe_reset *reset, char *file)
+{
+	unsigned long stale = 0;
+	int status, rc, err;
+	pid_t pid;
+
+	err = probe_reset_run(reset, &stale);
+	if (err)
+		return exit_code_of(err);
+	if (stale)
+		log_warn("replay: %lu records of the previous file were never read; "
+			 "discarded before %s",
+			 stale, file);
+	json_write_line(stdout, json_pack("{s:s, s:s}", "type", "replay_file", "file", file));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		log_error("replay: cannot fork for %s: %s", file, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (pid == 0) {
+		rc = replay_session(st, &file, 1);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			log_error("replay: lost the child replaying %s: %s", file, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	if (WIFEXITED(status)) {
+		rc = WEXITSTATUS(status);
+		json_write_line(stdout, json_pack("{s:s, s:s, s:i}", "type", "replay_end", "file",
+						  file, "exit", rc));
+	} else {
+		rc = EXIT_RUNTIME;
+		log_error("replay: %s: the replay died of signal %d", file, WTERMSIG(status));
+		json_write_line(stdout,
+				json_pack("{s:s, s:s, s:i, s:i}", "type", "replay_end", "file",
+					  file, "exit", rc, "signal", WTERMSIG(status)));
+	}
+	fflush(stdout);
+	return rc;
+}
+
+static int replay_each(struct replay_state *st, char **files, int n)
+{
+	struct probe_reset *reset;
+	int rc = EXIT_OK, r, err;
+
+	err = probe_reset_new(&st->pl.probe, &reset);
+	if (err)
+		return exit_code_of(err);
+	for (int i = 0; i < n; i++) {
+		r = replay_one_forked(st, reset, files[i]);
+		if (r != EXIT_OK && rc == EXIT_OK)
+			rc = r;
+	}
+	probe_reset_free(reset);
+	return rc;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	struct replay_state *st = calloc(1, sizeof(*st));
 	struct probe_config pc = { .replay_clock = true };
-	int rc, i;
+	int rc;
 
 	if (!st)
 		return EXIT_RUNTIME;
@@ -259,35 +383,10 @@ int cmd_replay(int argc, char **argv)
 	rc = exit_code_of(probe_load(&st->pl.probe, &pc));
 	if (rc != EXIT_OK)
 		goto cleanup;
-	rc = exit_code_of(pipeline_init(&st->pl, &st->opt));
-	if (rc != EXIT_OK)
-		goto cleanup;
-	st->tick_ns = NS_PER_SEC;
-	if (pipeline_sample_ns(&st->pl) && pipeline_sample_ns(&st->pl) < st->tick_ns)
-		st->tick_ns = pipeline_sample_ns(&st->pl);
-
-	for (i = optind; i < argc && rc == EXIT_OK; i++)
-		rc = replay_file(st, argv[i]);
-
-	/* Whatever happened, what was counted is exported. */
-	if (st->started) {
-		pipeline_finish(&st->pl, st->clock_ns / 1000000, 0);
-		/* After an error, the error is what the user must see. */
-		if (rc == EXIT_OK)
-			pipeline_log_p2p_summary(&st->pl);
-		if (st->counters)
-			print_counters(st);
-	}
-	if (st->out_of_order)
-		log_warn("replay: %llu packets had timestamps earlier than the packet "
-			 "before; they were counted at the later time",
-			 (unsigned long long)st->out_of_order);
-	if (st->too_short)
-		log_warn("replay: %llu frames were shorter than an Ethernet header and "
-			 "were not counted",
-			 (unsigned long long)st->too_short);
-	log_debug("replay: %llu packets, %llu flows exported", (unsigned long long)st->packets,
-		  (unsigned long long)st->pl.ds.v[DS_flows_exported]);
+	if (st->each)
+		rc = replay_each(st, argv + optind, argc - optind);
+	else
+		rc = replay_session(st, argv + optind, argc - optind);
 cleanup:
 	pipeline_destroy(&st->pl);
 	free(st);

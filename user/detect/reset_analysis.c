@@ -376,26 +376,34 @@ static bool sig_r3(const struct conn_rec *r, const struct held_rst *x)
 }
 
 /*
- * R4: two RSTs from one side, both with ACK, different acks. A RST
- * without ACK is a stack's answer to a segment for a dead socket and never
- * counts. Narrowed: when the other side sent a packet between the two, the
- * second RST may be an honest answer to it (a stack refusing a SYN
- * retransmitted with a new ISN, or one answering each segment with
- * RST|ACK), so only RSTs with no packet from the other side between them
- * count: a volley no packet triggered.
+ * R4: two RSTs from one side with no packet from the other side between
+ * them (a volley no packet triggered), and with header fields one stack
+ * cannot put into two RSTs of one connection:
+ * - both with ACK, different acks. A RST without ACK is a stack's answer
+ *   to a segment for a dead socket and never counts here. Without the
+ *   narrowing, the second RST may be an honest answer to the packet
+ *   between (a stack refusing a SYN retransmitted with a new ISN, or one
+ *   answering each segment with RST|ACK).
+ * - different windows, neither 0. Stacks write 0 into RSTs (Linux,
+ *   Windows, any stack answering for a dead socket); a BSD-style stack
+ *   resetting its own connection writes its receive window, once, as the
+ *   connection is gone after that RST. An injector stamping each RST of a
+ *   burst with a window of its own (the Great Firewall's RST|ACK bursts:
+ *   windows stepping by one, the IP ID derived from the window) does.
  */
 static bool sig_r4(const struct conn_rec *r, const struct held_rst *x)
 {
 	const struct tcp_event *xt = &x->ev.tcp;
 
-	if (!has_ack(&x->ev))
-		return false;
 	for (uint32_t i = 0; i < r->n; i++) {
 		const struct held_rst *y = &r->rst[i];
+		const struct tcp_event *yt = &y->ev.tcp;
 
-		if (y == x || y->ev.tcp.sender != xt->sender || !has_ack(&y->ev))
+		if (y == x || yt->sender != xt->sender || yt->rcv.packets != xt->rcv.packets)
 			continue;
-		if (y->ev.tcp.pkt.ack != xt->pkt.ack && y->ev.tcp.rcv.packets == xt->rcv.packets)
+		if (has_ack(&x->ev) && has_ack(&y->ev) && yt->pkt.ack != xt->pkt.ack)
+			return true;
+		if (xt->pkt.window && yt->pkt.window && yt->pkt.window != xt->pkt.window)
 			return true;
 	}
 	return false;
