@@ -1440,20 +1440,33 @@ static void write_pcap(FILE *out, struct capture *cap)
 	}
 }
 
+static void skip_without_tshark(void)
+{
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+}
+
+/* The captured export packets as a pcap file at path (a mkstemp template). */
+static void save_pcap(struct capture *cap, char *path)
+{
+	int fd = mkstemp(path);
+	FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	assert_non_null(out);
+	write_pcap(out, cap);
+	fclose(out);
+}
+
 static void test_tshark_decodes_new_templates(void **state)
 {
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
 	char path[] = "/tmp/test_netflow9_XXXXXX", cmd[512], line[512];
-	int fd = mkstemp(path), unknown = 0, malformed = 0, src_as = 0, verdicts = 0;
-	FILE *out, *p;
+	int unknown = 0, malformed = 0, src_as = 0, verdicts = 0;
+	FILE *p;
 
-	if (system("command -v tshark >/dev/null 2>&1") != 0) {
-		close(fd);
-		unlink(path);
-		skip();
-	}
+	skip_without_tshark();
 	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
 	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
 	v4.src_as = 64500;
@@ -1466,10 +1479,7 @@ static void test_tshark_decodes_new_templates(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
 	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
-	out = fdopen(fd, "w");
-	assert_non_null(out);
-	write_pcap(out, &f->cap);
-	fclose(out);
+	save_pcap(&f->cap, path);
 
 	snprintf(cmd, sizeof(cmd), "tshark -n -r %s -d udp.port==2055,cflow -V 2>&1", path);
 	p = popen(cmd, "r");
@@ -1701,21 +1711,14 @@ static void test_tshark_decodes_encap_templates(void **state)
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct flow_record v4 = encapsulated(ipv4_flow()), v6 = encapsulated(ipv6_flow());
 	char path[] = "/tmp/test_netflow9_XXXXXX", cmd[512], line[512];
-	int fd = mkstemp(path), bad = 0, labels = 0, vlans = 0, lines = 0;
-	FILE *out, *p;
+	int bad = 0, labels = 0, vlans = 0, lines = 0;
+	FILE *p;
 
-	if (system("command -v tshark >/dev/null 2>&1") != 0) {
-		close(fd);
-		unlink(path);
-		skip();
-	}
+	skip_without_tshark();
 	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
 	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
-	out = fdopen(fd, "w");
-	assert_non_null(out);
-	write_pcap(out, &f->cap);
-	fclose(out);
+	save_pcap(&f->cap, path);
 	snprintf(cmd, sizeof(cmd),
 		 "tshark -n -r %s -d udp.port==2055,cflow -T fields -E occurrence=a "
 		 "-E aggregator=, -e _ws.expert -e _ws.malformed -e cflow.mpls_label "

@@ -147,10 +147,9 @@ static uint64_t bittorrent(const struct view *v)
 {
 	return v->rec->app == APP_BITTORRENT;
 }
-/* mplsTopLabelStackSection: the entry as on the wire, without its TTL. */
 static uint64_t mpls_top(const struct view *v)
 {
-	return v->rec->mpls_label >> 8;
+	return flow_record_mpls_top(v->rec);
 }
 static uint64_t inner_vlan(const struct view *v)
 {

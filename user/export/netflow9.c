@@ -234,10 +234,9 @@ static uint64_t reset_verdict(const struct nf9_view *v)
 {
 	return v->rec->reset_verdict;
 }
-/* MPLS_LABEL_1: label << 4 | TC << 1 | S, the entry without its TTL. */
 static uint64_t mpls_top(const struct nf9_view *v)
 {
-	return v->rec->mpls_label >> 8;
+	return flow_record_mpls_top(v->rec);
 }
 static uint64_t inner_vlan(const struct nf9_view *v)
 {

@@ -70,6 +70,13 @@ static inline bool flow_record_encapsulated(const struct flow_record *rec)
 	return rec->tunnel || rec->encap || rec->inner_vlan;
 }
 
+/* The top MPLS label stack entry as NetFlow's MPLS_LABEL_1 and IPFIX's
+ * mplsTopLabelStackSection carry it: label << 4 | TC << 1 | S, no TTL. */
+static inline uint32_t flow_record_mpls_top(const struct flow_record *rec)
+{
+	return rec->mpls_label >> 8;
+}
+
 /* Which ends of a flow lie in the local prefixes (--local): a bit each. */
 enum flow_local {
 	FLOW_LOCAL_NEITHER = 0,
