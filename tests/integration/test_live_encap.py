@@ -41,6 +41,7 @@ CORPUS = os.path.join(L.ROOT, "..", "shared", "corpus")
 CAPTURES = ["zeek/pppoe.pcap", "zeek/pppoe-over-qinq.pcap",
             "zeek/mpls-in-vlan.pcap", "zeek/mixed-vlan-mpls.pcap",
             "zeek/tunnels/gre-sample.pcap", "zeek/erspanII.pcap",
+            "zeek/tunnels/gre-over-udp-4754.pcap",
             "zeek/tunnels/4in6.pcap", "zeek/tunnels/6in4.pcap",
             "zeek/tunnels/vxlan.pcap", "zeek/tunnels/geneve.pcap",
             "zeek/tunnels/Teredo.pcap"]
@@ -146,9 +147,11 @@ def main():
         lab.run("A", ["ip", "link", "set", "dev", lab.if_a, "mtu", "9000"])
         lab.run("R", ["ip", "link", "set", "dev", lab.if_ra, "mtu", "9000"])
         # A's own stack must send nothing the probe would count beside the
-        # frames under test (an IPv6 neighbour advertisement did, now and
-        # then): A only sends from a packet socket here.
+        # frames under test (its answers to R's ARP and neighbour
+        # solicitations did, now and then): A only sends from a packet
+        # socket here.
         lab.run("A", ["sysctl", "-qw", f"net.ipv6.conf.{lab.if_a}.disable_ipv6=1"])
+        lab.run("A", ["ip", "link", "set", "dev", lab.if_a, "arp", "off"])
         probe = lab.start_probe([lab.if_ra], [
             f"127.0.0.1:{PORT_LIVE}", f"ipfix://127.0.0.1:{PORT_IPFIX}",
             f"127.0.0.1:{PORT_PMACCT_V9}", f"ipfix://127.0.0.1:{PORT_PMACCT_IPFIX}"])
