@@ -26,8 +26,7 @@ enum {
 };
 enum {
 	NEED_AS = 1,
-	NEED_VERDICT = 2,
-	NEED_ENCAP = 4 /* only the encapsulation templates */
+	NEED_VERDICT = 2
 };
 
 struct view {
@@ -202,13 +201,18 @@ static const struct field flow_fields[] = {
 	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL }, /* bgpSourceAsNumber */
 	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL }, /* bgpDestinationAsNumber */
 	{ IPFIX_PEN_RESET_VERDICT, 1, true, FAM_ALL, NEED_VERDICT, verdict, NULL },
-	/* What carried the flow, in the encapsulation templates only
-	 * (ipfix.h); after the rest, so those templates are the others with
-	 * these at the end. */
-	{ 70, 3, false, FAM_ALL, NEED_ENCAP, mpls_top, NULL }, /* mplsTopLabelStackSection */
-	{ 245, 2, false, FAM_ALL, NEED_ENCAP, inner_vlan, NULL }, /* dot1qCustomerVlanId */
-	{ IPFIX_PEN_TUNNEL, 1, true, FAM_ALL, NEED_ENCAP, tunnel, NULL },
-	{ IPFIX_PEN_ENCAP, 1, true, FAM_ALL, NEED_ENCAP, encap, NULL },
+};
+
+/*
+ * What carried the flow: the encapsulation templates (ipfix.h) are the
+ * others with these at the end. A table of its own, so a plain record's
+ * encoding never walks it.
+ */
+static const struct field encap_fields[] = {
+	{ 70, 3, false, FAM_ALL, 0, mpls_top, NULL }, /* mplsTopLabelStackSection */
+	{ 245, 2, false, FAM_ALL, 0, inner_vlan, NULL }, /* dot1qCustomerVlanId */
+	{ IPFIX_PEN_TUNNEL, 1, true, FAM_ALL, 0, tunnel, NULL },
+	{ IPFIX_PEN_ENCAP, 1, true, FAM_ALL, 0, encap, NULL },
 };
 
 static uint64_t domain(const struct view *v)
@@ -285,15 +289,15 @@ static bool in_layout(const struct layout *l, size_t i)
 	return (l->f[i].families & l->family) && (l->f[i].needs & ~l->features) == 0;
 }
 
-static struct layout flow_layout(const struct ipfix_config *c, uint8_t family, bool encap)
+static struct layout flow_layout(const struct ipfix_config *c, uint8_t family)
 {
 	return (struct layout){ flow_fields, ARRAY_LEN(flow_fields), family,
 				(c->as_numbers ? NEED_AS : 0) |
-					(c->reset_verdicts ? NEED_VERDICT : 0) |
-					(encap ? NEED_ENCAP : 0) };
+					(c->reset_verdicts ? NEED_VERDICT : 0) };
 }
 
 static const struct layout stats_layout = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
+static const struct layout encap_layout = { encap_fields, ARRAY_LEN(encap_fields), FAM_ALL, 0 };
 
 static uint8_t *put_be(uint8_t *p, uint64_t v, size_t len)
 {
@@ -376,7 +380,7 @@ static uint8_t *put_template(uint8_t *p, uint16_t id, const struct layout *l, ui
 /* A template set with both data templates, an options template set. */
 static size_t put_templates(uint8_t *p, const struct ipfix_config *c)
 {
-	struct layout v4 = flow_layout(c, FAM_V4, false), v6 = flow_layout(c, FAM_V6, false);
+	struct layout v4 = flow_layout(c, FAM_V4), v6 = flow_layout(c, FAM_V6);
 	uint8_t *start = p, *set = p;
 
 	p = put_be(set, SET_TEMPLATE, 2) + 2;
@@ -400,12 +404,17 @@ static size_t put_templates(uint8_t *p, const struct ipfix_config *c)
  */
 static size_t put_encap_templates(uint8_t *p, const struct ipfix_config *c)
 {
-	struct layout v4 = flow_layout(c, FAM_V4, true), v6 = flow_layout(c, FAM_V6, true);
 	uint8_t *set = p;
 
 	p = put_be(set, SET_TEMPLATE, 2) + 2;
-	p = put_template(p, IPFIX_TEMPLATE_ENCAP_V4, &v4, c->pen);
-	p = put_template(p, IPFIX_TEMPLATE_ENCAP_V6, &v6, c->pen);
+	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
+		struct layout l = flow_layout(c, fam);
+
+		p = put_be(p, fam == FAM_V4 ? IPFIX_TEMPLATE_ENCAP_V4 : IPFIX_TEMPLATE_ENCAP_V6, 2);
+		p = put_be(p, field_count(&l) + field_count(&encap_layout), 2);
+		p = put_specs(p, &l, c->pen);
+		p = put_specs(p, &encap_layout, c->pen);
+	}
 	return end_set(set, p) - set;
 }
 
@@ -427,8 +436,9 @@ static size_t encap_templates_len(const struct ipfix_config *c)
  * encapsulation templates or of the others. */
 static size_t largest_set_len(const struct ipfix_config *c, bool encap)
 {
-	struct layout v6 = flow_layout(c, FAM_V6, encap);
-	size_t a = record_len(&v6), b = record_len(&stats_layout);
+	struct layout v6 = flow_layout(c, FAM_V6);
+	size_t a = record_len(&v6) + (encap ? record_len(&encap_layout) : 0);
+	size_t b = record_len(&stats_layout);
 
 	return pad4(SET_HEADER_LEN + (a > b ? a : b));
 }
@@ -628,13 +638,14 @@ int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec, uint64
 	bool encap = flow_record_encapsulated(rec);
 	struct layout l;
 	uint16_t id;
+	uint8_t *p;
 	int err;
 
 	if (rec->key.ip_version == 4) {
-		l = flow_layout(&s->cfg, FAM_V4, encap);
+		l = flow_layout(&s->cfg, FAM_V4);
 		id = encap ? IPFIX_TEMPLATE_ENCAP_V4 : IPFIX_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
-		l = flow_layout(&s->cfg, FAM_V6, encap);
+		l = flow_layout(&s->cfg, FAM_V6);
 		id = encap ? IPFIX_TEMPLATE_ENCAP_V6 : IPFIX_TEMPLATE_FLOW_V6;
 	} else {
 		return -EINVAL;
@@ -642,7 +653,10 @@ int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec, uint64
 	/* the first flow that needs them switches them on for good */
 	if (encap && !s->encap_templates)
 		s->encap_templates = s->encap_templates_due = true;
-	put_record(reserve(s, id, record_len(&l), now_ms, &err), &l, &v);
+	p = reserve(s, id, record_len(&l) + (encap ? record_len(&encap_layout) : 0), now_ms, &err);
+	p = put_record(p, &l, &v);
+	if (encap)
+		put_record(p, &encap_layout, &v);
 	s->flows++;
 	return err;
 }

@@ -75,7 +75,6 @@ enum nf9_family {
 enum nf9_feature {
 	FEAT_AS = 1 << 0, /* as_numbers */
 	FEAT_VERDICT = 1 << 1, /* reset_verdicts, and only the reset templates */
-	FEAT_ENCAP = 1 << 2, /* only the encapsulation templates */
 };
 
 /*
@@ -307,13 +306,18 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_SRC_AS, 4, FAM_ALL, FEAT_AS, .number = src_as },
 	{ NF9_DST_AS, 4, FAM_ALL, FEAT_AS, .number = dst_as },
 	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
-	/* What carried the flow, in the encapsulation templates only
-	 * (netflow9.h); after the rest, so those templates are the others
-	 * with these at the end. */
-	{ NF9_MPLS_LABEL_1, 3, FAM_ALL, FEAT_ENCAP, .number = mpls_top },
-	{ NF9_DOT1Q_CUSTOMER_VLAN_ID, 2, FAM_ALL, FEAT_ENCAP, .number = inner_vlan },
-	{ NF9_FIELD_TUNNEL, 1, FAM_ALL, FEAT_ENCAP, .number = tunnel },
-	{ NF9_FIELD_ENCAP, 1, FAM_ALL, FEAT_ENCAP, .number = encap },
+};
+
+/*
+ * What carried the flow: the encapsulation templates (netflow9.h) are the
+ * others with these at the end. A table of its own, so a plain record's
+ * encoding never walks it.
+ */
+static const struct nf9_field encap_fields[] = {
+	{ NF9_MPLS_LABEL_1, 3, FAM_ALL, .number = mpls_top },
+	{ NF9_DOT1Q_CUSTOMER_VLAN_ID, 2, FAM_ALL, .number = inner_vlan },
+	{ NF9_FIELD_TUNNEL, 1, FAM_ALL, .number = tunnel },
+	{ NF9_FIELD_ENCAP, 1, FAM_ALL, .number = encap },
 };
 
 static uint64_t system_scope(const struct nf9_view *v)
@@ -427,23 +431,27 @@ static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_sco
 static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
 static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL, 0 };
 
+static const struct nf9_layout layout_encap = { encap_fields, ARRAY_LEN(encap_fields), FAM_ALL, 0 };
+
 /*
- * The data template of one family, with or without the reset verdict, with
- * or without what carried the flow. The encapsulation templates carry the
- * verdict whenever the reset templates exist (0 for none), so that they
- * are two templates, not four.
+ * The data template of one family, with or without the reset verdict. An
+ * encapsulation template is the one with the verdict whenever the reset
+ * templates exist (0 for none: two templates, not four), then
+ * layout_encap.
  */
-static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict,
-				     bool encap)
+static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict)
 {
-	verdict = verdict || (encap && cfg->reset_verdicts);
 	return (struct nf9_layout){
 		flow_fields,
 		ARRAY_LEN(flow_fields),
 		family,
-		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0) |
-			(encap ? FEAT_ENCAP : 0),
+		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0),
 	};
+}
+
+static struct nf9_layout encap_base_layout(const struct nf9_config *cfg, uint8_t family)
+{
+	return flow_layout(cfg, family, cfg->reset_verdicts);
 }
 
 static size_t pad4(size_t len)
@@ -559,13 +567,13 @@ static size_t put_templates(uint8_t *p, const struct nf9_config *cfg)
 
 	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
 	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = flow_layout(cfg, fam, false, false);
+		struct nf9_layout l = flow_layout(cfg, fam, false);
 
 		p = put_data_template(p, fam == FAM_V4 ? NF9_TEMPLATE_FLOW_V4 : NF9_TEMPLATE_FLOW_V6,
 				      &l);
 	}
 	for (uint8_t fam = FAM_V4; cfg->reset_verdicts && fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = flow_layout(cfg, fam, true, false);
+		struct nf9_layout l = flow_layout(cfg, fam, true);
 
 		p = put_data_template(p, fam == FAM_V4 ? NF9_TEMPLATE_RESET_V4 : NF9_TEMPLATE_RESET_V6,
 				      &l);
@@ -617,10 +625,12 @@ static size_t put_encap_templates(uint8_t *p, const struct nf9_config *cfg)
 
 	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
 	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = flow_layout(cfg, fam, false, true);
+		struct nf9_layout l = encap_base_layout(cfg, fam);
 
-		p = put_data_template(p, fam == FAM_V4 ? NF9_TEMPLATE_ENCAP_V4 : NF9_TEMPLATE_ENCAP_V6,
-				      &l);
+		p = put_be(p, fam == FAM_V4 ? NF9_TEMPLATE_ENCAP_V4 : NF9_TEMPLATE_ENCAP_V6, 2);
+		p = put_be(p, layout_field_count(&l) + layout_field_count(&layout_encap), 2);
+		p = put_field_specs(p, &l);
+		p = put_field_specs(p, &layout_encap);
 	}
 	return end_set(set, p) - set;
 }
@@ -641,8 +651,8 @@ static size_t stats_record_len(void)
  * encapsulation templates or of the others. */
 static size_t largest_set_len(const struct nf9_config *cfg, bool encap)
 {
-	struct nf9_layout l6 = flow_layout(cfg, FAM_V6, cfg->reset_verdicts, encap);
-	size_t v6 = layout_record_len(&l6);
+	struct nf9_layout l6 = encap_base_layout(cfg, FAM_V6);
+	size_t v6 = layout_record_len(&l6) + (encap ? layout_record_len(&layout_encap) : 0);
 	size_t st = stats_record_len();
 
 	return pad4(NF9_SET_HEADER_LEN + (v6 > st ? v6 : st));
@@ -917,12 +927,12 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 	int err;
 
 	if (rec->key.ip_version == 4) {
-		l = flow_layout(&s->cfg, FAM_V4, verdict, encap);
+		l = flow_layout(&s->cfg, FAM_V4, verdict || (encap && s->cfg.reset_verdicts));
 		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V4 :
 			 verdict ? NF9_TEMPLATE_RESET_V4 :
 				   NF9_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
-		l = flow_layout(&s->cfg, FAM_V6, verdict, encap);
+		l = flow_layout(&s->cfg, FAM_V6, verdict || (encap && s->cfg.reset_verdicts));
 		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V6 :
 			 verdict ? NF9_TEMPLATE_RESET_V6 :
 				   NF9_TEMPLATE_FLOW_V6;
@@ -932,8 +942,12 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 	/* the first flow that needs them switches them on for good */
 	if (encap && !s->encap_templates)
 		s->encap_templates = s->encap_templates_due = true;
-	p = reserve_record(s, set_id, layout_record_len(&l), clk, &err);
-	put_record(p, &l, &v);
+	p = reserve_record(s, set_id,
+			   layout_record_len(&l) + (encap ? layout_record_len(&layout_encap) : 0), clk,
+			   &err);
+	p = put_record(p, &l, &v);
+	if (encap)
+		put_record(p, &layout_encap, &v);
 	s->flows++;
 	return err;
 }
