@@ -370,13 +370,6 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
 	return set + len;
 }
 
-static uint8_t *put_template(uint8_t *p, uint16_t id, const struct layout *l, uint32_t pen)
-{
-	p = put_be(p, id, 2);
-	p = put_be(p, field_count(l), 2);
-	return put_specs(p, l, pen);
-}
-
 /* A template set with both data templates, an options template set. */
 static size_t put_templates(uint8_t *p, const struct ipfix_config *c)
 {
@@ -384,8 +377,12 @@ static size_t put_templates(uint8_t *p, const struct ipfix_config *c)
 	uint8_t *start = p, *set = p;
 
 	p = put_be(set, SET_TEMPLATE, 2) + 2;
-	p = put_template(p, IPFIX_TEMPLATE_FLOW_V4, &v4, c->pen);
-	p = put_template(p, IPFIX_TEMPLATE_FLOW_V6, &v6, c->pen);
+	p = put_be(p, IPFIX_TEMPLATE_FLOW_V4, 2);
+	p = put_be(p, field_count(&v4), 2);
+	p = put_specs(p, &v4, c->pen);
+	p = put_be(p, IPFIX_TEMPLATE_FLOW_V6, 2);
+	p = put_be(p, field_count(&v6), 2);
+	p = put_specs(p, &v6, c->pen);
 	set = end_set(set, p);
 
 	p = put_be(set, SET_OPTIONS_TEMPLATE, 2) + 2;

@@ -552,7 +552,7 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
 }
 
 /*
- * What opens a packet that carries templates: the template FlowSet (the
+ * What opens a packet that carries templates: the template FlowSet (both
  * data templates), one options template FlowSet per options template
  * (nfdump 1.7.1 reads only the first template of an options FlowSet), then
  * the options data naming every application id. Sending the names with
@@ -563,20 +563,19 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
 static size_t put_templates(uint8_t *p, const struct nf9_config *cfg)
 {
 	struct nf9_view v = { .source_id = cfg->source_id };
+	struct nf9_layout v4 = flow_layout(cfg, FAM_V4, false);
+	struct nf9_layout v6 = flow_layout(cfg, FAM_V6, false);
 	uint8_t *start = p, *set = p;
 
 	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
-	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = flow_layout(cfg, fam, false);
+	p = put_data_template(p, NF9_TEMPLATE_FLOW_V4, &v4);
+	p = put_data_template(p, NF9_TEMPLATE_FLOW_V6, &v6);
+	if (cfg->reset_verdicts) {
+		struct nf9_layout r4 = flow_layout(cfg, FAM_V4, true);
+		struct nf9_layout r6 = flow_layout(cfg, FAM_V6, true);
 
-		p = put_data_template(p, fam == FAM_V4 ? NF9_TEMPLATE_FLOW_V4 : NF9_TEMPLATE_FLOW_V6,
-				      &l);
-	}
-	for (uint8_t fam = FAM_V4; cfg->reset_verdicts && fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = flow_layout(cfg, fam, true);
-
-		p = put_data_template(p, fam == FAM_V4 ? NF9_TEMPLATE_RESET_V4 : NF9_TEMPLATE_RESET_V6,
-				      &l);
+		p = put_data_template(p, NF9_TEMPLATE_RESET_V4, &r4);
+		p = put_data_template(p, NF9_TEMPLATE_RESET_V6, &r6);
 	}
 	set = end_set(set, p);
 
