@@ -207,6 +207,18 @@ static __always_inline int parse_gre(struct cursor *c, struct packet_info *pi)
 	return PARSE_ERR(CNT_TUNNEL_NOT_IP);
 }
 
+/* GRE-in-UDP (RFC 8086): a GRE header right after UDP (port 4754, the
+ * source port an ECMP hash), then IP. GRE's ERSPAN and Ethernet payloads
+ * are not meant for it (RFC 8086 section 3.2); they are taken as in GRE. */
+static __always_inline int parse_gre_udp(struct cursor *c, struct packet_info *pi)
+{
+	int proto = parse_gre(c, pi);
+
+	if (proto > 0 && pi->tunnel == TUN_GRE)
+		pi->tunnel = TUN_GRE_UDP;
+	return proto;
+}
+
 /* VXLAN (RFC 7348): 8 bytes, the I flag set, an Ethernet frame. */
 static __always_inline int parse_vxlan(struct cursor *c, struct packet_info *pi)
 {
@@ -354,6 +366,8 @@ static __always_inline int parse_tunnel(struct cursor *c, int proto, struct pack
 			return parse_geneve(c, pi);
 		if (dport == UDP_PORT_GTPU)
 			return parse_gtpu(c, pi);
+		if (dport == UDP_PORT_GRE_IN_UDP)
+			return parse_gre_udp(c, pi);
 		if (dport == UDP_PORT_TEREDO || sport == UDP_PORT_TEREDO) {
 			if ((void *)(udp + 3) > c->end)
 				return PARSE_ERR(CNT_TUNNEL_TRUNCATED);
@@ -387,8 +401,8 @@ static __always_inline bool tunnel_candidate(const struct cursor *c, int proto)
 		sport = bpf_ntohs(udp[0]);
 		dport = bpf_ntohs(udp[1]);
 		return dport == UDP_PORT_VXLAN || dport == UDP_PORT_GENEVE ||
-		       dport == UDP_PORT_GTPU || dport == UDP_PORT_TEREDO ||
-		       sport == UDP_PORT_TEREDO;
+		       dport == UDP_PORT_GTPU || dport == UDP_PORT_GRE_IN_UDP ||
+		       dport == UDP_PORT_TEREDO || sport == UDP_PORT_TEREDO;
 	}
 	return false;
 }

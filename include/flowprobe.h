@@ -84,6 +84,7 @@ enum flow_tunnel {
 	TUN_GENEVE, /* UDP 6081 */
 	TUN_GTPU, /* GTP-U G-PDU, UDP 2152 */
 	TUN_TEREDO, /* IPv6 in UDP 3544 */
+	TUN_GRE_UDP, /* GRE in UDP 4754 (RFC 8086), IP inside */
 };
 
 /* flow_value.encap bits */
@@ -383,7 +384,7 @@ struct flow_bucket {
 	  "frames cut inside the MPLS label stack or the byte after it")                                                                 \
 	X(CNT_ERR_MPLS_TOO_DEEP, "err_mpls_too_deep", "MPLS stacks deeper than MAX_MPLS_LABELS")                                         \
 	X(CNT_TUNNEL_DECAPSULATED, "tunnel_decapsulated",                                                                                \
-	  "packets counted as the flow inside a tunnel (GRE, IP-in-IP, VXLAN, Geneve, GTP-U, Teredo)")                                   \
+	  "packets counted as the flow inside a tunnel (GRE, GRE in UDP, IP-in-IP, VXLAN, Geneve, GTP-U, Teredo)")                                   \
 	X(CNT_TUNNEL_NOT_IP, "tunnel_not_ip",                                                                                            \
 	  "tunnel packets carrying no IP (GTP signalling, Teredo bubbles with no IPv6, GRE of PPP, ...): counted as the outer flow")     \
 	X(CNT_TUNNEL_OUTER_FRAGMENT, "tunnel_outer_fragment",                                                                            \

@@ -57,6 +57,7 @@ static const struct {
 	{ "VXLAN", UDP(.encap = { .kind = PB_ENC_VXLAN }) },
 	{ "Geneve", UDP(.encap = { .kind = PB_ENC_GENEVE }) },
 	{ "GTP-U", UDP(.encap = { .kind = PB_ENC_GTPU }) },
+	{ "GRE in UDP", UDP(.encap = { .kind = PB_ENC_GRE_UDP }) },
 	{ "Teredo", UDP6(.encap = { .kind = PB_ENC_TEREDO }) },
 };
 #define N_FRAMES (sizeof(frames) / sizeof(frames[0]))

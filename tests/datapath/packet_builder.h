@@ -434,6 +434,7 @@ enum pb_encap_kind {
 	PB_ENC_VXLAN, /* outer IP, UDP 4789, VXLAN, Ethernet */
 	PB_ENC_GENEVE, /* outer IP, UDP 6081, Geneve (8 bytes of options) */
 	PB_ENC_GTPU, /* outer IP, UDP 2152, GTP-U with sequence number */
+	PB_ENC_GRE_UDP, /* outer IP, UDP 4754, GRE (flags: C K S), inner IP */
 	PB_ENC_TEREDO, /* outer IPv4, UDP 3544, origin indication, IPv6 */
 };
 
@@ -534,19 +535,25 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 		p->bare_ip = true;
 		break;
 	case PB_ENC_GRE:
+	case PB_ENC_GRE_UDP:
 	case PB_ENC_GRE_TEB:
 	case PB_ENC_ERSPAN2:
 	case PB_ENC_ERSPAN3: {
+		bool bare = e->kind == PB_ENC_GRE || e->kind == PB_ENC_GRE_UDP;
 		uint16_t flags = e->gre_flags;
-		uint16_t proto = e->kind == PB_ENC_GRE ?
-					 (inner_ip == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4) :
+		uint16_t proto = bare ? (inner_ip == 6 ? PB_ETH_IPV6 : PB_ETH_IPV4) :
 				 e->kind == PB_ENC_GRE_TEB ? PB_ETH_TEB :
 				 e->kind == PB_ENC_ERSPAN2 ? PB_ETH_ERSPAN2 :
 							     PB_ETH_ERSPAN3;
 
 		if (e->kind == PB_ENC_ERSPAN2 || e->kind == PB_ENC_ERSPAN3)
 			flags |= 0x1000;
-		pb_outer_ip(p, ov, PB_GRE);
+		if (e->kind == PB_ENC_GRE_UDP) {
+			pb_outer_ip(p, ov, PB_UDP);
+			pb_outer_udp(p, 50000, 4754);
+		} else {
+			pb_outer_ip(p, ov, PB_GRE);
+		}
 		pb_put16(p, flags);
 		pb_put16(p, proto);
 		if (flags & 0x8000)
@@ -563,7 +570,7 @@ static inline void pb_encap(struct pkt *p, const struct pb_encap_spec *e, int in
 			pb_put32(p, 0x12345678); /* timestamp */
 			pb_put32(p, 0); /* no O flag */
 		}
-		if (e->kind == PB_ENC_GRE)
+		if (bare)
 			p->bare_ip = true;
 		else
 			pb_inner_eth(p, e->inner_vlan);

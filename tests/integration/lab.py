@@ -562,8 +562,8 @@ class Lab:
         c.start()
         return c
 
-    def start_nfacctd(self, port, ip="127.0.0.1"):
-        c = Nfacctd(self, port, ip)
+    def start_nfacctd(self, port, ip="127.0.0.1", extra=()):
+        c = Nfacctd(self, port, ip, extra)
         c.start()
         return c
 
@@ -890,10 +890,11 @@ def parse_proto(s):
 class Nfacctd:
     """pmacct's nfacctd on R's loopback, print plugin to a CSV file."""
 
-    def __init__(self, lab, port, ip="127.0.0.1"):
+    def __init__(self, lab, port, ip="127.0.0.1", extra=()):
         self.ip = ip
         self.lab = lab
         self.port = port
+        self.extra = list(extra)    # more aggregation primitives
         self.conf = os.path.join(lab.dir, f"nfacctd-{port}.conf")
         self.csv = os.path.join(lab.dir, f"nfacctd-{port}.csv")
         self.proc = None
@@ -907,7 +908,7 @@ nfacctd_time_new: true
 pidfile: {self.lab.dir}/nfacctd-{self.port}.pid
 logfile: {self.lab.dir}/nfacctd-{self.port}.log
 plugins: print[fp]
-aggregate[fp]: src_host, dst_host, src_port, dst_port, proto
+aggregate[fp]: {", ".join(["src_host, dst_host, src_port, dst_port, proto"] + self.extra)}
 print_output[fp]: csv
 print_output_file[fp]: {self.csv}
 print_output_file_append[fp]: true
@@ -924,10 +925,11 @@ print_cache_entries[fp]: 16381
         rc = self.proc.stop(signal.SIGINT, 30)
         return rc
 
-    def flows(self):
-        flows = {}
+    def rows(self):
+        """Every line of the print plugin's CSV, as a dict by column."""
+        rows = []
         if not os.path.exists(self.csv):
-            return flows
+            return rows
         with open(self.csv) as f:
             header = None
             for line in f:
@@ -937,11 +939,16 @@ print_cache_entries[fp]: 16381
                     continue
                 if not header or len(cols) != len(header):
                     continue
-                r = dict(zip(header, cols))
-                key = (norm_addr(r["SRC_IP"]), norm_addr(r["DST_IP"]),
-                       parse_proto(r["PROTOCOL"]),
-                       int(r["SRC_PORT"]), int(r["DST_PORT"]))
-                _sum_into(flows, key, int(r["PACKETS"]), int(r["BYTES"]))
+                rows.append(dict(zip(header, cols)))
+        return rows
+
+    def flows(self):
+        flows = {}
+        for r in self.rows():
+            key = (norm_addr(r["SRC_IP"]), norm_addr(r["DST_IP"]),
+                   parse_proto(r["PROTOCOL"]),
+                   int(r["SRC_PORT"]), int(r["DST_PORT"]))
+            _sum_into(flows, key, int(r["PACKETS"]), int(r["BYTES"]))
         return flows
 
 

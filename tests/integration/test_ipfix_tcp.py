@@ -14,7 +14,11 @@ sends more flows, the probe stops. Then:
 - the flows of all connections, decoded with the templates each session
   received, must equal nfcapd's: the same flows, packets and bytes
   between A and B, none lost to the restart;
-- the probe must have connected a second time (its log says so).
+- the probe must have connected a second time (its log says so);
+- QinQ frames A sends in each session are encapsulated flows (templates
+  262/263, from the first one on): the second session's opening
+  templates must hold those too, or its records of them could not be
+  decoded, and they must equal nfcapd's as well.
 
 nfcapd has no IPFIX over TCP, so this parser is the collector here; its
 decoding of the templates is generic (any field, enterprise bit and PEN).
@@ -31,6 +35,20 @@ import lab as L  # noqa: E402
 from lab import ok, comment  # noqa: E402
 
 V9_PORT, TCP_PORT = 2055, 4739
+QINQ_SRC, QINQ_DST = "198.51.100.1", "198.51.100.2"
+
+# Sends 3 QinQ-tagged UDP frames from a packet socket on A: an
+# encapsulated flow (outer VLAN 100, inner 200) from source port argv[2].
+QINQ = r"""
+import sys
+from scapy.all import Ether, Dot1AD, Dot1Q, IP, UDP, Raw
+from scapy.arch.linux import L2Socket
+sock = L2Socket(iface=sys.argv[1])
+f = (Ether(dst="ff:ff:ff:ff:ff:ff") / Dot1AD(vlan=100) / Dot1Q(vlan=200) /
+     IP(src="%s", dst="%s") / UDP(sport=int(sys.argv[2]), dport=9) / Raw(b"q" * 50))
+for _ in range(3):
+    sock.send(bytes(f))
+""" % (QINQ_SRC, QINQ_DST)
 
 # Accepts one connection at a time on 127.0.0.1:PORT, appends what
 # arrives to DIR/conn-N.bin, prints "ready" and "closed N".
@@ -137,6 +155,11 @@ def ab_only(flows, lab):
             if k[0] in ends and k[1] in ends}
 
 
+def qinq_only(flows):
+    return {k: list(v[:2]) for k, v in flows.items()
+            if k[0] == QINQ_SRC and k[1] == QINQ_DST}
+
+
 def main():
     if L.PROBE_KIND != "flowprobe":
         ok(False, "this test needs flowprobe (IPFIX over TCP)")
@@ -160,15 +183,26 @@ def main():
             inactive=1)
         for i in range(20):
             lab.udp_send("A", lab.V4["B"], L.DISCARD_PORT, 41000 + i, 3, 200)
-        # Wait until the first batch has reached the TCP collector.
-        L.wait_until(lambda: probe.stats().get("flows_exported", 0) >= 20 and
+        lab.run("A", [L.PYTHON, "-c", QINQ, lab.if_a, "5001"])
+        # Wait until the first batch, the QinQ flow among them, has
+        # reached the TCP collector.
+        L.wait_until(lambda: probe.stats().get("flows_exported", 0) >= 21 and
                      probe.stats().get("export_queued", 1) == 0, 30,
                      "the first flows to be exported")
+
+        def qinq_in_first():
+            path = os.path.join(store, "conn-1.bin")
+            if not os.path.exists(path):
+                return False
+            with open(path, "rb") as f:
+                return bool(qinq_only(parse_stream(f.read())[0]))
+        L.wait_until(qinq_in_first, 30, "the QinQ flow in the first session")
         L.wait_file_quiet(os.path.join(store, "conn-1.bin"))
         coll.stop(signal.SIGTERM, 10)           # the collector goes away
         coll = listener(2)                      # and comes back
         for i in range(20):
             lab.udp_send("A", lab.V4["B"], L.DISCARD_PORT, 42000 + i, 2, 300)
+        lab.run("A", [L.PYTHON, "-c", QINQ, lab.if_a, "5002"])
         try:
             probe.proc.wait_for(r"connected again", 30)
             ok(True, "the probe connected again after the collector restarted")
@@ -185,6 +219,7 @@ def main():
         nfcapd.stop()
 
         total = {}
+        qinq_ports = {}
         for n in (1, 2):
             with open(os.path.join(store, f"conn-{n}.bin"), "rb") as f:
                 data = f.read()
@@ -192,6 +227,7 @@ def main():
             ok(not problems and first == 2,
                f"connection {n}: {len(data)} bytes of whole IPFIX messages, "
                "templates first", "\n".join(problems) + f"\nfirst set {first}")
+            qinq_ports[n] = sorted(k[3] for k in qinq_only(flows))
             for k, v in flows.items():
                 t = total.setdefault(k, [0, 0])
                 t[0] += v[0]
@@ -204,6 +240,12 @@ def main():
            f"missing {sorted(set(want) - set(got))[:5]}, extra "
            f"{sorted(set(got) - set(want))[:5]}, differing "
            f"{[(k, want[k], got[k]) for k in want if k in got and want[k] != got[k]][:5]}")
+        want = qinq_only(nfcapd.flows())
+        ok(qinq_ports == {1: [5001], 2: [5002]} and len(want) == 2 and
+           qinq_only(total) == want,
+           "the QinQ flows of each session arrive in it, decoded with the "
+           "templates it got, as nfcapd has them",
+           f"sessions {qinq_ports}, nfcapd {want}, IPFIX {qinq_only(total)}")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ CAPTURES = {
     "zeek/tunnels/ping6-in-ipv4.pcap": "ipip",
     "zeek/tunnels/gre-sample.pcap": "gre",
     "zeek/tunnels/gre-within-gre.pcap": "gre",
+    "zeek/tunnels/gre-over-udp-4754.pcap": "gre_udp",
     "zeek/tunnels/gre-erspan3-dot1q.pcap": "erspan",
     "zeek/erspanII.pcap": "erspan",
     "zeek/erspanIII.pcap": "erspan",
@@ -77,7 +78,6 @@ SKIPPED = {
     "zeek/tunnels/ayiya3.pcap": "AYIYA is not decapsulated",
     "zeek/tunnels/gre-pptp.pcap": "PPTP's enhanced GRE carries PPP: the outer flow",
     "zeek/tunnels/gre-aruba.pcap": "Aruba's GRE carries 802.11: the outer flow",
-    "zeek/tunnels/gre-over-udp-4754.pcap": "GRE in UDP (RFC 8086) is not decapsulated",
     "zeek/tunnels/socks.pcap": "SOCKS is a proxy, not a tunnel",
 }
 

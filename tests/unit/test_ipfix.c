@@ -326,6 +326,150 @@ static void test_payload_bounds(void **state)
 	free(s);
 }
 
+
+/* ---- the encapsulation templates (262/263) ----------------------------- */
+
+#define BASE_SPECS_LEN 100 /* 21 standard and 2 enterprise field specifiers */
+#define TPL_V4_AT (HDR_LEN + 4 + 4) /* 256's specifiers in expected_templates */
+#define TPL_V6_AT (TPL_V4_AT + BASE_SPECS_LEN + 4)
+#define ENCAP_SPECS_LEN 24 /* 2 standard, 2 enterprise */
+#define ENCAP_SET_LEN (4 + 2 * (4 + BASE_SPECS_LEN + ENCAP_SPECS_LEN))
+#define ENCAP_EXTRA 7 /* 3 + 2 + 1 + 1 */
+
+static const uint8_t encap_specs[] = {
+	0x00, 0x46, 0x00, 0x03, /* mplsTopLabelStackSection, 3 bytes */
+	0x00, 0xf5, 0x00, 0x02, /* dot1qCustomerVlanId */
+	E(6, 1), /* enterprise 6: tunnel type */
+	E(7, 1), /* enterprise 7: encapsulation bits */
+};
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Come by GRE, MPLS label 100 (TC 5, S, TTL 64) under it, inner VLAN 20. */
+static struct flow_record encapsulated(struct flow_record r)
+{
+	r.mpls_label = 100 << 12 | 5 << 9 | 1 << 8 | 64;
+	r.inner_vlan = 20;
+	r.tunnel = TUN_GRE;
+	r.encap = ENCAP_MPLS;
+	return r;
+}
+
+static void assert_encap_template(const uint8_t *p, uint16_t id, size_t base_at)
+{
+	assert_int_equal(be16(p), id);
+	assert_int_equal(be16(p + 2), 23 + 4);
+	assert_memory_equal(p + 4, expected_templates + base_at, BASE_SPECS_LEN);
+	assert_memory_equal(p + 4 + BASE_SPECS_LEN, encap_specs, sizeof(encap_specs));
+}
+
+/*
+ * Plain flows never bring the encapsulation templates; the first
+ * encapsulated flow does, in a set of their own before its record, and
+ * so does every set of templates after it, the TCP session's preamble
+ * among them. The record is 256's, then 00 06 4b (label 100 << 4 | TC 5
+ * << 1 | S), 00 14 (VLAN 20), 02 (GRE), 02 (MPLS).
+ */
+static void test_encap_templates_bytes(void **state)
+{
+	static const uint8_t tail[] = { 0x00, 0x06, 0x4b, 0x00, 0x14, 0x02, 0x02, 0x00 };
+	struct fixture *f = *state;
+	struct flow_record plain = ipv4_flow(), enc = encapsulated(ipv4_flow());
+	uint8_t *buf = malloc(IPFIX_PAYLOAD_LIMIT);
+	const uint8_t *m, *set;
+
+	assert_non_null(buf);
+	assert_int_equal(ipfix_template_message(&f->s, buf, NOW_MS), HDR_LEN + TEMPLATES_LEN);
+	assert_int_equal(ipfix_add_flow(&f->s, &plain, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + 4 + V4_REC_LEN);
+
+	assert_int_equal(ipfix_add_flow(&f->s, &enc, NOW_MS), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &plain, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	m = f->cap.msg[1];
+	assert_int_equal(f->cap.len[1], HDR_LEN + ENCAP_SET_LEN + 4 + V4_REC_LEN + ENCAP_EXTRA + 1 +
+						4 + V4_REC_LEN);
+	assert_int_equal(be16(m + 2), f->cap.len[1]);
+	assert_int_equal(be32(m + 8), 1); /* one data record before */
+	set = m + HDR_LEN;
+	assert_int_equal(be16(set), 2);
+	assert_int_equal(be16(set + 2), ENCAP_SET_LEN);
+	assert_encap_template(set + 4, IPFIX_TEMPLATE_ENCAP_V4, TPL_V4_AT);
+	assert_encap_template(set + 4 + 4 + BASE_SPECS_LEN + ENCAP_SPECS_LEN, IPFIX_TEMPLATE_ENCAP_V6,
+			      TPL_V6_AT);
+	set += ENCAP_SET_LEN;
+	assert_int_equal(be16(set), IPFIX_TEMPLATE_ENCAP_V4);
+	assert_int_equal(be16(set + 2), 4 + V4_REC_LEN + ENCAP_EXTRA + 1); /* padded */
+	assert_memory_equal(set + 4, expected_ipv4_set + 4, V4_REC_LEN);
+	assert_memory_equal(set + 4 + V4_REC_LEN, tail, sizeof(tail));
+	set += 4 + V4_REC_LEN + ENCAP_EXTRA + 1;
+	assert_memory_equal(set, expected_ipv4_set, sizeof(expected_ipv4_set));
+
+	/* every set of templates from now on carries them, last */
+	assert_int_equal(ipfix_template_message(&f->s, buf, NOW_MS),
+			 HDR_LEN + TEMPLATES_LEN + ENCAP_SET_LEN);
+	assert_memory_equal(buf + HDR_LEN + TEMPLATES_LEN, m + HDR_LEN, ENCAP_SET_LEN);
+	assert_int_equal(ipfix_send_templates(&f->s, NOW_MS), 0);
+	assert_int_equal(f->cap.len[2], HDR_LEN + TEMPLATES_LEN + ENCAP_SET_LEN);
+	free(buf);
+}
+
+/*
+ * In the smallest messages the two sets of templates do not fit with a
+ * record: the encapsulation ones open the next message. Every data set
+ * comes after its template, and every record arrives.
+ */
+static void test_encap_templates_in_small_messages(void **state)
+{
+	struct fixture *f = *state;
+	struct ipfix_config cfg = { .max_payload = HDR_LEN + TEMPLATES_LEN + 100,
+				    .reset_verdicts = true };
+	bool known[300] = { false };
+	int records = 0, encap = 0, apart = 0;
+
+	assert_int_equal(ipfix_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 12; i++) {
+		struct flow_record r = i % 3 ? encapsulated(ipv4_flow()) : ipv4_flow();
+
+		assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+		if (i == 6)
+			assert_int_equal(ipfix_send_templates(&f->s, NOW_MS), 0);
+	}
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	for (int i = 0; i < f->cap.n; i++) {
+		const uint8_t *m = f->cap.msg[i];
+		bool main_tpl = false;
+
+		assert_true(f->cap.len[i] <= cfg.max_payload);
+		for (size_t off = HDR_LEN; off < f->cap.len[i]; off += be16(m + off + 2)) {
+			uint16_t id = be16(m + off), len = be16(m + off + 2);
+
+			if (id == 2 || id == 3) {
+				main_tpl |= be16(m + off + 4) == IPFIX_TEMPLATE_FLOW_V4;
+				known[be16(m + off + 4)] = true;
+				if (id == 2)
+					known[be16(m + off + 4) + 1] = true;
+				continue;
+			}
+			assert_true(known[id]);
+			if (id == IPFIX_TEMPLATE_ENCAP_V4) {
+				encap += (len - 4) / (V4_REC_LEN + ENCAP_EXTRA);
+				records += (len - 4) / (V4_REC_LEN + ENCAP_EXTRA);
+			} else {
+				records += (len - 4) / V4_REC_LEN;
+			}
+		}
+		apart += main_tpl && known[IPFIX_TEMPLATE_ENCAP_V4];
+	}
+	assert_int_equal(records, 12);
+	assert_int_equal(encap, 8);
+	assert_true(apart > 0); /* templates sent again after the first 262 */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -335,6 +479,8 @@ int main(void)
 		T(test_sequence_and_stats),
 		T(test_split_at_max_payload),
 		T(test_icmp_fields),
+		T(test_encap_templates_bytes),
+		T(test_encap_templates_in_small_messages),
 		cmocka_unit_test(test_payload_bounds),
 	};
 

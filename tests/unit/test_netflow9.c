@@ -43,6 +43,10 @@
 /* A FlowSet of n records of len bytes, padded to 4. */
 #define SET_LEN(n, len) ((4 + (n) * (len) + 3) / 4 * 4)
 #define MIN_PAYLOAD (HDR_LEN + TEMPLATES_LEN + SET_LEN(1, V6_REC_LEN))
+/* The encapsulation templates' fields after the others: 3 + 2 + 1 + 1. */
+#define ENCAP_REC_EXTRA 7
+/* Their template FlowSet: 4 + 2 * (4 + 27 * 4). */
+#define ENCAP_TPL_SET_LEN 228
 
 #define MAX_PKTS 128
 
@@ -165,6 +169,7 @@ struct parsed {
 	int records; /* every record, as the header should count */
 	int template_sets;
 	int v4, v6, stats, apps; /* data records per template */
+	int encap; /* records of 262 and 263 */
 	const uint8_t *first_app;
 	const uint8_t *first_v4, *first_v6;
 };
@@ -180,6 +185,10 @@ static int data_record_len(uint16_t set_id)
 		return STATS_REC_LEN;
 	case NF9_TEMPLATE_APPS:
 		return APP_REC_LEN;
+	case NF9_TEMPLATE_ENCAP_V4:
+		return V4_REC_LEN + ENCAP_REC_EXTRA;
+	case NF9_TEMPLATE_ENCAP_V6:
+		return V6_REC_LEN + ENCAP_REC_EXTRA;
 	}
 	fail_msg("unknown FlowSet id %u", set_id);
 	return 0;
@@ -224,6 +233,8 @@ static void parse_data_set(struct parsed *out, uint16_t id, const uint8_t *body,
 		if (!out->first_v6)
 			out->first_v6 = body;
 		out->v6 += n;
+	} else if (id == NF9_TEMPLATE_ENCAP_V4 || id == NF9_TEMPLATE_ENCAP_V6) {
+		out->encap += n;
 	} else if (id == NF9_TEMPLATE_APPS) {
 		if (!out->first_app)
 			out->first_app = body;
@@ -1429,20 +1440,33 @@ static void write_pcap(FILE *out, struct capture *cap)
 	}
 }
 
+static void skip_without_tshark(void)
+{
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+}
+
+/* The captured export packets as a pcap file at path (a mkstemp template). */
+static void save_pcap(struct capture *cap, char *path)
+{
+	int fd = mkstemp(path);
+	FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	assert_non_null(out);
+	write_pcap(out, cap);
+	fclose(out);
+}
+
 static void test_tshark_decodes_new_templates(void **state)
 {
 	struct fixture *f = *state;
 	struct nf9_clock clk = clock_at(NOW_MS);
 	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
 	char path[] = "/tmp/test_netflow9_XXXXXX", cmd[512], line[512];
-	int fd = mkstemp(path), unknown = 0, malformed = 0, src_as = 0, verdicts = 0;
-	FILE *out, *p;
+	int unknown = 0, malformed = 0, src_as = 0, verdicts = 0;
+	FILE *p;
 
-	if (system("command -v tshark >/dev/null 2>&1") != 0) {
-		close(fd);
-		unlink(path);
-		skip();
-	}
+	skip_without_tshark();
 	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
 	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
 	v4.src_as = 64500;
@@ -1455,10 +1479,7 @@ static void test_tshark_decodes_new_templates(void **state)
 	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
 	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
 	assert_int_equal(nf9_flush(&f->s, &clk), 0);
-	out = fdopen(fd, "w");
-	assert_non_null(out);
-	write_pcap(out, &f->cap);
-	fclose(out);
+	save_pcap(&f->cap, path);
 
 	snprintf(cmd, sizeof(cmd), "tshark -n -r %s -d udp.port==2055,cflow -V 2>&1", path);
 	p = popen(cmd, "r");
@@ -1483,6 +1504,254 @@ static void test_tshark_decodes_new_templates(void **state)
 	assert_true(unknown >= 4);
 	assert_int_equal(verdicts, 2); /* forged (3) in 260, suspect (2) in 261 */
 	assert_int_equal(src_as, 2); /* the IPv4 flow, in 260 and in 256 */
+}
+
+
+/* ---- the encapsulation templates (262/263) ----------------------------- */
+
+static const uint8_t encap_field_specs[] = {
+	0x00, 0x46, 0x00, 0x03, /* MPLS_LABEL_1, 3 bytes */
+	0x00, 0xf5, 0x00, 0x02, /* 245 dot1qCustomerVlanId, 2 bytes */
+	0x52, 0x57, 0x00, 0x01, /* 21079: tunnel type, 1 byte */
+	0x52, 0x58, 0x00, 0x01, /* 21080: encapsulation bits, 1 byte */
+};
+
+/* The flow, come by a GRE tunnel with MPLS label 100 (TC 5, bottom of
+ * stack, TTL 64) under it, in QinQ with inner VLAN 20. */
+static struct flow_record encapsulated(struct flow_record r)
+{
+	r.mpls_label = 100 << 12 | 5 << 9 | 1 << 8 | 64;
+	r.inner_vlan = 20;
+	r.tunnel = TUN_GRE;
+	r.encap = ENCAP_MPLS;
+	return r;
+}
+
+/* Template 262 or 263 at p: 256's or 257's fields, then the four. */
+static void assert_encap_template(const uint8_t *p, uint16_t id, size_t base_offset)
+{
+	assert_int_equal(be16(p), id);
+	assert_int_equal(be16(p + 2), 23 + 4);
+	assert_memory_equal(p + 4, expected_templates_packet + base_offset + 4, TPL_FIELDS_LEN);
+	assert_memory_equal(p + 4 + TPL_FIELDS_LEN, encap_field_specs, sizeof(encap_field_specs));
+}
+
+/*
+ * Plain flows never bring the encapsulation templates; the first
+ * encapsulated flow does, in a template FlowSet of its own before its
+ * record, and every refresh of the templates after it carries them.
+ * Byte for byte: the record is 256's, then 00 06 4b (label 100 << 4 |
+ * TC 5 << 1 | S), 00 14 (VLAN 20), 02 (GRE), 02 (MPLS).
+ */
+static void test_encap_templates_bytes(void **state)
+{
+	static const uint8_t encap_tail[] = { 0x00, 0x06, 0x4b, 0x00, 0x14, 0x02, 0x02 };
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record plain = ipv4_flow(), enc = encapsulated(ipv4_flow());
+	struct parsed got;
+	const uint8_t *pkt, *set;
+
+	assert_int_equal(nf9_add_flow(&f->s, &plain, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	got = parse_packet(f->cap.pkt[0], f->cap.len[0]);
+	assert_int_equal(got.template_sets, TEMPLATE_SETS);
+	assert_int_equal(f->cap.len[0], HDR_LEN + TEMPLATES_LEN + SET_LEN(1, V4_REC_LEN));
+
+	assert_int_equal(nf9_add_flow(&f->s, &enc, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &plain, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	pkt = f->cap.pkt[1];
+	got = parse_packet(pkt, f->cap.len[1]);
+	assert_int_equal(got.template_sets, 1);
+	assert_int_equal(got.encap, 1);
+	assert_int_equal(got.v4, 1);
+	assert_int_equal(be16(pkt + 2), 2 + 2);
+	assert_int_equal(f->cap.len[1], HDR_LEN + ENCAP_TPL_SET_LEN +
+						SET_LEN(1, V4_REC_LEN + ENCAP_REC_EXTRA) +
+						SET_LEN(1, V4_REC_LEN));
+	set = pkt + HDR_LEN;
+	assert_int_equal(be16(set), 0);
+	assert_int_equal(be16(set + 2), ENCAP_TPL_SET_LEN);
+	assert_encap_template(set + 4, NF9_TEMPLATE_ENCAP_V4, TPL_V4_OFFSET);
+	assert_encap_template(set + 4 + 4 + 27 * 4, NF9_TEMPLATE_ENCAP_V6, TPL_V6_OFFSET);
+	set += ENCAP_TPL_SET_LEN;
+	assert_int_equal(be16(set), NF9_TEMPLATE_ENCAP_V4);
+	assert_int_equal(be16(set + 2), SET_LEN(1, V4_REC_LEN + ENCAP_REC_EXTRA));
+	assert_memory_equal(set + 4, expected_ipv4_set + 4, V4_REC_LEN);
+	assert_memory_equal(set + 4 + V4_REC_LEN, encap_tail, sizeof(encap_tail));
+	set += SET_LEN(1, V4_REC_LEN + ENCAP_REC_EXTRA);
+	assert_memory_equal(set, expected_ipv4_set, sizeof(expected_ipv4_set));
+
+	/* a refresh: every template, the encapsulation ones last */
+	assert_int_equal(nf9_send_templates(&f->s, &clk), 0);
+	pkt = f->cap.pkt[2];
+	got = parse_packet(pkt, f->cap.len[2]);
+	assert_int_equal(got.template_sets, TEMPLATE_SETS + 1);
+	assert_int_equal(be16(pkt + 2), TEMPLATE_RECORDS + 2);
+	assert_int_equal(f->cap.len[2], HDR_LEN + TEMPLATES_LEN + ENCAP_TPL_SET_LEN);
+	assert_memory_equal(pkt + HDR_LEN + TEMPLATES_LEN, f->cap.pkt[1] + HDR_LEN,
+			    ENCAP_TPL_SET_LEN);
+}
+
+/* With the reset templates on, 262/263 hold the verdict too (0: none). */
+static void test_encap_templates_with_verdicts(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record enc = encapsulated(ipv6_flow());
+	const uint8_t *set;
+	size_t rec = V6_REC_LEN + 8 + 1 + ENCAP_REC_EXTRA; /* AS, verdict */
+
+	assert_int_equal(nf9_stream_init(&f->s, &features_cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &enc, &clk), 0);
+	enc.reset_verdict = FLOW_RESET_FORGED;
+	assert_int_equal(nf9_add_flow(&f->s, &enc, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 1);
+	set = f->cap.pkt[0] + f->cap.len[0] - SET_LEN(2, rec);
+	assert_int_equal(be16(set), NF9_TEMPLATE_ENCAP_V6);
+	assert_int_equal(be16(set + 2), SET_LEN(2, rec));
+	assert_int_equal(set[4 + V6_REC_LEN + 8], 0); /* no verdict */
+	assert_int_equal(set[4 + rec + V6_REC_LEN + 8], 3); /* forged */
+	assert_int_equal(be16(set + 4 + rec + V6_REC_LEN + 9 + 3), 20); /* inner VLAN */
+}
+
+/*
+ * In the smallest packets the templates and the encapsulation templates
+ * do not fit together: the latter go at the head of the next packet. Fed
+ * a mix of everything, every data FlowSet comes after its template (in
+ * the same packet or an earlier one), every refresh of the templates is
+ * followed by the encapsulation ones in the same or the next packet, and
+ * every record arrives.
+ */
+static void test_encap_templates_in_small_packets(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .max_payload = MIN_PAYLOAD };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct probe_stats st = some_stats();
+	bool known[300] = { false };
+	int flows = 0, encap = 0, refresh_pending = 0, apart = 0;
+
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	for (int i = 0; i < 120; i++) {
+		struct flow_record r = i % 2 ? ipv4_flow() : ipv6_flow();
+
+		if (i % 3 == 1)
+			r = encapsulated(r);
+		assert_int_equal(nf9_add_flow(&f->s, &r, &clk), 0);
+		if (i % 50 == 0)
+			assert_int_equal(nf9_add_stats(&f->s, &st, &clk), 0);
+	}
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	for (int i = 0; i < f->cap.n; i++) {
+		const uint8_t *pkt = f->cap.pkt[i];
+		struct parsed p = parse_packet(pkt, f->cap.len[i]);
+		bool main_tpl = false, encap_tpl = false;
+
+		assert_true(f->cap.len[i] <= MIN_PAYLOAD);
+		for (size_t off = HDR_LEN; off < f->cap.len[i]; off += be16(pkt + off + 2)) {
+			uint16_t id = be16(pkt + off);
+
+			if (id == 0) {
+				uint16_t first = be16(pkt + off + 4);
+
+				main_tpl |= first == NF9_TEMPLATE_FLOW_V4;
+				encap_tpl |= first == NF9_TEMPLATE_ENCAP_V4;
+				known[first] = known[first + 1] = true;
+			} else if (id == 1) {
+				known[be16(pkt + off + 4)] = true;
+			} else {
+				assert_true(known[id]);
+			}
+		}
+		if (refresh_pending)
+			assert_true(encap_tpl || main_tpl);
+		if (main_tpl && !encap_tpl && known[NF9_TEMPLATE_ENCAP_V4])
+			apart++;
+		refresh_pending = main_tpl && !encap_tpl && known[NF9_TEMPLATE_ENCAP_V4];
+		flows += p.v4 + p.v6 + p.encap;
+		encap += p.encap;
+	}
+	assert_int_equal(flows, 120);
+	assert_int_equal(encap, 40);
+	assert_true(apart > 0); /* the case under test happened */
+	assert_int_equal(refresh_pending, 0);
+}
+
+/* A packet with the encapsulation templates lost: the next has them again. */
+static void test_encap_templates_after_emit_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record plain = ipv4_flow(), enc = encapsulated(ipv4_flow());
+
+	assert_int_equal(nf9_add_flow(&f->s, &plain, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &enc, &clk), 0);
+	f->cap.fail = 1;
+	assert_int_equal(nf9_flush(&f->s, &clk), -EIO);
+	f->cap.fail = 0;
+	assert_int_equal(nf9_add_flow(&f->s, &enc, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	assert_int_equal(f->cap.n, 2);
+	assert_int_equal(parse_packet(f->cap.pkt[1], f->cap.len[1]).template_sets, 1);
+	assert_int_equal(be16(f->cap.pkt[1] + HDR_LEN + 4), NF9_TEMPLATE_ENCAP_V4);
+}
+
+/*
+ * Wireshark decodes the encapsulation templates and records with no
+ * malformed packet or expert warning, and reads the MPLS label and the
+ * customer VLAN as such. Skipped when tshark is not installed.
+ */
+static void test_tshark_decodes_encap_templates(void **state)
+{
+	struct fixture *f = *state;
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record v4 = encapsulated(ipv4_flow()), v6 = encapsulated(ipv6_flow());
+	char path[] = "/tmp/test_netflow9_XXXXXX", cmd[512], line[512];
+	int bad = 0, labels = 0, vlans = 0, lines = 0;
+	FILE *p;
+
+	skip_without_tshark();
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	save_pcap(&f->cap, path);
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -n -r %s -d udp.port==2055,cflow -T fields -E occurrence=a "
+		 "-E aggregator=, -e _ws.expert -e _ws.malformed -e cflow.mpls_label "
+		 "-e cflow.mpls_exp -e cflow.mpls_bos -e cflow.dot1q_customer_vlan_id 2>/dev/null",
+		 path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		/* expert, malformed, label, exp, bos, vlan; empty when absent */
+		char *col[6] = { 0 }, *rest = line;
+
+		line[strcspn(line, "\n")] = 0;
+		for (int c = 0; c < 6; c++)
+			col[c] = strsep(&rest, "\t");
+		if (!col[5]) {
+			bad++;
+			continue;
+		}
+		lines++;
+		if (col[0][0] || col[1][0])
+			bad++;
+		labels += strcmp(col[2], "100,100") == 0 && strcmp(col[3], "5,5") == 0 &&
+			  strcmp(col[4], "1,1") == 0;
+		vlans += strcmp(col[5], "20,20") == 0;
+	}
+	pclose(p);
+	if (!getenv("KEEP_PCAP"))
+		unlink(path);
+	if (bad)
+		fail_msg("tshark: %d lines with an expert item or not decoded (%s)", bad, cmd);
+	assert_int_equal(lines, f->cap.n); /* one packet, both records */
+	assert_int_equal(labels, 1);
+	assert_int_equal(vlans, 1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1527,6 +1796,11 @@ int main(void)
 		T(test_reset_sets_and_padding),
 		T(test_feature_min_payload),
 		T(test_tshark_decodes_new_templates),
+		T(test_encap_templates_bytes),
+		T(test_encap_templates_with_verdicts),
+		T(test_encap_templates_in_small_packets),
+		T(test_encap_templates_after_emit_failure),
+		T(test_tshark_decodes_encap_templates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

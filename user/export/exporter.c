@@ -45,6 +45,22 @@ int exporter_add_collector(struct exporter *ex, const char *spec)
 	return rc;
 }
 
+/* What a new TCP session to collector i gets first: every template the
+ * stream has sent so far. */
+static int set_tcp_preamble(struct exporter *ex, int i, uint64_t now_wall_ms)
+{
+	uint8_t *msg = malloc(IPFIX_PAYLOAD_LIMIT);
+	size_t len;
+	int rc;
+
+	if (!msg)
+		return -ENOMEM;
+	len = ipfix_template_message(&ex->ipfix[i], msg, now_wall_ms);
+	rc = collector_set_preamble(&ex->collectors[i], msg, len);
+	free(msg);
+	return rc;
+}
+
 int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload,
 		   uint64_t now_wall_ms)
 {
@@ -99,18 +115,8 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 					  max_payload, IPFIX_PAYLOAD_LIMIT);
 				return -EINVAL;
 			}
-			if (c->tcp) {
-				uint8_t *msg = malloc(IPFIX_PAYLOAD_LIMIT);
-				size_t len;
-
-				if (!msg)
-					return -ENOMEM;
-				len = ipfix_template_message(&ex->ipfix[i], msg, now_wall_ms);
-				rc = collector_set_preamble(c, msg, len);
-				free(msg);
-				if (rc)
-					return rc;
-			}
+			if (c->tcp && (rc = set_tcp_preamble(ex, i, now_wall_ms)) != 0)
+				return rc;
 			ipfix_send_templates(&ex->ipfix[i], now_wall_ms);
 			continue;
 		}
@@ -186,9 +192,19 @@ void exporter_flow(struct exporter *ex, const struct flow_key *key, const struct
 	if (ex->annotate)
 		ex->annotate(ex->on_record_ctx, &rec);
 	for (int i = 0; i < ex->n_collectors; i++) {
-		if (is_ipfix(ex, i))
+		if (is_ipfix(ex, i)) {
+			bool encap = ex->ipfix[i].encap_templates;
+
 			ipfix_add_flow(&ex->ipfix[i], &rec, ex->clock.now_ms);
-		else
+			/* the encapsulation templates switched on: a new
+			 * session needs them too (ipfix.h) */
+			if (!encap && ex->ipfix[i].encap_templates && ex->collectors[i].tcp &&
+			    set_tcp_preamble(ex, i, ex->clock.now_ms) != 0)
+				log_error("collector %s: out of memory for the templates of a "
+					  "new TCP session: after a reconnection it cannot decode "
+					  "encapsulated flows (restart the probe)",
+					  ex->collectors[i].spec);
+		} else
 			nf9_add_flow(&ex->streams[i], &rec, &ex->clock);
 	}
 	if (ex->json && json_write_flow(ex->json, &rec) != 0)

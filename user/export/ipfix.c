@@ -146,6 +146,22 @@ static uint64_t bittorrent(const struct view *v)
 {
 	return v->rec->app == APP_BITTORRENT;
 }
+static uint64_t mpls_top(const struct view *v)
+{
+	return flow_record_mpls_top(v->rec);
+}
+static uint64_t inner_vlan(const struct view *v)
+{
+	return v->rec->inner_vlan;
+}
+static uint64_t tunnel(const struct view *v)
+{
+	return v->rec->tunnel;
+}
+static uint64_t encap(const struct view *v)
+{
+	return v->rec->encap;
+}
 static const uint8_t *src(const struct view *v)
 {
 	return v->rec->key.src;
@@ -185,6 +201,18 @@ static const struct field flow_fields[] = {
 	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL }, /* bgpSourceAsNumber */
 	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL }, /* bgpDestinationAsNumber */
 	{ IPFIX_PEN_RESET_VERDICT, 1, true, FAM_ALL, NEED_VERDICT, verdict, NULL },
+};
+
+/*
+ * What carried the flow: the encapsulation templates (ipfix.h) are the
+ * others with these at the end. A table of its own, so a plain record's
+ * encoding never walks it.
+ */
+static const struct field encap_fields[] = {
+	{ 70, 3, false, FAM_ALL, 0, mpls_top, NULL }, /* mplsTopLabelStackSection */
+	{ 245, 2, false, FAM_ALL, 0, inner_vlan, NULL }, /* dot1qCustomerVlanId */
+	{ IPFIX_PEN_TUNNEL, 1, true, FAM_ALL, 0, tunnel, NULL },
+	{ IPFIX_PEN_ENCAP, 1, true, FAM_ALL, 0, encap, NULL },
 };
 
 static uint64_t domain(const struct view *v)
@@ -269,6 +297,7 @@ static struct layout flow_layout(const struct ipfix_config *c, uint8_t family)
 }
 
 static const struct layout stats_layout = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
+static const struct layout encap_layout = { encap_fields, ARRAY_LEN(encap_fields), FAM_ALL, 0 };
 
 static uint8_t *put_be(uint8_t *p, uint64_t v, size_t len)
 {
@@ -365,6 +394,27 @@ static size_t put_templates(uint8_t *p, const struct ipfix_config *c)
 	return p - start;
 }
 
+/*
+ * The encapsulation templates, in a template set of their own: with the
+ * others when there is room, else at the head of the next message
+ * (open_message), so they never raise the smallest message size.
+ */
+static size_t put_encap_templates(uint8_t *p, const struct ipfix_config *c)
+{
+	uint8_t *set = p;
+
+	p = put_be(set, SET_TEMPLATE, 2) + 2;
+	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
+		struct layout l = flow_layout(c, fam);
+
+		p = put_be(p, fam == FAM_V4 ? IPFIX_TEMPLATE_ENCAP_V4 : IPFIX_TEMPLATE_ENCAP_V6, 2);
+		p = put_be(p, field_count(&l) + field_count(&encap_layout), 2);
+		p = put_specs(p, &l, c->pen);
+		p = put_specs(p, &encap_layout, c->pen);
+	}
+	return end_set(set, p) - set;
+}
+
 static size_t templates_len(const struct ipfix_config *c)
 {
 	uint8_t scratch[IPFIX_PAYLOAD_LIMIT];
@@ -372,12 +422,33 @@ static size_t templates_len(const struct ipfix_config *c)
 	return put_templates(scratch, c);
 }
 
-static size_t largest_set_len(const struct ipfix_config *c)
+static size_t encap_templates_len(const struct ipfix_config *c)
+{
+	uint8_t scratch[IPFIX_PAYLOAD_LIMIT];
+
+	return put_encap_templates(scratch, c);
+}
+
+/* The longest record is an IPv6 one (or the statistics), of the
+ * encapsulation templates or of the others. */
+static size_t largest_set_len(const struct ipfix_config *c, bool encap)
 {
 	struct layout v6 = flow_layout(c, FAM_V6);
-	size_t a = record_len(&v6), b = record_len(&stats_layout);
+	size_t a = record_len(&v6) + (encap ? record_len(&encap_layout) : 0);
+	size_t b = record_len(&stats_layout);
 
 	return pad4(SET_HEADER_LEN + (a > b ? a : b));
+}
+
+/* A message that opens with the templates must still take any record but
+ * an encapsulated one, and one that opens with the encapsulation
+ * templates any record. */
+static size_t min_payload(const struct ipfix_config *c)
+{
+	size_t t = templates_len(c) + largest_set_len(c, false);
+	size_t e = encap_templates_len(c) + largest_set_len(c, true);
+
+	return HEADER_LEN + (t > e ? t : e);
 }
 
 int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ipfix_emit_fn emit,
@@ -393,8 +464,7 @@ int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ip
 		c.refresh_packets = DEFAULT_REFRESH_PACKETS;
 	if (!c.refresh_ms)
 		c.refresh_ms = DEFAULT_REFRESH_MS;
-	if (c.max_payload > IPFIX_PAYLOAD_LIMIT ||
-	    c.max_payload < HEADER_LEN + templates_len(&c) + largest_set_len(&c))
+	if (c.max_payload > IPFIX_PAYLOAD_LIMIT || c.max_payload < min_payload(&c))
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
 	s->cfg = c;
@@ -405,9 +475,15 @@ int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ip
 
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s)
 {
-	size_t room = s->cfg.max_payload - HEADER_LEN - templates_len(&s->cfg);
-	size_t n = room / largest_set_len(&s->cfg);
+	size_t t = templates_len(&s->cfg), e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
+	size_t largest = largest_set_len(&s->cfg, true);
+	size_t used = HEADER_LEN + t + e;
+	size_t n;
 
+	/* when both do not fit with a record, they go apart (open_message) */
+	if (used + largest > s->cfg.max_payload)
+		used = HEADER_LEN + (t > e ? t : e);
+	n = used < s->cfg.max_payload ? (s->cfg.max_payload - used) / largest : 0;
 	return n ? n : 1;
 }
 
@@ -417,6 +493,17 @@ static bool templates_due(const struct ipfix_stream *s, uint64_t now_ms)
 	       now_ms - s->templates_ms >= s->cfg.refresh_ms;
 }
 
+static void close_set(struct ipfix_stream *s);
+
+/* The encapsulation template set, after whatever the message holds. */
+static void put_encap_templates_here(struct ipfix_stream *s)
+{
+	close_set(s);
+	s->len += put_encap_templates(s->pkt + s->len, &s->cfg);
+	s->encap_templates_due = false;
+	s->pkt_has_encap_templates = true;
+}
+
 static void open_message(struct ipfix_stream *s, bool with_templates)
 {
 	s->len = HEADER_LEN;
@@ -424,8 +511,17 @@ static void open_message(struct ipfix_stream *s, bool with_templates)
 	s->flows = 0;
 	s->set_id = 0;
 	s->pkt_has_templates = with_templates;
-	if (with_templates)
+	s->pkt_has_encap_templates = false;
+	if (with_templates) {
 		s->len += put_templates(s->pkt + s->len, &s->cfg);
+		/* a refresh of the others is one of these too */
+		s->encap_templates_due = s->encap_templates;
+	}
+	/* with them when there is room, else in the next message (min_payload) */
+	if (s->encap_templates_due &&
+	    s->len + encap_templates_len(&s->cfg) + largest_set_len(&s->cfg, true) <=
+		    s->cfg.max_payload)
+		put_encap_templates_here(s);
 }
 
 static void close_set(struct ipfix_stream *s)
@@ -456,6 +552,8 @@ static int emit_message(struct ipfix_stream *s, uint64_t now_ms)
 		s->flows_lost += s->flows;
 		if (s->pkt_has_templates)
 			s->templates_sent = false;
+		if (s->pkt_has_encap_templates)
+			s->encap_templates_due = true;
 	} else {
 		s->packets_sent++;
 		s->octets_sent += s->len;
@@ -483,6 +581,20 @@ static bool fits(const struct ipfix_stream *s, uint16_t set_id, size_t rec_len)
 	return end <= s->cfg.max_payload;
 }
 
+static bool is_encap_set(uint16_t set_id)
+{
+	return set_id == IPFIX_TEMPLATE_ENCAP_V4 || set_id == IPFIX_TEMPLATE_ENCAP_V6;
+}
+
+/* Would they fit in the open message, and a record of rec_len after them? */
+static bool encap_templates_fit(const struct ipfix_stream *s, size_t rec_len)
+{
+	size_t closed = s->set_id ? s->set_start + pad4(s->len - s->set_start) : s->len;
+
+	return closed + encap_templates_len(&s->cfg) + pad4(SET_HEADER_LEN + rec_len) <=
+	       s->cfg.max_payload;
+}
+
 static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len, uint64_t now_ms,
 			int *err)
 {
@@ -493,6 +605,17 @@ static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len,
 		*err = emit_message(s, now_ms);
 	if (!s->len)
 		open_message(s, templates_due(s, now_ms));
+	/* a record of the encapsulation templates never precedes them */
+	if (is_encap_set(set_id) && s->encap_templates_due) {
+		if (!encap_templates_fit(s, rec_len)) {
+			int e = emit_message(s, now_ms);
+
+			*err = *err ? *err : e;
+			open_message(s, false);
+		}
+		if (s->encap_templates_due)
+			put_encap_templates_here(s);
+	}
 	if (s->set_id != set_id) {
 		close_set(s);
 		s->set_start = s->len;
@@ -509,20 +632,28 @@ static uint8_t *reserve(struct ipfix_stream *s, uint16_t set_id, size_t rec_len,
 int ipfix_add_flow(struct ipfix_stream *s, const struct flow_record *rec, uint64_t now_ms)
 {
 	struct view v = { .rec = rec, .s = s };
+	bool encap = flow_record_encapsulated(rec);
 	struct layout l;
 	uint16_t id;
+	uint8_t *p;
 	int err;
 
 	if (rec->key.ip_version == 4) {
 		l = flow_layout(&s->cfg, FAM_V4);
-		id = IPFIX_TEMPLATE_FLOW_V4;
+		id = encap ? IPFIX_TEMPLATE_ENCAP_V4 : IPFIX_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
 		l = flow_layout(&s->cfg, FAM_V6);
-		id = IPFIX_TEMPLATE_FLOW_V6;
+		id = encap ? IPFIX_TEMPLATE_ENCAP_V6 : IPFIX_TEMPLATE_FLOW_V6;
 	} else {
 		return -EINVAL;
 	}
-	put_record(reserve(s, id, record_len(&l), now_ms, &err), &l, &v);
+	/* the first flow that needs them switches them on for good */
+	if (encap && !s->encap_templates)
+		s->encap_templates = s->encap_templates_due = true;
+	p = reserve(s, id, record_len(&l) + (encap ? record_len(&encap_layout) : 0), now_ms, &err);
+	p = put_record(p, &l, &v);
+	if (encap)
+		put_record(p, &encap_layout, &v);
 	s->flows++;
 	return err;
 }
@@ -546,6 +677,9 @@ size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64
 {
 	size_t len = HEADER_LEN + put_templates(buf + HEADER_LEN, &s->cfg);
 	uint8_t *p = buf;
+
+	if (s->encap_templates)
+		len += put_encap_templates(buf + len, &s->cfg);
 
 	p = put_be(p, IPFIX_VERSION, 2);
 	p = put_be(p, len, 2);

@@ -21,6 +21,18 @@
 #define IPFIX_TEMPLATE_FLOW_V4 256
 #define IPFIX_TEMPLATE_FLOW_V6 257
 #define IPFIX_TEMPLATE_STATS 258 /* options: exporting process statistics */
+/*
+ * Flows that came encapsulated (flow_record_encapsulated(): MPLS, PPPoE,
+ * a tunnel, QinQ) go out in 262 or 263: 256 or 257 and four elements
+ * more at the end, mplsTopLabelStackSection (70, 3 bytes: label << 4 |
+ * TC << 1 | S), dot1qCustomerVlanId (245: QinQ's inner tag), then the
+ * enterprise IPFIX_PEN_TUNNEL and IPFIX_PEN_ENCAP. Numbered as in NetFlow
+ * v9 (netflow9.h). A stream sends these templates from its first
+ * encapsulated flow on, then with every set of templates; a plain flow's
+ * record does not pay for them. docs/export.md says why these elements.
+ */
+#define IPFIX_TEMPLATE_ENCAP_V4 262
+#define IPFIX_TEMPLATE_ENCAP_V6 263
 
 #define IPFIX_DEFAULT_PEN 32473 /* RFC 5612: documentation only */
 #define IPFIX_PAYLOAD_LIMIT 8952
@@ -32,6 +44,8 @@ enum ipfix_enterprise_ie {
 	IPFIX_PEN_PACKETS_SEEN = 3, /* every packet the datapath saw */
 	IPFIX_PEN_BYTES_SEEN = 4,
 	IPFIX_PEN_FLOWS_EVICTED = 5, /* pushed out of full buckets early */
+	IPFIX_PEN_TUNNEL = 6, /* enum flow_tunnel: the outermost tunnel */
+	IPFIX_PEN_ENCAP = 7, /* enum flow_encap bits: PPPoE, MPLS ... */
 };
 
 struct ipfix_config {
@@ -61,6 +75,9 @@ struct ipfix_stream {
 	uint32_t data_records; /* in the open message */
 	uint16_t flows;
 	bool pkt_has_templates;
+	bool pkt_has_encap_templates;
+	bool encap_templates; /* an encapsulated flow was seen: 262/263 go too */
+	bool encap_templates_due; /* ... and must precede the next such record */
 	size_t set_start;
 	uint16_t set_id; /* 0: no data set open */
 

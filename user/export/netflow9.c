@@ -51,6 +51,7 @@ enum nf9_field_id {
 	NF9_SRC_VLAN = 58,
 	NF9_IP_PROTOCOL_VERSION = 60,
 	NF9_DIRECTION = 61,
+	NF9_MPLS_LABEL_1 = 70,
 	NF9_APPLICATION_DESCRIPTION = 94,
 	NF9_APPLICATION_ID = 95,
 	NF9_APPLICATION_NAME = 96,
@@ -60,6 +61,7 @@ enum nf9_field_id {
 	NF9_IGNORED_PACKET_TOTAL = 164,
 	NF9_IGNORED_OCTET_TOTAL = 165,
 	NF9_NOT_SENT_FLOW_TOTAL = 166,
+	NF9_DOT1Q_CUSTOMER_VLAN_ID = 245, /* IANA's id; v9 has no own */
 };
 
 /* Which data templates a field belongs to. */
@@ -231,6 +233,22 @@ static uint64_t reset_verdict(const struct nf9_view *v)
 {
 	return v->rec->reset_verdict;
 }
+static uint64_t mpls_top(const struct nf9_view *v)
+{
+	return flow_record_mpls_top(v->rec);
+}
+static uint64_t inner_vlan(const struct nf9_view *v)
+{
+	return v->rec->inner_vlan;
+}
+static uint64_t tunnel(const struct nf9_view *v)
+{
+	return v->rec->tunnel;
+}
+static uint64_t encap(const struct nf9_view *v)
+{
+	return v->rec->encap;
+}
 static const uint8_t *src_addr(const struct nf9_view *v)
 {
 	return v->rec->key.src;
@@ -288,6 +306,18 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_SRC_AS, 4, FAM_ALL, FEAT_AS, .number = src_as },
 	{ NF9_DST_AS, 4, FAM_ALL, FEAT_AS, .number = dst_as },
 	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
+};
+
+/*
+ * What carried the flow: the encapsulation templates (netflow9.h) are the
+ * others with these at the end. A table of its own, so a plain record's
+ * encoding never walks it.
+ */
+static const struct nf9_field encap_fields[] = {
+	{ NF9_MPLS_LABEL_1, 3, FAM_ALL, .number = mpls_top },
+	{ NF9_DOT1Q_CUSTOMER_VLAN_ID, 2, FAM_ALL, .number = inner_vlan },
+	{ NF9_FIELD_TUNNEL, 1, FAM_ALL, .number = tunnel },
+	{ NF9_FIELD_ENCAP, 1, FAM_ALL, .number = encap },
 };
 
 static uint64_t system_scope(const struct nf9_view *v)
@@ -401,7 +431,14 @@ static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_sco
 static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
 static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL, 0 };
 
-/* The data template of one family, with or without the reset verdict. */
+static const struct nf9_layout layout_encap = { encap_fields, ARRAY_LEN(encap_fields), FAM_ALL, 0 };
+
+/*
+ * The data template of one family, with or without the reset verdict. An
+ * encapsulation template is the one with the verdict whenever the reset
+ * templates exist (0 for none: two templates, not four), then
+ * layout_encap.
+ */
 static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict)
 {
 	return (struct nf9_layout){
@@ -410,6 +447,11 @@ static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t famil
 		family,
 		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0),
 	};
+}
+
+static struct nf9_layout encap_base_layout(const struct nf9_config *cfg, uint8_t family)
+{
+	return flow_layout(cfg, family, cfg->reset_verdicts);
 }
 
 static size_t pad4(size_t len)
@@ -568,27 +610,64 @@ static size_t templates_len(const struct nf9_config *cfg)
 	return put_templates(scratch, cfg);
 }
 
+/*
+ * The encapsulation templates, in a template FlowSet of their own: they
+ * go with the others when there is room, else at the head of the next
+ * packet (see open_packet), so they never raise the smallest payload a
+ * stream needs.
+ */
+#define ENCAP_TEMPLATE_RECORDS 2
+
+static size_t put_encap_templates(uint8_t *p, const struct nf9_config *cfg)
+{
+	uint8_t *set = p;
+
+	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
+	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
+		struct nf9_layout l = encap_base_layout(cfg, fam);
+
+		p = put_be(p, fam == FAM_V4 ? NF9_TEMPLATE_ENCAP_V4 : NF9_TEMPLATE_ENCAP_V6, 2);
+		p = put_be(p, layout_field_count(&l) + layout_field_count(&layout_encap), 2);
+		p = put_field_specs(p, &l);
+		p = put_field_specs(p, &layout_encap);
+	}
+	return end_set(set, p) - set;
+}
+
+static size_t encap_templates_len(const struct nf9_config *cfg)
+{
+	uint8_t scratch[NF9_PAYLOAD_LIMIT];
+
+	return put_encap_templates(scratch, cfg);
+}
+
 static size_t stats_record_len(void)
 {
 	return layout_record_len(&layout_scope) + layout_record_len(&layout_stats);
 }
 
-static size_t largest_set_len(const struct nf9_config *cfg)
+/* The longest record is an IPv6 one (or the statistics), of the
+ * encapsulation templates or of the others. */
+static size_t largest_set_len(const struct nf9_config *cfg, bool encap)
 {
-	struct nf9_layout l6 = flow_layout(cfg, FAM_V6, cfg->reset_verdicts);
-	struct nf9_layout l4 = flow_layout(cfg, FAM_V4, cfg->reset_verdicts);
-	size_t v4 = layout_record_len(&l4);
-	size_t v6 = layout_record_len(&l6);
+	struct nf9_layout l6 = encap_base_layout(cfg, FAM_V6);
+	size_t v6 = layout_record_len(&l6) + (encap ? layout_record_len(&layout_encap) : 0);
 	size_t st = stats_record_len();
-	size_t max = v4 > v6 ? v4 : v6;
 
-	return pad4(NF9_SET_HEADER_LEN + (max > st ? max : st));
+	return pad4(NF9_SET_HEADER_LEN + (v6 > st ? v6 : st));
 }
 
-/* A packet that opens with the templates must still take any one record. */
+/*
+ * A packet that opens with the templates must still take any record but
+ * an encapsulated one, and one that opens with the encapsulation
+ * templates any record (open_packet).
+ */
 static size_t min_payload(const struct nf9_config *cfg)
 {
-	return NF9_HEADER_LEN + templates_len(cfg) + largest_set_len(cfg);
+	size_t t = templates_len(cfg) + largest_set_len(cfg, false);
+	size_t e = encap_templates_len(cfg) + largest_set_len(cfg, true);
+
+	return NF9_HEADER_LEN + (t > e ? t : e);
 }
 
 static void apply_defaults(struct nf9_config *cfg)
@@ -620,8 +699,15 @@ size_t nf9_min_flows_per_packet(const struct nf9_stream *s)
 {
 	/* A packet with the templates, then the largest record each in a
 	 * FlowSet of its own (families alternating): a lower bound. */
-	size_t room = s->cfg.max_payload - NF9_HEADER_LEN - templates_len(&s->cfg);
-	size_t n = room / largest_set_len(&s->cfg);
+	size_t t = templates_len(&s->cfg), e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
+	size_t largest = largest_set_len(&s->cfg, true);
+	size_t used = NF9_HEADER_LEN + t + e;
+	size_t n;
+
+	/* when both do not fit with a record, they go apart (open_packet) */
+	if (used + largest > s->cfg.max_payload)
+		used = NF9_HEADER_LEN + (t > e ? t : e);
+	n = used < s->cfg.max_payload ? (s->cfg.max_payload - used) / largest : 0;
 
 	return n ? n : 1;
 }
@@ -642,6 +728,8 @@ static bool templates_due(const struct nf9_stream *s, const struct nf9_clock *cl
 	return clk->now_ms - s->templates_ms >= s->cfg.refresh_ms;
 }
 
+static void put_encap_templates_here(struct nf9_stream *s);
+
 static void open_packet(struct nf9_stream *s, uint64_t base_ms, bool with_templates)
 {
 	s->len = NF9_HEADER_LEN; /* header written at emit, with its time */
@@ -650,10 +738,18 @@ static void open_packet(struct nf9_stream *s, uint64_t base_ms, bool with_templa
 	s->flows = 0;
 	s->set_id = 0;
 	s->pkt_has_templates = with_templates;
+	s->pkt_has_encap_templates = false;
 	if (with_templates) {
 		s->len += put_templates(s->pkt + s->len, &s->cfg);
 		s->count += template_records(&s->cfg);
+		/* a refresh of the others is one of these too */
+		s->encap_templates_due = s->encap_templates;
 	}
+	/* with them when there is room, else in the next packet (min_payload) */
+	if (s->encap_templates_due && s->len + encap_templates_len(&s->cfg) +
+						  largest_set_len(&s->cfg, true) <=
+					  s->cfg.max_payload)
+		put_encap_templates_here(s);
 }
 
 static void close_data_set(struct nf9_stream *s)
@@ -728,6 +824,8 @@ static void account_emit(struct nf9_stream *s, int err, const struct nf9_clock *
 		/* the schedule only advances on success; this covers forced sends */
 		if (s->pkt_has_templates)
 			s->templates_sent = false;
+		if (s->pkt_has_encap_templates)
+			s->encap_templates_due = true;
 	} else {
 		s->packets_sent++;
 		s->octets_sent += s->len;
@@ -761,6 +859,28 @@ static int emit_packet(struct nf9_stream *s, const struct nf9_clock *clk)
 	return err < 0 ? err : 0;
 }
 
+static bool is_encap_set(uint16_t set_id)
+{
+	return set_id == NF9_TEMPLATE_ENCAP_V4 || set_id == NF9_TEMPLATE_ENCAP_V6;
+}
+
+/* The encapsulation template FlowSet, after whatever the packet holds. */
+static void put_encap_templates_here(struct nf9_stream *s)
+{
+	close_data_set(s);
+	s->len += put_encap_templates(s->pkt + s->len, &s->cfg);
+	s->count += ENCAP_TEMPLATE_RECORDS;
+	s->encap_templates_due = false;
+	s->pkt_has_encap_templates = true;
+}
+
+/* Would they fit in the open packet, and a record of rec_len after them? */
+static bool encap_templates_fit(const struct nf9_stream *s, size_t rec_len)
+{
+	return closed_len(s) + encap_templates_len(&s->cfg) + pad4(NF9_SET_HEADER_LEN + rec_len) <=
+	       s->cfg.max_payload;
+}
+
 /*
  * Makes room for one record in FlowSet set_id and returns where it goes.
  * *err receives the error of a packet emitted to make room, if any.
@@ -775,6 +895,17 @@ static uint8_t *reserve_record(struct nf9_stream *s, uint16_t set_id, size_t rec
 		*err = emit_packet(s, clk);
 	if (!s->len)
 		open_packet(s, clk->uptime_base_ms, templates_due(s, clk));
+	/* a record of the encapsulation templates never precedes them */
+	if (is_encap_set(set_id) && s->encap_templates_due) {
+		if (!encap_templates_fit(s, rec_len)) {
+			int e = emit_packet(s, clk);
+
+			*err = *err ? *err : e;
+			open_packet(s, clk->uptime_base_ms, false);
+		}
+		if (s->encap_templates_due)
+			put_encap_templates_here(s);
+	}
 	if (s->set_id != set_id)
 		open_data_set(s, set_id);
 	rec = s->pkt + s->len;
@@ -787,6 +918,7 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 {
 	/* a verdict moves the record to the reset templates, when they exist */
 	bool verdict = s->cfg.reset_verdicts && rec->reset_verdict != FLOW_RESET_NONE;
+	bool encap = flow_record_encapsulated(rec);
 	struct nf9_view v = { .rec = rec, .clk = clk };
 	struct nf9_layout l;
 	uint16_t set_id;
@@ -794,16 +926,27 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 	int err;
 
 	if (rec->key.ip_version == 4) {
-		l = flow_layout(&s->cfg, FAM_V4, verdict);
-		set_id = verdict ? NF9_TEMPLATE_RESET_V4 : NF9_TEMPLATE_FLOW_V4;
+		l = flow_layout(&s->cfg, FAM_V4, verdict || (encap && s->cfg.reset_verdicts));
+		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V4 :
+			 verdict ? NF9_TEMPLATE_RESET_V4 :
+				   NF9_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
-		l = flow_layout(&s->cfg, FAM_V6, verdict);
-		set_id = verdict ? NF9_TEMPLATE_RESET_V6 : NF9_TEMPLATE_FLOW_V6;
+		l = flow_layout(&s->cfg, FAM_V6, verdict || (encap && s->cfg.reset_verdicts));
+		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V6 :
+			 verdict ? NF9_TEMPLATE_RESET_V6 :
+				   NF9_TEMPLATE_FLOW_V6;
 	} else {
 		return -EINVAL;
 	}
-	p = reserve_record(s, set_id, layout_record_len(&l), clk, &err);
-	put_record(p, &l, &v);
+	/* the first flow that needs them switches them on for good */
+	if (encap && !s->encap_templates)
+		s->encap_templates = s->encap_templates_due = true;
+	p = reserve_record(s, set_id,
+			   layout_record_len(&l) + (encap ? layout_record_len(&layout_encap) : 0), clk,
+			   &err);
+	p = put_record(p, &l, &v);
+	if (encap)
+		put_record(p, &layout_encap, &v);
 	s->flows++;
 	return err;
 }

@@ -22,6 +22,27 @@
 #define NF9_TEMPLATE_APPS 259 /* options: names of application ids */
 #define NF9_TEMPLATE_RESET_V4 260 /* data: IPv4 flows with a reset verdict */
 #define NF9_TEMPLATE_RESET_V6 261 /* data: IPv6 flows with a reset verdict */
+#define NF9_TEMPLATE_ENCAP_V4 262 /* data: IPv4 flows that came encapsulated */
+#define NF9_TEMPLATE_ENCAP_V6 263 /* data: IPv6 flows that came encapsulated */
+
+/*
+ * The encapsulation templates: a flow that came by MPLS, PPPoE, a tunnel
+ * or in QinQ (flow_record_encapsulated()) goes out in template 262 or
+ * 263, which is 256 or 257 (with the reset verdict when the reset
+ * templates are on: 0 for none) and four fields more at the end:
+ * MPLS_LABEL_1 (70, 3 bytes: label << 4 | TC << 1 | S, the top entry),
+ * dot1qCustomerVlanId (245, 2 bytes: the inner tag of QinQ, IANA's id,
+ * as Wireshark and nfdump read it in v9 too), then NF9_FIELD_TUNNEL and
+ * NF9_FIELD_ENCAP (1 byte each: enum flow_tunnel, enum flow_encap bits),
+ * private ids chosen by the rules of 21075 below. A plain flow's record
+ * does not pay for them, and a stream sends these two templates only
+ * from its first encapsulated flow on (that flow's packet is the first
+ * to carry them, in a template FlowSet of their own), then with every
+ * refresh of the others, so a probe that never sees one sends what it
+ * always did. docs/export.md says why these fields.
+ */
+#define NF9_FIELD_TUNNEL 21079
+#define NF9_FIELD_ENCAP 21080
 
 /*
  * The reset templates (nf9_config.reset_verdicts): a flow whose TCP
@@ -159,6 +180,8 @@ struct nf9_stream {
 	uint32_t packets_since_templates;
 	uint64_t templates_ms; /* now_ms when they were last emitted */
 	uint64_t templates_base_ms; /* uptime_base_ms they were sent with */
+	bool encap_templates; /* an encapsulated flow was seen: 262/263 go too */
+	bool encap_templates_due; /* ... and must precede the next such record */
 
 	/* the packet being filled; len == 0 when none is open */
 	uint8_t pkt[NF9_PAYLOAD_LIMIT];
@@ -167,6 +190,7 @@ struct nf9_stream {
 	uint16_t count; /* records, as the header counts them */
 	uint16_t flows; /* flow data records among them */
 	bool pkt_has_templates;
+	bool pkt_has_encap_templates;
 	size_t set_start; /* offset of the open FlowSet header */
 	uint16_t set_id; /* its id; 0 when no data FlowSet is open */
 

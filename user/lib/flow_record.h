@@ -79,6 +79,23 @@ struct flow_record {
 	uint32_t mpls_label; /* top label stack entry, 0 without MPLS */
 };
 
+/*
+ * Did something beyond a single VLAN tag carry the flow (MPLS, PPPoE, a
+ * tunnel, a second tag)? Such flows go out in the exporters'
+ * encapsulation templates, the others do not pay for those fields.
+ */
+static inline bool flow_record_encapsulated(const struct flow_record *rec)
+{
+	return rec->tunnel || rec->encap || rec->inner_vlan;
+}
+
+/* The top MPLS label stack entry as NetFlow's MPLS_LABEL_1 and IPFIX's
+ * mplsTopLabelStackSection carry it: label << 4 | TC << 1 | S, no TTL. */
+static inline uint32_t flow_record_mpls_top(const struct flow_record *rec)
+{
+	return rec->mpls_label >> 8;
+}
+
 /* Which ends of a flow lie in the local prefixes (--local): a bit each. */
 enum flow_local {
 	FLOW_LOCAL_NEITHER = 0,

@@ -142,6 +142,8 @@ const char *flow_tunnel_name(uint8_t t)
 		return "gtpu";
 	case TUN_TEREDO:
 		return "teredo";
+	case TUN_GRE_UDP:
+		return "gre_udp";
 	}
 	return "none";
 }
