@@ -19,6 +19,7 @@
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
 #include "conn_track.bpf.h"
+#include "route.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -72,7 +73,7 @@ struct {
 	__type(value, struct frag_ports);
 } frag_track SEC(".maps");
 
-/* Count a parse error in the slot the parser named (see PARSE_ERR). */
+/* Count in the slot a parser (see PARSE_ERR) or the route lookup named. */
 static __always_inline void count_parse_error(struct counters *cnt, int err)
 {
 	__u64 idx = (__u32)-err;
@@ -371,6 +372,11 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 		}
 	}
 	entry = flow_account(&key, &pi, now, cnt);
+	/* A flow new to this table generation: inline, look its route up. */
+	if (entry && entry->val.packets == 1 && !tap_mode)
+		count_parse_error(cnt, pi.tunnel || (pi.encap & ENCAP_MPLS) ?
+					       -CNT_ROUTE_NOT_LOOKED_UP :
+					       -route_learn(ctx, &key, pi.tos));
 	/* Recognition looks at a flow's first packets only, and never again
 	 * once it is classified: a settled flow pays one compare here. */
 	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&

@@ -117,4 +117,11 @@
 #define MAX_FRAG_TRACK 8192
 #endif
 
+/* Destinations (per ingress interface) whose route the inline datapath
+ * remembers for export (include/route.h): an LRU hash of about 100 bytes
+ * an entry, 6.3 MB; tap mode sizes it to one entry. */
+#ifndef ROUTE_CACHE_ENTRIES
+#define ROUTE_CACHE_ENTRIES 65536
+#endif
+
 #endif /* FLOWPROBE_LIMITS_H */
