@@ -372,8 +372,9 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 		}
 	}
 	entry = flow_account(&key, &pi, now, cnt);
-	/* A flow new to this table generation: inline, look its route up. */
-	if (entry && entry->val.packets == 1 && !tap_mode)
+	/* A flow new to this table generation, live inline: look its route
+	 * up (a capture replayed was not routed by this host). */
+	if (entry && entry->val.packets == 1 && !tap_mode && !replay_clock)
 		count_parse_error(cnt, pi.tunnel || (pi.encap & ENCAP_MPLS) ?
 					       -CNT_ROUTE_NOT_LOOKED_UP :
 					       -route_learn(ctx, &key, pi.tos));

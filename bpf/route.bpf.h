@@ -8,7 +8,8 @@
  * export as OUTPUT_SNMP / egressInterface and IPV4/IPV6_NEXT_HOP. Looking
  * again each generation is what lets a route change reach the records
  * within a drain interval. Tap mode sees copies, which the probe's host
- * does not route: nothing is looked up and OUTPUT_SNMP stays 0.
+ * does not route, and replay a capture routed elsewhere: nothing is
+ * looked up and OUTPUT_SNMP stays 0.
  *
  * BPF_FIB_LOOKUP_SKIP_NEIGH: the route is wanted, not the neighbour's MAC.
  * Without it the first packet to a neighbour not yet resolved (the kernel

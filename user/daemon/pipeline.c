@@ -135,6 +135,7 @@ static void annotate(void *ctx, struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	enrich_flow(&pl->enrich, rec, &pl->record_class);
+	routes_annotate(&pl->routes, rec);
 	if (pl->tcp)
 		tcp_analysis_annotate(pl->tcp, rec);
 }
@@ -210,6 +211,8 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->enrich = (struct enrich_config){ .local = &opt->local, .asn = opt->asn };
 	pl->exporter.annotate = annotate;
 	pl->exporter.as_numbers = opt->asn != NULL;
+	routes_init(&pl->routes, pl->probe.skel);
+	pl->exporter.next_hops = pl->routes.fd >= 0;
 	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;
 	pl->exporter.on_record = on_record;
 	pl->exporter.on_record_ctx = pl;
@@ -242,6 +245,8 @@ static void publish(struct pipeline *pl, bool force_stats)
 	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
 	pl->ds.v[DS_export_queued] = exporter_queued(&pl->exporter);
 	pl->ds.v[DS_export_queue_drops] = exporter_queue_drops(&pl->exporter);
+	pl->ds.v[DS_route_records_missing] = pl->routes.missing;
+	pl->ds.v[DS_route_records_unrouted] = pl->routes.unrouted;
 	if (pl->tcp) {
 		const struct tcp_analysis_stats *ts = tcp_analysis_stats(pl->tcp);
 

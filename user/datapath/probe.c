@@ -322,8 +322,9 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
 	p->skel->rodata->conn_bucket_mask = conns - 1;
 	bpf_map__set_max_entries(p->skel->maps.conns, conns);
-	/* Tap mode routes nothing (bpf/route.bpf.h): one entry, never used. */
-	if (cfg->tap_mode)
+	/* Tap mode and replay route nothing (bpf/route.bpf.h): one entry,
+	 * never used. */
+	if (cfg->tap_mode || cfg->replay_clock)
 		bpf_map__set_max_entries(p->skel->maps.routes, 1);
 	/* A ring buffer is a power of two of pages. */
 	if (cfg->evict_ring_kb)

@@ -52,6 +52,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 				  .max_payload = max_payload,
 				  .as_numbers = ex->as_numbers,
 				  .reset_verdicts = ex->reset_verdicts,
+				  .next_hops = ex->next_hops,
 				  .refresh_ms = ex->template_refresh_ms };
 
 	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
@@ -62,6 +63,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 				     .pen = ex->ipfix_pen,
 				     .as_numbers = ex->as_numbers,
 				     .reset_verdicts = ex->reset_verdicts,
+				     .next_hops = ex->next_hops,
 				     .refresh_ms = ex->template_refresh_ms };
 
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));

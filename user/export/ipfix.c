@@ -26,7 +26,8 @@ enum {
 };
 enum {
 	NEED_AS = 1,
-	NEED_VERDICT = 2
+	NEED_VERDICT = 2,
+	NEED_NEXT_HOP = 4
 };
 
 struct view {
@@ -83,11 +84,6 @@ static uint64_t dport(const struct view *v)
 static uint64_t ifindex(const struct view *v)
 {
 	return v->rec->key.ifindex;
-}
-static uint64_t zero(const struct view *v)
-{
-	(void)v;
-	return 0;
 }
 /* The key holds ICMP type << 8 | code in dport: icmpTypeCode's layout. */
 static uint64_t icmp(const struct view *v)
@@ -154,6 +150,14 @@ static const uint8_t *dst(const struct view *v)
 {
 	return v->rec->key.dst;
 }
+static const uint8_t *next_hop(const struct view *v)
+{
+	return v->rec->next_hop;
+}
+static uint64_t out_ifindex(const struct view *v)
+{
+	return v->rec->out_ifindex;
+}
 
 /* The order here is the order on the wire. */
 static const struct field flow_fields[] = {
@@ -169,7 +173,7 @@ static const struct field flow_fields[] = {
 	{ 12, 4, false, FAM_V4, 0, NULL, dst }, /* destinationIPv4Address */
 	{ 28, 16, false, FAM_V6, 0, NULL, dst }, /* destinationIPv6Address */
 	{ 10, 4, false, FAM_ALL, 0, ifindex, NULL }, /* ingressInterface */
-	{ 14, 4, false, FAM_ALL, 0, zero, NULL }, /* egressInterface: unknown */
+	{ 14, 4, false, FAM_ALL, 0, out_ifindex, NULL }, /* egressInterface: 0 unless inline */
 	{ 32, 2, false, FAM_V4, 0, icmp, NULL }, /* icmpTypeCodeIPv4 */
 	{ 139, 2, false, FAM_V6, 0, icmp, NULL }, /* icmpTypeCodeIPv6 */
 	{ 52, 1, false, FAM_ALL, 0, ttl_min, NULL }, /* minimumTTL */
@@ -184,6 +188,8 @@ static const struct field flow_fields[] = {
 	{ IPFIX_PEN_BITTORRENT, 1, true, FAM_ALL, 0, bittorrent, NULL },
 	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL }, /* bgpSourceAsNumber */
 	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL }, /* bgpDestinationAsNumber */
+	{ 15, 4, false, FAM_V4, NEED_NEXT_HOP, NULL, next_hop }, /* ipNextHopIPv4Address */
+	{ 62, 16, false, FAM_V6, NEED_NEXT_HOP, NULL, next_hop }, /* ipNextHopIPv6Address */
 	{ IPFIX_PEN_RESET_VERDICT, 1, true, FAM_ALL, NEED_VERDICT, verdict, NULL },
 };
 
@@ -265,7 +271,8 @@ static struct layout flow_layout(const struct ipfix_config *c, uint8_t family)
 {
 	return (struct layout){ flow_fields, ARRAY_LEN(flow_fields), family,
 				(c->as_numbers ? NEED_AS : 0) |
-					(c->reset_verdicts ? NEED_VERDICT : 0) };
+					(c->reset_verdicts ? NEED_VERDICT : 0) |
+					(c->next_hops ? NEED_NEXT_HOP : 0) };
 }
 
 static const struct layout stats_layout = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };

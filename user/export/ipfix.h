@@ -42,6 +42,7 @@ struct ipfix_config {
 	uint32_t refresh_ms; /* 0: 60000 */
 	bool as_numbers; /* bgpSource/DestinationAsNumber */
 	bool reset_verdicts; /* the enterprise reset verdict */
+	bool next_hops; /* ipNextHopIPv4/IPv6Address: inline */
 };
 
 typedef int (*ipfix_emit_fn)(void *ctx, const uint8_t *msg, size_t len);

@@ -70,7 +70,11 @@
 	  "requests to ClickHouse that failed (their rows are retried)")                                                  \
 	X(fleet_buffered_bytes, gauge, one, "bytes of rows waiting for ClickHouse")                                       \
 	X(took_over, gauge, one,                                                                                          \
-	  "1: this daemon took over a pinned probe (datapath counters carry its history)")
+	  "1: this daemon took over a pinned probe (datapath counters carry its history)")                                \
+	X(route_records_missing, counter, one,                                                                            \
+	  "inline: flow records exported with OUTPUT_SNMP 0, their destination gone from the route cache (LRU, full)")    \
+	X(route_records_unrouted, counter, one,                                                                           \
+	  "inline: flow records exported with OUTPUT_SNMP 0, their route lookup found no egress (route_* counters say why)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */
 #define DAEMON_STAT_MONOTONIC(type) DAEMON_STAT_MONOTONIC_##type

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""Inline on a router, the probe exports where each flow went.
+
+R gets a second link to B (a third interface), and routes: 10.9.1.0/24
+and fd09:1::/64 via B on the first link, 10.9.2.0/24 and fd09:2::/64 via
+B's address on the second, 10.9.3.0/24 and fd09:3::/64 as blackholes.
+The probe runs inline on R's A-side interface with forwarding on, and
+exports to nfcapd over NetFlow v9 and over IPFIX. A sends UDP to a host
+behind each route, and to B itself (directly connected). In both of
+nfdump's stores every flow must have OUTPUT_SNMP / egressInterface equal
+to the ifindex of the interface R really sends it out of, and the next
+hop equal to the neighbour's address (the gateway; B's own address for
+the connected destination); the blackholed flows 0 and no next hop, and
+the lookups that found the blackholes counted by name
+(route_blackhole). A broken lookup (wrong field, wrong byte order, the
+ingress interface taken for the egress, IPv6 next hop cut to 4 bytes)
+fails one of these.
+"""
+
+import json
+import os
+import sys
+
+sys.dont_write_bytecode = True      # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lab as L  # noqa: E402
+from lab import ok, comment  # noqa: E402
+
+V9_PORT = 2075
+IPFIX_PORT = 2076
+PACKETS = 5
+
+
+def nfdump_routes(nfcapd):
+    """{(src, dst): (out ifindex, next hop)} from nfdump's CSV."""
+    got = {}
+    header = None
+    for line in nfcapd._nfdump(["-o", "csv"]).splitlines():
+        cols = [c.strip() for c in line.split(",")]
+        if cols[:3] == ["ts", "te", "td"]:
+            header = cols
+            continue
+        if header is None or len(cols) != len(header):
+            header = None
+            continue
+        r = dict(zip(header, cols))
+        got[(L.norm_addr(r["sa"]), L.norm_addr(r["da"]))] = (
+            int(r["out"]), L.norm_addr(r["nh"]))
+    return got
+
+
+def add_second_link(lab):
+    """R <-> B again, on 10.0.3.0/24 and fd00:3::/64; returns
+    (R's interface, B's IPv4 and IPv6 addresses on it)."""
+    r_if, b_if = f"{lab.prefix}rc", f"{lab.prefix}b2"
+    L.sh(["ip", "link", "add", r_if, "netns", lab.ns["R"], "type", "veth",
+          "peer", "name", b_if, "netns", lab.ns["B"]])
+    for role, ifn, v4, v6 in (("R", r_if, "10.0.3.254", "fd00:3::fe"),
+                              ("B", b_if, "10.0.3.1", "fd00:3::1")):
+        n = lab.ns[role]
+        L.sh(["ip", "-n", n, "addr", "add", v4 + "/24", "dev", ifn])
+        L.sh(["ip", "-n", n, "addr", "add", v6 + "/64", "dev", ifn, "nodad"])
+        L.sh(["ip", "-n", n, "link", "set", ifn, "up"])
+    return r_if, "10.0.3.1", "fd00:3::1"
+
+
+def main():
+    if L.PROBE_KIND != "flowprobe":
+        ok(False, "this test needs flowprobe (routes inline)")
+        return
+    with L.Lab() as lab:
+        rc_if, b2_v4, b2_v6 = add_second_link(lab)
+        r = lab.ns["R"]
+        routes = [["10.9.1.0/24", "via", lab.V4["B"], "dev", lab.if_rb],
+                  ["10.9.2.0/24", "via", b2_v4, "dev", rc_if],
+                  ["blackhole", "10.9.3.0/24"],
+                  ["fd09:1::/64", "via", lab.V6["B"], "dev", lab.if_rb],
+                  ["fd09:2::/64", "via", b2_v6, "dev", rc_if],
+                  ["blackhole", "fd09:3::/64"]]
+        for rt in routes:
+            L.sh(["ip", "-n", r] + (["-6"] if ":" in "".join(rt) else []) +
+                 ["route", "add"] + rt)
+        idx = {n: lab.link("R", n)["ifindex"]
+               for n in (lab.if_ra, lab.if_rb, rc_if)}
+        comment(f"R's interfaces: {idx}")
+        # destination -> (egress ifindex, next hop) R really uses
+        want = {
+            "10.9.1.1": (idx[lab.if_rb], lab.V4["B"]),
+            "10.9.2.1": (idx[rc_if], b2_v4),
+            "10.9.3.1": (0, "0.0.0.0"),
+            lab.V4["B"]: (idx[lab.if_rb], lab.V4["B"]),
+            "fd09:1::1": (idx[lab.if_rb], lab.V6["B"]),
+            "fd09:2::1": (idx[rc_if], b2_v6),
+            "fd09:3::1": (0, "::"),
+            lab.V6["B"]: (idx[lab.if_rb], lab.V6["B"]),
+        }
+        # The kernel's own answer, so the test states what R does, not
+        # what the test author thinks it does.
+        for dst, (oif, nh) in want.items():
+            if oif == 0:
+                continue
+            got = lab.run("R", ["ip", "-j", "route", "get", dst,
+                                "from", lab.V6["A"] if ":" in dst else
+                                lab.V4["A"], "iif", lab.if_ra]).stdout
+            rt = json.loads(got)[0]
+            real = (idx.get(rt.get("dev"), -1), rt.get("gateway", dst))
+            ok(real == (oif, nh), f"ip route get {dst}: out {rt.get('dev')} "
+               f"via {real[1]}", f"{rt}")
+
+        v9 = lab.start_nfcapd(V9_PORT)
+        ipfix = lab.start_nfcapd(IPFIX_PORT)
+        probe = lab.start_probe([lab.if_ra], [f"127.0.0.1:{V9_PORT}",
+                                              f"ipfix://127.0.0.1:{IPFIX_PORT}"])
+        lab.start_server()  # B's discard port: no ICMP errors from B itself
+        for i, dst in enumerate(want):
+            lab.udp_send("A", dst, L.DISCARD_PORT, 41000 + i, PACKETS, 100)
+        blackholes = sum(1 for v in want.values() if v[0] == 0)
+        L.wait_until(lambda: probe.stats().get("route_blackhole", 0) >=
+                     blackholes, 20, "the blackhole lookups counted")
+        st = probe.stats()
+        comment("route counters: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(st.items())
+            if k.startswith("route_") and v))
+        ok(st.get("route_blackhole") == blackholes and
+           st.get("route_forwarded", 0) >= len(want) - blackholes and
+           st.get("route_lookup_error", 0) == 0 and
+           st.get("route_forwarding_disabled", 0) == 0,
+           f"lookups counted by outcome: {blackholes} blackhole, "
+           f"{len(want) - blackholes}+ forwarded, no errors", f"{st}")
+        rc = probe.stop()
+        ok(rc in probe.ok_exit, f"flowprobe stops cleanly (exit {rc})",
+           L.tail(probe.stderr()))
+        for name, c in (("v9", v9), ("IPFIX", ipfix)):
+            c.stop()
+            got = nfdump_routes(c)
+            for dst, (oif, nh) in want.items():
+                src = lab.V6["A"] if ":" in dst else lab.V4["A"]
+                g = got.get((L.norm_addr(src), L.norm_addr(dst)))
+                ok(g == (oif, L.norm_addr(nh)),
+                   f"nfdump ({name}) {dst}: OUTPUT_SNMP {oif}, next hop {nh}",
+                   f"got {g}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except L.LabError as e:
+        ok(False, "lab error", str(e))
+    L.done()
