@@ -15,7 +15,7 @@
 #include "encap.bpf.h"
 #include "clock.bpf.h"
 #include "config.bpf.h" /* tap_mode, replay_clock, track_connections,
-			    count_tunnel_outer */
+			    count_tunnel_outer, route_lookups */
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
 #include "conn_track.bpf.h"
@@ -373,8 +373,8 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 	}
 	entry = flow_account(&key, &pi, now, cnt);
 	/* A flow new to this table generation, live inline: look its route
-	 * up (a capture replayed was not routed by this host). */
-	if (entry && entry->val.packets == 1 && !tap_mode && !replay_clock)
+	 * up. */
+	if (entry && entry->val.packets == 1 && route_lookups)
 		count_parse_error(cnt, pi.tunnel || (pi.encap & ENCAP_MPLS) ?
 					       -CNT_ROUTE_NOT_LOOKED_UP :
 					       -route_learn(ctx, &key, pi.tos));

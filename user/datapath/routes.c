@@ -14,7 +14,8 @@ void routes_init(struct routes *r, struct flowprobe_bpf *skel)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
-	if (skel && !skel->rodata->tap_mode && !skel->rodata->replay_clock)
+	/* The loaded program's setting: a pinned probe taken over keeps its own. */
+	if (skel && skel->rodata->route_lookups)
 		r->fd = bpf_map__fd(skel->maps.routes);
 }
 
