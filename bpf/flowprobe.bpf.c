@@ -377,7 +377,7 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 	if (entry && entry->val.packets == 1 && route_lookups)
 		count_parse_error(cnt, pi.tunnel || (pi.encap & ENCAP_MPLS) ?
 					       -CNT_ROUTE_NOT_LOOKED_UP :
-					       -route_learn(ctx, &key, pi.tos));
+					       -route_learn(ctx, &key, pi.tos, now));
 	/* Recognition looks at a flow's first packets only, and never again
 	 * once it is classified: a settled flow pays one compare here. */
 	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&

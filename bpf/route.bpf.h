@@ -35,6 +35,7 @@ struct {
 	__type(value, struct route_value);
 } routes SEC(".maps");
 
+/* The route, not when it was confirmed. */
 static __always_inline bool route_value_equal(const struct route_value *a,
 					      const struct route_value *b)
 {
@@ -42,19 +43,20 @@ static __always_inline bool route_value_equal(const struct route_value *a,
 	__u32 diff = 0;
 
 #pragma unroll
-	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+	for (int i = 0; i < 6; i++)
 		diff |= x[i] ^ y[i];
 	return diff == 0;
 }
 
 /*
- * Looks the flow's route up and remembers it; returns the counter of the
+ * Finds the flow's route and remembers it; returns the counter of the
  * outcome (enum counter). A global function: the verifier checks it once,
- * not once for each parser path that reaches a new flow. The cache is
- * written only when the answer changed, so a lasting flow costs a lookup
- * in the FIB and one in the cache each generation, and no map update.
+ * not once for each parser path that reaches a new flow. A destination
+ * confirmed less than ROUTE_RECHECK_NS ago costs a cache lookup only;
+ * otherwise the FIB is asked, and the cache written only when the answer
+ * changed (the confirmation time is a plain store into the entry).
  */
-__noinline int route_learn(struct xdp_md *ctx, const struct flow_key *key, __u32 tos)
+__noinline int route_learn(struct xdp_md *ctx, const struct flow_key *key, __u32 tos, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
 	struct route_value val = {}, *old;
@@ -63,6 +65,13 @@ __noinline int route_learn(struct xdp_md *ctx, const struct flow_key *key, __u32
 
 	if (!key)
 		return CNT_ROUTE_LOOKUP_ERROR;
+	rk.ifindex = key->ifindex;
+	rk.ip_version = key->ip_version;
+	__builtin_memcpy(rk.dst, key->dst, 16);
+	old = bpf_map_lookup_elem(&routes, &rk);
+	if (old && now - old->checked_ns < ROUTE_RECHECK_NS && old->status <= BPF_FIB_LKUP_RET_NO_SRC_ADDR)
+		return CNT_ROUTE_FORWARDED + old->status;
+
 	fib.ifindex = key->ifindex;
 	fib.l4_protocol = key->proto;
 	if (key->proto == 6 || key->proto == 17) {
@@ -83,10 +92,8 @@ __noinline int route_learn(struct xdp_md *ctx, const struct flow_key *key, __u32
 	if (rc < 0 || rc > BPF_FIB_LKUP_RET_NO_SRC_ADDR)
 		return CNT_ROUTE_LOOKUP_ERROR;
 
-	rk.ifindex = key->ifindex;
-	rk.ip_version = key->ip_version;
-	__builtin_memcpy(rk.dst, key->dst, 16);
 	val.status = rc;
+	val.checked_ns = now;
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		/* The lookup left the egress in ifindex and the neighbour in
 		 * the destination field. */
@@ -96,8 +103,9 @@ __noinline int route_learn(struct xdp_md *ctx, const struct flow_key *key, __u32
 		else
 			__builtin_memcpy(val.next_hop, fib.ipv6_dst, 16);
 	}
-	old = bpf_map_lookup_elem(&routes, &rk);
-	if (!old || !route_value_equal(old, &val))
+	if (old && route_value_equal(old, &val))
+		old->checked_ns = now;
+	else
 		bpf_map_update_elem(&routes, &rk, &val, BPF_ANY);
 	return CNT_ROUTE_FORWARDED + rc;
 }

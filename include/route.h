@@ -36,7 +36,8 @@ struct route_value {
 	/* The neighbour the packet is sent to: the gateway, or the
 	 * destination itself on a directly connected route. */
 	__u8 next_hop[16];
+	__u64 checked_ns; /* probe clock of the lookup that last confirmed it */
 };
-_Static_assert(sizeof(struct route_value) == 24, "route_value layout");
+_Static_assert(sizeof(struct route_value) == 32, "route_value layout");
 
 #endif /* ROUTE_H */

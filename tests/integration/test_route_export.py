@@ -13,7 +13,8 @@ to the ifindex of the interface R really sends it out of, and the next
 hop equal to the neighbour's address (the gateway; B's own address for
 the connected destination); the blackholed flows 0 and no next hop, and
 the lookups that found the blackholes counted by name
-(route_blackhole). A broken lookup (wrong field, wrong byte order, the
+(route_blackhole). A route changed mid-flow reaches the flow's record.
+A broken lookup (wrong field, wrong byte order, the
 ingress interface taken for the egress, IPv6 next hop cut to 4 bytes)
 fails one of these.
 """
@@ -48,6 +49,21 @@ def nfdump_routes(nfcapd):
         got[(L.norm_addr(r["sa"]), L.norm_addr(r["da"]))] = (
             int(r["out"]), L.norm_addr(r["nh"]))
     return got
+
+
+def cached_egress(lab, dst):
+    """The egress the probe's route cache holds for dst from A's side."""
+    key = [0] * 24
+    key[0:4] = lab.link("R", lab.if_ra)["ifindex"].to_bytes(4, "little")
+    key[4] = 4
+    key[8:12] = bytes(int(x) for x in dst.split("."))
+    path = os.path.join(lab.pin_dir(lab.if_ra), "routes")
+    cp = lab.run("R", ["bpftool", "-j", "map", "lookup", "pinned", path, "key"] +
+                 [str(b) for b in key], check=False, mount=False)
+    if cp.returncode != 0:
+        return None
+    value = [int(b, 16) for b in json.loads(cp.stdout)["value"]]
+    return int.from_bytes(bytes(value[0:4]), "little")
 
 
 def add_second_link(lab):
@@ -115,6 +131,26 @@ def main():
         lab.start_server()  # B's discard port: no ICMP errors from B itself
         for i, dst in enumerate(want):
             lab.udp_send("A", dst, L.DISCARD_PORT, 41000 + i, PACKETS, 100)
+        # A route that changes mid-flow: 10.9.4.1 leaves by the first link,
+        # then by the second; the flow goes on across the change (one
+        # record, active timeout 60 s) and its record carries the route
+        # the cache held last: the new one (docs/export.md).
+        moving = "10.9.4.1"
+        L.sh(["ip", "-n", r, "route", "add", "10.9.4.0/24", "via",
+              lab.V4["B"], "dev", lab.if_rb])
+        lab.udp_send("A", moving, L.DISCARD_PORT, 42000, 1, 100)
+        L.wait_until(lambda: cached_egress(lab, moving) == idx[lab.if_rb], 10,
+                     "the first route in the cache")
+        L.sh(["ip", "-n", r, "route", "replace", "10.9.4.0/24", "via", b2_v4,
+              "dev", rc_if])
+
+        def moved():
+            # each packet keeps the flow alive; it re-enters the table
+            # each drain and asks the FIB again after ROUTE_RECHECK_NS
+            lab.udp_send("A", moving, L.DISCARD_PORT, 42000, 1, 100)
+            return cached_egress(lab, moving) == idx[rc_if]
+        L.wait_until(moved, 20, "the changed route in the cache", interval=0.3)
+        want[moving] = (idx[rc_if], b2_v4)
         blackholes = sum(1 for v in want.values() if v[0] == 0)
         L.wait_until(lambda: probe.stats().get("route_blackhole", 0) >=
                      blackholes, 20, "the blackhole lookups counted")
