@@ -118,8 +118,9 @@
 #endif
 
 /* Destinations (per ingress interface) whose route the inline datapath
- * remembers for export (include/route.h): an LRU hash of about 110 bytes
- * an entry, 7 MB; tap mode sizes it to one entry. */
+ * remembers for export (include/route.h): 64 bytes each in buckets of
+ * ROUTE_WAYS, 4 MB; without lookups (tap mode) one bucket. A power of
+ * two. */
 #ifndef ROUTE_CACHE_ENTRIES
 #define ROUTE_CACHE_ENTRIES 65536
 #endif

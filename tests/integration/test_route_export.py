@@ -52,18 +52,35 @@ def nfdump_routes(nfcapd):
 
 
 def cached_egress(lab, dst):
-    """The egress the probe's route cache holds for dst from A's side."""
-    key = [0] * 24
+    """The egress the probe's route cache holds for dst from A's side: the
+    ways of every bucket (include/route.h) searched for its key, whose
+    check word must hold."""
+    key = bytearray(24)
     key[0:4] = lab.link("R", lab.if_ra)["ifindex"].to_bytes(4, "little")
     key[4] = 4
     key[8:12] = bytes(int(x) for x in dst.split("."))
     path = os.path.join(lab.pin_dir(lab.if_ra), "routes")
-    cp = lab.run("R", ["bpftool", "-j", "map", "lookup", "pinned", path, "key"] +
-                 [str(b) for b in key], check=False, mount=False)
+    cp = lab.run("R", ["bpftool", "-j", "map", "dump", "pinned", path],
+                 check=False, mount=False)
     if cp.returncode != 0:
         return None
-    value = [int(b, 16) for b in json.loads(cp.stdout)["value"]]
-    return int.from_bytes(bytes(value[0:4]), "little")
+    for entry in json.loads(cp.stdout):
+        raw = bytes(int(b, 16) for b in entry["value"])
+        for off in range(0, len(raw), 64):
+            way = raw[off:off + 64]
+            if way[0:24] == key and int.from_bytes(way[56:60], "little") == \
+                    route_check(way):
+                return int.from_bytes(way[24:28], "little")
+    return None
+
+
+def route_check(way):
+    """include/route.h's route_check()."""
+    total = 0x52544531
+    for i in range(12):
+        w = int.from_bytes(way[4 * i:4 * i + 4], "little")
+        total += ((w << (i + 1)) | (w >> (31 - i))) & 0xffffffff
+    return (total & 0xffffffff) | 1
 
 
 def add_second_link(lab):

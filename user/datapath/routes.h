@@ -3,7 +3,7 @@
  * The daemon's side of the route cache (include/route.h): at export, each
  * flow record of a probe running live inline gets the egress interface
  * and next hop the datapath found for its destination when the flow
- * entered the flow table. One map lookup per exported record.
+ * entered the flow table. One bucket read per exported record.
  */
 #ifndef ROUTES_H
 #define ROUTES_H
@@ -13,7 +13,8 @@
 #include "lib/flow_record.h"
 
 struct routes {
-	int fd; /* the route cache, or -1: tap mode or replay */
+	int fd; /* the route cache, or -1: tap mode, replay, --no-routes */
+	uint32_t seed; /* of the bucket hash: the program's hash_seed */
 	uint64_t missing; /* records exported with no cache entry */
 	uint64_t unrouted; /* records whose lookup found no egress */
 };
