@@ -205,6 +205,33 @@ static void test_ipv4_record_bytes(void **state)
 }
 
 /*
+ * The withdrawal before a TCP close (RFC 7011 8.1): a Template Set with
+ * template id 2 and an Options Template Set with template id 3, field
+ * count 0 each; the sequence is the stream's (the records sent before it).
+ */
+static void test_withdrawal_message_bytes(void **state)
+{
+	static const uint8_t sets[] = {
+		0x00, 0x02, 0x00, 0x08, 0x00, 0x02, 0x00, 0x00, /* all data templates */
+		0x00, 0x03, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, /* all options templates */
+	};
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	uint8_t msg[32];
+
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	assert_int_equal(ipfix_withdrawal_message(&f->s, msg, NOW_MS), 32);
+	assert_int_equal(msg[0] << 8 | msg[1], 10);
+	assert_int_equal(msg[2] << 8 | msg[3], 32);
+	assert_int_equal(be32(msg + 4), NOW_MS / 1000);
+	assert_int_equal(be32(msg + 8), 2); /* two data records before it */
+	assert_int_equal(be32(msg + 12), 0x01020304);
+	assert_memory_equal(msg + 16, sets, sizeof(sets));
+}
+
+/*
  * The sequence counts data records sent before the message (RFC 7011
  * 3.1), lost messages' records too; the statistics record carries what
  * went to this collector (40/41/42), what was lost (166), and the probe's
@@ -332,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_template_message_bytes),
 		T(test_ipv4_record_bytes),
+		T(test_withdrawal_message_bytes),
 		T(test_sequence_and_stats),
 		T(test_split_at_max_payload),
 		T(test_icmp_fields),

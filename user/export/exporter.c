@@ -357,6 +357,15 @@ void exporter_stop(struct exporter *ex)
 	for (int i = 0; i < ex->n_collectors; i++) {
 		struct collector *c = &ex->collectors[i];
 
+		/* IPFIX over TCP: the templates withdrawn, after the last
+		 * data, before the orderly close (RFC 7011 8.1); queued, so it
+		 * leaves in order and the close waits for it. */
+		if (c->tcp && c->ipfix) {
+			uint8_t msg[32];
+			size_t len = ipfix_withdrawal_message(&ex->ipfix[i], msg, ex->clock.now_ms);
+
+			collector_send(c, msg, len);
+		}
 		collector_close(c);
 		if (c->send_errors || c->queue_drops || c->refused)
 			log_warn("collector %s: %llu export packets sent, %llu lost: "

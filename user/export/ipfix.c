@@ -562,6 +562,28 @@ size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64
 	return len;
 }
 
+size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms)
+{
+	uint8_t *p = buf;
+
+	p = put_be(p, IPFIX_VERSION, 2);
+	p = put_be(p, HEADER_LEN + 2 * (SET_HEADER_LEN + 4), 2);
+	p = put_be(p, now_ms / 1000, 4);
+	p = put_be(p, s->sequence, 4);
+	p = put_be(p, s->cfg.domain_id, 4);
+	/* Template id 2 in a Template Set, 3 in an Options Template Set,
+	 * field count 0: every template of each kind withdrawn (§8.1). */
+	p = put_be(p, SET_TEMPLATE, 2);
+	p = put_be(p, SET_HEADER_LEN + 4, 2);
+	p = put_be(p, SET_TEMPLATE, 2);
+	p = put_be(p, 0, 2);
+	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
+	p = put_be(p, SET_HEADER_LEN + 4, 2);
+	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
+	put_be(p, 0, 2);
+	return HEADER_LEN + 2 * (SET_HEADER_LEN + 4);
+}
+
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms)
 {
 	int err = ipfix_flush(s, now_ms), err2;

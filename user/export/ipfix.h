@@ -85,6 +85,12 @@ int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms);
  * length. The stream is not changed. */
 size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
 
+/* A message withdrawing every template of the stream (RFC 7011 8.1: the
+ * All Data Templates and All Options Templates Withdrawals), which an
+ * exporter sends over TCP before an orderly close; never over UDP. buf
+ * must hold 32 bytes. Returns its length. The stream is not changed. */
+size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
+
 /* Flow records any message of this stream holds at least. */
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s);
 
