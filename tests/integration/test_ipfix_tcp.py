@@ -14,7 +14,13 @@ sends more flows, the probe stops. Then:
 - the flows of all connections, decoded with the templates each session
   received, must equal nfcapd's: the same flows, packets and bytes
   between A and B, none lost to the restart;
-- the probe must have connected a second time (its log says so).
+- the probe must have connected a second time (its log says so);
+- each connection is a Transport Session of its own: every message's
+  sequence number is the data records sent before it on that connection
+  (RFC 7011 3.1), across the reconnection too;
+- the connection the probe closes ends with the All Data and All Options
+  Templates Withdrawals (RFC 7011 8.1), and the one the collector closed
+  has none.
 
 nfcapd has no IPFIX over TCP, so this parser is the collector here; its
 decoding of the templates is generic (any field, enterprise bit and PEN).
@@ -54,11 +60,14 @@ while True:
 """
 
 
-def parse_stream(data):
+def parse_stream(data, msgs=None):
     """[(set_id, body)] per message, templates {id: [(ie, len, pen)]};
-    returns (flows {key: [pk, by]}, problems, first set id of the stream)."""
+    returns (flows {key: [pk, by]}, problems, first set id of the stream).
+    msgs, a list, receives per message (sequence number, data records
+    before it in this stream, [(set id, template id, field count) of its
+    template records, or (set id, None, data records) of a data set])."""
     templates, flows, problems = {}, {}, []
-    off, first_set = 0, None
+    off, first_set, records = 0, None, 0
     while off < len(data):
         if len(data) - off < 16:
             problems.append(f"{len(data) - off} trailing bytes")
@@ -68,6 +77,9 @@ def parse_stream(data):
             problems.append(f"bad message at {off}: version {ver} length {mlen}")
             break
         p, end = off + 16, off + mlen
+        sets = []
+        if msgs is not None:
+            msgs.append((struct.unpack_from("!I", data, off + 8)[0], records, sets))
         while p < end:
             sid, slen = struct.unpack_from("!HH", data, p)
             if first_set is None:
@@ -78,6 +90,7 @@ def parse_stream(data):
                 while len(body) - q >= 4:
                     tid, cnt = struct.unpack_from("!HH", body, q)
                     q += 4
+                    sets.append((sid, tid, cnt))
                     if sid == 3:
                         q += 2
                     fields = []
@@ -96,6 +109,8 @@ def parse_stream(data):
                     problems.append(f"data set {sid} before its template")
                 else:
                     rlen = sum(f[1] for f in t)
+                    sets.append((sid, None, len(body) // rlen))
+                    records += len(body) // rlen
                     for r in range(len(body) // rlen):
                         rec, q = {}, r * rlen
                         for ie, fl, pen in t:
@@ -188,10 +203,30 @@ def main():
         for n in (1, 2):
             with open(os.path.join(store, f"conn-{n}.bin"), "rb") as f:
                 data = f.read()
-            flows, problems, first = parse_stream(data)
+            msgs = []
+            flows, problems, first = parse_stream(data, msgs)
             ok(not problems and first == 2,
                f"connection {n}: {len(data)} bytes of whole IPFIX messages, "
                "templates first", "\n".join(problems) + f"\nfirst set {first}")
+            # RFC 7011: a Transport Session's sequence numbers count the
+            # data records sent before each message in that session.
+            bad = [(i, m[0], m[1]) for i, m in enumerate(msgs) if m[0] != m[1]]
+            ok(msgs and not bad,
+               f"connection {n}: each of its {len(msgs)} messages numbered "
+               "by the data records before it in this session",
+               f"{len(bad)} otherwise, e.g. {bad[:3]} (message, sequence, "
+               "records)")
+            if n == 2:
+                # The probe closes this one: the last message withdraws
+                # every template (8.1), after all data.
+                ok(msgs and msgs[-1][2] == [(2, 2, 0), (3, 3, 0)] and
+                   msgs[-1][0] == msgs[-1][1],
+                   "connection 2 ends with the All Data and All Options "
+                   "Templates Withdrawals, sequence right, nothing after",
+                   f"last messages: {msgs[-3:]}")
+            else:
+                ok(not any(t[1] in (2, 3) for m in msgs for t in m[2]),
+                   "connection 1, closed by the collector: no withdrawal")
             for k, v in flows.items():
                 t = total.setdefault(k, [0, 0])
                 t[0] += v[0]

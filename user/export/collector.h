@@ -44,6 +44,11 @@
 struct collector_packet {
 	uint8_t *buf;
 	size_t len;
+	/* IPFIX over TCP: the sequence number the encoder gave it (one
+	 * numbering across sessions), and whether it is a session's opening
+	 * templates (numbered 0 in every session). */
+	uint32_t stream_seq;
+	bool preamble;
 };
 
 struct collector {
@@ -58,6 +63,10 @@ struct collector {
 	uint64_t reconnect_ns; /* TCP, down: when to connect again */
 	uint64_t backoff_ns; /* TCP: the wait after the next failure */
 	uint64_t sessions; /* TCP: connections established */
+	/* IPFIX over TCP: stream_seq of the first message this session
+	 * carried after its templates, once known. */
+	uint32_t session_base;
+	bool session_base_set;
 	uint8_t *preamble; /* TCP: sent first on every new connection */
 	size_t preamble_len;
 	bool closed; /* collector_close done */
