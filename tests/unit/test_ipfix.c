@@ -213,18 +213,19 @@ static void test_withdrawal_message_bytes(void **state)
 {
 	static const uint8_t sets[] = {
 		0x00, 0x02, 0x00, 0x08, 0x00, 0x02, 0x00, 0x00, /* all data templates */
-		0x00, 0x03, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, /* all options templates */
+		0x00, 0x03, 0x00, 0x0a, 0x00, 0x03, 0x00, 0x00, /* all options templates */
+		0x00, 0x00, /* padding: see ipfix_withdrawal_message */
 	};
 	struct fixture *f = *state;
 	struct flow_record r = ipv4_flow();
-	uint8_t msg[32];
+	uint8_t msg[IPFIX_WITHDRAWAL_LEN];
 
 	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
 	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
 	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
-	assert_int_equal(ipfix_withdrawal_message(&f->s, msg, NOW_MS), 32);
+	assert_int_equal(ipfix_withdrawal_message(&f->s, msg, NOW_MS), 34);
 	assert_int_equal(msg[0] << 8 | msg[1], 10);
-	assert_int_equal(msg[2] << 8 | msg[3], 32);
+	assert_int_equal(msg[2] << 8 | msg[3], 34);
 	assert_int_equal(be32(msg + 4), NOW_MS / 1000);
 	assert_int_equal(be32(msg + 8), 2); /* two data records before it */
 	assert_int_equal(be32(msg + 12), 0x01020304);

@@ -361,7 +361,7 @@ void exporter_stop(struct exporter *ex)
 		 * data, before the orderly close (RFC 7011 8.1); queued, so it
 		 * leaves in order and the close waits for it. */
 		if (c->tcp && c->ipfix) {
-			uint8_t msg[32];
+			uint8_t msg[IPFIX_WITHDRAWAL_LEN];
 			size_t len = ipfix_withdrawal_message(&ex->ipfix[i], msg, ex->clock.now_ms);
 
 			collector_send(c, msg, len);

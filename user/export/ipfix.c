@@ -567,21 +567,26 @@ size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint
 	uint8_t *p = buf;
 
 	p = put_be(p, IPFIX_VERSION, 2);
-	p = put_be(p, HEADER_LEN + 2 * (SET_HEADER_LEN + 4), 2);
+	p = put_be(p, IPFIX_WITHDRAWAL_LEN, 2);
 	p = put_be(p, now_ms / 1000, 4);
 	p = put_be(p, s->sequence, 4);
 	p = put_be(p, s->cfg.domain_id, 4);
 	/* Template id 2 in a Template Set, 3 in an Options Template Set,
-	 * field count 0: every template of each kind withdrawn (§8.1). */
+	 * field count 0: every template of each kind withdrawn (8.1). The
+	 * options one gets 2 bytes of zero padding (3.3.1 allows padding
+	 * shorter than a record): Wireshark 4.0 reads an options template
+	 * record's scope count even when its field count is 0, and calls a
+	 * set without it malformed. */
 	p = put_be(p, SET_TEMPLATE, 2);
 	p = put_be(p, SET_HEADER_LEN + 4, 2);
 	p = put_be(p, SET_TEMPLATE, 2);
 	p = put_be(p, 0, 2);
 	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
-	p = put_be(p, SET_HEADER_LEN + 4, 2);
+	p = put_be(p, SET_HEADER_LEN + 6, 2);
 	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
+	p = put_be(p, 0, 2);
 	put_be(p, 0, 2);
-	return HEADER_LEN + 2 * (SET_HEADER_LEN + 4);
+	return IPFIX_WITHDRAWAL_LEN;
 }
 
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms)

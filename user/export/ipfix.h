@@ -88,7 +88,9 @@ size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64
 /* A message withdrawing every template of the stream (RFC 7011 8.1: the
  * All Data Templates and All Options Templates Withdrawals), which an
  * exporter sends over TCP before an orderly close; never over UDP. buf
- * must hold 32 bytes. Returns its length. The stream is not changed. */
+ * must hold IPFIX_WITHDRAWAL_LEN bytes. Returns its length. The stream is
+ * not changed. */
+#define IPFIX_WITHDRAWAL_LEN 34
 size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
 
 /* Flow records any message of this stream holds at least. */
