@@ -194,6 +194,12 @@ def main():
         errs = rcvbuf_errors(lab) - errors0
         ok(errs == 0, "the collector's host dropped no export packet "
            f"(RcvbufErrors +{errs}, nfcapd without -B)")
+        # The collector is on the probe's host: the probe counts its
+        # socket's drops itself and names them at exit.
+        seen = re.search(r"on this host, dropped (\d+) export packets", err)
+        ok((int(seen.group(1)) if seen else 0) == errs,
+           "the probe's own count of the collector's receive-buffer drops "
+           f"agrees ({seen.group(0) if seen else 'none logged'})")
         nfcapd.stop()
 
         # Only A's UDP to B: the lab's own chatter (IPv6 neighbour

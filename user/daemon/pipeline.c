@@ -246,6 +246,7 @@ static void publish(struct pipeline *pl, bool force_stats)
 	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
 	pl->ds.v[DS_export_queued] = exporter_queued(&pl->exporter);
 	pl->ds.v[DS_export_queue_drops] = exporter_queue_drops(&pl->exporter);
+	pl->ds.v[DS_export_collector_drops] = exporter_local_drops(&pl->exporter);
 	pl->ds.v[DS_route_records_missing] = pl->routes.missing;
 	pl->ds.v[DS_route_records_unrouted] = pl->routes.unrouted;
 	if (pl->tcp) {

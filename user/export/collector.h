@@ -70,6 +70,10 @@ struct collector {
 	uint8_t *preamble; /* TCP: sent first on every new connection */
 	size_t preamble_len;
 	bool closed; /* collector_close done */
+	/* UDP to a socket in this namespace (local_drops.h): what it lost in
+	 * its receive buffer since the start. */
+	bool local;
+	uint64_t local_drops0, local_drops;
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
 	uint64_t refused; /* earlier packets the collector's host refused

@@ -106,6 +106,9 @@ uint64_t exporter_errors(const struct exporter *ex);
 /* Export packets waiting in collectors' queues now; dropped from them. */
 uint64_t exporter_queued(const struct exporter *ex);
 uint64_t exporter_queue_drops(const struct exporter *ex);
+/* Export packets collectors on this host dropped in their receive
+ * buffers since the start (export/local_drops.h); reads /proc. */
+uint64_t exporter_local_drops(struct exporter *ex);
 
 void exporter_stop(struct exporter *ex);
 

@@ -31,6 +31,8 @@
 	X(export_queued, gauge, one, "NetFlow packets waiting for a slow collector now")                                  \
 	X(export_queue_drops, counter, one,                                                                               \
 	  "of export_errors, dropped from a full queue (--export-queue)")                                                 \
+	X(export_collector_drops, counter, one,                                                                           \
+	  "export packets a collector on this host dropped in its receive buffer (its socket's drops; elsewhere unseen)")  \
 	X(export_rate, gauge, one,                                                                                        \
 	  "export packets a second each collector gets at most (--export-rate; 0: unpaced)")                              \
 	X(export_queue_limit, gauge, one,                                                                                 \
