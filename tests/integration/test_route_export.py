@@ -35,20 +35,8 @@ PACKETS = 5
 
 def nfdump_routes(nfcapd):
     """{(src, dst): (out ifindex, next hop)} from nfdump's CSV."""
-    got = {}
-    header = None
-    for line in nfcapd._nfdump(["-o", "csv"]).splitlines():
-        cols = [c.strip() for c in line.split(",")]
-        if cols[:3] == ["ts", "te", "td"]:
-            header = cols
-            continue
-        if header is None or len(cols) != len(header):
-            header = None
-            continue
-        r = dict(zip(header, cols))
-        got[(L.norm_addr(r["sa"]), L.norm_addr(r["da"]))] = (
-            int(r["out"]), L.norm_addr(r["nh"]))
-    return got
+    return {(L.norm_addr(r["sa"]), L.norm_addr(r["da"])):
+            (int(r["out"]), L.norm_addr(r["nh"])) for r in nfcapd.rows()}
 
 
 def cached_egress(lab, dst):
