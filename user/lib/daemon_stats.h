@@ -74,7 +74,7 @@
 	X(took_over, gauge, one,                                                                                          \
 	  "1: this daemon took over a pinned probe (datapath counters carry its history)")                                \
 	X(route_records_missing, counter, one,                                                                            \
-	  "inline: flow records exported with OUTPUT_SNMP 0, their destination gone from the route cache (LRU, full)")    \
+	  "inline: flow records exported with OUTPUT_SNMP 0, their destination gone from the route cache (its way taken)")    \
 	X(route_records_unrouted, counter, one,                                                                           \
 	  "inline: flow records exported with OUTPUT_SNMP 0, their route lookup found no egress (route_* counters say why)")
 
