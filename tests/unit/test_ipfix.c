@@ -205,6 +205,42 @@ static void test_ipv4_record_bytes(void **state)
 }
 
 /*
+ * Inline (next_hops): ipNextHopIPv4Address (15, 4 bytes) ends the IPv4
+ * data template (no reset verdict here: it would come after); the record
+ * carries the egress interface at offset 36 (after ingressInterface) and
+ * the next hop last. Without next_hops the template is the one above.
+ */
+static void test_next_hop_template_and_record(void **state)
+{
+	struct fixture *f = *state;
+	struct ipfix_config cfg = { .domain_id = 1, .next_hops = true };
+	struct flow_record r = ipv4_flow();
+	const uint8_t *p, *set;
+	size_t tlen;
+
+	r.out_ifindex = 7;
+	r.next_hop[0] = 10;
+	r.next_hop[3] = 9;
+	assert_int_equal(ipfix_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	p = f->cap.msg[0] + HDR_LEN + 4; /* the first template record */
+	assert_int_equal(p[0] << 8 | p[1], 256);
+	tlen = 4 + 4 * (p[2] << 8 | p[3]) + 4; /* one enterprise element: +4 */
+	assert_int_equal(p[tlen - 4] << 8 | p[tlen - 3], 15);
+	assert_int_equal(p[tlen - 2] << 8 | p[tlen - 1], 4);
+	/* the data set: the sets tile the message */
+	set = f->cap.msg[0] + HDR_LEN;
+	while (set < f->cap.msg[0] + f->cap.len[0] && (set[0] << 8 | set[1]) != 256)
+		set += set[2] << 8 | set[3];
+	assert_true(set < f->cap.msg[0] + f->cap.len[0]);
+	assert_int_equal(set[2] << 8 | set[3], 4 + V4_REC_LEN - 1 + 4 + 1); /* padded */
+	assert_int_equal(be32(set + 4 + 36), 7);
+	assert_int_equal(set[4 + V4_REC_LEN - 1], 10); /* no verdict byte here */
+	assert_int_equal(set[4 + V4_REC_LEN - 1 + 3], 9);
+}
+
+/*
  * The withdrawal before a TCP close (RFC 7011 8.1): a Template Set with
  * template id 2 and an Options Template Set with template id 3, field
  * count 0 each; the sequence is the stream's (the records sent before it).
@@ -361,6 +397,7 @@ int main(void)
 		T(test_template_message_bytes),
 		T(test_ipv4_record_bytes),
 		T(test_withdrawal_message_bytes),
+		T(test_next_hop_template_and_record),
 		T(test_sequence_and_stats),
 		T(test_split_at_max_payload),
 		T(test_icmp_fields),
