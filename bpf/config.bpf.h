@@ -47,4 +47,9 @@ const volatile bool track_connections = true;
  * PPPoE and MPLS are always looked through: there is no flow outside them. */
 const volatile bool count_tunnel_outer = false;
 
+/* Inline, live: look each new flow's route up for OUTPUT_SNMP and the
+ * next hop (route.bpf.h). The daemon sets it false in tap mode, in replay
+ * and with --no-routes. */
+const volatile bool route_lookups = true;
+
 #endif /* CONFIG_BPF_H */

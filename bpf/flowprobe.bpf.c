@@ -15,10 +15,11 @@
 #include "encap.bpf.h"
 #include "clock.bpf.h"
 #include "config.bpf.h" /* tap_mode, replay_clock, track_connections,
-			    count_tunnel_outer */
+			    count_tunnel_outer, route_lookups */
 #include "flow_table.bpf.h"
 #include "bittorrent.bpf.h"
 #include "conn_track.bpf.h"
+#include "route.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -72,7 +73,7 @@ struct {
 	__type(value, struct frag_ports);
 } frag_track SEC(".maps");
 
-/* Count a parse error in the slot the parser named (see PARSE_ERR). */
+/* Count in the slot a parser (see PARSE_ERR) or the route lookup named. */
 static __always_inline void count_parse_error(struct counters *cnt, int err)
 {
 	__u64 idx = (__u32)-err;
@@ -371,6 +372,12 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 		}
 	}
 	entry = flow_account(&key, &pi, now, cnt);
+	/* A flow new to this table generation, live inline: look its route
+	 * up. */
+	if (entry && entry->val.packets == 1 && route_lookups)
+		count_parse_error(cnt, pi.tunnel || (pi.encap & ENCAP_MPLS) ?
+					       -CNT_ROUTE_NOT_LOOKED_UP :
+					       -route_learn(ctx, &key, pi.tos, now));
 	/* Recognition looks at a flow's first packets only, and never again
 	 * once it is classified: a settled flow pays one compare here. */
 	if (entry && pi.payload_len && entry->val.app == APP_UNKNOWN &&

@@ -429,7 +429,34 @@ struct flow_bucket {
 	X(CNT_TABLE_MISSING, "table_missing",                                                                                            \
 	  "no live flow table or bucket (cannot happen; counted as uncounted too)")                                                      \
 	X(CNT_NEW_FLOWS_REFUSED, "new_flows_refused",                                                                                    \
-	  "packets of new flows refused an eviction: bucket full and the eviction ring past half, kept for established flows (in uncounted_* too)")
+	  "packets of new flows refused an eviction: bucket full and the eviction ring past half, kept for established flows (in uncounted_* too)") \
+	FLOWPROBE_ROUTE_COUNTERS(X)
+
+/*
+ * Inline mode: the route of each flow entering the flow table
+ * (bpf/route.bpf.h), one counter per outcome, whether the FIB answered or
+ * the route cache did for a destination it confirmed within
+ * ROUTE_RECHECK_NS. The first ten are in the order of BPF_FIB_LKUP_RET_*
+ * (CNT_ROUTE_FORWARDED + the kernel's code).
+ */
+#define FLOWPROBE_ROUTE_COUNTERS(X)                                                                          \
+	X(CNT_ROUTE_FORWARDED, "route_forwarded", "new flows whose route gave the egress interface")            \
+	X(CNT_ROUTE_BLACKHOLE, "route_blackhole", "new flows to a blackhole route")                             \
+	X(CNT_ROUTE_UNREACHABLE, "route_unreachable", "new flows to an unreachable route")                      \
+	X(CNT_ROUTE_PROHIBIT, "route_prohibit", "new flows to a prohibit route")                                \
+	X(CNT_ROUTE_NOT_FORWARDED, "route_not_forwarded",                                                       \
+	  "new flows the router does not forward (local delivery, broadcast, multicast)")                      \
+	X(CNT_ROUTE_FORWARDING_DISABLED, "route_forwarding_disabled",                                           \
+	  "new flows on an ingress interface with forwarding off (net.ipv4.ip_forward, IPv6 forwarding)")      \
+	X(CNT_ROUTE_UNSUPPORTED_LWT, "route_unsupported_lwt",                                                   \
+	  "new flows to a lightweight-tunnel route (MPLS, seg6 encapsulation): egress unknown")                \
+	X(CNT_ROUTE_NO_NEIGHBOUR, "route_no_neighbour", "new flows whose route lookup found no neighbour")      \
+	X(CNT_ROUTE_FRAG_NEEDED, "route_frag_needed", "new flows whose route lookup said fragmentation needed") \
+	X(CNT_ROUTE_NO_SOURCE, "route_no_source", "new flows whose route lookup found no source address")       \
+	X(CNT_ROUTE_LOOKUP_ERROR, "route_lookup_error",                                                         \
+	  "new flows whose route lookup the kernel refused (an error, or a code newer than this program)")     \
+	X(CNT_ROUTE_NOT_LOOKED_UP, "route_not_looked_up",                                                       \
+	  "new flows carried in a tunnel or MPLS, which the router forwards by the outer header: no lookup")
 
 #define FLOWPROBE_COUNTER_ENUM(id, name, help) id,
 enum counter {

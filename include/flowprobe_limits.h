@@ -117,4 +117,20 @@
 #define MAX_FRAG_TRACK 8192
 #endif
 
+/* Destinations (per ingress interface) whose route the inline datapath
+ * remembers for export (include/route.h): 64 bytes each in buckets of
+ * ROUTE_WAYS, 4 MB; without lookups (tap mode) one bucket. A power of
+ * two. */
+#ifndef ROUTE_CACHE_ENTRIES
+#define ROUTE_CACHE_ENTRIES 65536
+#endif
+
+/* A route cache entry younger than this answers for its destination
+ * without asking the FIB again: the FIB's answer costs 20 ns (IPv4) to
+ * 90 ns (IPv6) a new flow, and a route change still reaches the cache
+ * within this long (docs/export.md, "Egress interface and next hop"). */
+#ifndef ROUTE_RECHECK_NS
+#define ROUTE_RECHECK_NS (1000ull * 1000000ull)
+#endif
+
 #endif /* FLOWPROBE_LIMITS_H */

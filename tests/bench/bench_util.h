@@ -260,14 +260,16 @@ struct bench_gen_cfg {
 	uint32_t nflows;
 	uint32_t ifindex;
 	uint32_t base;
-	uint32_t pad;
+	uint32_t flags; /* 1: walk destinations instead of sources */
 };
 
 /* Sets the walk and restarts every CPU's cursor at flow 0. */
-static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows, uint32_t ifindex,
-				uint32_t base)
+static inline int bench_gen_set_flags(struct bpf_object *gen, uint32_t nflows, uint32_t ifindex,
+				      uint32_t base, uint32_t flags)
 {
-	struct bench_gen_cfg cfg = { .nflows = nflows, .ifindex = ifindex, .base = base };
+	struct bench_gen_cfg cfg = {
+		.nflows = nflows, .ifindex = ifindex, .base = base, .flags = flags
+	};
 	int ncpus = libbpf_num_possible_cpus();
 	uint32_t zero = 0, *cur = calloc(ncpus, sizeof(uint64_t));
 	int err;
@@ -280,6 +282,12 @@ static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows, uint32_
 		err = bpf_map_update_elem(bench_map_fd(gen, "cursor"), &zero, cur, BPF_ANY);
 	free(cur);
 	return err ? -errno : 0;
+}
+
+static inline int bench_gen_set(struct bpf_object *gen, uint32_t nflows, uint32_t ifindex,
+				uint32_t base)
+{
+	return bench_gen_set_flags(gen, nflows, ifindex, base, 0);
 }
 
 /*

@@ -33,8 +33,12 @@ struct gen_cfg {
 	__u32 nflows; /* flows to walk; 0 or 1: the frame as given */
 	__u32 ifindex; /* gen_redirect: transmit out of this device */
 	__u32 base; /* flow number of the first flow */
-	__u32 pad;
+	__u32 flags; /* GEN_VARY_DST: walk destinations, not sources */
 };
+
+/* The route benchmark (route.c): a flow per destination, each needing a
+ * route cache entry of its own. */
+#define GEN_VARY_DST 1
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -97,7 +101,10 @@ static __always_inline void next_flow(struct xdp_md *ctx, const struct gen_cfg *
 		if ((void *)(ip + 1) > end)
 			return;
 		/* 10.0.0.0/8: up to 16M flows */
-		ip->saddr = bpf_htonl(0x0a000000 | (flow & 0xffffff));
+		if (cfg->flags & GEN_VARY_DST)
+			ip->daddr = bpf_htonl(0x0a000000 | (flow & 0xffffff));
+		else
+			ip->saddr = bpf_htonl(0x0a000000 | (flow & 0xffffff));
 		ip->check = ipv4_csum(ip);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
@@ -105,7 +112,10 @@ static __always_inline void next_flow(struct xdp_md *ctx, const struct gen_cfg *
 		if ((void *)(ip6 + 1) > end)
 			return;
 		/* fd00::<flow> */
-		ip6->saddr.in6_u.u6_addr32[3] = bpf_htonl(flow);
+		if (cfg->flags & GEN_VARY_DST)
+			ip6->daddr.in6_u.u6_addr32[3] = bpf_htonl(flow);
+		else
+			ip6->saddr.in6_u.u6_addr32[3] = bpf_htonl(flow);
 	}
 }
 

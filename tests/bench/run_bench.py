@@ -16,6 +16,10 @@ this machine, and every target is marked met or NOT met:
           per-CPU hash table, for calibration); Mpps and counted / sent,
           where counted is what reached the collector as NetFlow
   inline  the same with the probe inline (XDP_PASS), against empty XDP_PASS
+  route   build/bench/route: what the inline route lookup adds to a packet
+          that creates a flow (one destination; a new destination each)
+          and to the hot path, against the same probe with --no-routes,
+          in a namespace of its own that routes
   peers   softflowd and pmacctd (nfprobe) capturing on the same veth, same
           traffic (with the empty XDP_PASS program there), NetFlow v9 into
           the collector below: packets accounted / sent. (nfcapd was the
@@ -34,7 +38,7 @@ itself broke.
 Also its own helper: `run_bench.py sink` is a NetFlow v9 collector that
 sums packets (run inside the namespace).
 
-  run_bench.py [--only micro,live,inline,peers,drain] [--quick]
+  run_bench.py [--only micro,live,inline,route,peers,drain] [--quick]
                [--slots-factor F] [--json FILE] [--budget SECONDS]
 """
 
@@ -487,6 +491,22 @@ class Bench:
             out[n] = self.probe_live(n, frames, 3, tap=False)
         self.results["inline"] = out
 
+    def run_route(self):
+        cp = self.sh([os.path.join(BUILD, "route"), "--objdir", BUILD, "--cpu", "0",
+                      "--flows", "20000" if self.args.quick else "50000",
+                      "--rounds", "3" if self.args.quick else "7"], timeout=300)
+        self.results["route"] = [json.loads(l) for l in cp.stdout.splitlines()
+                                 if l.startswith("{")]
+
+    def table_route(self, recs):
+        for x in recs:
+            if "route" not in x:
+                self.notes.append(f"route lookups of the bench: {x['route_counters']}")
+                continue
+            self.row("route", f"inline, {x['route']}, {x['tmpl']} (ns/pkt)",
+                     f"{x['routes_ns']:.0f}", f"{x['no_routes_ns']:.0f} --no-routes",
+                     f"{x['ratio']:.3f}", "", f"{x['delta_ns']:+.0f} ns")
+
     def filler(self, count):
         """Frames of one flow from 192.168.77.1, outside the 10/8 the
         accounting looks at: they fill the peers' capture blocks so that
@@ -587,6 +607,8 @@ pidfile: {self.dir}/pmacctd.pid
             self.table_live_tcp(r["live_tcp"])
         if "inline" in r:
             self.table_inline(r["inline"])
+        if "route" in r:
+            self.table_route(r["route"])
         if "peers" in r:
             self.table_peers(r["peers"], r.get("inline"))
         if "drain" in r:
@@ -766,7 +788,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "sink":
         return sink_main()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="micro,live,inline,peers,drain")
+    ap.add_argument("--only", default="micro,live,inline,route,peers,drain")
     ap.add_argument("--quick", action="store_true",
                     help="fewer frames and rounds: a smoke test, not a measurement")
     ap.add_argument("--slots-factor", type=int, default=4,
@@ -797,7 +819,7 @@ def main():
     t0 = time.time()
     try:
         bench.setup()
-        for s in ("micro", "drain", "live", "inline", "peers"):
+        for s in ("micro", "drain", "live", "inline", "route", "peers"):
             if s not in sections:
                 continue
             if time.time() - t0 > args.budget:

@@ -152,6 +152,8 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->skel->rodata->bucket_mask = buckets - 1;
 	dp->skel->rodata->hash_seed = TEST_HASH_SEED;
 	dp->skel->rodata->count_tunnel_outer = o->tunnels_outer;
+	/* as probe_load: lookups inline and live (the test runs are live) */
+	dp->skel->rodata->route_lookups = !o->tap && !o->replay_clock;
 	bpf_map__set_max_entries(dp->skel->maps.flows_a, ncpus * buckets);
 	bpf_map__set_max_entries(dp->skel->maps.flows_b, ncpus * buckets);
 	if (o->ring_bytes)

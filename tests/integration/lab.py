@@ -846,23 +846,24 @@ class Nfcapd:
             raise LabError(f"nfdump {' '.join(args)} failed:\n{tail(cp.stderr)}")
         return cp.stdout
 
-    def flows(self):
-        """{(src, dst, proto, sport, dport): [packets, bytes, records]},
-        from nfdump's CSV output (full IPv6 addresses, plain numbers; ICMP
-        type*256+code in dp)."""
-        flows = {}
+    def rows(self, args=()):
+        """nfdump's CSV records as dicts by column name (ts, sa, da, in,
+        out, nh, ...): full IPv6 addresses, plain numbers."""
         header = None
-        for line in self._nfdump(["-o", "csv"]).splitlines():
+        for line in self._nfdump(["-o", "csv"] + list(args)).splitlines():
             cols = [c.strip() for c in line.split(",")]
             if cols[:3] == ["ts", "te", "td"]:
                 header = cols
-                continue
-            if header is None:
-                continue
-            if len(cols) != len(header):
+            elif header is not None and len(cols) == len(header):
+                yield dict(zip(header, cols))
+            else:
                 header = None           # the summary block follows
-                continue
-            r = dict(zip(header, cols))
+
+    def flows(self):
+        """{(src, dst, proto, sport, dport): [packets, bytes, records]},
+        from nfdump's CSV output (ICMP type*256+code in dp)."""
+        flows = {}
+        for r in self.rows():
             key = (norm_addr(r["sa"]), norm_addr(r["da"]),
                    parse_proto(r["pr"]), int(r["sp"]), int(r["dp"]))
             _sum_into(flows, key, int(r["ipkt"]), int(r["ibyt"]))

@@ -79,6 +79,17 @@ def rcvbuf_errors(lab):
     return int(dict(zip(lines[0], lines[1]))["RcvbufErrors"])
 
 
+def sched_wait(proc):
+    """(ns on CPU, ns runnable but waiting for a CPU) of a process, from
+    /proc/PID/schedstat: how much the host kept the collector waiting."""
+    try:
+        with open(f"/proc/{proc.popen.pid}/schedstat") as f:
+            on_cpu, waited, _ = (int(x) for x in f.read().split())
+        return on_cpu, waited
+    except (OSError, ValueError):
+        return 0, 0
+
+
 def send_flows(lab, sport0):
     t0 = time.monotonic()
     cp = lab.run("A", [L.PYTHON, "-c", SENDER, lab.V4["B"], N, sport0,
@@ -141,15 +152,22 @@ def main():
         L.wait_until(lambda: probe.stats().get("packets", 0) >= 2 * N, 60,
                      "the datapath to count every packet")
         before = probe.stats()
+        sched0 = sched_wait(nfcapd.proc)
         t0 = time.monotonic()
         rc = probe.stop(timeout=300)
         took = time.monotonic() - t0
+        sched1 = sched_wait(nfcapd.proc)
+        comment(f"nfcapd during the shutdown export: "
+                f"{(sched1[0] - sched0[0]) / 1e9:.2f} s on a CPU, "
+                f"{(sched1[1] - sched0[1]) / 1e9:.2f} s runnable but waiting "
+                f"for one")
         err = probe.stderr()
         ok(rc in probe.ok_exit, f"flowprobe stops cleanly (exit {rc}) in "
            f"{took:.1f} s", L.tail(err))
         m_est = re.search(r"exporting (\d+) open flows at (\d+) packets/s "
                           r"a collector: at most (\d+) s", err)
-        m_took = re.search(r"exported (\d+) open flows in ([\d.]+) s", err)
+        m_took = re.search(r"exported (\d+) open flows in ([\d.]+) s"
+                           r"(?: \(([\d.]+) s of CPU\))?", err)
         m_sum = re.search(r"exported (\d+) flows in (\d+) NetFlow packets, "
                           r"(\d+) send errors", err)
         ok(m_est and m_took, "at shutdown the probe says how long the "
@@ -159,7 +177,8 @@ def main():
             flush_s = float(m_took.group(2))
             comment(f"shutdown: {m_took.group(1)} open flows (the others "
                     f"had ended by the inactive timeout) in {flush_s} s "
-                    f"(announced at most {m_est.group(3)} s), {packets} "
+                    f"(announced at most {m_est.group(3)} s, "
+                    f"{m_took.group(3)} s of the probe's CPU), {packets} "
                     f"NetFlow packets")
             # At the rate these cannot leave faster than this (less one
             # burst and the packets sent before the flush), or they were
@@ -175,6 +194,12 @@ def main():
         errs = rcvbuf_errors(lab) - errors0
         ok(errs == 0, "the collector's host dropped no export packet "
            f"(RcvbufErrors +{errs}, nfcapd without -B)")
+        # The collector is on the probe's host: the probe counts its
+        # socket's drops itself and names them at exit.
+        seen = re.search(r"on this host, dropped (\d+) export packets", err)
+        ok((int(seen.group(1)) if seen else 0) == errs,
+           "the probe's own count of the collector's receive-buffer drops "
+           f"agrees ({seen.group(0) if seen else 'none logged'})")
         nfcapd.stop()
 
         # Only A's UDP to B: the lab's own chatter (IPv6 neighbour

@@ -19,12 +19,19 @@ sends more flows, the probe stops. Then:
   262/263, from the first one on): the second session's opening
   templates must hold those too, or its records of them could not be
   decoded, and they must equal nfcapd's as well.
+- each connection is a Transport Session of its own: every message's
+  sequence number is the data records sent before it on that connection
+  (RFC 7011 3.1), across the reconnection too;
+- the connection the probe closes ends with the All Data and All Options
+  Templates Withdrawals (RFC 7011 8.1), and the one the collector closed
+  has none.
 
 nfcapd has no IPFIX over TCP, so this parser is the collector here; its
 decoding of the templates is generic (any field, enterprise bit and PEN).
 """
 
 import os
+import re
 import signal
 import struct
 import sys
@@ -72,11 +79,14 @@ while True:
 """
 
 
-def parse_stream(data):
+def parse_stream(data, msgs=None):
     """[(set_id, body)] per message, templates {id: [(ie, len, pen)]};
-    returns (flows {key: [pk, by]}, problems, first set id of the stream)."""
+    returns (flows {key: [pk, by]}, problems, first set id of the stream).
+    msgs, a list, receives per message (sequence number, data records
+    before it in this stream, [(set id, template id, field count) of its
+    template records, or (set id, None, data records) of a data set])."""
     templates, flows, problems = {}, {}, []
-    off, first_set = 0, None
+    off, first_set, records = 0, None, 0
     while off < len(data):
         if len(data) - off < 16:
             problems.append(f"{len(data) - off} trailing bytes")
@@ -86,6 +96,9 @@ def parse_stream(data):
             problems.append(f"bad message at {off}: version {ver} length {mlen}")
             break
         p, end = off + 16, off + mlen
+        sets = []
+        if msgs is not None:
+            msgs.append((struct.unpack_from("!I", data, off + 8)[0], records, sets))
         while p < end:
             sid, slen = struct.unpack_from("!HH", data, p)
             if first_set is None:
@@ -96,6 +109,7 @@ def parse_stream(data):
                 while len(body) - q >= 4:
                     tid, cnt = struct.unpack_from("!HH", body, q)
                     q += 4
+                    sets.append((sid, tid, cnt))
                     if sid == 3:
                         q += 2
                     fields = []
@@ -114,6 +128,8 @@ def parse_stream(data):
                     problems.append(f"data set {sid} before its template")
                 else:
                     rlen = sum(f[1] for f in t)
+                    sets.append((sid, None, len(body) // rlen))
+                    records += len(body) // rlen
                     for r in range(len(body) // rlen):
                         rec, q = {}, r * rlen
                         for ie, fl, pen in t:
@@ -176,6 +192,12 @@ def main():
             return p
 
         coll = listener(1)
+        # Both sessions as tshark will read them.
+        pcap = os.path.join(lab.dir, "ipfix-tcp.pcap")
+        dump = lab.spawn("R", ["tcpdump", "-i", "lo", "-n", "-U", "-s", "0",
+                               "-w", pcap, f"tcp port {TCP_PORT}"],
+                         name="tcpdump-ipfix-tcp")
+        dump.wait_for(r"listening on", 15)
         lab.start_server()              # B's UDP discard port
         probe = lab.start_probe(
             [lab.if_ra, lab.if_rb],
@@ -217,17 +239,66 @@ def main():
                      "the second connection to close")
         coll.stop(signal.SIGTERM, 10)
         nfcapd.stop()
+        L.wait_file_quiet(pcap)
+        dump.stop(signal.SIGINT, 30)
+        decode = ["tshark", "-n", "-r", pcap, "-d", f"tcp.port=={TCP_PORT},cflow"]
+        text = L.sh(decode + ["-V", "-Y", "cflow"], check=False).stdout
+        expert = L.sh(decode + ["-q", "-z", "expert"], check=False).stdout
+        # tshark decodes the first IPFIX message of each TCP segment only
+        # (no reassembly into messages for cflow here), so it is asked
+        # only that what it decodes is IPFIX and sound; the parser above
+        # checks every message.
+        ok(len(re.findall(r"^\s*Version: 10$", text, re.M)) >= 4 and
+           not re.search(r"^\s*Version: (?!10$)", text, re.M),
+           "tshark decodes the sessions as IPFIX", text[-1500:])
+        # -z expert: "Errors (n)", "Warns (n)" ... each over rows of
+        # frequency, group, protocol, summary.
+        bad, section = [], None
+        for ln in expert.splitlines():
+            m = re.match(r"(\w+) \(\d+\)$", ln)
+            if m:
+                section = m.group(1)
+            elif section in ("Errors", "Warns") and re.match(r"\s+\d+\s", ln):
+                bad.append(f"{section}: {ln.strip()}")
+        # Wireshark 4.0 reads an options template withdrawal as an options
+        # template without scope fields and warns so, once for the one
+        # withdrawal message; anything else is a problem.
+        known = [b for b in bad if re.match(r"Warns:\s+1\s+Malformed\s+CFLOW\s+"
+                                            r"No scope fields$", b)]
+        ok(len(bad) == len(known) <= 1,
+           "tshark: no expert errors or warnings but Wireshark's about the "
+           "options template withdrawal", "\n".join(bad) + "\n" + expert[-1500:])
 
         total = {}
         qinq_ports = {}
         for n in (1, 2):
             with open(os.path.join(store, f"conn-{n}.bin"), "rb") as f:
                 data = f.read()
-            flows, problems, first = parse_stream(data)
+            msgs = []
+            flows, problems, first = parse_stream(data, msgs)
             ok(not problems and first == 2,
                f"connection {n}: {len(data)} bytes of whole IPFIX messages, "
                "templates first", "\n".join(problems) + f"\nfirst set {first}")
             qinq_ports[n] = sorted(k[3] for k in qinq_only(flows))
+            # RFC 7011: a Transport Session's sequence numbers count the
+            # data records sent before each message in that session.
+            bad = [(i, m[0], m[1]) for i, m in enumerate(msgs) if m[0] != m[1]]
+            ok(msgs and not bad,
+               f"connection {n}: each of its {len(msgs)} messages numbered "
+               "by the data records before it in this session",
+               f"{len(bad)} otherwise, e.g. {bad[:3]} (message, sequence, "
+               "records)")
+            if n == 2:
+                # The probe closes this one: the last message withdraws
+                # every template (8.1), after all data.
+                ok(msgs and msgs[-1][2] == [(2, 2, 0), (3, 3, 0)] and
+                   msgs[-1][0] == msgs[-1][1],
+                   "connection 2 ends with the All Data and All Options "
+                   "Templates Withdrawals, sequence right, nothing after",
+                   f"last messages: {msgs[-3:]}")
+            else:
+                ok(not any(t[1] in (2, 3) for m in msgs for t in m[2]),
+                   "connection 1, closed by the collector: no withdrawal")
             for k, v in flows.items():
                 t = total.setdefault(k, [0, 0])
                 t[0] += v[0]

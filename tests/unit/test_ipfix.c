@@ -205,6 +205,70 @@ static void test_ipv4_record_bytes(void **state)
 }
 
 /*
+ * Inline (next_hops): ipNextHopIPv4Address (15, 4 bytes) ends the IPv4
+ * data template (no reset verdict here: it would come after); the record
+ * carries the egress interface at offset 36 (after ingressInterface) and
+ * the next hop last. Without next_hops the template is the one above.
+ */
+static void test_next_hop_template_and_record(void **state)
+{
+	struct fixture *f = *state;
+	struct ipfix_config cfg = { .domain_id = 1, .next_hops = true };
+	struct flow_record r = ipv4_flow();
+	const uint8_t *p, *set;
+	size_t tlen;
+
+	r.out_ifindex = 7;
+	r.next_hop[0] = 10;
+	r.next_hop[3] = 9;
+	assert_int_equal(ipfix_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	p = f->cap.msg[0] + HDR_LEN + 4; /* the first template record */
+	assert_int_equal(p[0] << 8 | p[1], 256);
+	tlen = 4 + 4 * (p[2] << 8 | p[3]) + 4; /* one enterprise element: +4 */
+	assert_int_equal(p[tlen - 4] << 8 | p[tlen - 3], 15);
+	assert_int_equal(p[tlen - 2] << 8 | p[tlen - 1], 4);
+	/* the data set: the sets tile the message */
+	set = f->cap.msg[0] + HDR_LEN;
+	while (set < f->cap.msg[0] + f->cap.len[0] && (set[0] << 8 | set[1]) != 256)
+		set += set[2] << 8 | set[3];
+	assert_true(set < f->cap.msg[0] + f->cap.len[0]);
+	assert_int_equal(set[2] << 8 | set[3], 4 + V4_REC_LEN - 1 + 4 + 1); /* padded */
+	assert_int_equal(be32(set + 4 + 36), 7);
+	assert_int_equal(set[4 + V4_REC_LEN - 1], 10); /* no verdict byte here */
+	assert_int_equal(set[4 + V4_REC_LEN - 1 + 3], 9);
+}
+
+/*
+ * The withdrawal before a TCP close (RFC 7011 8.1): a Template Set with
+ * template id 2 and an Options Template Set with template id 3, field
+ * count 0 each; the sequence is the stream's (the records sent before it).
+ */
+static void test_withdrawal_message_bytes(void **state)
+{
+	static const uint8_t sets[] = {
+		0x00, 0x02, 0x00, 0x08, 0x00, 0x02, 0x00, 0x00, /* all data templates */
+		0x00, 0x03, 0x00, 0x0a, 0x00, 0x03, 0x00, 0x00, /* all options templates */
+		0x00, 0x00, /* padding: see ipfix_withdrawal_message */
+	};
+	struct fixture *f = *state;
+	struct flow_record r = ipv4_flow();
+	uint8_t msg[IPFIX_WITHDRAWAL_LEN];
+
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_add_flow(&f->s, &r, NOW_MS), 0);
+	assert_int_equal(ipfix_flush(&f->s, NOW_MS), 0);
+	assert_int_equal(ipfix_withdrawal_message(&f->s, msg, NOW_MS), 34);
+	assert_int_equal(msg[0] << 8 | msg[1], 10);
+	assert_int_equal(msg[2] << 8 | msg[3], 34);
+	assert_int_equal(be32(msg + 4), NOW_MS / 1000);
+	assert_int_equal(be32(msg + 8), 2); /* two data records before it */
+	assert_int_equal(be32(msg + 12), 0x01020304);
+	assert_memory_equal(msg + 16, sets, sizeof(sets));
+}
+
+/*
  * The sequence counts data records sent before the message (RFC 7011
  * 3.1), lost messages' records too; the statistics record carries what
  * went to this collector (40/41/42), what was lost (166), and the probe's
@@ -476,6 +540,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_template_message_bytes),
 		T(test_ipv4_record_bytes),
+		T(test_withdrawal_message_bytes),
+		T(test_next_hop_template_and_record),
 		T(test_sequence_and_stats),
 		T(test_split_at_max_payload),
 		T(test_icmp_fields),

@@ -159,6 +159,27 @@ static void test_flow_carriers(void **state)
 	json_decref(o);
 }
 
+/* Where a routed flow went: only inline, where the route is known. */
+static void test_flow_route(void **state)
+{
+	struct flow_record r = ipv4_flow();
+	json_t *o;
+
+	(void)state;
+	o = write_flow(&r);
+	expect_absent(o, "out_ifindex");
+	expect_absent(o, "next_hop");
+	json_decref(o);
+	r.out_ifindex = 4;
+	r.next_hop[0] = 10;
+	r.next_hop[2] = 3;
+	r.next_hop[3] = 1;
+	o = write_flow(&r);
+	expect_int(o, "out_ifindex", 4);
+	expect_str(o, "next_hop", "10.0.3.1");
+	json_decref(o);
+}
+
 static void test_flow_tcp_flags_letters(void **state)
 {
 	static const struct {
@@ -463,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_flow_ipv4),
 		cmocka_unit_test(test_flow_ipv6),
 		cmocka_unit_test(test_flow_carriers),
+		cmocka_unit_test(test_flow_route),
 		cmocka_unit_test(test_flow_tcp_flags_letters),
 		cmocka_unit_test(test_flow_end_reasons),
 		cmocka_unit_test(test_time_format),

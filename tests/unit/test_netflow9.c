@@ -1279,6 +1279,54 @@ static void test_reset_templates_without_as(void **state)
 	assert_int_equal(be16(p + 4 + 23 * 4), 21075);
 }
 
+/*
+ * Inline (next_hops): 256 and 257 end with IPV4_NEXT_HOP (15, 4 bytes) and
+ * IPV6_NEXT_HOP (62, 16 bytes); each record carries its egress ifindex in
+ * OUTPUT_SNMP (offset 35 in IPv4 records, 59 in IPv6 ones) and its next
+ * hop after APPLICATION_ID. Without next_hops (tap) neither template has
+ * a next hop (test_templates_bytes) and OUTPUT_SNMP is the record's 0.
+ */
+static void test_next_hop_templates_and_records(void **state)
+{
+	static const uint8_t v4_nh[] = { 10, 0, 2, 1 };
+	static const uint8_t v6_nh[] = { 0xfd, 0, 0, 2, [15] = 1 };
+	struct fixture *f = *state;
+	struct nf9_config cfg = { .source_id = 1, .next_hops = true };
+	struct nf9_clock clk = clock_at(NOW_MS);
+	struct flow_record v4 = ipv4_flow(), v6 = ipv6_flow();
+	const uint8_t *p, *set;
+
+	v4.out_ifindex = 0x0a0b0c0d;
+	memcpy(v4.next_hop, v4_nh, sizeof(v4_nh));
+	v6.out_ifindex = 3;
+	memcpy(v6.next_hop, v6_nh, sizeof(v6_nh));
+	assert_int_equal(nf9_stream_init(&f->s, &cfg, capture_emit, &f->cap), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v4, &clk), 0);
+	assert_int_equal(nf9_add_flow(&f->s, &v6, &clk), 0);
+	assert_int_equal(nf9_flush(&f->s, &clk), 0);
+	p = f->cap.pkt[0] + HDR_LEN + 4;
+	assert_int_equal(be16(p), 256);
+	assert_int_equal(be16(p + 2), 24);
+	assert_int_equal(be16(p + 4 + 23 * 4), 15);
+	assert_int_equal(be16(p + 4 + 23 * 4 + 2), 4);
+	p += 4 + 24 * 4;
+	assert_int_equal(be16(p), 257);
+	assert_int_equal(be16(p + 2), 24);
+	assert_int_equal(be16(p + 4 + 23 * 4), 62);
+	assert_int_equal(be16(p + 4 + 23 * 4 + 2), 16);
+	/* the data FlowSets follow the templates that precede them */
+	set = f->cap.pkt[0] + f->cap.len[0] - (4 + V6_REC_LEN + 16 + 3) - (4 + V4_REC_LEN + 4 + 3);
+	assert_int_equal(be16(set), 256);
+	assert_int_equal(be16(set + 2), 88); /* 4 + 81, padded by 3 */
+	assert_int_equal(be32(set + 4 + 35), 0x0a0b0c0d);
+	assert_memory_equal(set + 4 + V4_REC_LEN, v4_nh, sizeof(v4_nh));
+	set += 88;
+	assert_int_equal(be16(set), 257);
+	assert_int_equal(be16(set + 2), 124); /* 4 + 117, padded by 3 */
+	assert_int_equal(be32(set + 4 + 59), 3);
+	assert_memory_equal(set + 4 + V6_REC_LEN, v6_nh, sizeof(v6_nh));
+}
+
 /* IPv4 record of a forged connection: 77 + 4 + 4 + 1 bytes, 2 padding. */
 static void test_reset_record_bytes(void **state)
 {
@@ -1792,6 +1840,7 @@ int main(void)
 		T(test_app_names_bytes),
 		T(test_feature_templates_bytes),
 		T(test_reset_templates_without_as),
+		T(test_next_hop_templates_and_records),
 		T(test_reset_record_bytes),
 		T(test_reset_sets_and_padding),
 		T(test_feature_min_payload),

@@ -114,6 +114,9 @@ bool export_options_parse(struct export_options *o, struct exporter *ex, int c, 
 	case EXPORT_OPT_NO_RESETS:
 		o->no_resets = true;
 		break;
+	case EXPORT_OPT_NO_ROUTES:
+		o->no_routes = true;
+		break;
 	case EXPORT_OPT_TUNNELS:
 		if (strcmp(arg, "inner") == 0 || strcmp(arg, "outer") == 0) {
 			o->tunnels_outer = arg[0] == 'o';
@@ -260,6 +263,9 @@ void export_options_usage(FILE *out)
 		"      --no-resets                  no connection table: no reset verdicts and\n"
 		"                                   no connection counters, about 100 ns less\n"
 		"                                   per TCP packet\n"
+		"      --no-routes                  inline: no route lookup when a flow starts;\n"
+		"                                   OUTPUT_SNMP 0 and no next hop, as in tap\n"
+		"                                   mode (docs/export.md, \"Egress interface\")\n"
 		"      --tunnels inner|outer        inner (default): a packet in a GRE, ERSPAN,\n"
 		"                                   GRE-in-UDP, IP-in-IP, VXLAN, Geneve, GTP-U\n"
 		"                                   or Teredo tunnel is the flow inside (its\n"

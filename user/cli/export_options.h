@@ -39,6 +39,7 @@ struct export_options {
 	bool json;
 	bool tap;
 	bool no_resets; /* --no-resets: no connection table */
+	bool no_routes; /* --no-routes: inline, no route lookups */
 	bool tunnels_outer; /* --tunnels outer: count tunnels as
 					   their outer flow */
 	bool verbose;
@@ -68,6 +69,7 @@ enum {
 	EXPORT_OPT_SOURCE,
 	EXPORT_OPT_IPFIX_PEN,
 	EXPORT_OPT_TUNNELS,
+	EXPORT_OPT_NO_ROUTES,
 	EXPORT_OPT__END, /* subcommands number their own options from here */
 };
 
@@ -89,6 +91,7 @@ enum {
 		{ "max-connections", required_argument, NULL, EXPORT_OPT_MAX_CONNS },         \
 		{ "no-resets", no_argument, NULL, EXPORT_OPT_NO_RESETS },                     \
 		{ "tunnels", required_argument, NULL, EXPORT_OPT_TUNNELS },                   \
+		{ "no-routes", no_argument, NULL, EXPORT_OPT_NO_ROUTES },                     \
 		{ "interval", required_argument, NULL, EXPORT_OPT_INTERVAL },                 \
 		{ "asn-table", required_argument, NULL, EXPORT_OPT_ASN_TABLE },               \
 		{ "no-reset-template", no_argument, NULL, EXPORT_OPT_NO_RESET_TEMPLATE },     \

@@ -372,6 +372,7 @@ static int run_or_detach(int argc, char **argv, bool detach)
 	pc.max_conns = st->opt.ex.max_conns;
 	pc.no_conns = st->opt.ex.no_resets;
 	pc.tunnels_outer = st->opt.ex.tunnels_outer;
+	pc.no_routes = st->opt.ex.no_routes;
 	pc.require_pins = detach;
 	pc.evict_ring_kb = st->opt.evict_ring_kb;
 	rc = exit_code_of(probe_load(&pl->probe, &pc));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <bpf/libbpf.h>
 #include "flowprobe.skel.h"
 #include "web/history.h"
@@ -135,6 +136,7 @@ static void annotate(void *ctx, struct flow_record *rec)
 	struct pipeline *pl = ctx;
 
 	enrich_flow(&pl->enrich, rec, &pl->record_class);
+	routes_annotate(&pl->routes, rec);
 	if (pl->tcp)
 		tcp_analysis_annotate(pl->tcp, rec);
 }
@@ -210,6 +212,8 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	pl->enrich = (struct enrich_config){ .local = &opt->local, .asn = opt->asn };
 	pl->exporter.annotate = annotate;
 	pl->exporter.as_numbers = opt->asn != NULL;
+	routes_init(&pl->routes, pl->probe.skel);
+	pl->exporter.next_hops = pl->routes.fd >= 0;
 	pl->exporter.reset_verdicts = opt->reset_template && !opt->no_resets;
 	pl->exporter.on_record = on_record;
 	pl->exporter.on_record_ctx = pl;
@@ -242,6 +246,9 @@ static void publish(struct pipeline *pl, bool force_stats)
 	pl->ds.v[DS_export_errors] = exporter_errors(&pl->exporter);
 	pl->ds.v[DS_export_queued] = exporter_queued(&pl->exporter);
 	pl->ds.v[DS_export_queue_drops] = exporter_queue_drops(&pl->exporter);
+	pl->ds.v[DS_export_collector_drops] = exporter_local_drops(&pl->exporter);
+	pl->ds.v[DS_route_records_missing] = pl->routes.missing;
+	pl->ds.v[DS_route_records_unrouted] = pl->routes.unrouted;
 	if (pl->tcp) {
 		const struct tcp_analysis_stats *ts = tcp_analysis_stats(pl->tcp);
 
@@ -419,6 +426,19 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_ns, uint64_t wall_ms, int64
 	feed_history(pl, wall_ms);
 }
 
+/* CPU seconds this process has used: what the shutdown export costs the
+ * host beside its duration (a collector on the same host competes for
+ * the same cores). */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* How long the shutdown export may take beyond its estimate. */
 #define FLUSH_SLACK_S 10
 
@@ -434,6 +454,7 @@ static void flush_paced(struct pipeline *pl)
 	size_t flows = flow_cache_count(pl->cache);
 	uint64_t est = exporter_seconds_for(ex, flows);
 	uint64_t t0 = collector_monotonic_ns();
+	double cpu0 = cpu_seconds();
 	uint64_t deadline = t0 + (est + FLUSH_SLACK_S) * 1000000000ull;
 	bool waited = false;
 
@@ -464,8 +485,8 @@ static void flush_paced(struct pipeline *pl)
 	/* What the queues hold leaves paced too, before the sockets close. */
 	exporter_wait_room(ex, UINT32_MAX, deadline);
 	if (waited || est > 1)
-		log_info("exported %zu open flows in %.1f s", flows,
-			 (collector_monotonic_ns() - t0) / 1e9);
+		log_info("exported %zu open flows in %.1f s (%.2f s of CPU)", flows,
+			 (collector_monotonic_ns() - t0) / 1e9, cpu_seconds() - cpu0);
 }
 
 void pipeline_finish(struct pipeline *pl, uint64_t wall_ms, int64_t wall_offset_ns)

@@ -21,6 +21,7 @@
 #include "export/flow_cache.h"
 #include "detect/p2p_hosts.h"
 #include "datapath/probe.h"
+#include "datapath/routes.h"
 
 struct tcp_analysis;
 struct history;
@@ -40,6 +41,7 @@ struct pipeline {
 	struct events_reader *events;
 	struct p2p_hosts *p2p;
 	struct enrich_config enrich; /* --local, --asn-table: classifies records */
+	struct routes routes; /* inline: egress and next hop of records */
 	struct flow_class record_class; /* of the record being exported */
 	struct tcp_analysis *tcp; /* resets, connection counters */
 	struct daemon_stats ds;

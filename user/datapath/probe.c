@@ -250,15 +250,17 @@ static int takeover_finish(struct probe *p, const struct probe_config *cfg)
 	/* The pinned program's settings live in its reused .rodata. */
 	if (cfg->tap_mode != p->skel->rodata->tap_mode ||
 	    cfg->no_conns == p->skel->rodata->track_connections ||
-	    cfg->tunnels_outer != p->skel->rodata->count_tunnel_outer)
-		log_warn("the pinned probe keeps its settings (%s%s%s): --tap, "
-			 "--no-resets and --tunnels take effect after 'flowprobe "
-			 "detach'",
+	    cfg->tunnels_outer != p->skel->rodata->count_tunnel_outer ||
+	    (!cfg->tap_mode && cfg->no_routes == p->skel->rodata->route_lookups))
+		log_warn("the pinned probe keeps its settings (%s%s%s%s): --tap, "
+			 "--no-resets, --tunnels and --no-routes take effect after "
+			 "'flowprobe detach'",
 			 p->skel->rodata->tap_mode ? "tap" : "inline",
 			 p->skel->rodata->track_connections ? ", tracking connections" :
 							      ", no connection table",
 			 p->skel->rodata->count_tunnel_outer ? ", tunnels outer" :
-							       ", tunnels inner");
+							       ", tunnels inner",
+			 p->skel->rodata->route_lookups ? ", route lookups" : "");
 	if (cfg->max_flows && round_up_pow2(cfg->max_flows) != p->nbuckets * FLOW_TABLE_WAYS)
 		log_warn("--max-flows %u ignored: the pinned tables keep their %u "
 			 "slots per CPU ('flowprobe detach' and start again to "
@@ -305,6 +307,9 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->skel->rodata->replay_clock = cfg->replay_clock;
 	p->skel->rodata->track_connections = !cfg->no_conns;
 	p->skel->rodata->count_tunnel_outer = cfg->tunnels_outer;
+	/* Tap mode sees copies the host does not route, replay a capture
+	 * routed elsewhere. */
+	p->skel->rodata->route_lookups = !cfg->tap_mode && !cfg->replay_clock && !cfg->no_routes;
 
 	/* Per CPU: a power of two of buckets, so the hash is masked, not
 	 * divided. */
@@ -322,6 +327,9 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
 	p->skel->rodata->conn_bucket_mask = conns - 1;
 	bpf_map__set_max_entries(p->skel->maps.conns, conns);
+	/* Without lookups the route cache is one entry, never used. */
+	if (!p->skel->rodata->route_lookups)
+		bpf_map__set_max_entries(p->skel->maps.routes, 1);
 	/* A ring buffer is a power of two of pages. */
 	if (cfg->evict_ring_kb)
 		bpf_map__set_max_entries(p->skel->maps.evict_ring,

@@ -31,6 +31,7 @@ struct probe_config {
 	unsigned int max_conns; /* connection table entries; 0: MAX_CONNS */
 	bool no_conns; /* no connection table: no reset analysis */
 	bool tunnels_outer; /* count tunnels as their outer flow */
+	bool no_routes; /* inline: no route lookups (--no-routes) */
 	bool require_pins; /* detach: take over a pinned probe or fail */
 	unsigned int evict_ring_kb; /* eviction ring size; 0: EVICT_RING_BYTES */
 };

@@ -276,7 +276,8 @@ static void push_front(struct collector *c, const uint8_t *buf, size_t len)
 	struct collector_packet *p;
 
 	if (!c->queue_len) {
-		enqueue(c, buf, len);
+		if (enqueue(c, buf, len) == 0)
+			c->queue[c->queue_head].preamble = true;
 		return;
 	}
 	if (c->queue_len >= max) {
@@ -294,6 +295,7 @@ static void push_front(struct collector *c, const uint8_t *buf, size_t len)
 	}
 	memcpy(p->buf, buf, len);
 	p->len = len;
+	p->preamble = true;
 	c->queue_head = (c->queue_head + max - 1) % max;
 	c->queue_len++;
 }
@@ -332,6 +334,7 @@ static void tcp_established(struct collector *c)
 	c->connecting = false;
 	c->backoff_ns = RECONNECT_FIRST_NS;
 	c->sessions++;
+	c->session_base_set = false;
 	/* A new session knows no templates: they go first. The first
 	 * session's were queued by the exporter at start. */
 	if (c->sessions > 1) {
@@ -404,12 +407,43 @@ static bool tcp_ready(struct collector *c)
 	return true;
 }
 
+/*
+ * IPFIX over TCP: each connection is a Transport Session, whose sequence
+ * numbers count the data records sent in it (RFC 7011 3.1, 10.4.2). The
+ * encoder numbers one stream across sessions; in a session a message is
+ * numbered its stream number less that of the first message the session
+ * carried after its templates (which are numbered 0). A message dropped
+ * from a full queue still leaves its gap: loss the collector should see.
+ * Numbered as it starts to leave, from the number kept aside, so a
+ * message resent whole on the next connection is numbered for that one.
+ */
+static void ipfix_session_number(struct collector *c, struct collector_packet *p)
+{
+	uint32_t seq;
+
+	if (!c->ipfix || p->preamble || p->len < 16)
+		return;
+	if (!c->session_base_set) {
+		c->session_base = p->stream_seq;
+		c->session_base_set = true;
+	}
+	seq = p->stream_seq - c->session_base;
+	p->buf[8] = seq >> 24;
+	p->buf[9] = seq >> 16;
+	p->buf[10] = seq >> 8;
+	p->buf[11] = seq;
+}
+
 /* Sends the oldest waiting packet over TCP, resuming a partial send.
  * 0 when all of it has gone, EAGAIN when the socket is full. */
 static int tcp_send_head(struct collector *c)
 {
 	struct collector_packet *p = &c->queue[c->queue_head];
-	ssize_t n = send(c->fd, p->buf + c->head_off, p->len - c->head_off, MSG_NOSIGNAL);
+	ssize_t n;
+
+	if (c->head_off == 0)
+		ipfix_session_number(c, p);
+	n = send(c->fd, p->buf + c->head_off, p->len - c->head_off, MSG_NOSIGNAL);
 
 	if (n < 0) {
 		if (is_backpressure(errno))
@@ -536,6 +570,8 @@ static int enqueue(struct collector *c, const uint8_t *buf, size_t len)
 	}
 	memcpy(p->buf, buf, len);
 	p->len = len;
+	p->preamble = false;
+	p->stream_seq = len >= 12 ? (uint32_t)buf[8] << 24 | buf[9] << 16 | buf[10] << 8 | buf[11] : 0;
 	c->queue_len++;
 	return 0;
 }

@@ -44,6 +44,11 @@
 struct collector_packet {
 	uint8_t *buf;
 	size_t len;
+	/* IPFIX over TCP: the sequence number the encoder gave it (one
+	 * numbering across sessions), and whether it is a session's opening
+	 * templates (numbered 0 in every session). */
+	uint32_t stream_seq;
+	bool preamble;
 };
 
 struct collector {
@@ -58,9 +63,17 @@ struct collector {
 	uint64_t reconnect_ns; /* TCP, down: when to connect again */
 	uint64_t backoff_ns; /* TCP: the wait after the next failure */
 	uint64_t sessions; /* TCP: connections established */
+	/* IPFIX over TCP: stream_seq of the first message this session
+	 * carried after its templates, once known. */
+	uint32_t session_base;
+	bool session_base_set;
 	uint8_t *preamble; /* TCP: sent first on every new connection */
 	size_t preamble_len;
 	bool closed; /* collector_close done */
+	/* UDP to a socket in this namespace (local_drops.h): what it lost in
+	 * its receive buffer since the start. */
+	bool local;
+	uint64_t local_drops0, local_drops;
 	uint64_t send_errors; /* packets refused by the socket (dead collector) */
 	uint64_t queue_drops; /* packets dropped: queue full, or left at close */
 	uint64_t refused; /* earlier packets the collector's host refused

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export/exporter.h"
+#include "export/local_drops.h"
 #include "lib/json_output.h"
 #include "lib/log.h"
 
@@ -68,6 +69,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 				  .max_payload = max_payload,
 				  .as_numbers = ex->as_numbers,
 				  .reset_verdicts = ex->reset_verdicts,
+				  .next_hops = ex->next_hops,
 				  .refresh_ms = ex->template_refresh_ms };
 
 	ex->clock.uptime_base_ms = now_wall_ms - ex->start_uptime_ms;
@@ -78,6 +80,7 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 				     .pen = ex->ipfix_pen,
 				     .as_numbers = ex->as_numbers,
 				     .reset_verdicts = ex->reset_verdicts,
+				     .next_hops = ex->next_hops,
 				     .refresh_ms = ex->template_refresh_ms };
 
 	ex->streams = calloc(ex->n_collectors ? ex->n_collectors : 1, sizeof(*ex->streams));
@@ -89,6 +92,9 @@ int exporter_start(struct exporter *ex, uint32_t source_id, uint32_t max_payload
 		int rc;
 
 		c->rate = ex->export_rate;
+		/* A collector on this host: its socket's drops can be read. */
+		c->local = !c->tcp && udp_address_is_local(&c->addr) &&
+			   local_udp_drops(&c->addr, NULL, NULL, &c->local_drops0) == 0;
 		c->queue_max = ex->queue_max;
 		if (ex->source_len && ex->source.ss_family != c->addr.ss_family) {
 			log_error("collector %s: --source is an %s address, the "
@@ -342,6 +348,22 @@ uint64_t exporter_queue_drops(const struct exporter *ex)
 	return n;
 }
 
+uint64_t exporter_local_drops(struct exporter *ex)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ex->n_collectors; i++) {
+		struct collector *c = &ex->collectors[i];
+		uint64_t d;
+
+		if (c->local && local_udp_drops(&c->addr, NULL, NULL, &d) == 0 &&
+		    d >= c->local_drops0)
+			c->local_drops = d - c->local_drops0;
+		n += c->local_drops;
+	}
+	return n;
+}
+
 uint64_t exporter_packets_sent(const struct exporter *ex)
 {
 	uint64_t n = 0;
@@ -371,7 +393,23 @@ void exporter_stop(struct exporter *ex)
 	for (int i = 0; i < ex->n_collectors; i++) {
 		struct collector *c = &ex->collectors[i];
 
+		/* IPFIX over TCP: the templates withdrawn, after the last
+		 * data, before the orderly close (RFC 7011 8.1); queued, so it
+		 * leaves in order and the close waits for it. */
+		if (c->tcp && c->ipfix) {
+			uint8_t msg[IPFIX_WITHDRAWAL_LEN];
+			size_t len = ipfix_withdrawal_message(&ex->ipfix[i], msg, ex->clock.now_ms);
+
+			collector_send(c, msg, len);
+		}
 		collector_close(c);
+		if (c->local)
+			exporter_local_drops(ex); /* the last packets' fate too */
+		if (c->local_drops)
+			log_warn("collector %s, on this host, dropped %llu export packets "
+				 "in its receive buffer: give it a bigger one (nfcapd -B "
+				 "4194304) or its own cores, or lower --export-rate",
+				 c->spec, (unsigned long long)c->local_drops);
 		if (c->send_errors || c->queue_drops || c->refused)
 			log_warn("collector %s: %llu export packets sent, %llu lost: "
 				 "%llu refused, %llu dropped from its full queue",

@@ -36,6 +36,7 @@ struct exporter {
 	void *on_record_ctx; /* for both hooks */
 	bool as_numbers; /* NetFlow SRC_AS/DST_AS (an AS table is given) */
 	bool reset_verdicts; /* NetFlow reset templates 260/261 */
+	bool next_hops; /* inline: records carry a next hop to export */
 	uint64_t json_errors;
 	uint32_t start_uptime_ms; /* sysUptime at start (tests); 0 */
 	uint32_t template_refresh_ms; /* --template-refresh; 0: the default */
@@ -105,6 +106,9 @@ uint64_t exporter_errors(const struct exporter *ex);
 /* Export packets waiting in collectors' queues now; dropped from them. */
 uint64_t exporter_queued(const struct exporter *ex);
 uint64_t exporter_queue_drops(const struct exporter *ex);
+/* Export packets collectors on this host dropped in their receive
+ * buffers since the start (export/local_drops.h); reads /proc. */
+uint64_t exporter_local_drops(struct exporter *ex);
 
 void exporter_stop(struct exporter *ex);
 

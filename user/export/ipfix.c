@@ -26,7 +26,8 @@ enum {
 };
 enum {
 	NEED_AS = 1,
-	NEED_VERDICT = 2
+	NEED_VERDICT = 2,
+	NEED_NEXT_HOP = 4
 };
 
 struct view {
@@ -83,11 +84,6 @@ static uint64_t dport(const struct view *v)
 static uint64_t ifindex(const struct view *v)
 {
 	return v->rec->key.ifindex;
-}
-static uint64_t zero(const struct view *v)
-{
-	(void)v;
-	return 0;
 }
 /* The key holds ICMP type << 8 | code in dport: icmpTypeCode's layout. */
 static uint64_t icmp(const struct view *v)
@@ -170,6 +166,14 @@ static const uint8_t *dst(const struct view *v)
 {
 	return v->rec->key.dst;
 }
+static const uint8_t *next_hop(const struct view *v)
+{
+	return v->rec->next_hop;
+}
+static uint64_t out_ifindex(const struct view *v)
+{
+	return v->rec->out_ifindex;
+}
 
 /* The order here is the order on the wire. */
 static const struct field flow_fields[] = {
@@ -185,7 +189,7 @@ static const struct field flow_fields[] = {
 	{ 12, 4, false, FAM_V4, 0, NULL, dst }, /* destinationIPv4Address */
 	{ 28, 16, false, FAM_V6, 0, NULL, dst }, /* destinationIPv6Address */
 	{ 10, 4, false, FAM_ALL, 0, ifindex, NULL }, /* ingressInterface */
-	{ 14, 4, false, FAM_ALL, 0, zero, NULL }, /* egressInterface: unknown */
+	{ 14, 4, false, FAM_ALL, 0, out_ifindex, NULL }, /* egressInterface: 0 unless inline */
 	{ 32, 2, false, FAM_V4, 0, icmp, NULL }, /* icmpTypeCodeIPv4 */
 	{ 139, 2, false, FAM_V6, 0, icmp, NULL }, /* icmpTypeCodeIPv6 */
 	{ 52, 1, false, FAM_ALL, 0, ttl_min, NULL }, /* minimumTTL */
@@ -200,6 +204,8 @@ static const struct field flow_fields[] = {
 	{ IPFIX_PEN_BITTORRENT, 1, true, FAM_ALL, 0, bittorrent, NULL },
 	{ 16, 4, false, FAM_ALL, NEED_AS, src_as, NULL }, /* bgpSourceAsNumber */
 	{ 17, 4, false, FAM_ALL, NEED_AS, dst_as, NULL }, /* bgpDestinationAsNumber */
+	{ 15, 4, false, FAM_V4, NEED_NEXT_HOP, NULL, next_hop }, /* ipNextHopIPv4Address */
+	{ 62, 16, false, FAM_V6, NEED_NEXT_HOP, NULL, next_hop }, /* ipNextHopIPv6Address */
 	{ IPFIX_PEN_RESET_VERDICT, 1, true, FAM_ALL, NEED_VERDICT, verdict, NULL },
 };
 
@@ -293,7 +299,8 @@ static struct layout flow_layout(const struct ipfix_config *c, uint8_t family)
 {
 	return (struct layout){ flow_fields, ARRAY_LEN(flow_fields), family,
 				(c->as_numbers ? NEED_AS : 0) |
-					(c->reset_verdicts ? NEED_VERDICT : 0) };
+					(c->reset_verdicts ? NEED_VERDICT : 0) |
+					(c->next_hops ? NEED_NEXT_HOP : 0) };
 }
 
 static const struct layout stats_layout = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
@@ -687,6 +694,33 @@ size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64
 	p = put_be(p, 0, 4); /* a new session: no data record before */
 	put_be(p, s->cfg.domain_id, 4);
 	return len;
+}
+
+size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms)
+{
+	uint8_t *p = buf;
+
+	p = put_be(p, IPFIX_VERSION, 2);
+	p = put_be(p, IPFIX_WITHDRAWAL_LEN, 2);
+	p = put_be(p, now_ms / 1000, 4);
+	p = put_be(p, s->sequence, 4);
+	p = put_be(p, s->cfg.domain_id, 4);
+	/* Template id 2 in a Template Set, 3 in an Options Template Set,
+	 * field count 0: every template of each kind withdrawn (8.1). The
+	 * options one gets 2 bytes of zero padding (3.3.1 allows padding
+	 * shorter than a record): Wireshark 4.0 reads an options template
+	 * record's scope count even when its field count is 0, and calls a
+	 * set without it malformed. */
+	p = put_be(p, SET_TEMPLATE, 2);
+	p = put_be(p, SET_HEADER_LEN + 4, 2);
+	p = put_be(p, SET_TEMPLATE, 2);
+	p = put_be(p, 0, 2);
+	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
+	p = put_be(p, SET_HEADER_LEN + 6, 2);
+	p = put_be(p, SET_OPTIONS_TEMPLATE, 2);
+	p = put_be(p, 0, 2);
+	put_be(p, 0, 2);
+	return IPFIX_WITHDRAWAL_LEN;
 }
 
 int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms)

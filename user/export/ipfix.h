@@ -56,6 +56,7 @@ struct ipfix_config {
 	uint32_t refresh_ms; /* 0: 60000 */
 	bool as_numbers; /* bgpSource/DestinationAsNumber */
 	bool reset_verdicts; /* the enterprise reset verdict */
+	bool next_hops; /* ipNextHopIPv4/IPv6Address: inline */
 };
 
 typedef int (*ipfix_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
@@ -100,6 +101,14 @@ int ipfix_send_templates(struct ipfix_stream *s, uint64_t now_ms);
  * (sequence 0); buf must hold IPFIX_PAYLOAD_LIMIT bytes. Returns its
  * length. The stream is not changed. */
 size_t ipfix_template_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
+
+/* A message withdrawing every template of the stream (RFC 7011 8.1: the
+ * All Data Templates and All Options Templates Withdrawals), which an
+ * exporter sends over TCP before an orderly close; never over UDP. buf
+ * must hold IPFIX_WITHDRAWAL_LEN bytes. Returns its length. The stream is
+ * not changed. */
+#define IPFIX_WITHDRAWAL_LEN 34
+size_t ipfix_withdrawal_message(const struct ipfix_stream *s, uint8_t *buf, uint64_t now_ms);
 
 /* Flow records any message of this stream holds at least. */
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s);

@@ -30,6 +30,7 @@ enum nf9_field_id {
 	NF9_L4_DST_PORT = 11,
 	NF9_IPV4_DST_ADDR = 12,
 	NF9_OUTPUT_SNMP = 14,
+	NF9_IPV4_NEXT_HOP = 15,
 	NF9_SRC_AS = 16,
 	NF9_DST_AS = 17,
 	NF9_LAST_SWITCHED = 21,
@@ -51,6 +52,7 @@ enum nf9_field_id {
 	NF9_SRC_VLAN = 58,
 	NF9_IP_PROTOCOL_VERSION = 60,
 	NF9_DIRECTION = 61,
+	NF9_IPV6_NEXT_HOP = 62,
 	NF9_MPLS_LABEL_1 = 70,
 	NF9_APPLICATION_DESCRIPTION = 94,
 	NF9_APPLICATION_ID = 95,
@@ -75,6 +77,7 @@ enum nf9_family {
 enum nf9_feature {
 	FEAT_AS = 1 << 0, /* as_numbers */
 	FEAT_VERDICT = 1 << 1, /* reset_verdicts, and only the reset templates */
+	FEAT_NEXT_HOP = 1 << 2, /* next_hops */
 };
 
 /*
@@ -180,10 +183,9 @@ static uint64_t in_ifindex(const struct nf9_view *v)
 {
 	return v->rec->key.ifindex;
 }
-static uint64_t zero(const struct nf9_view *v)
+static uint64_t out_ifindex(const struct nf9_view *v)
 {
-	(void)v;
-	return 0;
+	return v->rec->out_ifindex;
 }
 static uint64_t min_ttl(const struct nf9_view *v)
 {
@@ -257,6 +259,10 @@ static const uint8_t *dst_addr(const struct nf9_view *v)
 {
 	return v->rec->key.dst;
 }
+static const uint8_t *next_hop(const struct nf9_view *v)
+{
+	return v->rec->next_hop;
+}
 
 static uint64_t first_switched(const struct nf9_view *v)
 {
@@ -288,7 +294,7 @@ static const struct nf9_field flow_fields[] = {
 	{ NF9_L4_DST_PORT, 2, FAM_ALL, .number = dst_port },
 	{ NF9_IPV4_DST_ADDR, 4, FAM_V4, .bytes = dst_addr },
 	{ NF9_IPV6_DST_ADDR, 16, FAM_V6, .bytes = dst_addr },
-	{ NF9_OUTPUT_SNMP, 4, FAM_ALL, .number = zero },
+	{ NF9_OUTPUT_SNMP, 4, FAM_ALL, .number = out_ifindex },
 	{ NF9_LAST_SWITCHED, 4, FAM_ALL, .number = last_switched },
 	{ NF9_FIRST_SWITCHED, 4, FAM_ALL, .number = first_switched },
 	{ NF9_ICMP_TYPE, 2, FAM_ALL, .number = icmp_type },
@@ -305,6 +311,8 @@ static const struct nf9_field flow_fields[] = {
 	/* optional ones after all the others, for the same reason */
 	{ NF9_SRC_AS, 4, FAM_ALL, FEAT_AS, .number = src_as },
 	{ NF9_DST_AS, 4, FAM_ALL, FEAT_AS, .number = dst_as },
+	{ NF9_IPV4_NEXT_HOP, 4, FAM_V4, FEAT_NEXT_HOP, .bytes = next_hop },
+	{ NF9_IPV6_NEXT_HOP, 16, FAM_V6, FEAT_NEXT_HOP, .bytes = next_hop },
 	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
 };
 
@@ -445,7 +453,8 @@ static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t famil
 		flow_fields,
 		ARRAY_LEN(flow_fields),
 		family,
-		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0),
+		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0) |
+			(cfg->next_hops ? FEAT_NEXT_HOP : 0),
 	};
 }
 

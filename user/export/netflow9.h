@@ -134,6 +134,9 @@ struct nf9_config {
 	bool as_numbers;
 	/* Flows with a reset verdict in the reset templates (above). */
 	bool reset_verdicts;
+	/* IPV4_NEXT_HOP (15) / IPV6_NEXT_HOP (62) after the AS numbers: set
+	 * inline, where records carry a route (OUTPUT_SNMP is always there). */
+	bool next_hops;
 };
 
 /*

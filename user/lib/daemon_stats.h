@@ -31,6 +31,8 @@
 	X(export_queued, gauge, one, "NetFlow packets waiting for a slow collector now")                                  \
 	X(export_queue_drops, counter, one,                                                                               \
 	  "of export_errors, dropped from a full queue (--export-queue)")                                                 \
+	X(export_collector_drops, counter, one,                                                                           \
+	  "export packets a collector on this host dropped in its receive buffer (its socket's drops; elsewhere unseen)")  \
 	X(export_rate, gauge, one,                                                                                        \
 	  "export packets a second each collector gets at most (--export-rate; 0: unpaced)")                              \
 	X(export_queue_limit, gauge, one,                                                                                 \
@@ -70,7 +72,11 @@
 	  "requests to ClickHouse that failed (their rows are retried)")                                                  \
 	X(fleet_buffered_bytes, gauge, one, "bytes of rows waiting for ClickHouse")                                       \
 	X(took_over, gauge, one,                                                                                          \
-	  "1: this daemon took over a pinned probe (datapath counters carry its history)")
+	  "1: this daemon took over a pinned probe (datapath counters carry its history)")                                \
+	X(route_records_missing, counter, one,                                                                            \
+	  "inline: flow records exported with OUTPUT_SNMP 0, their destination gone from the route cache (its way taken)")    \
+	X(route_records_unrouted, counter, one,                                                                           \
+	  "inline: flow records exported with OUTPUT_SNMP 0, their route lookup found no egress (route_* counters say why)")
 
 /* 1 for a counter, 0 for a gauge; any other type does not compile. */
 #define DAEMON_STAT_MONOTONIC(type) DAEMON_STAT_MONOTONIC_##type

@@ -77,6 +77,10 @@ struct flow_record {
 	uint8_t encap; /* enum flow_encap bits */
 	uint16_t inner_vlan; /* QinQ's second VID, 0 if none */
 	uint32_t mpls_label; /* top label stack entry, 0 without MPLS */
+	/* Inline only: where the router sends the flow (datapath/routes.h);
+	 * 0 and zero in tap mode, in replay, and when no route was found. */
+	uint32_t out_ifindex;
+	uint8_t next_hop[16]; /* IPv4 in the first 4 bytes */
 };
 
 /*

@@ -122,6 +122,13 @@ int json_write_flow(FILE *out, const struct flow_record *rec)
 		json_object_set_new(obj, "src_as", json_integer(rec->src_as));
 		json_object_set_new(obj, "dst_as", json_integer(rec->dst_as));
 	}
+	if (obj && rec->out_ifindex) { /* inline, routed (docs/export.md) */
+		char nh[INET6_ADDRSTRLEN];
+
+		json_format_addr(nh, sizeof(nh), rec->next_hop, rec->key.ip_version);
+		json_object_set_new(obj, "out_ifindex", json_integer(rec->out_ifindex));
+		json_object_set_new(obj, "next_hop", json_string(nh));
+	}
 	return json_write_line(out, obj);
 }
 
