@@ -72,6 +72,8 @@ CAPTURES = {
     "zeek/ppp/quic-interop-retry.pcap": None,
     "zeek/radiotap.pcap": None,
     "zeek/nflog-http.pcap": None,
+    "zeek/llc.pcap": None,  # FDDI, LLC/SNAP
+    "zeek/dns-inverse-query.pcap": None,  # FDDI
 }
 
 SKIPPED = {

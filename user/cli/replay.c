@@ -12,6 +12,7 @@
  * the kernel's, so each file's output is what a replay of it alone gives.
  */
 #include <errno.h>
+#include <sched.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sys/wait.h>
@@ -56,7 +57,8 @@ static void replay_usage(FILE *out)
 		"Usage: flowprobe replay FILE... [-c HOST:PORT]... [--json] [options]\n"
 		"\n"
 		"Run every packet of the captures (pcap or pcapng; Ethernet, Linux cooked v1\n"
-		"and v2, raw IP, BSD loopback) through the same XDP program a live probe uses,\n"
+		"and v2, raw IP, BSD loopback, PPP, Cisco HDLC, PPPoE, NFLOG, 802.11 bare,\n"
+		"radiotap or PPI, FDDI) through the same XDP program a live probe uses,\n"
 		"with the capture's timestamps as the clock, and export the flows exactly as a\n"
 		"live probe would have: same timeouts, same NetFlow. Several files are one\n"
 		"timeline, in the order given. Flows still open at the end are exported with\n"
@@ -248,6 +250,33 @@ static int replay_file(struct replay_state *st, const char *file)
 	return rc;
 }
 
+/*
+ * BPF_PROG_TEST_RUN runs the program on the CPU the caller is on, and the
+ * datapath keeps flows per CPU: a replay the scheduler moved mid-capture
+ * would split flows over two CPUs' regions (one flow created twice, a
+ * BitTorrent handshake's packets seen apart). So replay stays on the CPU
+ * it started on: the same capture gives the same counts every time. Not
+ * being able to pin costs only that, so it is a warning.
+ */
+static void stay_on_this_cpu(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0) {
+		log_warn("replay: cannot tell which CPU this is (%s); counts may differ "
+			 "between runs if the process moves",
+			 strerror(errno));
+		return;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		log_warn("replay: cannot stay on CPU %d (%s); counts may differ between runs "
+			 "if the process moves",
+			 cpu, strerror(errno));
+}
+
 /* After probe_load: the files as one timeline, from pipeline_init to the
  * last export. Returns EXIT_OK or the first failure's code. */
 static int replay_session(struct replay_state *st, char **files, int n)
@@ -383,6 +412,7 @@ int cmd_replay(int argc, char **argv)
 	rc = exit_code_of(probe_load(&st->pl.probe, &pc));
 	if (rc != EXIT_OK)
 		goto cleanup;
+	stay_on_this_cpu();
 	if (st->each)
 		rc = replay_each(st, argv + optind, argc - optind);
 	else

@@ -57,6 +57,7 @@ static bool linktype_supported(int linktype)
 	case DLT_IEEE802_11:
 	case DLT_IEEE802_11_RADIO:
 	case DLT_PPI:
+	case DLT_FDDI:
 		return true;
 	}
 	return false;
@@ -134,12 +135,36 @@ static int nflog_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_
 	return -1;
 }
 
+/* An 802.2 LLC header at pkt[at]: with SNAP and an ethertype
+ * (organisation code 0, RFC 1042) it names that ethertype; any other LLC
+ * frame (spanning tree, NetBIOS, IPX ...) carries no IP: named 0. */
+static void llc_snap(const uint8_t *pkt, size_t caplen, size_t at, size_t *skip,
+		     uint16_t *ethertype)
+{
+	static const uint8_t snap[6] = { 0xaa, 0xaa, 0x03, 0, 0, 0 };
+
+	*ethertype = 0;
+	*skip = caplen;
+	if (caplen < at + 8 || memcmp(pkt + at, snap, 6) != 0)
+		return;
+	*ethertype = pkt[at + 6] << 8 | pkt[at + 7];
+	*skip = at + 8;
+}
+
+/* FDDI: frame control, destination and source addresses, then LLC. */
+static int fddi_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
+{
+	if (caplen < 13)
+		return -1;
+	llc_snap(pkt, caplen, 13, skip, ethertype);
+	return 0;
+}
+
 /* An 802.11 frame: data frames with an LLC/SNAP header carry an
  * ethertype; anything else (management, control, null data, protected
  * frames, A-MSDUs) is named 0. */
 static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t *ethertype)
 {
-	static const uint8_t snap[6] = { 0xaa, 0xaa, 0x03, 0, 0, 0 };
 	size_t hlen = 24;
 
 	*ethertype = 0;
@@ -157,10 +182,7 @@ static int wlan_header(const uint8_t *pkt, size_t caplen, size_t *skip, uint16_t
 		if (pkt[1] & 0x80)
 			hlen += 4; /* HT control */
 	}
-	if (caplen < hlen + 8 || memcmp(pkt + hlen, snap, 6) != 0)
-		return 0;
-	*ethertype = pkt[hlen + 6] << 8 | pkt[hlen + 7];
-	*skip = hlen + 8;
+	llc_snap(pkt, caplen, hlen, skip, ethertype);
 	return 0;
 }
 
@@ -214,7 +236,7 @@ struct capture *capture_open(const char *file, char *err, size_t errlen)
 			 "%s: link type %s (%d) is not supported; flowprobe "
 			 "replays Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD "
 			 "loopback, PPP, Cisco HDLC, PPPoE (PPP_ETHER), NFLOG, 802.11 "
-			 "(bare, radiotap, PPI) captures",
+			 "(bare, radiotap, PPI), FDDI captures",
 			 file, name ? name : "unknown", c->linktype);
 		capture_close(c);
 		return NULL;
@@ -273,6 +295,8 @@ static int link_header(int linktype, const uint8_t *pkt, size_t caplen, size_t *
 		return nflog_header(pkt, caplen, skip, ethertype);
 	case DLT_IEEE802_11:
 		return wlan_header(pkt, caplen, skip, ethertype);
+	case DLT_FDDI:
+		return fddi_header(pkt, caplen, skip, ethertype);
 	case DLT_IEEE802_11_RADIO:
 		return radiotap_header(pkt, caplen, skip, ethertype);
 	case DLT_PPI: /* inside PPI, a link type not replayed */
