@@ -21,8 +21,8 @@
  *
  * Why not a kernel hash map: its lookup hashes the 40-byte key with
  * jhash and costs about 55 ns a packet on the benchmark machine; a seeded
- * multiply-xorshift and an array index cost a few (make bench, "hot
- * path"). A kernel LRU map would age entries by itself, but it may hold
+ * NH hash and an array index cost about 10 (make bench, "hot path";
+ * docs/performance.md, "The connection table"). A kernel LRU map would age entries by itself, but it may hold
  * no spin lock.
  *
  * A new connection takes an empty way, or evicts what matters least: a
