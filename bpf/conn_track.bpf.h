@@ -21,8 +21,8 @@
  *
  * Why not a kernel hash map: its lookup hashes the 40-byte key with
  * jhash and costs about 55 ns a packet on the benchmark machine; a seeded
- * multiply-xorshift and an array index cost a few (make bench, "hot
- * path"). A kernel LRU map would age entries by itself, but it may hold
+ * NH hash and an array index cost about 10 (make bench, "hot path";
+ * docs/performance.md, "The connection table"). A kernel LRU map would age entries by itself, but it may hold
  * no spin lock.
  *
  * A new connection takes an empty way, or evicts what matters least: a
@@ -358,7 +358,7 @@ static __always_inline bool new_incarnation(const struct conn_state *st,
 {
 	const struct conn_side *s = &st->side[sender & 1];
 
-	if ((f->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN || !st->first_ns)
+	if ((f->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN || !st->last_ns)
 		return false;
 	return !(s->flags & SIDE_SYN) || s->isn != f->seq;
 }
@@ -368,15 +368,21 @@ static __always_inline void conn_restart(struct conn_state *st)
 	__builtin_memset(st, 0, sizeof(*st));
 }
 
+static __always_inline __u32 slot_hints(const struct conn_state *st)
+{
+	return (((st->side[0].flags | st->side[1].flags) & SIDE_RST) ? BUCKET_HINT_RST : 0) |
+	       ((st->flags & CONN_BITTORRENT) ? BUCKET_HINT_BT : 0);
+}
+
 /*
  * Under the lock: update the connection with one packet and fill the
- * event reserved for it, if any. Returns the event type to submit, or 0
- * to discard the reservation. A static subprogram, not inlined: its own
- * frame keeps the caller's under the 512 bytes all frames share (a static
- * call is allowed under a spin lock, a global one is not).
+ * event reserved for it, if any; add to the bucket's hints what the
+ * connection gained (only a RST or a BitTorrent signature adds one, so
+ * other packets leave the other side's line unread). Returns the event
+ * type to submit, or 0 to discard the reservation.
  */
 static __always_inline __u8 conn_update(struct conn_state *st, const struct conn_packet *cp,
-					struct event *ev)
+					struct event *ev, __u32 *hints)
 {
 	const struct tcp_packet_facts *f = &cp->f;
 	__u8 sender = cp->sender, ip_version = cp->ip_version;
@@ -389,7 +395,9 @@ static __always_inline __u8 conn_update(struct conn_state *st, const struct conn
 
 	if (new_incarnation(st, f, sender))
 		conn_restart(st);
-	if (!st->first_ns) {
+	/* last_ns, not first_ns: both are set by a connection's first
+	 * packet, and last_ns is on the line every packet reads. */
+	if (!st->last_ns) {
 		st->first_ns = now;
 		if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
 			st->initiator = sender;
@@ -417,14 +425,16 @@ static __always_inline __u8 conn_update(struct conn_state *st, const struct conn
 		}
 		st->last_ns = now;
 		st->rst_last_ns = now;
+		*hints |= slot_hints(st);
 		return type;
 	}
 
 	/* The first packet from this side after a RST from either side, the
 	 * first after the grace that follows the latest RST (the connection
 	 * did not die: R12 does not hold), and new data beyond this side's
-	 * own RST (R1), once each. */
-	if ((s->flags | r->flags) & SIDE_RST) {
+	 * own RST (R1), once each. Without the bucket's RST hint no side has
+	 * sent one, and the other side's line stays unread. */
+	if ((*hints & BUCKET_HINT_RST) && ((s->flags | r->flags) & SIDE_RST)) {
 		if (!(s->after_rst & AFTER_RST_PACKET))
 			after |= AFTER_RST_PACKET;
 		if (!(s->after_rst & AFTER_RST_LATE) && now - st->rst_last_ns > RESET_DIED_GRACE_NS)
@@ -461,7 +471,12 @@ static __always_inline __u8 conn_update(struct conn_state *st, const struct conn
 		st->ack_ns = now;
 		st->flags |= CONN_ESTABLISHED;
 	}
-	if ((st->flags & CONN_MIDSTREAM) && (r->flags & SIDE_SEEN))
+	/* Midstream, established once both sides have been seen: that
+	 * happens on the first packet of the second side (its packets
+	 * count is 1 only after its first), so only that one reads the
+	 * other side's line. */
+	if ((st->flags & (CONN_MIDSTREAM | CONN_ESTABLISHED)) == CONN_MIDSTREAM &&
+	    s->packets == 1 && (r->flags & SIDE_SEEN))
 		st->flags |= CONN_ESTABLISHED;
 	if (bt_kind == BT_HANDSHAKE) {
 		s->flags |= SIDE_BT_HANDSHAKE;
@@ -471,14 +486,39 @@ static __always_inline __u8 conn_update(struct conn_state *st, const struct conn
 	}
 	if (bt_piece)
 		s->flags |= SIDE_BT_PIECE;
+	if (bt_kind != BT_NONE)
+		*hints |= slot_hints(st);
 	return type;
 }
 
-/* The seeded hash of a connection key; another seed than the flow
- * table's, so the two tables' buckets do not fill alike. */
+/*
+ * The seeded hash of a connection key: NH (the multiply-add hash of
+ * UMAC), the key's ten 32-bit words taken in pairs, each word offset by
+ * its own secret (the seed mixed with a constant per word), the five
+ * 64-bit products summed. The products are independent, so they run side
+ * by side; the flow table's chained multiply-xorshift over the same ten
+ * words cost 22 ns a TCP packet here, this about 10 (docs/performance.md).
+ * A final multiply-xorshift brings the product's high bits down to the
+ * bucket index and the tag. Another seed mix than the flow table's, so
+ * the two tables' buckets do not fill alike.
+ */
 static __always_inline __u32 conn_hash(const struct conn_key *k)
 {
-	return hash_words((const __u32 *)k, sizeof(*k) / 4, hash_seed ^ 0x2545F491);
+	static const __u32 salt[sizeof(*k) / 4] = {
+		0x2545F491, 0x9E3779B9, 0x7F4A7C15, 0xF39CC060, 0x5CEDC834,
+		0x1B873593, 0xCC9E2D51, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F,
+	};
+	const __u32 *w = (const __u32 *)k;
+	__u32 seed = hash_seed, x;
+	__u64 h = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i += 2)
+		h += (__u64)(__u32)(w[i] + (seed ^ salt[i])) *
+		     (__u32)(w[i + 1] + (seed ^ salt[i + 1]));
+	x = (__u32)(h >> 32) ^ (__u32)h;
+	x *= 0x9E3779B1;
+	return x ^ (x >> 15);
 }
 
 static __always_inline bool conn_key_equal(const struct conn_key *a, const struct conn_key *b)
@@ -508,12 +548,6 @@ static __always_inline bool conn_closed(const struct conn_state *st)
 {
 	return ((st->side[0].flags | st->side[1].flags) & SIDE_RST) ||
 	       ((st->side[0].flags & st->side[1].flags) & SIDE_FIN);
-}
-
-static __always_inline __u32 slot_hints(const struct conn_state *st)
-{
-	return (((st->side[0].flags | st->side[1].flags) & SIDE_RST) ? BUCKET_HINT_RST : 0) |
-	       ((st->flags & CONN_BITTORRENT) ? BUCKET_HINT_BT : 0);
 }
 
 /* Under the lock: the hints of all ways, after one changed hands. */
@@ -684,12 +718,9 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 			ret |= CT_TABLE_FULL;
 		}
 	}
-	if (w >= 0 && w < CONN_WAYS) {
-		const struct conn_state *st = &b->way[w].st;
-
-		type = conn_update(&b->way[w].st, &scratch->cp, ev);
-		b->hints |= slot_hints(st);
-	} else if (ev && (fp->tcp_flags & TCP_RST))
+	if (w >= 0 && w < CONN_WAYS)
+		type = conn_update(&b->way[w].st, &scratch->cp, ev, &b->hints);
+	else if (ev && (fp->tcp_flags & TCP_RST))
 		type = EVENT_TCP_RESET; /* reported with no history */
 	bpf_spin_unlock(&b->lock);
 

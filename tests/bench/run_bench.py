@@ -836,11 +836,22 @@ def main():
     finally:
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(bench.results, f, indent=1, default=str)
+                json.dump(json_keys(bench.results), f, indent=1, default=str)
         bench.cleanup()
     bench.print_table()
     print(f"(benchmark took {time.time() - t0:.0f} s)")
     return 0
+
+
+def json_keys(v):
+    """The results with tuple keys (the TCP rows' (label, flows)) as
+    strings: JSON keys must be strings, and a failed dump lost the table."""
+    if isinstance(v, dict):
+        return {(" ".join(map(str, k)) if isinstance(k, tuple) else k): json_keys(x)
+                for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_keys(x) for x in v]
+    return v
 
 
 if __name__ == "__main__":

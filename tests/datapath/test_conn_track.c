@@ -730,6 +730,7 @@ struct race_worker {
 	const struct dp *dp;
 	int cpu;
 	struct pkt frame;
+	unsigned int repeat; /* 0: RACE_REPEAT */
 	pthread_t thread;
 	int err;
 };
@@ -739,7 +740,7 @@ static void *race_main(void *arg)
 	struct race_worker *w = arg;
 	cpu_set_t set;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = w->frame.b, .data_size_in = w->frame.len,
-		    .repeat = RACE_REPEAT);
+		    .repeat = w->repeat ? w->repeat : RACE_REPEAT);
 
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
@@ -787,6 +788,60 @@ static void test_two_cpus(void **state)
 		fail_msg("%d mismatches", c.failures);
 }
 
+/*
+ * Two CPUs, the two directions of one connection: A's ACKs on one, B's
+ * genuine RSTs (at B's snd_max, its next IP ID, its TTL) on the other,
+ * at once. Whatever order the lock puts them in, every RST is judged
+ * against a history it fits: an event may be lost (ring full), a signal
+ * must never appear; A's packets are counted exactly.
+ */
+#define RACE_RSTS 20000
+static void test_two_cpus_two_sides(void **state)
+{
+	struct dp *dp = *state;
+	struct check c = { .ctx = "two CPUs, two sides" };
+	struct race_worker w[2];
+	struct pb_spec ack = a_to_b(PB_ACK, A_SND_MAX, B_SND_MAX, 0, A_LAST_ID + 1);
+	struct pb_spec rst = b_to_a(PB_RST | PB_ACK, B_SND_MAX, A_SND_MAX, 0, B_LAST_ID + 1);
+	struct conn_state st;
+	struct conn_key k;
+	__u32 a_before;
+	int flagged = 0;
+
+	if (ncpus < 2)
+		skip();
+	dp_reset(dp);
+	establish(dp);
+	consume_events(dp);
+	conn_key_ab(&k);
+	assert_int_equal(get_conn(dp, &k, &st), 0);
+	a_before = st.side[0].packets;
+	ack.ts = false;
+	rst.ts = false;
+	w[0] = (struct race_worker){ .dp = dp, .cpu = 0, .repeat = RACE_REPEAT };
+	w[1] = (struct race_worker){ .dp = dp, .cpu = 1, .repeat = RACE_RSTS };
+	pb_build(&w[0].frame, &ack);
+	pb_build(&w[1].frame, &rst);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&w[i].thread, NULL, race_main, &w[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(w[i].thread, NULL);
+		assert_int_equal(w[i].err, 0);
+	}
+	consume_events(dp);
+	/* The first MAX_EVENTS are kept: RSTs judged while A's ACKs ran. */
+	for (size_t i = 0; i < dp->n_events && i < MAX_EVENTS; i++)
+		if (dp->events[i].type == EVENT_TCP_RESET && dp->events[i].tcp.signals)
+			flagged++;
+	check_true(&c, "RST events seen", dp->n_events > 0);
+	check_eq(&c, "RSTs with a signal", flagged, 0);
+	assert_int_equal(get_conn(dp, &k, &st), 0);
+	check_eq(&c, "A's packets", st.side[0].packets, a_before + RACE_REPEAT);
+	check_eq(&c, "B's RSTs (saturating)", st.side[1].rst_count, 255);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
 static int setup_replay(void **state)
 {
 	return setup_with(state, (struct dp_opts){ .replay_clock = true });
@@ -814,6 +869,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_tcp, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_sweep, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_two_cpus, setup_replay, teardown_dp),
+		cmocka_unit_test_setup_teardown(test_two_cpus_two_sides, setup_replay, teardown_dp),
 	};
 
 	if (fixture_init())
