@@ -15,11 +15,13 @@
  * "delivered" is known without trusting the program under test.
  *
  *   live --ifname IF --peer IF [--flows N] [--frames F] [--runs R]
- *        [--warmup F] [--ip-len L] [--proto udp|tcp] [--attach PROG]
+ *        [--warmup F] [--ip-len L] [--proto udp|tcp|mix] [--attach PROG]
  *        [--slots S] [--objdir build/bench] [--cpu C] [--batch B]
  *        [--src-ip A.B.C.D]
  *
  * --src-ip with --flows 1: every frame from that one IPv4 source.
+ * --proto mix: bench_mix's packets (bench_util.h: mostly TCP, IPv4 and
+ * IPv6, small and full-size), the flows shared among them by weight.
  * --attach: empty_drop, empty_pass (baselines.bpf.o) or a program of
  * layouts.bpf.c (e.g. hash_ktime), attached in native mode to the peer for
  * the duration; --slots sizes that layout's tables for the flows.
@@ -126,25 +128,72 @@ static int hwaddr(const char *ifname, uint8_t mac[6])
 static const char *const rx_stats[] = { "_xdp_packets" };
 static const char *const tx_stats[] = { "_xdp_xmit", "_xdp_xmit_errors" };
 
-static int one_run(const struct opts *o, int gen_fd, struct bench_frame *f, unsigned long frames,
-		   int idx)
+/*
+ * What one run sends: one frame walking all --flows flows, or (--proto
+ * mix) bench_mix's frames, each walking its own share of the flows
+ * (weighted as the mix is, disjoint ranges), sent in turn in chunks of
+ * whole walks, so every flow of the mix stays in the tables while the
+ * others are sent and the generator's cursor ends each chunk at its start.
+ */
+struct segment {
+	struct bench_frame f;
+	uint32_t nflows, base;
+	unsigned long walks; /* whole walks a chunk sends */
+};
+
+static int send_frames(const struct opts *o, int gen_fd, struct bench_frame *f,
+		       unsigned long frames)
 {
-	uint64_t rx0, rx1, tx0[2], tx1[2], t0, t1;
 	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = f->b, .data_size_in = f->len,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = frames, .batch_size = o->batch);
 	struct xdp_md ctx = { .data_end = f->len };
 
 	ro.ctx_in = &ctx;
 	ro.ctx_size_in = sizeof(ctx);
+	if (bpf_prog_test_run_opts(gen_fd, &ro) != 0) {
+		fprintf(stderr, "live: BPF_PROG_TEST_RUN (live frames): %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends at least `frames` (whole chunks for a mix); returns how many, or
+ * 0 after an error. */
+static unsigned long send_segments(const struct opts *o, struct bpf_object *gen, int gen_fd,
+				   struct segment *seg, int nseg, unsigned long frames)
+{
+	unsigned long sent = 0;
+	uint32_t ifindex = if_nametoindex(o->ifname);
+
+	if (nseg == 1)
+		return send_frames(o, gen_fd, &seg[0].f, frames) ? 0 : frames;
+	while (sent < frames) {
+		for (int i = 0; i < nseg; i++) {
+			unsigned long n = seg[i].nflows * seg[i].walks;
+
+			if (bench_gen_set(gen, seg[i].nflows, ifindex, seg[i].base) ||
+			    send_frames(o, gen_fd, &seg[i].f, n))
+				return 0;
+			sent += n;
+		}
+	}
+	return sent;
+}
+
+static int one_run(const struct opts *o, struct bpf_object *gen, int gen_fd, struct segment *seg,
+		   int nseg, unsigned long frames, int idx)
+{
+	uint64_t rx0, rx1, tx0[2], tx1[2], t0, t1;
+	unsigned long sent;
+
 	if (ethtool_sum(o->peer, rx_stats, 1, &rx0) || ethtool_sum(o->ifname, tx_stats, 2, tx0)) {
 		fprintf(stderr, "live: cannot read the veths' statistics\n");
 		return -1;
 	}
 	t0 = bench_now_ns();
-	if (bpf_prog_test_run_opts(gen_fd, &ro) != 0) {
-		fprintf(stderr, "live: BPF_PROG_TEST_RUN (live frames): %s\n", strerror(errno));
+	sent = send_segments(o, gen, gen_fd, seg, nseg, frames);
+	if (!sent)
 		return -1;
-	}
 	t1 = bench_now_ns();
 	/* The peer's NAPI runs in softirq on this CPU, mostly before the
 	 * syscall returns; give stragglers (ksoftirqd) a moment. */
@@ -153,11 +202,34 @@ static int one_run(const struct opts *o, int gen_fd, struct bench_frame *f, unsi
 	ethtool_sum(o->ifname, tx_stats, 2, tx1);
 	printf("{\"run\":%d,\"sent\":%lu,\"ns\":%llu,\"delivered\":%llu,"
 	       "\"xmit\":%llu,\"xmit_errors\":%llu,\"mpps\":%.4f}\n",
-	       idx, frames, (unsigned long long)(t1 - t0), (unsigned long long)(rx1 - rx0),
+	       idx, sent, (unsigned long long)(t1 - t0), (unsigned long long)(rx1 - rx0),
 	       (unsigned long long)(tx1[0] - tx0[0]), (unsigned long long)(tx1[1] - tx0[1]),
 	       (double)(rx1 - rx0) * 1e3 / (double)(t1 - t0));
 	fflush(stdout);
 	return 0;
+}
+
+/* bench_mix as segments: each template's share of the flows (at least
+ * one), and enough whole walks per chunk that a chunk is about 64k
+ * frames: fewer syscalls than frames, however few the flows. */
+static int mix_segments(const struct opts *o, const uint8_t mac[6], struct segment *seg)
+{
+	unsigned long walks = 65536 / (o->flows ? o->flows : 1) + 1;
+	uint32_t base = 0;
+	int w = 0;
+
+	for (int i = 0; i < BENCH_MIX_N; i++)
+		w += bench_mix[i].weight;
+	for (int i = 0; i < BENCH_MIX_N; i++) {
+		seg[i].nflows = o->flows * bench_mix[i].weight / w;
+		if (!seg[i].nflows)
+			seg[i].nflows = 1;
+		seg[i].base = base;
+		seg[i].walks = walks;
+		base += seg[i].nflows;
+		bench_build(&seg[i].f, &bench_mix[i], mac, 0);
+	}
+	return BENCH_MIX_N;
 }
 
 static int parse_opts(struct opts *o, int argc, char **argv)
@@ -237,7 +309,8 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 		}
 	}
 	if (!o->ifname || !o->peer || o->ip_len < 28 || o->ip_len > 1500 ||
-	    o->frames > UINT32_MAX || o->batch < 1 || o->batch > 256)
+	    o->frames > UINT32_MAX || o->batch < 1 || o->batch > 256 ||
+	    (strcmp(o->proto, "udp") && strcmp(o->proto, "tcp") && strcmp(o->proto, "mix")))
 		return -1;
 	return 0;
 }
@@ -247,7 +320,8 @@ int main(int argc, char **argv)
 	struct bpf_object *gen = NULL, *att = NULL;
 	struct bench_tmpl tmpl = { "live", 4, IPPROTO_UDP, 46, 1 };
 	int gen_fd, peer_ifindex = 0, rc = 1;
-	struct bench_frame f;
+	static struct segment seg[BENCH_MIX_N];
+	int nseg = 1;
 	struct opts o = {};
 	bool attached = false;
 	uint8_t mac[6];
@@ -255,7 +329,7 @@ int main(int argc, char **argv)
 
 	if (parse_opts(&o, argc, argv)) {
 		fprintf(stderr, "usage: live --ifname IF --peer IF [--flows N] [--frames F] "
-				"[--runs R] [--warmup F] [--ip-len L] [--proto udp|tcp] "
+				"[--runs R] [--warmup F] [--ip-len L] [--proto udp|tcp|mix] "
 				"[--attach PROG] [--slots S] [--objdir DIR] [--cpu C] [--batch B] "
 				"[--src-ip A.B.C.D]\n");
 		return 2;
@@ -269,10 +343,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "live: no interface %s here\n", o.peer);
 		return 1;
 	}
-	bench_build(&f, &tmpl, mac, 0);
+	if (strcmp(o.proto, "mix") == 0)
+		nseg = mix_segments(&o, mac, seg);
+	else
+		bench_build(&seg[0].f, &tmpl, mac, 0);
 	if (o.src_ip) {
 		/* one fixed source (with --flows 1): filler traffic */
-		struct iphdr *ip = (struct iphdr *)(f.b + sizeof(struct ethhdr));
+		struct iphdr *ip = (struct iphdr *)(seg[0].f.b + sizeof(struct ethhdr));
 
 		if (inet_pton(AF_INET, o.src_ip, &ip->saddr) != 1)
 			return 2;
@@ -318,10 +395,10 @@ int main(int argc, char **argv)
 		attached = true;
 	}
 
-	if (o.warmup && one_run(&o, gen_fd, &f, o.warmup, -1))
+	if (o.warmup && one_run(&o, gen, gen_fd, seg, nseg, o.warmup, -1))
 		goto out;
 	for (int r = 0; r < o.runs; r++)
-		if (one_run(&o, gen_fd, &f, o.frames, r))
+		if (one_run(&o, gen, gen_fd, seg, nseg, o.frames, r))
 			goto out;
 	if (att && strncmp(o.attach, "empty_", 6) != 0) {
 		uint64_t c[4];

@@ -11,11 +11,14 @@ this machine, and every target is marked met or NOT met:
   live    build/bench/live, a live-frames generator (BPF_PROG_TEST_RUN with
           BPF_F_TEST_XDP_LIVE_FRAMES) redirecting 64-byte UDP frames over N
           flows (then TCP ACKs, with the connection table and with
-          --no-resets) out of one end of a veth pair into `flowprobe run --tap` on
+          --no-resets, then the realistic mix of bench_util.h: TCP and UDP,
+          IPv4 and IPv6, small and full-size) out of one end of a veth
+          pair into `flowprobe run --tap` on
           the other end, against the empty XDP_DROP program (and the plain
           per-CPU hash table, for calibration); Mpps and counted / sent,
           where counted is what reached the collector as NetFlow
-  inline  the same with the probe inline (XDP_PASS), against empty XDP_PASS
+  inline  the same with the probe inline (XDP_PASS), against empty XDP_PASS:
+          UDP, TCP ACKs and the mix
   route   build/bench/route: what the inline route lookup adds to a packet
           that creates a flow (one destination; a new destination each)
           and to the hot path, against the same probe with --no-routes,
@@ -474,12 +477,15 @@ class Bench:
         # TCP: every packet also pays for the connection table (forged-
         # reset detection), the traffic users have; --no-resets beside it
         # as the comparison, not the headline.
+        # The mix: what a link carries (mostly TCP, IPv4 and IPv6).
         tcp = {}
         for n in FLOW_COUNTS:
-            for label, extra in (("tcp", ()), ("tcp --no-resets", ("--no-resets",))):
+            for label, extra, proto in (("tcp", (), "tcp"),
+                                        ("tcp --no-resets", ("--no-resets",), "tcp"),
+                                        ("mix", (), "mix")):
                 log(f"live, tap, {label}: {n} flows")
                 tcp[(label, n)] = self.probe_live(n, frames, 3, tap=True, extra=extra,
-                                                  proto="tcp")
+                                                  proto=proto)
         self.results["live_tcp"] = tcp
 
     def run_inline(self):
@@ -490,6 +496,13 @@ class Bench:
             log(f"live, inline: {n} flows")
             out[n] = self.probe_live(n, frames, 3, tap=False)
         self.results["inline"] = out
+        # Inline TCP and the mix: the connection table on, as users run it.
+        other = {}
+        for n in FLOW_COUNTS:
+            for proto in ("tcp", "mix"):
+                log(f"live, inline, {proto}: {n} flows")
+                other[(proto, n)] = self.probe_live(n, frames, 3, tap=False, proto=proto)
+        self.results["inline_other"] = other
 
     def run_route(self):
         cp = self.sh([os.path.join(BUILD, "route"), "--objdir", BUILD, "--cpu", "0",
@@ -607,6 +620,8 @@ pidfile: {self.dir}/pmacctd.pid
             self.table_live_tcp(r["live_tcp"])
         if "inline" in r:
             self.table_inline(r["inline"])
+        if "inline_other" in r:
+            self.table_inline_other(r["inline_other"])
         if "route" in r:
             self.table_route(r["route"])
         if "peers" in r:
@@ -721,6 +736,19 @@ pidfile: {self.dir}/pmacctd.pid
                      "met" if ratio >= INLINE_TARGET else "NOT met")
             self.count_rows("inline", n, p)
             self.notes.append(f"inline {n:,} flows, Mpps per run: empty {e['runs']}, "
+                              f"probe {p['runs']}")
+
+    def table_inline_other(self, other):
+        for (proto, n), x in other.items():
+            e, p = x["empty"], x["probe"]
+            ratio = p["mpps"] / e["mpps"]
+            tgt = INLINE_TARGET if proto == "tcp" and n == FLOW_COUNTS[0] else None
+            self.row("inline", f"{proto}, {n:,} flows (Mpps)", f"{p['mpps']:.3f}",
+                     f"{e['mpps']:.3f} pass", f"{ratio:.3f}",
+                     f">= {tgt:.2f}" if tgt else "",
+                     "" if tgt is None else "met" if ratio >= tgt else "NOT met")
+            self.count_rows("inline", n, p)
+            self.notes.append(f"inline {proto} {n:,} flows, Mpps per run: empty {e['runs']}, "
                               f"probe {p['runs']}")
 
     def table_peers(self, peers, inline):
