@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The IPFIX encoder (see ipfix.h). Table-driven like netflow9.c: each
- * template is a list of fields with how to get each value, so a template
- * and its records cannot disagree.
+ * The IPFIX encoder (see ipfix.h). Table-driven like netflow9.c, with the
+ * same fields and accessors (export/flow_fields.h): each template is a
+ * list of fields with how to get each value, so a template and its
+ * records cannot disagree.
  */
 #include <errno.h>
 #include <string.h>

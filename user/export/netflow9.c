@@ -3,12 +3,14 @@
  * NetFlow v9 (RFC 3954) encoder. Templates and records are both generated
  * from the field tables below, so a template can never disagree with the
  * records sent under it, and adding a field is one table line plus the
- * function that reads its value. Packets are built in place in the stream's
+ * function that reads its value (export/flow_fields.h, shared with the
+ * IPFIX encoder, when it reads the flow record). Packets are built in place in the stream's
  * buffer and emitted when the next record would not fit, on flush, or when
  * the caller asks for templates.
  */
 #include <errno.h>
 #include <string.h>
+#include "export/flow_fields.h"
 #include "export/netflow9.h"
 
 #define NF9_VERSION 9
@@ -66,20 +68,6 @@ enum nf9_field_id {
 	NF9_DOT1Q_CUSTOMER_VLAN_ID = 245, /* IANA's id; v9 has no own */
 };
 
-/* Which data templates a field belongs to. */
-enum nf9_family {
-	FAM_V4 = 1 << 0,
-	FAM_V6 = 1 << 1,
-	FAM_ALL = FAM_V4 | FAM_V6,
-};
-
-/* What a field needs switched on to be in a template (nf9_config). */
-enum nf9_feature {
-	FEAT_AS = 1 << 0, /* as_numbers */
-	FEAT_VERDICT = 1 << 1, /* reset_verdicts, and only the reset templates */
-	FEAT_NEXT_HOP = 1 << 2, /* next_hops */
-};
-
 /*
  * An application the probe can name: its APPLICATION_ID and the strings of
  * the options record that tells collectors what the id means. The arrays
@@ -104,39 +92,27 @@ static const struct nf9_app apps[] = {
 	  "Peer-to-peer file sharing" },
 };
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 uint64_t nf9_application_id(uint8_t app)
 {
-	for (size_t i = 0; i < ARRAY_LEN(apps); i++)
+	for (size_t i = 0; i < FF_ARRAY_LEN(apps); i++)
 		if (apps[i].app == app)
 			return apps[i].id;
 	return 0;
 }
 
-/* Everything a field's value can come from. */
-struct nf9_view {
-	const struct flow_record *rec;
-	const struct probe_stats *stats;
+/* What the view's enc points to here (struct ff_view): what v9's own
+ * fields read besides the record and the statistics. */
+struct nf9_ctx {
 	const struct nf9_app *app;
 	const struct nf9_clock *clk;
 	const struct nf9_stream *stream;
 	uint32_t source_id;
 };
 
-/*
- * One field: its template entry and how to get its value. A field has
- * either a number (written big-endian in len bytes, so 5-byte fields like
- * APPLICATION_ID need no special case) or bytes already in network order.
- */
-struct nf9_field {
-	uint16_t id;
-	uint16_t len;
-	uint8_t families;
-	uint8_t needs; /* enum nf9_feature: all of them */
-	uint64_t (*number)(const struct nf9_view *v);
-	const uint8_t *(*bytes)(const struct nf9_view *v);
-};
+static const struct nf9_ctx *ctx(const struct ff_view *v)
+{
+	return v->enc;
+}
 
 /* Times before the exporter started would wrap to ~49 days; say 0 instead. */
 static uint32_t uptime_at(uint64_t wall_ms, uint64_t base_ms)
@@ -146,174 +122,50 @@ static uint32_t uptime_at(uint64_t wall_ms, uint64_t base_ms)
 	return (uint32_t)(wall_ms - base_ms);
 }
 
-static bool is_icmp(uint8_t proto)
+static uint64_t first_switched(const struct ff_view *v)
 {
-	return proto == 1 || proto == 58;
+	return uptime_at(v->rec->first_ms, ctx(v)->clk->uptime_base_ms);
 }
 
-static uint64_t in_bytes(const struct nf9_view *v)
+static uint64_t last_switched(const struct ff_view *v)
 {
-	return v->rec->bytes;
-}
-static uint64_t in_pkts(const struct nf9_view *v)
-{
-	return v->rec->packets;
-}
-static uint64_t protocol(const struct nf9_view *v)
-{
-	return v->rec->key.proto;
-}
-static uint64_t src_tos(const struct nf9_view *v)
-{
-	return v->rec->tos;
-}
-static uint64_t tcp_flags(const struct nf9_view *v)
-{
-	return v->rec->tcp_flags;
-}
-static uint64_t src_port(const struct nf9_view *v)
-{
-	return v->rec->key.sport;
-}
-static uint64_t dst_port(const struct nf9_view *v)
-{
-	return v->rec->key.dport;
-}
-static uint64_t in_ifindex(const struct nf9_view *v)
-{
-	return v->rec->key.ifindex;
-}
-static uint64_t out_ifindex(const struct nf9_view *v)
-{
-	return v->rec->out_ifindex;
-}
-static uint64_t min_ttl(const struct nf9_view *v)
-{
-	return v->rec->ttl_min;
-}
-static uint64_t max_ttl(const struct nf9_view *v)
-{
-	return v->rec->ttl_max;
-}
-static uint64_t src_vlan(const struct nf9_view *v)
-{
-	return v->rec->key.vlan;
-}
-static uint64_t ip_version(const struct nf9_view *v)
-{
-	return v->rec->key.ip_version;
-}
-static uint64_t direction(const struct nf9_view *v)
-{
-	return v->rec->direction;
-}
-static uint64_t end_reason(const struct nf9_view *v)
-{
-	return v->rec->end_reason;
-}
-static uint64_t start_ms(const struct nf9_view *v)
-{
-	return v->rec->first_ms;
-}
-static uint64_t application_id(const struct nf9_view *v)
-{
-	return nf9_application_id(v->rec->app);
-}
-static uint64_t end_ms(const struct nf9_view *v)
-{
-	return v->rec->last_ms;
-}
-static uint64_t src_as(const struct nf9_view *v)
-{
-	return v->rec->src_as;
-}
-static uint64_t dst_as(const struct nf9_view *v)
-{
-	return v->rec->dst_as;
-}
-static uint64_t reset_verdict(const struct nf9_view *v)
-{
-	return v->rec->reset_verdict;
-}
-static uint64_t mpls_top(const struct nf9_view *v)
-{
-	return flow_record_mpls_top(v->rec);
-}
-static uint64_t inner_vlan(const struct nf9_view *v)
-{
-	return v->rec->inner_vlan;
-}
-static uint64_t tunnel(const struct nf9_view *v)
-{
-	return v->rec->tunnel;
-}
-static uint64_t encap(const struct nf9_view *v)
-{
-	return v->rec->encap;
-}
-static const uint8_t *src_addr(const struct nf9_view *v)
-{
-	return v->rec->key.src;
-}
-static const uint8_t *dst_addr(const struct nf9_view *v)
-{
-	return v->rec->key.dst;
-}
-static const uint8_t *next_hop(const struct nf9_view *v)
-{
-	return v->rec->next_hop;
-}
-
-static uint64_t first_switched(const struct nf9_view *v)
-{
-	return uptime_at(v->rec->first_ms, v->clk->uptime_base_ms);
-}
-
-static uint64_t last_switched(const struct nf9_view *v)
-{
-	return uptime_at(v->rec->last_ms, v->clk->uptime_base_ms);
-}
-
-/* The key already holds ICMP type << 8 | code in dport. */
-static uint64_t icmp_type(const struct nf9_view *v)
-{
-	return is_icmp(v->rec->key.proto) ? v->rec->key.dport : 0;
+	return uptime_at(v->rec->last_ms, ctx(v)->clk->uptime_base_ms);
 }
 
 /* The order here is the order on the wire and in the template. */
-static const struct nf9_field flow_fields[] = {
-	{ NF9_IN_BYTES, 8, FAM_ALL, .number = in_bytes },
-	{ NF9_IN_PKTS, 8, FAM_ALL, .number = in_pkts },
-	{ NF9_PROTOCOL, 1, FAM_ALL, .number = protocol },
-	{ NF9_SRC_TOS, 1, FAM_ALL, .number = src_tos },
-	{ NF9_TCP_FLAGS, 1, FAM_ALL, .number = tcp_flags },
-	{ NF9_L4_SRC_PORT, 2, FAM_ALL, .number = src_port },
-	{ NF9_IPV4_SRC_ADDR, 4, FAM_V4, .bytes = src_addr },
-	{ NF9_IPV6_SRC_ADDR, 16, FAM_V6, .bytes = src_addr },
-	{ NF9_INPUT_SNMP, 4, FAM_ALL, .number = in_ifindex },
-	{ NF9_L4_DST_PORT, 2, FAM_ALL, .number = dst_port },
-	{ NF9_IPV4_DST_ADDR, 4, FAM_V4, .bytes = dst_addr },
-	{ NF9_IPV6_DST_ADDR, 16, FAM_V6, .bytes = dst_addr },
-	{ NF9_OUTPUT_SNMP, 4, FAM_ALL, .number = out_ifindex },
-	{ NF9_LAST_SWITCHED, 4, FAM_ALL, .number = last_switched },
-	{ NF9_FIRST_SWITCHED, 4, FAM_ALL, .number = first_switched },
-	{ NF9_ICMP_TYPE, 2, FAM_ALL, .number = icmp_type },
-	{ NF9_MIN_TTL, 1, FAM_ALL, .number = min_ttl },
-	{ NF9_MAX_TTL, 1, FAM_ALL, .number = max_ttl },
-	{ NF9_SRC_VLAN, 2, FAM_ALL, .number = src_vlan },
-	{ NF9_IP_PROTOCOL_VERSION, 1, FAM_ALL, .number = ip_version },
-	{ NF9_DIRECTION, 1, FAM_ALL, .number = direction },
-	{ NF9_FLOW_END_REASON, 1, FAM_ALL, .number = end_reason },
-	{ NF9_FLOW_START_MS, 8, FAM_ALL, .number = start_ms },
-	{ NF9_FLOW_END_MS, 8, FAM_ALL, .number = end_ms },
+static const struct ff_field flow_fields[] = {
+	{ NF9_IN_BYTES, 8, FF_ALL, .number = ff_bytes },
+	{ NF9_IN_PKTS, 8, FF_ALL, .number = ff_packets },
+	{ NF9_PROTOCOL, 1, FF_ALL, .number = ff_proto },
+	{ NF9_SRC_TOS, 1, FF_ALL, .number = ff_tos },
+	{ NF9_TCP_FLAGS, 1, FF_ALL, .number = ff_tcp_flags },
+	{ NF9_L4_SRC_PORT, 2, FF_ALL, .number = ff_sport },
+	{ NF9_IPV4_SRC_ADDR, 4, FF_V4, .bytes = ff_src },
+	{ NF9_IPV6_SRC_ADDR, 16, FF_V6, .bytes = ff_src },
+	{ NF9_INPUT_SNMP, 4, FF_ALL, .number = ff_ifindex },
+	{ NF9_L4_DST_PORT, 2, FF_ALL, .number = ff_dport },
+	{ NF9_IPV4_DST_ADDR, 4, FF_V4, .bytes = ff_dst },
+	{ NF9_IPV6_DST_ADDR, 16, FF_V6, .bytes = ff_dst },
+	{ NF9_OUTPUT_SNMP, 4, FF_ALL, .number = ff_out_ifindex },
+	{ NF9_LAST_SWITCHED, 4, FF_ALL, .number = last_switched },
+	{ NF9_FIRST_SWITCHED, 4, FF_ALL, .number = first_switched },
+	{ NF9_ICMP_TYPE, 2, FF_ALL, .number = ff_icmp },
+	{ NF9_MIN_TTL, 1, FF_ALL, .number = ff_ttl_min },
+	{ NF9_MAX_TTL, 1, FF_ALL, .number = ff_ttl_max },
+	{ NF9_SRC_VLAN, 2, FF_ALL, .number = ff_vlan },
+	{ NF9_IP_PROTOCOL_VERSION, 1, FF_ALL, .number = ff_ip_version },
+	{ NF9_DIRECTION, 1, FF_ALL, .number = ff_direction },
+	{ NF9_FLOW_END_REASON, 1, FF_ALL, .number = ff_end_reason },
+	{ NF9_FLOW_START_MS, 8, FF_ALL, .number = ff_first_ms },
+	{ NF9_FLOW_END_MS, 8, FF_ALL, .number = ff_last_ms },
 	/* last, so the fields before it keep their offsets; see netflow9.h */
-	{ NF9_APPLICATION_ID, 5, FAM_ALL, .number = application_id },
+	{ NF9_APPLICATION_ID, 5, FF_ALL, .number = ff_app_id },
 	/* optional ones after all the others, for the same reason */
-	{ NF9_SRC_AS, 4, FAM_ALL, FEAT_AS, .number = src_as },
-	{ NF9_DST_AS, 4, FAM_ALL, FEAT_AS, .number = dst_as },
-	{ NF9_IPV4_NEXT_HOP, 4, FAM_V4, FEAT_NEXT_HOP, .bytes = next_hop },
-	{ NF9_IPV6_NEXT_HOP, 16, FAM_V6, FEAT_NEXT_HOP, .bytes = next_hop },
-	{ NF9_FIELD_RESET_VERDICT, 1, FAM_ALL, FEAT_VERDICT, .number = reset_verdict },
+	{ NF9_SRC_AS, 4, FF_ALL, FF_NEED_AS, .number = ff_src_as },
+	{ NF9_DST_AS, 4, FF_ALL, FF_NEED_AS, .number = ff_dst_as },
+	{ NF9_IPV4_NEXT_HOP, 4, FF_V4, FF_NEED_NEXT_HOP, .bytes = ff_next_hop },
+	{ NF9_IPV6_NEXT_HOP, 16, FF_V6, FF_NEED_NEXT_HOP, .bytes = ff_next_hop },
+	{ NF9_FIELD_RESET_VERDICT, 1, FF_ALL, FF_NEED_VERDICT, .number = ff_reset_verdict },
 };
 
 /*
@@ -321,95 +173,67 @@ static const struct nf9_field flow_fields[] = {
  * others with these at the end. A table of its own, so a plain record's
  * encoding never walks it.
  */
-static const struct nf9_field encap_fields[] = {
-	{ NF9_MPLS_LABEL_1, 3, FAM_ALL, .number = mpls_top },
-	{ NF9_DOT1Q_CUSTOMER_VLAN_ID, 2, FAM_ALL, .number = inner_vlan },
-	{ NF9_FIELD_TUNNEL, 1, FAM_ALL, .number = tunnel },
-	{ NF9_FIELD_ENCAP, 1, FAM_ALL, .number = encap },
+static const struct ff_field encap_fields[] = {
+	{ NF9_MPLS_LABEL_1, 3, FF_ALL, .number = ff_mpls_top },
+	{ NF9_DOT1Q_CUSTOMER_VLAN_ID, 2, FF_ALL, .number = ff_inner_vlan },
+	{ NF9_FIELD_TUNNEL, 1, FF_ALL, .number = ff_tunnel },
+	{ NF9_FIELD_ENCAP, 1, FF_ALL, .number = ff_encap },
 };
 
-static uint64_t system_scope(const struct nf9_view *v)
+static uint64_t system_scope(const struct ff_view *v)
 {
-	return v->source_id;
+	return ctx(v)->source_id;
 }
-static uint64_t sampling_interval(const struct nf9_view *v)
+static uint64_t octets_sent(const struct ff_view *v)
 {
-	return v->stats->sampling_interval;
+	return ctx(v)->stream->octets_sent;
 }
-static uint64_t sampling_algorithm(const struct nf9_view *v)
+static uint64_t packets_sent(const struct ff_view *v)
 {
-	return v->stats->sampling_algorithm;
+	return ctx(v)->stream->packets_sent;
 }
-static uint64_t octets_sent(const struct nf9_view *v)
+static uint64_t flows_sent(const struct ff_view *v)
 {
-	return v->stream->octets_sent;
+	return ctx(v)->stream->flows_sent;
 }
-static uint64_t packets_sent(const struct nf9_view *v)
+static uint64_t flows_lost(const struct ff_view *v)
 {
-	return v->stream->packets_sent;
-}
-static uint64_t flows_sent(const struct nf9_view *v)
-{
-	return v->stream->flows_sent;
-}
-static uint64_t flows_lost(const struct nf9_view *v)
-{
-	return v->stream->flows_lost;
-}
-static uint64_t packets_uncounted(const struct nf9_view *v)
-{
-	return v->stats->packets_uncounted;
-}
-static uint64_t bytes_uncounted(const struct nf9_view *v)
-{
-	return v->stats->bytes_uncounted;
-}
-static uint64_t packets_seen(const struct nf9_view *v)
-{
-	return v->stats->packets_seen;
-}
-static uint64_t bytes_seen(const struct nf9_view *v)
-{
-	return v->stats->bytes_seen;
-}
-static uint64_t flows_evicted(const struct nf9_view *v)
-{
-	return v->stats->flows_evicted;
+	return ctx(v)->stream->flows_lost;
 }
 
-static const struct nf9_field stats_scope[] = {
-	{ NF9_SCOPE_SYSTEM, 4, FAM_ALL, .number = system_scope },
+static const struct ff_field stats_scope[] = {
+	{ NF9_SCOPE_SYSTEM, 4, FF_ALL, .number = system_scope },
 };
 
-static const struct nf9_field stats_fields[] = {
-	{ NF9_SAMPLING_INTERVAL, 4, FAM_ALL, .number = sampling_interval },
-	{ NF9_SAMPLING_ALGORITHM, 1, FAM_ALL, .number = sampling_algorithm },
+static const struct ff_field stats_fields[] = {
+	{ NF9_SAMPLING_INTERVAL, 4, FF_ALL, .number = ff_sampling_interval },
+	{ NF9_SAMPLING_ALGORITHM, 1, FF_ALL, .number = ff_sampling_algorithm },
 	/* sent to this collector before this record's packet */
-	{ NF9_TOTAL_BYTES_EXP, 8, FAM_ALL, .number = octets_sent },
-	{ NF9_TOTAL_PKTS_EXP, 8, FAM_ALL, .number = packets_sent },
-	{ NF9_TOTAL_FLOWS_EXP, 8, FAM_ALL, .number = flows_sent },
+	{ NF9_TOTAL_BYTES_EXP, 8, FF_ALL, .number = octets_sent },
+	{ NF9_TOTAL_PKTS_EXP, 8, FF_ALL, .number = packets_sent },
+	{ NF9_TOTAL_FLOWS_EXP, 8, FF_ALL, .number = flows_sent },
 	/* flow records in packets the socket or the queue refused */
-	{ NF9_NOT_SENT_FLOW_TOTAL, 8, FAM_ALL, .number = flows_lost },
+	{ NF9_NOT_SENT_FLOW_TOTAL, 8, FF_ALL, .number = flows_lost },
 	/* IP packets and bytes the datapath could not count */
-	{ NF9_IGNORED_PACKET_TOTAL, 8, FAM_ALL, .number = packets_uncounted },
-	{ NF9_IGNORED_OCTET_TOTAL, 8, FAM_ALL, .number = bytes_uncounted },
+	{ NF9_IGNORED_PACKET_TOTAL, 8, FF_ALL, .number = ff_packets_uncounted },
+	{ NF9_IGNORED_OCTET_TOTAL, 8, FF_ALL, .number = ff_bytes_uncounted },
 	/* only this probe's: private ids (netflow9.h) */
-	{ NF9_FIELD_PACKETS_SEEN, 8, FAM_ALL, .number = packets_seen },
-	{ NF9_FIELD_BYTES_SEEN, 8, FAM_ALL, .number = bytes_seen },
-	{ NF9_FIELD_FLOWS_EVICTED, 8, FAM_ALL, .number = flows_evicted },
+	{ NF9_FIELD_PACKETS_SEEN, 8, FF_ALL, .number = ff_packets_seen },
+	{ NF9_FIELD_BYTES_SEEN, 8, FF_ALL, .number = ff_bytes_seen },
+	{ NF9_FIELD_FLOWS_EVICTED, 8, FF_ALL, .number = ff_flows_evicted },
 };
 
-static uint64_t app_id(const struct nf9_view *v)
+static uint64_t app_id(const struct ff_view *v)
 {
-	return v->app->id;
+	return ctx(v)->app->id;
 }
-static const uint8_t *app_name(const struct nf9_view *v)
+static const uint8_t *app_name(const struct ff_view *v)
 {
-	return (const uint8_t *)v->app->name;
+	return (const uint8_t *)ctx(v)->app->name;
 }
-static const uint8_t *app_description(const struct nf9_view *v)
+static const uint8_t *app_description(const struct ff_view *v)
 {
-	return (const uint8_t *)v->app->description;
+	return (const uint8_t *)ctx(v)->app->description;
 }
 
 /*
@@ -419,27 +243,21 @@ static const uint8_t *app_description(const struct nf9_view *v)
  * The description follows the name and is not shorter than it: nfdump
  * 1.7.1 checks the description's UTF-8 over the name's length.
  */
-static const struct nf9_field apps_fields[] = {
-	{ NF9_APPLICATION_ID, 5, FAM_ALL, .number = app_id },
-	{ NF9_APPLICATION_NAME, NF9_APP_NAME_LEN, FAM_ALL, .bytes = app_name },
-	{ NF9_APPLICATION_DESCRIPTION, NF9_APP_DESC_LEN, FAM_ALL, .bytes = app_description },
+static const struct ff_field apps_fields[] = {
+	{ NF9_APPLICATION_ID, 5, FF_ALL, .number = app_id },
+	{ NF9_APPLICATION_NAME, NF9_APP_NAME_LEN, FF_ALL, .bytes = app_name },
+	{ NF9_APPLICATION_DESCRIPTION, NF9_APP_DESC_LEN, FF_ALL, .bytes = app_description },
 };
 
 _Static_assert(NF9_APP_DESC_LEN >= NF9_APP_NAME_LEN, "see apps_fields");
 
-/* A list of fields as one template or record sees it. */
-struct nf9_layout {
-	const struct nf9_field *fields;
-	size_t n;
-	uint8_t family;
-	uint8_t features; /* enum nf9_feature switched on */
-};
+static const struct ff_layout layout_scope = { stats_scope, FF_ARRAY_LEN(stats_scope), FF_ALL, 0 };
+static const struct ff_layout layout_stats = { stats_fields, FF_ARRAY_LEN(stats_fields), FF_ALL,
+					       0 };
+static const struct ff_layout layout_apps = { apps_fields, FF_ARRAY_LEN(apps_fields), FF_ALL, 0 };
 
-static const struct nf9_layout layout_scope = { stats_scope, ARRAY_LEN(stats_scope), FAM_ALL, 0 };
-static const struct nf9_layout layout_stats = { stats_fields, ARRAY_LEN(stats_fields), FAM_ALL, 0 };
-static const struct nf9_layout layout_apps = { apps_fields, ARRAY_LEN(apps_fields), FAM_ALL, 0 };
-
-static const struct nf9_layout layout_encap = { encap_fields, ARRAY_LEN(encap_fields), FAM_ALL, 0 };
+static const struct ff_layout layout_encap = { encap_fields, FF_ARRAY_LEN(encap_fields), FF_ALL,
+					       0 };
 
 /*
  * The data template of one family, with or without the reset verdict. An
@@ -447,117 +265,49 @@ static const struct nf9_layout layout_encap = { encap_fields, ARRAY_LEN(encap_fi
  * templates exist (0 for none: two templates, not four), then
  * layout_encap.
  */
-static struct nf9_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict)
+static struct ff_layout flow_layout(const struct nf9_config *cfg, uint8_t family, bool verdict)
 {
-	return (struct nf9_layout){
+	return (struct ff_layout){
 		flow_fields,
-		ARRAY_LEN(flow_fields),
+		FF_ARRAY_LEN(flow_fields),
 		family,
-		(cfg->as_numbers ? FEAT_AS : 0) | (verdict ? FEAT_VERDICT : 0) |
-			(cfg->next_hops ? FEAT_NEXT_HOP : 0),
+		(cfg->as_numbers ? FF_NEED_AS : 0) | (verdict ? FF_NEED_VERDICT : 0) |
+			(cfg->next_hops ? FF_NEED_NEXT_HOP : 0),
 	};
 }
 
-static struct nf9_layout encap_base_layout(const struct nf9_config *cfg, uint8_t family)
+static struct ff_layout encap_base_layout(const struct nf9_config *cfg, uint8_t family)
 {
 	return flow_layout(cfg, family, cfg->reset_verdicts);
 }
 
-static size_t pad4(size_t len)
-{
-	return (len + 3) & ~(size_t)3;
-}
-
-static uint8_t *put_be(uint8_t *p, uint64_t value, size_t len)
-{
-	for (size_t i = len; i > 0; i--) {
-		p[i - 1] = value & 0xff;
-		value >>= 8;
-	}
-	return p + len;
-}
-
-static bool in_layout(const struct nf9_layout *l, size_t i)
-{
-	return (l->fields[i].families & l->family) && (l->fields[i].needs & ~l->features) == 0;
-}
-
-static size_t layout_field_count(const struct nf9_layout *l)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += in_layout(l, i);
-	return n;
-}
-
-static size_t layout_record_len(const struct nf9_layout *l)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		if (in_layout(l, i))
-			len += l->fields[i].len;
-	return len;
-}
-
 /* The (type, length) pairs of a template. */
-static uint8_t *put_field_specs(uint8_t *p, const struct nf9_layout *l)
+static uint8_t *put_field_specs(uint8_t *p, const struct ff_layout *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		if (!in_layout(l, i))
+		if (!ff_in_layout(l, i))
 			continue;
-		p = put_be(p, l->fields[i].id, 2);
-		p = put_be(p, l->fields[i].len, 2);
+		p = ff_put_be(p, l->f[i].id, 2);
+		p = ff_put_be(p, l->f[i].len, 2);
 	}
 	return p;
 }
 
-static uint8_t *put_record(uint8_t *p, const struct nf9_layout *l, const struct nf9_view *v)
+static uint8_t *put_data_template(uint8_t *p, uint16_t id, const struct ff_layout *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		const struct nf9_field *f = &l->fields[i];
-
-		if (!in_layout(l, i))
-			continue;
-		if (f->bytes)
-			memcpy(p, f->bytes(v), f->len);
-		else
-			put_be(p, f->number(v), f->len);
-		p += f->len;
-	}
-	return p;
-}
-
-static uint8_t *put_data_template(uint8_t *p, uint16_t id, const struct nf9_layout *l)
-{
-	p = put_be(p, id, 2);
-	p = put_be(p, layout_field_count(l), 2);
+	p = ff_put_be(p, id, 2);
+	p = ff_put_be(p, ff_field_count(l), 2);
 	return put_field_specs(p, l);
 }
 
-static uint8_t *put_options_template(uint8_t *p, uint16_t id, const struct nf9_layout *scope,
-				     const struct nf9_layout *opts)
+static uint8_t *put_options_template(uint8_t *p, uint16_t id, const struct ff_layout *scope,
+				     const struct ff_layout *opts)
 {
-	p = put_be(p, id, 2);
-	p = put_be(p, 4 * layout_field_count(scope), 2);
-	p = put_be(p, 4 * layout_field_count(opts), 2);
+	p = ff_put_be(p, id, 2);
+	p = ff_put_be(p, 4 * ff_field_count(scope), 2);
+	p = ff_put_be(p, 4 * ff_field_count(opts), 2);
 	p = put_field_specs(p, scope);
 	return put_field_specs(p, opts);
-}
-
-/*
- * Zero padding to 4 bytes, then the length that covers it. At most 3
- * bytes, so always shorter than a record: nfdump would read a longer
- * padding as one more record.
- */
-static uint8_t *end_set(uint8_t *set, uint8_t *end)
-{
-	size_t len = pad4(end - set);
-
-	memset(end, 0, len - (end - set));
-	put_be(set + 2, len, 2);
-	return set + len;
 }
 
 /*
@@ -571,45 +321,46 @@ static uint8_t *end_set(uint8_t *set, uint8_t *end)
  */
 static size_t put_templates(uint8_t *p, const struct nf9_config *cfg)
 {
-	struct nf9_view v = { .source_id = cfg->source_id };
-	struct nf9_layout v4 = flow_layout(cfg, FAM_V4, false);
-	struct nf9_layout v6 = flow_layout(cfg, FAM_V6, false);
+	struct nf9_ctx c = { .source_id = cfg->source_id };
+	struct ff_view v = { .enc = &c };
+	struct ff_layout v4 = flow_layout(cfg, FF_V4, false);
+	struct ff_layout v6 = flow_layout(cfg, FF_V6, false);
 	uint8_t *start = p, *set = p;
 
-	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
+	p = ff_put_be(set, NF9_SET_TEMPLATE, 2) + 2;
 	p = put_data_template(p, NF9_TEMPLATE_FLOW_V4, &v4);
 	p = put_data_template(p, NF9_TEMPLATE_FLOW_V6, &v6);
 	if (cfg->reset_verdicts) {
-		struct nf9_layout r4 = flow_layout(cfg, FAM_V4, true);
-		struct nf9_layout r6 = flow_layout(cfg, FAM_V6, true);
+		struct ff_layout r4 = flow_layout(cfg, FF_V4, true);
+		struct ff_layout r6 = flow_layout(cfg, FF_V6, true);
 
 		p = put_data_template(p, NF9_TEMPLATE_RESET_V4, &r4);
 		p = put_data_template(p, NF9_TEMPLATE_RESET_V6, &r6);
 	}
-	set = end_set(set, p);
+	set = ff_end_set(set, p);
 
-	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
+	p = ff_put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
 	p = put_options_template(p, NF9_TEMPLATE_STATS, &layout_scope, &layout_stats);
-	set = end_set(set, p);
+	set = ff_end_set(set, p);
 
-	p = put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
+	p = ff_put_be(set, NF9_SET_OPTIONS_TEMPLATE, 2) + 2;
 	p = put_options_template(p, NF9_TEMPLATE_APPS, &layout_scope, &layout_apps);
-	set = end_set(set, p);
+	set = ff_end_set(set, p);
 
-	p = put_be(set, NF9_TEMPLATE_APPS, 2) + 2;
-	for (size_t i = 0; i < ARRAY_LEN(apps); i++) {
-		v.app = &apps[i];
-		p = put_record(p, &layout_scope, &v);
-		p = put_record(p, &layout_apps, &v);
+	p = ff_put_be(set, NF9_TEMPLATE_APPS, 2) + 2;
+	for (size_t i = 0; i < FF_ARRAY_LEN(apps); i++) {
+		c.app = &apps[i];
+		p = ff_put_record(p, &layout_scope, &v);
+		p = ff_put_record(p, &layout_apps, &v);
 	}
-	p = end_set(set, p);
+	p = ff_end_set(set, p);
 	return p - start;
 }
 
 /* Records put_templates() writes, as the header counts them. */
 static uint16_t template_records(const struct nf9_config *cfg)
 {
-	return 4 + ARRAY_LEN(apps) + (cfg->reset_verdicts ? 2 : 0);
+	return 4 + FF_ARRAY_LEN(apps) + (cfg->reset_verdicts ? 2 : 0);
 }
 
 static size_t templates_len(const struct nf9_config *cfg)
@@ -631,16 +382,16 @@ static size_t put_encap_templates(uint8_t *p, const struct nf9_config *cfg)
 {
 	uint8_t *set = p;
 
-	p = put_be(set, NF9_SET_TEMPLATE, 2) + 2;
-	for (uint8_t fam = FAM_V4; fam <= FAM_V6; fam <<= 1) {
-		struct nf9_layout l = encap_base_layout(cfg, fam);
+	p = ff_put_be(set, NF9_SET_TEMPLATE, 2) + 2;
+	for (uint8_t fam = FF_V4; fam <= FF_V6; fam <<= 1) {
+		struct ff_layout l = encap_base_layout(cfg, fam);
 
-		p = put_be(p, fam == FAM_V4 ? NF9_TEMPLATE_ENCAP_V4 : NF9_TEMPLATE_ENCAP_V6, 2);
-		p = put_be(p, layout_field_count(&l) + layout_field_count(&layout_encap), 2);
+		p = ff_put_be(p, fam == FF_V4 ? NF9_TEMPLATE_ENCAP_V4 : NF9_TEMPLATE_ENCAP_V6, 2);
+		p = ff_put_be(p, ff_field_count(&l) + ff_field_count(&layout_encap), 2);
 		p = put_field_specs(p, &l);
 		p = put_field_specs(p, &layout_encap);
 	}
-	return end_set(set, p) - set;
+	return ff_end_set(set, p) - set;
 }
 
 static size_t encap_templates_len(const struct nf9_config *cfg)
@@ -652,18 +403,18 @@ static size_t encap_templates_len(const struct nf9_config *cfg)
 
 static size_t stats_record_len(void)
 {
-	return layout_record_len(&layout_scope) + layout_record_len(&layout_stats);
+	return ff_record_len(&layout_scope) + ff_record_len(&layout_stats);
 }
 
 /* The longest record is an IPv6 one (or the statistics), of the
  * encapsulation templates or of the others. */
 static size_t largest_set_len(const struct nf9_config *cfg, bool encap)
 {
-	struct nf9_layout l6 = encap_base_layout(cfg, FAM_V6);
-	size_t v6 = layout_record_len(&l6) + (encap ? layout_record_len(&layout_encap) : 0);
+	struct ff_layout l6 = encap_base_layout(cfg, FF_V6);
+	size_t v6 = ff_record_len(&l6) + (encap ? ff_record_len(&layout_encap) : 0);
 	size_t st = stats_record_len();
 
-	return pad4(NF9_SET_HEADER_LEN + (v6 > st ? v6 : st));
+	return ff_pad4(NF9_SET_HEADER_LEN + (v6 > st ? v6 : st));
 }
 
 /*
@@ -708,7 +459,8 @@ size_t nf9_min_flows_per_packet(const struct nf9_stream *s)
 {
 	/* A packet with the templates, then the largest record each in a
 	 * FlowSet of its own (families alternating): a lower bound. */
-	size_t t = templates_len(&s->cfg), e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
+	size_t t = templates_len(&s->cfg),
+	       e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
 	size_t largest = largest_set_len(&s->cfg, true);
 	size_t used = NF9_HEADER_LEN + t + e;
 	size_t n;
@@ -755,9 +507,9 @@ static void open_packet(struct nf9_stream *s, uint64_t base_ms, bool with_templa
 		s->encap_templates_due = s->encap_templates;
 	}
 	/* with them when there is room, else in the next packet (min_payload) */
-	if (s->encap_templates_due && s->len + encap_templates_len(&s->cfg) +
-						  largest_set_len(&s->cfg, true) <=
-					  s->cfg.max_payload)
+	if (s->encap_templates_due &&
+	    s->len + encap_templates_len(&s->cfg) + largest_set_len(&s->cfg, true) <=
+		    s->cfg.max_payload)
 		put_encap_templates_here(s);
 }
 
@@ -765,7 +517,7 @@ static void close_data_set(struct nf9_stream *s)
 {
 	if (!s->set_id)
 		return;
-	s->len = end_set(s->pkt + s->set_start, s->pkt + s->len) - s->pkt;
+	s->len = ff_end_set(s->pkt + s->set_start, s->pkt + s->len) - s->pkt;
 	s->set_id = 0;
 }
 
@@ -774,7 +526,7 @@ static void open_data_set(struct nf9_stream *s, uint16_t set_id)
 	close_data_set(s);
 	s->set_start = s->len;
 	s->set_id = set_id;
-	put_be(s->pkt + s->len, set_id, 2);
+	ff_put_be(s->pkt + s->len, set_id, 2);
 	s->len += NF9_SET_HEADER_LEN;
 }
 
@@ -783,7 +535,7 @@ static size_t closed_len(const struct nf9_stream *s)
 {
 	if (!s->set_id)
 		return s->len;
-	return s->set_start + pad4(s->len - s->set_start);
+	return s->set_start + ff_pad4(s->len - s->set_start);
 }
 
 /* Would the packet, padded and closed, still fit with one more record? */
@@ -792,9 +544,9 @@ static bool record_fits(const struct nf9_stream *s, uint16_t set_id, size_t rec_
 	size_t end;
 
 	if (s->set_id == set_id)
-		end = s->set_start + pad4(s->len - s->set_start + rec_len);
+		end = s->set_start + ff_pad4(s->len - s->set_start + rec_len);
 	else
-		end = closed_len(s) + pad4(NF9_SET_HEADER_LEN + rec_len);
+		end = closed_len(s) + ff_pad4(NF9_SET_HEADER_LEN + rec_len);
 	return end <= s->cfg.max_payload;
 }
 
@@ -816,12 +568,12 @@ static void put_header(struct nf9_stream *s, const struct nf9_clock *clk)
 	uint64_t stamp = header_ms(clk);
 	uint8_t *p = s->pkt;
 
-	p = put_be(p, NF9_VERSION, 2);
-	p = put_be(p, s->count, 2);
-	p = put_be(p, uptime_at(stamp, s->pkt_base_ms), 4);
-	p = put_be(p, stamp / 1000, 4);
-	p = put_be(p, s->sequence, 4);
-	put_be(p, s->cfg.source_id, 4);
+	p = ff_put_be(p, NF9_VERSION, 2);
+	p = ff_put_be(p, s->count, 2);
+	p = ff_put_be(p, uptime_at(stamp, s->pkt_base_ms), 4);
+	p = ff_put_be(p, stamp / 1000, 4);
+	p = ff_put_be(p, s->sequence, 4);
+	ff_put_be(p, s->cfg.source_id, 4);
 }
 
 static void account_emit(struct nf9_stream *s, int err, const struct nf9_clock *clk)
@@ -886,7 +638,8 @@ static void put_encap_templates_here(struct nf9_stream *s)
 /* Would they fit in the open packet, and a record of rec_len after them? */
 static bool encap_templates_fit(const struct nf9_stream *s, size_t rec_len)
 {
-	return closed_len(s) + encap_templates_len(&s->cfg) + pad4(NF9_SET_HEADER_LEN + rec_len) <=
+	return closed_len(s) + encap_templates_len(&s->cfg) +
+		       ff_pad4(NF9_SET_HEADER_LEN + rec_len) <=
 	       s->cfg.max_payload;
 }
 
@@ -928,19 +681,20 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 	/* a verdict moves the record to the reset templates, when they exist */
 	bool verdict = s->cfg.reset_verdicts && rec->reset_verdict != FLOW_RESET_NONE;
 	bool encap = flow_record_encapsulated(rec);
-	struct nf9_view v = { .rec = rec, .clk = clk };
-	struct nf9_layout l;
+	struct nf9_ctx c = { .clk = clk };
+	struct ff_view v = { .rec = rec, .enc = &c };
+	struct ff_layout l;
 	uint16_t set_id;
 	uint8_t *p;
 	int err;
 
 	if (rec->key.ip_version == 4) {
-		l = flow_layout(&s->cfg, FAM_V4, verdict || (encap && s->cfg.reset_verdicts));
+		l = flow_layout(&s->cfg, FF_V4, verdict || (encap && s->cfg.reset_verdicts));
 		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V4 :
 			 verdict ? NF9_TEMPLATE_RESET_V4 :
 				   NF9_TEMPLATE_FLOW_V4;
 	} else if (rec->key.ip_version == 6) {
-		l = flow_layout(&s->cfg, FAM_V6, verdict || (encap && s->cfg.reset_verdicts));
+		l = flow_layout(&s->cfg, FF_V6, verdict || (encap && s->cfg.reset_verdicts));
 		set_id = encap	 ? NF9_TEMPLATE_ENCAP_V6 :
 			 verdict ? NF9_TEMPLATE_RESET_V6 :
 				   NF9_TEMPLATE_FLOW_V6;
@@ -951,29 +705,25 @@ int nf9_add_flow(struct nf9_stream *s, const struct flow_record *rec, const stru
 	if (encap && !s->encap_templates)
 		s->encap_templates = s->encap_templates_due = true;
 	p = reserve_record(s, set_id,
-			   layout_record_len(&l) + (encap ? layout_record_len(&layout_encap) : 0), clk,
+			   ff_record_len(&l) + (encap ? ff_record_len(&layout_encap) : 0), clk,
 			   &err);
-	p = put_record(p, &l, &v);
+	p = ff_put_record(p, &l, &v);
 	if (encap)
-		put_record(p, &layout_encap, &v);
+		ff_put_record(p, &layout_encap, &v);
 	s->flows++;
 	return err;
 }
 
 int nf9_add_stats(struct nf9_stream *s, const struct probe_stats *st, const struct nf9_clock *clk)
 {
-	struct nf9_view v = {
-		.stats = st,
-		.clk = clk,
-		.source_id = s->cfg.source_id,
-		.stream = s,
-	};
+	struct nf9_ctx c = { .clk = clk, .source_id = s->cfg.source_id, .stream = s };
+	struct ff_view v = { .stats = st, .enc = &c };
 	uint8_t *p;
 	int err;
 
 	p = reserve_record(s, NF9_TEMPLATE_STATS, stats_record_len(), clk, &err);
-	p = put_record(p, &layout_scope, &v);
-	put_record(p, &layout_stats, &v);
+	p = ff_put_record(p, &layout_scope, &v);
+	ff_put_record(p, &layout_stats, &v);
 	return err;
 }
 
