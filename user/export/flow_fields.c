@@ -17,32 +17,6 @@ size_t ff_field_count(const struct ff_layout *l)
 	return n;
 }
 
-size_t ff_record_len(const struct ff_layout *l)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		if (ff_in_layout(l, i))
-			len += l->f[i].len;
-	return len;
-}
-
-uint8_t *ff_put_record(uint8_t *p, const struct ff_layout *l, const struct ff_view *v)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const struct ff_field *f = &l->f[i];
-
-		if (!ff_in_layout(l, i))
-			continue;
-		if (f->bytes)
-			memcpy(p, f->bytes(v), f->len);
-		else
-			ff_put_be(p, f->number(v), f->len);
-		p += f->len;
-	}
-	return p;
-}
-
 uint8_t *ff_end_set(uint8_t *set, uint8_t *end)
 {
 	size_t len = ff_pad4(end - set);
