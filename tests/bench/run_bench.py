@@ -617,11 +617,14 @@ pidfile: {self.dir}/pmacctd.pid
         if "live" in r:
             self.table_live(r["live"])
         if "live_tcp" in r:
-            self.table_live_tcp(r["live_tcp"])
+            self.table_by_kind("live tap", r["live_tcp"], "drop", 2,
+                               lambda kind, n: TCP_TAP_TARGET.get(n) if kind == "tcp" else None)
         if "inline" in r:
             self.table_inline(r["inline"])
         if "inline_other" in r:
-            self.table_inline_other(r["inline_other"])
+            self.table_by_kind("inline", r["inline_other"], "pass", 3,
+                               lambda kind, n: INLINE_TARGET
+                               if kind == "tcp" and n == FLOW_COUNTS[0] else None)
         if "route" in r:
             self.table_route(r["route"])
         if "peers" in r:
@@ -700,17 +703,20 @@ pidfile: {self.dir}/pmacctd.pid
             self.notes.append(f"live tap {n:,} flows, Mpps per run: empty "
                               f"{e['runs']}, probe {p['runs']}, hash {h['runs']}")
 
-    def table_live_tcp(self, tcp):
-        for (label, n), x in tcp.items():
+    def table_by_kind(self, section, results, base, digits, target_of):
+        """Rows of results keyed (kind, flows): the probe's Mpps against the
+        empty program's (`base`: drop or pass), the target target_of gives
+        for (kind, flows) if any, and the counted/sent check."""
+        for (kind, n), x in results.items():
             e, p = x["empty"], x["probe"]
             ratio = p["mpps"] / e["mpps"]
-            tgt = TCP_TAP_TARGET.get(n) if label == "tcp" else None
-            self.row("live tap", f"{label}, {n:,} flows (Mpps)", f"{p['mpps']:.2f}",
-                     f"{e['mpps']:.2f} drop", f"{ratio:.3f}",
+            tgt = target_of(kind, n)
+            self.row(section, f"{kind}, {n:,} flows (Mpps)", f"{p['mpps']:.{digits}f}",
+                     f"{e['mpps']:.{digits}f} {base}", f"{ratio:.3f}",
                      f">= {tgt:.2f}" if tgt else "",
                      "" if tgt is None else "met" if ratio >= tgt else "NOT met")
-            self.count_rows("live tap", n, p)
-            self.notes.append(f"live tap {label} {n:,} flows, Mpps per run: empty "
+            self.count_rows(section, n, p)
+            self.notes.append(f"{section} {kind} {n:,} flows, Mpps per run: empty "
                               f"{e['runs']}, probe {p['runs']}")
 
     def count_rows(self, section, n, p):
@@ -736,19 +742,6 @@ pidfile: {self.dir}/pmacctd.pid
                      "met" if ratio >= INLINE_TARGET else "NOT met")
             self.count_rows("inline", n, p)
             self.notes.append(f"inline {n:,} flows, Mpps per run: empty {e['runs']}, "
-                              f"probe {p['runs']}")
-
-    def table_inline_other(self, other):
-        for (proto, n), x in other.items():
-            e, p = x["empty"], x["probe"]
-            ratio = p["mpps"] / e["mpps"]
-            tgt = INLINE_TARGET if proto == "tcp" and n == FLOW_COUNTS[0] else None
-            self.row("inline", f"{proto}, {n:,} flows (Mpps)", f"{p['mpps']:.3f}",
-                     f"{e['mpps']:.3f} pass", f"{ratio:.3f}",
-                     f">= {tgt:.2f}" if tgt else "",
-                     "" if tgt is None else "met" if ratio >= tgt else "NOT met")
-            self.count_rows("inline", n, p)
-            self.notes.append(f"inline {proto} {n:,} flows, Mpps per run: empty {e['runs']}, "
                               f"probe {p['runs']}")
 
     def table_peers(self, peers, inline):
