@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "export/flow_fields.h"
 #include "export/netflow9.h"
 
 /*
@@ -1804,10 +1805,27 @@ static void test_tshark_decodes_encap_templates(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* The lower bound both encoders size their queues by, worked by hand:
+ * templates together with records; templates apart when they do not fit
+ * with a record; never less than one. */
+static void test_min_flows_per_message(void **state)
+{
+	(void)state;
+	/* 20 + 100 + 50 = 170 used, (1400 - 170) / 60 = 20 */
+	assert_int_equal(ff_min_flows_per_message(20, 100, 50, 60, 1400), 20);
+	/* 170 + 60 > 200: the larger set alone, 20 + 100, (200 - 120) / 60 = 1 */
+	assert_int_equal(ff_min_flows_per_message(20, 100, 50, 60, 200), 1);
+	/* 20 + 100 + 0 = 120, (300 - 120) / 60 = 3 */
+	assert_int_equal(ff_min_flows_per_message(20, 100, 0, 60, 300), 3);
+	/* nothing fits beside the templates: still one */
+	assert_int_equal(ff_min_flows_per_message(20, 100, 50, 60, 100), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_template_packet_bytes),
+		T(test_min_flows_per_message),
 		T(test_ipv4_record_bytes),
 		T(test_ipv6_record_bytes),
 		T(test_stats_record_padded),

@@ -26,6 +26,18 @@ uint8_t *ff_end_set(uint8_t *set, uint8_t *end)
 	return set + len;
 }
 
+size_t ff_min_flows_per_message(size_t header, size_t templates, size_t encap_templates,
+				size_t largest_set, size_t max_payload)
+{
+	size_t used = header + templates + encap_templates;
+	size_t n;
+
+	if (used + largest_set > max_payload)
+		used = header + (templates > encap_templates ? templates : encap_templates);
+	n = used < max_payload ? (max_payload - used) / largest_set : 0;
+	return n ? n : 1;
+}
+
 static bool is_icmp(uint8_t proto)
 {
 	return proto == 1 || proto == 58;

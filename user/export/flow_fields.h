@@ -134,6 +134,17 @@ static inline uint8_t *ff_put_record(uint8_t *p, const struct ff_layout *l, cons
  */
 uint8_t *ff_end_set(uint8_t *set, uint8_t *end);
 
+/*
+ * How many flows a message of max_payload bytes holds at least (never
+ * less than 1): one opening with the header, the templates and, if sent,
+ * the encapsulation templates, then the largest record each in a set of
+ * its own (families alternating: a lower bound). When both template sets
+ * do not fit with a record, they go in messages apart (each encoder's
+ * open_message/open_packet), so only the larger one counts.
+ */
+size_t ff_min_flows_per_message(size_t header, size_t templates, size_t encap_templates,
+				size_t largest_set, size_t max_payload);
+
 /* A flow record's values, named for what they read. */
 uint64_t ff_bytes(const struct ff_view *v);
 uint64_t ff_packets(const struct ff_view *v);

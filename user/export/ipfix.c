@@ -246,17 +246,9 @@ int ipfix_stream_init(struct ipfix_stream *s, const struct ipfix_config *cfg, ip
 
 size_t ipfix_min_flows_per_packet(const struct ipfix_stream *s)
 {
-	size_t t = templates_len(&s->cfg),
-	       e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
-	size_t largest = largest_set_len(&s->cfg, true);
-	size_t used = HEADER_LEN + t + e;
-	size_t n;
-
-	/* when both do not fit with a record, they go apart (open_message) */
-	if (used + largest > s->cfg.max_payload)
-		used = HEADER_LEN + (t > e ? t : e);
-	n = used < s->cfg.max_payload ? (s->cfg.max_payload - used) / largest : 0;
-	return n ? n : 1;
+	return ff_min_flows_per_message(HEADER_LEN, templates_len(&s->cfg),
+					s->encap_templates ? encap_templates_len(&s->cfg) : 0,
+					largest_set_len(&s->cfg, true), s->cfg.max_payload);
 }
 
 static bool templates_due(const struct ipfix_stream *s, uint64_t now_ms)

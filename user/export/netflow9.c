@@ -457,20 +457,9 @@ int nf9_stream_init(struct nf9_stream *s, const struct nf9_config *cfg, nf9_emit
 
 size_t nf9_min_flows_per_packet(const struct nf9_stream *s)
 {
-	/* A packet with the templates, then the largest record each in a
-	 * FlowSet of its own (families alternating): a lower bound. */
-	size_t t = templates_len(&s->cfg),
-	       e = s->encap_templates ? encap_templates_len(&s->cfg) : 0;
-	size_t largest = largest_set_len(&s->cfg, true);
-	size_t used = NF9_HEADER_LEN + t + e;
-	size_t n;
-
-	/* when both do not fit with a record, they go apart (open_packet) */
-	if (used + largest > s->cfg.max_payload)
-		used = NF9_HEADER_LEN + (t > e ? t : e);
-	n = used < s->cfg.max_payload ? (s->cfg.max_payload - used) / largest : 0;
-
-	return n ? n : 1;
+	return ff_min_flows_per_message(NF9_HEADER_LEN, templates_len(&s->cfg),
+					s->encap_templates ? encap_templates_len(&s->cfg) : 0,
+					largest_set_len(&s->cfg, true), s->cfg.max_payload);
 }
 
 /*
