@@ -14,9 +14,11 @@ reset between files changes the second run's counters, verdicts or
 recognitions, and the test fails. The bad files must be reported by name
 and must not stop the batch.
 
-Pinned to one CPU: the datapath keeps flows per CPU, so a replay that
-migrates between CPUs mid-capture creates a flow twice (flows_created
-differs; the flows exported do not). Single runs differ the same way.
+Not pinned by the test: the datapath keeps flows per CPU, and a replay
+that migrated between CPUs mid-capture would create a flow twice
+(flows_created would differ), so replay keeps itself on the CPU it
+started on. This test relies on that: without it, a migration during a
+capture would make a run differ now and then.
 Run as root (replay loads the XDP program); skipped without the captures.
 """
 
@@ -86,7 +88,6 @@ def main():
     if missing:
         print(f"1..0 # SKIP captures not on this machine: {missing[0]}")
         return 0
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     with tempfile.NamedTemporaryFile(suffix=".pcap", delete=False) as junk:
         junk.write(b"this is not a capture\n")
     files.insert(3, junk.name)
