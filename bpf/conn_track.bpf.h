@@ -86,6 +86,8 @@ struct {
 #define CT_TABLE_FULL 0x4 /* no room: the connection is not tracked */
 #define CT_EVENT_LOST 0x8 /* an event found the ring full */
 #define CT_EVICTED 0x10 /* a connection made room for this one */
+#define CT_REF_STALE 0x20 /* the flow's connection changed hands while
+			     this packet was looking: not tracked */
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -103,9 +105,13 @@ struct {
 #define BT_PIECE_MIN_LEN 10
 #define BT_PIECE_MAX_LEN (9 + 131072)
 
-/* Where the headers are, as offsets from the frame's start, and the
- * payload length: packed into one scalar for the global function. */
-#define CT_OFFS(l3, l4, payload_len) ((__u64)(payload_len) << 32 | (__u64)(l4) << 16 | (__u64)(l3))
+/* Where the headers are, as offsets from the frame's start, the payload
+ * length (at most 65535: an IP length field bounds it) and what
+ * recognition found in the packet (BT_NONE usually): packed into one
+ * scalar, because a global function takes at most five arguments. */
+#define CT_OFFS(l3, l4, payload_len, bt_kind)                                           \
+	((__u64)(__u8)(bt_kind) << 48 | (__u64)(__u16)(payload_len) << 32 |             \
+	 (__u64)(l4) << 16 | (__u64)(l3))
 /* The parser never reaches further than this into a frame (a power of
  * two: offsets are masked with it). */
 #define CT_MAX_OFFSET 1024
@@ -602,16 +608,56 @@ static __always_inline int conn_claim(struct conn_bucket *b, __u64 now)
 }
 
 /*
+ * A flow entry remembers where its connection is (flow_entry.conn_ref):
+ * the way's index in the table and the packet's side, so that the next
+ * packets of the flow skip the canonical key, its hash and the tag scan
+ * (about 15 ns of the 40 the table costs a packet). 0 means not known:
+ * entries start zeroed in each generation, and an evicted flow's place
+ * starts again from 0 (flow_table.bpf.h). The reference is only a
+ * guess: the way may have been given to another connection since, so
+ * the key it holds is compared under the lock before it is used.
+ */
+#define CONN_REF(idx, w, sender) ((((idx) * CONN_WAYS + (w)) << 1 | (sender)) + 1)
+#define CONN_REF_IDX(ref) ((((ref) - 1) >> 1) / CONN_WAYS)
+#define CONN_REF_WAY(ref) ((((ref) - 1) >> 1) & (CONN_WAYS - 1))
+#define CONN_REF_SENDER(ref) (((ref) - 1) & 1)
+/* conn_track_packet's result: the reference for the flow entry. */
+#define CT_REF_OF(result) ((__u32)((__u64)(result) >> 32))
+_Static_assert(((__u64)(1ul << 26) * 2 + 1) < 0xffffffffull,
+	       "conn_ref holds every slot of the largest --max-connections");
+
+/* Whether a way's key is the flow's connection, the flow's source being
+ * side sender: the compare conn_key_equal would make, without building
+ * the canonical key. */
+static __always_inline bool conn_key_is(const struct conn_key *ck, const struct flow_key *key,
+					__u8 sender)
+{
+	const __u32 *a = (const __u32 *)ck->addr[sender & 1];
+	const __u32 *b = (const __u32 *)ck->addr[!sender];
+	const __u32 *src = (const __u32 *)key->src, *dst = (const __u32 *)key->dst;
+	__u32 diff = (ck->ip_version ^ key->ip_version) | (ck->port[sender & 1] ^ key->sport) |
+		     (ck->port[!sender] ^ key->dport);
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		diff |= (a[i] ^ src[i]) | (b[i] ^ dst[i]);
+	return diff == 0;
+}
+
+/*
  * Tracks one TCP packet: offs is CT_OFFS(IP header, TCP header, payload
- * length); bt_kind what recognition found in this packet (BT_NONE
- * usually). Returns CT_* bits for the caller's counters.
+ * length, what recognition found); ref the packet's flow entry's
+ * reference to its connection (0: none). Returns CT_* bits for the
+ * caller's counters, and in the upper 32 bits the reference for the
+ * flow entry to keep (CT_REF_OF). In and out by value: a pointer kept
+ * across the helper calls would cost the stack a slot it does not have.
  *
  * A global function, so the verifier checks it once on its own (as
  * bt_inspect_payload); it re-reads the headers from the frame by offset
  * rather than taking the parser's pointers.
  */
-__noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct flow_key *key,
-				 __u64 now, __u32 bt_kind)
+__noinline __s64 conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct flow_key *key,
+				 __u64 now, __u32 ref)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -626,8 +672,8 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 	const __u8 *opt_end;
 	__u8 sender, type = 0;
 	bool rst;
-	__u32 idx, hints, tag;
-	int ret = 0, w;
+	__u32 hints, tag = 0, idx;
+	int ret = 0, w = -1;
 
 	if (!key || l3 >= CT_MAX_OFFSET || l4 >= CT_MAX_OFFSET)
 		return 0;
@@ -642,7 +688,7 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 	__builtin_memset(&scratch->cp, 0, sizeof(scratch->cp));
 	fp = &scratch->cp.f;
 	ck = &scratch->ck;
-	fp->payload_len = offs >> 32;
+	fp->payload_len = (offs >> 32) & 0xffff;
 	if (key->ip_version == 4) {
 		struct iphdr *ip = data + l3;
 
@@ -671,16 +717,29 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 	if (rst)
 		ret |= CT_RESET;
 
-	sender = conn_key_fill(ck, key);
+	/* The flow's reference first, if it still names this connection
+	 * (read without the lock: checked again under it); else the key. */
+	b = NULL;
+	if (ref && CONN_REF_IDX(ref) <= conn_bucket_mask) {
+		sender = CONN_REF_SENDER(ref);
+		idx = CONN_REF_IDX(ref);
+		b = bpf_map_lookup_elem(&conns, &idx);
+		if (b && !conn_key_is(&b->way[CONN_REF_WAY(ref)].key, key, sender))
+			b = NULL;
+	}
+	if (!b) {
+		ref = 0;
+		sender = conn_key_fill(ck, key);
+		tag = conn_hash(ck);
+		idx = tag & conn_bucket_mask;
+		b = bpf_map_lookup_elem(&conns, &idx);
+		if (!b)
+			return ret | CT_TABLE_FULL;
+	}
 	scratch->cp.sender = sender;
 	scratch->cp.ip_version = key->ip_version;
-	scratch->cp.bt_kind = bt_kind;
+	scratch->cp.bt_kind = (offs >> 48) & 0xff;
 	scratch->cp.now = now;
-	tag = conn_hash(ck);
-	idx = tag & conn_bucket_mask;
-	b = bpf_map_lookup_elem(&conns, &idx);
-	if (!b)
-		return ret | CT_TABLE_FULL;
 
 	/* Without the lock, the bucket's hints decide the work that must be
 	 * done outside it: the piece check (a payload read) and reserving
@@ -701,8 +760,18 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 	}
 
 	bpf_spin_lock(&b->lock);
-	w = conn_find(b, ck, tag);
-	if (w < 0 && !(fp->tcp_flags & TCP_RST)) {
+	if (!ref) {
+		w = conn_find(b, ck, tag);
+	} else if (conn_key_is(&b->way[CONN_REF_WAY(ref)].key, key, sender)) {
+		w = CONN_REF_WAY(ref);
+	} else {
+		/* Another CPU gave the way to a new connection since the
+		 * check above: this packet goes untracked, as one the probe
+		 * missed (the key was not built: no lookup, no claim). */
+		ret |= CT_REF_STALE;
+		ref = ~0u;
+	}
+	if (w < 0 && ref != ~0u && !(fp->tcp_flags & TCP_RST)) {
 		/* A new connection. A RST makes none: stray RSTs (scan
 		 * backscatter) would fill the table. */
 		w = conn_claim(b, now);
@@ -736,6 +805,8 @@ __noinline int conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct fl
 			bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
 		}
 	}
+	if (w >= 0 && w < CONN_WAYS)
+		return (__s64)CONN_REF(idx, w, sender) << 32 | ret;
 	return ret;
 }
 

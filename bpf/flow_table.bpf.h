@@ -134,6 +134,13 @@ enum flow_update_result {
 	FLOW_NO_TABLE, /* no live table or bucket: cannot happen */
 };
 
+/* What an eviction took out of the table, for the counters. Two fields,
+ * not a struct flow_value: the program's stack is nearly full. */
+struct flow_evicted {
+	__u64 packets;
+	__u64 bytes;
+};
+
 /*
  * Counts one packet into its flow. *evicted receives the evicted flow's
  * packets and bytes for the counters (FLOW_EVICTED only); *entry the flow's
@@ -141,7 +148,7 @@ enum flow_update_result {
  */
 static __always_inline enum flow_update_result
 flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u64 now,
-		  struct flow_value *evicted, struct flow_entry **entry)
+		  struct flow_evicted *evicted, struct flow_entry **entry)
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
@@ -203,6 +210,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u6
 	evicted->packets = bucket->way[victim].val.packets;
 	evicted->bytes = bucket->way[victim].val.bytes;
 	__builtin_memcpy(&bucket->way[victim].key, key, sizeof(*key));
+	bucket->way[victim].conn_ref = 0; /* the evicted flow's connection */
 	flow_value_start(&bucket->way[victim].val, pi, now);
 	*entry = &bucket->way[victim];
 	return FLOW_EVICTED;

@@ -99,9 +99,12 @@ static __always_inline __u32 frame_offset(struct xdp_md *ctx, const void *pos)
 
 /* Feeds a TCP packet to the connection table and counts the outcome. */
 static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs, const struct flow_key *key,
-					 __u64 now, __u32 bt_kind, struct counters *cnt)
+					 __u64 now, struct flow_entry *entry, struct counters *cnt)
 {
-	int r = conn_track_packet(ctx, offs, key, now, bt_kind);
+	__s64 r = conn_track_packet(ctx, offs, key, now, entry ? entry->conn_ref : 0);
+
+	if (entry)
+		entry->conn_ref = CT_REF_OF(r);
 
 	if (r & CT_RESET)
 		cnt->v[CNT_TCP_RESETS]++;
@@ -111,6 +114,8 @@ static __always_inline void conn_account(struct xdp_md *ctx, __u64 offs, const s
 		cnt->v[CNT_CONNS_EVICTED]++;
 	if (r & CT_TABLE_FULL)
 		cnt->v[CNT_CONN_TABLE_FULL]++;
+	if (r & CT_REF_STALE)
+		cnt->v[CNT_CONN_REF_STALE]++;
 	if (r & CT_EVENT_LOST)
 		cnt->v[CNT_EVENTS_LOST]++;
 }
@@ -215,7 +220,7 @@ static __always_inline struct flow_entry *flow_account(const struct flow_key *ke
 						       const struct packet_info *pi, __u64 now,
 						       struct counters *cnt)
 {
-	struct flow_value evicted = {};
+	struct flow_evicted evicted = {};
 	struct flow_entry *entry = NULL;
 
 	switch (flow_table_update(key, pi, now, &evicted, &entry)) {
@@ -384,7 +389,8 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 	    entry->val.packets <= INSPECT_PACKETS)
 		bt_kind = bt_inspect(ctx, payload_off, &key, &pi, entry, now, cnt->v);
 	if (tcp_whole && track_connections)
-		conn_account(ctx, CT_OFFS(l3_off, l4_off, pi.payload_len), &key, now, bt_kind, cnt);
+		conn_account(ctx, CT_OFFS(l3_off, l4_off, pi.payload_len, bt_kind), &key, now, entry,
+			     cnt);
 }
 
 SEC("xdp")

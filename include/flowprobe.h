@@ -343,7 +343,9 @@ _Static_assert(sizeof(struct event) == 248, "event layout");
  */
 struct flow_entry {
 	struct flow_key key;
-	__u32 pad;
+	__u32 conn_ref; /* TCP: where the flow's connection is in the
+			   connection table, a guess checked before use
+			   (conn_track.bpf.h); 0 unknown. Not exported. */
 	struct flow_value val;
 };
 _Static_assert(sizeof(struct flow_entry) == 96, "flow_entry layout");
@@ -436,6 +438,8 @@ struct flow_bucket {
 	  "connections (closed, half-open or long idle first) that made room for a new one")                                             \
 	X(CNT_CONN_TABLE_FULL, "conn_table_full",                                                                                        \
 	  "TCP packets of connections a bucket of live connections had no room for (reset analysis blind to them; flows still counted)") \
+	X(CNT_CONN_REF_STALE, "conn_ref_stale",                                                                                          \
+	  "TCP packets whose connection was given to another while they looked it up: not tracked, as if missed (flows still counted)")  \
 	X(CNT_TABLE_MISSING, "table_missing",                                                                                            \
 	  "no live flow table or bucket (cannot happen; counted as uncounted too)")                                                      \
 	X(CNT_NEW_FLOWS_REFUSED, "new_flows_refused",                                                                                    \

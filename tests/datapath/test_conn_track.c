@@ -544,6 +544,53 @@ static void test_table_full(void **state)
 		fail_msg("%d mismatches", c.failures);
 }
 
+/*
+ * A flow entry remembers where its connection's way is (conn_ref), and
+ * the way may change hands before the flow's next packet: 41002 is
+ * closed by a RST and its way given to 42001, while 41002's flow entries
+ * still point there. 41002's next packet must find that out and not
+ * write its facts into 42001's history (a history mixed from two
+ * connections would judge 42001's RSTs against 41002's packets). The
+ * bucket is full of live connections then, so 41002 goes untracked.
+ */
+static void test_stale_conn_ref(void **state)
+{
+	struct dp *dp = *state;
+	struct check c = { .ctx = "stale conn_ref" };
+	struct pb_spec rst = b_to_a(PB_RST | PB_ACK, B_SEQ + 1, A_SEQ + 1, 0, 0);
+	struct pb_spec late = a_to_b(PB_ACK | PB_PSH, A_SEQ + 1, B_SEQ + 1, 700, A_ID + 9);
+	struct conn_state before, after;
+	struct conn_key k;
+	__u64 cnt[CNT__MAX];
+
+	dp_reset(dp);
+	for (int i = 0; i < 4; i++)
+		establish_port(dp, 41000 + i, T0);
+	rst.dport = 41002;
+	run_at(dp, &rst, T0 + SEC_NS);
+	establish_port(dp, 42001, T0 + 2 * SEC_NS);
+	check_true(&c, "42001 took 41002's way", tracked(dp, 42001) && !tracked(dp, 41002));
+	conn_key_ab(&k);
+	k.port[0] = 42001;
+	assert_int_equal(get_conn(dp, &k, &before), 0);
+
+	late.sport = 41002;
+	late.ttl = A_TTL - 20;
+	run_at(dp, &late, T0 + 3 * SEC_NS);
+	assert_int_equal(get_conn(dp, &k, &after), 0);
+	check_eq(&c, "42001's side A packets", after.side[0].packets, before.side[0].packets);
+	check_eq(&c, "42001's side A payload", after.side[0].payload, 0);
+	check_eq(&c, "42001's side A TTL", after.side[0].ttl_last, A_TTL);
+	check_eq(&c, "42001's last_ns", after.last_ns, before.last_ns);
+	check_true(&c, "41002 untracked: the bucket is full of live ones", !tracked(dp, 41002));
+	sum_counters(dp, cnt);
+	check_eq(&c, "CNT_CONN_TABLE_FULL", cnt[CNT_CONN_TABLE_FULL], 1);
+	check_eq(&c, "CNT_CONN_REF_STALE (only a race between CPUs sets it)",
+		 cnt[CNT_CONN_REF_STALE], 0);
+	if (c.failures)
+		fail_msg("%d mismatches", c.failures);
+}
+
 /* IPv6: the same table; hop limit is the TTL, no IP IDs. */
 static void test_ipv6(void **state)
 {
@@ -864,6 +911,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_incarnation, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_midstream, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_table_full, setup_small_table, teardown_dp),
+		cmocka_unit_test_setup_teardown(test_stale_conn_ref, setup_small_table, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_bittorrent_facts, setup_replay, teardown_dp),
 		cmocka_unit_test_setup_teardown(test_not_tcp, setup_replay, teardown_dp),
