@@ -36,8 +36,12 @@
 
 _Static_assert((ROUTE_BUCKETS & (ROUTE_BUCKETS - 1)) == 0, "ROUTE_BUCKETS: a power of two");
 
+/* mmapable: the daemon reads a bucket per exported record in place, not
+ * by a syscall (user/datapath/routes.c); each way's check word tells it
+ * a way caught half written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ROUTE_BUCKETS); /* 1 without lookups: set at load */
 	__type(key, __u32);
 	__type(value, struct route_bucket);

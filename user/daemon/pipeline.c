@@ -543,6 +543,7 @@ void pipeline_destroy(struct pipeline *pl)
 	tcp_analysis_free(pl->tcp);
 	pl->tcp = NULL;
 	exporter_stop(&pl->exporter);
+	routes_free(&pl->routes); /* after the last export: it reads them */
 	drainer_free(pl->drainer);
 	pl->drainer = NULL;
 	events_reader_free(pl->events);

@@ -12,8 +12,14 @@
 #include <stdint.h>
 #include "lib/flow_record.h"
 
+struct route_bucket;
+
 struct routes {
 	int fd; /* the route cache, or -1: tap mode, replay, --no-routes */
+	const struct route_bucket *map; /* the cache mapped read-only, or
+					   NULL: read by syscall */
+	size_t map_bytes;
+	uint32_t buckets; /* the map's */
 	uint32_t seed; /* of the bucket hash: the program's hash_seed */
 	uint64_t missing; /* records exported with no cache entry */
 	uint64_t unrouted; /* records whose lookup found no egress */
@@ -21,9 +27,13 @@ struct routes {
 
 struct flowprobe_bpf;
 
-/* Opens nothing: the cache of a loaded probe, if it routes (live inline);
+/* The cache of a loaded probe, if it routes (live inline), mapped into
+ * our memory (or, when the map cannot be mapped, read by syscall);
  * otherwise r->fd is -1 and routes_annotate does nothing. */
 void routes_init(struct routes *r, struct flowprobe_bpf *skel);
+
+/* Unmaps the cache; the probe keeps its map. */
+void routes_free(struct routes *r);
 
 /* Sets rec->out_ifindex and rec->next_hop from the cache (left 0 when the
  * cache has no entry or the lookup found no egress, each counted). */
