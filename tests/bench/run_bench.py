@@ -666,12 +666,14 @@ pidfile: {self.dir}/pmacctd.pid
                        "from_inline": (proto, n) in inline, "empty": []}
                 for kind in PEERS:
                     res[kind] = []
-                for _ in range(rounds):
-                    for kind in PEERS:
-                        log(f"peers, {proto}: {kind}, {n} flows")
-                        res[kind].append(self.peer_run(kind, n, frames, proto))
+                # the empty program before each round and after the last:
+                # the baseline brackets the peers in time
+                for r in range(rounds + 1):
                     res["empty"].append(self.live(n, frames, 1, attach="empty_pass",
                                                   pair=1, proto=proto)["mpps"])
+                    for kind in PEERS if r < rounds else ():
+                        log(f"peers, {proto}: {kind}, {n} flows")
+                        res[kind].append(self.peer_run(kind, n, frames, proto))
                 out[(proto, n)] = res
         self.results["peers"] = out
 
@@ -817,31 +819,30 @@ pidfile: {self.dir}/pmacctd.pid
         """Per traffic and flow count, a row per tool: its median Mpps
         against the median of the empty XDP_PASS runs it alternated with,
         and (last column) per run the packets its NetFlow records accounted
-        for over the frames sent."""
+        for over the frames sent. A note per row: the runs, the records by
+        protocol and ports, and for a peer's short runs what libpcap
+        dropped (a packet neither accounted nor dropped would be lost
+        inside the peer)."""
         for (proto, n), g in peers.items():
             fp = g["flowprobe"]
-            tools = [("flowprobe inline", fp["runs"], g["flowprobe_empty"], [fp["netflow"]],
-                      [fp["netflow"]["packets"] / fp["sent"]])]
-            for kind in PEERS:
-                runs = g[kind]
-                tools.append((kind, [r["mpps"] for r in runs], g["empty"],
-                              [r["netflow"] for r in runs],
-                              [r["accounted"] / r["sent"] for r in runs]))
-                for r in runs:
-                    if r["accounted"] != r["sent"]:
-                        self.notes.append(f"peers {proto} {n:,} flows, {kind}: "
-                                          f"{r['accounted']:,} of {r['sent']:,} packets in "
-                                          f"{r['netflow']['records']:,} records; libpcap "
-                                          f"{r.get('peer_stats') or 'no statistics'}")
-            for tool, mpps_runs, empty_runs, nfs, fracs in tools:
+            tools = [("flowprobe inline", fp["runs"], g["flowprobe_empty"],
+                      [dict(fp, accounted=fp["netflow"]["packets"])])]
+            tools += [(kind, [r["mpps"] for r in g[kind]], g["empty"], g[kind])
+                      for kind in PEERS]
+            for tool, mpps_runs, empty_runs, runs in tools:
                 mpps, e = statistics.median(mpps_runs), statistics.median(empty_runs)
                 self.row("peers", f"{proto}, {n:,} flows: {tool} (Mpps)", f"{mpps:.3f}",
-                         f"{e:.3f} pass", f"{mpps / e:.3f}", "",
-                         "accounted/sent " + " ".join(f"{x:.4f}" for x in fracs))
-                self.notes.append(f"peers {proto} {n:,} flows, {tool}: Mpps per run "
-                                  f"{mpps_runs}, empty XDP_PASS {empty_runs}; NetFlow "
-                                  f"records (protocol sport dport: records, packets) "
-                                  f"{peer_kinds(nfs[0])}")
+                         f"{e:.3f} pass", f"{mpps / e:.3f}", "", "accounted/sent " +
+                         " ".join(f"{r['accounted'] / r['sent']:.6f}" for r in runs))
+                note = (f"peers {proto} {n:,} flows, {tool}: Mpps per run {mpps_runs}, "
+                        f"empty XDP_PASS {empty_runs}; NetFlow records (protocol sport "
+                        f"dport: records, packets) {peer_kinds(runs[0]['netflow'])}")
+                short = [r for r in runs if r["accounted"] != r["sent"]]
+                if short:
+                    note += "; short runs: " + "; ".join(
+                        f"{r['accounted']:,} of {r['sent']:,} accounted, " + peer_drops(r)
+                        for r in short)
+                self.notes.append(note)
             if g["from_inline"]:
                 self.notes.append(f"peers {proto} {n:,} flows: the flowprobe row is the "
                                   f"inline section's")
@@ -943,6 +944,17 @@ def peer_kinds(nf):
     """The sink's records per protocol and ports of one run, short."""
     kinds = sorted(nf.get("by_kind", {}).items(), key=lambda kv: -kv[1]["packets"])
     return "; ".join(f"{k}: {v['records']:,}, {v['packets']:,}" for k, v in kinds)
+
+
+def peer_drops(r):
+    """What libpcap dropped in a peer's run, and the packets sent that were
+    neither accounted nor dropped (the filler frames can make the drops
+    exceed the shortfall: then 0)."""
+    st = r.get("peer_stats")
+    if not st:
+        return "no libpcap statistics"
+    lost = max(0, r["sent"] - r["accounted"] - st["dropped"])
+    return f"libpcap dropped {st['dropped']:,}, neither {lost:,}"
 
 
 def json_keys(v):
