@@ -592,9 +592,11 @@ pidfile: {self.dir}/pmacctd.pid
             argv = ["pmacctd", "-f", conf]
         peer = Proc(self.nscmd(argv), kind)
         try:
-            time.sleep(1.0)     # capture open (no ready line from either)
-            if not peer.running():
-                raise BenchError(f"{kind} exited:\n" + "".join(peer.err[-20:]))
+            # each logs a line once its capture is open: softflowd the
+            # interface it exports from, pmacctd the capture's link type
+            # (wait_for raises, with the peer's output, if it exits first)
+            peer.wait_for(r"Exporting flows from" if kind == "softflowd"
+                          else r"link type is", 20)
             res = self.live(flows, frames, 1, attach="empty_pass", proto=proto)
             if kind == "softflowd":
                 # libpcap hands over a block only when it is full: push
