@@ -25,7 +25,11 @@ this machine, and every target is marked met or NOT met:
           in a namespace of its own that routes
   peers   softflowd and pmacctd (nfprobe) capturing on the same veth, same
           traffic (with the empty XDP_PASS program there), NetFlow v9 into
-          the collector below: packets accounted / sent. (nfcapd was the
+          the collector below: UDP, TCP ACKs and the mix at 1k and 100k
+          flows, each beside flowprobe inline (connection table on) on the
+          same traffic; per tool Mpps against the empty XDP_PASS program
+          it alternated with, and packets accounted (in its NetFlow
+          records) / sent, per run. (nfcapd was the
           first collector here; at 100k flows it lost a third of the
           peers' shutdown burst in its socket buffer, capped by
           net.core.rmem_max, which measured nfcapd, not the peers.)
@@ -70,6 +74,12 @@ PIN_ROOT = "/sys/fs/bpf/flowprobe"
 
 FLOW_COUNTS = (1000, 100000, 1000000)
 PEER_FLOWS = (1000, 100000)
+PEER_PROTOS = ("udp", "tcp", "mix")     # live --proto: the traffic of each peers row
+PEERS = ("softflowd", "pmacctd")
+# Rounds per traffic: UDP as before; TCP and the mix two each, which keeps
+# the section's added time to about two minutes (a round at 100k flows,
+# both peers and the baseline, is about 15 s here).
+PEER_ROUNDS = {"udp": 3, "tcp": 2, "mix": 2}
 # The targets: what the probe was asked to reach against the baselines.
 TAP_TARGET = {1000: 0.90, 100000: 0.80, 1000000: 0.70}
 # TCP with forged-reset detection on: the connection table's share too.
@@ -103,21 +113,41 @@ def log(msg):
 def sink_main():
     """A NetFlow v9 collector on 127.0.0.1 (any free port, printed): sums
     the IN_PKTS field (id 2) of every data record whose template it has
-    seen and whose IPv4 source (field 8), if it has one, is in 10.0.0.0/8,
-    the generator's addresses. Its socket buffer is forced to 1 GB, so a
-    burst of a million flows at shutdown is not lost at the collector (as
-    it is at nfcapd's, which the kernel caps at net.core.rmem_max). On
-    SIGTERM it reads what is still queued and prints a JSON line."""
+    seen and whose source, if the template has one, is the generator's
+    (IPv4 field 8 in 10.0.0.0/8, IPv6 field 27 in fd00::/16): so the
+    filler frames (192.168.77.1) and anything else are left out. Per
+    protocol (field 4) and port pair (fields 7 and 11, "-" where the
+    template has none) it sums records and packets too, so a run can be
+    checked for what the exporter put in its TCP and UDP records. Its
+    socket buffer is forced to 1 GB, so a burst of a million flows at
+    shutdown is not lost at the collector (as it is at nfcapd's, which the
+    kernel caps at net.core.rmem_max). On SIGTERM it reads what is still
+    queued and prints a JSON line."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 30)
     sock.bind(("127.0.0.1", 0))
     print(f"port {sock.getsockname()[1]}", flush=True)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    # id -> (record length, offset of IN_PKTS, its length, offset of IPV4_SRC)
+    # field id -> name of the fields a data record is read for
+    wanted = {2: "pkts", 8: "src4", 27: "src6", 4: "proto", 7: "sport", 11: "dport"}
+    # template id -> (record length, {name: (offset, length)}); an options
+    # template (the probe's statistics) has no "pkts" and is skipped
     templates = {}
     tot = {"datagrams": 0, "records": 0, "packets": 0, "no_template": 0,
            "other_sources": 0}
+    by_kind = {}        # "proto sport>dport" -> [records, packets]
+
+    def field(buf, p, f):
+        off, ln = f
+        return int.from_bytes(buf[p + off:p + off + ln], "big")
+
+    def ours(buf, p, fields):
+        if "src4" in fields and fields["src4"][1] == 4:
+            return buf[p + fields["src4"][0]] == 10
+        if "src6" in fields and fields["src6"][1] == 16:
+            return buf[p + fields["src6"][0]:p + fields["src6"][0] + 2] == b"\xfd\x00"
+        return True
 
     def handle(buf):
         tot["datagrams"] += 1
@@ -134,18 +164,15 @@ def sink_main():
                 while p + 4 <= end:
                     tid, nf = struct.unpack_from("!HH", buf, p)
                     p += 4
-                    rl, po, pl, so = 0, None, 0, None
+                    rl, fields = 0, {}
                     for _ in range(nf):
                         ft, fl = struct.unpack_from("!HH", buf, p)
                         p += 4
-                        if ft == 2 and po is None:
-                            po, pl = rl, fl
-                        if ft == 8 and fl == 4:
-                            so = rl
+                        if ft in wanted and wanted[ft] not in fields:
+                            fields[wanted[ft]] = (rl, fl)
                         rl += fl
-                    templates[tid] = (rl, po, pl, so)
+                    templates[tid] = (rl, fields)
             elif sid == 1:
-                # options templates (the probe's statistics): not flows
                 p = off + 4
                 while p + 6 <= end:
                     tid, sl, ol = struct.unpack_from("!HHH", buf, p)
@@ -153,23 +180,29 @@ def sink_main():
                     rl = sum(struct.unpack_from("!H", buf, p + i + 2)[0]
                              for i in range(0, sl + ol, 4))
                     p += sl + ol
-                    templates[tid] = (rl, None, 0, None)
+                    templates[tid] = (rl, {})
                     if (end - p) < 6:
                         break
             elif sid >= 256:
                 t = templates.get(sid)
                 if not t:
                     tot["no_template"] += 1
-                elif t[1] is not None and t[0] > 0:
-                    rl, po, pl, so = t
+                elif "pkts" in t[1] and t[0] > 0:
+                    rl, fields = t
                     p = off + 4
                     while p + rl <= end:
-                        if so is not None and buf[p + so] != 10:
+                        if not ours(buf, p, fields):
                             tot["other_sources"] += 1
                         else:
-                            tot["packets"] += int.from_bytes(buf[p + po:p + po + pl],
-                                                             "big")
+                            n = field(buf, p, fields["pkts"])
+                            tot["packets"] += n
                             tot["records"] += 1
+                            kind = " ".join(
+                                str(field(buf, p, fields[k])) if k in fields else "-"
+                                for k in ("proto", "sport", "dport"))
+                            k = by_kind.setdefault(kind, [0, 0])
+                            k[0] += 1
+                            k[1] += n
                         p += rl
             off += slen
 
@@ -187,6 +220,7 @@ def sink_main():
             handle(sock.recv(65535))
         except (BlockingIOError, InterruptedError):
             break
+    tot["by_kind"] = {k: {"records": v[0], "packets": v[1]} for k, v in by_kind.items()}
     print(json.dumps(tot), flush=True)
 
 
@@ -529,14 +563,19 @@ class Bench:
                  "--src-ip", "192.168.77.1", "--attach", "empty_pass",
                  "--objdir", BUILD], ns=True)
 
-    def peer_run(self, kind, flows, frames):
+    def peer_run(self, kind, flows, frames, proto):
+        """One run of softflowd or pmacctd (nfprobe) capturing on pair 0
+        behind the empty XDP_PASS program, `frames` of `proto` over `flows`
+        flows: the rate through the stack while the peer copies every
+        packet to userspace, and what its NetFlow records account for (the
+        sink's sums: packets, records, and per protocol and ports)."""
         sink, port = self.start_sink()
         if kind == "softflowd":
             ctl = os.path.join(self.dir, "softflowd.ctl")
             argv = ["softflowd", "-d", "-v", "9", "-i", self.rx, "-n",
                     f"127.0.0.1:{port}", "-p", os.path.join(self.dir, "softflowd.pid"),
                     "-c", ctl, "-m", str(4 * flows), "-t", "maxlife=3600",
-                    "-t", "expint=1", "-t", "udp=3600"]
+                    "-t", "expint=1", "-t", "udp=3600", "-t", "tcp=3600"]
         else:
             conf = os.path.join(self.dir, "pmacctd.conf")
             with open(conf, "w") as f:
@@ -547,25 +586,29 @@ plugins: nfprobe
 nfprobe_receiver: 127.0.0.1:{port}
 nfprobe_version: 9
 nfprobe_maxflows: {4 * flows}
-nfprobe_timeouts: udp=3600:general=3600:maxlife=3600:expint=1
+nfprobe_timeouts: udp=3600:tcp=3600:general=3600:maxlife=3600:expint=1
 pidfile: {self.dir}/pmacctd.pid
 """)
             argv = ["pmacctd", "-f", conf]
         peer = Proc(self.nscmd(argv), kind)
         try:
-            time.sleep(1.0)     # capture open (no ready line from either)
-            if not peer.running():
-                raise BenchError(f"{kind} exited:\n" + "".join(peer.err[-20:]))
-            res = self.live(flows, frames, 1, attach="empty_pass")
+            # each logs a line once its capture is open: softflowd the
+            # interface it exports from, pmacctd the capture's link type
+            # (wait_for raises, with the peer's output, if it exits first)
+            peer.wait_for(r"Exporting flows from" if kind == "softflowd"
+                          else r"link type is", 20)
+            res = self.live(flows, frames, 1, attach="empty_pass", proto=proto)
             if kind == "softflowd":
                 # libpcap hands over a block only when it is full: push
                 # filler frames until softflowd processed all it received
+                # but what libpcap dropped (its ring full: never to be
+                # processed; waiting for those took the whole deadline)
                 target = self.softflowd_stats(ctl)["received"]
                 deadline = time.time() + 60
                 while time.time() < deadline:
                     self.filler(2000)
                     st = self.softflowd_stats(ctl)
-                    if st["processed"] >= target:
+                    if st["processed"] + st["dropped"] >= target:
                         break
                 res["peer_stats"] = st
                 # shutdown exports every flow, then exits: a signal before
@@ -578,6 +621,12 @@ pidfile: {self.dir}/pmacctd.pid
                     self.filler(3000)
                     time.sleep(0.5)
                 peer.stop(signal.SIGINT, 30)
+                # at exit pmacctd logs what libpcap received and dropped
+                m = re.search(r"received_packets=(\d+) dropped_packets=(\d+)",
+                              "".join(peer.out + peer.err))
+                if m:
+                    res["peer_stats"] = {"received": int(m.group(1)),
+                                         "dropped": int(m.group(2))}
         finally:
             peer.stop(signal.SIGKILL, 10)
         time.sleep(0.5)
@@ -596,14 +645,38 @@ pidfile: {self.dir}/pmacctd.pid
         return st
 
     def run_peers(self):
+        """Per traffic (UDP, TCP ACKs, the mix) and flow count: rounds of
+        softflowd, pmacctd and the empty XDP_PASS program on the same
+        frames, so their rates have a baseline from the same minutes; and
+        flowprobe inline (connection table on, as users run it) on that
+        traffic, with its own alternating empty XDP_PASS runs: the inline
+        section's rows when it ran, else measured here."""
         a = self.args
         frames = 300000 if a.quick else 1000000
+        inline = {("udp", n): x for n, x in self.results.get("inline", {}).items()}
+        inline.update(self.results.get("inline_other", {}))
         out = {}
-        for n in PEER_FLOWS:
-            for kind in ("softflowd", "pmacctd"):
-                log(f"peers: {kind}, {n} flows")
-                out[f"{kind} {n}"] = [self.peer_run(kind, n, frames)
-                                      for _ in range(1 if a.quick else 3)]
+        for proto in PEER_PROTOS:
+            rounds = 1 if a.quick else PEER_ROUNDS[proto]
+            # --quick: TCP and the mix at the smallest count only (a smoke test)
+            for n in PEER_FLOWS if proto == "udp" or not a.quick else PEER_FLOWS[:1]:
+                x = inline.get((proto, n))
+                if x is None:
+                    log(f"peers, {proto}: flowprobe inline, {n} flows")
+                    x = self.probe_live(n, frames, rounds, tap=False, proto=proto)
+                res = {"flowprobe": x["probe"], "flowprobe_empty": x["empty"]["runs"],
+                       "from_inline": (proto, n) in inline, "empty": []}
+                for kind in PEERS:
+                    res[kind] = []
+                # the empty program before each round and after the last:
+                # the baseline brackets the peers in time
+                for r in range(rounds + 1):
+                    res["empty"].append(self.live(n, frames, 1, attach="empty_pass",
+                                                  pair=1, proto=proto)["mpps"])
+                    for kind in PEERS if r < rounds else ():
+                        log(f"peers, {proto}: {kind}, {n} flows")
+                        res[kind].append(self.peer_run(kind, n, frames, proto))
+                out[(proto, n)] = res
         self.results["peers"] = out
 
     # --- the table -------------------------------------------------------
@@ -628,7 +701,7 @@ pidfile: {self.dir}/pmacctd.pid
         if "route" in r:
             self.table_route(r["route"])
         if "peers" in r:
-            self.table_peers(r["peers"], r.get("inline"))
+            self.table_peers(r["peers"])
         if "drain" in r:
             self.table_drain(r["drain"])
 
@@ -744,32 +817,37 @@ pidfile: {self.dir}/pmacctd.pid
             self.notes.append(f"inline {n:,} flows, Mpps per run: empty {e['runs']}, "
                               f"probe {p['runs']}")
 
-    def table_peers(self, peers, inline):
-        for n in PEER_FLOWS:
-            for kind in ("softflowd", "pmacctd"):
-                runs = peers.get(f"{kind} {n}")
-                if not runs:
-                    continue
-                ratios = [r["accounted"] / r["sent"] for r in runs]
-                mpps = statistics.median(r["mpps"] for r in runs)
-                rate = ""
-                if inline and n in inline:
-                    e = inline[n]["empty"]["mpps"]
-                    rate = f"; {mpps / e:.2f} of empty XDP_PASS's {e:.2f} Mpps"
-                self.row("peers", f"{kind}, {n:,} flows, {mpps:.2f} Mpps",
-                         f"{statistics.median(ratios):.4f}", "accounted/sent", "",
-                         "", f"runs {' '.join(f'{x:.3f}' for x in ratios)}{rate}")
-                for r in runs:
-                    if r["accounted"] != r["sent"]:
-                        self.notes.append(f"{kind} {n:,} flows: {r['accounted']:,} of "
-                                          f"{r['sent']:,} packets in "
-                                          f"{r['netflow']['records']:,} records; "
-                                          f"{r.get('peer_stats') or ''}")
-            if inline and n in inline:
-                p, e = inline[n]["probe"], inline[n]["empty"]["mpps"]
-                self.row("peers", f"flowprobe inline, {n:,} flows, {p['mpps']:.2f} Mpps",
-                         f"{p['netflow']['packets'] / p['sent']:.6f}", "accounted/sent",
-                         "", "", f"{p['mpps'] / e:.2f} of empty XDP_PASS's {e:.2f} Mpps")
+    def table_peers(self, peers):
+        """Per traffic and flow count, a row per tool: its median Mpps
+        against the median of the empty XDP_PASS runs it alternated with,
+        and (last column) per run the packets its NetFlow records accounted
+        for over the frames sent. A note per row: the runs, the records by
+        protocol and ports, and for a peer's short runs what libpcap
+        dropped (a packet neither accounted nor dropped would be lost
+        inside the peer)."""
+        for (proto, n), g in peers.items():
+            fp = g["flowprobe"]
+            tools = [("flowprobe inline", fp["runs"], g["flowprobe_empty"],
+                      [dict(fp, accounted=fp["netflow"]["packets"])])]
+            tools += [(kind, [r["mpps"] for r in g[kind]], g["empty"], g[kind])
+                      for kind in PEERS]
+            for tool, mpps_runs, empty_runs, runs in tools:
+                mpps, e = statistics.median(mpps_runs), statistics.median(empty_runs)
+                self.row("peers", f"{proto}, {n:,} flows: {tool} (Mpps)", f"{mpps:.3f}",
+                         f"{e:.3f} pass", f"{mpps / e:.3f}", "", "accounted/sent " +
+                         " ".join(f"{r['accounted'] / r['sent']:.6f}" for r in runs))
+                note = (f"peers {proto} {n:,} flows, {tool}: Mpps per run {mpps_runs}, "
+                        f"empty XDP_PASS {empty_runs}; NetFlow records (protocol sport "
+                        f"dport: records, packets) {peer_kinds(runs[0]['netflow'])}")
+                short = [r for r in runs if r["accounted"] != r["sent"]]
+                if short:
+                    note += "; short runs: " + "; ".join(
+                        f"{r['accounted']:,} of {r['sent']:,} accounted, " + peer_drops(r)
+                        for r in short)
+                self.notes.append(note)
+            if g["from_inline"]:
+                self.notes.append(f"peers {proto} {n:,} flows: the flowprobe row is the "
+                                  f"inline section's")
 
     def table_drain(self, d):
         fps = d["flows_per_s"]
@@ -862,6 +940,23 @@ def main():
     bench.print_table()
     print(f"(benchmark took {time.time() - t0:.0f} s)")
     return 0
+
+
+def peer_kinds(nf):
+    """The sink's records per protocol and ports of one run, short."""
+    kinds = sorted(nf.get("by_kind", {}).items(), key=lambda kv: -kv[1]["packets"])
+    return "; ".join(f"{k}: {v['records']:,}, {v['packets']:,}" for k, v in kinds)
+
+
+def peer_drops(r):
+    """What libpcap dropped in a peer's run, and the packets sent that were
+    neither accounted nor dropped (the filler frames can make the drops
+    exceed the shortfall: then 0)."""
+    st = r.get("peer_stats")
+    if not st:
+        return "no libpcap statistics"
+    lost = max(0, r["sent"] - r["accounted"] - st["dropped"])
+    return f"libpcap dropped {st['dropped']:,}, neither {lost:,}"
 
 
 def json_keys(v):
