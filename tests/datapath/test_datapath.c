@@ -1898,6 +1898,22 @@ static void tally_export(void *ctx, const struct flow_key *key, const struct flo
 	t->records++;
 }
 
+/* A flow cache that never expires a flow on its own, tallying what a
+ * flush exports into t. */
+static struct flow_cache *tally_cache(struct drain_tally *t)
+{
+	struct flow_cache_config cfg = {
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX,
+		.max_flows = 1 << 17,
+	};
+	struct flow_cache *fc = flow_cache_new(&cfg, tally_export, t);
+
+	assert_non_null(fc);
+	return fc;
+}
+
 static bool hint_is_clear(const struct dp *dp)
 {
 	__u64 bits[ESTABLISHED_HINT_BITS / 64];
@@ -1923,12 +1939,6 @@ static bool generation_zeroed(const struct dp *dp, int gen)
 
 static void test_drain_steps(void **state)
 {
-	struct flow_cache_config cfg = {
-		.active_timeout_ns = UINT64_MAX,
-		.inactive_timeout_ns = UINT64_MAX,
-		.end_grace_ns = UINT64_MAX,
-		.max_flows = 1 << 16,
-	};
 	struct dp *dp = *state;
 	struct drain_tally t = { 0 };
 	struct drain_result res;
@@ -1937,8 +1947,7 @@ static void test_drain_steps(void **state)
 	int first;
 
 	dp_reset(dp);
-	fc = flow_cache_new(&cfg, tally_export, &t);
-	assert_non_null(fc);
+	fc = tally_cache(&t);
 	d = drainer_new(&dp->p, fc);
 	assert_non_null(d);
 	/* Flow 0 twice (established: its hint bit set), flow 1 once. */
@@ -2013,12 +2022,6 @@ static bool bitmap_zeroed(const struct dp *dp, int gen)
 
 static void test_drain_touched_groups(void **state)
 {
-	struct flow_cache_config cfg = {
-		.active_timeout_ns = UINT64_MAX,
-		.inactive_timeout_ns = UINT64_MAX,
-		.end_grace_ns = UINT64_MAX,
-		.max_flows = 1 << 17,
-	};
 	size_t groups = TOUCH_BUCKETS / FLOW_TOUCH_GROUP, mismatches = 0;
 	struct dp *dp = *state;
 	struct drain_tally t = { 0 };
@@ -2065,8 +2068,7 @@ static void test_drain_touched_groups(void **state)
 	}
 	assert_int_equal(mismatches, 0);
 
-	fc = flow_cache_new(&cfg, tally_export, &t);
-	assert_non_null(fc);
+	fc = tally_cache(&t);
 	d = drainer_new(&dp->p, fc);
 	assert_non_null(d);
 	assert_int_equal(drainer_run(d, &res), 0);
