@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 		printf("{\"drain\":true,\"flows\":%llu,\"drained_entries\":%llu,"
 		       "\"exported\":%llu,\"datagrams\":%llu,\"received\":%llu,"
 		       "\"drain_s\":%.4f,\"export_s\":%.4f,\"swap_s\":%.4f,"
-		       "\"empty_drain_s\":%.5f,"
+		       "\"empty_drain_s\":%.6f,"
 		       "\"flows_per_s\":%.0f,\"drain_flows_per_s\":%.0f,"
 		       "\"export_flows_per_s\":%.0f,\"slots_per_cpu\":%llu,"
 		       "\"kernel_bytes_per_slot\":%zu,\"generations\":2,"
