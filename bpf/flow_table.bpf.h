@@ -135,9 +135,13 @@ static __always_inline bool may_evict(__u32 h)
  * daemon clears a bit only after zeroing its group. idx: the caller's
  * key slot, reused for the lookup (the program's stack is at its limit).
  */
-static __always_inline void touch_set(void *table, __u32 cpu, __u32 b, __u32 *idx)
+static __always_inline void touch_set(void *table, __u32 b, __u32 *idx)
 {
 	__u32 nbuckets = bucket_mask + 1, g = b / FLOW_TOUCH_GROUP;
+	/* Asked again rather than kept from the caller: a value kept live
+	 * across the ways' loop costs the hot path a spill. The same CPU:
+	 * XDP does not migrate during a run. */
+	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 *w;
 
 	*idx = nr_cpus * nbuckets + cpu * FLOW_TOUCH_VALUES(nbuckets) +
@@ -193,7 +197,7 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u6
 		if (e->val.packets == 0) {
 			/* Ways fill in order: no later way holds this flow. */
 			if (i == 0)
-				touch_set(table, cpu, h & bucket_mask, &idx);
+				touch_set(table, h & bucket_mask, &idx);
 			__builtin_memcpy(&e->key, key, sizeof(*key));
 			flow_value_start(&e->val, pi, now);
 			*entry = e;
