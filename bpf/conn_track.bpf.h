@@ -665,7 +665,6 @@ __noinline __s64 conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct 
 	struct conn_scratch *scratch;
 	struct tcp_packet_facts *fp;
 	struct conn_key *ck;
-	__u32 zero = 0;
 	struct conn_bucket *b;
 	struct event *ev = NULL;
 	struct tcphdr *tcp;
@@ -682,7 +681,7 @@ __noinline __s64 conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct 
 	 * reach 64 KiB). */
 	l3 &= CT_MAX_OFFSET - 1;
 	l4 &= CT_MAX_OFFSET - 1;
-	scratch = bpf_map_lookup_elem(&conn_scratch, &zero);
+	scratch = bpf_map_lookup_elem(&conn_scratch, &KEY_ZERO);
 	if (!scratch)
 		return 0;
 	__builtin_memset(&scratch->cp, 0, sizeof(scratch->cp));

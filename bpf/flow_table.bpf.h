@@ -32,7 +32,8 @@
  * new_flows_refused). One-packet flood flows never set the bit.
  * The daemon drains a generation only after making the other one live and
  * waiting out every program run that could still write it (see
- * live_table in flowprobe.bpf.c).
+ * live_table in flowprobe.bpf.c), and visits only the groups of buckets
+ * the generation's touched bitmap marks (touch_set).
  */
 #ifndef FLOW_TABLE_BPF_H
 #define FLOW_TABLE_BPF_H
@@ -47,8 +48,9 @@
 _Static_assert((FLOW_TABLE_WAYS & (FLOW_TABLE_WAYS - 1)) == 0,
 	       "FLOW_TABLE_WAYS must be a power of two");
 
-/* A generation: nr_cpus regions of (bucket_mask + 1) buckets. mmapable,
- * so the daemon reads and zeroes a drained generation in place. */
+/* A generation: nr_cpus regions of (bucket_mask + 1) buckets, then their
+ * touched bitmap (FLOW_GEN_VALUES in flowprobe.h). mmapable, so the daemon
+ * reads and zeroes a drained generation in place. */
 struct flow_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	/* INNER_MAP: the daemon sizes the generations at load time. */
@@ -103,9 +105,9 @@ struct {
 static __always_inline void hint_set(__u32 h)
 {
 	struct established_hint *eh;
-	__u32 zero = 0, i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
+	__u32 i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
 
-	eh = bpf_map_lookup_elem(&established_hint, &zero);
+	eh = bpf_map_lookup_elem(&established_hint, &KEY_ZERO);
 	if (eh)
 		eh->w[i] |= 1ull << (h % 64);
 }
@@ -115,13 +117,39 @@ static __always_inline void hint_set(__u32 h)
 static __always_inline bool may_evict(__u32 h)
 {
 	struct established_hint *eh;
-	__u32 zero = 0, i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
+	__u32 i = (h / 64) & (ESTABLISHED_HINT_BITS / 64 - 1);
 
 	if (bpf_ringbuf_query(&evict_ring, BPF_RB_AVAIL_DATA) * 2 <
 	    bpf_ringbuf_query(&evict_ring, BPF_RB_RING_SIZE))
 		return true;
-	eh = bpf_map_lookup_elem(&established_hint, &zero);
+	eh = bpf_map_lookup_elem(&established_hint, &KEY_ZERO);
 	return eh && (eh->w[i] & (1ull << (h % 64)));
+}
+
+/*
+ * Marks bucket b of this CPU's region as holding a flow, in the bitmap at
+ * the end of the same generation (FLOW_TOUCH_VALUES in flowprobe.h), so the
+ * drain visits its group. Called only when a flow takes way 0: a later way
+ * is taken only while way 0 holds a flow of this generation, and an
+ * eviction only in a full bucket, so their group's bit is already set. The
+ * daemon clears a bit only after zeroing its group. idx: the caller's
+ * key slot, reused for the lookup (the program's stack is at its limit).
+ */
+static __always_inline void touch_set(void *table, __u32 b, __u32 *idx)
+{
+	__u32 nbuckets = bucket_mask + 1, g = b / FLOW_TOUCH_GROUP;
+	/* Asked again rather than kept from the caller: a value kept live
+	 * across the ways' loop costs the hot path a spill. The same CPU:
+	 * XDP does not migrate during a run. */
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 *w;
+
+	*idx = nr_cpus * nbuckets + cpu * FLOW_TOUCH_VALUES(nbuckets) +
+	       g / FLOW_TOUCH_GROUPS_PER_VALUE;
+	w = bpf_map_lookup_elem(table, idx);
+
+	if (w)
+		w[(g / 64) % FLOW_TOUCH_WORDS] |= 1ull << (g % 64);
 }
 
 enum flow_update_result {
@@ -152,11 +180,11 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u6
 {
 	struct flow_bucket *bucket;
 	struct flow_entry *rec;
-	__u32 slot = 0, cpu, idx, victim = 0, h;
+	__u32 cpu, idx, victim = 0, h;
 	__u64 lowest = ~0ull;
 	void *table;
 
-	table = bpf_map_lookup_elem(&live_table, &slot);
+	table = bpf_map_lookup_elem(&live_table, &KEY_ZERO);
 	if (!table)
 		return FLOW_NO_TABLE;
 	cpu = bpf_get_smp_processor_id();
@@ -175,6 +203,8 @@ flow_table_update(const struct flow_key *key, const struct packet_info *pi, __u6
 
 		if (e->val.packets == 0) {
 			/* Ways fill in order: no later way holds this flow. */
+			if (i == 0)
+				touch_set(table, h & bucket_mask, &idx);
 			__builtin_memcpy(&e->key, key, sizeof(*key));
 			flow_value_start(&e->val, pi, now);
 			*entry = e;

@@ -396,8 +396,7 @@ static __always_inline void process_packet(struct xdp_md *ctx, __u32 wire, struc
 SEC("xdp")
 int flowprobe_xdp(struct xdp_md *ctx)
 {
-	__u32 zero = 0;
-	struct counters *cnt = bpf_map_lookup_elem(&counters, &zero);
+	struct counters *cnt = bpf_map_lookup_elem(&counters, &KEY_ZERO);
 
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;

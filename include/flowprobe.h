@@ -360,6 +360,36 @@ struct flow_bucket {
 };
 
 /*
+ * The touched bitmap of a generation: one bit per FLOW_TOUCH_GROUP buckets
+ * of a CPU region, set by the datapath when a flow takes way 0 of a bucket
+ * (the first flow of a bucket in this generation), so the drain visits only
+ * the groups that hold flows instead of every bucket of the table.
+ *
+ * Where: in the generation's own map, after the nr_cpus regions of
+ * buckets: FLOW_TOUCH_VALUES(buckets per region) map values per CPU, each
+ * used as FLOW_TOUCH_WORDS 64-bit words. One map, so the swap of live_table
+ * swaps the bitmap with its buckets in one update; two maps could not be
+ * swapped together, and a program could set a bit in the other
+ * generation's bitmap. Each CPU writes only its own values, so the bits
+ * need no atomics (XDP runs one program at a time per CPU), and a value
+ * starts on a cache line (384 bytes), so CPUs share no line either.
+ */
+#define FLOW_TOUCH_GROUP 64
+#define FLOW_TOUCH_WORDS 32
+#define FLOW_TOUCH_GROUPS_PER_VALUE (FLOW_TOUCH_WORDS * 64)
+#define FLOW_TOUCH_VALUES(nbuckets)                                      \
+	((((nbuckets) + FLOW_TOUCH_GROUP - 1) / FLOW_TOUCH_GROUP +       \
+	  FLOW_TOUCH_GROUPS_PER_VALUE - 1) /                             \
+	 FLOW_TOUCH_GROUPS_PER_VALUE)
+/* Map values of one generation: the buckets, then the bitmap. */
+#define FLOW_GEN_VALUES(ncpus, nbuckets) \
+	((ncpus) * ((nbuckets) + FLOW_TOUCH_VALUES(nbuckets)))
+_Static_assert(sizeof(struct flow_bucket) >= FLOW_TOUCH_WORDS * 8,
+	       "a bucket holds a value of the touched bitmap");
+_Static_assert(sizeof(struct flow_bucket) % 64 == 0,
+	       "bitmap values of two CPUs share no cache line");
+
+/*
  * Per-CPU counters, one slot each, indexed by enum counter. Every way a
  * packet can leave the program has a slot. The list is an X-macro so the
  * enum, the names `flowprobe stats` prints and their help text come from

@@ -13,6 +13,9 @@
  *   drain   drainer_run: swap generations (an RCU grace period), scan the
  *           old one in place, merge every entry and the eviction ring into
  *           the flow cache
+ *   empty   drainer_run_quiescent of the live generation right after, with
+ *           no flow in it: what a drain costs beyond its flows and its
+ *           grace period (the table's size)
  *   export  pipeline_tick at a time when every flow is idle: what the
  *           daemon's tick does next (another, empty, drain; expire every
  *           flow as the inactive timeout does; encode NetFlow v9; send)
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long flows = 1000000, slots = 0;
 	const char *objdir = "build/bench";
-	double drain_s[16], export_s[16], swap_s[16];
+	double drain_s[16], export_s[16], swap_s[16], empty_s[16];
 	uint64_t exported = 0, drained = 0, datagrams = 0, received = 0;
 	struct pipeline *pl = calloc(1, sizeof(*pl));
 	struct export_options eo;
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int r = 0; r < runs; r++) {
-		struct drain_result res;
+		struct drain_result res, empty;
 		uint64_t t0, t1, t2, before_pkts, before_flows;
 		int old;
 
@@ -184,6 +187,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		t1 = bench_now_ns();
+		/* No packet runs now: the quiescent drain is right. */
+		drainer_run_quiescent(pl->drainer, &empty);
+		empty_s[r] = (bench_now_ns() - t1) / 1e9;
+		t1 = bench_now_ns();
 		/* an hour on: every flow is idle */
 		pipeline_tick(pl, bench_now_ns() + 3600000000000ull, 1700000000000ull + r * 1000,
 			      0);
@@ -205,18 +212,19 @@ int main(int argc, char **argv)
 	}
 	{
 		double d = bench_median(drain_s, runs), e = bench_median(export_s, runs);
-		double s = bench_median(swap_s, runs);
+		double s = bench_median(swap_s, runs), z = bench_median(empty_s, runs);
 
 		printf("{\"drain\":true,\"flows\":%llu,\"drained_entries\":%llu,"
 		       "\"exported\":%llu,\"datagrams\":%llu,\"received\":%llu,"
 		       "\"drain_s\":%.4f,\"export_s\":%.4f,\"swap_s\":%.4f,"
+		       "\"empty_drain_s\":%.6f,"
 		       "\"flows_per_s\":%.0f,\"drain_flows_per_s\":%.0f,"
 		       "\"export_flows_per_s\":%.0f,\"slots_per_cpu\":%llu,"
 		       "\"kernel_bytes_per_slot\":%zu,\"generations\":2,"
 		       "\"kernel_bytes\":%llu,\"user_bytes_per_flow\":%zu}\n",
 		       (unsigned long long)(flows / ncpus * ncpus), (unsigned long long)drained,
 		       (unsigned long long)exported, (unsigned long long)datagrams,
-		       (unsigned long long)received, d, e, s, exported / (d + e), drained / d,
+		       (unsigned long long)received, d, e, s, z, exported / (d + e), drained / d,
 		       exported / e, (unsigned long long)(probe_flow_slots(&pl->probe) / ncpus),
 		       sizeof(struct flow_entry), (unsigned long long)(2 * pl->probe.gen_bytes),
 		       flow_cache_bytes_per_flow());

@@ -857,6 +857,12 @@ pidfile: {self.dir}/pmacctd.pid
         self.row("drain", "  drain (swap+scan+merge) / export (expire+NetFlow+send)",
                  f"{d['drain_s'] * 1e3:.0f} / {d['export_s'] * 1e3:.0f} ms", "",
                  "", "", f"swap {d['swap_s'] * 1e3:.1f} ms")
+        # What a drain costs beyond its flows: the drain skips the buckets
+        # the touched bitmap does not mark (docs/architecture.md).
+        if "empty_drain_s" in d:
+            self.row("drain", "  drain of an empty generation (the table's size)",
+                     f"{d['empty_drain_s'] * 1e6:.0f} us", "", "", "",
+                     f"{d['slots_per_cpu']:,} slots per CPU")
         per_slot = d["kernel_bytes_per_slot"] * d["generations"]
         self.row("drain", "kernel bytes per flow slot (x2 generations)",
                  f"{per_slot}", f"{d['kernel_bytes_per_slot']} per generation", "",

@@ -154,8 +154,8 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->skel->rodata->count_tunnel_outer = o->tunnels_outer;
 	/* as probe_load: lookups inline and live (the test runs are live) */
 	dp->skel->rodata->route_lookups = !o->tap && !o->replay_clock;
-	bpf_map__set_max_entries(dp->skel->maps.flows_a, ncpus * buckets);
-	bpf_map__set_max_entries(dp->skel->maps.flows_b, ncpus * buckets);
+	bpf_map__set_max_entries(dp->skel->maps.flows_a, FLOW_GEN_VALUES(ncpus, buckets));
+	bpf_map__set_max_entries(dp->skel->maps.flows_b, FLOW_GEN_VALUES(ncpus, buckets));
 	if (o->ring_bytes)
 		bpf_map__set_max_entries(dp->skel->maps.evict_ring, o->ring_bytes);
 	if (o->event_ring_bytes)
@@ -173,7 +173,7 @@ static inline struct dp *dp_load(const struct dp_opts *o)
 	dp->p.live = 0;
 	dp->p.nbuckets = buckets;
 	dp->p.daemon_stats_fd = -1;
-	dp->p.gen_bytes = (size_t)ncpus * buckets * sizeof(struct flow_bucket);
+	dp->p.gen_bytes = (size_t)FLOW_GEN_VALUES(ncpus, buckets) * sizeof(struct flow_bucket);
 	for (int g = 0; g < 2; g++) {
 		struct bpf_map *m = g ? dp->skel->maps.flows_b : dp->skel->maps.flows_a;
 		void *mem = mmap(NULL, dp->p.gen_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,

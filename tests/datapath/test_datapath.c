@@ -1898,6 +1898,22 @@ static void tally_export(void *ctx, const struct flow_key *key, const struct flo
 	t->records++;
 }
 
+/* A flow cache that never expires a flow on its own, tallying what a
+ * flush exports into t. */
+static struct flow_cache *tally_cache(struct drain_tally *t)
+{
+	struct flow_cache_config cfg = {
+		.active_timeout_ns = UINT64_MAX,
+		.inactive_timeout_ns = UINT64_MAX,
+		.end_grace_ns = UINT64_MAX,
+		.max_flows = 1 << 17,
+	};
+	struct flow_cache *fc = flow_cache_new(&cfg, tally_export, t);
+
+	assert_non_null(fc);
+	return fc;
+}
+
 static bool hint_is_clear(const struct dp *dp)
 {
 	__u64 bits[ESTABLISHED_HINT_BITS / 64];
@@ -1923,12 +1939,6 @@ static bool generation_zeroed(const struct dp *dp, int gen)
 
 static void test_drain_steps(void **state)
 {
-	struct flow_cache_config cfg = {
-		.active_timeout_ns = UINT64_MAX,
-		.inactive_timeout_ns = UINT64_MAX,
-		.end_grace_ns = UINT64_MAX,
-		.max_flows = 1 << 16,
-	};
 	struct dp *dp = *state;
 	struct drain_tally t = { 0 };
 	struct drain_result res;
@@ -1937,8 +1947,7 @@ static void test_drain_steps(void **state)
 	int first;
 
 	dp_reset(dp);
-	fc = flow_cache_new(&cfg, tally_export, &t);
-	assert_non_null(fc);
+	fc = tally_cache(&t);
 	d = drainer_new(&dp->p, fc);
 	assert_non_null(d);
 	/* Flow 0 twice (established: its hint bit set), flow 1 once. */
@@ -1973,6 +1982,103 @@ static void test_drain_steps(void **state)
 	flow_cache_flush(fc, END_FORCED);
 	assert_int_equal(t.packets, 4);
 
+	drainer_free(d);
+	flow_cache_free(fc);
+}
+
+/*
+ * The touched bitmap (flowprobe.h): the drain visits only the groups of
+ * buckets whose bit is set, so a bucket holding a flow without its
+ * group's bit would never be drained. Flows from every CPU over a table
+ * of more groups than one bitmap value holds; before the drain, the bits
+ * must be exactly the groups holding flows (found by scanning every
+ * bucket, not through the bitmap); after it, every flow is in the cache,
+ * the whole generation (scanned in full) and its bitmap are zero.
+ */
+#define TOUCH_BUCKETS (2 * FLOW_TOUCH_GROUPS_PER_VALUE * FLOW_TOUCH_GROUP)
+#define TOUCH_FLOWS_PER_CPU 12000
+
+static int setup_touch(void **state)
+{
+	return setup_with(state, (struct dp_opts){ .buckets = TOUCH_BUCKETS });
+}
+
+static bool touched_bit(const struct dp *dp, int gen, int cpu, size_t g)
+{
+	const __u64 *w = probe_touched_words(&dp->p, gen, cpu, g / FLOW_TOUCH_GROUPS_PER_VALUE);
+
+	return w[g % FLOW_TOUCH_GROUPS_PER_VALUE / 64] >> (g % 64) & 1;
+}
+
+static bool bitmap_zeroed(const struct dp *dp, int gen)
+{
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (__u32 v = 0; v < FLOW_TOUCH_VALUES(dp->p.nbuckets); v++)
+			for (int j = 0; j < FLOW_TOUCH_WORDS; j++)
+				if (probe_touched_words(&dp->p, gen, cpu, v)[j])
+					return false;
+	return true;
+}
+
+static void test_drain_touched_groups(void **state)
+{
+	size_t groups = TOUCH_BUCKETS / FLOW_TOUCH_GROUP, mismatches = 0;
+	struct dp *dp = *state;
+	struct drain_tally t = { 0 };
+	struct drain_result res;
+	struct flow_cache *fc;
+	struct drainer *d;
+	cpu_set_t one;
+	int gen;
+
+	dp_reset(dp);
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+		for (int i = 0; i < TOUCH_FLOWS_PER_CPU; i++)
+			send_flow(dp, cpu * TOUCH_FLOWS_PER_CPU + i, 0);
+	}
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	gen = dp->p.live;
+	assert_int_equal(table_sum(dp, gen).entries, (size_t)ncpus * TOUCH_FLOWS_PER_CPU);
+
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		size_t set_in_last_value = 0;
+
+		for (size_t g = 0; g < groups; g++) {
+			const struct flow_bucket *b =
+				dp->p.gen[gen] + (size_t)cpu * dp->p.nbuckets + g * FLOW_TOUCH_GROUP;
+			bool holds = false;
+
+			for (int k = 0; k < FLOW_TOUCH_GROUP; k++)
+				holds |= b[k].way[0].val.packets != 0;
+			if (holds != touched_bit(dp, gen, cpu, g)) {
+				if (mismatches++ < 5)
+					print_error("# CPU %d group %zu: %s, bit %s\n", cpu, g,
+						    holds ? "holds flows" : "empty",
+						    holds ? "clear" : "set");
+			}
+			set_in_last_value += g >= FLOW_TOUCH_GROUPS_PER_VALUE && holds;
+		}
+		/* The flows reach the second bitmap value of every CPU. */
+		assert_true(set_in_last_value > 0);
+	}
+	assert_int_equal(mismatches, 0);
+
+	fc = tally_cache(&t);
+	d = drainer_new(&dp->p, fc);
+	assert_non_null(d);
+	assert_int_equal(drainer_run(d, &res), 0);
+	assert_int_equal(res.entries, (size_t)ncpus * TOUCH_FLOWS_PER_CPU);
+	assert_int_equal(res.evicted_records, 0);
+	assert_true(generation_zeroed(dp, gen));
+	assert_true(bitmap_zeroed(dp, gen));
+	flow_cache_flush(fc, END_FORCED);
+	assert_int_equal(t.records, (size_t)ncpus * TOUCH_FLOWS_PER_CPU);
+	assert_int_equal(t.packets, (size_t)ncpus * TOUCH_FLOWS_PER_CPU);
 	drainer_free(d);
 	flow_cache_free(fc);
 }
@@ -2199,6 +2305,8 @@ int main(void)
 		{ "A/B swap", test_ab_swap, setup_inline, teardown_dp, NULL },
 		{ "drain: flip, hand over, zero; hint cleared on its period", test_drain_steps,
 		  setup_inline, teardown_dp, NULL },
+		{ "drain: only the touched groups, and every one of them",
+		  test_drain_touched_groups, setup_touch, teardown_dp, NULL },
 		{ "exact under concurrency", test_exact_under_concurrency, setup_race, teardown_dp,
 		  NULL },
 	};

@@ -142,7 +142,7 @@ static int map_generations(struct probe *p)
 {
 	struct bpf_map *maps[2] = { p->skel->maps.flows_a, p->skel->maps.flows_b };
 
-	p->gen_bytes = (size_t)p->ncpus * p->nbuckets * sizeof(struct flow_bucket);
+	p->gen_bytes = (size_t)FLOW_GEN_VALUES(p->ncpus, p->nbuckets) * sizeof(struct flow_bucket);
 	for (int g = 0; g < 2; g++) {
 		void *m = mmap(NULL, p->gen_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       bpf_map__fd(maps[g]), 0);
@@ -321,8 +321,8 @@ int probe_load(struct probe *p, const struct probe_config *cfg)
 	p->skel->rodata->nr_cpus = p->ncpus;
 	p->skel->rodata->bucket_mask = p->nbuckets - 1;
 	p->skel->rodata->hash_seed = seed;
-	bpf_map__set_max_entries(p->skel->maps.flows_a, p->ncpus * p->nbuckets);
-	bpf_map__set_max_entries(p->skel->maps.flows_b, p->ncpus * p->nbuckets);
+	bpf_map__set_max_entries(p->skel->maps.flows_a, FLOW_GEN_VALUES(p->ncpus, p->nbuckets));
+	bpf_map__set_max_entries(p->skel->maps.flows_b, FLOW_GEN_VALUES(p->ncpus, p->nbuckets));
 	conns = round_up_pow2(cfg->max_conns ? cfg->max_conns : MAX_CONNS);
 	conns = conns < CONN_WAYS ? 1 : conns / CONN_WAYS;
 	p->skel->rodata->conn_bucket_mask = conns - 1;
@@ -722,6 +722,13 @@ int probe_evict_ring_fd(struct probe *p)
 int probe_prog_fd(struct probe *p)
 {
 	return bpf_program__fd(p->skel->progs.flowprobe_xdp);
+}
+
+__u64 *probe_touched_words(const struct probe *p, int gen, int cpu, __u32 v)
+{
+	struct flow_bucket *tail = p->gen[gen] + (size_t)p->ncpus * p->nbuckets;
+
+	return (__u64 *)(tail + (size_t)cpu * FLOW_TOUCH_VALUES(p->nbuckets) + v);
 }
 
 size_t probe_flow_slots(const struct probe *p)

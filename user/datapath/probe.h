@@ -55,7 +55,8 @@ struct probe {
 	int live; /* 0: flows_a is live, 1: flows_b */
 	int ncpus;
 	__u32 nbuckets; /* per CPU region */
-	struct flow_bucket *gen[2]; /* the two generations, mmapped */
+	struct flow_bucket *gen[2]; /* the two generations, mmapped (buckets,
+				       then the touched bitmap) */
 	size_t gen_bytes;
 	int daemon_stats_fd; /* userspace-owned stats map, pinned */
 	bool takeover; /* maps and links came from a pinned probe */
@@ -91,6 +92,11 @@ int probe_prog_fd(struct probe *p);
 
 /* Slots per CPU when --max-flows is not given (see flowprobe_limits.h). */
 __u32 probe_default_slots(int ncpus);
+
+/* The FLOW_TOUCH_WORDS words of value v (< FLOW_TOUCH_VALUES(nbuckets)) of
+ * one CPU's touched bitmap in generation gen (flowprobe.h): bit i of word
+ * j marks group v * FLOW_TOUCH_GROUPS_PER_VALUE + j * 64 + i. */
+__u64 *probe_touched_words(const struct probe *p, int gen, int cpu, __u32 v);
 
 /* Flow table slots of one generation (all CPUs) and its kernel memory. */
 size_t probe_flow_slots(const struct probe *p);

@@ -16,8 +16,10 @@
 
 /* Bump when a map's or an event's meaning changes without its size
  * changing: a pinned probe of another layout is refused rather than
- * misread. */
-#define PIN_LAYOUT_VERSION 1
+ * misread. 2: the flow table generations end with their touched bitmap
+ * (flowprobe.h); over version 1's tables the program would find no bitmap
+ * and the drain would skip every flow. */
+#define PIN_LAYOUT_VERSION 2
 
 #define PIN_INFO_MAGIC 0x31626f7270776c66ull /* "flwprob1" */
 
