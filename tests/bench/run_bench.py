@@ -496,7 +496,11 @@ class Bench:
         cp = self.sh([os.path.join(BUILD, "drain"), "--objdir", BUILD,
                       "--flows", "200000" if quick else "1000000",
                       "--runs", "1" if quick else "3"], timeout=300)
-        self.results["drain"] = json.loads(cp.stdout.strip().splitlines()[-1])
+        lines = cp.stdout.strip().splitlines()
+        self.results["drain"] = json.loads(lines[-1])
+        runs = [json.loads(l) for l in lines[:-1] if l.startswith('{"drain_runs"')]
+        if runs:
+            self.results["drain"]["runs"] = runs[-1]
         if cp.stderr.strip():
             log(cp.stderr.strip())
 
@@ -866,6 +870,11 @@ pidfile: {self.dir}/pmacctd.pid
         self.notes.append(f"drain: export unpaced; the collector received "
                           f"{d['records_received']:,} records of {d['exported']:,} flows "
                           f"in {d['received']:,} of {d['datagrams']:,} datagrams")
+        if "runs" in d:
+            ms = lambda v: "/".join(f"{x * 1e3:.0f}" for x in v)
+            self.notes.append(f"drain runs, ms (the first grows the flow cache): drain "
+                              f"{ms(d['runs']['drain_s'])}; tick {ms(d['runs']['export_s'])}; "
+                              f"send(2) {ms(d['runs']['send_s'])}")
         tick = d["export_s"]
         self.row("drain", "  drain (swap+scan+merge) / tick: expire+encode / send(2)",
                  f"{d['drain_s'] * 1e3:.0f} / {(tick - d['send_s']) * 1e3:.0f} / "
