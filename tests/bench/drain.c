@@ -25,8 +25,8 @@
  * Export is unpaced (--export-rate 0) and the collector's queue holds the
  * whole export: the daemon's default pacing (4000 packets/s, a queue of
  * 8192) protects a collector with a default socket buffer and would make
- * this a measurement of the pacing (1M flows in about 15 s, some 49k flows
- * a tick), not of the code. The collector here does not need it: its
+ * this a measurement of the pacing (at most 49,140 flows a tick, the
+ * queue's room at the worst-case 6 flows a packet), not of the code. The collector here does not need it: its
  * socket buffer is forced to 1 GB and it is read after the tick. Every
  * run then checks that the collector got every datagram sent (NetFlow
  * sequence numbers without a gap) and one data record per flow filled,
@@ -40,7 +40,6 @@
  *
  *   drain [--flows N] [--slots S] [--runs R] [--warmup W] [--objdir build/bench]
  */
-#include <dlfcn.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
