@@ -20,6 +20,9 @@
 #include "lib/log.h"
 #include "datapath/probe_reset.h"
 
+/* Entries per batch update of zeroes. */
+#define ZERO_CHUNK 256
+
 enum reset_kind {
 	RESET_SNAPSHOT, /* .bss, .data: copy back what load left there */
 	RESET_ZERO_MMAP, /* mmapable array: memset in place */
@@ -137,8 +140,10 @@ static int setup_map(struct probe_reset *r, struct bpf_map *map, struct map_rese
 	case BPF_MAP_TYPE_PERCPU_ARRAY:
 		m->kind = RESET_ZERO_BATCH;
 		m->keys = malloc((size_t)m->entries * sizeof(__u32));
-		/* calloc: untouched zero pages until the kernel reads them */
-		m->values = calloc(m->entries, m->value_bytes);
+		/* One chunk of zeroes, reused: a table's worth (the connection
+		 * table's is 30 MB) costs every fork a copy of its page table. */
+		m->values = calloc(m->entries < ZERO_CHUNK ? m->entries : ZERO_CHUNK,
+				   m->value_bytes);
 		if (!m->keys || !m->values)
 			return -ENOMEM;
 		for (__u32 i = 0; i < m->entries; i++)
@@ -221,10 +226,17 @@ int probe_reset_new(struct probe *p, struct probe_reset **out)
 static int zero_batch(struct map_reset *m)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = m->entries;
 
-	if (bpf_map_update_batch(m->fd, m->keys, m->values, &count, &opts) == 0)
-		return 0;
+	for (__u32 first = 0; first < m->entries;) {
+		__u32 count = m->entries - first < ZERO_CHUNK ? m->entries - first : ZERO_CHUNK;
+
+		if (bpf_map_update_batch(m->fd, (__u32 *)m->keys + first, m->values, &count,
+					 &opts) != 0)
+			goto one_by_one;
+		first += count;
+	}
+	return 0;
+one_by_one:
 	/* Kernels without batch updates for this type: one key at a time. */
 	for (__u32 i = 0; i < m->entries; i++)
 		if (bpf_map_update_elem(m->fd, &i, m->values, BPF_ANY) != 0)
