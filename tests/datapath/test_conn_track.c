@@ -755,6 +755,16 @@ static void test_sweep(void **state)
 	check_eq(&c, "20 s: open", sw.open, 1);
 	check_eq(&c, "20 s: half open", sw.half_open, 1);
 	check_eq(&c, "20 s: visited", visited, 3);
+	/* Read without the locks (replay: no program runs meanwhile): the
+	 * same connections. */
+	conn_table_quiescent(ct, true);
+	visited = 0;
+	assert_int_equal(conn_table_sweep(ct, t + 20 * SEC_NS, count_visit, &visited, &sw), 0);
+	check_eq(&c, "20 s, unlocked: entries", sw.entries, 3);
+	check_eq(&c, "20 s, unlocked: open", sw.open, 1);
+	check_eq(&c, "20 s, unlocked: half open", sw.half_open, 1);
+	check_eq(&c, "20 s, unlocked: visited", visited, 3);
+	conn_table_quiescent(ct, false);
 
 	assert_int_equal(conn_table_sweep(ct, t + CONN_IDLE_HALF_OPEN_NS + SEC_NS, NULL, NULL, &sw),
 			 0);

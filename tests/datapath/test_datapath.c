@@ -38,6 +38,7 @@
 #include "datapath/drain.h"
 #include "export/flow_cache.h"
 #include "datapath/probe.h"
+#include "datapath/probe_reset.h"
 #include "packet_builder.h"
 
 #include "datapath_fixture.h"
@@ -2083,6 +2084,94 @@ static void test_drain_touched_groups(void **state)
 	flow_cache_free(fc);
 }
 
+/*
+ * `replay --each` resets the probe between captures (probe_reset.c): the
+ * flow generations are zeroed only in their touched groups, and the
+ * connection table only when a connection entered it. Both generations
+ * hold flows (the old one from every CPU, over more groups than one
+ * bitmap value holds; neither drained, as a replay that died leaves
+ * them), and TCP packets made connections; after the reset every byte of
+ * both generations, both bitmaps and every connection bucket is scanned
+ * in full, not through the bitmap, so a touched group left dirty, or a
+ * connection left behind, fails here. A second round through the same
+ * reset shows it works again from its own result.
+ */
+static bool conns_zeroed(const struct dp *dp)
+{
+	struct conn_bucket b, zero;
+
+	memset(&zero, 0, sizeof(zero));
+	for (__u32 i = 0; i < dp->conn_buckets; i++) {
+		assert_int_equal(bpf_map_lookup_elem_flags(dp->conns, &i, &b, BPF_F_LOCK), 0);
+		if (memcmp(&b, &zero, sizeof(b)))
+			return false;
+	}
+	return true;
+}
+
+static void send_tcp_syns(struct dp *dp, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct pb_spec s = TCP4(.sport = 20000 + i, .dport = 443, .tcp_flags = 0x02);
+		struct pkt p;
+		__u32 retval;
+
+		pb_build(&p, &s);
+		assert_int_equal(run_frame(dp, &p, &retval), 0);
+	}
+}
+
+static void test_reset_touched_groups(void **state)
+{
+	struct dp *dp = *state;
+	struct probe_reset *r;
+	__u64 c[CNT__MAX];
+	cpu_set_t one;
+	int old;
+
+	dp_reset(dp);
+	assert_int_equal(probe_reset_new(&dp->p, &r), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+			for (int i = 0; i < TOUCH_FLOWS_PER_CPU; i += 2)
+				send_flow(dp, cpu * TOUCH_FLOWS_PER_CPU + i + round, 0);
+		}
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+		assert_int_equal(probe_swap_tables(&dp->p, &old), 0);
+		for (int i = 0; i < 3000; i++)
+			send_flow(dp, 100000 + i, 0);
+		send_tcp_syns(dp, 40);
+		sum_counters(dp, c);
+		assert_true(c[CNT_CONNS_CREATED] > 0);
+		assert_false(generation_zeroed(dp, 0));
+		assert_false(generation_zeroed(dp, 1));
+		assert_false(bitmap_zeroed(dp, 0));
+		assert_false(bitmap_zeroed(dp, 1));
+		assert_false(conns_zeroed(dp));
+
+		assert_int_equal(probe_reset_run(r, NULL), 0);
+		assert_true(generation_zeroed(dp, 0));
+		assert_true(generation_zeroed(dp, 1));
+		assert_true(bitmap_zeroed(dp, 0));
+		assert_true(bitmap_zeroed(dp, 1));
+		assert_true(conns_zeroed(dp));
+		assert_int_equal(dp->p.live, 0);
+		sum_counters(dp, c);
+		assert_int_equal(c[CNT_PACKETS], 0);
+	}
+	/* Without TCP, the connection table is skipped and still zero. */
+	send_flow(dp, 7, 0);
+	assert_int_equal(probe_reset_run(r, NULL), 0);
+	assert_true(conns_zeroed(dp));
+	assert_true(generation_zeroed(dp, 0));
+	probe_reset_free(r);
+}
+
 /* ---- exactness under concurrency ----------------------------------------- */
 
 #define RACE_REPEAT 1000
@@ -2307,6 +2396,8 @@ int main(void)
 		  setup_inline, teardown_dp, NULL },
 		{ "drain: only the touched groups, and every one of them",
 		  test_drain_touched_groups, setup_touch, teardown_dp, NULL },
+		{ "replay reset: every touched group and used connection bucket zeroed",
+		  test_reset_touched_groups, setup_touch, teardown_dp, NULL },
 		{ "exact under concurrency", test_exact_under_concurrency, setup_race, teardown_dp,
 		  NULL },
 	};

@@ -600,6 +600,31 @@ static void test_interference_counts(void **state UNUSED)
 	conn_intervals_free(ci);
 }
 
+/* An interval's per-port counts end with it (only the ports used are
+ * zeroed): other TCP on BitTorrent's ports in the first interval is not
+ * "other TCP on the same ports" in a second that has none. */
+static void test_port_counts_end_with_interval(void **state UNUSED)
+{
+	struct prefix_set local;
+	struct reports rs = { 0 };
+	struct conn_intervals *ci = new_ci(&local, &rs, NULL);
+	json_t *same;
+
+	conn_intervals_tick(ci, T0_MS, NS0);
+	protocol_mix(ci);
+	conn_intervals_tick(ci, T0_MS + INTERVAL_MS, NS0 + 600 * SEC_NS);
+	assert_int_equal(rs.n, 1);
+	same = json_object_get(json_object_get(rs.r[0], "interference"), "other_same_ports");
+	assert_int_equal(geti(same, "connections"), 80);
+	mix(ci, 40, 0, 51413, true, 30000);
+	conn_intervals_finish(ci, T0_MS + INTERVAL_MS + 1000);
+	assert_int_equal(rs.n, 2);
+	same = json_object_get(json_object_get(rs.r[1], "interference"), "other_same_ports");
+	assert_int_equal(geti(same, "connections"), 0);
+	free_reports(&rs);
+	conn_intervals_free(ci);
+}
+
 /* n downstream transfers of `bt` kind into 10.0.1.x at the given rates. */
 static void transfers(struct conn_intervals *ci, int n, bool bt, const double *mbps)
 {
@@ -681,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_interference_none),
 		cmocka_unit_test(test_interference_insufficient),
 		cmocka_unit_test(test_interference_counts),
+		cmocka_unit_test(test_port_counts_end_with_interval),
 		cmocka_unit_test(test_rate_limiting),
 	};
 

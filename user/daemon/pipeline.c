@@ -209,6 +209,7 @@ int pipeline_init(struct pipeline *pl, const struct export_options *opt)
 	if (!pl->tcp)
 		return -ENOMEM;
 	tcp_analysis_log_intervals(pl->tcp, !pl->quiescent);
+	tcp_analysis_quiescent(pl->tcp, pl->quiescent);
 	pl->enrich = (struct enrich_config){ .local = &opt->local, .asn = opt->asn };
 	pl->exporter.annotate = annotate;
 	pl->exporter.as_numbers = opt->asn != NULL;

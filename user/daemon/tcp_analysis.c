@@ -209,6 +209,12 @@ oom:
 	return NULL;
 }
 
+void tcp_analysis_quiescent(struct tcp_analysis *ta, bool on)
+{
+	if (ta->ct)
+		conn_table_quiescent(ta->ct, on);
+}
+
 void tcp_analysis_log_intervals(struct tcp_analysis *ta, bool on)
 {
 	ta->log_intervals = on;

@@ -47,6 +47,8 @@ struct tcp_analysis *tcp_analysis_new(const struct export_options *opt, int conn
 /* Interval summaries in the log too (live; a replay has them in its JSON
  * and keeps stderr for what went wrong). */
 void tcp_analysis_log_intervals(struct tcp_analysis *ta, bool on);
+/* on: no program runs concurrently (replay): see conn_table_quiescent. */
+void tcp_analysis_quiescent(struct tcp_analysis *ta, bool on);
 void tcp_analysis_free(struct tcp_analysis *ta);
 
 /* A datapath event (TCP ones; others are ignored). */

@@ -14,6 +14,7 @@
 struct conn_table {
 	int fd;
 	uint32_t buckets;
+	bool unlocked; /* conn_table_quiescent */
 	uint32_t keys[SWEEP_BATCH];
 	struct conn_bucket vals[SWEEP_BATCH];
 };
@@ -37,6 +38,11 @@ struct conn_table *conn_table_new(int fd)
 	ct->fd = fd;
 	ct->buckets = info.max_entries;
 	return ct;
+}
+
+void conn_table_quiescent(struct conn_table *ct, bool on)
+{
+	ct->unlocked = on;
 }
 
 void conn_table_free(struct conn_table *ct)
@@ -74,7 +80,7 @@ static void count(struct conn_sweep *out, const struct conn_state *st, uint64_t 
 int conn_table_sweep(struct conn_table *ct, uint64_t now_ns, conn_visit_fn visit, void *ctx,
 		     struct conn_sweep *out)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = ct->unlocked ? 0 : BPF_F_LOCK);
 	uint32_t in_batch = 0, out_batch = 0;
 	bool first = true, done = false;
 

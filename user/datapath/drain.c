@@ -77,8 +77,9 @@ void drainer_free(struct drainer *d)
 
 /* Drains n buckets from b, each up to its first empty way (ways fill in
  * order: the rest are empty), zeroing what it read. */
-static uint64_t drain_buckets(struct drainer *d, struct flow_bucket *b, size_t n)
+static uint64_t drain_buckets(void *ctx, struct flow_bucket *b, size_t n)
 {
+	struct drainer *d = ctx;
 	uint64_t entries = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -98,41 +99,13 @@ static uint64_t drain_buckets(struct drainer *d, struct flow_bucket *b, size_t n
 /*
  * Visits only the groups of buckets whose bit the datapath set
  * (touch_set in bpf/flow_table.bpf.h): a bucket holding a flow always has
- * its group's bit, so the groups without one are empty and skipped. A bit
- * is cleared after its group is zeroed, never before, so it stays true
- * even if the daemon dies half way.
+ * its group's bit, so the groups without one are empty and skipped.
+ * probe_visit_touched clears a bit after its group is zeroed, never
+ * before, so it stays true even if the daemon dies half way.
  */
 uint64_t drain_generation(struct drainer *d, int gen)
 {
-	const struct probe *p = d->probe;
-	size_t groups = (p->nbuckets + FLOW_TOUCH_GROUP - 1) / FLOW_TOUCH_GROUP;
-	uint64_t entries = 0;
-
-	for (int cpu = 0; cpu < p->ncpus; cpu++) {
-		struct flow_bucket *region = p->gen[gen] + (size_t)cpu * p->nbuckets;
-
-		for (__u32 v = 0; v < FLOW_TOUCH_VALUES(p->nbuckets); v++) {
-			__u64 *words = probe_touched_words(p, gen, cpu, v);
-
-			for (int j = 0; j < FLOW_TOUCH_WORDS; j++) {
-				for (__u64 bits = words[j]; bits; bits &= bits - 1) {
-					size_t g = (size_t)v * FLOW_TOUCH_GROUPS_PER_VALUE +
-						   (size_t)j * 64 + __builtin_ctzll(bits);
-					size_t first = g * FLOW_TOUCH_GROUP;
-
-					if (g >= groups)
-						break; /* no such group: cannot be set */
-					entries += drain_buckets(
-						d, region + first,
-						p->nbuckets - first < FLOW_TOUCH_GROUP ?
-							p->nbuckets - first :
-							FLOW_TOUCH_GROUP);
-				}
-				words[j] = 0;
-			}
-		}
-	}
-	return entries;
+	return probe_visit_touched(d->probe, gen, drain_buckets, d);
 }
 
 static void consume_evictions(struct drainer *d, struct drain_result *res)

@@ -731,6 +731,37 @@ __u64 *probe_touched_words(const struct probe *p, int gen, int cpu, __u32 v)
 	return (__u64 *)(tail + (size_t)cpu * FLOW_TOUCH_VALUES(p->nbuckets) + v);
 }
 
+uint64_t probe_visit_touched(const struct probe *p, int gen, probe_group_fn fn, void *ctx)
+{
+	size_t groups = (p->nbuckets + FLOW_TOUCH_GROUP - 1) / FLOW_TOUCH_GROUP;
+	uint64_t sum = 0;
+
+	for (int cpu = 0; cpu < p->ncpus; cpu++) {
+		struct flow_bucket *region = p->gen[gen] + (size_t)cpu * p->nbuckets;
+
+		for (__u32 v = 0; v < FLOW_TOUCH_VALUES(p->nbuckets); v++) {
+			__u64 *words = probe_touched_words(p, gen, cpu, v);
+
+			for (int j = 0; j < FLOW_TOUCH_WORDS; j++) {
+				for (__u64 bits = words[j]; bits; bits &= bits - 1) {
+					size_t g = (size_t)v * FLOW_TOUCH_GROUPS_PER_VALUE +
+						   (size_t)j * 64 + __builtin_ctzll(bits);
+					size_t first = g * FLOW_TOUCH_GROUP;
+
+					if (g >= groups)
+						break; /* no such group: cannot be set */
+					sum += fn(ctx, region + first,
+						  p->nbuckets - first < FLOW_TOUCH_GROUP ?
+							  p->nbuckets - first :
+							  FLOW_TOUCH_GROUP);
+				}
+				words[j] = 0;
+			}
+		}
+	}
+	return sum;
+}
+
 size_t probe_flow_slots(const struct probe *p)
 {
 	return (size_t)p->ncpus * p->nbuckets * FLOW_TABLE_WAYS;

@@ -10,6 +10,8 @@
 #define PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <net/if.h>
 #include "flowprobe.h"
 #include "lib/daemon_stats.h"
@@ -97,6 +99,15 @@ __u32 probe_default_slots(int ncpus);
  * one CPU's touched bitmap in generation gen (flowprobe.h): bit i of word
  * j marks group v * FLOW_TOUCH_GROUPS_PER_VALUE + j * 64 + i. */
 __u64 *probe_touched_words(const struct probe *p, int gen, int cpu, __u32 v);
+
+/* Calls fn on every group of buckets of generation gen whose touched bit
+ * is set, CPU by CPU (n: the group's buckets, fewer for a table's last
+ * group), and clears each bitmap word once its groups are visited, never
+ * before: a bit stays true even if the caller dies half way. The groups
+ * without a bit hold no flow, so a caller that leaves its groups zeroed
+ * leaves the whole generation zero. Returns the sum of fn's results. */
+typedef uint64_t (*probe_group_fn)(void *ctx, struct flow_bucket *b, size_t n);
+uint64_t probe_visit_touched(const struct probe *p, int gen, probe_group_fn fn, void *ctx);
 
 /* Flow table slots of one generation (all CPUs) and its kernel memory. */
 size_t probe_flow_slots(const struct probe *p);

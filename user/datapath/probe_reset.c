@@ -4,6 +4,10 @@
  * probe_reset.h for why). Each map is handled by its type, found by walking
  * the object, so a table added to bpf/ later is covered without touching
  * this file, and one of a type nobody thought of stops the reset loudly.
+ * Two tables are known by name, because zeroing them whole was most of a
+ * reset's cost (`replay --each`, a capture of a few flows each): the flow
+ * generations zero only their touched groups, and the connection table is
+ * left alone when no connection entered it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,9 +20,13 @@
 #include "lib/log.h"
 #include "datapath/probe_reset.h"
 
+/* Entries per batch update of zeroes. */
+#define ZERO_CHUNK 256
+
 enum reset_kind {
 	RESET_SNAPSHOT, /* .bss, .data: copy back what load left there */
 	RESET_ZERO_MMAP, /* mmapable array: memset in place */
+	RESET_ZERO_TOUCHED, /* a flow generation: its touched groups */
 	RESET_ZERO_BATCH, /* other arrays: one batch update of zeroes */
 	RESET_DELETE, /* hash maps: delete every key */
 	RESET_INNER, /* map-in-map array: put back the inner maps of load */
@@ -34,14 +42,22 @@ struct map_reset {
 	void *copy; /* RESET_SNAPSHOT: its contents after load */
 	void *keys, *values; /* RESET_ZERO_BATCH, RESET_DELETE: buffers */
 	__u32 *inner_ids; /* RESET_INNER: per slot, 0 for empty */
+	int gen; /* RESET_ZERO_TOUCHED: which generation of the probe */
+	/* RESET_ZERO_BATCH: skipped when this counter is 0 (summed over
+	 * CPUs) since the last reset, -1: never skipped */
+	int unless_counted;
 };
 
 struct probe_reset {
+	struct probe *probe;
 	struct map_reset *maps;
 	int n;
 	struct ring_buffer *rings; /* every ring buffer of the object */
 	unsigned long stale;
 	int daemon_stats_fd;
+	/* The last run failed part way, maybe after zeroing the counters
+	 * that tell which maps may be skipped: the next one skips nothing. */
+	bool failed;
 };
 
 static int count_stale(void *ctx, void *data, size_t size)
@@ -77,6 +93,7 @@ static int setup_map(struct probe_reset *r, struct bpf_map *map, struct map_rese
 	m->entries = bpf_map__max_entries(map);
 	m->key_size = bpf_map__key_size(map);
 	m->value_bytes = percpu ? ((vs + 7) & ~7u) * ncpus : vs;
+	m->unless_counted = -1;
 
 	switch (type) {
 	case BPF_MAP_TYPE_ARRAY:
@@ -94,6 +111,21 @@ static int setup_map(struct probe_reset *r, struct bpf_map *map, struct map_rese
 			memcpy(m->copy, m->mem, sz);
 			return 0;
 		}
+		/*
+		 * A generation holds flows only in the groups its touched bitmap
+		 * marks (flowprobe.h; the drain zeroes a group before clearing
+		 * its bit): zeroing those and clearing the bits is a whole
+		 * generation's memset (tens of MB) for the few groups a capture
+		 * used.
+		 */
+		for (int g = 0; g < 2; g++) {
+			if (r->probe->gen[g] && map == (g ? r->probe->skel->maps.flows_b :
+							    r->probe->skel->maps.flows_a)) {
+				m->kind = RESET_ZERO_TOUCHED;
+				m->gen = g;
+				return 0;
+			}
+		}
 		if (bpf_map__map_flags(map) & BPF_F_MMAPABLE) {
 			m->kind = RESET_ZERO_MMAP;
 			m->bytes = (size_t)m->entries * ((vs + 7) & ~7u);
@@ -108,12 +140,18 @@ static int setup_map(struct probe_reset *r, struct bpf_map *map, struct map_rese
 	case BPF_MAP_TYPE_PERCPU_ARRAY:
 		m->kind = RESET_ZERO_BATCH;
 		m->keys = malloc((size_t)m->entries * sizeof(__u32));
-		/* calloc: untouched zero pages until the kernel reads them */
-		m->values = calloc(m->entries, m->value_bytes);
+		/* One chunk of zeroes, reused: a table's worth (the connection
+		 * table's is 30 MB) costs every fork a copy of its page table. */
+		m->values = calloc(m->entries < ZERO_CHUNK ? m->entries : ZERO_CHUNK,
+				   m->value_bytes);
 		if (!m->keys || !m->values)
 			return -ENOMEM;
 		for (__u32 i = 0; i < m->entries; i++)
 			((__u32 *)m->keys)[i] = i;
+		/* A connection way is written only once claimed, and every claim
+		 * is counted (conn_track.bpf.h): no claim, still all zero. */
+		if (map == r->probe->skel->maps.conns)
+			m->unless_counted = CNT_CONNS_CREATED;
 		return 0;
 	case BPF_MAP_TYPE_HASH:
 	case BPF_MAP_TYPE_LRU_HASH:
@@ -162,6 +200,7 @@ int probe_reset_new(struct probe *p, struct probe_reset **out)
 		free(r);
 		return -ENOMEM;
 	}
+	r->probe = p;
 	r->daemon_stats_fd = p->daemon_stats_fd;
 	bpf_object__for_each_map (map, p->skel->obj) {
 		err = setup_map(r, map, &r->maps[r->n], p->ncpus);
@@ -187,10 +226,17 @@ int probe_reset_new(struct probe *p, struct probe_reset **out)
 static int zero_batch(struct map_reset *m)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = m->entries;
 
-	if (bpf_map_update_batch(m->fd, m->keys, m->values, &count, &opts) == 0)
-		return 0;
+	for (__u32 first = 0; first < m->entries;) {
+		__u32 count = m->entries - first < ZERO_CHUNK ? m->entries - first : ZERO_CHUNK;
+
+		if (bpf_map_update_batch(m->fd, (__u32 *)m->keys + first, m->values, &count,
+					 &opts) != 0)
+			goto one_by_one;
+		first += count;
+	}
+	return 0;
+one_by_one:
 	/* Kernels without batch updates for this type: one key at a time. */
 	for (__u32 i = 0; i < m->entries; i++)
 		if (bpf_map_update_elem(m->fd, &i, m->values, BPF_ANY) != 0)
@@ -238,10 +284,26 @@ static int restore_inner(struct map_reset *m)
 	return 0;
 }
 
+static uint64_t zero_group(void *ctx, struct flow_bucket *b, size_t n)
+{
+	(void)ctx;
+	memset(b, 0, n * sizeof(*b));
+	return 0;
+}
+
 int probe_reset_run(struct probe_reset *r, unsigned long *stale_records)
 {
-	int err = 0;
+	__u64 counted[CNT__MAX];
+	int err;
 
+	/* Before the loop below zeroes them. */
+	err = probe_read_counters(bpf_map__fd(r->probe->skel->maps.counters), r->probe->ncpus,
+				  counted);
+	if (err) {
+		log_error("cannot read the datapath's counters to reset them between replays: %s",
+			  strerror(-err));
+		return err;
+	}
 	r->stale = 0;
 	if (r->rings && ring_buffer__consume(r->rings) < 0)
 		err = -errno;
@@ -255,8 +317,12 @@ int probe_reset_run(struct probe_reset *r, unsigned long *stale_records)
 		case RESET_ZERO_MMAP:
 			memset(m->mem, 0, m->bytes);
 			break;
+		case RESET_ZERO_TOUCHED:
+			probe_visit_touched(r->probe, m->gen, zero_group, NULL);
+			break;
 		case RESET_ZERO_BATCH:
-			err = zero_batch(m);
+			if (m->unless_counted < 0 || counted[m->unless_counted] || r->failed)
+				err = zero_batch(m);
 			break;
 		case RESET_DELETE:
 			err = delete_all(m);
@@ -269,6 +335,9 @@ int probe_reset_run(struct probe_reset *r, unsigned long *stale_records)
 			log_error("cannot reset BPF map %s between replays: %s", m->name,
 				  strerror(-err));
 	}
+	/* live_table is back at flows_a (RESET_INNER), as after load. */
+	if (!err)
+		r->probe->live = 0;
 	if (!err && r->daemon_stats_fd >= 0) {
 		struct daemon_stats zero = { 0 };
 		__u32 k = 0;
@@ -279,6 +348,7 @@ int probe_reset_run(struct probe_reset *r, unsigned long *stale_records)
 				  strerror(-err));
 		}
 	}
+	r->failed = err != 0;
 	if (stale_records)
 		*stale_records = r->stale;
 	return err;

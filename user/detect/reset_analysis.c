@@ -79,7 +79,12 @@ struct reset_analysis {
 	struct conn_rec *recs; /* pool of max_connections */
 	uint32_t *index; /* slot -> record + 1; 0 empty */
 	uint32_t index_mask;
-	uint32_t free_head; /* free records chained through .newer */
+	uint32_t free_head; /* freed records chained through .newer */
+	/* Records from here on were never used: taken in order once no freed
+	 * one is left (the order a free list of all of them would give),
+	 * so a new analysis leaves the pool's pages untouched (calloc) until
+	 * connections need them; `replay --each` makes one per capture. */
+	uint32_t fresh;
 	uint32_t oldest, newest;
 	size_t live;
 };
@@ -180,9 +185,7 @@ struct reset_analysis *reset_analysis_new(const struct reset_analysis_config *cf
 		return NULL;
 	}
 	ra->index_mask = slots - 1;
-	for (size_t i = 0; i < max; i++)
-		ra->recs[i].newer = i + 1 < max ? i + 1 : NIL;
-	ra->free_head = 0;
+	ra->free_head = NIL;
 	ra->oldest = ra->newest = NIL;
 	return ra;
 }
@@ -276,10 +279,13 @@ static struct conn_rec *create(struct reset_analysis *ra, const struct conn_key 
 	uint32_t id = ra->free_head, s;
 	struct conn_rec *r;
 
-	if (id == NIL)
+	if (id != NIL)
+		ra->free_head = ra->recs[id].newer;
+	else if (ra->fresh < ra->cfg.max_connections)
+		id = ra->fresh++;
+	else
 		return NULL;
 	r = &ra->recs[id];
-	ra->free_head = r->newer;
 	memset(r, 0, sizeof(*r));
 	r->key = *key;
 	r->hash = hash;
