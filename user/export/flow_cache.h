@@ -23,7 +23,9 @@ struct flow_cache_config {
 	size_t max_flows; /* beyond this, new flows are exported at once */
 };
 
-/* Called for every record leaving the cache; times still in probe ns. */
+/* Called for every record leaving the cache; times still in probe ns.
+ * It must not call back into the same cache: during an expiry pass its
+ * chains may be stale until the pass ends. */
 typedef void (*flow_export_fn)(void *ctx, const struct flow_key *key, const struct flow_value *val,
 			       enum flow_end_reason reason);
 
