@@ -204,6 +204,19 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 	flow_value_merge(&e->val, val);
 }
 
+void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key)
+{
+	__builtin_prefetch(bucket_of(fc, key));
+}
+
+void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key)
+{
+	uint32_t first = *bucket_of(fc, key);
+
+	if (first != NO_ENTRY)
+		__builtin_prefetch(&fc->entries[first]);
+}
+
 #define TCP_FIN 0x01
 #define TCP_RST 0x04
 

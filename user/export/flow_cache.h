@@ -39,6 +39,15 @@ void flow_cache_free(struct flow_cache *fc);
 void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 		      const struct flow_value *val);
 
+/*
+ * Hints for a run of merges, which otherwise wait on memory twice a flow
+ * (its bucket, then the entry the bucket points at): fetch a flow's bucket
+ * some merges before its turn, and its chain's first entry a few merges
+ * later, once the bucket has arrived. They change nothing.
+ */
+void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key);
+void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key);
+
 /* Exports and forgets every flow whose timeout has passed at now_ns. */
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
 
