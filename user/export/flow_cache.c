@@ -257,12 +257,13 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 
 /*
  * A removal unlinks two entries from their chains, each a walk of random
- * memory; relinking the whole cache costs about one such miss an entry,
- * independent of each other. So a pass removes one by one until it has
- * removed this fraction of the entries it started with, then moves
- * entries without fixing chains and relinks once at the end. Either way
- * the entries move the same (the last into the hole), so what is
- * exported, and in which order, does not depend on the switch.
+ * memory; relinking the whole cache costs a hash and an independent
+ * write an entry, about this fraction of a removal. So a pass removes one
+ * by one until it has removed that fraction of the entries it started
+ * with, and then, if its budget (paced export) still allows as many
+ * again, moves entries without fixing chains and relinks once at the end.
+ * Either way the entries move the same (the last into the hole), so what
+ * is exported, and in which order, does not depend on the switch.
  */
 #define RELINK_FRACTION 16
 
@@ -291,7 +292,7 @@ size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max
 			continue;
 		}
 		drop(fc, i);
-		if (++removed > relink_after)
+		if (++removed > relink_after && max - n > relink_after)
 			drop = remove_unlinked;
 	}
 	if (drop == remove_unlinked)
