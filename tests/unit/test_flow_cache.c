@@ -342,11 +342,124 @@ static void test_expire_and_flush_in_parts(void **state)
 	flow_cache_free(fc);
 }
 
+/* Every record in order, by the flow number key_n put in its source. */
+struct order_sink {
+	uint32_t id[4096];
+	uint8_t reason[4096];
+	size_t n;
+};
+
+static void collect_order(void *ctx, const struct flow_key *key, const struct flow_value *val,
+			  enum flow_end_reason reason)
+{
+	struct order_sink *s = ctx;
+
+	(void)val;
+	assert_true(s->n < 4096);
+	memcpy(&s->id[s->n], key->src, 4);
+	s->reason[s->n++] = (uint8_t)reason;
+}
+
+/* Flow i of test_expire_order: idle (ends), long-lived (active timeout,
+ * stays holding no packets) or recent (stays as it is). */
+enum { ORDER_STAYS, ORDER_IDLE, ORDER_ACTIVE };
+
+static int order_kind(uint32_t i)
+{
+	return i % 3 == 0 ? ORDER_IDLE : i % 7 == 0 ? ORDER_ACTIVE : ORDER_STAYS;
+}
+
+/* What the cache exported before expiry relinked in bulk: scan up, each
+ * ended flow replaced by the last one, which is looked at next. */
+static size_t order_model(uint32_t *ids, size_t *count, size_t max, struct order_sink *want)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < *count && n < max;) {
+		int kind = order_kind(ids[i] & 0x7fffffffu);
+
+		if (kind == ORDER_STAYS || (kind == ORDER_ACTIVE && ids[i] & 0x80000000u)) {
+			i++; /* a restarted record: no packets, not idle yet */
+			continue;
+		}
+		want->id[want->n] = ids[i];
+		want->reason[want->n++] = kind == ORDER_IDLE ? END_IDLE : END_ACTIVE;
+		n++;
+		if (kind == ORDER_ACTIVE) {
+			ids[i++] |= 0x80000000u;
+			continue;
+		}
+		ids[i] = ids[--*count];
+	}
+	return n;
+}
+
+/*
+ * Expiry removes most of a cache's entries in bulk and relinks its chains
+ * once: the records, their order and which flows stay must be what one
+ * removal at a time gave, in a paced pass and a full one, and every flow
+ * that stays must still be found (merged into, not added again).
+ */
+static void test_expire_order(void **state)
+{
+	struct flow_cache_config c = cfg;
+	static struct order_sink got, want;
+	static uint32_t ids[3000];
+	size_t count = 3000, model_n;
+	const uint64_t now = 100 * SEC_NS;
+	struct flow_cache *fc;
+
+	(void)state;
+	c.max_flows = 3000;
+	got.n = want.n = 0;
+	fc = flow_cache_new(&c, collect_order, &got);
+	for (uint32_t i = 0; i < 3000; i++) {
+		struct flow_key k = key_n(i, 17);
+		struct flow_value v = val_at(1, now - 20 * SEC_NS, 0);
+
+		if (order_kind(i) != ORDER_IDLE)
+			v.last_ns = now - SEC_NS;
+		if (order_kind(i) == ORDER_ACTIVE)
+			v.first_ns = 0;
+		else if (order_kind(i) == ORDER_STAYS)
+			v.first_ns = now - 10 * SEC_NS;
+		flow_cache_merge(fc, &k, &v);
+		ids[i] = i;
+	}
+	/* Paced: 700 records, then the rest. */
+	model_n = order_model(ids, &count, 700, &want);
+	assert_int_equal(flow_cache_expire_some(fc, now, 700), model_n);
+	model_n = order_model(ids, &count, SIZE_MAX, &want);
+	assert_int_equal(flow_cache_expire(fc, now), model_n);
+	assert_int_equal(got.n, want.n);
+	assert_int_equal(got.n, 1000 + 286); /* i % 3 == 0; i % 7 == 0 of the rest */
+	for (size_t i = 0; i < got.n; i++) {
+		assert_int_equal(got.id[i], want.id[i]);
+		assert_int_equal(got.reason[i], want.reason[i]);
+	}
+	assert_int_equal(flow_cache_count(fc), count);
+	assert_int_equal(count, 2000);
+
+	/* Every flow left is found: merging adds no entry. */
+	for (uint32_t i = 0; i < 3000; i++) {
+		struct flow_key k = key_n(i, 17);
+		struct flow_value v = val_at(1, now, 0);
+
+		if (order_kind(i) != ORDER_IDLE)
+			flow_cache_merge(fc, &k, &v);
+	}
+	assert_int_equal(flow_cache_count(fc), 2000);
+	got.n = 0;
+	assert_int_equal(flow_cache_flush(fc, END_FORCED), 2000);
+	flow_cache_free(fc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inactive_timeout),
 		cmocka_unit_test(test_expire_and_flush_in_parts),
+		cmocka_unit_test(test_expire_order),
 		cmocka_unit_test(test_active_timeout_restarts_record),
 		cmocka_unit_test(test_tcp_end_after_grace),
 		cmocka_unit_test(test_rst_ends_flow),

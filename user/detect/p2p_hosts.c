@@ -106,7 +106,10 @@ struct p2p_hosts {
 	uint64_t period_start;
 	size_t n_hosts;
 	struct host *hosts; /* max_hosts */
-	uint32_t *index; /* open addressing: host index + 1, 0 empty */
+	/* Open addressing: the hash's high 32 bits above host index + 1, 0
+	 * empty. The bits let a probe pass a slot of another host without
+	 * reading that host (a cache miss in a table of megabytes). */
+	uint64_t *index;
 	size_t index_mask;
 	struct rank *ranks; /* max_hosts, scratch for p2p_hosts_list */
 
@@ -222,17 +225,22 @@ static uint64_t bitmap_estimate(const uint64_t bits[SLOT_BITS / 64])
 
 /* --- the host table ------------------------------------------------------ */
 
+#define INDEX_TAG(hash) ((hash) & ~(uint64_t)UINT32_MAX)
+
 static struct host *host_find(struct p2p_hosts *ph, uint8_t ip_version, const uint8_t addr[16],
-			      uint64_t hash, uint32_t **slot)
+			      uint64_t hash, uint64_t **slot)
 {
 	for (size_t i = hash & ph->index_mask;; i = (i + 1) & ph->index_mask) {
+		uint64_t v = ph->index[i];
 		struct host *h;
 
-		if (!ph->index[i]) {
+		if (!v) {
 			*slot = &ph->index[i];
 			return NULL;
 		}
-		h = &ph->hosts[ph->index[i] - 1];
+		if (INDEX_TAG(v) != INDEX_TAG(hash))
+			continue;
+		h = &ph->hosts[(uint32_t)v - 1];
 		if (h->ip_version == ip_version && !memcmp(h->addr, addr, 16))
 			return h;
 	}
@@ -242,7 +250,7 @@ static struct host *host_find(struct p2p_hosts *ph, uint8_t ip_version, const ui
 static struct host *host_get(struct p2p_hosts *ph, uint8_t ip_version, const uint8_t addr[16])
 {
 	uint64_t hash = addr_hash(ip_version, addr);
-	uint32_t *slot;
+	uint64_t *slot;
 	struct host *h = host_find(ph, ip_version, addr, hash, &slot);
 
 	if (h)
@@ -256,7 +264,7 @@ static struct host *host_get(struct p2p_hosts *ph, uint8_t ip_version, const uin
 	memset(h, 0, sizeof(*h));
 	h->ip_version = ip_version;
 	memcpy(h->addr, addr, 16);
-	*slot = (uint32_t)ph->n_hosts;
+	*slot = INDEX_TAG(hash) | (uint32_t)ph->n_hosts;
 	return h;
 }
 

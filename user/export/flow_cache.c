@@ -41,6 +41,19 @@ static uint32_t *bucket_of(struct flow_cache *fc, const struct flow_key *key)
 	return &fc->buckets[key_hash(key) & (fc->nbuckets - 1)];
 }
 
+/* Rebuilds every chain from the entries: one hash and one independent
+ * bucket write an entry, no chain walked. */
+static void relink(struct flow_cache *fc)
+{
+	memset(fc->buckets, 0xff, fc->nbuckets * sizeof(*fc->buckets));
+	for (size_t i = 0; i < fc->count; i++) {
+		uint32_t *head = bucket_of(fc, &fc->entries[i].key);
+
+		fc->entries[i].next = *head;
+		*head = i;
+	}
+}
+
 static int rehash(struct flow_cache *fc, size_t nbuckets)
 {
 	uint32_t *b = malloc(nbuckets * sizeof(*b));
@@ -50,13 +63,7 @@ static int rehash(struct flow_cache *fc, size_t nbuckets)
 	free(fc->buckets);
 	fc->buckets = b;
 	fc->nbuckets = nbuckets;
-	memset(b, 0xff, nbuckets * sizeof(*b));
-	for (size_t i = 0; i < fc->count; i++) {
-		uint32_t *head = bucket_of(fc, &fc->entries[i].key);
-
-		fc->entries[i].next = *head;
-		*head = i;
-	}
+	relink(fc);
 	return 0;
 }
 
@@ -146,6 +153,17 @@ static struct cache_entry *insert(struct flow_cache *fc, const struct flow_key *
 	return e;
 }
 
+/* Moves the last entry into idx's place, leaving the chains stale: for
+ * a pass that removes many and relinks once at the end. */
+static void remove_unlinked(struct flow_cache *fc, uint32_t idx)
+{
+	uint32_t last = fc->count - 1;
+
+	if (idx != last)
+		fc->entries[idx] = fc->entries[last];
+	fc->count--;
+}
+
 /* Unlinks entry idx and moves the last entry into its place. */
 static void remove_at(struct flow_cache *fc, uint32_t idx)
 {
@@ -162,9 +180,8 @@ static void remove_at(struct flow_cache *fc, uint32_t idx)
 		     link = &fc->entries[*link].next)
 			;
 		*link = idx;
-		fc->entries[idx] = fc->entries[last];
 	}
-	fc->count--;
+	remove_unlinked(fc, idx);
 }
 
 void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
@@ -185,6 +202,19 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 		}
 	}
 	flow_value_merge(&e->val, val);
+}
+
+void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key)
+{
+	__builtin_prefetch(bucket_of(fc, key));
+}
+
+void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key)
+{
+	uint32_t first = *bucket_of(fc, key);
+
+	if (first != NO_ENTRY)
+		__builtin_prefetch(&fc->entries[first]);
 }
 
 #define TCP_FIN 0x01
@@ -225,9 +255,22 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 	return flow_cache_expire_some(fc, now_ns, SIZE_MAX);
 }
 
+/*
+ * A removal unlinks two entries from their chains, each a walk of random
+ * memory; relinking the whole cache costs a hash and an independent
+ * write an entry, about this fraction of a removal. So a pass removes one
+ * by one until it has removed that fraction of the entries it started
+ * with, and then, if its budget (paced export) still allows as many
+ * again, moves entries without fixing chains and relinks once at the end.
+ * Either way the entries move the same (the last into the hole), so what
+ * is exported, and in which order, does not depend on the switch.
+ */
+#define RELINK_FRACTION 16
+
 size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, removed = 0, relink_after = fc->count / RELINK_FRACTION;
+	void (*drop)(struct flow_cache *, uint32_t) = remove_at;
 
 	for (uint32_t i = 0; i < fc->count && n < max;) {
 		struct cache_entry *e = &fc->entries[i];
@@ -237,12 +280,10 @@ size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max
 			i++;
 			continue;
 		}
-		if (reason == END_FORGET) {
-			remove_at(fc, i);
-			continue;
+		if (reason != END_FORGET) {
+			fc->export(fc->ctx, &e->key, &e->val, reason);
+			n++;
 		}
-		fc->export(fc->ctx, &e->key, &e->val, reason);
-		n++;
 		if (reason == END_ACTIVE) {
 			/* The flow goes on: a new record starts with its next
 			 * packet, keeping what is known about the flow (app). */
@@ -250,8 +291,12 @@ size_t flow_cache_expire_some(struct flow_cache *fc, uint64_t now_ns, size_t max
 			i++;
 			continue;
 		}
-		remove_at(fc, i);
+		drop(fc, i);
+		if (++removed > relink_after && max - n > relink_after)
+			drop = remove_unlinked;
 	}
+	if (drop == remove_unlinked)
+		relink(fc);
 	return n;
 }
 

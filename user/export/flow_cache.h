@@ -23,7 +23,9 @@ struct flow_cache_config {
 	size_t max_flows; /* beyond this, new flows are exported at once */
 };
 
-/* Called for every record leaving the cache; times still in probe ns. */
+/* Called for every record leaving the cache; times still in probe ns.
+ * It must not call back into the same cache: during an expiry pass its
+ * chains may be stale until the pass ends. */
 typedef void (*flow_export_fn)(void *ctx, const struct flow_key *key, const struct flow_value *val,
 			       enum flow_end_reason reason);
 
@@ -36,6 +38,15 @@ void flow_cache_free(struct flow_cache *fc);
 /* Adds counts (already summed over CPUs) to the flow's cache entry. */
 void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 		      const struct flow_value *val);
+
+/*
+ * Hints for a run of merges, which otherwise wait on memory twice a flow
+ * (its bucket, then the entry the bucket points at): fetch a flow's bucket
+ * some merges before its turn, and its chain's first entry a few merges
+ * later, once the bucket has arrived. They change nothing.
+ */
+void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key);
+void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key);
 
 /* Exports and forgets every flow whose timeout has passed at now_ns. */
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
