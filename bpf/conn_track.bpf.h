@@ -768,9 +768,8 @@ __noinline __s64 conn_track_packet(struct xdp_md *ctx, __u64 offs, const struct 
 		 * check above: this packet goes untracked, as one the probe
 		 * missed (the key was not built: no lookup, no claim). */
 		ret |= CT_REF_STALE;
-		ref = ~0u;
 	}
-	if (w < 0 && ref != ~0u && !(fp->tcp_flags & TCP_RST)) {
+	if (w < 0 && !(ret & CT_REF_STALE) && !(fp->tcp_flags & TCP_RST)) {
 		/* A new connection. A RST makes none: stray RSTs (scan
 		 * backscatter) would fill the table. */
 		w = conn_claim(b, now);
