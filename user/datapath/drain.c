@@ -88,18 +88,21 @@ void drainer_free(struct drainer *d)
 static uint64_t drain_buckets(void *ctx, struct flow_bucket *b, size_t n)
 {
 	struct flow_entry *run[FLOW_TOUCH_GROUP * FLOW_TABLE_WAYS];
+	uint64_t hash[FLOW_TOUCH_GROUP * FLOW_TABLE_WAYS];
 	struct drainer *d = ctx;
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		for (int w = 0; w < FLOW_TABLE_WAYS && b[i].way[w].val.packets; w++)
-			run[k++] = &b[i].way[w];
+		for (int w = 0; w < FLOW_TABLE_WAYS && b[i].way[w].val.packets; w++) {
+			run[k] = &b[i].way[w];
+			hash[k++] = flow_cache_key_hash(&b[i].way[w].key);
+		}
 	}
 	for (size_t j = 0; j < k; j++) {
 		if (j + PREFETCH_BUCKET_AHEAD < k)
-			flow_cache_prefetch_bucket(d->cache, &run[j + PREFETCH_BUCKET_AHEAD]->key);
+			flow_cache_prefetch_bucket(d->cache, hash[j + PREFETCH_BUCKET_AHEAD]);
 		if (j + PREFETCH_CHAIN_AHEAD < k)
-			flow_cache_prefetch_chain(d->cache, &run[j + PREFETCH_CHAIN_AHEAD]->key);
+			flow_cache_prefetch_chain(d->cache, hash[j + PREFETCH_CHAIN_AHEAD]);
 		take(d, &run[j]->key, &run[j]->val);
 		memset(run[j], 0, sizeof(*run[j]));
 	}

@@ -31,14 +31,21 @@ struct flow_cache {
 	uint64_t lack_of_resources;
 };
 
-static uint64_t key_hash(const struct flow_key *key)
+uint64_t flow_cache_key_hash(const struct flow_key *key)
 {
 	return hash_bytes(key, sizeof(*key));
 }
 
+/* The bucket of a key whose hash the caller has: a merge hashes its key
+ * once for the lookup and the insert after it. */
+static uint32_t *bucket_at(struct flow_cache *fc, uint64_t hash)
+{
+	return &fc->buckets[hash & (fc->nbuckets - 1)];
+}
+
 static uint32_t *bucket_of(struct flow_cache *fc, const struct flow_key *key)
 {
-	return &fc->buckets[key_hash(key) & (fc->nbuckets - 1)];
+	return bucket_at(fc, flow_cache_key_hash(key));
 }
 
 /* Rebuilds every chain from the entries: one hash and one independent
@@ -120,15 +127,15 @@ void flow_value_merge(struct flow_value *acc, const struct flow_value *add)
 		acc->app = add->app;
 }
 
-static struct cache_entry *find(struct flow_cache *fc, const struct flow_key *key)
+static struct cache_entry *find(struct flow_cache *fc, const struct flow_key *key, uint64_t hash)
 {
-	for (uint32_t i = *bucket_of(fc, key); i != NO_ENTRY; i = fc->entries[i].next)
+	for (uint32_t i = *bucket_at(fc, hash); i != NO_ENTRY; i = fc->entries[i].next)
 		if (memcmp(&fc->entries[i].key, key, sizeof(*key)) == 0)
 			return &fc->entries[i];
 	return NULL;
 }
 
-static struct cache_entry *insert(struct flow_cache *fc, const struct flow_key *key)
+static struct cache_entry *insert(struct flow_cache *fc, const struct flow_key *key, uint64_t hash)
 {
 	struct cache_entry *e;
 	uint32_t *head;
@@ -147,7 +154,7 @@ static struct cache_entry *insert(struct flow_cache *fc, const struct flow_key *
 	e = &fc->entries[fc->count];
 	memset(e, 0, sizeof(*e));
 	e->key = *key;
-	head = bucket_of(fc, key);
+	head = bucket_at(fc, hash); /* after a rehash: the new table's */
 	e->next = *head;
 	*head = fc->count++;
 	return e;
@@ -187,13 +194,15 @@ static void remove_at(struct flow_cache *fc, uint32_t idx)
 void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 		      const struct flow_value *val)
 {
+	uint64_t hash;
 	struct cache_entry *e;
 
 	if (val->packets == 0)
 		return;
-	e = find(fc, key);
+	hash = flow_cache_key_hash(key);
+	e = find(fc, key, hash);
 	if (!e) {
-		e = fc->count < fc->cfg.max_flows ? insert(fc, key) : NULL;
+		e = fc->count < fc->cfg.max_flows ? insert(fc, key, hash) : NULL;
 		if (!e) {
 			/* No room to wait for a timeout: export now, still exact. */
 			fc->lack_of_resources++;
@@ -204,14 +213,14 @@ void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 	flow_value_merge(&e->val, val);
 }
 
-void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key)
+void flow_cache_prefetch_bucket(struct flow_cache *fc, uint64_t hash)
 {
-	__builtin_prefetch(bucket_of(fc, key));
+	__builtin_prefetch(bucket_at(fc, hash));
 }
 
-void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key)
+void flow_cache_prefetch_chain(struct flow_cache *fc, uint64_t hash)
 {
-	uint32_t first = *bucket_of(fc, key);
+	uint32_t first = *bucket_at(fc, hash);
 
 	if (first != NO_ENTRY)
 		__builtin_prefetch(&fc->entries[first]);
@@ -335,12 +344,13 @@ size_t flow_cache_flush(struct flow_cache *fc, enum flow_end_reason reason)
 void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key, uint8_t app,
 			 uint64_t now_ns)
 {
-	struct cache_entry *e = find(fc, key);
+	uint64_t hash = flow_cache_key_hash(key);
+	struct cache_entry *e = find(fc, key, hash);
 
 	if (!e) {
 		if (fc->count >= fc->cfg.max_flows)
 			return; /* a mark is an annotation: no room, no mark */
-		e = insert(fc, key);
+		e = insert(fc, key, hash);
 		if (!e)
 			return;
 		e->val.last_ns = now_ns;
@@ -350,7 +360,7 @@ void flow_cache_mark_app(struct flow_cache *fc, const struct flow_key *key, uint
 
 uint8_t flow_cache_get_app(struct flow_cache *fc, const struct flow_key *key, uint64_t now_ns)
 {
-	struct cache_entry *e = find(fc, key);
+	struct cache_entry *e = find(fc, key, flow_cache_key_hash(key));
 
 	if (!e)
 		return APP_UNKNOWN;

@@ -39,14 +39,18 @@ void flow_cache_free(struct flow_cache *fc);
 void flow_cache_merge(struct flow_cache *fc, const struct flow_key *key,
 		      const struct flow_value *val);
 
+/* The hash the cache files a key by, for the prefetch hints. */
+uint64_t flow_cache_key_hash(const struct flow_key *key);
+
 /*
  * Hints for a run of merges, which otherwise wait on memory twice a flow
  * (its bucket, then the entry the bucket points at): fetch a flow's bucket
  * some merges before its turn, and its chain's first entry a few merges
- * later, once the bucket has arrived. They change nothing.
+ * later, once the bucket has arrived; hash is flow_cache_key_hash of the
+ * flow's key, computed once for both. They change nothing.
  */
-void flow_cache_prefetch_bucket(struct flow_cache *fc, const struct flow_key *key);
-void flow_cache_prefetch_chain(struct flow_cache *fc, const struct flow_key *key);
+void flow_cache_prefetch_bucket(struct flow_cache *fc, uint64_t hash);
+void flow_cache_prefetch_chain(struct flow_cache *fc, uint64_t hash);
 
 /* Exports and forgets every flow whose timeout has passed at now_ns. */
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
